@@ -1,0 +1,194 @@
+"""Cluster sources: the one read-only interface agents use to see a cluster.
+
+`SnapshotCluster` reads a recorded snapshot directory (docs/snapshot-format.md). A live source
+answers the same methods. There is deliberately no method that writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, current_releases
+
+
+class SourceError(RuntimeError):
+    """A cluster source could not answer; the message says which cluster and why."""
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource: group/version, plural, kind, and scope."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+class ClusterSource(Protocol):
+    """What every cluster source answers. All reads; nothing here can change a cluster."""
+
+    name: str
+
+    def server_version(self) -> dict[str, Any]: ...
+
+    def resource_types(self) -> list[ResourceType]: ...
+
+    def objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]: ...
+
+    def helm_releases(self) -> list[HelmRelease]: ...
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """'apps/v1' -> ('apps', 'v1'); 'v1' -> ('', 'v1')."""
+    if "/" in api_version:
+        group, version = api_version.split("/", 1)
+        return group, version
+    return "", api_version
+
+
+def kubernetes_version(server_version: dict[str, Any]) -> str:
+    """'v1.29.6-eks-1552ad0' -> '1.29.6'."""
+    git = str(server_version.get("gitVersion", "")).lstrip("v")
+    core = git.split("-", 1)[0].split("+", 1)[0]
+    if core.count(".") >= 1:
+        return core
+    major = str(server_version.get("major", "")).rstrip("+")
+    minor = str(server_version.get("minor", "")).rstrip("+")
+    if not (major and minor):
+        raise SourceError(f"server version has no usable gitVersion or major/minor: {server_version}")
+    return f"{major}.{minor}.0"
+
+
+class SnapshotCluster:
+    """A recorded cluster read from a snapshot directory."""
+
+    def __init__(self, path: Path, name: str | None = None):
+        self.path = Path(path)
+        meta_file = self.path / "cluster.yaml"
+        if not meta_file.is_file():
+            raise SourceError(
+                f"{self.path} is not a snapshot: {meta_file} is missing "
+                "(record one with `upgradectl snapshot --context C --out DIR`)"
+            )
+        self.meta: dict[str, Any] = yaml.safe_load(meta_file.read_text()) or {}
+        self.name = name or self.meta.get("name") or self.path.name
+
+    def __repr__(self) -> str:
+        return f"SnapshotCluster({self.name!r}, {str(self.path)!r})"
+
+    def server_version(self) -> dict[str, Any]:
+        version = self.meta.get("server_version")
+        if not version:
+            raise SourceError(f"{self.path / 'cluster.yaml'} has no server_version block")
+        return dict(version)
+
+    @cached_property
+    def _files(self) -> dict[tuple[str, str], Path]:
+        """(api_version, plural) -> file, for every recorded resource list."""
+        found: dict[tuple[str, str], Path] = {}
+        root = self.path / "resources"
+        if not root.is_dir():
+            return found
+        for file in sorted(root.glob("**/*")):
+            if file.suffix not in (".yaml", ".yml", ".json") or not file.is_file():
+                continue
+            rel = file.relative_to(root).parts
+            if len(rel) != 3:
+                continue
+            group, version, name = rel
+            api_version = version if group == "core" else f"{group}/{version}"
+            found[(api_version, Path(name).stem)] = file
+        return found
+
+    def _load(self, file: Path) -> list[dict[str, Any]]:
+        text = file.read_text()
+        try:
+            doc = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            raise SourceError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
+            raise SourceError(f"{file}: expected a List document with an items list")
+        return doc.get("items") or []
+
+    @cached_property
+    def _items(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        return {key: self._load(file) for key, file in self._files.items()}
+
+    @cached_property
+    def _crd_scopes(self) -> dict[tuple[str, str], tuple[str, bool]]:
+        """(group, kind) -> (plural, namespaced) from recorded CRDs."""
+        scopes = {}
+        for crd in self._items.get(("apiextensions.k8s.io/v1", "customresourcedefinitions"), []):
+            spec = crd.get("spec", {})
+            names = spec.get("names", {})
+            scopes[(spec.get("group", ""), names.get("kind", ""))] = (
+                names.get("plural", ""),
+                spec.get("scope") == "Namespaced",
+            )
+        return scopes
+
+    def resource_types(self) -> list[ResourceType]:
+        types = []
+        for (api_version, plural), items in self._items.items():
+            group, version = split_api_version(api_version)
+            kind = items[0].get("kind", "") if items else ""
+            namespaced = bool(items and items[0].get("metadata", {}).get("namespace"))
+            crd = next((v for (g, k), v in self._crd_scopes.items() if g == group and v[0] == plural), None)
+            if crd:
+                namespaced = crd[1]
+                kind = kind or next(k for (g, k), v in self._crd_scopes.items() if g == group and v[0] == plural)
+            types.append(ResourceType(group, version, plural, kind or _kind_from_plural(plural), namespaced))
+        return types
+
+    def objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded object of this apiVersion and kind (optionally in one namespace)."""
+        result = []
+        for (recorded_version, _plural), items in self._items.items():
+            if recorded_version != api_version:
+                continue
+            for item in items:
+                if item.get("kind") != kind:
+                    continue
+                if namespace is not None and item.get("metadata", {}).get("namespace") != namespace:
+                    continue
+                result.append(item)
+        return result
+
+    def objects_of_kind(self, kind: str, group: str | None = None) -> list[dict[str, Any]]:
+        """Objects of a kind at whatever version they were recorded (optionally one API group)."""
+        result = []
+        for (api_version, _plural), items in self._items.items():
+            if group is not None and split_api_version(api_version)[0] != group:
+                continue
+            result.extend(item for item in items if item.get("kind") == kind)
+        return result
+
+    def helm_releases(self) -> list[HelmRelease]:
+        secrets = [s for s in self.objects("v1", "Secret") if s.get("type") == HELM_SECRET_TYPE]
+        return current_releases(secrets)
+
+    def metrics_files(self) -> list[Path]:
+        """Recorded metric sample files (JSON lines), if any."""
+        root = self.path / "metrics"
+        return sorted(root.glob("*.jsonl")) if root.is_dir() else []
+
+
+def _kind_from_plural(plural: str) -> str:
+    """Best-effort kind for an empty list of a built-in type ('nodes' -> 'Node')."""
+    special = {"endpoints": "Endpoints", "ingresses": "Ingress", "storageclasses": "StorageClass"}
+    if plural in special:
+        return special[plural]
+    stem = plural[:-3] + "y" if plural.endswith("ies") else plural.rstrip("s")
+    return stem[:1].upper() + stem[1:]

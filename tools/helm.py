@@ -1,0 +1,124 @@
+"""Helm release secrets: decode what the cluster stores, and encode it (for recorders and fixtures).
+
+Helm 3 keeps each release revision in a Secret of type `helm.sh/release.v1` whose `data.release`
+is base64 (the Kubernetes API's encoding) of Helm's own base64 of gzip of the release JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+HELM_SECRET_TYPE = "helm.sh/release.v1"
+
+
+class HelmDecodeError(ValueError):
+    """A release secret whose payload is not base64+gzip+JSON."""
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """One deployed Helm release, as decoded from its newest release secret."""
+
+    name: str
+    namespace: str
+    revision: int
+    status: str
+    chart: str
+    chart_version: str
+    app_version: str
+    values: dict[str, Any] = field(default_factory=dict)
+    manifest: str = ""
+    secret_name: str = ""
+
+    @property
+    def ref(self) -> str:
+        """Evidence reference: namespace/secret."""
+        return f"{self.namespace}/{self.secret_name}"
+
+
+def encode_release(release: dict[str, Any]) -> str:
+    """Return the value of a release secret's `data.release` for a release JSON object."""
+    raw = json.dumps(release, separators=(",", ":")).encode()
+    helm_b64 = base64.b64encode(gzip.compress(raw, mtime=0))
+    return base64.b64encode(helm_b64).decode()
+
+
+def decode_release_payload(data_release: str) -> dict[str, Any]:
+    """Decode a release secret's `data.release` into the release JSON object."""
+    try:
+        helm_b64 = base64.b64decode(data_release, validate=False)
+        packed = base64.b64decode(helm_b64)
+        raw = gzip.decompress(packed) if packed[:2] == b"\x1f\x8b" else packed
+        return json.loads(raw)
+    except (ValueError, OSError) as exc:
+        raise HelmDecodeError(f"not a Helm release payload: {exc}") from exc
+
+
+def release_from_secret(secret: dict[str, Any]) -> HelmRelease:
+    """Decode one Helm release Secret object (as the API returns it)."""
+    meta = secret.get("metadata", {})
+    payload = decode_release_payload(secret.get("data", {}).get("release", ""))
+    chart_meta = payload.get("chart", {}).get("metadata", {})
+    return HelmRelease(
+        name=payload.get("name", meta.get("labels", {}).get("name", "")),
+        namespace=payload.get("namespace", meta.get("namespace", "")),
+        revision=int(payload.get("version", meta.get("labels", {}).get("version", 0))),
+        status=payload.get("info", {}).get("status", meta.get("labels", {}).get("status", "")),
+        chart=chart_meta.get("name", ""),
+        chart_version=str(chart_meta.get("version", "")),
+        app_version=str(chart_meta.get("appVersion", "")),
+        values=payload.get("config") or {},
+        manifest=payload.get("manifest", ""),
+        secret_name=meta.get("name", ""),
+    )
+
+
+def current_releases(secrets: list[dict[str, Any]]) -> list[HelmRelease]:
+    """The newest deployed revision of every release among these secrets (others are history)."""
+    newest: dict[tuple[str, str], HelmRelease] = {}
+    for secret in secrets:
+        if secret.get("type") != HELM_SECRET_TYPE:
+            continue
+        release = release_from_secret(secret)
+        if release.status not in ("deployed", "failed", "pending-upgrade", "pending-install"):
+            continue
+        key = (release.namespace, release.name)
+        if key not in newest or release.revision > newest[key].revision:
+            newest[key] = release
+    return sorted(newest.values(), key=lambda r: (r.namespace, r.name))
+
+
+def release_secret(release: dict[str, Any]) -> dict[str, Any]:
+    """Build the Secret object Helm would store for a release JSON (used by recorders and fixtures)."""
+    name = release["name"]
+    revision = int(release["version"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": HELM_SECRET_TYPE,
+        "metadata": {
+            "name": f"sh.helm.release.v1.{name}.v{revision}",
+            "namespace": release["namespace"],
+            "labels": {
+                "name": name,
+                "owner": "helm",
+                "status": release.get("info", {}).get("status", "deployed"),
+                "version": str(revision),
+            },
+        },
+        "data": {"release": encode_release(release)},
+    }
+
+
+def get_value(values: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Look up a dotted Helm value path; return (present, value)."""
+    node: Any = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node

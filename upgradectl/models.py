@@ -1,0 +1,333 @@
+"""Domain models shared by every layer: requests, clusters, findings, paths, decisions, plans.
+
+All payloads are frozen pydantic v2 models and closed sets are `Literal`s, so a value that
+crosses a boundary (graph state, JSON on disk, an LLM tool call) is validated once and can
+not be mutated behind a reader's back. Nothing here imports from tools/, agents/ or graph/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ToolName = Literal["karpenter", "victoriametrics", "flux", "argocd", "cilium"]
+TOOLS: tuple[ToolName, ...] = ("karpenter", "victoriametrics", "flux", "argocd", "cilium")
+
+Trigger = Literal["security", "cost", "feature", "compliance", "performance"]
+Environment = Literal["dev", "staging", "prod"]
+ENVIRONMENT_ORDER: tuple[Environment, ...] = ("dev", "staging", "prod")
+Provider = Literal["eks", "gke", "aks", "kind", "other"]
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+Category = Literal[
+    "compatibility",
+    "breaking-change",
+    "deprecated-api",
+    "helm-values",
+    "crd",
+    "rollback",
+    "workload-impact",
+    "cost",
+    "monitoring",
+    "infrastructure",
+    "security",
+    "incomplete",
+    "inventory",
+]
+AgentName = Literal[
+    "flux-navigator",
+    "terraform-auditor",
+    "argo-troubleshooter",
+    "monitoring-analyst",
+    "incident-responder",
+]
+AGENTS: tuple[AgentName, ...] = (
+    "flux-navigator",
+    "terraform-auditor",
+    "argo-troubleshooter",
+    "monitoring-analyst",
+    "incident-responder",
+)
+EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge"]
+RiskLevel = Literal["low", "medium", "high", "critical"]
+RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high", "critical")
+Track = Literal["security-fast-track", "cost-roi", "feature-standard", "compliance-extra-validation"]
+StrategyKind = Literal["rolling", "maintenance-window", "blue-green", "canary"]
+HopKind = Literal["patch-first", "required-intermediate", "one-minor", "target"]
+GateResult = Literal["pass", "fail", "inconclusive"]
+Comparison = Literal["<", "<=", ">", ">=", "==", "!="]
+
+
+class Frozen(BaseModel):
+    """Base for every payload: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UpgradeRequest(Frozen):
+    """What the user asked for, resolved from free text and flags."""
+
+    text: str = ""
+    tool: ToolName
+    target_version: str | None = Field(
+        default=None, description="Requested target; None means the latest version compatible with every cluster"
+    )
+    trigger: Trigger = "feature"
+    trigger_reasons: list[str] = Field(default_factory=list)
+    clusters: list[str] = Field(default_factory=list, description="Empty means every cluster running the tool")
+    environments: list[Environment] = Field(default_factory=list, description="Empty means all")
+
+
+class ClusterInfo(Frozen):
+    """One cluster of the fleet as the plan sees it."""
+
+    name: str
+    environment: Environment
+    provider: Provider
+    region: str = ""
+    kubernetes_version: str = Field(description="Server gitVersion without the v, e.g. 1.29.6")
+    role: str = Field(default="workload", description="workload, management or monitoring")
+    source: str = Field(description="Where the data came from: a snapshot directory or a kube context")
+    reachable: bool = True
+    error: str = ""
+
+    @property
+    def kubernetes_minor(self) -> str:
+        """Major.minor of the server version, e.g. '1.29'."""
+        major, minor, *_ = self.kubernetes_version.split(".")
+        return f"{major}.{minor}"
+
+
+class Subject(Frozen):
+    """What a finding is about, as structured fields (empty ones are omitted from output)."""
+
+    cluster: str = ""
+    tool: str = ""
+    api_version: str = ""
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    file: str = ""
+    line: int = 0
+    helm_release: str = ""
+    helm_value_path: str = ""
+    metric: str = ""
+    version: str = ""
+
+    def key(self) -> tuple:
+        """Identity used to merge findings about the same thing."""
+        return tuple(self.model_dump().values())
+
+    def describe(self) -> str:
+        """Short human form, e.g. 'ravan karpenter.sh/v1alpha5 Provisioner default'."""
+        parts = [self.cluster, self.api_version, self.kind]
+        if self.namespace:
+            parts.append(f"{self.namespace}/{self.name}" if self.name else self.namespace)
+        elif self.name:
+            parts.append(self.name)
+        if self.helm_release:
+            parts.append(f"release {self.helm_release}")
+        if self.helm_value_path:
+            parts.append(f"value {self.helm_value_path}")
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.metric:
+            parts.append(f"metric {self.metric}")
+        if self.version and not self.kind:
+            parts.append(self.version)
+        return " ".join(p for p in parts if p)
+
+
+class Evidence(Frozen):
+    """One piece of proof: which tool looked where, and the exact text it saw."""
+
+    source: EvidenceSource
+    ref: str = Field(description="Where: object path, file:line, release name, PromQL query, knowledge entry")
+    excerpt: str = Field(description="The literal text or value observed, short")
+
+    @field_validator("excerpt")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        return value if len(value) <= 600 else value[:597] + "..."
+
+
+class Finding(Frozen):
+    """A claim about the fleet, backed by evidence. No evidence, no finding."""
+
+    code: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$", description="Stable code, e.g. KARP-V1ALPHA5-PROVISIONER")
+    severity: Severity
+    category: Category
+    title: str
+    detail: str = ""
+    subject: Subject = Field(default_factory=Subject)
+    evidence: list[Evidence] = Field(min_length=1)
+    remediation: str = ""
+    agent: AgentName
+    sources: list[str] = Field(default_factory=list, description="Documentation the rule comes from")
+    uncertain: bool = Field(default=False, description="The underlying fact is unverified or sources disagree")
+    origin: Literal["playbook", "llm"] = "playbook"
+
+    def key(self) -> tuple:
+        """Two findings with the same code and subject are the same finding."""
+        return (self.code, self.subject.key())
+
+
+class Hop(Frozen):
+    """One step of an upgrade path and why it exists."""
+
+    from_version: str
+    to_version: str
+    kind: HopKind
+    reason: str
+    kubernetes_range: str = Field(default="", description="Kubernetes versions the to_version supports, e.g. 1.23-1.28")
+    unsupported_on: list[str] = Field(default_factory=list, description="Clusters whose Kubernetes is outside that range")
+    notes: list[str] = Field(default_factory=list, description="Breaking changes and procedure notes crossed by this hop")
+    rollback: str = Field(default="", description="How far back this hop can be rolled back, and how")
+    uncertain: bool = False
+
+
+class UpgradePath(Frozen):
+    """Current -> target as the shortest sequence of hops obeying every rule, for some clusters."""
+
+    tool: ToolName
+    clusters: list[str]
+    from_version: str
+    to_version: str
+    hops: list[Hop]
+    feasible: bool = True
+    blockers: list[str] = Field(default_factory=list, description="What must change first when not feasible")
+
+
+class ClusterVersion(Frozen):
+    """The tool's current and target version on one cluster, and whether they fit its Kubernetes."""
+
+    cluster: str
+    environment: Environment
+    kubernetes_version: str
+    current_version: str = Field(description="Empty when the tool is not installed there")
+    target_version: str = ""
+    current_supported: bool | None = Field(default=None, description="None when unknown")
+    current_kubernetes_range: str = ""
+    target_supported: bool | None = None
+    target_kubernetes_range: str = ""
+    detected_from: list[Evidence] = Field(default_factory=list)
+
+
+class RiskAssessment(Frozen):
+    level: RiskLevel
+    reasons: list[str]
+
+
+class Strategy(Frozen):
+    kind: StrategyKind
+    reasons: list[str]
+
+
+class Decision(Frozen):
+    """The seed's decision tree outcome: track, risk, strategy, approval, each with its reasons."""
+
+    track: Track
+    track_reasons: list[str]
+    risk: RiskAssessment
+    strategy: Strategy
+    approval_required: bool
+    approval_reasons: list[str]
+    testing: str = Field(description="What the risk level asks of testing, e.g. 'extended testing required'")
+
+
+class Gate(Frozen):
+    """A metric check that must hold before promotion. Inconclusive never counts as pass."""
+
+    name: str
+    description: str
+    promql: str
+    comparison: Comparison
+    threshold: float = Field(description="Absolute bound, or allowed relative change when relative_to_baseline")
+    relative_to_baseline: bool = False
+    window: str = "10m"
+    metric_names: list[str] = Field(default_factory=list)
+    source: str = ""
+    result: GateResult | None = None
+    value: float | None = None
+    baseline: float | None = None
+    message: str = ""
+
+
+class Step(Frozen):
+    """One ordered action in a rollout or rollback, with the exact command or file change."""
+
+    title: str
+    detail: str = ""
+    commands: list[str] = Field(default_factory=list)
+    changes: list[str] = Field(default_factory=list, description="Files to edit and how, e.g. 'path: chart 0.31.3 -> 0.32.10'")
+
+
+class RolloutStage(Frozen):
+    """Everything one environment needs: clusters, hops, steps, gates, rollback, approval, soak."""
+
+    environment: Environment
+    clusters: list[str]
+    hops: list[str] = Field(default_factory=list, description="Hops applied in this stage, 'a -> b'")
+    steps: list[Step]
+    gates: list[Gate]
+    rollback_steps: list[Step]
+    approval_required: bool = False
+    approval_reasons: list[str] = Field(default_factory=list)
+    soak_minutes: int
+    notes: list[str] = Field(default_factory=list)
+
+
+class AgentTaskRecord(Frozen):
+    """What one agent did for one seed task: what it checked and what it found."""
+
+    stage: int
+    task: str
+    agent: AgentName
+    mode: Literal["playbook", "llm"] = "playbook"
+    checked: list[str]
+    finding_codes: list[str] = Field(default_factory=list)
+    duration_ms: int = 0
+    error: str = ""
+
+
+class LLMInfo(Frozen):
+    mode: Literal["off", "on"] = "off"
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Plan(Frozen):
+    """The whole result of `upgradectl plan`: rendered to Markdown and JSON."""
+
+    schema_version: Literal[1] = 1
+    generated_at: datetime
+    upgradectl_version: str
+    request: UpgradeRequest
+    fleet: str
+    clusters: list[ClusterInfo]
+    versions: list[ClusterVersion]
+    target_version: str
+    target_reason: str
+    paths: list[UpgradePath]
+    findings: list[Finding]
+    decision: Decision
+    rollout: list[RolloutStage]
+    task_log: list[AgentTaskRecord]
+    summary: str
+    narrative: dict[str, str] = Field(default_factory=dict, description="Per-stage narrative, LLM mode only")
+    incomplete: bool = False
+    llm: LLMInfo = Field(default_factory=LLMInfo)
+
+    @model_validator(mode="after")
+    def _rollout_in_order(self) -> Plan:
+        order = [ENVIRONMENT_ORDER.index(s.environment) for s in self.rollout]
+        if order != sorted(order):
+            raise ValueError("rollout stages must be ordered dev -> staging -> prod")
+        return self
+
+    def findings_at_or_above(self, severity: Severity) -> list[Finding]:
+        limit = SEVERITY_ORDER.index(severity)
+        return [f for f in self.findings if SEVERITY_ORDER.index(f.severity) <= limit]
