@@ -1,1 +1,1 @@
-"""x"""
+"""The five specialist agents: specs (agents/specs/*.md) and their deterministic playbooks."""

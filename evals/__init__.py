@@ -1,1 +1,1 @@
-"""x"""
+"""Offline evaluation on recorded cluster fixtures."""

@@ -1,1 +1,1 @@
-"""x"""
+"""The LangGraph workflow: state, stages, decision tree."""

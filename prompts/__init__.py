@@ -1,1 +1,1 @@
-"""x"""
+"""Jinja2 templates: agent system prompts, task prompts and report templates."""

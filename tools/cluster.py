@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-
 from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, current_releases
 
 
@@ -47,7 +47,11 @@ class ClusterSource(Protocol):
 
     def objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]: ...
 
+    def objects_of_kind(self, kind: str, group: str | None = None) -> list[dict[str, Any]]: ...
+
     def helm_releases(self) -> list[HelmRelease]: ...
+
+    def observed_at(self) -> datetime: ...
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
@@ -178,6 +182,14 @@ class SnapshotCluster:
     def helm_releases(self) -> list[HelmRelease]:
         secrets = [s for s in self.objects("v1", "Secret") if s.get("type") == HELM_SECRET_TYPE]
         return current_releases(secrets)
+
+    def observed_at(self) -> datetime:
+        """When the snapshot was recorded (ages of pods and jobs are measured from here)."""
+        raw = self.meta.get("recorded_at")
+        if not raw:
+            return datetime.now(UTC)
+        value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def metrics_files(self) -> list[Path]:
         """Recorded metric sample files (JSON lines), if any."""

@@ -15,9 +15,9 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 from upgradectl.models import Category, Comparison, Severity, ToolName
-from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 
 class KnowledgeError(ValueError):
@@ -250,8 +250,16 @@ class ChartInfo(Entry):
     app_version_mapping: Literal["same", "table"] = "same"
     chart_to_app: dict[str, str] = Field(default_factory=dict, description="When mapping is 'table'")
     kube_version: str = ""
+    v_prefix_below: str = Field(default="", description="Chart versions below this carry a leading 'v'")
     notes: list[str] = Field(default_factory=list)
     source: str
+
+    def spell(self, chart_version: str) -> str:
+        """The chart version as the repository tags it (e.g. Karpenter 'v0.32.10' but '1.0.10')."""
+        bare = chart_version.lstrip("v")
+        if self.v_prefix_below and Version.parse(bare) < Version.parse(self.v_prefix_below):
+            return f"v{bare}"
+        return bare
 
 
 class StepTemplate(Entry):
@@ -273,6 +281,16 @@ class Procedure(Entry):
     notes: list[str] = Field(default_factory=list)
 
 
+class IamRequirement(Entry):
+    """Cloud permissions a version needs that older versions did not (checked against Terraform IAM)."""
+
+    version: str
+    actions: list[str]
+    title: str
+    source: str
+    uncertain: bool = False
+
+
 class ToolKnowledge(Entry):
     tool: ToolName
     display_name: str
@@ -287,6 +305,9 @@ class ToolKnowledge(Entry):
     rollback_limits: list[RollbackLimit] = Field(default_factory=list)
     metric_renames: list[MetricRename] = Field(default_factory=list)
     gates: list[GateSpec] = Field(default_factory=list)
+    iam_requirements: list[IamRequirement] = Field(default_factory=list)
+    cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
+    finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
     procedure: Procedure
     sources: list[str]
 
@@ -350,6 +371,14 @@ class ToolKnowledge(Entry):
 
     def metric_renames_crossed(self, a: str, b: str) -> list[MetricRename]:
         return [m for m in self.metric_renames if Version.parse(a) < Version.parse(m.version) <= Version.parse(b)]
+
+    def iam_crossed(self, a: str, b: str) -> list[IamRequirement]:
+        return [r for r in self.iam_requirements if Version.parse(a) < Version.parse(r.version) <= Version.parse(b)]
+
+    @property
+    def prefix(self) -> str:
+        defaults = {"karpenter": "KARP", "flux": "FLUX", "argocd": "ARGO", "cilium": "CIL", "victoriametrics": "VM"}
+        return self.finding_prefix or defaults[self.tool]
 
     def gates_for(self, version: str) -> list[GateSpec]:
         return [g for g in self.gates if g.applies_to(version)]

@@ -182,8 +182,12 @@ class Hop(Frozen):
     kind: HopKind
     reason: str
     kubernetes_range: str = Field(default="", description="Kubernetes versions the to_version supports, e.g. 1.23-1.28")
-    unsupported_on: list[str] = Field(default_factory=list, description="Clusters whose Kubernetes is outside that range")
-    notes: list[str] = Field(default_factory=list, description="Breaking changes and procedure notes crossed by this hop")
+    unsupported_on: list[str] = Field(
+        default_factory=list, description="Clusters whose Kubernetes is outside that range"
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="Breaking changes and procedure notes crossed by this hop"
+    )
     rollback: str = Field(default="", description="How far back this hop can be rolled back, and how")
     uncertain: bool = False
 
@@ -261,7 +265,9 @@ class Step(Frozen):
     title: str
     detail: str = ""
     commands: list[str] = Field(default_factory=list)
-    changes: list[str] = Field(default_factory=list, description="Files to edit and how, e.g. 'path: chart 0.31.3 -> 0.32.10'")
+    changes: list[str] = Field(
+        default_factory=list, description="Files to edit and how, e.g. 'path: chart 0.31.3 -> 0.32.10'"
+    )
 
 
 class RolloutStage(Frozen):

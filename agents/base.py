@@ -1,0 +1,214 @@
+"""What every specialist shares: agent specs, the task input, task results and finding builders.
+
+An agent is data (a spec file in agents/specs/ with name, description, tools and prompt template)
+plus deterministic playbooks, one per seed task it owns. A playbook reads the fleet only through
+the shared tools and returns findings that each carry their evidence, plus the list of what it
+checked, so an agent that finds nothing still says what it looked at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from upgradectl.tools.detectors import ScanInput
+from upgradectl.tools.fleet import Fleet, FleetCluster
+from upgradectl.tools.gitops import (
+    Manifest,
+    MetricUse,
+    ParseProblem,
+    cluster_files,
+    dashboard_metric_uses,
+    load_manifests,
+    rule_metric_uses,
+)
+from upgradectl.tools.helm import HelmRelease
+from upgradectl.tools.knowledge import ToolKnowledge
+from upgradectl.tools.terraform import TerraformRoot, read_root
+
+from upgradectl.models import (
+    AgentName,
+    Category,
+    ClusterVersion,
+    Decision,
+    Evidence,
+    Finding,
+    Severity,
+    Subject,
+    UpgradePath,
+    UpgradeRequest,
+)
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """An agent's identity, declared in agents/specs/<name>.md front matter."""
+
+    name: AgentName
+    description: str
+    tools: list[str]
+    prompt: str  # template path under prompts/
+    body: str  # the spec's Markdown: the agent's remit in words
+
+
+def load_spec(name: str) -> AgentSpec:
+    text = resources.files("upgradectl.agents").joinpath("specs", f"{name}.md").read_text()
+    _, front, body = text.split("---", 2)
+    meta = yaml.safe_load(front)
+    return AgentSpec(meta["name"], meta["description"], list(meta["tools"]), meta["prompt"], body.strip())
+
+
+class FleetView:
+    """Per-run, read-once views of the fleet's GitOps repo and Terraform (shared by all agents)."""
+
+    def __init__(self, fleet: Fleet):
+        self.fleet = fleet
+
+    @cached_property
+    def gitops(self) -> tuple[list[Manifest], list[ParseProblem]]:
+        root = self.fleet.gitops_root
+        return load_manifests(root) if root and root.is_dir() else ([], [])
+
+    @property
+    def manifests(self) -> list[Manifest]:
+        return self.gitops[0]
+
+    @cached_property
+    def manifest_clusters(self) -> dict[str, set[str]]:
+        root = self.fleet.gitops_root
+        if not root or not root.is_dir():
+            return {}
+        entries = {name: c.entry.gitops_path for name, c in self.fleet.clusters.items()}
+        return cluster_files(root, entries, self.manifests)
+
+    @cached_property
+    def metric_uses(self) -> list[MetricUse]:
+        root = self.fleet.gitops_root
+        if not root or not root.is_dir():
+            return []
+        return dashboard_metric_uses(root) + rule_metric_uses(self.manifests, root)
+
+    @cached_property
+    def terraform(self) -> list[TerraformRoot]:
+        return [read_root(path, self.fleet.root) for path in self.fleet.terraform_roots if path.is_dir()]
+
+    def manifests_for(self, clusters: set[str]) -> list[Manifest]:
+        """Manifests that at least one of these clusters applies (unreferenced files are not applied)."""
+        return [m for m in self.manifests if self.manifest_clusters.get(m.file, set()) & clusters]
+
+    def metric_uses_for(self, clusters: set[str]) -> list[MetricUse]:
+        """Dashboards and rules applied to these clusters, or not tied to any cluster (shared Grafana)."""
+        return [
+            u
+            for u in self.metric_uses
+            if not self.manifest_clusters.get(u.file) or self.manifest_clusters[u.file] & clusters
+        ]
+
+
+@dataclass
+class TaskInput:
+    """What a playbook gets: the request, the fleet, the knowledge, and what earlier stages found."""
+
+    request: UpgradeRequest
+    fleet: Fleet
+    view: FleetView
+    knowledge: ToolKnowledge
+    scope: list[FleetCluster]  # reachable clusters running the tool, in the requested set
+    releases: dict[str, HelmRelease]  # cluster -> the tool's Helm release
+    versions: list[ClusterVersion]
+    target: str
+    paths: list[UpgradePath]
+    findings: list[Finding] = field(default_factory=list)
+    decision: Decision | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)  # earlier tasks' structured outputs
+
+    @property
+    def scope_names(self) -> set[str]:
+        return {c.info.name for c in self.scope}
+
+    def scan_for(self, clusters: set[str]) -> ScanInput:
+        return ScanInput(
+            clusters={c.info.name: c.source for c in self.scope if c.info.name in clusters and c.source},
+            releases={k: v for k, v in self.releases.items() if k in clusters},
+            manifests=self.view.manifests_for(clusters),
+            manifest_clusters=self.view.manifest_clusters,
+            gitops_root=self.fleet.gitops_root,
+            metric_uses=self.view.metric_uses_for(clusters),
+        )
+
+    def path_for(self, cluster: str) -> UpgradePath | None:
+        return next((p for p in self.paths if cluster in p.clusters), None)
+
+    def cluster(self, name: str) -> FleetCluster:
+        return self.fleet.clusters[name]
+
+
+@dataclass
+class TaskResult:
+    findings: list[Finding]
+    checked: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+Playbook = Callable[[TaskInput], TaskResult]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One seed task: which stage, which agent, what the seed asks, and the playbook that does it."""
+
+    id: str
+    stage: int
+    agent: AgentName
+    title: str
+    asks: tuple[str, ...]
+    playbook: Playbook
+
+
+def knowledge_evidence(k: ToolKnowledge, where: str, excerpt: str, source: str = "") -> Evidence:
+    """Evidence that cites the knowledge base entry (and its upstream source)."""
+    ref = f"tools/knowledge/{k.tool}.yaml {where}"
+    if source:
+        ref += f" (source: {source})"
+    return Evidence(source="knowledge", ref=ref, excerpt=excerpt)
+
+
+def make_finding(
+    *,
+    code: str,
+    severity: Severity,
+    category: Category,
+    title: str,
+    agent: AgentName,
+    evidence: list[Evidence],
+    subject: Subject | None = None,
+    detail: str = "",
+    remediation: str = "",
+    sources: list[str] | None = None,
+    uncertain: bool = False,
+) -> Finding:
+    return Finding(
+        code=code,
+        severity=severity,
+        category=category,
+        title=title,
+        detail=detail,
+        subject=subject or Subject(),
+        evidence=evidence,
+        remediation=remediation,
+        agent=agent,
+        sources=sources or [],
+        uncertain=uncertain,
+    )
+
+
+def relpath(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)

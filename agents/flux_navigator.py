@@ -1,0 +1,394 @@
+"""flux-navigator: versions across the fleet, breaking changes in clusters and the GitOps repo,
+Helm chart and CRD changes, and the GitOps edits each hop needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from upgradectl.agents.base import FleetView, TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.tools.detectors import Hit, run_detector
+from upgradectl.tools.fleet import Fleet, FleetCluster
+from upgradectl.tools.gitops import Manifest, find_line, line_text
+from upgradectl.tools.helm import HelmRelease
+from upgradectl.tools.inventory import Installation, detect_installation
+from upgradectl.tools.knowledge import BreakingChange, ToolKnowledge
+from upgradectl.tools.paths import PathError, latest_compatible, plan_path, resolve_target
+from upgradectl.tools.versions import Version
+
+from upgradectl.models import ClusterVersion, Evidence, Finding, Subject, UpgradePath, UpgradeRequest
+
+AGENT = "flux-navigator"
+CLUSTER_DETECTORS = ("api_in_use", "stored_version", "object_present", "config_key")
+
+
+class PlanningError(ValueError):
+    """The request cannot be planned on this fleet (message says why and what to do)."""
+
+
+@dataclass
+class Inventory:
+    scope: list[FleetCluster]
+    releases: dict[str, HelmRelease]
+    versions: list[ClusterVersion]
+    target: str
+    target_reason: str
+    paths: list[UpgradePath]
+    findings: list[Finding]
+    checked: list[str]
+
+
+def _range_text(k: ToolKnowledge, version: str) -> str:
+    kube_range = k.kube_range(version)
+    return str(kube_range) if kube_range else ""
+
+
+def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> Inventory:
+    """Stage 1: current versions per cluster, the target, and a rule-abiding path per version group."""
+    wanted = set(request.clusters)
+    unknown = wanted - set(fleet.clusters)
+    if unknown:
+        raise PlanningError(
+            f"unknown cluster(s) {', '.join(sorted(unknown))}; the fleet has {', '.join(fleet.clusters)}"
+        )
+    installs: dict[str, Installation] = {}
+    checked = []
+    findings: list[Finding] = []
+    for name, cluster in fleet.clusters.items():
+        if cluster.source is None:
+            continue
+        found = detect_installation(k, cluster.source, name)
+        checked.append(f"{name}: {'found ' + k.display_name + ' ' + found.version if found else 'not installed'}")
+        if found:
+            installs[name] = found
+
+    def in_request(c: FleetCluster) -> bool:
+        return (not wanted or c.info.name in wanted) and (
+            not request.environments or c.info.environment in request.environments
+        )
+
+    scope = [c for n, c in fleet.clusters.items() if n in installs and in_request(c)]
+    if not scope:
+        running = ", ".join(sorted(installs)) or "none"
+        raise PlanningError(
+            f"no cluster in scope runs {k.display_name} (clusters running it: {running}; "
+            f"requested clusters: {', '.join(sorted(wanted)) or 'all'}, environments: "
+            f"{', '.join(request.environments) or 'all'})"
+        )
+    kube = {c.info.name: c.info.kubernetes_version for c in scope}
+    try:
+        if request.target_version:
+            target = resolve_target(k, request.target_version)
+            target_reason = f"requested target {request.target_version} -> {target}"
+        else:
+            target, target_reason = latest_compatible(k, kube)
+    except PathError as exc:
+        raise PlanningError(str(exc)) from exc
+
+    groups: dict[str, dict[str, str]] = {}
+    for c in scope:
+        groups.setdefault(installs[c.info.name].version, {})[c.info.name] = c.info.kubernetes_version
+    paths = []
+    for current, kube_versions in sorted(groups.items(), key=lambda kv: Version.parse(kv[0])):
+        if Version.parse(current) > Version.parse(target):
+            raise PlanningError(
+                f"{k.display_name} on {', '.join(sorted(kube_versions))} is already at {current}, newer than the "
+                f"target {target}; choose a target of at least {current}"
+            )
+        try:
+            paths.append(plan_path(k, current, target, kube_versions, target_reason))
+        except PathError as exc:
+            raise PlanningError(str(exc)) from exc
+
+    versions = []
+    for name, cluster in fleet.clusters.items():
+        found = installs.get(name)
+        current = found.version if found else ""
+        in_scope = cluster in scope
+        cur_range = k.kube_range(current) if current else None
+        tgt_range = k.kube_range(target) if in_scope else None
+        versions.append(
+            ClusterVersion(
+                cluster=name,
+                environment=cluster.info.environment,
+                kubernetes_version=cluster.info.kubernetes_version,
+                current_version=current,
+                target_version=target if in_scope else "",
+                current_supported=cur_range.contains(cluster.info.kubernetes_version) if cur_range else None,
+                current_kubernetes_range=str(cur_range) if cur_range else "",
+                target_supported=tgt_range.contains(cluster.info.kubernetes_version) if tgt_range else None,
+                target_kubernetes_range=str(tgt_range) if tgt_range else "",
+                detected_from=list(found.evidence) if found else [],
+            )
+        )
+        if in_scope and cur_range and not cur_range.contains(cluster.info.kubernetes_version):
+            release = k.release(current)
+            findings.append(
+                make_finding(
+                    code=f"{k.prefix}-CURRENT-K8S-UNSUPPORTED",
+                    severity="high",
+                    category="compatibility",
+                    title=f"{k.display_name} {current} on {name} runs outside its supported Kubernetes range "
+                    f"({cur_range}; cluster is {cluster.info.kubernetes_minor})",
+                    agent=AGENT,
+                    subject=Subject(cluster=name, tool=k.tool, version=current),
+                    evidence=[
+                        *found.evidence,
+                        Evidence(
+                            source="cluster",
+                            ref=f"{name}: /version",
+                            excerpt=f"gitVersion v{cluster.info.kubernetes_version}",
+                        ),
+                        knowledge_evidence(
+                            k,
+                            f"releases[{release.line}]",
+                            f"{release.line} supports Kubernetes {cur_range}",
+                            release.source,
+                        ),
+                    ],
+                    detail="The running version was never tested against this Kubernetes minor; upgrade "
+                    "before relying on it, and expect the first hops to be the riskiest.",
+                    remediation=f"Follow the upgrade path to {target}; do not upgrade Kubernetes further first.",
+                    sources=[release.source],
+                    uncertain=release.uncertain,
+                )
+            )
+    checked.append(f"target {target}: {target_reason}")
+    for path in paths:
+        checked.append(
+            f"path for {', '.join(path.clusters)}: "
+            + " -> ".join([path.from_version, *[h.to_version for h in path.hops]])
+        )
+    return Inventory(
+        scope,
+        {n: i.release for n, i in installs.items() if i.release and n in {c.info.name for c in scope}},
+        versions,
+        target,
+        target_reason,
+        paths,
+        findings,
+        checked,
+    )
+
+
+def _changes_on_paths(t: TaskInput, kinds: tuple[str, ...]) -> list[tuple[BreakingChange, UpgradePath, str]]:
+    """(change, path, hop) for every detectable change each path crosses, once per path."""
+    found = []
+    for path in t.paths:
+        seen = set()
+        for hop in path.hops:
+            for change in t.knowledge.changes_crossed(hop.from_version, hop.to_version, path.from_version):
+                if change.detector and change.detector.kind in kinds and change.id not in seen:
+                    seen.add(change.id)
+                    found.append((change, path, f"{hop.from_version} -> {hop.to_version}"))
+    return found
+
+
+def change_finding(t: TaskInput, change: BreakingChange, hop: str, hit: Hit, agent: str) -> Finding:
+    """A finding for one detector hit of a breaking change, citing the hit and the knowledge entry."""
+    what = hit.subject.describe() or hit.evidence.ref
+    title = change.title
+    if hit.old:
+        title = f"{change.title}: {hit.old} -> {hit.new or '(removed)'}"
+    return make_finding(
+        code=change.id,
+        severity=change.severity,
+        category=change.category,
+        title=f"{title} ({what})",
+        agent=agent,  # type: ignore[arg-type]
+        subject=hit.subject,
+        evidence=[
+            hit.evidence,
+            knowledge_evidence(
+                t.knowledge, f"breaking_changes[{change.id}]", f"{change.version}: {change.title}", change.source
+            ),
+        ],
+        detail=f"{change.detail} Crossed by hop {hop}.".strip(),
+        remediation=change.remediation,
+        sources=[change.source],
+        uncertain=change.uncertain,
+    )
+
+
+def detect_changes(t: TaskInput, kinds: tuple[str, ...], agent: str) -> TaskResult:
+    """Run the detectors of every crossed breaking change of these kinds; one finding per hit."""
+    findings: list[Finding] = []
+    checked = []
+    for change, path, hop in _changes_on_paths(t, kinds):
+        hits = run_detector(change.detector, t.scan_for(set(path.clusters)))  # type: ignore[arg-type]
+        findings.extend(change_finding(t, change, hop, hit, agent) for hit in hits)
+        checked.append(
+            f"{change.id} ({change.detector.kind}, crossed by {hop}) on "  # type: ignore[union-attr]
+            f"{', '.join(path.clusters)}: {len(hits)} hit(s)"
+        )
+    if not checked:
+        checked.append(f"no detectable {'/'.join(kinds)} changes are crossed by the planned paths")
+    return TaskResult(findings, checked)
+
+
+def breaking_changes(t: TaskInput) -> TaskResult:
+    """Stage 1: breaking changes in the target path, in the clusters and the GitOps repo."""
+    result = detect_changes(t, CLUSTER_DETECTORS, AGENT)
+    manifests = t.view.manifests_for(t.scope_names)
+    result.checked.append(
+        f"GitOps repo: {len(manifests)} manifests applied to {', '.join(sorted(t.scope_names))} "
+        f"(of {len(t.view.manifests)} in the repo; Helm chart templates and comments are not manifests)"
+    )
+    for problem in t.view.gitops[1]:
+        result.findings.append(
+            make_finding(
+                code="GITOPS-UNPARSEABLE-FILE",
+                severity="medium",
+                category="incomplete",
+                title=f"GitOps file {problem.file} could not be parsed; it was not checked",
+                agent=AGENT,
+                subject=Subject(file=problem.file),
+                evidence=[Evidence(source="gitops", ref=problem.file, excerpt=problem.error)],
+                remediation="Fix the YAML syntax so the file can be checked.",
+            )
+        )
+    return result
+
+
+def compatibility(t: TaskInput) -> TaskResult:
+    """Stage 2: each hop's Kubernetes range against each cluster, and the target against every cluster."""
+    k = t.knowledge
+    findings: list[Finding] = []
+    checked = []
+    for path in t.paths:
+        for hop in path.hops:
+            release = k.release(hop.to_version)
+            for cluster in hop.unsupported_on:
+                kube = t.cluster(cluster).info.kubernetes_version
+                target_hop = hop.kind == "target"
+                findings.append(
+                    make_finding(
+                        code=f"{k.prefix}-{'TARGET' if target_hop else 'TRANSIT'}-K8S-UNSUPPORTED",
+                        severity="critical" if target_hop else "high",
+                        category="compatibility",
+                        title=f"{k.display_name} {hop.to_version} does not support Kubernetes "
+                        f"{t.cluster(cluster).info.kubernetes_minor} on {cluster} (supports {hop.kubernetes_range})",
+                        agent=AGENT,
+                        subject=Subject(cluster=cluster, tool=k.tool, version=hop.to_version),
+                        evidence=[
+                            Evidence(source="cluster", ref=f"{cluster}: /version", excerpt=f"gitVersion v{kube}"),
+                            knowledge_evidence(
+                                k,
+                                f"releases[{release.line}]",
+                                f"{release.line} supports Kubernetes {hop.kubernetes_range}",
+                                release.source,
+                            ),
+                        ],
+                        detail=(
+                            f"The path must pass through {hop.to_version} ({hop.reason}); that version was "
+                            "not tested on this Kubernetes minor. Keep its soak short and watch the gates."
+                            if not target_hop
+                            else "The target cannot run on this cluster."
+                        ),
+                        remediation=(
+                            "; ".join(path.blockers)
+                            if target_hop
+                            else f"Stay on {hop.to_version} only as long as the next hop's prerequisites take."
+                        ),
+                        sources=[release.source],
+                        uncertain=release.uncertain,
+                    )
+                )
+            checked.append(
+                f"{hop.from_version} -> {hop.to_version} ({hop.kubernetes_range or 'no range published'})"
+                f" on {', '.join(path.clusters)}: "
+                f"{'unsupported on ' + ', '.join(hop.unsupported_on) if hop.unsupported_on else 'ok'}"
+            )
+    return TaskResult(findings, checked)
+
+
+def helm_and_crds(t: TaskInput) -> TaskResult:
+    """Stage 2: Helm values renamed or removed on the path, chart location, CRD upgrade mechanism."""
+    result = detect_changes(t, ("helm_value",), AGENT)
+    k = t.knowledge
+    if k.chart.crd_chart:
+        crd_chart = k.chart.crd_chart.rsplit("/", 1)[-1]
+        for cluster in sorted(t.scope_names):
+            source = t.cluster(cluster).source
+            charts = sorted({r.chart for r in source.helm_releases()}) if source else []
+            declared = [m for m in t.view.manifests_for({cluster}) if _chart_name(m) == crd_chart]
+            result.checked.append(
+                f"{cluster}: Helm releases {', '.join(charts) or 'none'}; "
+                f"{crd_chart} declared in GitOps: {bool(declared)}"
+            )
+            if crd_chart in charts or declared:
+                continue
+            release = t.releases.get(cluster)
+            result.findings.append(
+                make_finding(
+                    code=f"{k.prefix}-CRD-CHART-MISSING",
+                    severity="high",
+                    category="crd",
+                    title=f"{cluster} installs {k.display_name} without the {crd_chart} chart: Helm will not "
+                    "upgrade its CRDs",
+                    agent=AGENT,
+                    subject=Subject(cluster=cluster, tool=k.tool, helm_release=release.name if release else ""),
+                    evidence=[
+                        Evidence(
+                            source="helm", ref=f"{cluster}: helm releases", excerpt=f"charts: {', '.join(charts)}"
+                        ),
+                        knowledge_evidence(k, "chart.crd_chart", k.chart.crd_chart, k.chart.source),
+                    ],
+                    detail="Helm installs a chart's crds/ folder only on first install, so the new API versions "
+                    "never reach the cluster and the controller fails to start or to convert objects.",
+                    remediation=f"Install {k.chart.crd_chart} at the same version before each controller hop "
+                    "(and set skipCrds on the main chart in GitOps).",
+                    sources=[k.chart.source],
+                )
+            )
+    return result
+
+
+def _chart_name(m: Manifest) -> str:
+    spec = m.doc.get("spec", {}) if isinstance(m.doc.get("spec"), dict) else {}
+    chart = spec.get("chart", {})
+    if isinstance(chart, dict):
+        return str(chart.get("spec", {}).get("chart", ""))
+    return str(spec.get("chartRef", {}).get("name", "")) if isinstance(spec.get("chartRef"), dict) else ""
+
+
+@dataclass(frozen=True)
+class VersionPin:
+    """Where a cluster's tool version is declared: a file, a line, and the text there."""
+
+    cluster: str
+    file: str
+    line: int
+    text: str
+    kind: str  # "flux-helmrelease", "terraform-tfvars", "argocd-application"
+
+
+def gitops_pins(view: FleetView, k: ToolKnowledge, clusters: set[str]) -> list[VersionPin]:
+    """Flux HelmRelease chart versions for the tool in files these clusters apply."""
+    pins = []
+    for m in view.manifests_for(clusters):
+        if m.kind == "HelmRelease" and _chart_name(m) in k.install_markers:
+            version = str(m.doc["spec"]["chart"]["spec"].get("version", ""))
+            if not version or view.fleet.gitops_root is None:
+                continue
+            line = _line_of(view, m, f"version: {version}") or _line_of(view, m, version)
+            for cluster in sorted(view.manifest_clusters.get(m.file, set()) & clusters):
+                pins.append(
+                    VersionPin(
+                        cluster,
+                        f"{_repo_prefix(view)}{m.file}",
+                        line,
+                        line_text(view.fleet.gitops_root / m.file, line),
+                        "flux-helmrelease",
+                    )
+                )
+    return pins
+
+
+def _repo_prefix(view: FleetView) -> str:
+    root = view.fleet.gitops_root
+    return f"{root.relative_to(view.fleet.root)}/" if root and root.is_relative_to(view.fleet.root) else ""
+
+
+def _line_of(view: FleetView, m: Manifest, needle: str) -> int:
+    assert view.fleet.gitops_root is not None
+    return find_line(view.fleet.gitops_root / m.file, needle, start=m.line)

@@ -1,0 +1,173 @@
+"""Fleet loading: `fleet.yaml` -> cluster sources, the GitOps repo and the Terraform dirs.
+
+A cluster that cannot be opened does not stop the run: it is kept with its error so the plan can
+say what could not be checked there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from upgradectl.tools.cluster import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
+
+from upgradectl.models import ClusterInfo, Environment, Provider
+
+
+class FleetError(ValueError):
+    """The fleet file is missing or malformed; the message says where and how to fix it."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GitOpsSpec(_Spec):
+    path: str = Field(description="The GitOps repo directory, relative to fleet.yaml")
+    url: str = ""
+    branch: str = "main"
+
+
+class TerraformSpec(_Spec):
+    path: str
+
+
+class ClusterEntry(_Spec):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    environment: Environment
+    provider: Provider = "other"
+    region: str = ""
+    role: str = "workload"
+    snapshot: str = ""
+    context: str = ""
+    kubeconfig: str = ""
+    gitops_path: str = ""
+    metrics_url: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ClusterEntry:
+        if bool(self.snapshot) == bool(self.context):
+            raise ValueError(
+                f"cluster {self.name}: set exactly one of snapshot (a directory) or context (kube context)"
+            )
+        return self
+
+
+class FleetSpec(_Spec):
+    name: str
+    gitops: GitOpsSpec | None = None
+    terraform: list[TerraformSpec] = Field(default_factory=list)
+    clusters: list[ClusterEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FleetSpec:
+        names = [c.name for c in self.clusters]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"cluster names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+@dataclass
+class FleetCluster:
+    """One cluster: its fleet entry, its source (None when unreachable) and what went wrong."""
+
+    entry: ClusterEntry
+    source: ClusterSource | None
+    info: ClusterInfo
+    error: str = ""
+
+
+@dataclass
+class Fleet:
+    name: str
+    root: Path
+    spec: FleetSpec
+    clusters: dict[str, FleetCluster] = field(default_factory=dict)
+
+    @property
+    def gitops_root(self) -> Path | None:
+        return (self.root / self.spec.gitops.path).resolve() if self.spec.gitops else None
+
+    @property
+    def terraform_roots(self) -> list[Path]:
+        return [(self.root / t.path).resolve() for t in self.spec.terraform]
+
+    def reachable(self) -> list[FleetCluster]:
+        return [c for c in self.clusters.values() if c.source is not None]
+
+
+def demo_fleet_path() -> Path:
+    """The bundled demo fleet's fleet.yaml."""
+    return Path(str(resources.files("upgradectl").joinpath("demo_fleet", "fleet.yaml")))
+
+
+def _fleet_file(ref: str) -> Path:
+    if ref == "demo":
+        return demo_fleet_path()
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        path = path / "fleet.yaml"
+    if not path.is_file():
+        raise FleetError(f"fleet file {path} not found; pass --fleet PATH/fleet.yaml, a directory holding one, or demo")
+    return path
+
+
+def load_fleet(ref: str, live_opener=None) -> Fleet:
+    """Load a fleet by file, directory or the name 'demo'.
+
+    `live_opener(entry) -> ClusterSource` opens kube contexts; without one, context entries are
+    reported as unreachable with an explanation.
+    """
+    file = _fleet_file(ref)
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise FleetError(f"{file} is not valid YAML: {exc}") from exc
+    try:
+        spec = FleetSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise FleetError(f"{file} is not a valid fleet file: {problems}") from exc
+    fleet = Fleet(name=spec.name, root=file.parent.resolve(), spec=spec)
+    for entry in spec.clusters:
+        fleet.clusters[entry.name] = _open(fleet.root, entry, live_opener)
+    return fleet
+
+
+def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
+    where = str((root / entry.snapshot).resolve()) if entry.snapshot else f"context {entry.context}"
+    try:
+        if entry.snapshot:
+            source: ClusterSource = SnapshotCluster(root / entry.snapshot, name=entry.name)
+        elif live_opener is None:
+            raise SourceError(f"kube context {entry.context} cannot be opened: no live cluster support in this run")
+        else:
+            source = live_opener(entry)
+        version = kubernetes_version(source.server_version())
+    except SourceError as exc:
+        info = ClusterInfo(
+            name=entry.name,
+            environment=entry.environment,
+            provider=entry.provider,
+            region=entry.region,
+            kubernetes_version="0.0.0",
+            role=entry.role,
+            source=where,
+            reachable=False,
+            error=str(exc),
+        )
+        return FleetCluster(entry=entry, source=None, info=info, error=str(exc))
+    info = ClusterInfo(
+        name=entry.name,
+        environment=entry.environment,
+        provider=entry.provider,
+        region=entry.region,
+        kubernetes_version=version,
+        role=entry.role,
+        source=where,
+    )
+    return FleetCluster(entry=entry, source=source, info=info)

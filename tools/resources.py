@@ -1,0 +1,136 @@
+"""Kubernetes resource quantities and pod/node arithmetic shared by impact and cost analysis."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_SUFFIX = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "": 1,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+}
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)([a-zA-Z]*)$")
+
+
+class QuantityError(ValueError):
+    pass
+
+
+def quantity(value: Any) -> float:
+    """Parse a Kubernetes quantity ('250m', '1.5', '512Mi', '2Gi') into base units (cores, bytes)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _QUANTITY.match(str(value).strip())
+    if not match or match.group(2) not in _SUFFIX:
+        raise QuantityError(f"not a Kubernetes quantity: {value!r}")
+    return float(match.group(1)) * _SUFFIX[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Requests:
+    cpu: float = 0.0  # cores
+    memory: float = 0.0  # bytes
+
+    def __add__(self, other: Requests) -> Requests:
+        return Requests(self.cpu + other.cpu, self.memory + other.memory)
+
+
+def pod_requests(pod: dict[str, Any]) -> Requests:
+    """Effective scheduling requests: max(sum of containers, largest init container), plus overhead."""
+    spec = pod.get("spec", {})
+
+    def total(containers: list[dict[str, Any]]) -> Requests:
+        acc = Requests()
+        for c in containers or []:
+            req = (c.get("resources") or {}).get("requests") or {}
+            acc = acc + Requests(quantity(req.get("cpu", 0)), quantity(req.get("memory", 0)))
+        return acc
+
+    main = total(spec.get("containers", []))
+    init = [total([c]) for c in spec.get("initContainers", []) or []]
+    cpu = max([main.cpu, *[i.cpu for i in init]])
+    mem = max([main.memory, *[i.memory for i in init]])
+    overhead = spec.get("overhead") or {}
+    return Requests(cpu + quantity(overhead.get("cpu", 0)), mem + quantity(overhead.get("memory", 0)))
+
+
+@dataclass
+class NodeLoad:
+    """A node with what is requested on it."""
+
+    name: str
+    labels: dict[str, str]
+    allocatable: Requests
+    requested: Requests = Requests()
+    pods: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def cpu_utilization(self) -> float:
+        return self.requested.cpu / self.allocatable.cpu if self.allocatable.cpu else 0.0
+
+    @property
+    def memory_utilization(self) -> float:
+        return self.requested.memory / self.allocatable.memory if self.allocatable.memory else 0.0
+
+    @property
+    def utilization(self) -> float:
+        """The binding dimension: the higher of CPU and memory requested/allocatable."""
+        return max(self.cpu_utilization, self.memory_utilization)
+
+
+def is_active(pod: dict[str, Any]) -> bool:
+    return pod.get("status", {}).get("phase") in ("Running", "Pending") and bool(pod.get("spec", {}).get("nodeName"))
+
+
+def node_loads(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[NodeLoad]:
+    """Per node: allocatable and the sum of requests of the active pods bound to it."""
+    loads = {}
+    for node in nodes:
+        alloc = node.get("status", {}).get("allocatable", {})
+        loads[node["metadata"]["name"]] = NodeLoad(
+            node["metadata"]["name"],
+            dict(node["metadata"].get("labels", {})),
+            Requests(quantity(alloc.get("cpu", 0)), quantity(alloc.get("memory", 0))),
+        )
+    for pod in pods:
+        if not is_active(pod):
+            continue
+        load = loads.get(pod["spec"]["nodeName"])
+        if load is not None:
+            load.requested = load.requested + pod_requests(pod)
+            load.pods.append(pod)
+    return sorted(loads.values(), key=lambda n: n.name)
+
+
+def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions) against a label set."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True

@@ -1,0 +1,207 @@
+"""Terraform reading without the terraform binary: .tf, .tfvars and .terraform.lock.hcl via python-hcl2.
+
+Gives the agents what matters for an upgrade: which `helm_release` installs a tool and where its
+version is pinned (literal or a variable set per environment in tfvars), module versions, provider
+constraints and locked versions, and the IAM actions granted by policy documents. Every item keeps
+its file and line so findings can cite them.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+from upgradectl.tools.gitops import find_line
+
+
+class TerraformError(ValueError):
+    """A Terraform file that python-hcl2 cannot parse."""
+
+
+def _unquote(value: Any) -> Any:
+    """python-hcl2 keeps string quotes and wraps expressions in ${...}; strip both layers."""
+    if isinstance(value, str):
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            return value[1:-1]
+        return value
+    if isinstance(value, list):
+        return [_unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {_unquote(k): _unquote(v) for k, v in value.items() if k != "__is_block__"}
+    return value
+
+
+def _expr_var(value: str) -> str:
+    """'${var.karpenter_version}' -> 'karpenter_version'; '' when not a bare variable."""
+    match = re.fullmatch(r"\$\{var\.([A-Za-z0-9_]+)\}", value.strip())
+    return match.group(1) if match else ""
+
+
+@dataclass(frozen=True)
+class Located:
+    file: str  # relative to the Terraform root's parent (the fleet dir)
+    line: int
+    text: str
+
+
+@dataclass
+class HelmReleaseResource:
+    address: str  # helm_release.karpenter
+    chart: str
+    repository: str
+    namespace: str
+    version: str  # literal, or the variable expression
+    version_var: str  # variable name when the version is a variable
+    values_files: list[str]
+    where: Located
+
+
+@dataclass
+class ModuleCall:
+    name: str
+    source: str
+    version: str
+    where: Located
+
+
+@dataclass
+class ProviderLock:
+    provider: str
+    version: str
+    constraints: str
+    where: Located
+
+
+@dataclass
+class VarSetting:
+    """A variable set in a tfvars file (one file per cluster or environment)."""
+
+    name: str
+    value: Any
+    tfvars: str
+    where: Located
+
+
+@dataclass
+class TerraformRoot:
+    path: Path
+    rel: str
+    helm_releases: list[HelmReleaseResource] = field(default_factory=list)
+    modules: list[ModuleCall] = field(default_factory=list)
+    providers: list[ProviderLock] = field(default_factory=list)
+    var_settings: list[VarSetting] = field(default_factory=list)
+    iam_actions: list[tuple[str, Located]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def settings_of(self, var: str) -> list[VarSetting]:
+        return [s for s in self.var_settings if s.name == var]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        return hcl2.load(io.StringIO(path.read_text()))
+    except Exception as exc:  # python-hcl2 raises lark errors of many types
+        raise TerraformError(f"{path}: cannot parse HCL: {str(exc).splitlines()[0]}") from exc
+
+
+def _locate(path: Path, base: Path, needle: str, start: int = 1) -> Located:
+    line = find_line(path, needle, start) or find_line(path, needle.split()[0], start)
+    text = path.read_text(errors="replace").splitlines()[line - 1].strip() if line else needle
+    return Located(str(path.relative_to(base)), line, text)
+
+
+def read_root(root: Path, base: Path) -> TerraformRoot:
+    """Parse every .tf, .tfvars and the lock file under one Terraform root directory."""
+    result = TerraformRoot(path=root, rel=str(root.relative_to(base)))
+    for path in sorted(root.rglob("*")):
+        if ".terraform" in path.relative_to(root).parts[:-1] or not path.is_file():
+            continue
+        try:
+            if path.suffix == ".tf":
+                _read_tf(_unquote(_load(path)), path, base, result)
+            elif path.suffix == ".tfvars":
+                for name, value in _unquote(_load(path)).items():
+                    result.var_settings.append(VarSetting(name, value, path.stem, _locate(path, base, f"{name} ")))
+            elif path.name == ".terraform.lock.hcl":
+                _read_lock(_unquote(_load(path)), path, base, result)
+        except TerraformError as exc:
+            result.problems.append(str(exc))
+    return result
+
+
+def _read_tf(doc: dict[str, Any], path: Path, base: Path, out: TerraformRoot) -> None:
+    for block in doc.get("resource", []):
+        for rtype, named in block.items():
+            for name, body in named.items():
+                if rtype == "helm_release":
+                    version = str(body.get("version", ""))
+                    out.helm_releases.append(
+                        HelmReleaseResource(
+                            address=f"helm_release.{name}",
+                            chart=str(body.get("chart", "")),
+                            repository=str(body.get("repository", "")),
+                            namespace=str(body.get("namespace", "default")),
+                            version=version,
+                            version_var=_expr_var(version),
+                            values_files=[_file_arg(v) for v in body.get("values", []) if _file_arg(v)],
+                            where=_locate(path, base, f'resource "helm_release" "{name}"'),
+                        )
+                    )
+                if rtype == "aws_iam_policy":
+                    _collect_actions(body, path, base, out)
+    for block in doc.get("module", []):
+        for name, body in block.items():
+            out.modules.append(
+                ModuleCall(
+                    name,
+                    str(body.get("source", "")),
+                    str(body.get("version", "")),
+                    _locate(path, base, f'module "{name}"'),
+                )
+            )
+    for block in doc.get("data", []):
+        for dtype, named in block.items():
+            if dtype == "aws_iam_policy_document":
+                for body in named.values():
+                    _collect_actions(body, path, base, out)
+
+
+def _collect_actions(body: Any, path: Path, base: Path, out: TerraformRoot) -> None:
+    statements = body.get("statement", []) if isinstance(body, dict) else []
+    for statement in statements:
+        for action in statement.get("actions", []) or []:
+            out.iam_actions.append((str(action), _locate(path, base, f'"{action}"')))
+    text = path.read_text(errors="replace")
+    if isinstance(body, dict) and "policy" in body:  # jsonencode({...}) or heredoc JSON
+        for action in re.findall(r'"((?:ec2|iam|sqs|ssm|pricing|eks|events):[A-Za-z*]+)"', text):
+            out.iam_actions.append((action, _locate(path, base, f'"{action}"')))
+
+
+def _file_arg(value: Any) -> str:
+    match = re.search(r'file\("([^"]+)"\)', str(value))
+    return match.group(1) if match else ""
+
+
+def _read_lock(doc: dict[str, Any], path: Path, base: Path, out: TerraformRoot) -> None:
+    for block in doc.get("provider", []):
+        for provider, body in block.items():
+            out.providers.append(
+                ProviderLock(
+                    provider,
+                    str(body.get("version", "")),
+                    str(body.get("constraints", "")),
+                    _locate(path, base, f'provider "{provider}"'),
+                )
+            )
+
+
+def resolve_values_file(root: TerraformRoot, template: str, variables: dict[str, str]) -> Path:
+    """'${path.module}/values/karpenter-${var.cluster_name}.yaml' -> a real path for these variables."""
+    text = template.replace("${path.module}", str(root.path))
+    for name, value in variables.items():
+        text = text.replace("${var." + name + "}", value)
+    return Path(text)

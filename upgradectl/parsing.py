@@ -1,0 +1,238 @@
+"""Chat-style request parsing, offline: free text (plus flags) -> UpgradeRequest.
+
+Rules, not a model: tool names and aliases, versions in any common spelling, and the trigger class
+from the words used. Every decision is recorded in `trigger_reasons` so the plan can show why.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from upgradectl.models import Environment, ToolName, Trigger, UpgradeRequest
+from upgradectl.tools.versions import Version, VersionError
+
+TOOL_ALIASES: dict[str, ToolName] = {
+    "karpenter": "karpenter",
+    "victoriametrics": "victoriametrics",
+    "victoria metrics": "victoriametrics",
+    "victoria-metrics": "victoriametrics",
+    "vm": "victoriametrics",
+    "vmsingle": "victoriametrics",
+    "vmcluster": "victoriametrics",
+    "flux": "flux",
+    "fluxcd": "flux",
+    "flux cd": "flux",
+    "flux2": "flux",
+    "argocd": "argocd",
+    "argo cd": "argocd",
+    "argo-cd": "argocd",
+    "argo": "argocd",
+    "cilium": "cilium",
+}
+
+# Checked in this order: the first class with a hit wins, so a security request that also
+# mentions cost is still fast-tracked.
+TRIGGER_WORDS: list[tuple[Trigger, list[str]]] = [
+    ("security", [r"security", r"cve-?\d*", r"vulnerab\w*", r"exploit\w*", r"advisor(y|ies)", r"ghsa"]),
+    (
+        "compliance",
+        [
+            r"complian\w*",
+            r"audit\w*",
+            r"soc ?2",
+            r"pci",
+            r"hipaa",
+            r"end[- ]of[- ]life",
+            r"eol",
+            r"regulat\w*",
+            r"out of support",
+        ],
+    ),
+    (
+        "cost",
+        [
+            r"cost\w*",
+            r"bin[- ]?packing",
+            r"spot",
+            r"saving\w*",
+            r"consolidat\w*",
+            r"cheaper",
+            r"spend",
+            r"finops",
+            r"budget",
+        ],
+    ),
+    ("performance", [r"performance", r"latency", r"faster", r"throughput", r"speed\w*", r"slow\w*"]),
+    ("feature", [r"features?", r"improvements?", r"capabilit\w*", r"enhancement\w*", r"support for"]),
+]
+
+_VERSION_TOKEN = re.compile(r"(?<![\w.])v?\d+\.(?:\d+|x|\*)(?:\.(?:\d+|x|\*))?(?![\w.%])", re.IGNORECASE)
+_TARGET_CUES = ("to", "target", "->", "→", "version", "towards", "onto", "upgrade")
+_CURRENT_CUES = ("from", "currently", "on", "at", "running", "kubernetes", "k8s", "eks", "gke", "aks")
+
+
+class RequestError(ValueError):
+    """A request that cannot be understood; the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class ToolMention:
+    tool: ToolName
+    position: int
+    alias: str
+
+
+def find_tools(text: str) -> list[ToolMention]:
+    """Every known tool named in the text, in order of first mention."""
+    lowered = text.lower()
+    found: dict[ToolName, ToolMention] = {}
+    for alias, tool in sorted(TOOL_ALIASES.items(), key=lambda kv: -len(kv[0])):
+        pattern = rf"(?<![\w-]){re.escape(alias)}(?![\w-])"
+        if alias == "argo":
+            pattern += r"(?!\s+(workflows?|rollouts?|events))"
+        for match in re.finditer(pattern, lowered):
+            if tool not in found or match.start() < found[tool].position:
+                found[tool] = ToolMention(tool, match.start(), alias)
+    return sorted(found.values(), key=lambda m: m.position)
+
+
+def resolve_tool_name(name: str) -> ToolName:
+    """A --tool value or alias -> tool, with a did-you-mean for typos."""
+    key = name.strip().lower()
+    if key in TOOL_ALIASES:
+        return TOOL_ALIASES[key]
+    raise RequestError(_unknown_tool_message(key))
+
+
+def _unknown_tool_message(word: str) -> str:
+    close = difflib.get_close_matches(word, list(TOOL_ALIASES), n=1, cutoff=0.6)
+    known = "karpenter, victoriametrics, flux, argocd, cilium"
+    if close:
+        return f"unknown tool '{word}': did you mean '{TOOL_ALIASES[close[0]]}'? (known tools: {known})"
+    return f"unknown tool '{word}' (known tools: {known})"
+
+
+def _guess_misspelled_tool(text: str) -> str:
+    """The word in the text closest to a tool name, for a did-you-mean; '' when none is close."""
+    words = re.findall(r"[a-zA-Z][\w-]{2,}", text.lower())
+    best, best_score = "", 0.0
+    for word in words:
+        for alias in TOOL_ALIASES:
+            if len(alias) < 4:
+                continue
+            score = difflib.SequenceMatcher(None, word, alias).ratio()
+            if score > best_score:
+                best, best_score = word, score
+    return best if best_score >= 0.75 else ""
+
+
+def find_target_version(text: str) -> tuple[str | None, str]:
+    """The target version named in the text, and why it was chosen ('' reason when none)."""
+    lowered = text.lower()
+    candidates: list[tuple[int, str, str]] = []
+    for match in _VERSION_TOKEN.finditer(lowered):
+        token = match.group(0)
+        before = lowered[: match.start()].split()[-2:]
+        cue_words = [w.strip(",:;()") for w in before]
+        if any(w in _CURRENT_CUES for w in cue_words[-1:]) or (cue_words and cue_words[-1] in ("kubernetes", "k8s")):
+            continue
+        try:
+            version = Version.parse(token)
+        except VersionError:
+            continue
+        strength = 2 if any(w in _TARGET_CUES for w in cue_words) else 1
+        candidates.append((strength, str(version), token))
+    if not candidates:
+        return None, ""
+    strongest = max(c[0] for c in candidates)
+    chosen = [c for c in candidates if c[0] == strongest][-1]
+    return chosen[1], f"target version '{chosen[2]}' read from the request text"
+
+
+def classify_trigger(text: str) -> tuple[Trigger, list[str]]:
+    """Trigger class from the request's words, with the words that decided it."""
+    lowered = text.lower()
+    for trigger, patterns in TRIGGER_WORDS:
+        hits = [m.group(0) for p in patterns for m in re.finditer(rf"\b{p}\b", lowered)]
+        if hits:
+            unique = ", ".join(dict.fromkeys(hits))
+            return trigger, [f"trigger '{trigger}' from the words: {unique}"]
+    return "feature", ["no trigger words found: treated as a feature upgrade (standard process)"]
+
+
+def parse_request(
+    text: str = "",
+    *,
+    tool: str | None = None,
+    to: str | None = None,
+    clusters: list[str] | None = None,
+    environments: list[str] | None = None,
+    trigger: str | None = None,
+    known_clusters: list[str] | None = None,
+) -> UpgradeRequest:
+    """Build an UpgradeRequest from free text; flags override what the text says."""
+    reasons: list[str] = []
+    if tool:
+        tool_name = resolve_tool_name(tool)
+        reasons.append(f"tool '{tool_name}' from --tool")
+    else:
+        mentions = find_tools(text)
+        if not mentions:
+            guess = _guess_misspelled_tool(text)
+            if guess:
+                raise RequestError(_unknown_tool_message(guess))
+            raise RequestError(
+                "the request names no tool: mention one of karpenter, victoriametrics, flux, argocd, cilium "
+                "or pass --tool"
+            )
+        tool_name = mentions[0].tool
+        reasons.append(f"tool '{tool_name}' from the words '{mentions[0].alias}'")
+        if len(mentions) > 1:
+            others = ", ".join(m.tool for m in mentions[1:])
+            reasons.append(f"also mentioned: {others} (planning the first-named tool; use --tool to choose)")
+
+    target = None
+    if to:
+        try:
+            target = str(Version.parse(to))
+        except VersionError as exc:
+            raise RequestError(f"--to {to!r}: {exc}") from exc
+        reasons.append(f"target {target} from --to")
+    else:
+        target, why = find_target_version(text)
+        if why:
+            reasons.append(why)
+
+    if trigger:
+        valid = ("security", "cost", "feature", "compliance", "performance")
+        if trigger not in valid:
+            raise RequestError(f"--trigger {trigger!r} is not one of {', '.join(valid)}")
+        trigger_class: Trigger = trigger  # type: ignore[assignment]
+        reasons.append(f"trigger '{trigger}' from --trigger")
+    else:
+        trigger_class, trigger_why = classify_trigger(text)
+        reasons.extend(trigger_why)
+
+    chosen_clusters = list(clusters or [])
+    if not chosen_clusters and known_clusters:
+        lowered = text.lower()
+        chosen_clusters = [c for c in known_clusters if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", lowered)]
+        if chosen_clusters:
+            reasons.append(f"clusters {', '.join(chosen_clusters)} named in the request text")
+    envs: list[Environment] = []
+    for env in environments or []:
+        if env not in ("dev", "staging", "prod"):
+            raise RequestError(f"--env {env!r} is not one of dev, staging, prod")
+        envs.append(env)  # type: ignore[arg-type]
+
+    return UpgradeRequest(
+        text=text,
+        tool=tool_name,
+        target_version=target,
+        trigger=trigger_class,
+        trigger_reasons=reasons,
+        clusters=chosen_clusters,
+        environments=envs,
+    )

@@ -1,0 +1,59 @@
+"""Render a Plan to Markdown (Jinja2 template in prompts/report/) and JSON, and write them out."""
+
+from __future__ import annotations
+
+import json
+from itertools import groupby
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from upgradectl.agents.registry import STAGE_NAMES
+from upgradectl.models import SEVERITY_ORDER, Plan
+from upgradectl.tools.knowledge import load_tool
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("upgradectl.prompts", ""),
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.globals["yesno"] = lambda v: "unknown" if v is None else ("yes" if v else "**no**")
+    return env
+
+
+def render_markdown(plan: Plan) -> str:
+    by_severity = [(s, [f for f in plan.findings if f.severity == s]) for s in SEVERITY_ORDER]
+    log = sorted(plan.task_log, key=lambda r: r.stage)
+    text = (
+        _environment()
+        .get_template("report/plan.md.j2")
+        .render(
+            plan=plan,
+            tool_name=load_tool(plan.request.tool).display_name,
+            findings_by_severity=[(s, items) for s, items in by_severity if items],
+            log_by_stage=[(stage, list(records)) for stage, records in groupby(log, key=lambda r: r.stage)],
+            stage_names=STAGE_NAMES,
+            narrative_for=lambda env: plan.narrative.get(env, ""),
+        )
+    )
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.model_dump(mode="json"), indent=2)
+
+
+def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
+    """Write plan.md and plan.json into out_dir (created if needed); return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "plan.md", out_dir / "plan.json"
+    md.write_text(render_markdown(plan))
+    js.write_text(render_json(plan) + "\n")
+    return [md, js]
