@@ -138,21 +138,25 @@ def shortest_path(k: ToolKnowledge, current: str, target: str, kube_versions: Ma
     """Versions from current to target (inclusive) with the fewest allowed hops; [] when none exists."""
     nodes = _candidates(k, current, target)
     start, goal = str(Version.parse(current)), str(Version.parse(target))
-    # cost = (hops, hops landing on a version some cluster does not support, -progress tiebreak)
-    queue: list[tuple[int, int, int, str, list[str]]] = [(0, 0, 0, start, [start])]
-    best: dict[str, tuple[int, int]] = {}
+    # priority: fewest hops, then fewest hops onto versions some cluster does not support, then the
+    # route whose stops are highest (newer intermediates carry more fixes, e.g. the latest 0.37 before 1.0)
+    def priority(route: list[str], bad: int) -> tuple:
+        return (len(route) - 1, bad, [tuple(-x for x in Version.parse(v).key()) for v in route])
+
+    queue: list[tuple[tuple, str, list[str], int]] = [(priority([start], 0), start, [start], 0)]
+    best: dict[str, tuple] = {}
     while queue:
-        hops, bad, _tie, node, route = heapq.heappop(queue)
+        rank, node, route, bad = heapq.heappop(queue)
         if node == goal:
             return route
-        if node in best and best[node] <= (hops, bad):
+        if node in best and best[node] <= rank:
             continue
-        best[node] = (hops, bad)
+        best[node] = rank
         for nxt in nodes:
             if Version.parse(nxt) <= Version.parse(node) or hop_violations(k, node, nxt):
                 continue
-            penalty = 1 if unsupported_clusters(k, nxt, kube_versions) else 0
-            heapq.heappush(queue, (hops + 1, bad + penalty, -Version.parse(nxt).minor, nxt, [*route, nxt]))
+            worse = bad + (1 if unsupported_clusters(k, nxt, kube_versions) else 0)
+            heapq.heappush(queue, (priority([*route, nxt], worse), nxt, [*route, nxt], worse))
     return []
 
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up and run the demo: plan a Karpenter upgrade on the bundled demo fleet, offline.
+# Writes out/demo/plan.md and out/demo/plan.json and prints the plan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+set +e
+.venv/bin/upgradectl plan "Karpenter needs upgrade for better bin packing and cost optimization" \
+  --fleet demo --out out/demo "$@"
+rc=$?
+set -e
+# exit 1 only means "findings at or above --fail-on": the demo fleet is meant to have them
+if [ "$rc" -eq 1 ]; then rc=0; fi
+exit "$rc"
