@@ -16,6 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from upgradectl.models import (
+    AgentName,
+    Category,
+    ClusterVersion,
+    Decision,
+    Evidence,
+    Finding,
+    Severity,
+    Subject,
+    UpgradePath,
+    UpgradeRequest,
+)
 from upgradectl.tools.detectors import ScanInput
 from upgradectl.tools.fleet import Fleet, FleetCluster
 from upgradectl.tools.gitops import (
@@ -30,19 +43,6 @@ from upgradectl.tools.gitops import (
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge import ToolKnowledge
 from upgradectl.tools.terraform import TerraformRoot, read_root
-
-from upgradectl.models import (
-    AgentName,
-    Category,
-    ClusterVersion,
-    Decision,
-    Evidence,
-    Finding,
-    Severity,
-    Subject,
-    UpgradePath,
-    UpgradeRequest,
-)
 
 
 @dataclass(frozen=True)

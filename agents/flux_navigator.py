@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from upgradectl.agents.base import FleetView, TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.models import ClusterVersion, Evidence, Finding, Subject, UpgradePath, UpgradeRequest
 from upgradectl.tools.detectors import Hit, run_detector
 from upgradectl.tools.fleet import Fleet, FleetCluster
 from upgradectl.tools.gitops import Manifest, find_line, line_text
@@ -14,8 +15,6 @@ from upgradectl.tools.inventory import Installation, detect_installation
 from upgradectl.tools.knowledge import BreakingChange, ToolKnowledge
 from upgradectl.tools.paths import PathError, latest_compatible, plan_path, resolve_target
 from upgradectl.tools.versions import Version
-
-from upgradectl.models import ClusterVersion, Evidence, Finding, Subject, UpgradePath, UpgradeRequest
 
 AGENT = "flux-navigator"
 CLUSTER_DETECTORS = ("api_in_use", "stored_version", "object_present", "config_key")

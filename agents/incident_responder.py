@@ -6,10 +6,6 @@ from __future__ import annotations
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.flux_navigator import VersionPin, gitops_pins
 from upgradectl.agents.terraform_auditor import terraform_pins
-from upgradectl.tools.knowledge import StepTemplate, ToolKnowledge
-from upgradectl.tools.terraform import resolve_values_file
-from upgradectl.tools.versions import Version
-
 from upgradectl.models import (
     Environment,
     Finding,
@@ -20,6 +16,9 @@ from upgradectl.models import (
     Subject,
     UpgradePath,
 )
+from upgradectl.tools.knowledge import StepTemplate, ToolKnowledge
+from upgradectl.tools.terraform import resolve_values_file
+from upgradectl.tools.versions import Version
 
 AGENT = "incident-responder"
 BASE_SOAK_MINUTES: dict[Environment, int] = {"dev": 30, "staging": 120, "prod": 240}

@@ -7,11 +7,10 @@ import json
 
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.flux_navigator import detect_changes
+from upgradectl.models import Evidence, Finding, Gate, Subject
 from upgradectl.tools.cluster import ClusterSource
 from upgradectl.tools.knowledge import GateSpec, ToolKnowledge
 from upgradectl.tools.resources import node_loads
-
-from upgradectl.models import Evidence, Finding, Gate, Subject
 
 AGENT = "monitoring-analyst"
 HIGH_UTILIZATION = 0.80
@@ -82,8 +81,8 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
                     code="KARP-BINPACKING-LOW",
                     severity="medium",
                     category="cost",
-                    title=f"{c.info.name}: bin-packing efficiency {share_high:.0%} ({len(high)}/{len(managed)} Karpenter "
-                    f"nodes above 80% requested); {len(low)} nodes below 50%",
+                    title=f"{c.info.name}: bin-packing efficiency {share_high:.0%} ({len(high)}/{len(managed)} "
+                    f"Karpenter nodes above 80% requested); {len(low)} nodes below 50%",
                     agent=AGENT,
                     subject=Subject(cluster=c.info.name, tool="karpenter"),
                     evidence=[
@@ -102,7 +101,8 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
                 code="KARP-SPOT-SHARE",
                 severity="info",
                 category="cost",
-                title=f"{c.info.name}: {len(spot)}/{len(managed)} Karpenter nodes ({len(spot) / len(managed):.0%}) are spot",
+                title=f"{c.info.name}: {len(spot)}/{len(managed)} Karpenter nodes "
+                f"({len(spot) / len(managed):.0%}) are spot",
                 agent=AGENT,
                 subject=Subject(cluster=c.info.name, tool="karpenter", metric="spot_share"),
                 evidence=[
@@ -181,7 +181,8 @@ def validation_criteria(t: TaskInput) -> TaskResult:
                     code="MON-BASELINE-METRIC-MISSING",
                     severity="medium",
                     category="monitoring",
-                    title=f"{c.info.name}: no samples for {', '.join(missing)}: those baseline gates will be inconclusive",
+                    title=f"{c.info.name}: no samples for {', '.join(missing)}: "
+                    "those baseline gates will be inconclusive",
                     agent=AGENT,
                     subject=Subject(cluster=c.info.name, metric=",".join(missing)),
                     evidence=[

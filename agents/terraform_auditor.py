@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.flux_navigator import VersionPin
+from upgradectl.models import Evidence, Finding, Subject
 from upgradectl.tools.terraform import HelmReleaseResource, TerraformRoot, VarSetting
 from upgradectl.tools.versions import Version, VersionError
-
-from upgradectl.models import Evidence, Finding, Subject
 
 AGENT = "terraform-auditor"
 

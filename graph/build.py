@@ -13,15 +13,13 @@ from datetime import UTC, datetime
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
+
+from upgradectl import __version__
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.flux_navigator import take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
 from upgradectl.graph.state import PlanState, RunContext, TaskPayload
-from upgradectl.tools.inventory import tool_release
-from upgradectl.tools.knowledge import load_tool
-
-from upgradectl import __version__
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
     SEVERITY_ORDER,
@@ -32,6 +30,8 @@ from upgradectl.models import (
     Plan,
     Subject,
 )
+from upgradectl.tools.inventory import tool_release
+from upgradectl.tools.knowledge import load_tool
 
 STAGES = (1, 2, 3, 4, 5, 6)
 

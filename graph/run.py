@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from upgradectl.graph.build import build_graph
 from upgradectl.graph.state import RunContext
-from upgradectl.tools.fleet import Fleet
-
 from upgradectl.models import Plan, UpgradeRequest
+from upgradectl.tools.fleet import Fleet
 
 
 def run_plan(request: UpgradeRequest, fleet: Fleet, fleet_ref: str, llm_mode: str = "off", model: str = "") -> Plan:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from upgradectl.agents.base import FleetView
-from upgradectl.tools.fleet import Fleet
-
 from upgradectl.models import (
     SEVERITY_ORDER,
     AgentTaskRecord,
@@ -27,6 +25,7 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
+from upgradectl.tools.fleet import Fleet
 
 
 def merge_findings(existing: list[Finding] | None, new: list[Finding] | None) -> list[Finding]:

@@ -15,9 +15,9 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 from upgradectl.models import Category, Comparison, Severity, ToolName
+from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 
 class KnowledgeError(ValueError):
@@ -113,6 +113,8 @@ class Detector(Entry):
     annotation: str = ""
     label: str = ""
     metrics: list[str] = Field(default_factory=list)
+    replacement: str = Field(default="", description="api_in_use: what to use instead ('' when none)")
+    deprecated_in: str = Field(default="", description="api_in_use: release that deprecated it ('' when unknown)")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Detector:
@@ -392,6 +394,7 @@ class KubernetesRemoval(Entry):
     deprecated_in: str = ""
     removed_in: str
     replacement: str = Field(description="apiVersion to use instead; '' when there is none")
+    replacement_available_in: str = Field(default="", description="Kubernetes version that first serves it")
     source: str
     uncertain: bool = False
 

@@ -5,22 +5,21 @@ Exit codes (the same for every command):
   1  findings at or above --fail-on (blockers)
   2  usage error: bad flags, unknown tool or version, unreadable fleet
   3  incomplete: something could not be checked (an unreachable cluster, a failed task)
+  4  internal error: a bug in upgradectl (set UPGRADECTL_DEBUG=1 for the traceback)
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from upgradectl import __version__
-from upgradectl.models import SEVERITY_ORDER, Plan
 
-EXIT_OK, EXIT_BLOCKERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_OK, EXIT_BLOCKERS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 app = typer.Typer(
     name="upgradectl",
@@ -30,8 +29,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     epilog="Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 incomplete (something could not "
-    "be checked).",
+    "be checked), 4 internal error.",
 )
 err = Console(stderr=True)
 
@@ -57,108 +57,29 @@ def main_options(
     """Global options."""
 
 
-def _exit_code(plan: Plan, fail_on: str) -> int:
-    if plan.findings_at_or_above(fail_on):  # type: ignore[arg-type]
-        return EXIT_BLOCKERS
-    if plan.incomplete:
-        return EXIT_INCOMPLETE
-    return EXIT_OK
+def register_commands() -> None:
+    """Each command group lives in its own module under upgradectl/commands/."""
+    from upgradectl.commands import plan as plan_commands
+    from upgradectl.commands import scan as scan_commands
 
-
-@app.command()
-def plan(
-    request: Annotated[
-        str,
-        typer.Argument(
-            help="What you want, in words: 'Karpenter needs upgrade for better bin "
-            "packing and cost optimization'. Tool, version and trigger are read "
-            "from it; flags override."
-        ),
-    ] = "",
-    fleet: Annotated[
-        str,
-        typer.Option(
-            "--fleet", "-f", help="fleet.yaml, a directory holding one, or 'demo' for the bundled demo fleet."
-        ),
-    ] = "demo",
-    tool: Annotated[
-        str | None,
-        typer.Option(
-            "--tool", help="Tool to upgrade: karpenter, victoriametrics, flux, argocd, cilium (aliases accepted)."
-        ),
-    ] = None,
-    to: Annotated[
-        str | None,
-        typer.Option(
-            "--to",
-            help="Target version (1.0.10, v0.37, 0.37.x). Default: the "
-            "latest version compatible with every target cluster.",
-        ),
-    ] = None,
-    clusters: Annotated[
-        str | None, typer.Option("--clusters", help="Comma-separated cluster names to limit the plan to.")
-    ] = None,
-    env: Annotated[str | None, typer.Option("--env", help="Comma-separated environments (dev,staging,prod).")] = None,
-    trigger: Annotated[
-        str | None,
-        typer.Option("--trigger", help="Override the trigger class: security, cost, feature, compliance, performance."),
-    ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="md (Markdown) or json.")] = "md",
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Also write plan.md and plan.json into this directory.")
-    ] = None,
-    fail_on: Annotated[
-        str,
-        typer.Option(
-            "--fail-on",
-            help="Exit 1 when a finding at or above this severity exists (critical, high, medium, low, info).",
-        ),
-    ] = "critical",
-) -> None:
-    """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout."""
-    from upgradectl.agents.flux_navigator import PlanningError
-    from upgradectl.graph.run import run_plan
-    from upgradectl.parsing import RequestError, parse_request
-    from upgradectl.report import render_json, render_markdown, write_plan
-    from upgradectl.tools.fleet import FleetError, load_fleet
-    from upgradectl.tools.knowledge import KnowledgeError
-
-    if output_format not in ("md", "json"):
-        raise fail(f"--format {output_format!r} is not one of md, json")
-    if fail_on not in SEVERITY_ORDER:
-        raise fail(f"--fail-on {fail_on!r} is not one of {', '.join(SEVERITY_ORDER)}")
-    if not request and not tool:
-        raise fail('say what to upgrade: upgradectl plan "Karpenter needs upgrade ..." or --tool karpenter')
-    try:
-        loaded = load_fleet(fleet)
-        upgrade = parse_request(
-            request,
-            tool=tool,
-            to=to,
-            trigger=trigger,
-            clusters=[c.strip() for c in clusters.split(",") if c.strip()] if clusters else None,
-            environments=[e.strip() for e in env.split(",") if e.strip()] if env else None,
-            known_clusters=list(loaded.clusters),
-        )
-        result = run_plan(upgrade, loaded, fleet)
-    except (RequestError, PlanningError, FleetError, KnowledgeError) as exc:
-        raise fail(str(exc)) from None
-    if out:
-        written = write_plan(result, out)
-        err.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
-    text = render_json(result) if output_format == "json" else render_markdown(result)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    raise typer.Exit(_exit_code(result, fail_on))
-
-
-@app.command()
-def schema() -> None:
-    """Print the JSON schema of the Plan that `plan --format json` emits."""
-    print(json.dumps(Plan.model_json_schema(), indent=2))
+    plan_commands.register(app)
+    scan_commands.register(app)
 
 
 def main() -> None:
-    app()
+    register_commands()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: a bug must not print a traceback at users
+        if os.environ.get("UPGRADECTL_DEBUG"):
+            raise
+        err.print(f"internal error (a bug in upgradectl): {type(exc).__name__}: {exc}\n"
+                  "Re-run with UPGRADECTL_DEBUG=1 to see the traceback, and please report it.", highlight=False,
+                  markup=False)
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":
