@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+
 from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, current_releases
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from upgradectl.models import Evidence, Subject
 from upgradectl.tools.cluster import ClusterSource, split_api_version
 from upgradectl.tools.gitops import Manifest, MetricUse, line_text
 from upgradectl.tools.helm import HelmRelease, get_value
 from upgradectl.tools.knowledge import Detector
-
-from upgradectl.models import Evidence, Subject
 
 WORKLOAD_KINDS = (
     ("apps/v1", "Deployment"),

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from upgradectl.tools.cluster import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 
 from upgradectl.models import ClusterInfo, Environment, Provider
+from upgradectl.tools.cluster import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 
 
 class FleetError(ValueError):

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from upgradectl.models import Evidence
 from upgradectl.tools.cluster import ClusterSource
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge import ToolKnowledge
 from upgradectl.tools.versions import Version, VersionError
-
-from upgradectl.models import Evidence
 
 
 @dataclass(frozen=True)

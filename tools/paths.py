@@ -13,10 +13,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 
+from upgradectl.models import Hop, HopKind, UpgradePath
 from upgradectl.tools.knowledge import KubeRange, PathRule, ToolKnowledge
 from upgradectl.tools.versions import Version, kube_minor, minor_distance
-
-from upgradectl.models import Hop, HopKind, UpgradePath
 
 
 class PathError(ValueError):

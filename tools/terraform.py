@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+
 from upgradectl.tools.gitops import find_line
 
 
