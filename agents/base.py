@@ -101,13 +101,6 @@ class FleetView:
         """Manifests that at least one of these clusters applies (unreferenced files are not applied)."""
         return [m for m in self.manifests if self.manifest_clusters.get(m.file, set()) & clusters]
 
-    def metric_uses_for(self, clusters: set[str]) -> list[MetricUse]:
-        """Dashboards and rules applied to these clusters, or not tied to any cluster (shared Grafana)."""
-        return [
-            u
-            for u in self.metric_uses
-            if not self.manifest_clusters.get(u.file) or self.manifest_clusters[u.file] & clusters
-        ]
 
 
 @dataclass
@@ -138,7 +131,8 @@ class TaskInput:
             manifests=self.view.manifests_for(clusters),
             manifest_clusters=self.view.manifest_clusters,
             gitops_root=self.fleet.gitops_root,
-            metric_uses=self.view.metric_uses_for(clusters),
+            # dashboards and alert rules watch every cluster's metrics wherever they are deployed
+            metric_uses=self.view.metric_uses,
         )
 
     def path_for(self, cluster: str) -> UpgradePath | None:

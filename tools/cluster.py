@@ -17,6 +17,9 @@ import yaml
 
 from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, current_releases
 
+# libyaml's C loader when available: snapshots are large and read on every run
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class SourceError(RuntimeError):
     """A cluster source could not answer; the message says which cluster and why."""
@@ -120,7 +123,7 @@ class SnapshotCluster:
     def _load(self, file: Path) -> list[dict[str, Any]]:
         text = file.read_text()
         try:
-            doc = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+            doc = json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=_Loader)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise SourceError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):

@@ -268,7 +268,7 @@ def _workloads(source: ClusterSource) -> list[dict[str, Any]]:
 def _annotation_in_use(d: Detector, scan: ScanInput) -> list[Hit]:
     hits = []
     for cluster, source in scan.clusters.items():
-        for obj in [*_workloads(source), *source.objects("v1", "Pod")]:
+        for obj in _workloads(source):
             for template in _pod_templates(obj):
                 annotations = (template.get("metadata") or {}).get("annotations") or {}
                 if d.annotation in annotations:
