@@ -213,7 +213,7 @@ def application_impact(t: TaskInput) -> TaskResult:
 
 
 def zero_downtime(t: TaskInput) -> TaskResult:
-    """Stage 3: can the tool's own controllers roll without a gap (replicas and budgets)?"""
+    """Stage 3: can the tool's own controllers roll without a gap (replicas per Deployment)?"""
     k = t.knowledge
     findings, checked = [], []
     for c in t.scope:
@@ -228,28 +228,24 @@ def zero_downtime(t: TaskInput) -> TaskResult:
                 for ct in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
             )
         ]
-        for d in controllers:
-            replicas = int(d.get("spec", {}).get("replicas", 1))
-            checked.append(
-                f"{c.info.name}: {d['metadata'].get('namespace')}/{d['metadata']['name']} replicas={replicas}"
-            )
-            if replicas >= 2:
-                continue
-            findings.append(
-                make_finding(
-                    code=f"{k.prefix}-CONTROLLER-SINGLE-REPLICA",
-                    severity="medium",
-                    category="workload-impact",
-                    title=f"{k.display_name} controller {d['metadata']['name']} on {c.info.name} runs one replica: "
-                    "the upgrade leaves a gap",
-                    agent=AGENT,
-                    subject=object_subject(c.info.name, d),
-                    evidence=[
-                        Evidence(source="cluster", ref=object_ref(c.info.name, d), excerpt=f"replicas: {replicas}")
-                    ],
-                    remediation="Run two replicas with leader election (and a PodDisruptionBudget) before the upgrade.",
-                )
-            )
+        single = [d for d in controllers if int(d.get("spec", {}).get("replicas", 1)) < 2]
+        checked.append(
+            f"{c.info.name}: {len(controllers)} {k.display_name} Deployments, {len(single)} with one replica"
+        )
+        if not single:
+            continue
+        names = ", ".join(f"{d['metadata'].get('namespace')}/{d['metadata']['name']}" for d in single)
+        findings.append(make_finding(
+            code=f"{k.prefix}-CONTROLLER-SINGLE-REPLICA", severity="low", category="workload-impact",
+            title=f"{c.info.name}: {len(single)} {k.display_name} Deployment(s) run one replica; each pauses while "
+            "its pod is replaced",
+            agent=AGENT, subject=Subject(cluster=c.info.name, tool=k.tool),
+            evidence=[Evidence(source="cluster", ref=f"{c.info.name}: apps/v1 Deployments with replicas: 1",
+                               excerpt=names)],
+            detail="A rolling update of a single replica leaves a short window with no running controller; "
+            "reconciliation (or, for data-path components, service) waits for the new pod.",
+            remediation="Accept the short pause inside the soak window, or run two replicas with leader election "
+            "(and a PodDisruptionBudget) where the component supports it."))
     if not checked:
         checked.append(f"no {k.display_name} controller Deployments matched {k.image_markers}")
     return TaskResult(findings, checked)

@@ -56,6 +56,10 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
         if cluster.source is None:
             continue
         found = detect_installation(k, cluster.source, name)
+        if found and found.provider_managed:
+            checked.append(f"{name}: {k.display_name} {found.version} is managed by the cloud provider "
+                           f"({found.evidence[0].excerpt}); it upgrades with the cluster, not in this plan")
+            continue
         checked.append(f"{name}: {'found ' + k.display_name + ' ' + found.version if found else 'not installed'}")
         if found:
             installs[name] = found
@@ -224,9 +228,42 @@ def detect_changes(t: TaskInput, kinds: tuple[str, ...], agent: str) -> TaskResu
     return TaskResult(findings, checked)
 
 
+def deprecated_apis(t: TaskInput) -> TaskResult:
+    """APIs the target still serves but has deprecated: migrate them now, while both versions work."""
+    k = t.knowledge
+    findings: list[Finding] = []
+    checked = []
+    target = Version.parse(t.target)
+    for change in k.breaking_changes:
+        d = change.detector
+        if not (d and d.kind == "api_in_use" and d.deprecated_in):
+            continue
+        if not (Version.parse(d.deprecated_in) <= target < Version.parse(change.version)):
+            continue
+        hits = run_detector(d, t.scan_for(t.scope_names))
+        checked.append(f"{d.api_version} {d.resource_kind}: deprecated since {d.deprecated_in}, removed in "
+                       f"{change.version}: {len(hits)} in use")
+        for hit in hits:
+            findings.append(make_finding(
+                code=f"{k.prefix}-DEPRECATED-API-IN-USE", severity="low", category="deprecated-api",
+                title=f"{d.resource_kind} at {d.api_version} is deprecated since {k.display_name} {d.deprecated_in} "
+                f"and removed in {change.version} ({hit.subject.describe()})",
+                agent=AGENT, subject=hit.subject,
+                evidence=[hit.evidence, knowledge_evidence(k, f"breaking_changes[{change.id}]",
+                                                           f"{change.version}: {change.title}", change.source)],
+                detail=f"{t.target} still serves it, so this plan is not blocked; the next upgrade past "
+                f"{change.version} will be. Migrating now, while both versions are served, is the cheap moment.",
+                remediation=f"Move to {d.replacement or 'the replacement API'}. {change.remediation}".strip(),
+                sources=[change.source], uncertain=change.uncertain))
+    return TaskResult(findings, checked)
+
+
 def breaking_changes(t: TaskInput) -> TaskResult:
     """Stage 1: breaking changes in the target path, in the clusters and the GitOps repo."""
     result = detect_changes(t, CLUSTER_DETECTORS, AGENT)
+    deprecated = deprecated_apis(t)
+    result.findings.extend(deprecated.findings)
+    result.checked.extend(deprecated.checked)
     manifests = t.view.manifests_for(t.scope_names)
     result.checked.append(
         f"GitOps repo: {len(manifests)} manifests applied to {', '.join(sorted(t.scope_names))} "

@@ -184,7 +184,7 @@ def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
     for cluster, release in scan.releases.items():
         for key in d.watched_keys():
             present, value = get_value(release.values, key)
-            if not present:
+            if not present or (d.values and str(value).lower() not in {v.lower() for v in d.values}):
                 continue
             shown = value if not isinstance(value, (dict, list)) else "{...}"
             hits.append(
@@ -232,7 +232,7 @@ def _config_key(d: Detector, scan: ScanInput) -> list[Hit]:
                 continue
             data = obj.get("data") or {}
             for key in d.watched_keys():
-                if key in data:
+                if key in data and (not d.values or str(data[key]).lower() in {v.lower() for v in d.values}):
                     hits.append(
                         Hit(
                             object_subject(cluster, obj, helm_value_path=key),

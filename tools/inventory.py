@@ -15,6 +15,10 @@ from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge import ToolKnowledge
 from upgradectl.tools.versions import Version, VersionError
 
+# Registries cloud providers ship their managed add-ons from (GKE Dataplane V2's anetd is Cilium, AKS's
+# Azure CNI powered by Cilium too): those installations are upgraded with the cluster, not by the team.
+PROVIDER_MANAGED_REGISTRIES = ("gke.gcr.io/", "gcr.io/gke-release/", "mcr.microsoft.com/oss/")
+
 
 @dataclass(frozen=True)
 class Installation:
@@ -23,6 +27,7 @@ class Installation:
     chart_version: str
     release: HelmRelease | None
     evidence: tuple[Evidence, ...]
+    provider_managed: bool = False
 
 
 def _clean(version: str) -> str:
@@ -69,5 +74,7 @@ def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -
                     continue
                 how = f"label app.kubernetes.io/version={label}" if _clean(label) else f"image {image}"
                 ref = f"{cluster}: {api} {kind} {meta.get('namespace', '')}/{meta.get('name', '')}"
-                return Installation(cluster, version, "", release, (Evidence(source="cluster", ref=ref, excerpt=how),))
+                managed = image.startswith(PROVIDER_MANAGED_REGISTRIES)
+                evidence = (Evidence(source="cluster", ref=ref, excerpt=how),)
+                return Installation(cluster, version, "", release, evidence, provider_managed=managed)
     return None

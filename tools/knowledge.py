@@ -109,6 +109,9 @@ class Detector(Entry):
     namespace: str = ""
     name: str = ""
     keys: list[str] = Field(default_factory=list)
+    values: list[str] = Field(
+        default_factory=list, description="helm_value/config_key: match only when the value is one of these"
+    )
     renames: dict[str, str] = Field(default_factory=dict, description="old -> new ('' when removed)")
     annotation: str = ""
     label: str = ""
