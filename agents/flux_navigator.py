@@ -57,8 +57,10 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
             continue
         found = detect_installation(k, cluster.source, name)
         if found and found.provider_managed:
-            checked.append(f"{name}: {k.display_name} {found.version} is managed by the cloud provider "
-                           f"({found.evidence[0].excerpt}); it upgrades with the cluster, not in this plan")
+            checked.append(
+                f"{name}: {k.display_name} {found.version} is managed by the cloud provider "
+                f"({found.evidence[0].excerpt}); it upgrades with the cluster, not in this plan"
+            )
             continue
         checked.append(f"{name}: {'found ' + k.display_name + ' ' + found.version if found else 'not installed'}")
         if found:
@@ -241,21 +243,82 @@ def deprecated_apis(t: TaskInput) -> TaskResult:
         if not (Version.parse(d.deprecated_in) <= target < Version.parse(change.version)):
             continue
         hits = run_detector(d, t.scan_for(t.scope_names))
-        checked.append(f"{d.api_version} {d.resource_kind}: deprecated since {d.deprecated_in}, removed in "
-                       f"{change.version}: {len(hits)} in use")
+        checked.append(
+            f"{d.api_version} {d.resource_kind}: deprecated since {d.deprecated_in}, removed in "
+            f"{change.version}: {len(hits)} in use"
+        )
         for hit in hits:
-            findings.append(make_finding(
-                code=f"{k.prefix}-DEPRECATED-API-IN-USE", severity="low", category="deprecated-api",
-                title=f"{d.resource_kind} at {d.api_version} is deprecated since {k.display_name} {d.deprecated_in} "
-                f"and removed in {change.version} ({hit.subject.describe()})",
-                agent=AGENT, subject=hit.subject,
-                evidence=[hit.evidence, knowledge_evidence(k, f"breaking_changes[{change.id}]",
-                                                           f"{change.version}: {change.title}", change.source)],
-                detail=f"{t.target} still serves it, so this plan is not blocked; the next upgrade past "
-                f"{change.version} will be. Migrating now, while both versions are served, is the cheap moment.",
-                remediation=f"Move to {d.replacement or 'the replacement API'}. {change.remediation}".strip(),
-                sources=[change.source], uncertain=change.uncertain))
+            findings.append(
+                make_finding(
+                    code=f"{k.prefix}-DEPRECATED-API-IN-USE",
+                    severity="low",
+                    category="deprecated-api",
+                    title=f"{d.resource_kind} at {d.api_version} is deprecated since {k.display_name} {d.deprecated_in} "
+                    f"and removed in {change.version} ({hit.subject.describe()})",
+                    agent=AGENT,
+                    subject=hit.subject,
+                    evidence=[
+                        hit.evidence,
+                        knowledge_evidence(
+                            k, f"breaking_changes[{change.id}]", f"{change.version}: {change.title}", change.source
+                        ),
+                    ],
+                    detail=f"{t.target} still serves it, so this plan is not blocked; the next upgrade past "
+                    f"{change.version} will be. Migrating now, while both versions are served, is the cheap moment.",
+                    remediation=f"Move to {d.replacement or 'the replacement API'}. {change.remediation}".strip(),
+                    sources=[change.source],
+                    uncertain=change.uncertain,
+                )
+            )
+    findings.extend(_deprecated_stored_versions(t, checked))
     return TaskResult(findings, checked)
+
+
+def _deprecated_stored_versions(t: TaskInput, checked: list[str]) -> list[Finding]:
+    """CRDs still storing a version the target deprecates: `migrate` now, before the removal release."""
+    k = t.knowledge
+    target = Version.parse(t.target)
+    deprecated = {  # group/version -> (deprecated_in, removed_in)
+        c.detector.api_version: (c.detector.deprecated_in, c.version)
+        for c in k.breaking_changes
+        if c.detector and c.detector.kind == "api_in_use" and c.detector.deprecated_in
+    }
+    findings = []
+    for change in k.breaking_changes:
+        d = change.detector
+        if not (d and d.kind == "stored_version") or Version.parse(change.version) <= target:
+            continue
+        group = d.crd.split(".", 1)[1] if "." in d.crd else ""
+        since = deprecated.get(f"{group}/{d.stored_version}")
+        if not since or Version.parse(since[0]) > target:
+            continue
+        hits = run_detector(d, t.scan_for(t.scope_names))
+        checked.append(
+            f"{d.crd} storedVersions {d.stored_version} (deprecated {since[0]}, removed {since[1]}): "
+            f"{len(hits)} cluster(s)"
+        )
+        for hit in hits:
+            findings.append(
+                make_finding(
+                    code=f"{k.prefix}-DEPRECATED-STORED-VERSION",
+                    severity="low",
+                    category="crd",
+                    title=f"{d.crd} still stores objects at {d.stored_version}, deprecated since {since[0]} and removed "
+                    f"in {since[1]} ({hit.subject.cluster})",
+                    agent=AGENT,
+                    subject=hit.subject,
+                    evidence=[
+                        hit.evidence,
+                        knowledge_evidence(k, f"breaking_changes[{change.id}]", change.title, change.source),
+                    ],
+                    detail=f"Harmless on {t.target}; the upgrade to {since[1]} fails for these objects unless they are "
+                    "rewritten first.",
+                    remediation=change.remediation,
+                    sources=[change.source],
+                    uncertain=change.uncertain,
+                )
+            )
+    return findings
 
 
 def breaking_changes(t: TaskInput) -> TaskResult:

@@ -101,9 +101,17 @@ def _manifest_hit(m: Manifest, scan: ScanInput, excerpt: str = "") -> Hit:
     )
 
 
+def _same_kind_replacement(d: Detector) -> bool:
+    """True when the replacement is the same kind in the same group at another version: the API server
+    converts stored objects, so objects read from a cluster are not at risk (stored versions are)."""
+    replacement = d.replacement.strip()
+    return bool(replacement) and " " not in replacement and replacement.split("/")[0] == d.api_version.split("/")[0]
+
+
 def _api_in_use(d: Detector, scan: ScanInput) -> list[Hit]:
     hits = []
-    for cluster, source in scan.clusters.items():
+    live_objects_at_risk = not _same_kind_replacement(d)
+    for cluster, source in scan.clusters.items() if live_objects_at_risk else ():
         for obj in source.objects(d.api_version, d.resource_kind):
             hits.append(
                 Hit(

@@ -43,22 +43,8 @@ def tool_release(k: ToolKnowledge, source: ClusterSource) -> HelmRelease | None:
     return candidates[0] if candidates else None
 
 
-def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
-    release = tool_release(k, source)
-    if release:
-        version = _clean(release.app_version) or _clean(k.app_version_for_chart(release.chart_version))
-        if version:
-            excerpt = (
-                f"chart {release.chart}-{release.chart_version}, appVersion {release.app_version or '?'}, "
-                f"revision {release.revision}, status {release.status}"
-            )
-            return Installation(
-                cluster,
-                version,
-                release.chart_version,
-                release,
-                (Evidence(source="helm", ref=f"{cluster}: release {release.ref}", excerpt=excerpt),),
-            )
+def _running(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
+    """The version the tool's workloads actually run (version label, else image tag)."""
     for api, kind in (("apps/v1", "Deployment"), ("apps/v1", "DaemonSet"), ("apps/v1", "StatefulSet")):
         for obj in source.objects(api, kind):
             containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []) or []
@@ -68,13 +54,36 @@ def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -
                     continue
                 meta = obj.get("metadata", {})
                 label = meta.get("labels", {}).get("app.kubernetes.io/version", "")
-                tag = image.split("@", 1)[0].rsplit(":", 1)[-1] if ":" in image.split("@", 1)[0] else ""
-                version = _clean(label) or _clean(tag)
+                untagged = image.split("@", 1)[0]
+                tag = untagged.rsplit(":", 1)[-1] if ":" in untagged.rsplit("/", 1)[-1] else ""
+                # a chart's version label describes the chart's default, an image tag what really runs;
+                # Flux labels its controllers with the Flux version while their images carry their own
+                version = _clean(tag) if k.tool != "flux" and _clean(tag) else _clean(label) or _clean(tag)
                 if not version:
                     continue
-                how = f"label app.kubernetes.io/version={label}" if _clean(label) else f"image {image}"
+                how = f"image {image}" if version == _clean(tag) else f"label app.kubernetes.io/version={label}"
                 ref = f"{cluster}: {api} {kind} {meta.get('namespace', '')}/{meta.get('name', '')}"
                 managed = image.startswith(PROVIDER_MANAGED_REGISTRIES)
                 evidence = (Evidence(source="cluster", ref=ref, excerpt=how),)
-                return Installation(cluster, version, "", release, evidence, provider_managed=managed)
+                return Installation(cluster, version, "", None, evidence, provider_managed=managed)
     return None
+
+
+def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
+    """Helm release and running workloads; when they disagree (an image tag pinned in the values, a
+    failed rollout) the running version wins and both are cited."""
+    release = tool_release(k, source)
+    running = _running(k, source, cluster)
+    if release:
+        version = _clean(release.app_version) or _clean(k.app_version_for_chart(release.chart_version))
+        excerpt = (
+            f"chart {release.chart}-{release.chart_version}, appVersion {release.app_version or '?'}, "
+            f"revision {release.revision}, status {release.status}"
+        )
+        helm_evidence = Evidence(source="helm", ref=f"{cluster}: release {release.ref}", excerpt=excerpt)
+        if running and running.version != version:
+            return Installation(cluster, running.version, release.chart_version, release,
+                                (*running.evidence, helm_evidence), running.provider_managed)
+        if version:
+            return Installation(cluster, version, release.chart_version, release, (helm_evidence,))
+    return running
