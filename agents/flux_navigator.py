@@ -253,8 +253,8 @@ def deprecated_apis(t: TaskInput) -> TaskResult:
                     code=f"{k.prefix}-DEPRECATED-API-IN-USE",
                     severity="low",
                     category="deprecated-api",
-                    title=f"{d.resource_kind} at {d.api_version} is deprecated since {k.display_name} {d.deprecated_in} "
-                    f"and removed in {change.version} ({hit.subject.describe()})",
+                    title=f"{d.resource_kind} at {d.api_version} is deprecated since {k.display_name} "
+                    f"{d.deprecated_in} and removed in {change.version} ({hit.subject.describe()})",
                     agent=AGENT,
                     subject=hit.subject,
                     evidence=[
@@ -303,8 +303,8 @@ def _deprecated_stored_versions(t: TaskInput, checked: list[str]) -> list[Findin
                     code=f"{k.prefix}-DEPRECATED-STORED-VERSION",
                     severity="low",
                     category="crd",
-                    title=f"{d.crd} still stores objects at {d.stored_version}, deprecated since {since[0]} and removed "
-                    f"in {since[1]} ({hit.subject.cluster})",
+                    title=f"{d.crd} still stores objects at {d.stored_version}, deprecated since {since[0]} and "
+                    f"removed in {since[1]} ({hit.subject.cluster})",
                     agent=AGENT,
                     subject=hit.subject,
                     evidence=[

@@ -3,6 +3,8 @@ one stage per environment with exact steps, file changes, gates, rollback steps,
 
 from __future__ import annotations
 
+import re
+
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.flux_navigator import VersionPin, gitops_pins
 from upgradectl.agents.terraform_auditor import terraform_pins
@@ -16,7 +18,7 @@ from upgradectl.models import (
     Subject,
     UpgradePath,
 )
-from upgradectl.tools.knowledge import StepTemplate, ToolKnowledge
+from upgradectl.tools.knowledge import BreakingChange, StepTemplate, ToolKnowledge
 from upgradectl.tools.terraform import resolve_values_file
 from upgradectl.tools.versions import Version
 
@@ -94,12 +96,31 @@ def _applies(template: StepTemplate, a: str, b: str) -> bool:
 
 
 def _pin_change(k: ToolKnowledge, pin: VersionPin, a: str, b: str) -> str:
-    old_chart = k.chart_version_for(a) or a
-    new_chart = k.chart_version_for(b) or b
-    old_text = pin.text
-    spelled_old = next((s for s in (k.chart.spell(old_chart), old_chart, f"v{old_chart}") if s in old_text), old_chart)
-    new_text = old_text.replace(spelled_old, k.chart.spell(new_chart), 1)
+    """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown
+    as it will read after the previous hops (the file today holds the path's starting version)."""
+    declared = re.split(r"[:=]", pin.text, maxsplit=1)[-1].strip().strip('"' + "'")
+    before = k.chart_version_for(a)
+    old_text = pin.text.replace(declared, k.chart.spell(before), 1) if declared and before else pin.text
+    chart = k.chart_version_for(b)
+    if not chart:
+        return (
+            f"{pin.file}:{pin.line}: {old_text}  ->  the {k.chart.name} chart version that ships {b} "
+            f"(not in the knowledge base's chart table: `helm search repo {k.chart.name} --versions`)"
+        )
+    new_text = pin.text.replace(declared, k.chart.spell(chart), 1) if declared else f"{pin.text} {chart}"
     return f"{pin.file}:{pin.line}: {old_text}  ->  {new_text}"
+
+
+def _image_tag_pins(values: dict, a: str, path: str = "") -> list[str]:
+    """Dotted value paths whose value is the running version (an image tag pinned in the values)."""
+    found = []
+    for key, value in values.items():
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(value, dict):
+            found.extend(_image_tag_pins(value, a, here))
+        elif isinstance(value, str) and value.lstrip("v") == a and key in ("tag", "version", "imageTag"):
+            found.append(here)
+    return found
 
 
 def _values_location(t: TaskInput, cluster: str) -> str:
@@ -119,34 +140,47 @@ def _values_location(t: TaskInput, cluster: str) -> str:
     return f"the values of Helm release {release.ref}" if release else "the release's Helm values"
 
 
+def _finding_change(t: TaskInput, cluster: str, f: Finding, change: BreakingChange) -> str:
+    """The file edit one finding asks for, phrased by what its detector saw."""
+    d = change.detector
+    assert d is not None
+    where = f"{f.subject.file}:{f.subject.line}" if f.subject.file else _values_location(t, cluster)
+    what = f"{f.subject.kind} {f.subject.name}".strip()
+    if d.kind == "helm_value":
+        old = f.subject.helm_value_path
+        if old in d.renames:
+            new = d.renames[old]
+            return f"{where}: rename {old} -> {new}" if new else f"{where}: remove {old} (no longer supported)"
+        return f"{where}: review {old}: {change.title}"
+    if d.kind == "label_selector_in_use":
+        new = d.renames.get(d.label, "")
+        return f"{where}: {what}: select on {new or 'the new label'} instead of {d.label}"
+    if d.kind == "annotation_in_use":
+        new = d.renames.get(d.annotation, "")
+        return f"{where}: {what}: {'use ' + new + ' instead of' if new else 'remove'} annotation {d.annotation}"
+    if d.kind == "api_in_use":
+        return f"{where}: migrate {what} from {d.api_version} to {d.replacement or 'its replacement'}"
+    return f"{where}: {change.title}"
+
+
 def _file_changes(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[str]:
-    """Edits for one cluster and hop: version pins, renamed values, manifests to migrate first."""
+    """Edits in files for one cluster and hop: what the crossed changes found in GitOps and Helm values
+    (migrate before the hop), then the version pins."""
     k = t.knowledge
     changes = []
-    crossed = {c.id for c in k.changes_crossed(a, b, path.from_version)}
+    crossed = {c.id: c for c in k.changes_crossed(a, b, path.from_version) if c.detector}
     for f in t.findings:
-        if f.code not in crossed or cluster not in f.subject.cluster.split(","):
+        change = crossed.get(f.code)
+        if change is None or cluster not in f.subject.cluster.split(","):
             continue
-        if f.subject.helm_value_path:
-            new = next(
-                (
-                    c.detector.renames.get(f.subject.helm_value_path, "")
-                    for c in k.breaking_changes
-                    if c.id == f.code and c.detector
-                ),
-                "",
-            )
-            action = f"rename {f.subject.helm_value_path} -> {new}" if new else f"remove {f.subject.helm_value_path}"
-            changes.append(f"{_values_location(t, cluster)}: {action}")
-        elif f.subject.file:
-            changes.append(
-                f"{f.subject.file}:{f.subject.line}: migrate {f.subject.kind} {f.subject.name} off "
-                f"{f.subject.api_version} ({f.remediation.split('.')[0]})"
-            )
+        if f.subject.file or f.subject.helm_value_path:  # things in files; live objects follow the files
+            changes.append(_finding_change(t, cluster, f, change))
     pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
     changes.extend(_pin_change(k, pin, a, b) for pin in pins)
+    release = t.releases.get(cluster)
+    for value_path in _image_tag_pins(release.values, path.from_version) if release else []:
+        changes.append(f"{_values_location(t, cluster)}: {value_path}: v{a} -> v{b} (image tag pinned in the values)")
     if not pins:
-        release = t.releases.get(cluster)
         changes.append(
             f"no version pin found in Terraform or GitOps for {cluster}: upgrade Helm release "
             f"{release.ref if release else k.release_name} directly"

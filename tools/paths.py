@@ -98,18 +98,32 @@ def resolve_target(k: ToolKnowledge, requested: str) -> str:
     return str(version)
 
 
-def required_kubernetes(k: ToolKnowledge, version: str, kube_versions: Mapping[str, str]) -> list[str]:
-    """For each cluster outside `version`'s range, what Kubernetes change it needs."""
+def required_kubernetes(
+    k: ToolKnowledge, version: str, kube_versions: Mapping[str, str], route: list[str] | None = None
+) -> list[str]:
+    """For each cluster outside `version`'s range, what Kubernetes change it needs, and when on the
+    route (the newest stop whose range covers both the cluster's Kubernetes and the one needed)."""
     kube_range = k.kube_range(version)
     needs = []
     for cluster in unsupported_clusters(k, version, kube_versions):
         current = kube_versions[cluster]
         assert kube_range is not None
         if kube_minor(current) < kube_minor(kube_range.min):
-            needs.append(
+            text = (
                 f"upgrade Kubernetes on {cluster} from {_minor(current)} to at least {kube_range.min} before "
                 f"{k.display_name} {version} (it supports {kube_range})"
             )
+            bridge = [
+                v
+                for v in (route or [])[:-1]
+                if (r := k.kube_range(v)) and r.contains(current) and r.contains(kube_range.min)
+            ]
+            if bridge:
+                text += (
+                    f": go to {k.display_name} {bridge[-1]} first (it supports {k.kube_range(bridge[-1])}), "
+                    f"upgrade Kubernetes there, then continue"
+                )
+            needs.append(text)
         else:
             needs.append(
                 f"{cluster} runs Kubernetes {_minor(current)}, newer than {k.display_name} {version} supports "
@@ -194,7 +208,6 @@ def plan_path(
 ) -> UpgradePath:
     """Plan the path for the clusters in `kube_versions` (all at `current`)."""
     clusters = sorted(kube_versions)
-    blockers = required_kubernetes(k, target, kube_versions)
     if Version.parse(target) < Version.parse(current):
         raise PathError(
             f"{k.display_name} target {target} is older than the current {current}; upgradectl plans "
@@ -205,6 +218,7 @@ def plan_path(
     route = shortest_path(k, current, target, kube_versions) if current != target else [current]
     if not route:
         raise PathError(f"no rule-abiding path from {k.display_name} {current} to {target}")
+    blockers = required_kubernetes(k, target, kube_versions, route)
     hops = []
     for i in range(len(route) - 1):
         a, b = route[i], route[i + 1]

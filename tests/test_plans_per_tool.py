@@ -1,0 +1,125 @@
+"""`upgradectl plan --tool <each of the five> --fleet demo`: paths, findings and steps match the
+knowledge base's facts (KNOWLEDGE.md sections 1-5), asserted on the CLI's JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+from test_cli_plan import upgradectl
+
+
+def plan(*args: str) -> dict:
+    result = upgradectl("plan", *args, "--format", "json")
+    assert result.returncode in (0, 1, 3), result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def codes(p: dict) -> set[str]:
+    return {f["code"] for f in p["findings"]}
+
+
+def steps_text(p: dict) -> str:
+    return json.dumps(p["rollout"])
+
+
+def test_flux_22_to_latest_compatible_flags_deprecated_apis_in_git_and_storage():
+    p = plan("--tool", "flux", "--fleet", "demo")
+    assert {v["current_version"] for v in p["versions"]} == {"2.2.3"}
+    assert p["target_version"] == "2.4.0"  # 2.5+ needs Kubernetes 1.30, the EKS clusters run 1.29
+    deprecated = [f for f in p["findings"] if f["code"] == "FLUX-DEPRECATED-API-IN-USE"]
+    files = {f["subject"]["file"] for f in deprecated}
+    assert "infrastructure/argocd/helmrelease.yaml" in files  # helm.toolkit v2beta1 in git
+    assert "clusters/monitor/apps.yaml" in files  # kustomize.toolkit v1beta2 in git
+    stored = {(f["subject"]["cluster"], f["subject"]["name"]) for f in p["findings"]
+              if f["code"] == "FLUX-DEPRECATED-STORED-VERSION"}
+    assert ("keystone", "helmreleases.helm.toolkit.fluxcd.io") in stored
+    # the v2beta1 text inside a comment of a migrated file is not a finding
+    dev = [f for f in deprecated if f["subject"]["file"] == "infrastructure/cilium/dev-apps/helmrelease.yaml"]
+    assert all("v2beta2" in f["subject"]["api_version"] for f in dev)
+    unsupported = [f for f in p["findings"] if f["code"] == "FLUX-CURRENT-K8S-UNSUPPORTED"]
+    assert [f["subject"]["cluster"] for f in unsupported] == ["gke-staging-apps"]  # 2.2 supports 1.26-1.29
+
+
+def test_flux_to_27_makes_removals_blocking_and_migrate_a_step():
+    p = plan("--tool", "flux", "--to", "2.7", "--fleet", "demo")
+    assert "FLUX-HELMRELEASE-V2BETA1-REMOVED" in codes(p)
+    assert "FLUX-STORED-HELMRELEASE-V2BETA1" in codes(p)
+    stored = [f for f in p["findings"] if f["code"] == "FLUX-STORED-HELMRELEASE-V2BETA1"]
+    assert stored[0]["severity"] == "critical"
+    assert "flux migrate" in steps_text(p)
+
+
+def test_argocd_210_to_30_legacy_repos_metrics_and_rollback():
+    p = plan("--tool", "argocd", "--to", "3.0", "--fleet", "demo")
+    assert [v["current_version"] for v in p["versions"] if v["current_version"]] == ["2.10.7"]
+    assert p["target_version"].startswith("3.0.")
+    assert {"ARGO-LEGACY-REPO-CONFIG", "ARGO-LEGACY-APP-METRICS-REMOVED", "ARGO-ROLLBACK-LIMIT"} <= codes(p)
+    metric = [f for f in p["findings"] if f["code"] == "ARGO-LEGACY-APP-METRICS-REMOVED"]
+    assert any(f["subject"]["file"].endswith("argocd-applications.json") for f in metric)
+    assert "server-side" in steps_text(p)  # the upgrade command applies with --server-side
+
+
+def test_cilium_114_to_116_two_hops_preflight_and_removed_values():
+    p = plan("--tool", "cilium", "--to", "1.16", "--fleet", "demo")
+    path = p["paths"][0]
+    assert [h["to_version"] for h in path["hops"]] == ["1.14.19", "1.15.19", "1.16.19"]
+    assert path["hops"][0]["kind"] == "patch-first" and path["hops"][1]["kind"] == "one-minor"
+    assert "gke-staging-apps" not in {v["cluster"] for v in p["versions"] if v["target_version"]}  # GKE-managed
+    tunnel = [f for f in p["findings"] if f["code"] == "CIL-TUNNEL-REMOVED"]
+    assert [f["subject"]["cluster"] for f in tunnel] == ["ravan"]
+    kpr = [f for f in p["findings"] if f["code"] == "CIL-KPR-STRING-MODES-REMOVED"]
+    assert [f["subject"]["cluster"] for f in kpr] == ["keystone"]  # only where the value is a string mode
+    assert "preflight.enabled=true" in steps_text(p)
+
+
+def test_victoriametrics_187_lts_crosses_one_way_storage_changes_with_backup_first():
+    p = plan("--tool", "victoriametrics", "--fleet", "demo")
+    version = next(v for v in p["versions"] if v["cluster"] == "monitor")
+    assert version["current_version"] == "1.87.6"
+    assert any(e["source"] == "cluster" and "v1.87.6" in e["excerpt"] for e in version["detected_from"])
+    limits = {f["subject"]["version"] for f in p["findings"] if f["code"] == "VM-ROLLBACK-LIMIT"}
+    assert {"1.90.0", "1.92.0", "1.133.0"} <= limits
+    stage = p["rollout"][0]
+    titles = [s["title"].lower() for s in stage["steps"]]
+    backup = next(i for i, t in enumerate(titles) if "back up" in t or "backup" in t)
+    upgrade = next(i for i, t in enumerate(titles) if "1.87.6 -> 1.150.0" in t)
+    assert backup < upgrade
+
+
+def test_karpenter_plan_uses_the_knowledge_path_rules():
+    p = plan("--tool", "karpenter", "--fleet", "demo")
+    ravan = next(x for x in p["paths"] if "ravan" in x["clusters"])
+    assert [h["to_version"] for h in ravan["hops"]] == ["0.31.5", "0.32.10", "0.37.8", "1.0.10", "1.14.1"]
+    assert "KARP-IAM-MISSING-ACTIONS" in codes(p)  # ec2:CreateTags scoped without spot-instances-request...
+
+
+@pytest.fixture
+def fleet_on_127(tmp_path: Path) -> Path:
+    """The demo fleet with ravan's Kubernetes at 1.27 (Cilium 1.14 supports up to 1.27)."""
+    demo = Path(str(resources.files("upgradectl") / "demo_fleet"))
+    copy = tmp_path / "fleet"
+    shutil.copytree(demo, copy)
+    meta_file = copy / "clusters" / "ravan" / "cluster.yaml"
+    meta = yaml.safe_load(meta_file.read_text())
+    meta["server_version"].update({"minor": "27+", "gitVersion": "v1.27.16-eks-a18cd3a"})
+    meta_file.write_text(yaml.safe_dump(meta))
+    return copy
+
+
+def test_cilium_118_on_kubernetes_127_needs_a_kubernetes_upgrade_first(fleet_on_127):
+    result = upgradectl("plan", "--tool", "cilium", "--to", "1.18", "--clusters", "ravan",
+                        "--fleet", str(fleet_on_127), "--format", "json")
+    assert result.returncode == 1  # a critical finding: the target cannot run there
+    p = json.loads(result.stdout)
+    path = p["paths"][0]
+    assert not path["feasible"]
+    assert "upgrade Kubernetes on ravan from 1.27 to at least 1.30 before Cilium 1.18" in path["blockers"][0]
+    assert "go to Cilium 1.16.19 first" in path["blockers"][0]
+    assert "TARGET-K8S-UNSUPPORTED" in " ".join(codes(p))
+    assert "NOT FEASIBLE" in p["summary"]
