@@ -228,7 +228,7 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
             steps.append(
                 Step(
                     title=f"{cluster}: {k.display_name} {a} -> {b} ({hop.kind})",
-                    detail=f"Why: {hop.reason}." + (f" Crosses: {'; '.join(hop.notes)}." if hop.notes else ""),
+                    detail=f"Why: {hop.reason.rstrip('.')}." + (f" Crosses: {'; '.join(hop.notes)}." if hop.notes else ""),
                     changes=_file_changes(t, cluster, a, b, path),
                 )
             )

@@ -1,20 +1,42 @@
 """monitoring-analyst: cost and bin-packing KPIs, whether the metrics the gates need exist,
-dashboards and alert rules the path breaks, and the gates each stage must pass."""
+dashboards and alert rules the path breaks, the gates each stage must pass, and (for `upgradectl
+baseline` / `validate`) those gates measured on a real Prometheus-compatible metrics source."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.flux_navigator import detect_changes
+from upgradectl.cost_models import CostReport
 from upgradectl.models import Evidence, Finding, Gate, Subject
+from upgradectl.tools.baselines import BaselineEntry, ClusterBaseline, backport_gate, lookup
 from upgradectl.tools.cluster import ClusterSource
+from upgradectl.tools.cost import analyze_cluster
+from upgradectl.tools.fleet import FleetCluster
+from upgradectl.tools.gates import (
+    fresh_series,
+    inconclusive,
+    judge,
+    measure,
+    present_metrics,
+    record,
+    scoped_query,
+    utc,
+    window_seconds,
+    with_presence_note,
+)
 from upgradectl.tools.knowledge import GateSpec, ToolKnowledge
-from upgradectl.tools.resources import node_loads
+from upgradectl.tools.prices import load_prices
+from upgradectl.tools.promql import PromClient, PromQLError, to_unix
+from upgradectl.tools.resources import capacity_type, node_loads
+from upgradectl.tools.storage_integrity import IntegrityBaseline, integrity_gates, record_integrity
 
 AGENT = "monitoring-analyst"
 HIGH_UTILIZATION = 0.80
 LOW_UTILIZATION = 0.50
+LIVENESS_SECONDS = 300  # some gate metric of the cluster must have a sample this close to the evaluation time
 CAPACITY_TYPE_LABELS = ("karpenter.sh/capacity-type", "eks.amazonaws.com/capacityType", "cloud.google.com/gke-spot")
 
 
@@ -37,19 +59,12 @@ def gates_for(k: ToolKnowledge, version: str) -> list[Gate]:
     return [gate_from_spec(g) for g in k.gates_for(version)]
 
 
-def capacity_type(labels: dict[str, str]) -> str:
-    """'spot' or 'on-demand' from the node labels the providers set; '' when unknown."""
-    value = labels.get("karpenter.sh/capacity-type") or labels.get("eks.amazonaws.com/capacityType", "")
-    if labels.get("cloud.google.com/gke-spot") == "true":
-        return "spot"
-    value = value.lower().replace("_", "-")
-    return {"spot": "spot", "on-demand": "on-demand"}.get(value, "")
-
-
 def cost_opportunities(t: TaskInput) -> TaskResult:
-    """Stage 1: bin-packing efficiency and spot share from the nodes and pod requests."""
+    """Stage 1: bin-packing efficiency and spot share from the nodes and pod requests, priced, with the
+    consolidation projection (outputs["cost"]: one CostReport per cluster, rendered in the plan)."""
     findings: list[Finding] = []
     checked = []
+    reports: list[CostReport] = []
     if not t.knowledge.cycles_nodes:
         return TaskResult([], [f"{t.knowledge.display_name} does not place nodes: no bin-packing KPIs apply"])
     for c in t.scope:
@@ -62,6 +77,12 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
         if not managed:
             checked.append(f"{c.info.name}: no Karpenter-managed nodes")
             continue
+        report, cost_note = cluster_cost(c)
+        checked.append(cost_note)
+        cost_evidence = [] if report is None else [cost_kpi_evidence(report)]
+        if report is not None:
+            reports.append(report)
+            findings.extend(consolidation_findings(report))
         high = [n for n in managed if n.utilization >= HIGH_UTILIZATION]
         low = [n for n in managed if n.utilization < LOW_UTILIZATION]
         spot = [n for n in managed if capacity_type(n.labels) == "spot"]
@@ -88,7 +109,8 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
                     evidence=[
                         Evidence(
                             source="cluster", ref=f"{c.info.name}: v1 Node + v1 Pod requests", excerpt=listing[:590]
-                        )
+                        ),
+                        *cost_evidence,
                     ],
                     detail="Requested CPU or memory (the higher of the two) against allocatable per node. Nodes this "
                     "empty are what consolidation (WhenEmptyOrUnderutilized in v1) removes.",
@@ -110,12 +132,80 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
                         source="cluster",
                         ref=f"{c.info.name}: v1 Node labels karpenter.sh/capacity-type",
                         excerpt=", ".join(f"{n.name}={capacity_type(n.labels) or '?'}" for n in managed)[:590],
-                    )
+                    ),
+                    *cost_evidence,
                 ],
                 detail="Baseline for the seed's spot-utilization KPI; compare it after the upgrade.",
             )
         )
-    return TaskResult(findings, checked)
+    return TaskResult(findings, checked, {"cost": reports})
+
+
+def cluster_cost(c: FleetCluster) -> tuple[CostReport | None, str]:
+    """The cluster's cost report with the bundled price table, and a line for the task log."""
+    try:
+        region = c.entry.region or str((getattr(c.source, "meta", {}) or {}).get("region", ""))
+        report = analyze_cluster(c.source, load_prices(), region, c.entry.provider)
+    except Exception as exc:  # the KPI findings above must survive a failed cost analysis
+        return None, f"{c.info.name}: cost analysis failed: {type(exc).__name__}: {exc}"
+    k = report.current
+    return report, (
+        f"{c.info.name}: priced {k.nodes} nodes at ${k.hourly_cost:.2f}/h (prices as of {report.prices.as_of}), "
+        f"cost per pod-hour ${k.cost_per_pod_hour or 0:.4f}"
+    )
+
+
+def cost_kpi_evidence(report: CostReport) -> Evidence:
+    k = report.current
+    return Evidence(
+        source="cluster",
+        ref=f"{report.cluster}: upgradectl cost KPIs (price table as of {report.prices.as_of})",
+        excerpt=f"{k.nodes} nodes, {k.nodes_high} >= 80% requested; ${k.hourly_cost:.2f}/h = ${k.monthly_cost:,.0f}"
+        f"/month; cost per pod-hour ${k.cost_per_pod_hour or 0:.4f} ({k.workload_pods} workload pods); spot "
+        f"{k.spot_nodes}/{k.nodes} nodes, {k.spot_cpu_request_share:.0%} of workload CPU requests",
+    )
+
+
+def consolidation_findings(report: CostReport) -> list[Finding]:
+    """KARP-CONSOLIDATION-SAVINGS: what repacking onto the cheapest allowed nodes saves, and the gap to the
+    lower bound."""
+    s = report.consolidation
+    if s is None or s.savings_hourly <= 0:
+        return []
+    severity = "medium" if s.savings_share >= 0.2 else "low" if s.savings_share >= 0.05 else "info"
+    pinned = "; ".join(f"{p.pods} pod(s): {p.reason}" for p in s.pinned) or "none"
+    return [
+        make_finding(
+            code="KARP-CONSOLIDATION-SAVINGS",
+            severity=severity,
+            category="cost",
+            title=f"{report.cluster}: consolidating the Karpenter nodes would save ${s.savings_monthly:,.0f}/month "
+            f"({s.savings_share:.0%}); the projection is {s.ratio_to_bound:.2f}x the lower bound",
+            agent=AGENT,
+            subject=Subject(cluster=report.cluster, tool="karpenter", metric="monthly_savings"),
+            evidence=[
+                Evidence(
+                    source="cluster",
+                    ref=f"{report.cluster}: consolidation simulation over v1 Node/Pod, PDBs, DaemonSets and pools",
+                    excerpt=f"now ${s.hourly_before:.2f}/h; after ${s.hourly_after:.2f}/h ({s.removed_nodes} "
+                    f"Karpenter nodes removed, {s.new_nodes} new, {s.kept_nodes} kept); lower bound "
+                    f"${s.lower_bound_hourly:.2f}/h ({s.bound_method}); checker: {s.placements_checked} placements, "
+                    f"{len(s.violations)} violations",
+                ),
+                Evidence(
+                    source="knowledge",
+                    ref=f"tools/knowledge/cost/prices.yaml as_of {report.prices.as_of}",
+                    excerpt="; ".join(report.prices.sources)[:590],
+                ),
+            ],
+            detail=f"Monthly = hourly x 730. Pods that stay where they are: {pinned}. The gap to the bound is "
+            f"{(s.ratio_to_bound - 1):.1%} of the cluster ({(s.movable_ratio_to_bound - 1):.1%} on the new nodes): "
+            "the bound is fractional, so part of the gap is unavoidable.",
+            remediation="Upgrade with consolidation enabled (consolidationPolicy WhenEmptyOrUnderutilized in v1) and "
+            "measure again after the rollout (`upgradectl cost --before OLD --after NEW`).",
+            uncertain=report.prices.uncertain,
+        )
+    ]
 
 
 def recorded_metric_names(source: ClusterSource) -> set[str] | None:
@@ -235,3 +325,131 @@ def post_upgrade_validation(t: TaskInput) -> TaskResult:
         ]
     checked = [f"{len(gates)} post-upgrade gates for {t.target}", f"KPIs to compare: {', '.join(kpis)}"]
     return TaskResult([], checked, {"final_gates": gates, "kpis": kpis})
+
+
+# ------------------------------------------------------------------ gates on a live metrics source
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Which gate metrics have samples for a cluster; `problem` says why no gate can be judged there."""
+
+    names: set[str]
+    problem: str = ""
+    reachable: bool = True
+
+
+def presence(k: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: str, at: float) -> Presence:
+    """One `label values` call per cluster: an unreachable source or a cluster with none of the gates'
+    metrics makes every gate inconclusive without a query each (fast, and one clear reason)."""
+    names = sorted({m for g in gates for m in g.metric_names})
+    span = max((window_seconds(g.window) for g in gates), default=600.0)
+    try:
+        found = present_metrics(client, cluster, names, at, span)
+    except PromQLError as exc:
+        if exc.kind in ("rejected", "bad_response"):
+            return Presence(set(names))  # the source cannot list names by match[]: judge each gate's own answer
+        return Presence(set(), f"metrics source unreachable: {exc}", reachable=False)
+    if names and not found:
+        return Presence(
+            set(),
+            f"none of the {len(names)} metrics the {k.display_name} gates read has samples for cluster="
+            f"{cluster!r} between {utc(at - span)} and {utc(at)} at {client.base_url}: is {k.display_name} "
+            "scraped there, with a `cluster` label on its series?",
+        )
+    if names:
+        try:
+            live = fresh_series(client, cluster, names, at, LIVENESS_SECONDS)
+        except PromQLError as exc:
+            return Presence(set(), f"metrics source failed the liveness query: {exc}", reachable=False)
+        if not live:
+            return Presence(
+                set(),
+                f"stale: no {k.display_name} gate metric has a sample for cluster={cluster!r} in the "
+                f"{LIVENESS_SECONDS // 60} minutes before {utc(at)} (scraping stopped? wrong --at?); a gate "
+                "defaulting to 0 would pass on nothing",
+            )
+    return Presence(found)
+
+
+def _missing_note(gate: Gate, present: Presence) -> Gate:
+    missing = [m for m in gate.metric_names if m not in present.names]
+    if gate.result == "inconclusive" and missing and gate.message.startswith("no data"):
+        message = (
+            f"no data: no samples of {', '.join(missing)} for this cluster in the window (renamed in this "
+            "version? not scraped?)"
+        )
+        return gate.model_copy(update={"message": message})
+    return gate
+
+
+def validate_cluster(
+    k: ToolKnowledge,
+    cluster: str,
+    version: str,
+    client: PromClient,
+    at: float,
+    baseline: ClusterBaseline | None,
+) -> list[Gate]:
+    """Every gate for `version` judged on `cluster` at `at` (relative ones against `baseline`), plus the
+    VictoriaMetrics data-integrity gates when the tool is VictoriaMetrics."""
+    gates = gates_for(k, version)
+    present = presence(k, gates, client, cluster, at)
+    if present.problem:
+        judged = inconclusive(gates, present.problem)
+    else:
+        judged = []
+        for gate in gates:
+            value, note = lookup(baseline, gate, version) if gate.relative_to_baseline else (None, "")
+            result = judge(gate, measure(gate, client, cluster, at), value, note)
+            judged.append(with_presence_note(_missing_note(result, present), present.names))
+    if k.tool == "victoriametrics":
+        judged.extend(_integrity(client, baseline, present))
+    return judged
+
+
+def _integrity(client: PromClient, baseline: ClusterBaseline | None, present: Presence) -> list[Gate]:
+    if present.reachable and baseline is not None and baseline.integrity is not None:
+        return integrity_gates(client, baseline.integrity)
+    placeholder = Gate(
+        name="vm-integrity",
+        description="Series counts and past-window reference queries unchanged by the upgrade",
+        promql="GET /api/v1/status/tsdb; reference queries (tools/storage_integrity.py)",
+        comparison=">=",
+        threshold=0.0,
+        relative_to_baseline=True,
+        window="1h",
+    )
+    why = present.problem if not present.reachable else (
+        "no data-integrity baseline (series counts, reference queries): record one with `upgradectl baseline`"
+    )
+    return inconclusive([placeholder], why)
+
+
+def baseline_cluster(
+    k: ToolKnowledge, cluster: str, running: str, target: str, client: PromClient, at: float
+) -> tuple[list[BaselineEntry], IntegrityBaseline | None]:
+    """The running version's gates measured at `at`; with a target, also the target's relative gates rewritten
+    to the running version's metric names. For VictoriaMetrics also the data-integrity record."""
+    plan: list[tuple[str, Gate, dict[str, str]]] = [(running, g, {}) for g in gates_for(k, running)]
+    if target and target != running:
+        names = {g.name for _, g, _ in plan}
+        for gate in gates_for(k, target):
+            if not gate.relative_to_baseline:
+                continue
+            back = backport_gate(gate, k, running, target)
+            if back is None:
+                plan.append((target, gate, {}))  # an ambiguous rename: record as written, likely no data
+            elif gate.name not in names or back[1]:
+                plan.append((target, back[0], back[1]))
+    present = presence(k, [g for _, g, _ in plan], client, cluster, at)
+    entries = []
+    for version, gate, renamed in plan:
+        if present.problem:
+            recorded = inconclusive([gate], present.problem)[0]
+        else:
+            recorded = _missing_note(record(gate, measure(gate, client, cluster, at)), present)
+        query = scoped_query(gate.promql, cluster)
+        entries.append(BaselineEntry(version=version, gate=recorded, query=query, renamed=renamed))
+    integrity = record_integrity(client, to_unix(at)) if k.tool == "victoriametrics" and present.reachable else None
+    return entries, integrity

@@ -105,8 +105,10 @@ def run_task(state: TaskPayload, runtime: Runtime[RunContext]) -> dict:
     spec = task(state["task_id"])
     started = time.perf_counter()
     error = ""
+    task_input = None
     try:
-        result = spec.playbook(_task_input(state, runtime.context))
+        task_input = _task_input(state, runtime.context)
+        result = spec.playbook(task_input)
     except Exception as exc:  # a playbook bug must not sink the other agents' work
         error = f"{type(exc).__name__}: {exc}"
         result = TaskResult(
@@ -134,6 +136,13 @@ def run_task(state: TaskPayload, runtime: Runtime[RunContext]) -> dict:
         error=error,
     )
     update: dict = {"findings": result.findings, "task_log": [record]}
+    llm = runtime.context.llm
+    if llm is not None and task_input is not None and not error:  # Claude on top: adds, never removes
+        from upgradectl.agents.claude_loop import augment_task
+
+        extra, llm_record = augment_task(spec, task_input, result.findings, llm)
+        update["findings"] = [*result.findings, *extra]
+        update["task_log"] = [record, *([llm_record] if llm_record else [])]
     if result.outputs:
         update["outputs"] = result.outputs
     return update
@@ -212,7 +221,8 @@ def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
     )
     rollout = sorted(state.get("outputs", {}).get("rollout", []), key=lambda s: ENVIRONMENT_ORDER.index(s.environment))
     log = sorted(state.get("task_log", []), key=lambda r: (r.stage, r.agent, r.task))
-    incomplete = any(f.category == "incomplete" for f in findings) or any(r.error for r in log)
+    # a model failure degrades the plan (plan.llm), it does not make the playbooks' checks incomplete
+    incomplete = any(f.category == "incomplete" for f in findings) or any(r.error for r in log if r.mode == "playbook")
     plan = Plan(
         generated_at=datetime.now(UTC),
         upgradectl_version=__version__,
@@ -229,8 +239,13 @@ def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         task_log=log,
         summary=_summary(state, findings),
         incomplete=incomplete,
+        cost=state.get("outputs", {}).get("cost", []),
         llm=LLMInfo(mode="on" if ctx.llm_mode == "on" else "off", model=ctx.model if ctx.llm_mode == "on" else ""),
     )
+    if ctx.llm is not None:  # the model's narrative and the run's token accounting
+        from upgradectl.agents.narrative import finish_plan
+
+        plan = finish_plan(plan, ctx.llm)
     return {"plan": plan}
 
 

@@ -134,3 +134,19 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
         if op == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+def capacity_type(labels: dict[str, str]) -> str:
+    """'spot' or 'on-demand' from the node labels the providers set; '' when unknown.
+
+    Karpenter sets karpenter.sh/capacity-type; EKS managed node groups eks.amazonaws.com/capacityType
+    (ON_DEMAND/SPOT); GKE cloud.google.com/gke-spot or gke-preemptible on spot nodes, and a GKE node pool
+    node without them is on-demand.
+    """
+    if labels.get("cloud.google.com/gke-spot") == "true" or labels.get("cloud.google.com/gke-preemptible") == "true":
+        return "spot"
+    value = labels.get("karpenter.sh/capacity-type") or labels.get("eks.amazonaws.com/capacityType", "")
+    value = value.lower().replace("_", "-")
+    if not value and "cloud.google.com/gke-nodepool" in labels:
+        return "on-demand"
+    return {"spot": "spot", "on-demand": "on-demand"}.get(value, "")

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from upgradectl.cost_models import CostReport
+
 ToolName = Literal["karpenter", "victoriametrics", "flux", "argocd", "cilium"]
 TOOLS: tuple[ToolName, ...] = ("karpenter", "victoriametrics", "flux", "argocd", "cilium")
 
@@ -259,6 +261,56 @@ class Gate(Frozen):
     message: str = ""
 
 
+EditPurpose = Literal[
+    "crd-chart", "chart-version", "chart-source", "target-revision", "values", "image-tag", "api-version",
+    "selector", "annotation", "review", "manual",
+]
+EditAction = Literal["set", "rename-key", "remove-key", "replace-label", "manual"]
+
+
+class ReconcileTarget(Frozen):
+    """The cluster object that shows an edit was applied: a Flux HelmRelease, an Argo CD Application, or the
+    Helm release itself (installs driven by Terraform), expected at the edit's new version."""
+
+    via: Literal["flux-helmrelease", "argocd-application", "helm-release"]
+    namespace: str = ""
+    name: str
+
+
+class FileEdit(Frozen):
+    """One exact edit in the fleet's GitOps repo or Terraform files for one cluster and hop.
+
+    The plan's Step.changes text and `upgradectl execute` both come from these (tools/changes.py renders
+    and applies them). `action: manual` is a change upgradectl cannot make by itself (a kind migration,
+    a value to review, a chart version the knowledge base does not know): execution pauses for it.
+    """
+
+    cluster: str
+    from_version: str
+    to_version: str
+    purpose: EditPurpose
+    action: EditAction
+    file: str = Field(default="", description="Path relative to the fleet root; '' when the change is not in a file")
+    line: int = Field(default=0, description="1-based line shown in the plan; 0 when not one line")
+    format: Literal["yaml", "hcl", ""] = ""
+    document: dict[str, str] = Field(
+        default_factory=dict, description="YAML document by kind/name/namespace; empty: the file's first document"
+    )
+    values_root: list[str | int] = Field(
+        default_factory=list, description="Where Helm values start in the document, e.g. [spec, values]"
+    )
+    path: list[str | int] = Field(
+        default_factory=list, description="YAML key path (under values_root for values); HCL: [attribute name]"
+    )
+    new_path: list[str | int] = Field(default_factory=list, description="rename-key: the new key path")
+    old: str = ""
+    new: str = ""
+    shown: str = Field(default="", description="The edited line as it reads, '{value}' where the value goes")
+    note: str = Field(default="", description="What to do or review, for changes upgradectl does not make itself")
+    applies_to: list[str] = Field(default_factory=list, description="Clusters that apply this file")
+    reconcile: ReconcileTarget | None = None
+
+
 class Step(Frozen):
     """One ordered action in a rollout or rollback, with the exact command or file change."""
 
@@ -267,6 +319,9 @@ class Step(Frozen):
     commands: list[str] = Field(default_factory=list)
     changes: list[str] = Field(
         default_factory=list, description="Files to edit and how, e.g. 'path: chart 0.31.3 -> 0.32.10'"
+    )
+    edits: list[FileEdit] = Field(
+        default_factory=list, description="The same changes, structured: what `upgradectl execute` applies"
     )
 
 
@@ -299,10 +354,21 @@ class AgentTaskRecord(Frozen):
 
 
 class LLMInfo(Frozen):
+    """Whether Claude ran on top of the playbooks, what it cost, and what went wrong (the run degrades)."""
+
     mode: Literal["off", "on"] = "off"
     model: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cost_usd: float | None = Field(default=None, description="List-price estimate; None when the model is unpriced")
+    prices_as_of: str = ""
+    calls: int = 0
+    findings_accepted: int = Field(default=0, description="Model findings whose evidence checked out")
+    findings_dropped: int = Field(default=0, description="Model findings dropped (evidence not found, invalid)")
+    degraded: bool = Field(default=False, description="The model failed: later tasks ran playbooks only")
+    error: str = Field(default="", description="Why the model failed or a task's loop ended early")
 
 
 class Plan(Frozen):
@@ -326,6 +392,9 @@ class Plan(Frozen):
     narrative: dict[str, str] = Field(default_factory=dict, description="Per-stage narrative, LLM mode only")
     incomplete: bool = False
     llm: LLMInfo = Field(default_factory=LLMInfo)
+    cost: list[CostReport] = Field(
+        default_factory=list, description="Cost and bin-packing analysis per cluster (tools that place nodes)"
+    )
 
     @model_validator(mode="after")
     def _rollout_in_order(self) -> Plan:

@@ -53,7 +53,11 @@ def render_json(plan: Plan) -> str:
 def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
     """Write plan.md and plan.json into out_dir (created if needed); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    if plan.cost:  # plots next to plan.md, linked from its cost section
+        from upgradectl.cost_report import with_plots
+
+        plan = plan.model_copy(update={"cost": with_plots(plan.cost, out_dir)})
     md, js = out_dir / "plan.md", out_dir / "plan.json"
     md.write_text(render_markdown(plan))
     js.write_text(render_json(plan) + "\n")
-    return [md, js]
+    return [md, js, *[out_dir / p.path for r in plan.cost for p in r.plots]]

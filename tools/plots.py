@@ -1,0 +1,80 @@
+"""PNG plots for cost reports: node utilization histogram before/after, and hourly cost per node pool.
+
+matplotlib's object API on its Agg canvas (no pyplot, no display: cheaper to import). Each PlotRef
+keeps the numbers it drew, so tests and readers can check the picture against the text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from upgradectl.cost_models import CostReport, PlotRef
+
+BIN_LABELS = [f"{i * 10}-{i * 10 + 10}%" for i in range(9)] + [">=90%"]
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+
+
+def utilization_histogram(report: CostReport, out_dir: Path) -> PlotRef:
+    """Grouped bars: nodes per 10% utilization bin, current vs projected."""
+    before = [float(x) for x in report.current.utilization_histogram]
+    after = [float(x) for x in report.projected.utilization_histogram] if report.projected else []
+    fig = Figure(figsize=(8, 4), dpi=100)
+    ax = fig.subplots()
+    xs = range(len(BIN_LABELS))
+    width = 0.4 if after else 0.8
+    ax.bar([x - (width / 2 if after else 0) for x in xs], before, width, label="current", color="#d62728")
+    if after:
+        ax.bar([x + width / 2 for x in xs], after, width, label="after consolidation", color="#2ca02c")
+    ax.set_xticks(list(xs), BIN_LABELS, rotation=30, fontsize=8)
+    ax.set_ylabel("nodes")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("requested / allocatable (max of CPU, memory)")
+    ax.axvline(7.5, color="grey", linestyle="--", linewidth=1)
+    ax.set_title(f"{report.cluster}: node utilization (>=80%: {report.current.nodes_high}/{report.current.nodes} now"
+                 + (f", {report.projected.nodes_high}/{report.projected.nodes} after)" if report.projected else ")"))
+    ax.legend()
+    fig.tight_layout()
+    name = f"cost-{_safe(report.cluster)}-utilization.png"
+    fig.savefig(out_dir / name)
+    counts = {"current": before}
+    if after:
+        counts["projected"] = after
+    return PlotRef(kind="utilization-histogram", title=f"{report.cluster}: node utilization before and after",
+                   path=name, counts=counts)
+
+
+def cost_per_pool(report: CostReport, out_dir: Path) -> PlotRef:
+    """Grouped bars: hourly cost of each node pool, current vs projected."""
+    pools = report.pools or []
+    labels = [p.pool for p in pools]
+    before = [p.hourly_before for p in pools]
+    after = [p.hourly_after for p in pools]
+    fig = Figure(figsize=(8, 4), dpi=100)
+    ax = fig.subplots()
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], before, 0.4, label="current", color="#d62728")
+    ax.bar([x + 0.2 for x in xs], after, 0.4, label="after consolidation", color="#2ca02c")
+    ax.set_xticks(list(xs), labels, rotation=20, fontsize=8)
+    ax.set_ylabel("USD per hour")
+    ax.set_title(f"{report.cluster}: hourly cost per node pool (prices as of {report.prices.as_of})")
+    ax.legend()
+    fig.tight_layout()
+    name = f"cost-{_safe(report.cluster)}-pools.png"
+    fig.savefig(out_dir / name)
+    return PlotRef(kind="cost-per-pool", title=f"{report.cluster}: hourly cost per node pool", path=name,
+                   counts={"pools": list(range(len(labels))), "current": before, "projected": after})
+
+
+def write_plots(report: CostReport, out_dir: Path) -> CostReport:
+    """Draw the report's plots into out_dir and return the report with links to them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = [utilization_histogram(report, out_dir)]
+    if report.pools:
+        plots.append(cost_per_pool(report, out_dir))
+    return report.model_copy(update={"plots": plots})
