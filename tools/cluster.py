@@ -15,10 +15,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from upgradectl.tools import yamlio
 from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, current_releases
-
-# libyaml's C loader when available: snapshots are large and read on every run
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SourceError(RuntimeError):
@@ -90,7 +88,7 @@ class SnapshotCluster:
                 f"{self.path} is not a snapshot: {meta_file} is missing "
                 "(record one with `upgradectl snapshot --context C --out DIR`)"
             )
-        self.meta: dict[str, Any] = yaml.safe_load(meta_file.read_text()) or {}
+        self.meta: dict[str, Any] = yamlio.load(meta_file.read_text()) or {}
         self.name = name or self.meta.get("name") or self.path.name
 
     def __repr__(self) -> str:
@@ -123,22 +121,29 @@ class SnapshotCluster:
     def _load(self, file: Path) -> list[dict[str, Any]]:
         text = file.read_text()
         try:
-            doc = json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=_Loader)
+            doc = json.loads(text) if file.suffix == ".json" else yamlio.load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise SourceError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
             raise SourceError(f"{file}: expected a List document with an items list")
         return doc.get("items") or []
 
+    def _list(self, key: tuple[str, str]) -> list[dict[str, Any]]:
+        """One recorded resource list, read on first use (a plan reads a fraction of a snapshot)."""
+        if key not in self._cache:
+            self._cache[key] = self._load(self._files[key])
+        return self._cache[key]
+
     @cached_property
-    def _items(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        return {key: self._load(file) for key, file in self._files.items()}
+    def _cache(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        return {}
 
     @cached_property
     def _crd_scopes(self) -> dict[tuple[str, str], tuple[str, bool]]:
         """(group, kind) -> (plural, namespaced) from recorded CRDs."""
         scopes = {}
-        for crd in self._items.get(("apiextensions.k8s.io/v1", "customresourcedefinitions"), []):
+        key = ("apiextensions.k8s.io/v1", "customresourcedefinitions")
+        for crd in self._list(key) if key in self._files else []:
             spec = crd.get("spec", {})
             names = spec.get("names", {})
             scopes[(spec.get("group", ""), names.get("kind", ""))] = (
@@ -147,9 +152,16 @@ class SnapshotCluster:
             )
         return scopes
 
+    def _plurals_for(self, kind: str) -> set[str]:
+        """File names (plurals) that can hold a kind: from recorded CRDs, else from the kind's spelling."""
+        plurals = {plural for (_group, k), (plural, _ns) in self._crd_scopes.items() if k == kind}
+        plurals.update(p for (_v, p) in self._files if p in _plural_spellings(kind))
+        return plurals
+
     def resource_types(self) -> list[ResourceType]:
         types = []
-        for (api_version, plural), items in self._items.items():
+        for api_version, plural in self._files:
+            items = self._list((api_version, plural))
             group, version = split_api_version(api_version)
             kind = items[0].get("kind", "") if items else ""
             namespaced = bool(items and items[0].get("metadata", {}).get("namespace"))
@@ -162,11 +174,12 @@ class SnapshotCluster:
 
     def objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Every recorded object of this apiVersion and kind (optionally in one namespace)."""
+        plurals = self._plurals_for(kind)
         result = []
-        for (recorded_version, _plural), items in self._items.items():
-            if recorded_version != api_version:
+        for key in self._files:
+            if key[0] != api_version or (plurals and key[1] not in plurals):
                 continue
-            for item in items:
+            for item in self._list(key):
                 if item.get("kind") != kind:
                     continue
                 if namespace is not None and item.get("metadata", {}).get("namespace") != namespace:
@@ -176,11 +189,15 @@ class SnapshotCluster:
 
     def objects_of_kind(self, kind: str, group: str | None = None) -> list[dict[str, Any]]:
         """Objects of a kind at whatever version they were recorded (optionally one API group)."""
+        plurals = self._plurals_for(kind)
         result = []
-        for (api_version, _plural), items in self._items.items():
+        for key in self._files:
+            api_version, plural = key
+            if plurals and plural not in plurals:
+                continue
             if group is not None and split_api_version(api_version)[0] != group:
                 continue
-            result.extend(item for item in items if item.get("kind") == kind)
+            result.extend(item for item in self._list(key) if item.get("kind") == kind)
         return result
 
     def helm_releases(self) -> list[HelmRelease]:
@@ -199,6 +216,15 @@ class SnapshotCluster:
         """Recorded metric sample files (JSON lines), if any."""
         root = self.path / "metrics"
         return sorted(root.glob("*.jsonl")) if root.is_dir() else []
+
+
+def _plural_spellings(kind: str) -> set[str]:
+    """How Kubernetes pluralises a kind: Pod -> pods, Ingress -> ingresses, Policy -> policies."""
+    k = kind.lower()
+    spellings = {k + "s", k + "es", k}
+    if k.endswith("y"):
+        spellings.add(k[:-1] + "ies")
+    return spellings
 
 
 def _kind_from_plural(plural: str) -> str:

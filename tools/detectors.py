@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from upgradectl.models import Evidence, Subject
+from upgradectl.tools import yamlio
 from upgradectl.tools.cluster import ClusterSource, split_api_version
 from upgradectl.tools.gitops import Manifest, MetricUse, line_text
 from upgradectl.tools.helm import HelmRelease, get_value
@@ -152,7 +153,7 @@ def _api_in_use(d: Detector, scan: ScanInput) -> list[Hit]:
 
 def _manifest_docs(manifest: str) -> Iterable[dict[str, Any]]:
     try:
-        return [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict)]
+        return [d for d in yamlio.load_all(manifest) if isinstance(d, dict)]
     except yaml.YAMLError:
         return []
 

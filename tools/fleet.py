@@ -6,6 +6,7 @@ say what could not be checked there.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from upgradectl.models import ClusterInfo, Environment, Provider
+from upgradectl.tools import yamlio
 from upgradectl.tools.cluster import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 
 
@@ -116,6 +118,69 @@ def _fleet_file(ref: str) -> Path:
     return path
 
 
+def cluster_name_for_context(context: str) -> str:
+    """A fleet cluster name from a kube context name: 'arn:aws:eks:...:cluster/ravan' -> 'ravan',
+    'gke_project_zone_prod-1' -> 'prod-1', 'kind-dev' -> 'kind-dev'."""
+    name = context.rsplit("/", 1)[-1]
+    if name.startswith("gke_") and name.count("_") >= 3:
+        name = name.split("_", 3)[3]
+    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return name or "cluster"
+
+
+def default_live_opener(entry: ClusterEntry) -> ClusterSource:
+    """Open a fleet entry's kube context as a LiveCluster (the kubernetes client loads only when needed)."""
+    from upgradectl.tools.live import LiveCluster
+
+    return LiveCluster.open(entry.context, entry.kubeconfig or None, name=entry.name)
+
+
+def context_fleet(
+    context: str, kubeconfig: str = "", environment: str = "prod", live_opener=default_live_opener
+) -> Fleet:
+    """A one-cluster fleet for `plan --context`: the kube context, no GitOps repo, no Terraform.
+
+    The environment defaults to prod: a cluster of unknown standing gets the strictest gates and approvals.
+    """
+    try:
+        entry = ClusterEntry(
+            name=cluster_name_for_context(context),
+            environment=environment,  # type: ignore[arg-type]
+            provider=_provider_for_context(context),
+            context=context,
+            kubeconfig=kubeconfig,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise FleetError(f"cannot plan context {context}: {problems}") from exc
+    spec = FleetSpec(name=f"context {context}", clusters=[entry])
+    fleet = Fleet(name=spec.name, root=Path.cwd(), spec=spec)
+    opened = _open(fleet.root, entry, live_opener)
+    if opened.source is not None and entry.provider == "other":
+        provider = provider_for_version(opened.source.server_version())
+        opened.entry = entry.model_copy(update={"provider": provider})
+        opened.info = opened.info.model_copy(update={"provider": provider})
+    fleet.clusters[entry.name] = opened
+    return fleet
+
+
+def provider_for_version(server_version: dict) -> Provider:
+    """eks or gke from the managed distributions' gitVersion suffixes (v1.29.6-eks-1552ad0, v1.30.5-gke.1014001)."""
+    git = str(server_version.get("gitVersion", ""))
+    return "eks" if "-eks-" in git else "gke" if "-gke." in git else "other"
+
+
+def _provider_for_context(context: str) -> Provider:
+    """Guess the provider from how its tooling names contexts (EKS ARNs, gke_*, kind-*, AKS names are free)."""
+    if context.startswith("arn:aws:eks:") or context.endswith(".eksctl.io"):
+        return "eks"
+    if context.startswith("gke_"):
+        return "gke"
+    if context.startswith("kind-"):
+        return "kind"
+    return "other"
+
+
 def load_fleet(ref: str, live_opener=None) -> Fleet:
     """Load a fleet by file, directory or the name 'demo'.
 
@@ -124,7 +189,7 @@ def load_fleet(ref: str, live_opener=None) -> Fleet:
     """
     file = _fleet_file(ref)
     try:
-        raw = yaml.safe_load(file.read_text())
+        raw = yamlio.load(file.read_text())
     except yaml.YAMLError as exc:
         raise FleetError(f"{file} is not valid YAML: {exc}") from exc
     try:
@@ -140,6 +205,8 @@ def load_fleet(ref: str, live_opener=None) -> Fleet:
 
 def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
     where = str((root / entry.snapshot).resolve()) if entry.snapshot else f"context {entry.context}"
+    if entry.kubeconfig and not Path(entry.kubeconfig).expanduser().is_absolute():
+        entry = entry.model_copy(update={"kubeconfig": str(root / Path(entry.kubeconfig).expanduser())})
     try:
         if entry.snapshot:
             source: ClusterSource = SnapshotCluster(root / entry.snapshot, name=entry.name)

@@ -15,9 +15,11 @@ from typing import Any
 
 import yaml
 
+from upgradectl.tools import yamlio
+from upgradectl.tools.promql_labels import PromQLSyntaxError, metric_names
+
 YAML_SUFFIXES = (".yaml", ".yml")
-# libyaml's C loader when PyYAML was built with it (about 10x faster), the pure-Python one otherwise
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 SKIP_DIRS = {".git", "node_modules", ".terraform"}
 
 
@@ -72,7 +74,7 @@ def iter_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
 def _documents_with_lines(text: str) -> Iterator[tuple[int, Any]]:
     """(line, document) for every YAML document, with the line of its first node. The items of a
     `kind: List` document come out one by one, each with its own line."""
-    loader = _Loader(text)
+    loader = yamlio.Loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -134,48 +136,146 @@ class MetricUse:
     expr: str
 
 
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
 def _metric_tokens(expr: str) -> set[str]:
-    return set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
+    """Metric names the expression selects (not its functions or label names); every identifier when it
+    does not tokenize as PromQL (Grafana macros and the like), so no renamed metric slips through.
+    A histogram or summary series (`x_bucket`, `x_sum`, `x_count`) also counts as a use of its family `x`,
+    the name release notes rename or drop."""
+    try:
+        names = set(metric_names(expr))
+    except PromQLSyntaxError:
+        names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
+    families = {n[: -len(s)] for n in names for s in HISTOGRAM_SUFFIXES if n.endswith(s) and len(n) > len(s)}
+    return names | families
+
+
+def _expr_line(path: Path, expr: str, metric: str) -> int:
+    """Line of an expression in its file: as written, as JSON escapes it, else where the metric first appears."""
+    for needle in (expr[:60], json.dumps(expr)[1:61]):
+        if needle and (line := find_line(path, needle)):
+            return line
+    return find_line(path, metric)
+
+
+def _dashboard_queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, expr) for every panel target (rows and nested panels included) and templating variable."""
+    for panel in _panels(dashboard.get("panels", []) or []):
+        for target in panel.get("targets", []) or []:
+            if isinstance(target, dict) and target.get("expr"):
+                yield f"panel '{panel.get('title', '')}'", str(target["expr"])
+    templating = dashboard.get("templating") or {}
+    for variable in templating.get("list", []) if isinstance(templating, dict) else []:
+        if not isinstance(variable, dict) or variable.get("type") != "query":
+            continue
+        query = variable.get("query")
+        query = query.get("query", "") if isinstance(query, dict) else query
+        expr = _variable_expr(str(query or ""))
+        if expr:
+            yield f"variable '{variable.get('name', '')}'", expr
+
+
+_LABEL_VALUES = re.compile(r"^\s*label_values\((?P<expr>.*),\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)\s*$", re.DOTALL)
+_QUERY_RESULT = re.compile(r"^\s*query_result\((?P<expr>.*)\)\s*$", re.DOTALL)
+
+
+def _variable_expr(query: str) -> str:
+    """The PromQL inside a Grafana variable query: `label_values(expr, label)` and `query_result(expr)` give
+    their expression; `label_values(label)`, `label_names()` and `metrics(regex)` select no metric."""
+    for pattern in (_LABEL_VALUES, _QUERY_RESULT):
+        if match := pattern.match(query):
+            return match.group("expr").strip()
+    if re.match(r"^\s*(label_values|label_names|metrics)\s*\(", query):
+        return ""
+    return query.strip()
+
+
+def _is_dashboard(doc: Any) -> bool:
+    return isinstance(doc, dict) and ("panels" in doc or "rows" in doc)
+
+
+def _embedded_dashboards(path: Path) -> Iterator[dict[str, Any]]:
+    """Dashboards inside YAML manifests: ConfigMap data `*.json` (Grafana sidecar) and GrafanaDashboard
+    `spec.json` (grafana-operator)."""
+    text = path.read_text(errors="replace")
+    if "GrafanaDashboard" not in text and not ("ConfigMap" in text and ".json" in text):
+        return  # cheap filter: most manifests hold no dashboard, skip parsing them twice
+    try:
+        docs = list(yamlio.load_all(text))
+    except yaml.YAMLError:
+        return
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        texts: list[Any] = []
+        if doc.get("kind") == "ConfigMap":
+            texts = [v for k, v in (doc.get("data") or {}).items() if str(k).endswith(".json")]
+        elif doc.get("kind") == "GrafanaDashboard":
+            texts = [(doc.get("spec") or {}).get("json")]
+        for embedded in texts:
+            try:
+                dashboard = json.loads(embedded) if isinstance(embedded, str) else None
+            except json.JSONDecodeError:
+                continue
+            if _is_dashboard(dashboard):
+                yield dashboard
 
 
 def dashboard_metric_uses(root: Path) -> list[MetricUse]:
-    """Metric names in Grafana dashboard JSON files (panels and nested rows)."""
+    """Metric names in Grafana dashboards: JSON files, and dashboards embedded in ConfigMaps or
+    GrafanaDashboard objects; panels (rows and nested panels included) and templating variables."""
     uses: list[MetricUse] = []
+    found: list[tuple[Path, dict[str, Any]]] = []
     for path in iter_files(root, (".json",)):
         try:
             dashboard = json.loads(path.read_text())
         except json.JSONDecodeError:
             continue
-        if not isinstance(dashboard, dict) or "panels" not in dashboard:
-            continue
+        if _is_dashboard(dashboard):
+            found.append((path, dashboard))
+    for path in iter_files(root, YAML_SUFFIXES):
+        if not is_chart_template(path, root):
+            found.extend((path, d) for d in _embedded_dashboards(path))
+    for path, dashboard in found:
         rel = str(path.relative_to(root))
-        for panel in _panels(dashboard.get("panels", [])):
-            for target in panel.get("targets", []) or []:
-                expr = str(target.get("expr", ""))
-                for token in _metric_tokens(expr):
-                    line = find_line(path, expr[:60]) if expr else 0
-                    uses.append(MetricUse(rel, line, f"panel '{panel.get('title', '')}'", token, expr))
+        for where, expr in _dashboard_queries(dashboard):
+            for token in sorted(_metric_tokens(expr)):
+                uses.append(MetricUse(rel, _expr_line(path, expr, token), where, token, expr))
     return uses
 
 
 def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for panel in panels:
+        if not isinstance(panel, dict):
+            continue
         yield panel
         yield from _panels(panel.get("panels", []) or [])
 
 
 def rule_metric_uses(manifests: list[Manifest], root: Path) -> list[MetricUse]:
-    """Metric names in PrometheusRule / VMRule objects and plain Prometheus rule files."""
+    """Metric names in PrometheusRule / VMRule objects, plain Prometheus rule files, and rule files
+    embedded in ConfigMaps (`data: {alerts.yaml: "groups: ..."}`)."""
     uses: list[MetricUse] = []
     for m in manifests:
-        if m.kind not in ("PrometheusRule", "VMRule"):
-            continue
-        uses.extend(_rule_group_uses(m.doc.get("spec", {}).get("groups", []), m.file, root))
+        if m.kind in ("PrometheusRule", "VMRule"):
+            uses.extend(_rule_group_uses(m.doc.get("spec", {}).get("groups", []), m.file, root))
+        elif m.kind == "ConfigMap":
+            for key, text in (m.doc.get("data") or {}).items():
+                if not str(key).endswith(YAML_SUFFIXES) or not isinstance(text, str):
+                    continue
+                try:
+                    embedded = yamlio.load(text)
+                except yaml.YAMLError:
+                    continue
+                if isinstance(embedded, dict) and isinstance(embedded.get("groups"), list):
+                    uses.extend(_rule_group_uses(embedded["groups"], m.file, root))
     for path in iter_files(root, YAML_SUFFIXES):
         if is_chart_template(path, root):
             continue
         try:
-            doc = yaml.safe_load(path.read_text(errors="replace"))
+            doc = yamlio.load(path.read_text(errors="replace"))
         except yaml.YAMLError:
             continue
         if isinstance(doc, dict) and "groups" in doc and "apiVersion" not in doc:
@@ -186,11 +286,15 @@ def rule_metric_uses(manifests: list[Manifest], root: Path) -> list[MetricUse]:
 def _rule_group_uses(groups: list[dict[str, Any]], rel: str, root: Path) -> list[MetricUse]:
     uses = []
     for group in groups or []:
+        if not isinstance(group, dict):
+            continue
         for rule in group.get("rules", []) or []:
+            if not isinstance(rule, dict):
+                continue
             expr = str(rule.get("expr", ""))
             name = rule.get("alert") or rule.get("record") or ""
             line = find_line(root / rel, f"{'alert' if rule.get('alert') else 'record'}: {name}") if name else 0
-            for token in _metric_tokens(expr):
+            for token in sorted(_metric_tokens(expr)):
                 uses.append(MetricUse(rel, line, f"rule {name}", token, expr))
     return uses
 

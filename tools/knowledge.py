@@ -9,14 +9,17 @@ keeps the source it came from; facts marked uncertain stay visibly uncertain in 
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from upgradectl.models import Category, Comparison, Severity, ToolName
+from upgradectl.tools import yamlio
 from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 
@@ -407,9 +410,19 @@ class KubernetesKnowledge(Entry):
     sources: list[str]
 
 
+KNOWLEDGE_DIR_ENV = "UPGRADECTL_KNOWLEDGE_DIR"
+
+
+def knowledge_dir() -> Traversable:
+    """tools/knowledge/, or the directory $UPGRADECTL_KNOWLEDGE_DIR names: an edited copy that tests and evals
+    load instead (e.g. with one detector removed, to see which eval scenarios notice)."""
+    override = os.environ.get(KNOWLEDGE_DIR_ENV)
+    return Path(override) if override else resources.files("upgradectl.tools").joinpath("knowledge")
+
+
 def _load_yaml(name: str) -> dict:
-    text = resources.files("upgradectl.tools").joinpath("knowledge", name).read_text()
-    return yaml.safe_load(text)
+    text = knowledge_dir().joinpath(name).read_text()
+    return yamlio.load(text)
 
 
 @cache
@@ -435,5 +448,5 @@ def load_kubernetes() -> KubernetesKnowledge:
 
 def available_tools() -> list[str]:
     """Tools that have a knowledge file."""
-    folder = resources.files("upgradectl.tools").joinpath("knowledge")
+    folder = knowledge_dir()
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name != "kubernetes.yaml")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from upgradectl.tools import yamlio
 from upgradectl.tools.resources import Requests
 
 GIB = 2**30
@@ -120,14 +121,14 @@ def bundled_prices_text() -> str:
 
 def load_prices(override: Path | None = None) -> PriceTable:
     """The bundled table, with `override` (a --prices file of the same schema) merged over it."""
-    raw = yaml.safe_load(bundled_prices_text())
+    raw = yamlio.load(bundled_prices_text())
     where = "tools/knowledge/cost/prices.yaml"
     if override is not None:
         path = Path(override)
         if not path.is_file():
             raise PriceError(f"--prices {path}: file not found")
         try:
-            extra = yaml.safe_load(path.read_text()) or {}
+            extra = yamlio.load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise PriceError(f"--prices {path}: not valid YAML: {exc}") from exc
         if not isinstance(extra, dict):

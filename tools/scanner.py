@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
+from upgradectl.tools import yamlio
 from upgradectl.tools.cluster import ClusterSource, split_api_version
 from upgradectl.tools.gitops import YAML_SUFFIXES, is_chart_template, iter_files, load_manifests
 from upgradectl.tools.knowledge import available_tools, load_kubernetes, load_tool
@@ -176,7 +177,7 @@ def pluto_rules(path: Path) -> tuple[list[ApiRule], dict[str, str]]:
     """Rules and default targets from a file in Pluto's versions.yaml format
     (`deprecated-versions:` list, optional `target-versions:` map)."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yamlio.load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ScanError(f"--additional-versions {path}: cannot read: {exc}") from exc
     entries = doc.get("deprecated-versions") if isinstance(doc, dict) else None
@@ -328,6 +329,6 @@ class Scanner:
 
 def _docs(manifest: str) -> list[dict[str, Any]]:
     try:
-        return [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict)]
+        return [d for d in yamlio.load_all(manifest) if isinstance(d, dict)]
     except yaml.YAMLError:
         return []
