@@ -3,8 +3,14 @@ from upgradectl.models import Evidence, Finding
 
 
 def finding(severity: str, code: str = "X-ONE") -> Finding:
-    return Finding(code=code, severity=severity, category="compatibility", title="t", agent="flux-navigator",
-                   evidence=[Evidence(source="cluster", ref="r", excerpt="e")])
+    return Finding(
+        code=code,
+        severity=severity,
+        category="compatibility",
+        title="t",
+        agent="flux-navigator",
+        evidence=[Evidence(source="cluster", ref="r", excerpt="e")],
+    )
 
 
 def test_tracks_follow_the_seed():

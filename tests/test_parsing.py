@@ -54,8 +54,14 @@ def test_unknown_tool_gets_did_you_mean():
 
 
 def test_flags_override_text():
-    request = parse_request("Karpenter to 0.37 for cost", tool="flux", to="2.4", trigger="security",
-                            clusters=["keystone"], environments=["prod"])
+    request = parse_request(
+        "Karpenter to 0.37 for cost",
+        tool="flux",
+        to="2.4",
+        trigger="security",
+        clusters=["keystone"],
+        environments=["prod"],
+    )
     assert (request.tool, request.target_version, request.trigger) == ("flux", "2.4", "security")
     assert request.clusters == ["keystone"] and request.environments == ["prod"]
 

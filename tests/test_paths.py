@@ -12,51 +12,87 @@ from upgradectl.tools.versions import Version
 
 def knowledge(lines: list[tuple[str, str, str, str]], rules: list[dict]) -> ToolKnowledge:
     """lines: (line, latest_patch, kube_min, kube_max)."""
-    return ToolKnowledge.model_validate({
-        "tool": "cilium", "display_name": "Tool", "namespace": "ns", "release_name": "tool",
-        "install_markers": ["tool"], "sources": ["test"],
-        "chart": {"name": "tool", "repository": "https://example.test", "source": "test"},
-        "releases": [{"line": ln, "latest_patch": p, "kubernetes": {"min": lo, "max": hi}, "source": "test"}
-                     for ln, p, lo, hi in lines],
-        "path_rules": rules,
-        "procedure": {"upgrade": [{"title": "up"}], "rollback": [{"title": "down"}]},
-    })
+    return ToolKnowledge.model_validate(
+        {
+            "tool": "cilium",
+            "display_name": "Tool",
+            "namespace": "ns",
+            "release_name": "tool",
+            "install_markers": ["tool"],
+            "sources": ["test"],
+            "chart": {"name": "tool", "repository": "https://example.test", "source": "test"},
+            "releases": [
+                {"line": ln, "latest_patch": p, "kubernetes": {"min": lo, "max": hi}, "source": "test"}
+                for ln, p, lo, hi in lines
+            ],
+            "path_rules": rules,
+            "procedure": {"upgrade": [{"title": "up"}], "rollback": [{"title": "down"}]},
+        }
+    )
 
 
-ONE_MINOR = {"id": "R-ONE", "kind": "max_minor_step", "max_minor_step": 1, "from_latest_patch": True,
-             "reason": "one minor at a time, latest patch first", "source": "test"}
+ONE_MINOR = {
+    "id": "R-ONE",
+    "kind": "max_minor_step",
+    "max_minor_step": 1,
+    "from_latest_patch": True,
+    "reason": "one minor at a time, latest patch first",
+    "source": "test",
+}
 
 
 def test_one_minor_at_a_time_with_patch_first():
-    k = knowledge([("1.14", "1.14.19", "1.19", "1.27"), ("1.15", "1.15.9", "1.26", "1.29"),
-                   ("1.16", "1.16.9", "1.27", "1.30")], [ONE_MINOR])
+    k = knowledge(
+        [("1.14", "1.14.19", "1.19", "1.27"), ("1.15", "1.15.9", "1.26", "1.29"), ("1.16", "1.16.9", "1.27", "1.30")],
+        [ONE_MINOR],
+    )
     path = plan_path(k, "1.14.5", "1.16.9", {"a": "1.27.3"})
     assert [(h.from_version, h.to_version, h.kind) for h in path.hops] == [
-        ("1.14.5", "1.14.19", "patch-first"), ("1.14.19", "1.15.9", "one-minor"), ("1.15.9", "1.16.9", "target")]
+        ("1.14.5", "1.14.19", "patch-first"),
+        ("1.14.19", "1.15.9", "one-minor"),
+        ("1.15.9", "1.16.9", "target"),
+    ]
     assert "one minor" in path.hops[0].reason
 
 
 def test_required_intermediate_and_reason():
-    rule = {"id": "R-VIA", "kind": "entry", "crossing": "0.33.0", "from_min": "0.32.0", "from_max": "0.32",
-            "reason": "0.33 only from 0.32", "source": "test"}
-    k = knowledge([("0.31", "0.31.5", "1.23", "1.28"), ("0.32", "0.32.10", "1.23", "1.28"),
-                   ("0.33", "0.33.12", "1.23", "1.28"), ("0.37", "0.37.8", "1.23", "1.30")], [rule])
+    rule = {
+        "id": "R-VIA",
+        "kind": "entry",
+        "crossing": "0.33.0",
+        "from_min": "0.32.0",
+        "from_max": "0.32",
+        "reason": "0.33 only from 0.32",
+        "source": "test",
+    }
+    k = knowledge(
+        [
+            ("0.31", "0.31.5", "1.23", "1.28"),
+            ("0.32", "0.32.10", "1.23", "1.28"),
+            ("0.33", "0.33.12", "1.23", "1.28"),
+            ("0.37", "0.37.8", "1.23", "1.30"),
+        ],
+        [rule],
+    )
     path = plan_path(k, "0.31.5", "0.37.8", {"a": "1.28.1"})
     assert [h.to_version for h in path.hops] == ["0.32.10", "0.37.8"]
     assert path.hops[0].kind == "required-intermediate" and path.hops[0].reason == "0.33 only from 0.32"
 
 
 def test_unsupported_target_is_not_feasible_and_says_what_kubernetes_is_needed():
-    k = knowledge([("1.16", "1.16.9", "1.27", "1.30"), ("1.17", "1.17.9", "1.29", "1.32"),
-                   ("1.18", "1.18.6", "1.30", "1.33")], [ONE_MINOR])
+    k = knowledge(
+        [("1.16", "1.16.9", "1.27", "1.30"), ("1.17", "1.17.9", "1.29", "1.32"), ("1.18", "1.18.6", "1.30", "1.33")],
+        [ONE_MINOR],
+    )
     path = plan_path(k, "1.16.9", "1.18.6", {"old": "1.27.4"})
     assert not path.feasible
     assert "upgrade Kubernetes on old from 1.27 to at least 1.30 before Tool 1.18.6" in path.blockers[0]
 
 
 def test_latest_compatible_and_target_resolution():
-    k = knowledge([("1.0", "1.0.3", "1.25", "1.28"), ("1.1", "1.1.4", "1.26", "1.30"),
-                   ("1.2", "1.2.1", "1.29", "1.31")], [])
+    k = knowledge(
+        [("1.0", "1.0.3", "1.25", "1.28"), ("1.1", "1.1.4", "1.26", "1.30"), ("1.2", "1.2.1", "1.29", "1.31")], []
+    )
     assert latest_compatible(k, {"a": "1.28.2", "b": "1.29.0"})[0] == "1.1.4"
     assert resolve_target(k, "1.1") == "1.1.4"
     with pytest.raises(PathError, match="not a known release"):
@@ -71,14 +107,22 @@ def rule_sets(draw):
     lines = [(f"1.{i}", f"1.{i}.{draw(st.integers(1, 12))}", "1.20", "1.40") for i in range(n)]
     rules = []
     if draw(st.booleans()):
-        rules.append({**ONE_MINOR, "max_minor_step": draw(st.integers(1, 3)),
-                      "from_latest_patch": draw(st.booleans())})
+        rules.append({**ONE_MINOR, "max_minor_step": draw(st.integers(1, 3)), "from_latest_patch": draw(st.booleans())})
     for j in range(draw(st.integers(0, 3))):
         crossing = draw(st.integers(1, n - 1))
         low = draw(st.integers(0, crossing - 1))
-        rules.append({"id": f"R-{j}", "kind": "entry", "crossing": f"1.{crossing}.0", "from_min": f"1.{low}.0",
-                      "from_max": f"1.{crossing - 1}", "from_latest_patch": draw(st.booleans()),
-                      "reason": "generated", "source": "test"})
+        rules.append(
+            {
+                "id": f"R-{j}",
+                "kind": "entry",
+                "crossing": f"1.{crossing}.0",
+                "from_min": f"1.{low}.0",
+                "from_max": f"1.{crossing - 1}",
+                "from_latest_patch": draw(st.booleans()),
+                "reason": "generated",
+                "source": "test",
+            }
+        )
     start = draw(st.integers(0, n - 2))
     end = draw(st.integers(start + 1, n - 1))
     current = f"1.{start}.0"

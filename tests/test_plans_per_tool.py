@@ -36,8 +36,11 @@ def test_flux_22_to_latest_compatible_flags_deprecated_apis_in_git_and_storage()
     files = {f["subject"]["file"] for f in deprecated}
     assert "infrastructure/argocd/helmrelease.yaml" in files  # helm.toolkit v2beta1 in git
     assert "clusters/monitor/apps.yaml" in files  # kustomize.toolkit v1beta2 in git
-    stored = {(f["subject"]["cluster"], f["subject"]["name"]) for f in p["findings"]
-              if f["code"] == "FLUX-DEPRECATED-STORED-VERSION"}
+    stored = {
+        (f["subject"]["cluster"], f["subject"]["name"])
+        for f in p["findings"]
+        if f["code"] == "FLUX-DEPRECATED-STORED-VERSION"
+    }
     assert ("keystone", "helmreleases.helm.toolkit.fluxcd.io") in stored
     # the v2beta1 text inside a comment of a migrated file is not a finding
     dev = [f for f in deprecated if f["subject"]["file"] == "infrastructure/cilium/dev-apps/helmrelease.yaml"]
@@ -113,8 +116,19 @@ def fleet_on_127(tmp_path: Path) -> Path:
 
 
 def test_cilium_118_on_kubernetes_127_needs_a_kubernetes_upgrade_first(fleet_on_127):
-    result = upgradectl("plan", "--tool", "cilium", "--to", "1.18", "--clusters", "ravan",
-                        "--fleet", str(fleet_on_127), "--format", "json")
+    result = upgradectl(
+        "plan",
+        "--tool",
+        "cilium",
+        "--to",
+        "1.18",
+        "--clusters",
+        "ravan",
+        "--fleet",
+        str(fleet_on_127),
+        "--format",
+        "json",
+    )
     assert result.returncode == 1  # a critical finding: the target cannot run there
     p = json.loads(result.stdout)
     path = p["paths"][0]

@@ -3,9 +3,15 @@ from upgradectl.models import Evidence, Finding, Subject
 
 
 def f(code, cluster, severity="medium", excerpt="e1", agent="flux-navigator"):
-    return Finding(code=code, severity=severity, category="crd", title=code, agent=agent,
-                   subject=Subject(cluster=cluster, kind="Provisioner", name="default"),
-                   evidence=[Evidence(source="cluster", ref=f"{cluster}", excerpt=excerpt)])
+    return Finding(
+        code=code,
+        severity=severity,
+        category="crd",
+        title=code,
+        agent=agent,
+        subject=Subject(cluster=cluster, kind="Provisioner", name="default"),
+        evidence=[Evidence(source="cluster", ref=f"{cluster}", excerpt=excerpt)],
+    )
 
 
 def test_same_code_and_subject_merge_with_all_evidence_and_highest_severity():
