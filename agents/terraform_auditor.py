@@ -12,10 +12,9 @@ from upgradectl.tools.versions import Version, VersionError
 AGENT = "terraform-auditor"
 
 
-def _tool_releases(t: TaskInput) -> list[tuple[TerraformRoot, HelmReleaseResource]]:
-    return [
-        (root, hr) for root in t.view.terraform for hr in root.helm_releases if hr.chart in t.knowledge.install_markers
-    ]
+def _tool_releases(t: TaskInput, charts: set[str] | None = None) -> list[tuple[TerraformRoot, HelmReleaseResource]]:
+    charts = set(t.knowledge.install_markers) if charts is None else charts
+    return [(root, hr) for root in t.view.terraform for hr in root.helm_releases if hr.chart in charts]
 
 
 def _cluster_of(root: TerraformRoot, tfvars: str) -> str:
@@ -24,10 +23,10 @@ def _cluster_of(root: TerraformRoot, tfvars: str) -> str:
     return str(named[0].value) if named else tfvars
 
 
-def terraform_pins(t: TaskInput) -> list[VersionPin]:
-    """Per cluster in scope, the tfvars line that pins the tool's chart version."""
+def terraform_pins(t: TaskInput, charts: set[str] | None = None) -> list[VersionPin]:
+    """Per cluster in scope, the tfvars line that pins the tool's chart version (or these charts')."""
     pins = []
-    for root, hr in _tool_releases(t):
+    for root, hr in _tool_releases(t, charts):
         settings: list[VarSetting] = root.settings_of(hr.version_var) if hr.version_var else []
         for setting in settings:
             cluster = _cluster_of(root, setting.tfvars)
@@ -60,7 +59,7 @@ def terraform_compatibility(t: TaskInput) -> TaskResult:
     for root in t.view.terraform:
         checked.append(
             f"{root.rel}: {len(root.helm_releases)} helm_release, {len(root.modules)} modules, "
-            f"{len(root.providers)} locked providers, {len(root.iam_actions)} IAM actions"
+            f"{len(root.providers)} locked providers, {len(root.iam_grants)} IAM grants"
         )
         for problem in root.problems:
             findings.append(
@@ -107,10 +106,10 @@ def terraform_compatibility(t: TaskInput) -> TaskResult:
 
 
 def _iam_gaps(t: TaskInput, checked: list[str]) -> list[Finding]:
+    """Actions (on the resources) each crossed version needs that no Terraform policy statement grants."""
     k = t.knowledge
-    granted = {action for root in t.view.terraform for action, _ in root.iam_actions}
-    where = next((loc for root in t.view.terraform for _, loc in root.iam_actions), None)
-    if not granted or where is None:
+    grants = [g for root in t.view.terraform for g in root.iam_grants]
+    if not grants:
         if k.iam_requirements:
             checked.append("no IAM policy documents found in Terraform: IAM requirements not checked")
         return []
@@ -118,43 +117,40 @@ def _iam_gaps(t: TaskInput, checked: list[str]) -> list[Finding]:
     for path in t.paths:
         for hop in path.hops:
             for req in k.iam_crossed(hop.from_version, hop.to_version):
-                missing = [a for a in req.actions if a not in granted and not _wildcard_grants(granted, a)]
+                missing = [a for a in req.actions if not any(g.covers(a, req.resource) for g in grants)]
+                on = f" on {req.resource}" if req.resource else ""
                 checked.append(
-                    f"IAM for {req.version} ({', '.join(req.actions)}): "
+                    f"IAM for {req.version} ({', '.join(req.actions)}{on}): "
                     f"{'missing ' + ', '.join(missing) if missing else 'granted'}"
                 )
                 if not missing:
                     continue
+                nearest = [g for g in grants if g.action in missing] or grants
+                shown = "; ".join(f"{g.sid or g.action}: {g.action} on {', '.join(g.resources)}" for g in nearest)
                 findings.append(
                     make_finding(
                         code=f"{k.prefix}-IAM-MISSING-ACTIONS",
-                        severity="high",
+                        severity="medium" if req.conditional else "high",
                         category="infrastructure",
-                        title=f"{k.display_name} {req.version} needs {', '.join(missing)}, which the Terraform IAM "
-                        "policy does not grant",
+                        title=f"{k.display_name} {req.version} needs {', '.join(missing)}{on}, which the Terraform "
+                        "IAM policy does not grant" + (" (only if the feature is used)" if req.conditional else ""),
                         agent=AGENT,
-                        subject=Subject(tool=k.tool, version=req.version, file=where.file),
+                        subject=Subject(tool=k.tool, version=req.version, file=nearest[0].where.file,
+                                        line=nearest[0].where.line),
                         evidence=[
-                            Evidence(
-                                source="terraform",
-                                ref=f"{where.file}",
-                                excerpt=f"granted: {', '.join(sorted(granted))[:400]}",
-                            ),
+                            Evidence(source="terraform", ref=f"{nearest[0].where.file}:{nearest[0].where.line}",
+                                     excerpt=shown[:590]),
                             knowledge_evidence(k, f"iam_requirements[{req.version}]", req.title, req.source),
                         ],
                         detail=f"{req.title}. Crossed by hop {hop.from_version} -> {hop.to_version} on "
                         f"{', '.join(path.clusters)}.",
-                        remediation=f"Add {', '.join(missing)} to the controller policy and apply it before the hop.",
+                        remediation=f"Grant {', '.join(missing)}{on} in the controller policy and apply it before "
+                        "the hop.",
                         sources=[req.source],
                         uncertain=req.uncertain,
                     )
                 )
     return _unique(findings)
-
-
-def _wildcard_grants(granted: set[str], action: str) -> bool:
-    service = action.split(":", 1)[0]
-    return "*" in granted or f"{service}:*" in granted
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -294,6 +294,8 @@ class IamRequirement(Entry):
 
     version: str
     actions: list[str]
+    resource: str = Field(default="", description="ARN fragment a granting statement must cover (or '*')")
+    conditional: bool = Field(default=False, description="Needed only when a feature is used (title says which)")
     title: str
     source: str
     uncertain: bool = False

@@ -87,6 +87,23 @@ class VarSetting:
     where: Located
 
 
+@dataclass(frozen=True)
+class IamGrant:
+    """One action granted by one policy statement, on the resources that statement lists."""
+
+    action: str
+    resources: tuple[str, ...]
+    sid: str
+    where: Located
+
+    def covers(self, action: str, resource: str = "") -> bool:
+        """True when this grant allows the action (wildcards honoured) on a resource containing `resource`."""
+        service = action.split(":", 1)[0]
+        if self.action not in (action, "*", f"{service}:*"):
+            return False
+        return not resource or any(r == "*" or resource in r for r in self.resources)
+
+
 @dataclass
 class TerraformRoot:
     path: Path
@@ -95,7 +112,7 @@ class TerraformRoot:
     modules: list[ModuleCall] = field(default_factory=list)
     providers: list[ProviderLock] = field(default_factory=list)
     var_settings: list[VarSetting] = field(default_factory=list)
-    iam_actions: list[tuple[str, Located]] = field(default_factory=list)
+    iam_grants: list[IamGrant] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def settings_of(self, var: str) -> list[VarSetting]:
@@ -172,14 +189,20 @@ def _read_tf(doc: dict[str, Any], path: Path, base: Path, out: TerraformRoot) ->
 
 
 def _collect_actions(body: Any, path: Path, base: Path, out: TerraformRoot) -> None:
+    """Grants from aws_iam_policy_document statements (and, roughly, from inline JSON policies)."""
     statements = body.get("statement", []) if isinstance(body, dict) else []
     for statement in statements:
+        if str(statement.get("effect", "Allow")) != "Allow":
+            continue
+        resources = tuple(str(r) for r in statement.get("resources", []) or ["*"])
+        sid = str(statement.get("sid", ""))
         for action in statement.get("actions", []) or []:
-            out.iam_actions.append((str(action), _locate(path, base, f'"{action}"')))
-    text = path.read_text(errors="replace")
-    if isinstance(body, dict) and "policy" in body:  # jsonencode({...}) or heredoc JSON
+            where = _locate(path, base, f'sid     = "{sid}"') if sid else _locate(path, base, f'"{action}"')
+            out.iam_grants.append(IamGrant(str(action), resources, sid, where))
+    if isinstance(body, dict) and "policy" in body:  # jsonencode({...}) or heredoc JSON: resources unknown
+        text = path.read_text(errors="replace")
         for action in re.findall(r'"((?:ec2|iam|sqs|ssm|pricing|eks|events):[A-Za-z*]+)"', text):
-            out.iam_actions.append((action, _locate(path, base, f'"{action}"')))
+            out.iam_grants.append(IamGrant(action, ("*",), "", _locate(path, base, f'"{action}"')))
 
 
 def _file_arg(value: Any) -> str:

@@ -43,7 +43,7 @@ def render_markdown(plan: Plan) -> str:
     )
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
-    return text
+    return text.lstrip("\n")
 
 
 def render_json(plan: Plan) -> str:
