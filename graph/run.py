@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from upgradectl.graph.build import build_graph
 from upgradectl.graph.state import RunContext
 from upgradectl.models import Plan, UpgradeRequest
 from upgradectl.tools.fleet import Fleet
 
+if TYPE_CHECKING:
+    from upgradectl.agents.llm import LLMSession
 
-def run_plan(request: UpgradeRequest, fleet: Fleet, fleet_ref: str, llm_mode: str = "off", model: str = "") -> Plan:
+
+def run_plan(
+    request: UpgradeRequest,
+    fleet: Fleet,
+    fleet_ref: str,
+    llm_mode: str = "off",
+    model: str = "",
+    llm: LLMSession | None = None,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+) -> Plan:
+    """With an LLM session the agents also run their Claude loops and the plan gets a narrative.
+
+    `on_update` receives each node's state update as it finishes ({node name: update}, LangGraph's
+    stream_mode="updates"), e.g. for the CLI's progress display; the graph itself renders nothing.
+    """
+    if llm is not None:
+        llm_mode, model = "on", llm.model
     graph = build_graph()
-    result = graph.invoke(
-        {"request": request}, context=RunContext(fleet=fleet, fleet_ref=fleet_ref, llm_mode=llm_mode, model=model)
-    )
-    plan = result["plan"]
+    context = RunContext(fleet=fleet, fleet_ref=fleet_ref, llm_mode=llm_mode, model=model, llm=llm)
+    if on_update is None:
+        plan = graph.invoke({"request": request}, context=context)["plan"]
+    else:
+        plan = None
+        for update in graph.stream({"request": request}, context=context, stream_mode="updates"):
+            on_update(update)
+            plan = (update.get("assemble") or {}).get("plan", plan)
     return plan if isinstance(plan, Plan) else Plan.model_validate(plan)

@@ -88,6 +88,7 @@ class RunContext:
     view: FleetView = field(init=False)
     llm_mode: str = "off"
     model: str = ""
+    llm: Any = None  # agents.llm.LLMSession when --llm is on (Any: the SDK loads only with the model)
 
     def __post_init__(self) -> None:
         self.view = FleetView(self.fleet)

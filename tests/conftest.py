@@ -22,3 +22,27 @@ def require_binary(name: str) -> str:
 def _no_network_llm(monkeypatch):
     """No test may reach a real model: drop any key from the environment."""
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_model_requests(monkeypatch):
+    """Fail any test that would reach the real Anthropic API (pydantic-ai's ALLOW_MODEL_REQUESTS=False).
+
+    No credential or API address reaches a test from the developer's environment, and
+    UPGRADECTL_ALLOW_MODEL_REQUESTS=0 (inherited by CLI subprocesses) makes agents/llm.py refuse any API
+    address that is not on loopback (an SDK profile on disk included): such a test gets a clear error instead
+    of a network call. Tests that use the scripted model (tests/scripted_anthropic.py) point
+    ANTHROPIC_BASE_URL at it explicitly.
+    """
+    for name in (
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_PROFILE",
+        "ANTHROPIC_IDENTITY_TOKEN",
+        "ANTHROPIC_IDENTITY_TOKEN_FILE",
+        "ANTHROPIC_FEDERATION_RULE_ID",
+        "ANTHROPIC_ORGANIZATION_ID",
+        "ANTHROPIC_CONFIG_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("UPGRADECTL_ALLOW_MODEL_REQUESTS", "0")
