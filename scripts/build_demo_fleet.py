@@ -2402,7 +2402,8 @@ def argocd_values() -> Obj:
 
 def argocd_workloads() -> list[Workload]:
     image = f"quay.io/argoproj/argocd:{ARGOCD_VERSION}"
-    labels = {**helm_labels("argo-cd", "argo-cd", ARGOCD_CHART_VERSION, ARGOCD_VERSION), "app.kubernetes.io/part-of": "argocd"}
+    labels = {**helm_labels("argo-cd", "argo-cd", ARGOCD_CHART_VERSION, ARGOCD_VERSION),
+              "app.kubernetes.io/part-of": "argocd"}
     ann = helm_annotations("argo-cd", "argocd")
     rollout = at(ARGOCD_HISTORY[-1][3]) + timedelta(seconds=50)
 
@@ -2467,7 +2468,8 @@ def argocd_configmaps() -> dict[str, dict[str, str]]:
 
 
 def record_argocd(ctx: ClusterCtx, workloads: list[Workload]) -> None:
-    labels = {**helm_labels("argo-cd", "argo-cd", ARGOCD_CHART_VERSION, ARGOCD_VERSION), "app.kubernetes.io/part-of": "argocd"}
+    labels = {**helm_labels("argo-cd", "argo-cd", ARGOCD_CHART_VERSION, ARGOCD_VERSION),
+              "app.kubernetes.io/part-of": "argocd"}
     ann = helm_annotations("argo-cd", "argocd")
     for plural, kind, short in [("applications", "Application", ["app", "apps"]),
                                 ("applicationsets", "ApplicationSet", ["appset", "appsets"]),
@@ -2582,7 +2584,8 @@ def vm_values() -> Obj:
 def vm_custom_resources() -> list[Obj]:
     """The VM* objects the chart renders from vm_values(), as Git-style documents."""
     v = vm_values()
-    labels = {**helm_labels(VM_RELEASE, VM_RELEASE, "0.25.17", VM_CHART_APP_VERSION), "app.kubernetes.io/name": VM_RELEASE}
+    labels = {**helm_labels(VM_RELEASE, VM_RELEASE, "0.25.17", VM_CHART_APP_VERSION),
+              "app.kubernetes.io/name": VM_RELEASE}
 
     def cr(kind: str, spec: Obj) -> Obj:
         return {"apiVersion": "operator.victoriametrics.com/v1beta1", "kind": kind,
@@ -2743,7 +2746,8 @@ PROMETHEUS_OPERATOR_CRDS = [("servicemonitors", "ServiceMonitor"), ("podmonitors
 def record_victoriametrics(ctx: ClusterCtx) -> dict[str, Obj]:
     """CRDs, the chart's VM* custom resources and default VMRules/VMServiceScrapes, and the Helm release.
     Returns ownerReferences by VM kind for the operator-managed workloads."""
-    labels = {**helm_labels(VM_RELEASE, VM_RELEASE, "0.25.17", VM_CHART_APP_VERSION), "app.kubernetes.io/name": VM_RELEASE}
+    labels = {**helm_labels(VM_RELEASE, VM_RELEASE, "0.25.17", VM_CHART_APP_VERSION),
+              "app.kubernetes.io/name": VM_RELEASE}
     ann = helm_annotations(VM_RELEASE, "monitoring")
     for plural, kind in VM_CRDS:
         crd_object(ctx, group="operator.victoriametrics.com", plural=plural, kind=kind,

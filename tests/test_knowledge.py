@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+
+from upgradectl.models import TOOLS
 from upgradectl.tools.knowledge import (
     BreakingChange,
     ToolKnowledge,
@@ -13,8 +15,6 @@ from upgradectl.tools.knowledge import (
     load_tool,
 )
 from upgradectl.tools.versions import Version
-
-from upgradectl.models import TOOLS
 
 PREFIX = {"karpenter": "KARP-", "flux": "FLUX-", "argocd": "ARGO-", "cilium": "CIL-", "victoriametrics": "VM-"}
 PLACEHOLDERS = {"from", "to", "from_app", "to_app", "cluster", "namespace", "release", "chart"}
