@@ -3,6 +3,7 @@ Helm chart and CRD changes, and the GitOps edits each hop needs."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from upgradectl.agents.base import FleetView, TaskInput, TaskResult, knowledge_evidence, make_finding
@@ -461,11 +462,16 @@ class VersionPin:
     kind: str  # "flux-helmrelease", "terraform-tfvars", "argocd-application"
 
 
-def gitops_pins(view: FleetView, k: ToolKnowledge, clusters: set[str]) -> list[VersionPin]:
-    """Flux HelmRelease chart versions for the tool in files these clusters apply."""
+def gitops_pins(
+    view: FleetView, k: ToolKnowledge, clusters: set[str], charts: set[str] | None = None
+) -> list[VersionPin]:
+    """Where GitOps pins the tool's chart for these clusters: Flux HelmRelease chart versions in files the
+    clusters apply, then Argo CD Application / ApplicationSet `targetRevision`s whose destination is one of
+    them. `charts` defaults to the tool's chart names (pass the CRD chart's name to find its pins)."""
+    charts = set(k.install_markers) if charts is None else charts
     pins = []
     for m in view.manifests_for(clusters):
-        if m.kind == "HelmRelease" and _chart_name(m) in k.install_markers:
+        if m.kind == "HelmRelease" and _chart_name(m) in charts:
             version = str(m.doc["spec"]["chart"]["spec"].get("version", ""))
             if not version or view.fleet.gitops_root is None:
                 continue
@@ -480,7 +486,66 @@ def gitops_pins(view: FleetView, k: ToolKnowledge, clusters: set[str]) -> list[V
                         "flux-helmrelease",
                     )
                 )
+    if view.fleet.gitops_root is not None:
+        pins.extend(_argocd_pins(view, charts, clusters))
     return pins
+
+
+def _argo_source(spec: dict) -> dict:
+    """The Helm chart source of an Application spec (`source`, or the first of `sources` with a chart)."""
+    source = spec.get("source") if isinstance(spec.get("source"), dict) else None
+    if source and source.get("chart"):
+        return source
+    return next((s for s in spec.get("sources") or [] if isinstance(s, dict) and s.get("chart")), {})
+
+
+def _argocd_pins(view: FleetView, charts: set[str], clusters: set[str]) -> list[VersionPin]:
+    """Argo CD pins: an Application's targetRevision (destination by name), an ApplicationSet's template
+    targetRevision, or the list-generator element field it templates (`{{chartVersion}}`)."""
+    pins = []
+    prefix = _repo_prefix(view)
+    for m in view.manifests:
+        if not m.api_version.startswith("argoproj.io/") or m.kind not in ("Application", "ApplicationSet"):
+            continue
+        spec = m.doc.get("spec") or {}
+        template = (spec.get("template") or {}).get("spec") or {} if m.kind == "ApplicationSet" else spec
+        source = _argo_source(template)
+        revision = str(source.get("targetRevision", ""))
+        if source.get("chart") not in charts or not revision:
+            continue
+        assert view.fleet.gitops_root is not None
+        path = view.fleet.gitops_root / m.file
+        kind = "argocd-application" if m.kind == "Application" else "argocd-applicationset"
+        templated = re.fullmatch(r"\{\{\s*\.?([A-Za-z0-9_]+)\s*\}\}", revision)
+        if m.kind == "Application" or not templated:
+            line = _line_of(view, m, "targetRevision:")
+            targets = [str((template.get("destination") or {}).get("name", ""))]
+            if m.kind == "ApplicationSet":
+                targets = [_element_cluster(e) for e in _list_elements(spec)]
+            for cluster in sorted(set(targets) & clusters):
+                pins.append(VersionPin(cluster, f"{prefix}{m.file}", line, line_text(path, line), kind))
+            continue
+        key, line = templated.group(1), m.line
+        for element in _list_elements(spec):
+            line = find_line(path, f"{key}:", start=line + 1) if line else 0
+            cluster = _element_cluster(element)
+            if cluster in clusters and key in element and line:
+                pins.append(VersionPin(cluster, f"{prefix}{m.file}", line, line_text(path, line), kind))
+    return pins
+
+
+def _list_elements(spec: dict) -> list[dict]:
+    return [
+        e
+        for g in spec.get("generators") or []
+        if isinstance(g, dict)
+        for e in ((g.get("list") or {}).get("elements") or [])
+        if isinstance(e, dict)
+    ]
+
+
+def _element_cluster(element: dict) -> str:
+    return str(element.get("cluster") or element.get("clusterName") or element.get("name") or "")
 
 
 def _repo_prefix(view: FleetView) -> str:

@@ -4,23 +4,29 @@ one stage per environment with exact steps, file changes, gates, rollback steps,
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.flux_navigator import VersionPin, gitops_pins
 from upgradectl.agents.terraform_auditor import terraform_pins
 from upgradectl.models import (
+    EditPurpose,
     Environment,
+    FileEdit,
     Finding,
     Gate,
+    ReconcileTarget,
     RiskLevel,
     RolloutStage,
     Step,
     Subject,
     UpgradePath,
 )
+from upgradectl.tools.changes import EditError, describe
 from upgradectl.tools.knowledge import BreakingChange, StepTemplate, ToolKnowledge
 from upgradectl.tools.terraform import resolve_values_file
 from upgradectl.tools.versions import Version
+from upgradectl.tools.yaml_edit import locate
 
 AGENT = "incident-responder"
 BASE_SOAK_MINUTES: dict[Environment, int] = {"dev": 30, "staging": 120, "prod": 240}
@@ -95,35 +101,98 @@ def _applies(template: StepTemplate, a: str, b: str) -> bool:
     return True
 
 
-def _pin_change(k: ToolKnowledge, pin: VersionPin, a: str, b: str) -> str:
-    """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown
-    as it will read after the previous hops (the file today holds the path's starting version)."""
+def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpose = "chart-version") -> FileEdit:
+    """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown as it
+    will read after the previous hops (the file today holds the path's starting version)."""
+    k = t.knowledge
     declared = re.split(r"[:=]", pin.text, maxsplit=1)[-1].strip().strip('"' + "'")
     before = k.chart_version_for(a)
-    old_text = pin.text.replace(declared, k.chart.spell(before), 1) if declared and before else pin.text
+    old = k.chart.spell(before) if declared and before else declared
+    shown = pin.text.replace(declared, "{value}", 1) if declared else pin.text + " {value}"
+    if purpose == "chart-version" and pin.kind.startswith("argocd"):
+        purpose = "target-revision"
     chart = k.chart_version_for(b)
+    hcl = pin.file.endswith((".tf", ".tfvars"))
+    document: dict[str, str] = {}
+    path: list[str | int] = []
+    if hcl:
+        path = [re.split(r"\s*=", pin.text, maxsplit=1)[0].strip()]
+    else:
+        document, path = _yaml_site(t, pin.file, pin.line)
+    common = {"cluster": pin.cluster, "from_version": a, "to_version": b, "file": pin.file, "line": pin.line,
+              "format": "hcl" if hcl else "yaml", "document": document, "path": path, "old": old, "shown": shown,
+              "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
     if not chart:
-        return (
-            f"{pin.file}:{pin.line}: {old_text}  ->  the {k.chart.name} chart version that ships {b} "
-            f"(not in the knowledge base's chart table: `helm search repo {k.chart.name} --versions`)"
+        note = (
+            f"the {k.chart.name} chart version that ships {b} (not in the knowledge base's chart table: "
+            f"`helm search repo {k.chart.name} --versions`)"
         )
-    new_text = pin.text.replace(declared, k.chart.spell(chart), 1) if declared else f"{pin.text} {chart}"
-    return f"{pin.file}:{pin.line}: {old_text}  ->  {new_text}"
+        return FileEdit(purpose=purpose, action="manual", note=note, **common)
+    return FileEdit(
+        purpose=purpose, action="set", new=k.chart.spell(chart), reconcile=_reconcile_target(t, pin, document), **common
+    )
 
 
-def _image_tag_pins(values: dict, a: str, path: str = "") -> list[str]:
-    """Dotted value paths whose value is the running version (an image tag pinned in the values)."""
+def _yaml_site(t: TaskInput, file: str, line: int) -> tuple[dict[str, str], list[str | int]]:
+    """(document selector, key path) of the YAML value on file:line (file relative to the fleet root)."""
+    path = t.fleet.root / file
+    key = (str(path), line, path.stat().st_mtime_ns if path.is_file() else 0)
+    if key not in _SITES:
+        try:
+            _SITES[key] = locate(path.read_text(), line, file)
+        except (OSError, EditError):
+            _SITES[key] = ({}, [])
+    return _SITES[key]
+
+
+_SITES: dict[tuple[str, int, int], tuple[dict[str, str], list[str | int]]] = {}
+
+
+def _reconcile_target(t: TaskInput, pin: VersionPin, document: dict[str, str]) -> ReconcileTarget | None:
+    """What the cluster shows once the pin is applied: the HelmRelease / Application holding it, or the
+    Helm release itself for Terraform installs."""
+    if pin.kind == "flux-helmrelease" and document.get("name"):
+        return ReconcileTarget(via="flux-helmrelease", namespace=document.get("namespace", ""), name=document["name"])
+    if pin.kind == "argocd-application" and document.get("name"):
+        return ReconcileTarget(via="argocd-application", namespace=document.get("namespace", ""), name=document["name"])
+    release = t.releases.get(pin.cluster)
+    if release is not None:
+        return ReconcileTarget(via="helm-release", namespace=release.namespace, name=release.name)
+    return None
+
+
+def _applies_to(t: TaskInput, file: str, cluster: str) -> list[str]:
+    """Clusters that apply a file: from the GitOps tree for its files, the pin's own cluster otherwise."""
+    root = t.fleet.gitops_root
+    absolute = (t.fleet.root / file).resolve()
+    if root is not None and absolute.is_relative_to(root):
+        return sorted(t.view.manifest_clusters.get(str(absolute.relative_to(root)), {cluster}))
+    return [cluster]
+
+
+def _image_tag_pins(values: dict, a: str, path: str = "") -> list[tuple[str, str]]:
+    """(dotted value path, value) where the value is the running version (an image tag pinned in the values)."""
     found = []
     for key, value in values.items():
         here = f"{path}.{key}" if path else str(key)
         if isinstance(value, dict):
             found.extend(_image_tag_pins(value, a, here))
         elif isinstance(value, str) and value.lstrip("v") == a and key in ("tag", "version", "imageTag"):
-            found.append(here)
+            found.append((here, value))
     return found
 
 
-def _values_location(t: TaskInput, cluster: str) -> str:
+@dataclass(frozen=True)
+class ValuesSite:
+    """Where a cluster's Helm values for the tool live: a values file, or a HelmRelease's spec.values."""
+
+    file: str  # relative to the fleet root; or a description when no file holds them
+    document: dict[str, str]
+    root: list[str | int]
+    editable: bool = True
+
+
+def _values_site(t: TaskInput, cluster: str) -> ValuesSite:
     """Where the tool's Helm values for this cluster are kept (Terraform values file or GitOps HelmRelease)."""
     for root in t.view.terraform:
         for hr in root.helm_releases:
@@ -132,60 +201,106 @@ def _values_location(t: TaskInput, cluster: str) -> str:
             for template in hr.values_files:
                 path = resolve_values_file(root, template, {"cluster_name": cluster})
                 if path.is_file():
-                    return str(path.resolve().relative_to(t.fleet.root))
+                    return ValuesSite(str(path.resolve().relative_to(t.fleet.root)), {}, [])
     pins = gitops_pins(t.view, t.knowledge, {cluster})
     if pins:
-        return pins[0].file
+        document, _ = _yaml_site(t, pins[0].file, pins[0].line)
+        return ValuesSite(pins[0].file, document, ["spec", "values"], bool(document))
     release = t.releases.get(cluster)
-    return f"the values of Helm release {release.ref}" if release else "the release's Helm values"
+    where = f"the values of Helm release {release.ref}" if release else "the release's Helm values"
+    return ValuesSite(where, {}, [], False)
 
 
-def _finding_change(t: TaskInput, cluster: str, f: Finding, change: BreakingChange) -> str:
-    """The file edit one finding asks for, phrased by what its detector saw."""
+def _finding_edit(t: TaskInput, cluster: str, f: Finding, change: BreakingChange, a: str, b: str) -> FileEdit:
+    """The file edit one finding asks for, from what its detector saw."""
     d = change.detector
     assert d is not None
-    where = f"{f.subject.file}:{f.subject.line}" if f.subject.file else _values_location(t, cluster)
-    what = f"{f.subject.kind} {f.subject.name}".strip()
+    common: dict = {"cluster": cluster, "from_version": a, "to_version": b}
+    if f.subject.file:
+        file = f"{_gitops_prefix(t)}{f.subject.file}"
+        document = {k: v for k, v in (("kind", f.subject.kind), ("name", f.subject.name),
+                                      ("namespace", f.subject.namespace)) if v}  # fmt: skip
+        site = ValuesSite(file, document, ["spec", "values"] if f.subject.kind == "HelmRelease" else [])
+        common.update(file=file, line=f.subject.line, format="yaml", document=document,
+                      applies_to=_applies_to(t, file, cluster))  # fmt: skip
+    else:
+        site = _values_site(t, cluster)
+        common.update(file=site.file, format="yaml" if site.editable else "", document=site.document,
+                      applies_to=_applies_to(t, site.file, cluster) if site.editable else [cluster])  # fmt: skip
+    manual = {"action": "manual"}
     if d.kind == "helm_value":
         old = f.subject.helm_value_path
+        common.update(values_root=site.root, path=old.split("."))
         if old in d.renames:
             new = d.renames[old]
-            return f"{where}: rename {old} -> {new}" if new else f"{where}: remove {old} (no longer supported)"
-        return f"{where}: review {old}: {change.title}"
+            action = ("rename-key" if new else "remove-key") if site.editable else "manual"
+            return FileEdit(purpose="values", action=action, new_path=new.split(".") if new else [], **common)
+        return FileEdit(purpose="review", note=change.title, **manual, **common)
     if d.kind == "label_selector_in_use":
         new = d.renames.get(d.label, "")
-        return f"{where}: {what}: select on {new or 'the new label'} instead of {d.label}"
+        return FileEdit(purpose="selector", action="replace-label" if new else "manual", old=d.label, new=new, **common)
     if d.kind == "annotation_in_use":
         new = d.renames.get(d.annotation, "")
-        return f"{where}: {what}: {'use ' + new + ' instead of' if new else 'remove'} annotation {d.annotation}"
+        action = "replace-label" if new else "manual"
+        return FileEdit(purpose="annotation", action=action, old=d.annotation, new=new, **common)
     if d.kind == "api_in_use":
-        return f"{where}: migrate {what} from {d.api_version} to {d.replacement or 'its replacement'}"
-    return f"{where}: {change.title}"
+        bare = bool(d.replacement) and " " not in d.replacement.strip()  # same kind, new apiVersion only
+        return FileEdit(purpose="api-version", action="set" if bare else "manual", path=["apiVersion"],
+                        old=d.api_version, new=d.replacement, **common)  # fmt: skip
+    return FileEdit(purpose="review", note=change.title, **manual, **common)
 
 
-def _file_changes(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[str]:
-    """Edits in files for one cluster and hop: what the crossed changes found in GitOps and Helm values
-    (migrate before the hop), then the version pins."""
+def _gitops_prefix(t: TaskInput) -> str:
+    """The GitOps repo's directory relative to the fleet root ('infra-flux/'), so every edit names a file
+    the same way."""
+    root = t.fleet.gitops_root
+    return f"{root.relative_to(t.fleet.root)}/" if root and root.is_relative_to(t.fleet.root) else ""
+
+
+def _crd_pins(t: TaskInput, cluster: str) -> list[VersionPin]:
+    """Pins of the tool's CRD chart (e.g. karpenter-crd), edited before the controller's."""
+    if not t.knowledge.chart.crd_chart:
+        return []
+    crd = {t.knowledge.chart.crd_chart.rsplit("/", 1)[-1]}
+    pins = [*terraform_pins(t, crd), *gitops_pins(t.view, t.knowledge, {cluster}, crd)]
+    return [p for p in pins if p.cluster == cluster]
+
+
+def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[FileEdit]:
+    """Edits in files for one cluster and hop: the CRD chart first, what the crossed changes found in GitOps
+    and Helm values (migrate before the hop), then the version pins and image tags."""
     k = t.knowledge
-    changes = []
+    edits = [_pin_edit(t, pin, a, b, "crd-chart") for pin in _crd_pins(t, cluster)]
     crossed = {c.id: c for c in k.changes_crossed(a, b, path.from_version) if c.detector}
     for f in t.findings:
         change = crossed.get(f.code)
         if change is None or cluster not in f.subject.cluster.split(","):
             continue
         if f.subject.file or f.subject.helm_value_path:  # things in files; live objects follow the files
-            changes.append(_finding_change(t, cluster, f, change))
+            edits.append(_finding_edit(t, cluster, f, change, a, b))
     pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
-    changes.extend(_pin_change(k, pin, a, b) for pin in pins)
+    edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
     release = t.releases.get(cluster)
-    for value_path in _image_tag_pins(release.values, path.from_version) if release else []:
-        changes.append(f"{_values_location(t, cluster)}: {value_path}: v{a} -> v{b} (image tag pinned in the values)")
-    if not pins:
-        changes.append(
-            f"no version pin found in Terraform or GitOps for {cluster}: upgrade Helm release "
-            f"{release.ref if release else k.release_name} directly"
+    site = _values_site(t, cluster)
+    for value_path, value in _image_tag_pins(release.values, path.from_version) if release else []:
+        spell = "v" if value.startswith("v") else ""
+        edits.append(
+            FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="image-tag",
+                     action="set" if site.editable else "manual", file=site.file,
+                     format="yaml" if site.editable else "", document=site.document, values_root=site.root,
+                     path=value_path.split("."), old=f"{spell}{a}", new=f"{spell}{b}",
+                     applies_to=_applies_to(t, site.file, cluster) if site.editable else [cluster])  # fmt: skip
         )
-    return list(dict.fromkeys(changes))
+    if not pins:
+        edits.append(
+            FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="manual", action="manual",
+                     note=f"no version pin found in Terraform or GitOps for {cluster}: upgrade Helm release "
+                     f"{release.ref if release else k.release_name} directly")  # fmt: skip
+        )
+    unique: dict[str, FileEdit] = {}
+    for edit in edits:
+        unique.setdefault(describe(edit), edit)
+    return list(unique.values())
 
 
 def soak_minutes(env: Environment, risk: RiskLevel, fast_track: bool) -> int:
@@ -225,11 +340,14 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
             a, b = hop.from_version, hop.to_version
             values = _values(k, cluster, a, b, release)
             hops_done.append(f"{cluster}: {a} -> {b}")
+            edits = _file_edits(t, cluster, a, b, path)
             steps.append(
                 Step(
                     title=f"{cluster}: {k.display_name} {a} -> {b} ({hop.kind})",
-                    detail=f"Why: {hop.reason.rstrip('.')}." + (f" Crosses: {'; '.join(hop.notes)}." if hop.notes else ""),
-                    changes=_file_changes(t, cluster, a, b, path),
+                    detail=f"Why: {hop.reason.rstrip('.')}."
+                    + (f" Crosses: {'; '.join(hop.notes)}." if hop.notes else ""),
+                    changes=[describe(e) for e in edits],
+                    edits=edits,
                 )
             )
             steps.extend(_render(s, values) for s in k.procedure.upgrade if _applies(s, a, b))
