@@ -63,7 +63,7 @@ def scan(
     Exit codes follow Pluto: 0 nothing found, 2 deprecated APIs, 3 removed APIs (or objects still
     stored at a removed version), 4 the replacement API is not available at the target yet; 1 bad input.
     """
-    from upgradectl.tools.fleet import FleetError, load_fleet
+    from upgradectl.tools.fleet import FleetError
 
     if output_format not in ("text", "json", "markdown"):
         raise _usage(f"--format {output_format!r} is not one of text, json, markdown")
@@ -72,33 +72,49 @@ def scan(
     if helm and not fleet:
         raise _usage("--helm reads Helm release secrets from clusters: add --fleet")
     try:
-        extra, extra_targets = pluto_rules(additional_versions) if additional_versions else ([], {})
-        scanner = Scanner(parse_targets(target), extra, extra_targets)
-    except ScanError as exc:
+        report = run_scan(
+            target, manifests, fleet, [c.strip() for c in cluster.split(",")] if cluster else None, helm,
+            additional_versions,
+        )  # fmt: skip
+    except (ScanError, FleetError) as exc:
         raise _usage(str(exc)) from None
+    _print(report, output_format)
+    raise typer.Exit(report.exit_code)
+
+
+def run_scan(
+    target: str,
+    manifests: list[Path] | None,
+    fleet: str | None,
+    clusters: list[str] | None,
+    helm: bool,
+    additional_versions: Path | None = None,
+) -> ScanReport:
+    """Scan manifests and/or a fleet's clusters (the CLI and the MCP server share this); bad input raises
+    ScanError or FleetError with a message that names it."""
+    from upgradectl.tools.fleet import load_fleet
+
+    extra, extra_targets = pluto_rules(additional_versions) if additional_versions else ([], {})
+    scanner = Scanner(parse_targets(target), extra, extra_targets)
     report = ScanReport(targets=scanner.targets)
     for path in manifests or []:
         if not path.exists():
-            raise _usage(f"--manifests {path}: no such file or directory")
+            raise ScanError(f"--manifests {path}: no such file or directory")
         root = path if path.is_dir() else path.parent
         scanner.scan_manifests(root, report)
     if fleet:
-        try:
-            loaded = load_fleet(fleet)
-        except FleetError as exc:
-            raise _usage(str(exc)) from None
-        wanted = [c.strip() for c in cluster.split(",")] if cluster else list(loaded.clusters)
+        loaded = load_fleet(fleet)
+        wanted = clusters or list(loaded.clusters)
         unknown = [c for c in wanted if c not in loaded.clusters]
         if unknown:
-            raise _usage(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
+            raise ScanError(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
         for name in wanted:
             member = loaded.clusters[name]
             if member.source is None:
                 report.notes.append(f"{name}: not scanned: {member.error}")
                 continue
             scanner.scan_cluster(name, member.source, report, helm)
-    _print(report, output_format)
-    raise typer.Exit(report.exit_code)
+    return report
 
 
 def _print(report: ScanReport, output_format: str) -> None:

@@ -1,0 +1,50 @@
+"""One guard around every MCP tool call: calls run one at a time, and every failure becomes a tool error.
+
+Anticipated failures (a bad request, an unreadable fleet, an unknown code) carry the message the CLI would
+print, which names the bad value and the fix. Anything else is a bug in upgradectl: the model gets a tool
+error that says so (never a crashed server), and the traceback goes to stderr only with UPGRADECTL_DEBUG=1.
+Calls are serialised because a plan is CPU-bound and the bridged commands swap sys.stdout while they run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _anticipated() -> tuple[type[BaseException], ...]:
+    from upgradectl.agents.flux_navigator import PlanningError
+    from upgradectl.parsing import RequestError
+    from upgradectl.tools.fleet import FleetError
+    from upgradectl.tools.knowledge import KnowledgeError
+    from upgradectl.tools.scanner import ScanError
+
+    return (PlanningError, RequestError, FleetError, KnowledgeError, ScanError)
+
+
+@contextmanager
+def tool_call(name: str) -> Iterator[None]:
+    """Run one tool body: serialised, with anticipated errors as ToolError and bugs reported as such."""
+    with _ONE_AT_A_TIME:
+        try:
+            yield
+        except ToolError:
+            raise
+        except _anticipated() as exc:
+            raise ToolError(str(exc)) from exc
+        except Exception as exc:  # a bug must not take the server down or hide what went wrong
+            if os.environ.get("UPGRADECTL_DEBUG"):
+                traceback.print_exc(file=sys.stderr)
+            raise ToolError(
+                f"internal error in upgradectl while running {name} ({type(exc).__name__}: {exc}). This is a bug, "
+                "not a problem with your arguments; the server keeps serving. Set UPGRADECTL_DEBUG=1 on the server "
+                "for the traceback."
+            ) from exc
