@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run every check: ruff, then pytest (unit, integration on loopback, CLI end to end).
+# Set up and run every check: ruff, then pytest (unit, integration on loopback, CLI end to end), then the
+# offline eval suite (upgradectl eval).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k parsing
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,6 @@ set +e
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "no tests collected"; rc=0; fi
+# the offline eval suite (evals/): exits 1 when a threshold of evals/suite.yaml is missed
+.venv/bin/upgradectl eval --llm off || { erc=$?; [ "$rc" -ne 0 ] || rc=$erc; }
 exit "$rc"

@@ -1,0 +1,218 @@
+"""Run eval scenarios: each builds its fleet, plans the request the way `upgradectl plan` does (offline,
+or with the model replayed or live) and scores the plan. Scenarios run in parallel worker processes;
+a scenario that cannot produce a plan is an error result, never a crash of the suite."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from upgradectl.evals.fleets import scenario_fleet
+from upgradectl.evals.replay import REPLAY_FILE, ReplayError, ReplayLog, ReplayServer
+from upgradectl.evals.results import LLMMode, LLMRun, ScenarioResult
+from upgradectl.evals.scenario import LoadedScenario, ScenarioError, load_scenario
+from upgradectl.evals.scoring import score_plan
+
+if TYPE_CHECKING:
+    from upgradectl.agents.llm import LLMSession
+    from upgradectl.models import Plan
+    from upgradectl.tools.fleet import Fleet
+
+REPLAY_API_KEY = "replay-not-a-real-key"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How every scenario of one `upgradectl eval` runs."""
+
+    llm: LLMMode = "off"
+    record: bool = False
+    model: str | None = None
+    plans_dir: Path | None = None  # write each plan's JSON here (for debugging a red run)
+
+
+def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
+    """Plan and score one scenario folder (the unit of work of a worker process)."""
+    started = time.perf_counter()
+    try:
+        scenario = load_scenario(Path(folder))
+    except ScenarioError as exc:
+        return ScenarioResult(id=Path(folder).name, title="", tool="", difficulty="", error=str(exc))
+    result = ScenarioResult(
+        id=scenario.id,
+        title=scenario.spec.title,
+        tool=scenario.spec.tool,
+        difficulty=scenario.spec.difficulty,
+        tags=list(scenario.spec.tags),
+        llm=LLMRun(mode=options.llm),
+    )
+    try:
+        plan, llm = _plan(scenario, options)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes the scenario's error, named
+        message = _error_text(exc)
+        return result.model_copy(update={"error": message, "seconds": round(time.perf_counter() - started, 2)})
+    if options.plans_dir is not None:
+        options.plans_dir.mkdir(parents=True, exist_ok=True)
+        (options.plans_dir / f"{scenario.id}.json").write_text(plan.model_dump_json(indent=2))
+    return result.model_copy(
+        update={
+            "checks": score_plan(scenario.spec, plan),
+            "summary": plan.summary,
+            "llm": llm,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
+def _error_text(exc: Exception) -> str:
+    from upgradectl.agents.flux_navigator import PlanningError
+    from upgradectl.agents.llm import LLMError
+    from upgradectl.parsing import RequestError
+    from upgradectl.tools.fleet import FleetError
+    from upgradectl.tools.knowledge import KnowledgeError
+
+    expected = (PlanningError, RequestError, FleetError, KnowledgeError, ScenarioError, ReplayError, LLMError)
+    if isinstance(exc, expected):
+        return f"no plan: {exc}"
+    return f"no plan (a bug in upgradectl or the evals): {type(exc).__name__}: {exc}"
+
+
+def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
+    from upgradectl.commands.llm_mode import parse_request_with_model
+    from upgradectl.graph.run import run_plan
+    from upgradectl.tools.fleet import load_fleet
+
+    with ExitStack() as stack:
+        fleet_ref = stack.enter_context(scenario_fleet(scenario))
+        fleet = load_fleet(fleet_ref)
+        roots = _roots(fleet)
+        session, finish = _open_session(scenario, options, roots, stack)
+        spec = scenario.spec.request
+        request = parse_request_with_model(
+            session,
+            spec.text,
+            tool=spec.tool,
+            to=spec.to,
+            trigger=spec.trigger,
+            clusters=list(spec.clusters) or None,
+            environments=list(spec.environments) or None,
+            known_clusters=list(fleet.clusters),
+        )
+        plan = run_plan(request, fleet, scenario.id, llm=session)
+        return plan, finish(plan)
+
+
+def _roots(fleet: Fleet) -> list[str]:
+    """Fleet paths that appear in prompts and differ between machines or runs (normalized in replay)."""
+    return [str(fleet.root), str(fleet.root.resolve())]
+
+
+def _open_session(
+    scenario: LoadedScenario, options: RunOptions, roots: list[str], stack: ExitStack
+) -> tuple[LLMSession | None, Callable[[Plan], LLMRun]]:
+    """The model session for the mode (None when off) and how to report on it after the plan."""
+    if options.llm == "off":
+        return None, lambda plan: LLMRun(mode="off")
+    import anthropic
+
+    from upgradectl.agents.llm import LLMSession
+    from upgradectl.agents.run_log import RunLog
+    from upgradectl.evals.provenance import prompts_sha256
+    from upgradectl.evals.replay import RecordingClient, new_log
+    from upgradectl.settings import LLMSettings
+
+    replay_file = scenario.folder / REPLAY_FILE
+    if options.llm == "replay":
+        log = ReplayLog.read(replay_file)
+        server = stack.enter_context(ReplayServer(log, roots))
+        settings = LLMSettings(model=log.model)
+        client = anthropic.Anthropic(
+            api_key=REPLAY_API_KEY, base_url=server.base_url, max_retries=0, timeout=settings.request_timeout_seconds
+        )
+        session = LLMSession(settings, client, RunLog(None))
+        stack.callback(session.close)
+
+        def replayed(plan: Plan) -> LLMRun:
+            return _llm_run(plan, "replay", replay_misses=list(server.misses), replay_drift=server.drift)
+
+        return session, replayed
+    settings = LLMSettings(**({"model": options.model} if options.model else {}))
+    session = LLMSession.open(settings, RunLog(None))
+    stack.callback(session.close)
+    if not options.record:
+        return session, lambda plan: _llm_run(plan, "live")
+    from upgradectl import __version__
+
+    recording = new_log(session.model, upgradectl_version=__version__, prompts_sha256=prompts_sha256())
+    session.client = RecordingClient(session.client, recording, roots)
+
+    def recorded(plan: Plan) -> LLMRun:
+        recording.write(replay_file)
+        return _llm_run(plan, "live", recorded_turns=len(recording.turns))
+
+    return session, recorded
+
+
+def _llm_run(plan: Plan, mode: LLMMode, **extra) -> LLMRun:
+    info = plan.llm
+    return LLMRun(
+        mode=mode,
+        model=info.model,
+        calls=info.calls,
+        findings_added=info.findings_accepted,
+        degraded=info.degraded,
+        error=info.error,
+        **extra,
+    )
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_suite(
+    scenarios: list[LoadedScenario],
+    options: RunOptions,
+    jobs: int,
+    progress: Callable[[ScenarioResult], None] | None = None,
+) -> list[ScenarioResult]:
+    """Every scenario, in `jobs` worker processes (in this process when jobs is 1), sorted by id."""
+    folders = [str(s.folder) for s in scenarios]
+    results: list[ScenarioResult] = []
+    if jobs <= 1 or len(folders) == 1:
+        for folder in folders:
+            results.append(run_scenario(folder, options))
+            if progress:
+                progress(results[-1])
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(folders))) as pool:
+            futures = {pool.submit(run_scenario, folder, options): folder for folder in _longest_first(folders)}
+            for future in as_completed(futures):
+                try:
+                    results.append(future.result())
+                except Exception as exc:  # noqa: BLE001 - a dead worker is that scenario's error, not the suite's
+                    folder = Path(futures[future])
+                    error = f"no plan: the worker process failed: {type(exc).__name__}: {exc}"
+                    results.append(ScenarioResult(id=folder.name, title="", tool="", difficulty="", error=error))
+                if progress:
+                    progress(results[-1])
+    return sorted(results, key=lambda r: r.id)
+
+
+def _longest_first(folders: list[str]) -> list[str]:
+    """Demo-fleet scenarios first (they take longest), so the pool does not end on a long tail."""
+    return sorted(folders, key=lambda f: (0 if _uses_demo(f) else 1, f))
+
+
+def _uses_demo(folder: str) -> bool:
+    try:
+        spec = load_scenario(Path(folder)).spec.fleet
+    except ScenarioError:
+        return False
+    return spec == "demo" or (not isinstance(spec, str) and spec.base == "demo" and not spec.clusters)
