@@ -306,7 +306,9 @@ def monitoring_preparation(t: TaskInput) -> TaskResult:
             gates[f"{hop.from_version}->{hop.to_version}"] = hop_gates
             checked.append(
                 f"{hop.from_version} -> {hop.to_version}: {len(hop_gates)} gates "
-                f"({', '.join(g.name for g in hop_gates)})"
+                f"({', '.join(g.name for g in hop_gates)}); before it: upgradectl baseline --tool "
+                f"{t.knowledge.tool} --to {hop.to_version} --out baseline.json, after it: upgradectl validate "
+                f"--tool {t.knowledge.tool} --baseline baseline.json (exit 0 = promote)"
             )
     return TaskResult([], checked, {"hop_gates": gates})
 
@@ -339,6 +341,10 @@ class Presence:
     reachable: bool = True
 
 
+def _unreachable(exc: PromQLError) -> str:
+    return f"metrics source unreachable at {exc.url}: {exc.reason}; {exc.hint}"
+
+
 def presence(k: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: str, at: float) -> Presence:
     """One `label values` call per cluster: an unreachable source or a cluster with none of the gates'
     metrics makes every gate inconclusive without a query each (fast, and one clear reason)."""
@@ -349,7 +355,7 @@ def presence(k: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: s
     except PromQLError as exc:
         if exc.kind in ("rejected", "bad_response"):
             return Presence(set(names))  # the source cannot list names by match[]: judge each gate's own answer
-        return Presence(set(), f"metrics source unreachable: {exc}", reachable=False)
+        return Presence(set(), _unreachable(exc), reachable=False)
     if names and not found:
         return Presence(
             set(),
@@ -361,7 +367,7 @@ def presence(k: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: s
         try:
             live = fresh_series(client, cluster, names, at, LIVENESS_SECONDS)
         except PromQLError as exc:
-            return Presence(set(), f"metrics source failed the liveness query: {exc}", reachable=False)
+            return Presence(set(), _unreachable(exc), reachable=False)
         if not live:
             return Presence(
                 set(),

@@ -6,6 +6,8 @@ Exit codes (the same for every command):
   2  usage error: bad flags, unknown tool or version, unreadable fleet
   3  incomplete: something could not be checked (an unreachable cluster, a failed task)
   4  internal error: a bug in upgradectl (set UPGRADECTL_DEBUG=1 for the traceback)
+  5  LLM degraded (`plan --llm on|auto`): the model failed mid-run (unreachable after bounded retries, budget
+     spent); the plan was still written with every playbook finding and says why in plan.llm.error
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.console import Console
 from upgradectl import __version__
 
 EXIT_OK, EXIT_BLOCKERS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_LLM_DEGRADED = 5
 
 app = typer.Typer(
     name="upgradectl",
@@ -31,7 +34,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 incomplete (something could not "
-    "be checked), 4 internal error.",
+    "be checked), 4 internal error, 5 the model failed (plan written from playbooks only).",
 )
 err = Console(stderr=True)
 
@@ -59,11 +62,25 @@ def main_options(
 
 def register_commands() -> None:
     """Each command group lives in its own module under upgradectl/commands/."""
+    from upgradectl.commands import cluster as cluster_commands
+    from upgradectl.commands import cost as cost_commands
+    from upgradectl.commands import delegate as delegate_commands
+    from upgradectl.commands import doctor as doctor_commands
+    from upgradectl.commands import eval as eval_commands
+    from upgradectl.commands import execute as execute_commands
+    from upgradectl.commands import monitoring as monitoring_commands
     from upgradectl.commands import plan as plan_commands
     from upgradectl.commands import scan as scan_commands
 
     plan_commands.register(app)
+    cluster_commands.register(app)
     scan_commands.register(app)
+    monitoring_commands.register(app)
+    cost_commands.register(app)
+    delegate_commands.register(app)
+    doctor_commands.register(app)
+    eval_commands.register(app)
+    execute_commands.register(app)
 
 
 def main() -> None:
