@@ -1,8 +1,8 @@
 """The six-stage LangGraph workflow: intake, then per stage a fan-out of the seed's tasks to the
 specialist agents (`Send`, parallel), a join, and the decision-tree step that stage owns.
 
-    intake -> stage1 => tasks -> stage2 (track) => tasks -> stage3 (risk) => tasks
-           -> stage4 (strategy, approval) => tasks -> stage5 => rollout per env -> stage6 => tasks -> assemble
+    intake -> stage1 => tasks -> stage2 (track) => tasks -> stage3 => tasks (rollback limits)
+           -> stage4 (risk, strategy, approval) => tasks -> stage5 => rollout per env -> stage6 => tasks -> assemble
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def stage_entry(stage: int):
         if stage == 2:
             track, reasons = choose_track(request.trigger)
             return {"track": track, "track_reasons": [*reasons, *request.trigger_reasons]}
-        if stage == 3:
+        if stage == 4:  # risk needs stage 3's rollback findings; strategy and approval follow from it
             k = load_tool(request.tool)
             one_way = sorted(
                 {
@@ -176,12 +176,9 @@ def stage_entry(stage: int):
                 }
             )
             hop_count = max((len(p.hops) for p in state["paths"]), default=0)
-            return {"risk": assess_risk(state.get("findings", []), one_way, hop_count)}
-        if stage == 4:
-            k = load_tool(request.tool)
-            return {
-                "decision": make_decision(state["track"], state["track_reasons"], state["risk"], k.procedure.disruptive)
-            }
+            risk = assess_risk(state.get("findings", []), one_way, hop_count)
+            decision = make_decision(state["track"], state["track_reasons"], risk, k.procedure.disruptive)
+            return {"risk": risk, "decision": decision}
         return {}
 
     enter.__name__ = f"stage{stage}"

@@ -44,7 +44,12 @@ def choose_track(trigger: Trigger) -> tuple[Track, list[str]]:
 
 
 def assess_risk(findings: list[Finding], irreversible_hops: list[str], hop_count: int) -> RiskAssessment:
-    """Risk from the findings' severities, one-way hops and path length; reasons name the drivers."""
+    """Risk from the findings' severities, one-way hops and path length; reasons name the drivers.
+
+    A one-way hop is counted once, through `irreversible_hops`: the high rollback finding that reports
+    it is not counted again as a high finding.
+    """
+    findings = [f for f in findings if not (f.category == "rollback" and f.severity == "high" and irreversible_hops)]
     counts = Counter(f.severity for f in findings)
     by_severity = {s: sorted({f.code for f in findings if f.severity == s}) for s in SEVERITY_ORDER}
     reasons: list[str] = []

@@ -7,6 +7,7 @@ severity or wording: the agents turn hits into findings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,12 +189,26 @@ def _stored_version(d: Detector, scan: ScanInput) -> list[Hit]:
     return hits
 
 
+def _value_matches(d: Detector, values: dict[str, Any], value: Any) -> bool:
+    """The value conditions of a helm_value detector: listed values, invalid format, companions, unset keys."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if d.values and text.lower() not in {v.lower() for v in d.values}:
+        return False
+    if d.invalid_unless and re.fullmatch(d.invalid_unless, text):
+        return False
+    for key, wanted in d.requires.items():
+        present, other = get_value(values, key)
+        if not present or str(other).lower() != wanted.lower():
+            return False
+    return not any(get_value(values, key)[0] for key in d.unset)
+
+
 def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
     hits = []
     for cluster, release in scan.releases.items():
         for key in d.watched_keys():
             present, value = get_value(release.values, key)
-            if not present or (d.values and str(value).lower() not in {v.lower() for v in d.values}):
+            if not present or not _value_matches(d, release.values, value):
                 continue
             shown = value if not isinstance(value, (dict, list)) else "{...}"
             hits.append(
@@ -267,17 +282,33 @@ def _owned(obj: dict[str, Any]) -> bool:
     return bool(obj.get("metadata", {}).get("ownerReferences"))
 
 
-def _workloads(source: ClusterSource) -> list[dict[str, Any]]:
-    """Top-level workloads: controllers plus pods that no controller owns (their owners speak for the rest)."""
+def _workloads(source: ClusterSource, tool_release: HelmRelease | None = None) -> list[dict[str, Any]]:
+    """Top-level workloads: controllers plus pods that no controller owns (their owners speak for the rest).
+    The tool's own workloads are left out: its chart rewrites them on every hop, nobody edits them."""
     found = [o for api, kind in WORKLOAD_KINDS for o in source.objects(api, kind) if not _owned(o)]
     found.extend(p for p in source.objects("v1", "Pod") if not _owned(p))
-    return found
+    return [o for o in found if not _installed_by(o, tool_release)]
+
+
+def _installed_by(obj: dict[str, Any], release: HelmRelease | None) -> bool:
+    """True for objects Helm installed as part of this release."""
+    if release is None:
+        return False
+    meta = obj.get("metadata", {})
+    annotations = meta.get("annotations") or {}
+    return (
+        annotations.get("meta.helm.sh/release-name") == release.name
+        and annotations.get("meta.helm.sh/release-namespace", meta.get("namespace")) == release.namespace
+    ) or (
+        (meta.get("labels") or {}).get("app.kubernetes.io/instance") == release.name
+        and meta.get("namespace") == release.namespace
+    )
 
 
 def _annotation_in_use(d: Detector, scan: ScanInput) -> list[Hit]:
     hits = []
     for cluster, source in scan.clusters.items():
-        for obj in _workloads(source):
+        for obj in _workloads(source, scan.releases.get(cluster)):
             for template in _pod_templates(obj):
                 annotations = (template.get("metadata") or {}).get("annotations") or {}
                 if d.annotation in annotations:
@@ -319,7 +350,7 @@ def _selected_label_keys(template: dict[str, Any]) -> dict[str, str]:
 def _label_selector_in_use(d: Detector, scan: ScanInput) -> list[Hit]:
     hits = []
     for cluster, source in scan.clusters.items():
-        for obj in _workloads(source):
+        for obj in _workloads(source, scan.releases.get(cluster)):
             for template in _pod_templates(obj):
                 used = _selected_label_keys(template)
                 if d.label in used:

@@ -116,6 +116,11 @@ class Detector(Entry):
         default_factory=list, description="helm_value/config_key: match only when the value is one of these"
     )
     renames: dict[str, str] = Field(default_factory=dict, description="old -> new ('' when removed)")
+    invalid_unless: str = Field(
+        default="", description="helm_value: match only values that do not fullmatch this regex"
+    )
+    requires: dict[str, str] = Field(default_factory=dict, description="helm_value: other values that must equal these")
+    unset: list[str] = Field(default_factory=list, description="helm_value: match only when these keys are not set")
     annotation: str = ""
     label: str = ""
     metrics: list[str] = Field(default_factory=list)
