@@ -20,9 +20,10 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from upgradectl.evals.messages_api import Answer, LoopbackMessagesAPI, api_error, first_user_text, turn_index
 
 REPLAY_FILE = "llm_replay.jsonl"
 FLEET_PLACEHOLDER = "<fleet>"
@@ -39,28 +40,12 @@ def normalize(text: str, roots: list[str]) -> str:
     return text
 
 
-def first_user_text(body: dict[str, Any]) -> str:
-    """The first user message's text (a string, or its text blocks joined), as the conversation's identity."""
-    for message in body.get("messages", []):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        return "\n".join(b.get("text", "") for b in content or [] if b.get("type") == "text")
-    return ""
-
-
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def conversation_key(body: dict[str, Any], roots: list[str]) -> str:
     return _sha(normalize(first_user_text(body), roots))
-
-
-def turn_index(body: dict[str, Any]) -> int:
-    return sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
 
 
 def request_digest(body: dict[str, Any], roots: list[str]) -> str:
@@ -177,8 +162,10 @@ class RecordingClient:
             self.log.turns[(turn.conversation, turn.turn)] = turn
 
 
-class ReplayServer:
+class ReplayServer(LoopbackMessagesAPI):
     """Serve a ReplayLog as a Messages API on 127.0.0.1 (a random port); count misses and drift."""
+
+    request_id_prefix = "req_replay"
 
     def __init__(self, log: ReplayLog, roots: list[str]):
         self.log = log
@@ -187,21 +174,7 @@ class ReplayServer:
         self.drift = 0
         self.served = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> ReplayServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     def answer(self, body: dict[str, Any]) -> RecordedTurn | None:
         key = (conversation_key(body, self.roots), turn_index(body))
@@ -216,43 +189,9 @@ class ReplayServer:
                 self.drift += 1
         return recorded
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        replay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                return
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if not self.path.rstrip("/").endswith("/v1/messages"):
-                    self._send(404, _error("not_found_error", f"replay serves /v1/messages only, not {self.path}"))
-                    return
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    self._send(400, _error("invalid_request_error", "request body is not JSON"))
-                    return
-                recorded = replay.answer(body)
-                if recorded is None:
-                    message = "no recorded turn for this request (replay file stale): re-record with --record"
-                    self._send(400, _error("invalid_request_error", message))
-                    return
-                self._send(200, recorded.response)
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("request-id", f"req_replay_{status}")
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": kind, "message": message}}
+    def respond(self, body: dict[str, Any], raw: str) -> Answer:
+        recorded = self.answer(body)
+        if recorded is None:
+            message = "no recorded turn for this request (replay file stale): re-record with --record"
+            return 400, api_error("invalid_request_error", message), {}
+        return 200, recorded.response, {}

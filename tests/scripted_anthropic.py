@@ -16,8 +16,11 @@ import json
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from upgradectl.evals import messages_api
+from upgradectl.evals.messages_api import Answer, LoopbackMessagesAPI, first_user_text
+from upgradectl.evals.messages_api import turn_index as assistant_turns
 
 FAKE_KEY = "sk-ant-test-scripted-not-a-real-key"
 
@@ -87,8 +90,10 @@ class Served:
     usage: dict[str, int]
 
 
-class ScriptedAnthropic:
+class ScriptedAnthropic(LoopbackMessagesAPI):
     """Serve a script on 127.0.0.1 (a random port); record every request."""
+
+    request_id_prefix = "req_scripted"
 
     def __init__(self, conversations: list[Conversation] | None = None, default_error: Reply | None = None):
         self.conversations = conversations or []
@@ -98,21 +103,7 @@ class ScriptedAnthropic:
         self._attempts: dict[tuple[str, int], int] = defaultdict(int)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> ScriptedAnthropic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     def env(self) -> dict[str, str]:
         """Environment that points the real SDK (in-process or a CLI subprocess) at this server."""
@@ -136,9 +127,8 @@ class ScriptedAnthropic:
     # -- serving ---------------------------------------------------------------------------------
 
     def _answer(self, body: dict[str, Any]) -> tuple[Reply, str, int]:
-        opening = _first_user_text(body)
-        messages = body.get("messages", [])
-        turn_index = sum(1 for m in messages if m.get("role") == "assistant")
+        opening = first_user_text(body)
+        turn_index = assistant_turns(body)
         for conversation in self.conversations:
             if conversation.match in opening:
                 if turn_index < len(conversation.turns):
@@ -153,65 +143,25 @@ class ScriptedAnthropic:
             return self.default_error, "", turn_index
         return _default_reply(body, next(self._ids)), "", turn_index
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:  # keep test output quiet
-                return
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                raw = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
-                if not self.path.rstrip("/").endswith("/v1/messages"):
-                    self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
-                    return
-                body = json.loads(raw)
-                with server._lock:
-                    server.bodies.append(raw)
-                reply, conversation, turn_index = server._answer(body)
-                with server._lock:
-                    server.served.append(Served(conversation, turn_index, reply.status, dict(reply.usage)))
-                if reply.status != 200:
-                    error = {"type": "error", "error": {"type": reply.error_type, "message": reply.error_type}}
-                    self._send(reply.status, error, reply.headers)
-                    return
-                message = {
-                    "id": f"msg_scripted_{next(server._ids)}",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": body.get("model", ""),
-                    "content": reply.content,
-                    "stop_reason": reply.stop_reason or "end_turn",
-                    "stop_sequence": None,
-                    "usage": reply.usage or {"input_tokens": 100, "output_tokens": 10},
-                }
-                self._send(200, message, reply.headers)
-
-            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("request-id", f"req_scripted_{status}")
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-
-def _first_user_text(body: dict[str, Any]) -> str:
-    for message in body.get("messages", []):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        return "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
-    return ""
+    def respond(self, body: dict[str, Any], raw: str) -> Answer:
+        with self._lock:
+            self.bodies.append(raw)
+        reply, conversation, turn = self._answer(body)
+        with self._lock:
+            self.served.append(Served(conversation, turn, reply.status, dict(reply.usage)))
+        if reply.status != 200:
+            return reply.status, messages_api.api_error(reply.error_type, reply.error_type), reply.headers
+        message = {
+            "id": f"msg_scripted_{next(self._ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", ""),
+            "content": reply.content,
+            "stop_reason": reply.stop_reason or "end_turn",
+            "stop_sequence": None,
+            "usage": reply.usage or {"input_tokens": 100, "output_tokens": 10},
+        }
+        return 200, message, reply.headers
 
 
 def _default_reply(body: dict[str, Any], n: int) -> Reply:
