@@ -1,8 +1,9 @@
 """Benchmark the cost analysis (KPIs, consolidation packing, LP lower bound, independent checker) on
 generated clusters of 500 / 5,000 / 50,000 pods. Not run by the tests.
 
-    python benchmarks/bench_cost.py            # all three sizes
-    python benchmarks/bench_cost.py 50000      # one size
+    python benchmarks/bench_cost.py                 # all three sizes, generator seed 7
+    python benchmarks/bench_cost.py 50000           # one size
+    python benchmarks/bench_cost.py 500 --seed 3    # another generated mix
 
 Prints, per size: seconds for generation and for the analysis (from in-memory objects: no YAML parsing),
 the simulation's own seconds, peak resident memory of the process, and the ratio of projected cost to
@@ -21,13 +22,13 @@ from upgradectl.tools.cost import analyze_cluster
 from upgradectl.tools.prices import load_prices
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], seed: int = 7) -> None:
     prices = load_prices()
     print(f"{'pods':>7} {'gen s':>6} {'analyze s':>9} {'sim s':>6} {'peak MiB':>8} {'nodes':>13} "
           f"{'proj/bound':>10} {'new/bound':>9} {'violations':>10}")
     for size in sizes:
         started = time.perf_counter()
-        source = generate_cluster(size, seed=7)
+        source = generate_cluster(size, seed=seed)
         generated = time.perf_counter() - started
         started = time.perf_counter()
         report = analyze_cluster(source, prices, "ap-south-1", "eks")
@@ -40,4 +41,10 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [500, 5000, 50000])
+    args = sys.argv[1:]
+    seed = 7
+    if "--seed" in args:
+        at = args.index("--seed")
+        seed = int(args[at + 1])
+        del args[at : at + 2]
+    main([int(a) for a in args] or [500, 5000, 50000], seed)
