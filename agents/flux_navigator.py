@@ -18,7 +18,7 @@ from upgradectl.tools.paths import PathError, latest_compatible, plan_path, reso
 from upgradectl.tools.versions import Version
 
 AGENT = "flux-navigator"
-CLUSTER_DETECTORS = ("api_in_use", "stored_version", "object_present", "config_key")
+CLUSTER_DETECTORS = ("api_in_use", "stored_version", "object_present", "config_key", "field_value", "node_kernel_below")
 
 
 class PlanningError(ValueError):

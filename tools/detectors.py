@@ -18,9 +18,10 @@ import yaml
 from upgradectl.models import Evidence, Subject
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster import ClusterSource, split_api_version
-from upgradectl.tools.gitops import Manifest, MetricUse, line_text
+from upgradectl.tools.gitops import Manifest, MetricUse, find_line, line_text
 from upgradectl.tools.helm import HelmRelease, get_value
 from upgradectl.tools.knowledge import Detector
+from upgradectl.tools.versions import Version, VersionError
 
 WORKLOAD_KINDS = (
     ("apps/v1", "Deployment"),
@@ -64,6 +65,8 @@ def run_detector(detector: Detector, scan: ScanInput) -> list[Hit]:
         "label_selector_in_use": _label_selector_in_use,
         "metric_used": _metric_used,
         "config_key": _config_key,
+        "field_value": _field_value,
+        "node_kernel_below": _node_kernel_below,
     }[detector.kind]
     return runner(detector, scan)
 
@@ -247,6 +250,17 @@ def _object_present(d: Detector, scan: ScanInput) -> list[Hit]:
     return hits
 
 
+def _matching_lines(d: Detector, value: Any) -> list[str]:
+    """The parts of a value a detector matches: the whole value for `values`, each line where `pattern` is
+    found (a multi-line ConfigMap entry such as policy.csv is judged line by line); [] when nothing matches."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if d.values and text.lower() not in {v.lower() for v in d.values}:
+        return []
+    if not d.pattern:
+        return [text]
+    return [line.strip() for line in text.splitlines() if re.search(d.pattern, line)]
+
+
 def _config_key(d: Detector, scan: ScanInput) -> list[Hit]:
     hits = []
     for cluster, source in scan.clusters.items():
@@ -256,15 +270,108 @@ def _config_key(d: Detector, scan: ScanInput) -> list[Hit]:
                 continue
             data = obj.get("data") or {}
             for key in d.watched_keys():
-                if key in data and (not d.values or str(data[key]).lower() in {v.lower() for v in d.values}):
+                if key not in data:
+                    continue
+                for shown in _matching_lines(d, data[key])[:5]:
                     hits.append(
                         Hit(
                             object_subject(cluster, obj, helm_value_path=key),
-                            Evidence(source="cluster", ref=object_ref(cluster, obj), excerpt=f"{key}: {data[key]}"),
+                            Evidence(source="cluster", ref=object_ref(cluster, obj), excerpt=f"{key}: {shown}"),
                             old=key,
                             new=d.renames.get(key, ""),
                         )
                     )
+            for key in d.absent:
+                if key not in data:
+                    hits.append(
+                        Hit(
+                            object_subject(cluster, obj, helm_value_path=key),
+                            Evidence(
+                                source="cluster",
+                                ref=object_ref(cluster, obj),
+                                excerpt=f"{key} is not set (keys present: {', '.join(sorted(data))[:200] or 'none'})",
+                            ),
+                        )
+                    )
+    return hits
+
+
+def field_values(obj: Any, path: str) -> list[Any]:
+    """Every value at a dotted path; a segment ending in [] walks each item of a list: spec.roles[].name."""
+    found = [obj]
+    for part in path.split("."):
+        each = part.endswith("[]")
+        key = part[:-2] if each else part
+        step = []
+        for node in found:
+            value = node.get(key) if isinstance(node, dict) else None
+            if value is None:
+                continue
+            if each:
+                step.extend(value if isinstance(value, list) else [])
+            else:
+                step.append(value)
+        found = step
+    return found
+
+
+def _field_value(d: Detector, scan: ScanInput) -> list[Hit]:
+    """Objects whose field matches, from the clusters and from the GitOps files (with the matching line)."""
+    hits = []
+    group = split_api_version(d.api_version)[0] if d.api_version else None
+    for cluster, source in scan.clusters.items():
+        for obj in source.objects_of_kind(d.resource_kind, group):
+            for value in field_values(obj, d.field):
+                for shown in _matching_lines(d, value)[:5]:
+                    hits.append(
+                        Hit(
+                            object_subject(cluster, obj),
+                            Evidence(source="cluster", ref=object_ref(cluster, obj), excerpt=f"{d.field}: {shown}"),
+                        )
+                    )
+    for m in scan.manifests:
+        if m.kind != d.resource_kind or (d.api_version and m.api_version != d.api_version):
+            continue
+        for value in field_values(m.doc, d.field):
+            for shown in _matching_lines(d, value)[:5]:
+                hit = _manifest_hit(m, scan, excerpt=f"{d.field}: {shown}")
+                line = find_line(scan.gitops_root / m.file, shown, m.line) if scan.gitops_root and shown else 0
+                if line:
+                    hit = Hit(hit.subject.model_copy(update={"line": line}),
+                              hit.evidence.model_copy(update={"ref": f"{m.file}:{line}"}))
+                hits.append(hit)
+    return hits
+
+
+def _node_kernel_below(d: Detector, scan: ScanInput) -> list[Hit]:
+    """One hit per cluster with nodes on a kernel older than min_version, naming how many and which."""
+    minimum = Version.parse(d.min_version)
+    hits = []
+    for cluster, source in scan.clusters.items():
+        old: list[tuple[str, str, str]] = []
+        for node in source.objects_of_kind("Node"):
+            info = node.get("status", {}).get("nodeInfo") or {}
+            kernel, image = str(info.get("kernelVersion", "")), str(info.get("osImage", ""))
+            if d.exempt_os_image and re.search(d.exempt_os_image, image):
+                continue
+            try:
+                if Version.parse(kernel) < minimum:
+                    old.append((node.get("metadata", {}).get("name", ""), kernel, image))
+            except VersionError:
+                continue  # no kernel reported: nothing to judge
+        if old:
+            listed = "; ".join(f"{name}: {kernel} ({image})" for name, kernel, image in old[:5])
+            more = f" and {len(old) - 5} more" if len(old) > 5 else ""
+            hits.append(
+                Hit(
+                    Subject(cluster=cluster, kind="Node", name=old[0][0]),
+                    Evidence(
+                        source="cluster",
+                        ref=f"{cluster}: v1 Node status.nodeInfo.kernelVersion",
+                        excerpt=f"{len(old)} node(s) below kernel {d.min_version}: {listed}{more}",
+                    ),
+                )
+            )
     return hits
 
 

@@ -10,6 +10,7 @@ keeps the source it came from; facts marked uncertain stay visibly uncertain in 
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -97,7 +98,9 @@ DetectorKind = Literal[
     "annotation_in_use",  # any object (pods, workloads) carries `annotation`
     "label_selector_in_use",  # a workload selects nodes or pods with `label`
     "metric_used",  # dashboards or alert rules use any of `metrics` (renames: old -> new)
-    "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys`
+    "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys` (or misses one of `absent`)
+    "field_value",  # objects of resource_kind (cluster, GitOps files) whose `field` matches values/pattern
+    "node_kernel_below",  # nodes whose kernel is older than min_version (osImage exemptions allowed)
 ]
 
 
@@ -126,6 +129,15 @@ class Detector(Entry):
     metrics: list[str] = Field(default_factory=list)
     replacement: str = Field(default="", description="api_in_use: what to use instead ('' when none)")
     deprecated_in: str = Field(default="", description="api_in_use: release that deprecated it ('' when unknown)")
+    field: str = Field(
+        default="", description="field_value: dotted path in the object, [] for every list item: spec.roles[].name"
+    )
+    pattern: str = Field(
+        default="", description="config_key/field_value: match only values where this regex is found (per line)"
+    )
+    absent: list[str] = Field(default_factory=list, description="config_key: also match when these keys are missing")
+    min_version: str = Field(default="", description="node_kernel_below: oldest kernel that is fine, e.g. 5.10")
+    exempt_os_image: str = Field(default="", description="node_kernel_below: osImage regex exempt from the minimum")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Detector:
@@ -136,12 +148,23 @@ class Detector(Entry):
             "annotation_in_use": ("annotation",),
             "label_selector_in_use": ("label",),
             "config_key": ("resource_kind", "name"),
+            "field_value": ("resource_kind", "field"),
+            "node_kernel_below": ("min_version",),
         }.get(self.kind, ())
         missing = [f for f in need if not getattr(self, f)]
         if missing:
             raise ValueError(f"detector kind {self.kind} needs {', '.join(missing)}")
-        if self.kind in ("helm_value", "config_key") and not (self.keys or self.renames):
-            raise ValueError(f"detector kind {self.kind} needs keys or renames")
+        if self.kind == "helm_value" and not (self.keys or self.renames):
+            raise ValueError("detector kind helm_value needs keys or renames")
+        if self.kind == "config_key" and not (self.keys or self.renames or self.absent):
+            raise ValueError("detector kind config_key needs keys, renames or absent")
+        if self.kind == "field_value" and not (self.values or self.pattern):
+            raise ValueError("detector kind field_value needs values or pattern")
+        if self.pattern:
+            try:
+                re.compile(self.pattern)
+            except re.error as e:
+                raise ValueError(f"pattern {self.pattern!r} is not a valid regex: {e}") from e
         if self.kind == "metric_used" and not (self.metrics or self.renames):
             raise ValueError("detector kind metric_used needs metrics or renames")
         return self

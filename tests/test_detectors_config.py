@@ -1,0 +1,139 @@
+"""Detectors that read tool configuration and node facts: Argo CD's ConfigMaps (RBAC policy lines, Dex,
+resource tracking), node kernels for Cilium 1.18, container flags for vmagent, node class fields for
+Karpenter. Each runs end to end through `upgradectl plan` on a copy of the demo fleet with the one fact
+changed, and is checked both ways: the changed fact is found with its evidence, the unchanged fleet is not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_cli_plan import upgradectl
+
+from upgradectl.tools.detectors import field_values
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Path:
+    demo = Path(str(resources.files("upgradectl") / "demo_fleet"))
+    copy = tmp_path / "fleet"
+    shutil.copytree(demo, copy)
+    return copy
+
+
+def edit_objects(fleet: Path, cluster: str, rel: str, name: str, change) -> None:
+    """Apply `change` to the named object of one recorded list file (resources/<group>/<version>/<plural>)."""
+    path = fleet / "clusters" / cluster / "resources" / rel
+    doc = yaml.safe_load(path.read_text())
+    hits = [o for o in doc["items"] if o["metadata"]["name"] == name]
+    assert hits, f"{name} not in {path}"
+    for obj in hits:
+        change(obj)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def plan(fleet: Path, *args: str) -> dict[str, Any]:
+    result = upgradectl("plan", *args, "--fleet", str(fleet), "--format", "json")
+    assert result.returncode in (0, 1, 3), result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def found(p: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    return [f for f in p["findings"] if f["code"] == code]
+
+
+def test_argocd_30_reads_rbac_policy_lines_dex_and_tracking_method(fleet):
+    secret = "dex-literal-client-secret-9f2c"
+
+    def rbac(obj):
+        obj["data"]["policy.csv"] += "p, role:deployer, applications, update, */*, allow\n"
+
+    def argocd_cm(obj):
+        obj["data"]["dex.config"] = f"connectors:\n- type: github\n  config:\n    clientSecret: {secret}\n"
+
+    before = plan(fleet, "--tool", "argocd", "--to", "3.0")
+    assert not found(before, "ARGO-RBAC-FINE-GRAINED-SUBRESOURCES")  # the demo grants only sync
+    assert not found(before, "ARGO-DEX-RBAC-SUBJECT")  # and has no Dex
+    tracking = found(before, "ARGO-ANNOTATION-TRACKING-DEFAULT")
+    assert [f["subject"]["cluster"] for f in tracking] == ["keystone"]
+    assert "application.resourceTrackingMethod is not set" in tracking[0]["evidence"][0]["excerpt"]
+
+    edit_objects(fleet, "keystone", "core/v1/configmaps.yaml", "argocd-rbac-cm", rbac)
+    edit_objects(fleet, "keystone", "core/v1/configmaps.yaml", "argocd-cm", argocd_cm)
+    after = plan(fleet, "--tool", "argocd", "--to", "3.0")
+    grant = found(after, "ARGO-RBAC-FINE-GRAINED-SUBRESOURCES")
+    assert len(grant) == 1
+    assert grant[0]["evidence"][0]["excerpt"] == "policy.csv: p, role:deployer, applications, update, */*, allow"
+    dex = found(after, "ARGO-DEX-RBAC-SUBJECT")
+    assert len(dex) == 1 and dex[0]["evidence"][0]["excerpt"] == "dex.config: connectors:"
+    assert secret not in json.dumps(after)  # the matched line is shown, never the rest of the value
+
+    def annotation(obj):
+        obj["data"]["application.resourceTrackingMethod"] = "annotation"
+
+    edit_objects(fleet, "keystone", "core/v1/configmaps.yaml", "argocd-cm", annotation)
+    assert not found(plan(fleet, "--tool", "argocd", "--to", "3.0"), "ARGO-ANNOTATION-TRACKING-DEFAULT")
+
+
+def test_cilium_118_names_nodes_below_kernel_510_and_exempts_rhel_810(fleet):
+    nodes = yaml.safe_load((fleet / "clusters/ravan/resources/core/v1/nodes.yaml").read_text())["items"]
+    old, rhel = nodes[0]["metadata"]["name"], nodes[1]["metadata"]["name"]
+
+    def kernel(version, image):
+        def change(obj):
+            obj["status"]["nodeInfo"].update({"kernelVersion": version, "osImage": image})
+
+        return change
+
+    assert not found(plan(fleet, "--tool", "cilium", "--to", "1.18", "--clusters", "ravan"), "CIL-118-KERNEL-510")
+    edit_objects(fleet, "ravan", "core/v1/nodes.yaml", old, kernel("4.14.336-257.562.amzn2.x86_64", "Amazon Linux 2"))
+    edit_objects(fleet, "ravan", "core/v1/nodes.yaml", rhel,
+                 kernel("4.18.0-553.el8_10.x86_64", "Red Hat Enterprise Linux 8.10 (Ootpa)"))
+    hit = found(plan(fleet, "--tool", "cilium", "--to", "1.18", "--clusters", "ravan"), "CIL-118-KERNEL-510")
+    assert len(hit) == 1 and hit[0]["severity"] == "high"
+    excerpt = hit[0]["evidence"][0]["excerpt"]
+    assert excerpt.startswith("1 node(s) below kernel 5.10: ") and old in excerpt and "4.14.336" in excerpt
+    assert rhel not in excerpt  # RHEL 8.10's 4.18 kernel is the documented exception
+
+
+def test_vmagent_removed_flag_is_found_in_the_running_deployment(fleet):
+    def flag(obj):
+        obj["spec"]["template"]["spec"]["containers"][0].setdefault("args", []).append(
+            "-remoteWrite.multitenantURL=http://vminsert:8480"
+        )
+
+    assert not found(plan(fleet, "--tool", "victoriametrics"), "VM-1102-FLAGS")
+    edit_objects(fleet, "monitor", "apps/v1/deployments.yaml", "vmagent-victoria-metrics-k8s-stack", flag)
+    hit = found(plan(fleet, "--tool", "victoriametrics"), "VM-1102-FLAGS")
+    assert [(f["subject"]["cluster"], f["subject"]["name"]) for f in hit] == [
+        ("monitor", "vmagent-victoria-metrics-k8s-stack")
+    ]
+    assert hit[0]["evidence"][0]["excerpt"].endswith("-remoteWrite.multitenantURL=http://vminsert:8480")
+
+
+def test_field_paths_walk_lists_and_skip_missing_parts():
+    obj = {"spec": {"template": {"spec": {"containers": [{"args": ["-a", "-b"]}, {"name": "x"}, {"args": ["-c"]}]}}}}
+    assert field_values(obj, "spec.template.spec.containers[].args[]") == ["-a", "-b", "-c"]
+    assert field_values(obj, "spec.missing[].x") == []
+    assert field_values({"spec": {"amiFamily": "Ubuntu"}}, "spec.amiFamily") == ["Ubuntu"]
+
+
+def test_karpenter_ubuntu_node_template_is_found_in_cluster_and_git_with_its_line(fleet):
+    def ubuntu(obj):
+        obj["spec"]["amiFamily"] = "Ubuntu"
+
+    assert not found(plan(fleet, "--tool", "karpenter", "--clusters", "ravan"), "KARP-034-UBUNTU-K8S-129")
+    edit_objects(fleet, "ravan", "karpenter.k8s.aws/v1alpha1/awsnodetemplates.yaml", "batch", ubuntu)
+    git = fleet / "infra-flux/infrastructure/karpenter/ravan/awsnodetemplate-batch.yaml"
+    git.write_text(git.read_text().replace("amiFamily: AL2", "amiFamily: Ubuntu"))
+    hits = found(plan(fleet, "--tool", "karpenter", "--clusters", "ravan"), "KARP-034-UBUNTU-K8S-129")
+    where = {(f["evidence"][0]["source"], f["evidence"][0]["ref"]) for f in hits}
+    assert ("cluster", "ravan: karpenter.k8s.aws/v1alpha1 AWSNodeTemplate batch") in where
+    assert ("gitops", "infrastructure/karpenter/ravan/awsnodetemplate-batch.yaml:11") in where
+    assert all(f["evidence"][0]["excerpt"] == "spec.amiFamily: Ubuntu" for f in hits)
