@@ -97,3 +97,27 @@ def test_ravan_projection_is_checked_bounded_and_states_the_gap(ravan):
     reasons = " ".join(p.reason for p in c.pinned)
     assert "do-not-evict" in reasons and "payments/payments-api" in reasons
     assert report.scale_up is not None and report.scale_up.metric == "karpenter_pods_startup_time_seconds"
+
+
+def test_requests_count_native_sidecars_as_the_scheduler_does():
+    """Kubernetes 1.29+: an init container with restartPolicy Always keeps running beside the app and
+    beside the init containers after it; a regular init container runs alone with the sidecars before it."""
+    from upgradectl.tools.placement_check import _requests
+    from upgradectl.tools.resources import pod_requests
+
+    def c(cpu: str, mem: str, **extra):
+        return {"resources": {"requests": {"cpu": cpu, "memory": mem}}, **extra}
+
+    spec = {
+        "initContainers": [c("2", "1Gi"), c("250m", "256Mi", restartPolicy="Always"), c("1500m", "2Gi")],
+        "containers": [c("500m", "512Mi"), c("250m", "256Mi")],
+    }
+    # app 0.75 + sidecar 0.25 = 1.0 CPU; init 2.0 alone; init 1.5 + sidecar 0.25 = 1.75 -> 2.0 CPU
+    # memory: app 768Mi + 256Mi = 1Gi; 1Gi; 2Gi + 256Mi -> 2.25Gi
+    got = pod_requests({"spec": spec})
+    assert got.cpu == pytest.approx(2.0) and got.memory == pytest.approx(2.25 * 2**30)
+    assert _requests(spec) == pytest.approx((2.0, 2.25 * 2**30))  # the independent checker agrees
+    spec["initContainers"] = [c("100m", "64Mi", restartPolicy="Always")]
+    got = pod_requests({"spec": spec})
+    assert got.cpu == pytest.approx(0.85) and got.memory == pytest.approx((768 + 64) * 2**20)
+    assert _requests(spec) == pytest.approx((0.85, (768 + 64) * 2**20))

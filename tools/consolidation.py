@@ -116,8 +116,8 @@ def _request_key(pod: dict[str, Any]) -> tuple:
     spec = pod.get("spec", {})
 
     def raw(containers: list[dict[str, Any]] | None) -> tuple:
-        reqs = [(c.get("resources") or {}).get("requests") or {} for c in containers or []]
-        return tuple((r.get("cpu", 0), r.get("memory", 0)) for r in reqs)
+        reqs = [((c.get("resources") or {}).get("requests") or {}, c.get("restartPolicy")) for c in containers or []]
+        return tuple((r.get("cpu", 0), r.get("memory", 0), policy) for r, policy in reqs)
 
     overhead = spec.get("overhead") or {}
     return raw(spec.get("containers", [])), raw(spec.get("initContainers")), overhead.get("cpu", 0), \

@@ -34,10 +34,16 @@ def _requests(spec: dict[str, Any]) -> tuple[float, float]:
         r = (c.get("resources") or {}).get("requests") or {}
         return _q(r.get("cpu", 0)), _q(r.get("memory", 0))
 
-    cpu = sum(one(c)[0] for c in spec.get("containers") or [])
-    mem = sum(one(c)[1] for c in spec.get("containers") or [])
-    for c in spec.get("initContainers") or []:
-        cpu, mem = max(cpu, one(c)[0]), max(mem, one(c)[1])
+    inits = spec.get("initContainers") or []
+    sidecars = [c for c in inits if c.get("restartPolicy") == "Always"]  # keep running beside the app
+    cpu = sum(one(c)[0] for c in (spec.get("containers") or []) + sidecars)
+    mem = sum(one(c)[1] for c in (spec.get("containers") or []) + sidecars)
+    for i, c in enumerate(inits):
+        if c.get("restartPolicy") == "Always":
+            continue
+        before = [s for s in inits[:i] if s.get("restartPolicy") == "Always"]  # a regular init container
+        cpu = max(cpu, one(c)[0] + sum(one(s)[0] for s in before))  # runs beside the sidecars before it
+        mem = max(mem, one(c)[1] + sum(one(s)[1] for s in before))
     over = spec.get("overhead") or {}
     return cpu + _q(over.get("cpu", 0)), mem + _q(over.get("memory", 0))
 

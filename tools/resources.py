@@ -52,20 +52,32 @@ class Requests:
 
 
 def pod_requests(pod: dict[str, Any]) -> Requests:
-    """Effective scheduling requests: max(sum of containers, largest init container), plus overhead."""
+    """Effective scheduling requests, as the scheduler computes them, plus overhead.
+
+    Regular init containers run one at a time before the app; sidecars (init containers with
+    restartPolicy: Always, Kubernetes 1.29+) keep running next to everything started after them. So the
+    pod needs the larger of: app containers plus every sidecar, and for each regular init container, its
+    own request plus the sidecars started before it.
+    """
     spec = pod.get("spec", {})
 
-    def total(containers: list[dict[str, Any]]) -> Requests:
-        acc = Requests()
-        for c in containers or []:
-            req = (c.get("resources") or {}).get("requests") or {}
-            acc = acc + Requests(quantity(req.get("cpu", 0)), quantity(req.get("memory", 0)))
-        return acc
+    def request(c: dict[str, Any]) -> Requests:
+        req = (c.get("resources") or {}).get("requests") or {}
+        return Requests(quantity(req.get("cpu", 0)), quantity(req.get("memory", 0)))
 
-    main = total(spec.get("containers", []))
-    init = [total([c]) for c in spec.get("initContainers", []) or []]
-    cpu = max([main.cpu, *[i.cpu for i in init]])
-    mem = max([main.memory, *[i.memory for i in init]])
+    main = Requests()
+    for c in spec.get("containers", []) or []:
+        main = main + request(c)
+    sidecars = Requests()
+    cpu, mem = 0.0, 0.0
+    for c in spec.get("initContainers", []) or []:
+        if c.get("restartPolicy") == "Always":
+            sidecars = sidecars + request(c)
+            peak = sidecars
+        else:
+            peak = sidecars + request(c)
+        cpu, mem = max(cpu, peak.cpu), max(mem, peak.memory)
+    cpu, mem = max(cpu, main.cpu + sidecars.cpu), max(mem, main.memory + sidecars.memory)
     overhead = spec.get("overhead") or {}
     return Requests(cpu + quantity(overhead.get("cpu", 0)), mem + quantity(overhead.get("memory", 0)))
 
