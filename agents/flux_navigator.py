@@ -7,7 +7,15 @@ import re
 from dataclasses import dataclass
 
 from upgradectl.agents.base import FleetView, TaskInput, TaskResult, knowledge_evidence, make_finding
-from upgradectl.models import ClusterVersion, Evidence, Finding, Subject, UpgradePath, UpgradeRequest
+from upgradectl.models import (
+    ENVIRONMENT_ORDER,
+    ClusterVersion,
+    Evidence,
+    Finding,
+    Subject,
+    UpgradePath,
+    UpgradeRequest,
+)
 from upgradectl.tools.detectors import Hit, run_detector
 from upgradectl.tools.fleet import Fleet, FleetCluster
 from upgradectl.tools.gitops import Manifest, find_line, line_text
@@ -40,6 +48,58 @@ class Inventory:
 def _range_text(k: ToolKnowledge, version: str) -> str:
     kube_range = k.kube_range(version)
     return str(kube_range) if kube_range else ""
+
+
+def _skipped_stages(
+    k: ToolKnowledge,
+    fleet: Fleet,
+    scope: list[FleetCluster],
+    installs: dict[str, Installation],
+    target: str,
+    checked: list[str],
+) -> list[Finding]:
+    """Out-of-scope clusters of an earlier environment that still run an older version: the staged rollout
+    (dev -> staging -> prod) would reach the scoped environment with no earlier stage having run the
+    target. One finding per scoped environment; prod without any earlier validation is high."""
+    scoped = {c.info.name for c in scope}
+    findings = []
+    for env in sorted({c.info.environment for c in scope}, key=ENVIRONMENT_ORDER.index):
+        earlier = ENVIRONMENT_ORDER[: ENVIRONMENT_ORDER.index(env)]
+        if any(c.info.environment in earlier for c in scope):
+            continue  # an earlier stage of this plan runs the target first
+        behind, ahead = [], []
+        for name, found in sorted(installs.items()):
+            cluster = fleet.clusters[name]
+            if name in scoped or cluster.info.environment not in earlier:
+                continue
+            (behind if Version.parse(found.version) < Version.parse(target) else ahead).append((name, found))
+        if ahead:
+            checked.append(
+                f"{env}: earlier environments already run {k.display_name} {target} or newer on "
+                f"{', '.join(n for n, _ in ahead)}"
+            )
+            continue
+        if not behind:
+            continue
+        names = ", ".join(f"{n} ({f.version})" for n, f in behind)
+        here = ", ".join(sorted(c.info.name for c in scope if c.info.environment == env))
+        findings.append(
+            make_finding(
+                code="ROLLOUT-EARLIER-STAGE-SKIPPED",
+                severity="high" if env == "prod" else "medium",
+                category="rollout",
+                title=f"{env} would get {k.display_name} {target} before any earlier environment: {names} "
+                f"are out of scope and still run older versions",
+                agent=AGENT,
+                subject=Subject(cluster=",".join(n for n, _ in behind), tool=k.tool, version=target),
+                evidence=[e for _, f in behind for e in f.evidence[:1]],
+                detail=f"The plan is scoped to {env} ({here}), so no earlier environment runs this target "
+                "before it does: the staged rollout's earlier gates and soak are skipped.",
+                remediation=f"Plan and roll out {target} on {', '.join(n for n, _ in behind)} first (drop the "
+                "environment/cluster filter), or accept the risk explicitly in the change record.",
+            )
+        )
+    return findings
 
 
 def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> Inventory:
@@ -159,6 +219,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
                 )
             )
     checked.append(f"target {target}: {target_reason}")
+    findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
     for path in paths:
         checked.append(
             f"path for {', '.join(path.clusters)}: "

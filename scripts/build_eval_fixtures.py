@@ -337,6 +337,7 @@ FIXTURES: dict[str, Callable[[Path], None]] = {
     "014_cilium_two_minors_medium_canary": build_cilium_two_minors,
     "015_argocd_security_patch_rolling": build_argocd_patch,
     "018_cilium_one_minor_rollback_limit": build_cilium_one_minor,
+    "019_cilium_prod_only_skips_staging": build_cilium_two_minors,  # 014's fleet, scoped to prod by the request
 }
 
 

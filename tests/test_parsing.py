@@ -81,3 +81,30 @@ def test_cluster_names_in_text():
 def test_no_trigger_words_is_standard_feature():
     trigger, reasons = classify_trigger("karpenter upgrade")
     assert trigger == "feature" and "standard" in reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "envs"),
+    [
+        ("upgrade cilium on staging to 1.16", ["staging"]),
+        ("Argo CD security patch for prod only", ["prod"]),
+        ("flux: only dev and staging for now", ["dev", "staging"]),
+        ("flux upgrade on the production clusters", ["prod"]),
+        ("cilium on dev/staging", ["dev", "staging"]),
+        # incidents and rollout order name environments without scoping the plan
+        ("incident in prod: cilium drops packets, upgrade it", []),
+        ("roll karpenter out to staging, then prod", []),
+        ("Upgrade Karpenter on dev-apps first", []),  # a cluster name, not an environment
+        ("the product team wants flux 2.4", []),
+    ],
+)
+def test_environment_scope_only_from_explicit_words(text, envs):
+    request = parse_request(text)
+    assert request.environments == envs
+    assert any("environments" in r for r in request.trigger_reasons) == bool(envs)
+
+
+def test_env_flag_and_named_clusters_win_over_environment_words():
+    assert parse_request("cilium on staging", environments=["prod"]).environments == ["prod"]
+    named = parse_request("cilium on staging: ravan", known_clusters=["ravan", "keystone"])
+    assert named.clusters == ["ravan"] and named.environments == []

@@ -137,3 +137,17 @@ def test_cilium_118_on_kubernetes_127_needs_a_kubernetes_upgrade_first(fleet_on_
     assert "go to Cilium 1.16.19 first" in path["blockers"][0]
     assert "TARGET-K8S-UNSUPPORTED" in " ".join(codes(p))
     assert "NOT FEASIBLE" in p["summary"]
+
+
+def test_scoping_to_a_later_environment_reports_the_skipped_earlier_stages():
+    prod = plan("--tool", "cilium", "--to", "1.16", "--env", "prod", "--fleet", "demo")
+    skipped = [f for f in prod["findings"] if f["code"] == "ROLLOUT-EARLIER-STAGE-SKIPPED"]
+    assert len(skipped) == 1 and skipped[0]["severity"] == "high"
+    assert "dev-apps (1.14.5), eks-staging-apps (1.14.5)" in skipped[0]["title"]
+    assert {e["ref"].split(":")[0] for e in skipped[0]["evidence"]} == {"dev-apps", "eks-staging-apps"}
+    staging = plan("cilium on staging to 1.16", "--fleet", "demo")
+    assert {v["cluster"] for v in staging["versions"] if v["target_version"]} == {"eks-staging-apps"}
+    skipped = [f for f in staging["findings"] if f["code"] == "ROLLOUT-EARLIER-STAGE-SKIPPED"]
+    assert len(skipped) == 1 and skipped[0]["severity"] == "medium" and "dev-apps (1.14.5)" in skipped[0]["title"]
+    everywhere = plan("--tool", "cilium", "--to", "1.16", "--fleet", "demo")
+    assert "ROLLOUT-EARLIER-STAGE-SKIPPED" not in codes(everywhere)

@@ -37,6 +37,7 @@ Category = Literal[
     "security",
     "incomplete",
     "inventory",
+    "rollout",
 ]
 AgentName = Literal[
     "flux-navigator",

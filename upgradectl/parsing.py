@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from upgradectl.models import Environment, ToolName, Trigger, UpgradeRequest
+from upgradectl.models import ENVIRONMENT_ORDER, Environment, ToolName, Trigger, UpgradeRequest
 from upgradectl.tools.versions import Version, VersionError
 
 TOOL_ALIASES: dict[str, ToolName] = {
@@ -151,6 +151,32 @@ def find_target_version(text: str) -> tuple[str | None, str]:
     return chosen[1], f"target version '{chosen[2]}' read from the request text"
 
 
+_ENV_WORDS = {"dev": "dev", "development": "dev", "staging": "staging", "prod": "prod",
+              "production": "prod"}
+_ENV = r"(dev|development|staging|prod|production)"
+_ENV_LIST = rf"{_ENV}(?![\w-])(?:\s*(?:,|and|&|\+|/)\s*{_ENV}(?![\w-]))*"
+# Only explicit scoping counts: "on staging", "prod only", "only in dev", "staging clusters only". Words like
+# "in prod" or "to staging" also describe incidents and rollout order, so they never narrow a plan.
+_ENV_SCOPES = (
+    re.compile(rf"\b(?:only|just)\s+(?:(?:on|in|for)\s+)?(?:the\s+)?(?P<envs>{_ENV_LIST})\b"),
+    re.compile(rf"\b(?P<envs>{_ENV_LIST})(?:\s+(?:clusters?|environments?|envs?))?\s+only\b"),
+    re.compile(rf"\bon\s+(?:the\s+)?(?P<envs>{_ENV_LIST})(?:\s+(?:clusters?|environments?|envs?))?\b"),
+)
+
+
+def find_environments(text: str) -> tuple[list[Environment], str]:
+    """Environments the text explicitly scopes the plan to ("on staging", "prod only"), and why; ([], '')
+    when it does not, which means every environment."""
+    lowered = text.lower()
+    for pattern in _ENV_SCOPES:
+        match = pattern.search(lowered)
+        if match:
+            words = re.findall(_ENV, match.group("envs"))
+            envs = [e for e in ENVIRONMENT_ORDER if e in {_ENV_WORDS[w] for w in words}]
+            return envs, f"environments {', '.join(envs)} from the words '{match.group(0)}' (override with --env)"
+    return [], ""
+
+
 def classify_trigger(text: str) -> tuple[Trigger, list[str]]:
     """Trigger class from the request's words, with the words that decided it."""
     lowered = text.lower()
@@ -226,6 +252,10 @@ def parse_request(
         if env not in ("dev", "staging", "prod"):
             raise RequestError(f"--env {env!r} is not one of dev, staging, prod")
         envs.append(env)  # type: ignore[arg-type]
+    if not environments and not chosen_clusters:  # named clusters already say where
+        envs, why = find_environments(text)
+        if why:
+            reasons.append(why)
 
     return UpgradeRequest(
         text=text,
