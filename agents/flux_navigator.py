@@ -146,7 +146,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
             target = resolve_target(k, request.target_version)
             target_reason = f"requested target {request.target_version} -> {target}"
         else:
-            target, target_reason = latest_compatible(k, kube)
+            target, target_reason = latest_compatible(k, kube, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
 

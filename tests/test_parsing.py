@@ -108,3 +108,12 @@ def test_env_flag_and_named_clusters_win_over_environment_words():
     assert parse_request("cilium on staging", environments=["prod"]).environments == ["prod"]
     named = parse_request("cilium on staging: ravan", known_clusters=["ravan", "keystone"])
     assert named.clusters == ["ravan"] and named.environments == []
+
+
+def test_lts_channel_from_words_or_flag_and_an_explicit_version_wins():
+    assert parse_request("victoriametrics to the latest LTS").channel == "lts"
+    assert parse_request("vm long-term support line please").channel == "lts"
+    assert parse_request("", tool="vm", to="lts").channel == "lts"
+    pinned = parse_request("victoriametrics LTS 1.122")
+    assert pinned.channel == "latest" and pinned.target_version == "1.122"
+    assert parse_request("flux upgrade for GitOps improvements").channel == "latest"

@@ -151,3 +151,12 @@ def test_scoping_to_a_later_environment_reports_the_skipped_earlier_stages():
     assert len(skipped) == 1 and skipped[0]["severity"] == "medium" and "dev-apps (1.14.5)" in skipped[0]["title"]
     everywhere = plan("--tool", "cilium", "--to", "1.16", "--fleet", "demo")
     assert "ROLLOUT-EARLIER-STAGE-SKIPPED" not in codes(everywhere)
+
+
+def test_lts_request_targets_the_newest_lts_line_and_tools_without_lts_say_so():
+    p = plan("victoriametrics to the latest LTS", "--fleet", "demo")
+    assert p["target_version"] == "1.148.0"  # 1.149 and 1.150 are newer but not LTS lines
+    assert "LTS release" in p["target_reason"] and "Enterprise-only" in p["target_reason"]
+    result = upgradectl("plan", "karpenter to the latest lts", "--fleet", "demo")
+    assert result.returncode == 2
+    assert "publishes no long-term-support lines" in result.stderr and "Traceback" not in result.stderr

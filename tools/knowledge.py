@@ -65,6 +65,7 @@ class Release(Entry):
     line: str = Field(description="Minor line, e.g. '0.37'")
     latest_patch: str
     released: str = ""
+    lts: bool = Field(default=False, description="A long-term-support line (VictoriaMetrics)")
     kubernetes: KubeRange | None = Field(default=None, description="None when the tool publishes no range")
     kubernetes_overrides: list[KubeRangeOverride] = Field(default_factory=list)
     chart_version: str = Field(default="", description="Chart version carrying latest_patch when they differ")

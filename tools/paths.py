@@ -58,18 +58,21 @@ def unsupported_clusters(k: ToolKnowledge, version: str, kube_versions: Mapping[
     return sorted(c for c, kv in kube_versions.items() if not kube_range.contains(kv))
 
 
-def latest_compatible(k: ToolKnowledge, kube_versions: Mapping[str, str]) -> tuple[str, str]:
-    """The newest release whose Kubernetes range covers every cluster, with the reason."""
+def latest_compatible(k: ToolKnowledge, kube_versions: Mapping[str, str], lts: bool = False) -> tuple[str, str]:
+    """The newest release (or LTS release) whose Kubernetes range covers every cluster, with the reason."""
+    if lts and not any(r.lts for r in k.releases):
+        raise PathError(f"{k.display_name} publishes no long-term-support lines; drop 'LTS' or name a version")
     for release in reversed(k.releases):
-        if release.latest_patch in release.avoid:
+        if release.latest_patch in release.avoid or (lts and not release.lts):
             continue
         if not unsupported_clusters(k, release.latest_patch, kube_versions):
             listed = ", ".join(f"{c} ({v})" for c, v in sorted(kube_versions.items()))
             kube_range = k.kube_range(release.latest_patch)
             supported = f"supports Kubernetes {kube_range}" if kube_range else "publishes no Kubernetes range"
+            lts_note = next((n for n in release.notes if "LTS" in n), "") if lts else ""
             return release.latest_patch, (
-                f"latest {k.display_name} release compatible with every target cluster: "
-                f"{release.latest_patch} {supported}; clusters: {listed}"
+                f"latest {k.display_name} {'LTS ' if lts else ''}release compatible with every target cluster: "
+                f"{release.latest_patch} {supported}; clusters: {listed}" + (f"; {lts_note}" if lts_note else "")
             )
     raise PathError(
         f"no known {k.display_name} release supports every cluster's Kubernetes version "

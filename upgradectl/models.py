@@ -77,6 +77,9 @@ class UpgradeRequest(Frozen):
     target_version: str | None = Field(
         default=None, description="Requested target; None means the latest version compatible with every cluster"
     )
+    channel: Literal["latest", "lts"] = Field(
+        default="latest", description="Without a target: the newest compatible release, or the newest LTS one"
+    )
     trigger: Trigger = "feature"
     trigger_reasons: list[str] = Field(default_factory=list)
     clusters: list[str] = Field(default_factory=list, description="Empty means every cluster running the tool")

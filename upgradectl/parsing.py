@@ -151,6 +151,7 @@ def find_target_version(text: str) -> tuple[str | None, str]:
     return chosen[1], f"target version '{chosen[2]}' read from the request text"
 
 
+_LTS = re.compile(r"\b(lts|long[- ]term[- ]support)\b", re.IGNORECASE)
 _ENV_WORDS = {"dev": "dev", "development": "dev", "staging": "staging", "prod": "prod",
               "production": "prod"}
 _ENV = r"(dev|development|staging|prod|production)"
@@ -220,16 +221,23 @@ def parse_request(
             reasons.append(f"also mentioned: {others} (planning the first-named tool; use --tool to choose)")
 
     target = None
-    if to:
+    channel = "latest"
+    if to and to.strip().lower() == "lts":
+        channel = "lts"
+        reasons.append("target: the newest LTS release, from --to lts")
+    elif to:
         try:
             target = str(Version.parse(to))
         except VersionError as exc:
-            raise RequestError(f"--to {to!r}: {exc}") from exc
+            raise RequestError(f"--to {to!r}: {exc} (or 'lts' for the newest long-term-support line)") from exc
         reasons.append(f"target {target} from --to")
     else:
         target, why = find_target_version(text)
         if why:
             reasons.append(why)
+        elif _LTS.search(text):
+            channel = "lts"
+            reasons.append(f"target: the newest LTS release, from the words '{_LTS.search(text).group(0)}'")
 
     if trigger:
         valid = ("security", "cost", "feature", "compliance", "performance")
@@ -261,6 +269,7 @@ def parse_request(
         text=text,
         tool=tool_name,
         target_version=target,
+        channel=channel,
         trigger=trigger_class,
         trigger_reasons=reasons,
         clusters=chosen_clusters,

@@ -51,8 +51,8 @@ def plan(
         str | None,
         typer.Option(
             "--to",
-            help="Target version (1.0.10, v0.37, 0.37.x). Default: the "
-            "latest version compatible with every target cluster.",
+            help="Target version (1.0.10, v0.37, 0.37.x), or 'lts' for the newest long-term-support line "
+            "(VictoriaMetrics). Default: the latest version compatible with every target cluster.",
         ),
     ] = None,
     clusters: Annotated[

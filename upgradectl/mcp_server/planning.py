@@ -224,7 +224,8 @@ class PlanTools:
             str,
             Field(
                 description="The upgrade in words, e.g. 'Karpenter needs upgrade for better bin packing and cost "
-                "optimization'. Tool, target version, trigger and cluster names are read from it."
+                "optimization'. Tool, target version (or 'LTS'), trigger, cluster names and explicit environment "
+                "scope ('on staging', 'prod only') are read from it."
             ),
         ] = "",
         tool: Annotated[
@@ -237,8 +238,8 @@ class PlanTools:
         to: Annotated[
             str | None,
             Field(
-                description="Target version (1.0.10, v0.37, 0.37.x). Default: the newest version every target "
-                "cluster's Kubernetes supports."
+                description="Target version (1.0.10, v0.37, 0.37.x), or 'lts' for the newest long-term-support "
+                "line. Default: the newest version every target cluster's Kubernetes supports."
             ),
         ] = None,
         fleet: Annotated[
