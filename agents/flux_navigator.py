@@ -20,7 +20,7 @@ from upgradectl.tools.detectors import Hit, run_detector
 from upgradectl.tools.fleet import Fleet, FleetCluster
 from upgradectl.tools.gitops import Manifest, find_line, line_text
 from upgradectl.tools.helm import HelmRelease
-from upgradectl.tools.inventory import Installation, detect_installation
+from upgradectl.tools.inventory import Installation, companions, detect_installation
 from upgradectl.tools.knowledge import BreakingChange, ToolKnowledge
 from upgradectl.tools.paths import PathError, latest_compatible, plan_path, resolve_target
 from upgradectl.tools.versions import Version
@@ -97,6 +97,44 @@ def _skipped_stages(
                 "before it does: the staged rollout's earlier gates and soak are skipped.",
                 remediation=f"Plan and roll out {target} on {', '.join(n for n, _ in behind)} first (drop the "
                 "environment/cluster filter), or accept the risk explicitly in the change record.",
+            )
+        )
+    return findings
+
+
+def _companions_outside(k: ToolKnowledge, others: list[FleetCluster], target: str, checked: list[str]) -> list[Finding]:
+    """Companion components (vmagent, vmalert) on clusters where the tool itself does not run: the plan does
+    not upgrade them and its detectors do not look at them, so say so, cluster by cluster."""
+    findings = []
+    for cluster in others:
+        if cluster.source is None or not k.companion_images:
+            continue
+        behind = [
+            c
+            for c in companions(k, cluster.source, cluster.info.name)
+            if Version.parse(c.version) < Version.parse(target)
+        ]
+        if not behind:
+            continue
+        listed = ", ".join(f"{c.name} {c.version}" for c in behind)
+        verb = "runs" if len(behind) == 1 else "run"
+        checked.append(f"{cluster.info.name}: {k.display_name} components outside the plan: {listed}")
+        images = sorted({c.image for c in behind})
+        findings.append(
+            make_finding(
+                code=f"{k.prefix}-COMPONENTS-OUTSIDE-PLAN",
+                severity="medium",
+                category="inventory",
+                title=f"{cluster.info.name}: {listed} {verb} older than {target} outside this plan",
+                agent=AGENT,
+                subject=Subject(cluster=cluster.info.name, tool=k.tool, version=behind[0].version),
+                evidence=[c.evidence for c in behind],
+                detail=f"{k.display_name} itself does not run on {cluster.info.name}, so this plan neither upgrades "
+                "these components nor runs its breaking-change detectors against them; changes crossed on the "
+                "way to the target (removed flags, new defaults) apply to them when they are upgraded.",
+                remediation=f"Upgrade them separately, environment by environment: find where the image is pinned "
+                f"(search the GitOps repo for {', '.join(images)}) and read the crossed breaking changes of this "
+                "plan before bumping it.",
             )
         )
     return findings
@@ -220,6 +258,11 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
             )
     checked.append(f"target {target}: {target_reason}")
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
+    findings.extend(
+        _companions_outside(
+            k, [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)], target, checked
+        )
+    )
     for path in paths:
         checked.append(
             f"path for {', '.join(path.clusters)}: "

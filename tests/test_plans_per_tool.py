@@ -160,3 +160,13 @@ def test_lts_request_targets_the_newest_lts_line_and_tools_without_lts_say_so():
     result = upgradectl("plan", "karpenter to the latest lts", "--fleet", "demo")
     assert result.returncode == 2
     assert "publishes no long-term-support lines" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_vmagents_on_clusters_without_victoriametrics_are_reported_not_planned():
+    p = plan("--tool", "victoriametrics", "--fleet", "demo")
+    outside = [f for f in p["findings"] if f["code"] == "VM-COMPONENTS-OUTSIDE-PLAN"]
+    assert sorted(f["subject"]["cluster"] for f in outside) == [
+        "dev-apps", "eks-staging-apps", "gke-staging-apps", "keystone", "ravan"
+    ]  # monitor's vmagent comes with its k8s-stack release, which the plan upgrades
+    assert all(f["evidence"][0]["excerpt"] == "image victoriametrics/vmagent:v1.87.6" for f in outside)
+    assert {v["cluster"] for v in p["versions"] if v["target_version"]} == {"monitor"}

@@ -43,30 +43,67 @@ def tool_release(k: ToolKnowledge, source: ClusterSource) -> HelmRelease | None:
     return candidates[0] if candidates else None
 
 
-def _running(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
-    """The version the tool's workloads actually run (version label, else image tag)."""
+def _workload_images(source: ClusterSource, markers: list[str]) -> list[tuple[str, str, dict, str]]:
+    """(apiVersion, kind, object, image) of every controller container whose image matches a marker."""
+    found = []
     for api, kind in (("apps/v1", "Deployment"), ("apps/v1", "DaemonSet"), ("apps/v1", "StatefulSet")):
         for obj in source.objects(api, kind):
             containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []) or []
             for container in containers:
                 image = str(container.get("image", ""))
-                if not any(marker in image for marker in k.image_markers):
-                    continue
-                meta = obj.get("metadata", {})
-                label = meta.get("labels", {}).get("app.kubernetes.io/version", "")
-                untagged = image.split("@", 1)[0]
-                tag = untagged.rsplit(":", 1)[-1] if ":" in untagged.rsplit("/", 1)[-1] else ""
-                # a chart's version label describes the chart's default, an image tag what really runs;
-                # Flux labels its controllers with the Flux version while their images carry their own
-                version = _clean(tag) if k.tool != "flux" and _clean(tag) else _clean(label) or _clean(tag)
-                if not version:
-                    continue
-                how = f"image {image}" if version == _clean(tag) else f"label app.kubernetes.io/version={label}"
-                ref = f"{cluster}: {api} {kind} {meta.get('namespace', '')}/{meta.get('name', '')}"
-                managed = image.startswith(PROVIDER_MANAGED_REGISTRIES)
-                evidence = (Evidence(source="cluster", ref=ref, excerpt=how),)
-                return Installation(cluster, version, "", None, evidence, provider_managed=managed)
+                if any(marker in image for marker in markers):
+                    found.append((api, kind, obj, image))
+    return found
+
+
+def _image_tag(image: str) -> str:
+    untagged = image.split("@", 1)[0]
+    return untagged.rsplit(":", 1)[-1] if ":" in untagged.rsplit("/", 1)[-1] else ""
+
+
+def _running(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
+    """The version the tool's workloads actually run (version label, else image tag)."""
+    for api, kind, obj, image in _workload_images(source, k.image_markers):
+        meta = obj.get("metadata", {})
+        label = meta.get("labels", {}).get("app.kubernetes.io/version", "")
+        tag = _image_tag(image)
+        # a chart's version label describes the chart's default, an image tag what really runs;
+        # Flux labels its controllers with the Flux version while their images carry their own
+        version = _clean(tag) if k.tool != "flux" and _clean(tag) else _clean(label) or _clean(tag)
+        if not version:
+            continue
+        how = f"image {image}" if version == _clean(tag) else f"label app.kubernetes.io/version={label}"
+        ref = f"{cluster}: {api} {kind} {meta.get('namespace', '')}/{meta.get('name', '')}"
+        managed = image.startswith(PROVIDER_MANAGED_REGISTRIES)
+        evidence = (Evidence(source="cluster", ref=ref, excerpt=how),)
+        return Installation(cluster, version, "", None, evidence, provider_managed=managed)
     return None
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A component released with the tool but installed on its own (vmagent on a workload cluster)."""
+
+    cluster: str
+    name: str  # namespace/name of the workload
+    image: str
+    version: str
+    evidence: Evidence
+
+
+def companions(k: ToolKnowledge, source: ClusterSource, cluster: str) -> list[Companion]:
+    """The tool's companion components running on a cluster, with the version their image tag says."""
+    found = []
+    for api, kind, obj, image in _workload_images(source, k.companion_images):
+        version = _clean(_image_tag(image))
+        if not version:
+            continue
+        meta = obj.get("metadata", {})
+        name = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        ref = f"{cluster}: {api} {kind} {name}"
+        evidence = Evidence(source="cluster", ref=ref, excerpt=f"image {image}")
+        found.append(Companion(cluster, name, image, version, evidence))
+    return found
 
 
 def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
@@ -82,8 +119,14 @@ def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -
         )
         helm_evidence = Evidence(source="helm", ref=f"{cluster}: release {release.ref}", excerpt=excerpt)
         if running and running.version != version:
-            return Installation(cluster, running.version, release.chart_version, release,
-                                (*running.evidence, helm_evidence), running.provider_managed)
+            return Installation(
+                cluster,
+                running.version,
+                release.chart_version,
+                release,
+                (*running.evidence, helm_evidence),
+                running.provider_managed,
+            )
         if version:
             return Installation(cluster, version, release.chart_version, release, (helm_evidence,))
     return running

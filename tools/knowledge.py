@@ -337,6 +337,11 @@ class ToolKnowledge(Entry):
     release_name: str
     install_markers: list[str] = Field(description="Chart names that identify this tool in Helm releases")
     image_markers: list[str] = Field(default_factory=list, description="Image repository fragments for the tool")
+    companion_images: list[str] = Field(
+        default_factory=list,
+        description="Images of components released with the tool but often installed on their own (vmagent): "
+        "clusters running only these are reported, not planned",
+    )
     chart: ChartInfo
     releases: list[Release]
     breaking_changes: list[BreakingChange] = Field(default_factory=list)
