@@ -122,6 +122,8 @@ def test_field_paths_walk_lists_and_skip_missing_parts():
     assert field_values(obj, "spec.template.spec.containers[].args[]") == ["-a", "-b", "-c"]
     assert field_values(obj, "spec.missing[].x") == []
     assert field_values({"spec": {"amiFamily": "Ubuntu"}}, "spec.amiFamily") == ["Ubuntu"]
+    terms = {"spec": {"terms": [{"tags": {"a": "x,y", "b": "z"}}, {"tags": "not-a-map"}]}}
+    assert field_values(terms, "spec.terms[].tags{}") == ["x,y", "z"]
 
 
 def test_karpenter_ubuntu_node_template_is_found_in_cluster_and_git_with_its_line(fleet):
@@ -137,3 +139,36 @@ def test_karpenter_ubuntu_node_template_is_found_in_cluster_and_git_with_its_lin
     assert ("cluster", "ravan: karpenter.k8s.aws/v1alpha1 AWSNodeTemplate batch") in where
     assert ("gitops", "infrastructure/karpenter/ravan/awsnodetemplate-batch.yaml:11") in where
     assert all(f["evidence"][0]["excerpt"] == "spec.amiFamily: Ubuntu" for f in hits)
+
+
+def test_flux_23_finds_helmrelease_fields_v2_drops_in_cluster_and_git(fleet):
+    def post_renderer(obj):
+        obj["spec"]["postRenderers"] = [{"kustomize": {"patchesStrategicMerge": [{"kind": "Deployment"}]}}]
+
+    assert not found(plan(fleet, "--tool", "flux"), "FLUX-23-HELMRELEASE-V2-FIELDS")
+    edit_objects(fleet, "keystone", "helm.toolkit.fluxcd.io/v2beta2/helmreleases.yaml", "argo-cd", post_renderer)
+    git = fleet / "infra-flux/infrastructure/cilium/ravan/helmrelease.yaml"
+    chart = "      chart: cilium\n"
+    git.write_text(git.read_text().replace(chart, chart + "      valuesFile: prod.yaml\n"))
+    hits = found(plan(fleet, "--tool", "flux"), "FLUX-23-HELMRELEASE-V2-FIELDS")
+    excerpts = {f["evidence"][0]["ref"]: f["evidence"][0]["excerpt"] for f in hits}
+    assert excerpts["infrastructure/cilium/ravan/helmrelease.yaml:14"] == "spec.chart.spec.valuesFile: prod.yaml"
+    live = "keystone: helm.toolkit.fluxcd.io/v2beta2 HelmRelease flux-system/argo-cd"
+    assert excerpts[live] == 'spec.postRenderers[].kustomize.patchesStrategicMerge: [{"kind":"Deployment"}]'
+
+
+def test_karpenter_comma_selector_tags_in_an_ec2nodeclass_in_git(fleet):
+    folder = fleet / "infra-flux/infrastructure/karpenter/ravan"
+    (folder / "ec2nodeclass-default.yaml").write_text(
+        "apiVersion: karpenter.k8s.aws/v1beta1\nkind: EC2NodeClass\nmetadata:\n  name: default\nspec:\n"
+        "  amiFamily: AL2\n  role: KarpenterNodeRole-ravan\n  subnetSelectorTerms:\n"
+        "  - tags:\n      karpenter.sh/discovery: ravan\n  securityGroupSelectorTerms:\n"
+        "  - tags:\n      Name: ravan-node,ravan-shared\n"
+    )
+    kustomization = folder / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "- ec2nodeclass-default.yaml\n")
+    hits = found(plan(fleet, "--tool", "karpenter", "--clusters", "ravan"), "KARP-033-COMMA-SELECTOR-TAGS")
+    assert [(f["evidence"][0]["ref"], f["evidence"][0]["excerpt"]) for f in hits] == [
+        ("infrastructure/karpenter/ravan/ec2nodeclass-default.yaml:13",
+         "spec.securityGroupSelectorTerms[].tags{}: ravan-node,ravan-shared")
+    ]

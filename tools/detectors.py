@@ -7,6 +7,7 @@ severity or wording: the agents turn hits into findings.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -252,8 +253,13 @@ def _object_present(d: Detector, scan: ScanInput) -> list[Hit]:
 
 def _matching_lines(d: Detector, value: Any) -> list[str]:
     """The parts of a value a detector matches: the whole value for `values`, each line where `pattern` is
-    found (a multi-line ConfigMap entry such as policy.csv is judged line by line); [] when nothing matches."""
-    text = str(value).lower() if isinstance(value, bool) else str(value)
+    found (a multi-line ConfigMap entry such as policy.csv is judged line by line); [] when nothing matches.
+    A map or list is judged as compact JSON, cut to 160 characters."""
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+        text = text if len(text) <= 160 else text[:157] + "..."
+    else:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
     if d.values and text.lower() not in {v.lower() for v in d.values}:
         return []
     if not d.pattern:
@@ -297,49 +303,63 @@ def _config_key(d: Detector, scan: ScanInput) -> list[Hit]:
 
 
 def field_values(obj: Any, path: str) -> list[Any]:
-    """Every value at a dotted path; a segment ending in [] walks each item of a list: spec.roles[].name."""
+    """Every value at a dotted path. A segment ending in [] walks each item of a list, one ending in {} each
+    value of a map: spec.roles[].name, spec.subnetSelectorTerms[].tags{}."""
     found = [obj]
     for part in path.split("."):
-        each = part.endswith("[]")
-        key = part[:-2] if each else part
+        each = part[-2:] if part[-2:] in ("[]", "{}") else ""
+        key = part[: -len(each)] if each else part
         step = []
         for node in found:
             value = node.get(key) if isinstance(node, dict) else None
             if value is None:
                 continue
-            if each:
+            if each == "[]":
                 step.extend(value if isinstance(value, list) else [])
+            elif each == "{}":
+                step.extend(value.values() if isinstance(value, dict) else [])
             else:
                 step.append(value)
         found = step
     return found
 
 
+def _field_matches(d: Detector, obj: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field path, matched text) for each alternative path of the detector (`a.b|c.d`) in one object."""
+    return [
+        (path, shown)
+        for path in d.field.split("|")
+        for value in field_values(obj, path.strip())
+        for shown in _matching_lines(d, value)[:5]
+    ]
+
+
 def _field_value(d: Detector, scan: ScanInput) -> list[Hit]:
-    """Objects whose field matches, from the clusters and from the GitOps files (with the matching line)."""
+    """Objects whose field matches, from the clusters and from the GitOps files (with the matching line).
+    With an api_version, any version of its group matches: objects are read at whatever version they use."""
     hits = []
     group = split_api_version(d.api_version)[0] if d.api_version else None
     for cluster, source in scan.clusters.items():
         for obj in source.objects_of_kind(d.resource_kind, group):
-            for value in field_values(obj, d.field):
-                for shown in _matching_lines(d, value)[:5]:
-                    hits.append(
-                        Hit(
-                            object_subject(cluster, obj),
-                            Evidence(source="cluster", ref=object_ref(cluster, obj), excerpt=f"{d.field}: {shown}"),
-                        )
+            for path, shown in _field_matches(d, obj):
+                hits.append(
+                    Hit(
+                        object_subject(cluster, obj),
+                        Evidence(source="cluster", ref=object_ref(cluster, obj), excerpt=f"{path}: {shown}"),
                     )
+                )
     for m in scan.manifests:
-        if m.kind != d.resource_kind or (d.api_version and m.api_version != d.api_version):
+        if m.kind != d.resource_kind or (group is not None and split_api_version(m.api_version)[0] != group):
             continue
-        for value in field_values(m.doc, d.field):
-            for shown in _matching_lines(d, value)[:5]:
-                hit = _manifest_hit(m, scan, excerpt=f"{d.field}: {shown}")
-                line = find_line(scan.gitops_root / m.file, shown, m.line) if scan.gitops_root and shown else 0
-                if line:
-                    hit = Hit(hit.subject.model_copy(update={"line": line}),
-                              hit.evidence.model_copy(update={"ref": f"{m.file}:{line}"}))
-                hits.append(hit)
+        for path, shown in _field_matches(d, m.doc):
+            hit = _manifest_hit(m, scan, excerpt=f"{path}: {shown}")
+            last_key = path.strip().rsplit(".", 1)[-1].rstrip("[]{}") + ":"
+            needle = shown if "\n" not in shown and not shown.startswith(("{", "[")) else last_key
+            line = find_line(scan.gitops_root / m.file, needle, m.line) if scan.gitops_root and needle else 0
+            if line:
+                hit = Hit(hit.subject.model_copy(update={"line": line}),
+                          hit.evidence.model_copy(update={"ref": f"{m.file}:{line}"}))
+            hits.append(hit)
     return hits
 
 
