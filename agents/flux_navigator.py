@@ -22,7 +22,14 @@ from upgradectl.tools.gitops import Manifest, find_line, line_text
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.inventory import Installation, companions, detect_installation
 from upgradectl.tools.knowledge import BreakingChange, ToolKnowledge
-from upgradectl.tools.paths import PathError, latest_compatible, plan_path, resolve_target
+from upgradectl.tools.paths import (
+    PathError,
+    latest_compatible,
+    plan_path,
+    resolve_target,
+    security_target,
+    unsupported_clusters,
+)
 from upgradectl.tools.versions import Version
 
 AGENT = "flux-navigator"
@@ -48,6 +55,56 @@ class Inventory:
 def _range_text(k: ToolKnowledge, version: str) -> str:
     kube_range = k.kube_range(version)
     return str(kube_range) if kube_range else ""
+
+
+def _unpatched_target(
+    k: ToolKnowledge, target: str, kube: dict[str, str], checked: list[str], named: bool
+) -> list[Finding]:
+    """A security upgrade to a line that no longer receives patches: it may not carry the fix at all. High
+    when upgradectl chose the target; low (a note for the next upgrade) when the request named the version,
+    since whoever named it has the advisory's fixed versions in hand."""
+    patched = k.patched_lines()
+    if patched is None or k.patch_policy is None:
+        checked.append(f"security: which {k.display_name} lines still receive patches is not in the knowledge base")
+        return []
+    line = Version.parse(target).line
+    if line in patched:
+        checked.append(f"security: target line {line} still receives patches ({', '.join(patched)})")
+        return []
+    reachable = [v for v in patched if not unsupported_clusters(k, k.latest_patch(v), kube)]
+    clusters = ", ".join(f"{c} {v}" for c, v in sorted(kube.items()))
+    how = (
+        f"move to {k.display_name} {k.latest_patch(reachable[-1])} (line {reachable[-1]}) instead"
+        if reachable
+        else f"no patched line supports the clusters' Kubernetes ({clusters}): upgrade Kubernetes to reach line "
+        f"{patched[-1]} ({k.kube_range(k.latest_patch(patched[-1]))}) or newer"
+    )
+    return [
+        make_finding(
+            code=f"{k.prefix}-SECURITY-TARGET-UNPATCHED",
+            severity="low" if named else "high",
+            category="security",
+            title=f"Security upgrade targets {k.display_name} {target}, but line {line} no longer receives patches "
+            f"(only {', '.join(patched)} do)",
+            agent=AGENT,
+            subject=Subject(tool=k.tool, version=target),
+            evidence=[
+                knowledge_evidence(
+                    k,
+                    "patch_policy",
+                    f"the newest {k.patch_policy.lines} minor lines receive patches: {', '.join(patched)}",
+                    k.patch_policy.source,
+                )
+            ],
+            detail="A fix published for a supported line is not backported to older ones, so this target may "
+            "not contain the fix the request is about. Check the advisory's fixed versions."
+            + (" The version was named in the request, so it is planned as asked; the next advisory will need "
+               "a supported line." if named else ""),
+            remediation=how[0].upper() + how[1:] + ".",
+            sources=[k.patch_policy.source],
+            uncertain=k.patch_policy.uncertain,
+        )
+    ]
 
 
 def _skipped_stages(
@@ -184,7 +241,10 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
             target = resolve_target(k, request.target_version)
             target_reason = f"requested target {request.target_version} -> {target}"
         else:
-            target, target_reason = latest_compatible(k, kube, lts=request.channel == "lts")
+            lines = {Version.parse(installs[c.info.name].version).line for c in scope}
+            fast_track = request.trigger == "security" and request.channel != "lts"
+            chosen = security_target(k, lines, kube) if fast_track else None
+            target, target_reason = chosen or latest_compatible(k, kube, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
 
@@ -257,6 +317,8 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
                 )
             )
     checked.append(f"target {target}: {target_reason}")
+    if request.trigger == "security":
+        findings.extend(_unpatched_target(k, target, kube, checked, named=bool(request.target_version)))
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
     findings.extend(
         _companions_outside(

@@ -144,3 +144,18 @@ def test_every_produced_path_obeys_every_rule(case):
     for hop in path.hops:
         assert hop_violations(k, hop.from_version, hop.to_version) == [], (hop, k.path_rules)
         assert hop.reason
+
+
+def test_security_target_is_the_running_lines_newest_patch_only_while_that_line_is_patched():
+    from upgradectl.tools.knowledge import PatchPolicy
+    from upgradectl.tools.paths import security_target
+
+    lines = [("1.0", "1.0.3", "1.25", "1.28"), ("1.1", "1.1.4", "1.26", "1.30"), ("1.2", "1.2.1", "1.29", "1.31")]
+    k = knowledge(lines, [])
+    assert security_target(k, {"1.1"}, {"a": "1.29.0"}) is None  # no patch policy known: not guessed
+    k = k.model_copy(update={"patch_policy": PatchPolicy(lines=2, source="test")})
+    target, why = security_target(k, {"1.1"}, {"a": "1.29.0"})
+    assert target == "1.1.4" and "newest 2 lines do: 1.2, 1.1" in why
+    assert security_target(k, {"1.0"}, {"a": "1.27.0"}) is None  # 1.0 is no longer patched
+    assert security_target(k, {"1.1", "1.2"}, {"a": "1.29.0"}) is None  # two lines running: no single answer
+    assert security_target(k, {"1.1"}, {"a": "1.31.0"}) is None  # 1.1.4 does not support Kubernetes 1.31

@@ -170,3 +170,15 @@ def test_vmagents_on_clusters_without_victoriametrics_are_reported_not_planned()
     ]  # monitor's vmagent comes with its k8s-stack release, which the plan upgrades
     assert all(f["evidence"][0]["excerpt"] == "image victoriametrics/vmagent:v1.87.6" for f in outside)
     assert {v["cluster"] for v in p["versions"] if v["target_version"]} == {"monitor"}
+
+
+def test_security_request_warns_when_no_patched_line_fits_the_clusters():
+    p = plan("ArgoCD upgrade required for security patches", "--fleet", "demo")
+    assert p["decision"]["track"] == "security-fast-track"
+    unpatched = [f for f in p["findings"] if f["code"] == "ARGO-SECURITY-TARGET-UNPATCHED"]
+    assert len(unpatched) == 1 and unpatched[0]["severity"] == "high"
+    assert "line 3.0 no longer receives patches" in unpatched[0]["title"]
+    assert "upgrade Kubernetes to reach line 3.3" in unpatched[0]["remediation"]
+    assert unpatched[0]["evidence"][0]["ref"].startswith("tools/knowledge/argocd.yaml patch_policy")
+    feature = plan("--tool", "argocd", "--fleet", "demo")  # not a security request: no such finding
+    assert "ARGO-SECURITY-TARGET-UNPATCHED" not in codes(feature)

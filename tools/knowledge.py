@@ -330,6 +330,14 @@ class IamRequirement(Entry):
     uncertain: bool = False
 
 
+class PatchPolicy(Entry):
+    """Which minor lines still receive (security) patches: the newest `lines` of the release list."""
+
+    lines: int = Field(ge=1)
+    source: str
+    uncertain: bool = False
+
+
 class ToolKnowledge(Entry):
     tool: ToolName
     display_name: str
@@ -352,6 +360,7 @@ class ToolKnowledge(Entry):
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
     finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
+    patch_policy: PatchPolicy | None = Field(default=None, description="None: not known which lines get patches")
     procedure: Procedure
     sources: list[str]
 
@@ -364,6 +373,12 @@ class ToolKnowledge(Entry):
         if len(ids) != len(set(ids)):
             raise ValueError(f"duplicate breaking change ids: {sorted({i for i in ids if ids.count(i) > 1})}")
         return self
+
+    def patched_lines(self) -> list[str] | None:
+        """The minor lines that still receive patches (newest first); None when the policy is not known."""
+        if self.patch_policy is None:
+            return None
+        return [r.line for r in reversed(self.releases)][: self.patch_policy.lines]
 
     def release(self, version: str) -> Release | None:
         """The release line a version belongs to."""

@@ -80,6 +80,27 @@ def latest_compatible(k: ToolKnowledge, kube_versions: Mapping[str, str], lts: b
     )
 
 
+def security_target(
+    k: ToolKnowledge, current_lines: set[str], kube_versions: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """For a security request without a version: the newest patch of the running line when that line still
+    receives patches and supports every cluster (the smallest change that carries the fixes), with the reason.
+    None when that does not apply (several lines running, a line no longer patched, an unknown policy)."""
+    patched = k.patched_lines()
+    if patched is None or len(current_lines) != 1:
+        return None
+    line = next(iter(current_lines))
+    release = k.release(line)
+    if release is None or line not in patched or release.latest_patch in release.avoid:
+        return None
+    if unsupported_clusters(k, release.latest_patch, kube_versions):
+        return None
+    return release.latest_patch, (
+        f"security fix with the smallest change: the newest patch of the running line {line}, which still "
+        f"receives patches (the newest {len(patched)} lines do: {', '.join(patched)})"
+    )
+
+
 def resolve_target(k: ToolKnowledge, requested: str) -> str:
     """'1.0' -> latest 1.0 patch; '1.0.10' stays; unknown lines fail with the known range."""
     version = Version.parse(requested)
