@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from upgradectl.agents.base import FleetView, TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.models import (
@@ -18,7 +19,7 @@ from upgradectl.models import (
 )
 from upgradectl.tools.detectors import Hit, run_detector
 from upgradectl.tools.fleet import Fleet, FleetCluster
-from upgradectl.tools.gitops import Manifest, find_line, line_text
+from upgradectl.tools.gitops import Manifest, find_line, iter_files, line_text
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.inventory import Installation, companions, detect_installation
 from upgradectl.tools.knowledge import BreakingChange, ToolKnowledge
@@ -159,10 +160,25 @@ def _skipped_stages(
     return findings
 
 
-def _companions_outside(k: ToolKnowledge, others: list[FleetCluster], target: str, checked: list[str]) -> list[Finding]:
+def _image_pins(root: Path | None, images: list[str], limit: int = 3) -> list[Evidence]:
+    """Where the GitOps repo pins these images (file:line), at most `limit` places."""
+    pins: list[Evidence] = []
+    for path in iter_files(root, (".yaml", ".yml")) if root else ():
+        for image in images:
+            line = find_line(path, image)
+            if line and len(pins) < limit:
+                rel = path.relative_to(root).as_posix()
+                pins.append(Evidence(source="gitops", ref=f"{rel}:{line}", excerpt=line_text(path, line)))
+    return pins
+
+
+def _companions_outside(
+    k: ToolKnowledge, others: list[FleetCluster], target: str, checked: list[str], gitops_root: Path | None
+) -> list[Finding]:
     """Companion components (vmagent, vmalert) on clusters where the tool itself does not run: the plan does
     not upgrade them and its detectors do not look at them, so say so, cluster by cluster."""
     findings = []
+    pinned: dict[tuple[str, ...], list[Evidence]] = {}
     for cluster in others:
         if cluster.source is None or not k.companion_images:
             continue
@@ -177,6 +193,9 @@ def _companions_outside(k: ToolKnowledge, others: list[FleetCluster], target: st
         verb = "runs" if len(behind) == 1 else "run"
         checked.append(f"{cluster.info.name}: {k.display_name} components outside the plan: {listed}")
         images = sorted({c.image for c in behind})
+        if tuple(images) not in pinned:  # clusters usually share the pin: read the repo once per image set
+            pinned[tuple(images)] = _image_pins(gitops_root, images)
+        pins = pinned[tuple(images)]
         findings.append(
             make_finding(
                 code=f"{k.prefix}-COMPONENTS-OUTSIDE-PLAN",
@@ -185,13 +204,17 @@ def _companions_outside(k: ToolKnowledge, others: list[FleetCluster], target: st
                 title=f"{cluster.info.name}: {listed} {verb} older than {target} outside this plan",
                 agent=AGENT,
                 subject=Subject(cluster=cluster.info.name, tool=k.tool, version=behind[0].version),
-                evidence=[c.evidence for c in behind],
+                evidence=[c.evidence for c in behind] + pins,
                 detail=f"{k.display_name} itself does not run on {cluster.info.name}, so this plan neither upgrades "
                 "these components nor runs its breaking-change detectors against them; changes crossed on the "
                 "way to the target (removed flags, new defaults) apply to them when they are upgraded.",
-                remediation=f"Upgrade them separately, environment by environment: find where the image is pinned "
-                f"(search the GitOps repo for {', '.join(images)}) and read the crossed breaking changes of this "
-                "plan before bumping it.",
+                remediation="Upgrade them separately, environment by environment: "
+                + (
+                    f"bump the image where it is pinned ({', '.join(e.ref for e in pins)})"
+                    if pins
+                    else f"find where {', '.join(images)} is pinned (not found in the GitOps repo)"
+                )
+                + ", after reading the breaking changes this plan crosses.",
             )
         )
     return findings
@@ -320,11 +343,8 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
     if request.trigger == "security":
         findings.extend(_unpatched_target(k, target, kube, checked, named=bool(request.target_version)))
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
-    findings.extend(
-        _companions_outside(
-            k, [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)], target, checked
-        )
-    )
+    others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]
+    findings.extend(_companions_outside(k, others, target, checked, fleet.gitops_root))
     for path in paths:
         checked.append(
             f"path for {', '.join(path.clusters)}: "

@@ -169,6 +169,9 @@ def test_vmagents_on_clusters_without_victoriametrics_are_reported_not_planned()
         "dev-apps", "eks-staging-apps", "gke-staging-apps", "keystone", "ravan"
     ]  # monitor's vmagent comes with its k8s-stack release, which the plan upgrades
     assert all(f["evidence"][0]["excerpt"] == "image victoriametrics/vmagent:v1.87.6" for f in outside)
+    pin = {"source": "gitops", "ref": "infrastructure/vmagent/deployment.yaml:28",
+           "excerpt": "image: victoriametrics/vmagent:v1.87.6"}
+    assert all(pin in f["evidence"] and pin["ref"] in f["remediation"] for f in outside)
     assert {v["cluster"] for v in p["versions"] if v["target_version"]} == {"monitor"}
 
 
