@@ -396,8 +396,14 @@ def _knowledge_entry(code: str) -> ExplainResult:
                         detector.stored_version,
                         detector.annotation,
                         detector.label,
+                        detector.name,
                         *detector.watched_keys(),
                         *detector.watched_metrics(),
+                        detector.field,
+                        f"= {' | '.join(detector.values)}" if detector.values else "",
+                        f"matching /{detector.pattern}/" if detector.pattern else "",
+                        *(f"or {key} unset" for key in detector.absent),
+                        f"kernel < {detector.min_version}" if detector.min_version else "",
                     ]
                     detected_by = f"{detector.kind}: {' '.join(p for p in parts if p)}".strip()
                 return ExplainResult(
