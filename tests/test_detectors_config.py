@@ -172,3 +172,16 @@ def test_karpenter_comma_selector_tags_in_an_ec2nodeclass_in_git(fleet):
         ("infrastructure/karpenter/ravan/ec2nodeclass-default.yaml:13",
          "spec.securityGroupSelectorTerms[].tags{}: ravan-node,ravan-shared")
     ]
+
+
+def test_argocd_30_logs_rbac_only_without_a_readonly_or_admin_default(fleet):
+    """The demo sets server.rbac.log.enforce.enable 'false' but policy.default role:readonly: unaffected.
+    Without the default role, the same flag makes it affected."""
+    assert not found(plan(fleet, "--tool", "argocd", "--to", "3.0"), "ARGO-LOGS-RBAC-ENFORCED")
+
+    def no_default(obj):
+        del obj["data"]["policy.default"]
+
+    edit_objects(fleet, "keystone", "core/v1/configmaps.yaml", "argocd-rbac-cm", no_default)
+    hit = found(plan(fleet, "--tool", "argocd", "--to", "3.0"), "ARGO-LOGS-RBAC-ENFORCED")
+    assert [f["evidence"][0]["excerpt"] for f in hit] == ["server.rbac.log.enforce.enable: false"]

@@ -267,12 +267,28 @@ def _matching_lines(d: Detector, value: Any) -> list[str]:
     return [line.strip() for line in text.splitlines() if re.search(d.pattern, line)]
 
 
+def _exempt(d: Detector, source: ClusterSource, namespace: str) -> bool:
+    """True when one of the detector's `unless` conditions holds in this namespace."""
+    for where, regex in d.unless.items():
+        name, _, key = where.partition("/")
+        for cm in source.objects_of_kind("ConfigMap"):
+            meta = cm.get("metadata", {})
+            if meta.get("name") != name or meta.get("namespace") != namespace:
+                continue
+            value = (cm.get("data") or {}).get(key)
+            if value is not None and re.fullmatch(regex, str(value).strip()):
+                return True
+    return False
+
+
 def _config_key(d: Detector, scan: ScanInput) -> list[Hit]:
     hits = []
     for cluster, source in scan.clusters.items():
         for obj in source.objects_of_kind(d.resource_kind):
             meta = obj.get("metadata", {})
             if meta.get("name") != d.name or (d.namespace and meta.get("namespace") != d.namespace):
+                continue
+            if d.unless and _exempt(d, source, meta.get("namespace", "")):
                 continue
             data = obj.get("data") or {}
             for key in d.watched_keys():

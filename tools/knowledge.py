@@ -137,6 +137,11 @@ class Detector(Entry):
         default="", description="config_key/field_value: match only values where this regex is found (per line)"
     )
     absent: list[str] = Field(default_factory=list, description="config_key: also match when these keys are missing")
+    unless: dict[str, str] = Field(
+        default_factory=dict,
+        description="config_key: no match where a ConfigMap of the same namespace has a key fully matching a regex, "
+        "as {'<configmap>/<key>': regex}: {'argocd-rbac-cm/policy.default': 'role:(readonly|admin)'}",
+    )
     min_version: str = Field(default="", description="node_kernel_below: oldest kernel that is fine, e.g. 5.10")
     exempt_os_image: str = Field(default="", description="node_kernel_below: osImage regex exempt from the minimum")
 
