@@ -381,7 +381,9 @@ def test_flux_paths_procedure_and_chart():
     assert str(k.kube_range("2.7.5")) == "1.32-1.34" and str(k.kube_range("2.0.1")) == "1.24-1.27"
     assert k.chart.name == "flux2" and k.chart.app_version_mapping == "table"
     assert any("no first-party" in n.lower() for n in k.chart.notes)
-    assert change(k, "FLUX-23-HELMRELEASE-V2-FIELDS").detector is None
+    fields = change(k, "FLUX-23-HELMRELEASE-V2-FIELDS").detector
+    assert fields.kind == "field_value" and fields.resource_kind == "HelmRelease"
+    assert "spec.chart.spec.valuesFile" in fields.field.split("|")
     limits = {r.version for r in k.rollback_limits}
     assert {"2.7.0", "2.8.0", "2.9.0"} <= limits
 
