@@ -185,3 +185,24 @@ def test_argocd_30_logs_rbac_only_without_a_readonly_or_admin_default(fleet):
     edit_objects(fleet, "keystone", "core/v1/configmaps.yaml", "argocd-rbac-cm", no_default)
     hit = found(plan(fleet, "--tool", "argocd", "--to", "3.0"), "ARGO-LOGS-RBAC-ENFORCED")
     assert [f["evidence"][0]["excerpt"] for f in hit] == ["server.rbac.log.enforce.enable: false"]
+
+
+def test_karpenter_v1_nodepool_consolidation_policy_and_kubelet_in_git(fleet):
+    folder = fleet / "infra-flux/infrastructure/karpenter/ravan"
+    (folder / "nodepool-general.yaml").write_text(
+        "apiVersion: karpenter.sh/v1beta1\nkind: NodePool\nmetadata:\n  name: general\nspec:\n"
+        "  template:\n    spec:\n      nodeClassRef:\n        name: default\n      kubelet:\n        maxPods: 110\n"
+        "  disruption:\n    consolidationPolicy: WhenUnderutilized\n"
+    )
+    kustomization = folder / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "- nodepool-general.yaml\n")
+    p = plan(fleet, "--tool", "karpenter", "--clusters", "ravan")
+    policy = found(p, "KARP-V1-NODEPOOL-API-CHANGES")
+    assert [(f["evidence"][0]["ref"], f["evidence"][0]["excerpt"]) for f in policy] == [
+        ("infrastructure/karpenter/ravan/nodepool-general.yaml:13",
+         "spec.disruption.consolidationPolicy: WhenUnderutilized")
+    ]
+    kubelet = found(p, "KARP-V1-KUBELET-TO-EC2NODECLASS")
+    assert [(f["evidence"][0]["ref"], f["evidence"][0]["excerpt"]) for f in kubelet] == [
+        ("infrastructure/karpenter/ravan/nodepool-general.yaml:10", 'spec.template.spec.kubelet: {"maxPods":110}')
+    ]
