@@ -42,6 +42,17 @@ def test_context_environment_comes_from_env(tmp_path):
     assert json.loads(result.stdout)["clusters"][0]["environment"] == "staging"
 
 
+def test_context_cluster_is_not_scoped_away_by_environment_words(tmp_path):
+    """'on staging' narrows a fleet; with --context the one cluster (prod by default) is the scope."""
+    with served_in_thread(RAVAN, tmp_path) as served:
+        result = upgradectl("plan", "upgrade karpenter on staging", "--context", "ravan", "--kubeconfig",
+                            str(served.kubeconfig), "--format", "json")
+    assert result.returncode in (0, 1, 3), result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["request"]["environments"] == [] and plan["request"]["clusters"] == ["ravan"]
+    assert [v["cluster"] for v in plan["versions"] if v["target_version"]] == ["ravan"]
+
+
 def test_one_unreachable_context_leaves_an_incomplete_finding_and_exit_3(tmp_path):
     with served_in_thread(RAVAN, tmp_path) as served:
         kubeconfig = kubeconfig_with(tmp_path / "kubeconfig", {

@@ -144,7 +144,9 @@ def plan(
             tool=tool,
             to=to,
             trigger=trigger,
-            clusters=[c.strip() for c in clusters.split(",") if c.strip()] if clusters else None,
+            # with --context the one cluster is the scope: words like "on staging" do not narrow it away
+            clusters=[c.strip() for c in clusters.split(",") if c.strip()] if clusters
+            else list(loaded.clusters) if context is not None else None,
             environments=[e.strip() for e in env.split(",") if e.strip()] if env else None,
             known_clusters=list(loaded.clusters),
         )
