@@ -176,3 +176,22 @@ def test_schema_and_help():
     help_text = upgradectl("plan", "--help").stdout
     assert "--fleet" in help_text and "latest version compatible" in help_text
     assert "Exit codes" in upgradectl("--help").stdout
+
+
+def test_markdown_groups_repeated_low_findings_and_json_keeps_every_one():
+    """Many identical low findings (same code, detail, fix and knowledge entry) render as one block with a line
+    per instance, so the few findings that matter are not buried; plan.json keeps them all."""
+    import json as _json
+
+    md = upgradectl("plan", "--tool", "flux", "--fleet", "demo").stdout
+    js = _json.loads(upgradectl("plan", "--tool", "flux", "--fleet", "demo", "--format", "json").stdout)
+    stored = [f for f in js["findings"] if f["code"] == "FLUX-DEPRECATED-STORED-VERSION"]
+    helm = [f for f in stored if f["subject"]["name"] == "helmreleases.helm.toolkit.fluxcd.io"]
+    assert len(helm) == 6
+    block = md.split("6 instances; first: helmreleases.helm.toolkit.fluxcd.io still stores objects at v2beta1")[1]
+    block = block.split("\n- **")[0]
+    for f in helm:  # one line per instance, with its own evidence
+        assert f"`{f['evidence'][0]['ref']}`" in block
+    assert block.count("- fix:") == 1 and "### Low (70)" in md
+    assert md.count("**FLUX-DEPRECATED-STORED-VERSION**") == 7  # 7 CRD/version pairs, 6 clusters each
+    assert len(stored) == 42

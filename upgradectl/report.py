@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from itertools import groupby
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from upgradectl.agents.registry import STAGE_NAMES
-from upgradectl.models import SEVERITY_ORDER, Plan
+from upgradectl.models import SEVERITY_ORDER, Finding, Plan
 from upgradectl.tools.knowledge import load_tool
 
 
@@ -26,8 +27,34 @@ def _environment() -> Environment:
     return env
 
 
+GROUP_SEVERITIES = ("low", "info")
+GROUP_MIN = 4  # a low/info code with this many instances is shown once, with one line per instance
+
+
+def _blocks(findings: list[Finding], severity: str) -> list[list[Finding]]:
+    """Findings in report order, as blocks: one finding each, except that a low or info code with many
+    instances becomes one block (title, detail and fix once; a line per instance), so the few findings
+    that matter are not buried under dozens of repeats. The JSON keeps every finding as it is."""
+    def same(f: Finding) -> tuple:  # what a group shows once must hold for every instance
+        return f.code, f.detail, f.remediation, tuple(e.ref for e in f.evidence if e.source == "knowledge")
+
+    counts = Counter(same(f) for f in findings)
+    blocks: list[list[Finding]] = []
+    grouped: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        key = same(f)
+        if severity in GROUP_SEVERITIES and counts[key] >= GROUP_MIN:
+            if key not in grouped:
+                grouped[key] = []
+                blocks.append(grouped[key])
+            grouped[key].append(f)
+        else:
+            blocks.append([f])
+    return blocks
+
+
 def render_markdown(plan: Plan) -> str:
-    by_severity = [(s, [f for f in plan.findings if f.severity == s]) for s in SEVERITY_ORDER]
+    by_severity = [(s, _blocks([f for f in plan.findings if f.severity == s], s)) for s in SEVERITY_ORDER]
     log = sorted(plan.task_log, key=lambda r: r.stage)
     text = (
         _environment()
@@ -35,7 +62,7 @@ def render_markdown(plan: Plan) -> str:
         .render(
             plan=plan,
             tool_name=load_tool(plan.request.tool).display_name,
-            findings_by_severity=[(s, items) for s, items in by_severity if items],
+            findings_by_severity=[(s, blocks, sum(len(b) for b in blocks)) for s, blocks in by_severity if blocks],
             log_by_stage=[(stage, list(records)) for stage, records in groupby(log, key=lambda r: r.stage)],
             stage_names=STAGE_NAMES,
             narrative_for=lambda env: plan.narrative.get(env, ""),
