@@ -167,10 +167,18 @@ def test_karpenter_comma_selector_tags_in_an_ec2nodeclass_in_git(fleet):
     )
     kustomization = folder / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text() + "- ec2nodeclass-default.yaml\n")
-    hits = found(plan(fleet, "--tool", "karpenter", "--clusters", "ravan"), "KARP-033-COMMA-SELECTOR-TAGS")
+    p = plan(fleet, "--tool", "karpenter", "--clusters", "ravan")
+    hits = found(p, "KARP-033-COMMA-SELECTOR-TAGS")
     assert [(f["evidence"][0]["ref"], f["evidence"][0]["excerpt"]) for f in hits] == [
         ("infrastructure/karpenter/ravan/ec2nodeclass-default.yaml:13",
          "spec.securityGroupSelectorTerms[].tags{}: ravan-node,ravan-shared")
+    ]
+    assert not found(p, "KARP-V1-AMISELECTORTERMS-REQUIRED")  # only the Ubuntu case upstream names is flagged
+    node_class = folder / "ec2nodeclass-default.yaml"
+    node_class.write_text(node_class.read_text().replace("amiFamily: AL2", "amiFamily: Ubuntu"))
+    ubuntu = found(plan(fleet, "--tool", "karpenter", "--clusters", "ravan"), "KARP-V1-AMISELECTORTERMS-REQUIRED")
+    assert [(f["evidence"][0]["ref"], f["evidence"][0]["excerpt"]) for f in ubuntu] == [
+        ("infrastructure/karpenter/ravan/ec2nodeclass-default.yaml:6", "spec.amiFamily: Ubuntu")
     ]
 
 
