@@ -182,6 +182,11 @@ KARPENTER_CHANGES = {
     "KARP-METRICS-IGNORED-POD-COUNT": ("1.3.0", "metric_used"),
     "KARP-METRICS-PODS-DRAINED-RENAME": ("1.7.0", "metric_used"),
     "KARP-METRICS-REASON-SNAKE-CASE": ("1.2.0", "metric_used"),
+    "KARP-V1-AMISELECTORTERMS-REQUIRED": ("1.0.0", "field_value"),
+    "KARP-034-UBUNTU-K8S-129": ("0.34.0", "field_value"),
+    "KARP-033-COMMA-SELECTOR-TAGS": ("0.33.0", "field_value"),
+    "KARP-V1-NODEPOOL-API-CHANGES": ("1.0.0", "field_value"),
+    "KARP-V1-KUBELET-TO-EC2NODECLASS": ("1.0.0", "field_value"),
 }
 KARPENTER_NOTES = {  # procedure notes without a detector
     "KARP-028-MACHINE-CRD": "0.28.0",
@@ -189,7 +194,6 @@ KARPENTER_NOTES = {  # procedure notes without a detector
     "KARP-037-EC2NODECLASS-READINESS": "0.37.0",
     "KARP-V1-MIGRATION-PROCEDURE": "1.0.0",
     "KARP-V1-EXPIRE-AFTER": "1.0.0",
-    "KARP-V1-AMISELECTORTERMS-REQUIRED": "1.0.0",
     "KARP-033-IAM-CREATETAGS": "0.33.0",
     "KARP-V1-IAM-POLICY": "1.0.0",
     "KARP-ODCR-DEFAULT": "1.6.0",
