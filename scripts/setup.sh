@@ -1,10 +1,42 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install upgradectl with its test extras into it. Idempotent.
+# Create .venv with exactly the versions in uv.lock (upgradectl itself editable, with its test extras).
+# Quiet and idempotent: installs only when uv.lock, pyproject.toml or setup.py changed since the last
+# install (a stamp in .venv), sends the installer's output to .venv/setup.log and prints one line, or
+# the installer's errors when it fails. Refresh the lock with scripts/update-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+UV_VERSION=0.13.9            # the installer itself is pinned too
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
+export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
+log=.venv/setup.log
+stamp=.venv/.setup-stamp
+want=$(cat uv.lock pyproject.toml setup.py | sha256sum | cut -c1-16)-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/upgradectl ]; then
+  echo "setup: .venv is up to date with uv.lock"
+  exit 0
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-.venv/bin/python -m pip install --quiet -e '.[test]'
+
+uv=uv
+if ! command -v uv >/dev/null || [ "$(uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  uv=.tools/uv/bin/uv
+  if [ ! -x "$uv" ] || [ "$("$uv" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+    mkdir -p .tools
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --target .tools/uv "uv==$UV_VERSION" >.tools/uv-install.log 2>&1 \
+      || { cat .tools/uv-install.log >&2; echo "setup: could not install uv $UV_VERSION with pip (log above)" >&2; exit 1; }
+  fi
+  export PYTHONPATH=".tools/uv${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
+tmplog=$(mktemp)
+start=$(date +%s)
+if ! "$uv" sync --locked --extra test --python "$PYTHON" >"$tmplog" 2>&1; then
+  cat "$tmplog" >&2
+  echo "setup: installing from uv.lock failed (the installer's output is above)" >&2
+  rm -f "$tmplog"
+  exit 1
+fi
+mv "$tmplog" "$log"
+echo "$want" >"$stamp"
+summary=$(grep -E '^(Installed|Uninstalled|Audited) ' "$log" | tr '\n' ' ' | sed 's/ $//')
+echo "setup: .venv matches uv.lock (${summary:-no changes}; $(( $(date +%s) - start )) s; log: $log)"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Set up and run every check: ruff, then pytest (unit, integration on loopback, CLI end to end), then the
 # offline eval suite (upgradectl eval).
+# Tests run in parallel (pytest-xdist, one worker per core; PYTEST_WORKERS overrides).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k parsing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/ruff check .
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "no tests collected"; rc=0; fi

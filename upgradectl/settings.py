@@ -40,6 +40,8 @@ class Price:
 
 
 # Per model family, matched by the longest prefix of the model id (dated ids match their alias).
+# Retired models leave the table (Sonnet 4.5: retired 2026-11-30); scripts/check_sdk_models.py, run by
+# scripts/update-deps.sh, checks every row against the SDK's model list when the lock is refreshed.
 # Checked 2026-11-26 against https://platform.claude.com/docs/en/about-claude/pricing and the model pages;
 # Haiku 5.5 is the <=100k-token-prompt band. Models not listed get no cost (reported as unknown).
 PRICES_AS_OF = "2026-11-26"
@@ -57,7 +59,6 @@ MODEL_PRICES: dict[str, Price] = {
     "claude-sonnet-5-5": Price(2.0, 10.0, 2.5, 0.10),
     "claude-sonnet-5": Price(2.0, 10.0, 2.5, 0.20),
     "claude-sonnet-4-6": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-sonnet-4-5": Price(3.0, 15.0, 3.75, 0.30),
     "claude-haiku-5-5": Price(0.10, 0.50, 0.125, 0.01),
     "claude-haiku-4-5": Price(1.0, 5.0, 1.25, 0.10),
 }
