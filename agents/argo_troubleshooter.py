@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
-from upgradectl.agents.flux_navigator import detect_changes
+from upgradectl.agents.detection import detect_changes
 from upgradectl.models import Evidence, Finding, Subject
-from upgradectl.tools.cluster import ClusterSource
-from upgradectl.tools.detectors import object_ref, object_subject
-from upgradectl.tools.resources import is_active, selector_matches
+from upgradectl.tools.analysis.detectors import object_ref, object_subject
+from upgradectl.tools.cluster.resources import is_active, selector_matches
+from upgradectl.tools.cluster.sources import ClusterSource
 
 AGENT = "argo-troubleshooter"
 LONG_RUNNING_HOURS = 6

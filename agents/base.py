@@ -29,9 +29,9 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
-from upgradectl.tools.detectors import ScanInput
-from upgradectl.tools.fleet import Fleet, FleetCluster
-from upgradectl.tools.gitops import (
+from upgradectl.tools.analysis.detectors import ScanInput
+from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.gitops.manifests import (
     Manifest,
     MetricUse,
     ParseProblem,
@@ -41,7 +41,7 @@ from upgradectl.tools.gitops import (
     rule_metric_uses,
 )
 from upgradectl.tools.helm import HelmRelease
-from upgradectl.tools.knowledge import ToolKnowledge
+from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.terraform import TerraformRoot, read_root
 
 
@@ -166,7 +166,7 @@ class TaskSpec:
 
 def knowledge_evidence(k: ToolKnowledge, where: str, excerpt: str, source: str = "") -> Evidence:
     """Evidence that cites the knowledge base entry (and its upstream source)."""
-    ref = f"tools/knowledge/{k.tool}.yaml {where}"
+    ref = f"tools/knowledge/data/{k.tool}.yaml {where}"
     if source:
         ref += f" (source: {source})"
     return Evidence(source="knowledge", ref=ref, excerpt=excerpt)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
-from upgradectl.agents.flux_navigator import VersionPin, gitops_pins
+from upgradectl.agents.pins import VersionPin, gitops_pins
 from upgradectl.agents.terraform_auditor import terraform_pins
 from upgradectl.models import (
     EditPurpose,
@@ -22,11 +22,11 @@ from upgradectl.models import (
     Subject,
     UpgradePath,
 )
-from upgradectl.tools.changes import EditError, describe
-from upgradectl.tools.knowledge import BreakingChange, StepTemplate, ToolKnowledge
+from upgradectl.tools.gitops.changes import EditError, describe
+from upgradectl.tools.gitops.yaml_edit import locate
+from upgradectl.tools.knowledge.loader import BreakingChange, StepTemplate, ToolKnowledge
 from upgradectl.tools.terraform import resolve_values_file
 from upgradectl.tools.versions import Version
-from upgradectl.tools.yaml_edit import locate
 
 AGENT = "incident-responder"
 BASE_SOAK_MINUTES: dict[Environment, int] = {"dev": 30, "staging": 120, "prod": 240}

@@ -8,14 +8,17 @@ import json
 from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
-from upgradectl.agents.flux_navigator import detect_changes
+from upgradectl.agents.detection import detect_changes
 from upgradectl.cost_models import CostReport
 from upgradectl.models import Evidence, Finding, Gate, Subject
-from upgradectl.tools.baselines import BaselineEntry, ClusterBaseline, backport_gate, lookup
-from upgradectl.tools.cluster import ClusterSource
-from upgradectl.tools.cost import analyze_cluster
-from upgradectl.tools.fleet import FleetCluster
-from upgradectl.tools.gates import (
+from upgradectl.tools.cluster.fleet import FleetCluster
+from upgradectl.tools.cluster.resources import capacity_type, node_loads
+from upgradectl.tools.cluster.sources import ClusterSource
+from upgradectl.tools.cost.kpis import analyze_cluster
+from upgradectl.tools.cost.prices import load_prices
+from upgradectl.tools.knowledge.loader import GateSpec, ToolKnowledge
+from upgradectl.tools.metrics.baselines import BaselineEntry, ClusterBaseline, backport_gate, lookup
+from upgradectl.tools.metrics.gates import (
     fresh_series,
     inconclusive,
     judge,
@@ -27,11 +30,8 @@ from upgradectl.tools.gates import (
     window_seconds,
     with_presence_note,
 )
-from upgradectl.tools.knowledge import GateSpec, ToolKnowledge
-from upgradectl.tools.prices import load_prices
-from upgradectl.tools.promql import PromClient, PromQLError, to_unix
-from upgradectl.tools.resources import capacity_type, node_loads
-from upgradectl.tools.storage_integrity import IntegrityBaseline, integrity_gates, record_integrity
+from upgradectl.tools.metrics.promql import PromClient, PromQLError, to_unix
+from upgradectl.tools.metrics.storage_integrity import IntegrityBaseline, integrity_gates, record_integrity
 
 AGENT = "monitoring-analyst"
 HIGH_UTILIZATION = 0.80
@@ -194,7 +194,7 @@ def consolidation_findings(report: CostReport) -> list[Finding]:
                 ),
                 Evidence(
                     source="knowledge",
-                    ref=f"tools/knowledge/cost/prices.yaml as_of {report.prices.as_of}",
+                    ref=f"tools/knowledge/data/cost/prices.yaml as_of {report.prices.as_of}",
                     excerpt="; ".join(report.prices.sources)[:590],
                 ),
             ],
@@ -420,7 +420,7 @@ def _integrity(client: PromClient, baseline: ClusterBaseline | None, present: Pr
     placeholder = Gate(
         name="vm-integrity",
         description="Series counts and past-window reference queries unchanged by the upgrade",
-        promql="GET /api/v1/status/tsdb; reference queries (tools/storage_integrity.py)",
+        promql="GET /api/v1/status/tsdb; reference queries (tools/metrics/storage_integrity.py)",
         comparison=">=",
         threshold=0.0,
         relative_to_baseline=True,

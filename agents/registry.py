@@ -15,6 +15,7 @@ from upgradectl.agents import incident_responder as incident
 from upgradectl.agents import monitoring_analyst as monitoring
 from upgradectl.agents import terraform_auditor as terraform
 from upgradectl.agents.base import TaskInput, TaskResult, TaskSpec
+from upgradectl.agents.pins import gitops_pins
 
 STAGE_NAMES = {
     1: "Upgrade assessment and planning",
@@ -28,7 +29,7 @@ STAGE_NAMES = {
 
 def _infrastructure_preparation(t: TaskInput) -> TaskResult:
     """Stage 4: the Terraform and GitOps places each cluster's version is pinned, to edit per hop."""
-    pins = [*terraform.terraform_pins(t), *flux.gitops_pins(t.view, t.knowledge, t.scope_names)]
+    pins = [*terraform.terraform_pins(t), *gitops_pins(t.view, t.knowledge, t.scope_names)]
     checked = [f"{p.cluster}: version pinned at {p.file}:{p.line} ({p.kind})" for p in pins]
     missing = sorted(t.scope_names - {p.cluster for p in pins})
     checked.extend(f"{c}: no version pin in Terraform or GitOps (release upgraded directly)" for c in missing)

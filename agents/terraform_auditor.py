@@ -4,7 +4,7 @@ and whether the IAM it grants covers what the path's versions need."""
 from __future__ import annotations
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
-from upgradectl.agents.flux_navigator import VersionPin
+from upgradectl.agents.pins import VersionPin
 from upgradectl.models import Evidence, Finding, Subject
 from upgradectl.tools.terraform import HelmReleaseResource, TerraformRoot, VarSetting
 from upgradectl.tools.versions import Version, VersionError

@@ -17,9 +17,9 @@ import resource
 import sys
 import time
 
-from upgradectl.tools.cluster_generator import generate_cluster
-from upgradectl.tools.cost import analyze_cluster
-from upgradectl.tools.prices import load_prices
+from upgradectl.tools.cost.cluster_generator import generate_cluster
+from upgradectl.tools.cost.kpis import analyze_cluster
+from upgradectl.tools.cost.prices import load_prices
 
 
 def main(sizes: list[int], seed: int = 7) -> None:

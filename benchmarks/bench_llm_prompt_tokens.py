@@ -33,14 +33,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from scripted_anthropic import Conversation, ScriptedAnthropic, submit, tool_use, turn  # noqa: E402
 
 from upgradectl.agents.base import load_spec  # noqa: E402
-from upgradectl.agents.llm import LLMSession  # noqa: E402
+from upgradectl.agents.llm.client import LLMSession  # noqa: E402
+from upgradectl.agents.llm.results import CHARS_PER_TOKEN  # noqa: E402
+from upgradectl.agents.llm.run_log import RunLog  # noqa: E402
 from upgradectl.agents.registry import TASKS  # noqa: E402
-from upgradectl.agents.run_log import RunLog  # noqa: E402
-from upgradectl.agents.tool_results import CHARS_PER_TOKEN  # noqa: E402
 from upgradectl.graph.run import run_plan  # noqa: E402
 from upgradectl.models import UpgradeRequest  # noqa: E402
 from upgradectl.settings import LLMSettings  # noqa: E402
-from upgradectl.tools.fleet import demo_fleet_path, load_fleet  # noqa: E402
+from upgradectl.tools.cluster.fleet import demo_fleet_path, load_fleet  # noqa: E402
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from upgradectl.tools.scanner import Scanner, ScanReport, parse_targets
+from upgradectl.tools.analysis.scanner import Scanner, ScanReport, parse_targets
 
 KINDS = [
     ("helm.toolkit.fluxcd.io/v2beta1", "HelmRelease"),

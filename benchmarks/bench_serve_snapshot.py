@@ -135,7 +135,7 @@ def peak_rss_mib(pid: int) -> int:
 
 def live_read(kubeconfig: str, trace: bool) -> None:
     """The plan path: open the context (preflight) and read nodes and pods into LiveCluster's cache."""
-    from upgradectl.tools.live import LiveCluster
+    from upgradectl.tools.cluster.live import LiveCluster
 
     if trace:
         tracemalloc.start()

@@ -15,7 +15,7 @@ from tempfile import TemporaryDirectory
 import yaml
 
 from upgradectl.evals.scenario import FleetOverlay, LoadedScenario, ScenarioError
-from upgradectl.tools.fleet import demo_fleet_path
+from upgradectl.tools.cluster.fleet import demo_fleet_path
 
 APPEND_SUFFIX = ".append.yaml"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -9,7 +9,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from upgradectl.tools.knowledge import knowledge_dir
+from upgradectl.tools.knowledge.loader import knowledge_dir
 
 GIT_TIMEOUT_SECONDS = 5
 
@@ -41,7 +41,7 @@ def prompts_sha256() -> str:
 
 
 def knowledge_sha256() -> str:
-    """Hash of the knowledge base in use (tools/knowledge/**, or the UPGRADECTL_KNOWLEDGE_DIR copy)."""
+    """Hash of the knowledge base in use (tools/knowledge/data/**, or the UPGRADECTL_KNOWLEDGE_DIR copy)."""
     return tree_sha256(knowledge_dir())
 
 

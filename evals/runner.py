@@ -20,9 +20,9 @@ from upgradectl.evals.scenario import LoadedScenario, ScenarioError, load_scenar
 from upgradectl.evals.scoring import score_plan
 
 if TYPE_CHECKING:
-    from upgradectl.agents.llm import LLMSession
+    from upgradectl.agents.llm.client import LLMSession
     from upgradectl.models import Plan
-    from upgradectl.tools.fleet import Fleet
+    from upgradectl.tools.cluster.fleet import Fleet
 
 REPLAY_API_KEY = "replay-not-a-real-key"
 
@@ -71,11 +71,11 @@ def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
 
 
 def _error_text(exc: Exception) -> str:
-    from upgradectl.agents.flux_navigator import PlanningError
-    from upgradectl.agents.llm import LLMError
-    from upgradectl.parsing import RequestError
-    from upgradectl.tools.fleet import FleetError
-    from upgradectl.tools.knowledge import KnowledgeError
+    from upgradectl.agents.inventory import PlanningError
+    from upgradectl.agents.llm.client import LLMError
+    from upgradectl.agents.request import RequestError
+    from upgradectl.tools.cluster.fleet import FleetError
+    from upgradectl.tools.knowledge.loader import KnowledgeError
 
     expected = (PlanningError, RequestError, FleetError, KnowledgeError, ScenarioError, ReplayError, LLMError)
     if isinstance(exc, expected):
@@ -84,9 +84,9 @@ def _error_text(exc: Exception) -> str:
 
 
 def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
-    from upgradectl.commands.llm_mode import parse_request_with_model
+    from upgradectl.cli.commands.llm_mode import parse_request_with_model
     from upgradectl.graph.run import run_plan
-    from upgradectl.tools.fleet import load_fleet
+    from upgradectl.tools.cluster.fleet import load_fleet
 
     with ExitStack() as stack:
         fleet_ref = stack.enter_context(scenario_fleet(scenario))
@@ -121,8 +121,8 @@ def _open_session(
         return None, lambda plan: LLMRun(mode="off")
     import anthropic
 
-    from upgradectl.agents.llm import LLMSession
-    from upgradectl.agents.run_log import RunLog
+    from upgradectl.agents.llm.client import LLMSession
+    from upgradectl.agents.llm.run_log import RunLog
     from upgradectl.evals.provenance import prompts_sha256
     from upgradectl.evals.replay import RecordingClient, new_log
     from upgradectl.settings import LLMSettings

@@ -15,7 +15,7 @@ from upgradectl.evals.provenance import git_state, knowledge_sha256, prompts_sha
 from upgradectl.evals.results import ScenarioResult, Stamp, SuiteResult, load_suite, totals, violations
 from upgradectl.evals.runner import RunOptions, run_suite
 from upgradectl.evals.scenario import LoadedScenario, discover
-from upgradectl.tools.knowledge import KNOWLEDGE_DIR_ENV
+from upgradectl.tools.knowledge.loader import KNOWLEDGE_DIR_ENV
 
 SUITE_FILE = "suite.yaml"
 

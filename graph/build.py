@@ -16,7 +16,7 @@ from langgraph.types import Send
 
 from upgradectl import __version__
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
-from upgradectl.agents.flux_navigator import take_inventory
+from upgradectl.agents.inventory import take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
 from upgradectl.graph.state import PlanState, RunContext, TaskPayload
@@ -30,8 +30,8 @@ from upgradectl.models import (
     Plan,
     Subject,
 )
-from upgradectl.tools.inventory import tool_release
-from upgradectl.tools.knowledge import load_tool
+from upgradectl.tools.analysis.inventory import tool_release
+from upgradectl.tools.knowledge.loader import load_tool
 
 STAGES = (1, 2, 3, 4, 5, 6)
 
@@ -138,7 +138,7 @@ def run_task(state: TaskPayload, runtime: Runtime[RunContext]) -> dict:
     update: dict = {"findings": result.findings, "task_log": [record]}
     llm = runtime.context.llm
     if llm is not None and task_input is not None and not error:  # Claude on top: adds, never removes
-        from upgradectl.agents.claude_loop import augment_task
+        from upgradectl.agents.llm.loop import augment_task
 
         extra, llm_record = augment_task(spec, task_input, result.findings, llm)
         update["findings"] = [*result.findings, *extra]
@@ -240,7 +240,7 @@ def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         llm=LLMInfo(mode="on" if ctx.llm_mode == "on" else "off", model=ctx.model if ctx.llm_mode == "on" else ""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting
-        from upgradectl.agents.narrative import finish_plan
+        from upgradectl.agents.llm.narrative import finish_plan
 
         plan = finish_plan(plan, ctx.llm)
     return {"plan": plan}

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from upgradectl.graph.build import build_graph
 from upgradectl.graph.state import RunContext
 from upgradectl.models import Plan, UpgradeRequest
-from upgradectl.tools.fleet import Fleet
+from upgradectl.tools.cluster.fleet import Fleet
 
 if TYPE_CHECKING:
-    from upgradectl.agents.llm import LLMSession
+    from upgradectl.agents.llm.client import LLMSession
 
 
 def run_plan(

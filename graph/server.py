@@ -50,10 +50,10 @@ class PlanRunState(PlanRunInput, PlanRunOutput, total=False):
 
 def plan_upgrade(state: PlanRunState) -> PlanRunOutput:
     """Parse the request, open the fleet, run the six-stage plan graph; errors come back as `error`."""
-    from upgradectl.agents.flux_navigator import PlanningError
-    from upgradectl.parsing import RequestError, parse_request
-    from upgradectl.tools.fleet import FleetError, default_live_opener, load_fleet
-    from upgradectl.tools.knowledge import KnowledgeError
+    from upgradectl.agents.inventory import PlanningError
+    from upgradectl.agents.request import RequestError, parse_request
+    from upgradectl.tools.cluster.fleet import FleetError, default_live_opener, load_fleet
+    from upgradectl.tools.knowledge.loader import KnowledgeError
 
     fleet_ref = state.get("fleet") or "demo"
     text = state.get("request") or ""

@@ -25,7 +25,7 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
-from upgradectl.tools.fleet import Fleet
+from upgradectl.tools.cluster.fleet import Fleet
 
 
 def merge_findings(existing: list[Finding] | None, new: list[Finding] | None) -> list[Finding]:

@@ -29,7 +29,7 @@ def _no_real_model_requests(monkeypatch):
     """Fail any test that would reach the real Anthropic API (pydantic-ai's ALLOW_MODEL_REQUESTS=False).
 
     No credential or API address reaches a test from the developer's environment, and
-    UPGRADECTL_ALLOW_MODEL_REQUESTS=0 (inherited by CLI subprocesses) makes agents/llm.py refuse any API
+    UPGRADECTL_ALLOW_MODEL_REQUESTS=0 (inherited by CLI subprocesses) makes agents/llm/client.py refuse any API
     address that is not on loopback (an SDK profile on disk included): such a test gets a clear error instead
     of a network call. Tests that use the scripted model (tests/scripted_anthropic.py) point
     ANTHROPIC_BASE_URL at it explicitly.

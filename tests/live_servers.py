@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from upgradectl.tools.snapshot_api import SnapshotAPI
-from upgradectl.tools.snapshot_server import kubeconfig_for, make_server, server_url, write_kubeconfig
+from upgradectl.tools.cluster.snapshot_api import SnapshotAPI
+from upgradectl.tools.cluster.snapshot_server import kubeconfig_for, make_server, server_url, write_kubeconfig
 
 DEMO_FLEET = Path(str(resources.files("upgradectl") / "demo_fleet"))
 RAVAN = DEMO_FLEET / "clusters" / "ravan"

@@ -31,8 +31,8 @@ from scripted_anthropic import (
     turn,
 )
 
-from upgradectl.agents.run_log import read_run_log
-from upgradectl.tools.fleet import demo_fleet_path
+from upgradectl.agents.llm.run_log import read_run_log
+from upgradectl.tools.cluster.fleet import demo_fleet_path
 from upgradectl.tools.helm import decode_release_payload, encode_release
 
 CANARY = "CANARY-7f3a9c1e5b2d-do-not-leak"

@@ -170,7 +170,7 @@ def recorded(source: Path = FIXTURES, clusters: list[str] | None = None) -> list
 def cli_in_process(*args: str) -> subprocess.CompletedProcess:
     """`upgradectl ARGS` in this process (typer's runner): the same command code without a ~0.5 s interpreter
     start, for the many secondary cases; the acceptance cases run the installed script."""
-    from upgradectl import cli
+    from upgradectl.cli import app as cli
 
     if not any((c.name or c.callback.__name__) == "validate" for c in cli.app.registered_commands):
         cli.register_commands()

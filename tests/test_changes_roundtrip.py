@@ -10,9 +10,9 @@ import pytest
 from test_plans_per_tool import plan
 
 from upgradectl.models import FileEdit, Plan
-from upgradectl.tools.changes import EditError, apply_edits, change_sets, describe, unified_diff
-from upgradectl.tools.fleet import demo_fleet_path
-from upgradectl.tools.yaml_edit import locate
+from upgradectl.tools.cluster.fleet import demo_fleet_path
+from upgradectl.tools.gitops.changes import EditError, apply_edits, change_sets, describe, unified_diff
+from upgradectl.tools.gitops.yaml_edit import locate
 
 DEMO = demo_fleet_path().parent
 

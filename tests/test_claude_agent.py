@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from upgradectl.commands.delegate import agent_source
+from upgradectl.cli.commands.delegate import agent_source
 from upgradectl.mcp_server.server import build_server
 
 REPO = Path(__file__).resolve().parent.parent

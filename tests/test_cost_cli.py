@@ -12,13 +12,13 @@ import pytest
 import yaml
 from PIL import Image
 
-from upgradectl.tools.fleet import demo_fleet_path
+from upgradectl.tools.cluster.fleet import demo_fleet_path
 
 RAVAN = demo_fleet_path().parent / "clusters" / "ravan"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "upgradectl.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "upgradectl", *args], capture_output=True, text=True,
                           timeout=300)
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from upgradectl.tools.cluster import SnapshotCluster
-from upgradectl.tools.cost import analyze_cluster
-from upgradectl.tools.prices import load_prices
+from upgradectl.tools.cluster.sources import SnapshotCluster
+from upgradectl.tools.cost.kpis import analyze_cluster
+from upgradectl.tools.cost.prices import load_prices
 
 RAVAN = Path(str(importlib.resources.files("upgradectl") / "demo_fleet" / "clusters" / "ravan"))
-PRICES = Path(str(importlib.resources.files("upgradectl.tools") / "knowledge" / "cost" / "prices.yaml"))
+PRICES = Path(str(importlib.resources.files("upgradectl.tools.knowledge") / "data" / "cost" / "prices.yaml"))
 UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "m": 0.001, "": 1.0}
 
 
@@ -102,8 +102,8 @@ def test_ravan_projection_is_checked_bounded_and_states_the_gap(ravan):
 def test_requests_count_native_sidecars_as_the_scheduler_does():
     """Kubernetes 1.29+: an init container with restartPolicy Always keeps running beside the app and
     beside the init containers after it; a regular init container runs alone with the sidecars before it."""
-    from upgradectl.tools.placement_check import _requests
-    from upgradectl.tools.resources import pod_requests
+    from upgradectl.tools.cluster.resources import pod_requests
+    from upgradectl.tools.cost.placement_check import _requests
 
     def c(cpu: str, mem: str, **extra):
         return {"resources": {"requests": {"cpu": cpu, "memory": mem}}, **extra}

@@ -10,13 +10,13 @@ import itertools
 import numpy as np
 import pytest
 
-from upgradectl.tools.binpack import Guide, PackingInput, pack
-from upgradectl.tools.cluster_generator import generate_cluster
-from upgradectl.tools.consolidation import simulate
-from upgradectl.tools.cost import analyze_cluster
-from upgradectl.tools.lowerbound import lower_bound, relax
-from upgradectl.tools.placement_check import check_simulation
-from upgradectl.tools.prices import PriceError, load_prices
+from upgradectl.tools.cost.binpack import Guide, PackingInput, pack
+from upgradectl.tools.cost.cluster_generator import generate_cluster
+from upgradectl.tools.cost.consolidation import simulate
+from upgradectl.tools.cost.kpis import analyze_cluster
+from upgradectl.tools.cost.lowerbound import lower_bound, relax
+from upgradectl.tools.cost.placement_check import check_simulation
+from upgradectl.tools.cost.prices import PriceError, load_prices
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

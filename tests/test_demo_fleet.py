@@ -21,7 +21,7 @@ import hcl2
 import pytest
 import yaml
 
-from upgradectl.tools.cluster import SnapshotCluster
+from upgradectl.tools.cluster.sources import SnapshotCluster
 from upgradectl.tools.helm import HELM_SECRET_TYPE, get_value, release_from_secret
 
 FLEET_DIR = Path(str(importlib.resources.files("upgradectl") / "demo_fleet"))

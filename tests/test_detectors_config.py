@@ -15,7 +15,7 @@ import pytest
 import yaml
 from test_cli_plan import upgradectl
 
-from upgradectl.tools.detectors import field_values
+from upgradectl.tools.analysis.detectors import field_values
 
 
 @pytest.fixture

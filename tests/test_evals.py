@@ -36,7 +36,7 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
-from upgradectl.tools.fleet import load_fleet
+from upgradectl.tools.cluster.fleet import load_fleet
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE = default_suite_file()
@@ -416,7 +416,7 @@ def broken_knowledge(tmp_path: Path) -> Path:
     """A copy of tools/knowledge with the v1alpha5 Provisioner detector removed (a recall bug) and the Cilium
     kube-proxy-replacement detector no longer looking at the value (a precision bug)."""
     knowledge = tmp_path / "knowledge"
-    shutil.copytree(Path(str(resources.files("upgradectl.tools").joinpath("knowledge"))), knowledge)
+    shutil.copytree(Path(str(resources.files("upgradectl.tools.knowledge").joinpath("data"))), knowledge)
     for tool, change, edit in (
         ("karpenter", "KARP-V1ALPHA5-PROVISIONER", lambda c: c.pop("detector")),
         ("cilium", "CIL-KPR-STRING-MODES-REMOVED", lambda c: c["detector"].pop("values")),

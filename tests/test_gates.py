@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from upgradectl.models import Gate
-from upgradectl.tools.baselines import BaselineEntry, ClusterBaseline, backport_gate, lookup
-from upgradectl.tools.gates import Measurement, Point, judge, record, relative_change, step_for, window_seconds
-from upgradectl.tools.knowledge import load_tool
+from upgradectl.tools.knowledge.loader import load_tool
+from upgradectl.tools.metrics.baselines import BaselineEntry, ClusterBaseline, backport_gate, lookup
+from upgradectl.tools.metrics.gates import Measurement, Point, judge, record, relative_change, step_for, window_seconds
 
 
 def gate(comparison="<=", threshold=0.2, relative=True, **extra) -> Gate:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_cli_plan import upgradectl
 
-from upgradectl.tools.gitops import dashboard_metric_uses, load_manifests, rule_metric_uses
+from upgradectl.tools.gitops.manifests import dashboard_metric_uses, load_manifests, rule_metric_uses
 
 DASHBOARD = {
     "title": "Karpenter",

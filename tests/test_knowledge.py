@@ -7,7 +7,7 @@ import re
 import pytest
 
 from upgradectl.models import TOOLS
-from upgradectl.tools.knowledge import (
+from upgradectl.tools.knowledge.loader import (
     BreakingChange,
     ToolKnowledge,
     available_tools,

@@ -12,10 +12,10 @@ import yaml
 from kubernetes.dynamic import DynamicClient
 from live_servers import RAVAN, copy_snapshot, kubeconfig_with, served_in_thread, unused_port
 
-from upgradectl.tools.cluster import SnapshotCluster, SourceError
-from upgradectl.tools.kubeapi import KubeReader, ReadOnlyViolation, ServedResource, _InMemoryDiscoverer
-from upgradectl.tools.live import LiveCluster
-from upgradectl.tools.snapshot_api import SnapshotAPI
+from upgradectl.tools.cluster.kubeapi import KubeReader, ReadOnlyViolation, ServedResource, _InMemoryDiscoverer
+from upgradectl.tools.cluster.live import LiveCluster
+from upgradectl.tools.cluster.snapshot_api import SnapshotAPI
+from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
 
 pytestmark = pytest.mark.real
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from scripted_anthropic import Conversation, Reply, ScriptedAnthropic, api_error, overloaded, text, turn
 
-from upgradectl.agents.llm import LLMError, LLMSession
-from upgradectl.agents.run_log import RunLog, read_run_log
+from upgradectl.agents.llm.client import LLMError, LLMSession
+from upgradectl.agents.llm.run_log import RunLog, read_run_log
 from upgradectl.settings import LLMSettings
 
 FAST = {"retry_initial_seconds": 0.01, "retry_max_seconds": 0.05, "max_attempts": 3}

@@ -6,7 +6,8 @@ import pytest
 from scripted_anthropic import Conversation, ScriptedAnthropic, json_reply, submit, text, tool_use, turn
 
 from upgradectl.agents.base import FleetView, TaskInput
-from upgradectl.agents.claude_loop import (
+from upgradectl.agents.llm.client import LLMSession
+from upgradectl.agents.llm.loop import (
     LAST_TURN_NOTE,
     NUDGE,
     Submission,
@@ -15,18 +16,17 @@ from upgradectl.agents.claude_loop import (
     check_submission,
     run_claude_task,
 )
-from upgradectl.agents.llm import LLMSession
-from upgradectl.agents.llm_tools import REGISTRY
-from upgradectl.agents.narrative import unsupported_versions
+from upgradectl.agents.llm.narrative import unsupported_versions
+from upgradectl.agents.llm.results import RenderedResult
+from upgradectl.agents.llm.run_log import RunLog
+from upgradectl.agents.llm.tools import REGISTRY
 from upgradectl.agents.registry import task
-from upgradectl.agents.run_log import RunLog
-from upgradectl.agents.tool_results import RenderedResult
-from upgradectl.commands.llm_mode import parse_request_with_model
+from upgradectl.agents.request import RequestError
+from upgradectl.cli.commands.llm_mode import parse_request_with_model
 from upgradectl.models import Evidence, Finding, Subject, UpgradeRequest
-from upgradectl.parsing import RequestError
 from upgradectl.settings import LLMSettings
-from upgradectl.tools.fleet import load_fleet
-from upgradectl.tools.knowledge import load_tool
+from upgradectl.tools.cluster.fleet import load_fleet
+from upgradectl.tools.knowledge.loader import load_tool
 
 BREAKING = task("breaking-changes")
 MATCH = "Task id: breaking-changes"

@@ -28,7 +28,7 @@ from llm_scripts import (
 )
 from scripted_anthropic import ScriptedAnthropic, overloaded
 
-from upgradectl.agents.llm_tools import REGISTRY
+from upgradectl.agents.llm.tools import REGISTRY
 
 pytestmark = pytest.mark.real
 

@@ -11,7 +11,7 @@ from anthropic._data import DEPRECATED_MODELS
 from anthropic.types.model_param import ModelParam
 from scripted_anthropic import ScriptedAnthropic
 
-from upgradectl.agents.llm import LLMError, LLMSession, deprecation_notice, resolve_model
+from upgradectl.agents.llm.client import LLMError, LLMSession, deprecation_notice, resolve_model
 from upgradectl.settings import DEFAULT_MODEL, MODEL_ALIASES, LLMSettings, price_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,4 +88,4 @@ def test_only_the_boundary_module_imports_the_sdk():
                 continue
             if re.search(r"^\s*(import anthropic|from anthropic\b)", path.read_text(), re.MULTILINE):
                 importers.append(str(rel))
-    assert importers == ["agents/llm.py"]
+    assert importers == ["agents/llm/client.py"]

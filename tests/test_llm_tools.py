@@ -7,11 +7,11 @@ import inspect
 import pytest
 
 from upgradectl.agents.base import FleetView, load_spec
-from upgradectl.agents.llm_tools import REGISTRY, ToolContext, ToolFailure, parse_docstring, tools_for
-from upgradectl.agents.tool_results import REDACTED, RenderedResult, estimate_tokens, redact_lines, render
+from upgradectl.agents.llm.results import REDACTED, RenderedResult, estimate_tokens, redact_lines, render
+from upgradectl.agents.llm.tools import REGISTRY, ToolContext, ToolFailure, parse_docstring, tools_for
 from upgradectl.models import AGENTS, UpgradeRequest
-from upgradectl.tools.cluster import ClusterSource
-from upgradectl.tools.fleet import load_fleet
+from upgradectl.tools.cluster.fleet import load_fleet
+from upgradectl.tools.cluster.sources import ClusterSource
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_one_huge_item_is_shown_truncated():
 
 
 def _output(data):
-    from upgradectl.agents.tool_results import ToolOutput
+    from upgradectl.agents.llm.results import ToolOutput
 
     return ToolOutput(data)
 
@@ -152,7 +152,7 @@ def test_tool_schemas_change_only_on_purpose():
     import os
     from pathlib import Path
 
-    from upgradectl.agents.claude_loop import submit_tool
+    from upgradectl.agents.llm.loop import submit_tool
 
     snapshot = Path(__file__).parent / "data" / "llm_tools.json"
     current = [spec.definition() for spec in REGISTRY.values()] + [submit_tool()]

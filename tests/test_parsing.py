@@ -1,6 +1,6 @@
 import pytest
 
-from upgradectl.parsing import RequestError, classify_trigger, find_target_version, find_tools, parse_request
+from upgradectl.agents.request import RequestError, classify_trigger, find_target_version, find_tools, parse_request
 
 
 @pytest.mark.parametrize(

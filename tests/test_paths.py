@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from upgradectl.tools.knowledge import ToolKnowledge
-from upgradectl.tools.paths import PathError, hop_violations, latest_compatible, plan_path, resolve_target
+from upgradectl.tools.analysis.paths import PathError, hop_violations, latest_compatible, plan_path, resolve_target
+from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.versions import Version
 
 
@@ -147,8 +147,8 @@ def test_every_produced_path_obeys_every_rule(case):
 
 
 def test_security_target_is_the_running_lines_newest_patch_only_while_that_line_is_patched():
-    from upgradectl.tools.knowledge import PatchPolicy
-    from upgradectl.tools.paths import security_target
+    from upgradectl.tools.analysis.paths import security_target
+    from upgradectl.tools.knowledge.loader import PatchPolicy
 
     lines = [("1.0", "1.0.3", "1.25", "1.28"), ("1.1", "1.1.4", "1.26", "1.30"), ("1.2", "1.2.1", "1.29", "1.31")]
     k = knowledge(lines, [])

@@ -182,6 +182,6 @@ def test_security_request_warns_when_no_patched_line_fits_the_clusters():
     assert len(unpatched) == 1 and unpatched[0]["severity"] == "high"
     assert "line 3.0 no longer receives patches" in unpatched[0]["title"]
     assert "upgrade Kubernetes to reach line 3.3" in unpatched[0]["remediation"]
-    assert unpatched[0]["evidence"][0]["ref"].startswith("tools/knowledge/argocd.yaml patch_policy")
+    assert unpatched[0]["evidence"][0]["ref"].startswith("tools/knowledge/data/argocd.yaml patch_policy")
     feature = plan("--tool", "argocd", "--fleet", "demo")  # not a security request: no such finding
     assert "ARGO-SECURITY-TARGET-UNPATCHED" not in codes(feature)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from upgradectl.agents.base import FleetView, TaskInput
-from upgradectl.agents.flux_navigator import PlanningError, take_inventory
+from upgradectl.agents.inventory import PlanningError, take_inventory
 from upgradectl.agents.registry import TASKS, task
+from upgradectl.agents.request import parse_request
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
-from upgradectl.parsing import parse_request
-from upgradectl.tools.fleet import load_fleet
-from upgradectl.tools.inventory import tool_release
-from upgradectl.tools.knowledge import load_tool
+from upgradectl.tools.analysis.inventory import tool_release
+from upgradectl.tools.cluster.fleet import load_fleet
+from upgradectl.tools.knowledge.loader import load_tool
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from pathlib import Path
 from rich.console import Console
 
 from upgradectl.agents.registry import STAGE_NAMES
+from upgradectl.agents.request import parse_request
+from upgradectl.cli.progress import StageProgress, plan_progress
 from upgradectl.graph.run import run_plan
-from upgradectl.parsing import parse_request
-from upgradectl.progress import StageProgress, plan_progress
-from upgradectl.tools.fleet import load_fleet
+from upgradectl.tools.cluster.fleet import load_fleet
 
 EXE = Path(sys.executable).with_name("upgradectl")
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from upgradectl.tools.promql import PromClient, PromQLError
+from upgradectl.tools.metrics.promql import PromClient, PromQLError
 
 
 class Scripted:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from upgradectl.tools.knowledge import available_tools, load_tool
-from upgradectl.tools.promql_labels import PromQLSyntaxError, metric_names, rename_metrics, selectors, with_label
+from upgradectl.tools.knowledge.loader import available_tools, load_tool
+from upgradectl.tools.metrics.labels import PromQLSyntaxError, metric_names, rename_metrics, selectors, with_label
 
 C = 'cluster="ravan"'
 

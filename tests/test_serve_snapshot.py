@@ -17,7 +17,7 @@ import yaml
 from conftest import require_binary
 from live_servers import RAVAN, served_by_cli, served_in_thread, upgradectl
 
-from upgradectl.tools.cluster import SnapshotCluster
+from upgradectl.tools.cluster.sources import SnapshotCluster
 
 pytestmark = pytest.mark.real
 

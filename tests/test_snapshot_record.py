@@ -20,7 +20,7 @@ from live_servers import (
     upgradectl,
 )
 
-from upgradectl.tools.cluster import SnapshotCluster
+from upgradectl.tools.cluster.sources import SnapshotCluster
 from upgradectl.tools.helm import decode_release_payload, encode_release
 
 pytestmark = pytest.mark.real

@@ -1,4 +1,4 @@
-"""tools/yamlwrite.py: whatever JSON-shaped data it writes, a YAML reader gets back unchanged."""
+"""tools/cluster/yamlwrite.py: whatever JSON-shaped data it writes, a YAML reader gets back unchanged."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from live_servers import RAVAN
 
-from upgradectl.tools.snapshot_api import SnapshotAPI
-from upgradectl.tools.yamlwrite import dump
+from upgradectl.tools.cluster.snapshot_api import SnapshotAPI
+from upgradectl.tools.cluster.yamlwrite import dump
 
 TRICKY = [
     "yes", "No", "on", "OFF", "null", "~", "", " ", "true", "1", "0x1F", "1e3", "1:20", "2026-11-20T09:00:00Z",

@@ -16,7 +16,7 @@ from typing import Any
 
 import hcl2
 
-from upgradectl.tools.gitops import find_line
+from upgradectl.tools.gitops.manifests import find_line
 
 
 class TerraformError(ValueError):

@@ -284,7 +284,7 @@ class ReconcileTarget(Frozen):
 class FileEdit(Frozen):
     """One exact edit in the fleet's GitOps repo or Terraform files for one cluster and hop.
 
-    The plan's Step.changes text and `upgradectl execute` both come from these (tools/changes.py renders
+    The plan's Step.changes text and `upgradectl execute` both come from these (tools/gitops/changes.py renders
     and applies them). `action: manual` is a change upgradectl cannot make by itself (a kind migration,
     a value to review, a chart version the knowledge base does not know): execution pauses for it.
     """

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # (tests/test_llm_settings.py checks both). Sonnet: the cost/quality point for bounded tool-use loops.
 DEFAULT_MODEL = "claude-sonnet-5-5"
 
-# Short names a user may type in UPGRADECTL_MODEL / --model; resolved in agents/llm.py only.
+# Short names a user may type in UPGRADECTL_MODEL / --model; resolved in agents/llm/client.py only.
 MODEL_ALIASES: dict[str, str] = {
     "sonnet": "claude-sonnet-5-5",
     "opus": "claude-opus-5-5",

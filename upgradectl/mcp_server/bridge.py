@@ -2,7 +2,7 @@
 
 Each is run through its documented command line (`upgradectl validate ... --format json`) in this process,
 so there is one implementation and its JSON output is the contract: the gates (commands/monitoring.py,
-tools/gates.py), the cost analysis (commands/cost.py, tools/cost.py) and durable runs (`runs`, `approve`,
+tools/metrics/gates.py), the cost analysis (commands/cost.py, tools/cost/kpis.py) and durable runs (`runs`, `approve`,
 `reject`). A build without one of those commands answers with a tool error saying it is not available.
 """
 
@@ -36,7 +36,7 @@ RUN_MEANING = {
 
 def available_commands() -> set[str]:
     """Command names this build of the CLI has (registering them if nobody has yet)."""
-    from upgradectl.cli import app, register_commands
+    from upgradectl.cli.app import app, register_commands
 
     if not app.registered_commands:
         register_commands()
@@ -47,7 +47,8 @@ def run_command(args: list[str], meaning: dict[int, str], *, max_items: int = 30
     """Run `upgradectl ARGS` in-process; usage errors and bugs become tool errors, the rest a CommandResult."""
     from typer.testing import CliRunner
 
-    from upgradectl.cli import EXIT_INTERNAL, EXIT_USAGE, app
+    from upgradectl.cli.app import app
+    from upgradectl.exit_codes import EXIT_INTERNAL, EXIT_USAGE
 
     if args[0] not in available_commands():
         raise ToolError(

@@ -21,11 +21,11 @@ _ONE_AT_A_TIME = threading.Lock()
 
 
 def _anticipated() -> tuple[type[BaseException], ...]:
-    from upgradectl.agents.flux_navigator import PlanningError
-    from upgradectl.parsing import RequestError
-    from upgradectl.tools.fleet import FleetError
-    from upgradectl.tools.knowledge import KnowledgeError
-    from upgradectl.tools.scanner import ScanError
+    from upgradectl.agents.inventory import PlanningError
+    from upgradectl.agents.request import RequestError
+    from upgradectl.tools.analysis.scanner import ScanError
+    from upgradectl.tools.cluster.fleet import FleetError
+    from upgradectl.tools.knowledge.loader import KnowledgeError
 
     return (PlanningError, RequestError, FleetError, KnowledgeError, ScanError)
 

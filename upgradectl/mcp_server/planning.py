@@ -136,7 +136,7 @@ def findings_page(
 
 def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, files: list[str]) -> PlanResult:
     """The plan as a model should first see it: decision, path, rollout, counts and one page of findings."""
-    from upgradectl.commands.plan import exit_code
+    from upgradectl.cli.commands.plan import exit_code
 
     versions = [
         ClusterVersionBrief(
@@ -277,10 +277,10 @@ class PlanTools:
         Keep the returned plan_id to page findings (plan_findings) or explain a code (explain_finding)
         without re-running. Takes a few seconds on the demo fleet. Nothing is changed anywhere.
         """
+        from upgradectl.agents.request import parse_request
+        from upgradectl.app.report import write_plan
         from upgradectl.graph.run import run_plan
-        from upgradectl.parsing import parse_request
-        from upgradectl.report import write_plan
-        from upgradectl.tools.fleet import default_live_opener, load_fleet
+        from upgradectl.tools.cluster.fleet import default_live_opener, load_fleet
 
         with tool_call("plan"):
             if not request and not tool:
@@ -380,7 +380,7 @@ class PlanTools:
 
 
 def _knowledge_entry(code: str) -> ExplainResult:
-    from upgradectl.tools.knowledge import available_tools, load_tool
+    from upgradectl.tools.knowledge.loader import available_tools, load_tool
 
     for tool in available_tools():
         k = load_tool(tool)
@@ -438,7 +438,7 @@ def _instance(finding: Finding) -> FindingInstance:
 
 
 def _unknown_code_message(code: str, had_plan: bool) -> str:
-    from upgradectl.tools.knowledge import available_tools, load_tool
+    from upgradectl.tools.knowledge.loader import available_tools, load_tool
 
     known = [c.id for t in available_tools() for c in load_tool(t).breaking_changes]
     close = difflib.get_close_matches(code, known, n=3, cutoff=0.6)

@@ -1,4 +1,4 @@
-"""The scan tool: `upgradectl scan` (tools/scanner.py via commands.scan.run_scan), results bounded."""
+"""The scan tool: `upgradectl scan` (tools/analysis/scanner.py via commands.scan.run_scan), results bounded."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import Field
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.planning import Limit
 from upgradectl.mcp_server.results import ScanResult, ScanUsage, clip
-from upgradectl.tools.scanner import EXIT_FOR_STATUS
+from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS
 
 ScanStatus = Literal["deprecated", "removed", "stored", "replacement-unavailable"]
 
@@ -47,7 +47,7 @@ def scan(
     status, the scanned totals, notes about what was skipped, Pluto's exit code (0 none, 2 deprecated,
     3 removed or still stored, 4 replacement not served yet) and up to `limit` usages, worst first.
     """
-    from upgradectl.commands.scan import run_scan
+    from upgradectl.cli.commands.scan import run_scan
 
     with tool_call("scan"):
         if not fleet and not manifests:

@@ -1,0 +1,67 @@
+"""Breaking-change detection shared by the specialists: run the detectors of every change a path crosses
+and turn each hit into a finding that cites the hit and the knowledge entry."""
+
+from __future__ import annotations
+
+from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.models import (
+    Finding,
+    UpgradePath,
+)
+from upgradectl.tools.analysis.detectors import Hit, run_detector
+from upgradectl.tools.knowledge.loader import BreakingChange
+
+
+def _changes_on_paths(t: TaskInput, kinds: tuple[str, ...]) -> list[tuple[BreakingChange, UpgradePath, str]]:
+    """(change, path, hop) for every detectable change each path crosses, once per path."""
+    found = []
+    for path in t.paths:
+        seen = set()
+        for hop in path.hops:
+            for change in t.knowledge.changes_crossed(hop.from_version, hop.to_version, path.from_version):
+                if change.detector and change.detector.kind in kinds and change.id not in seen:
+                    seen.add(change.id)
+                    found.append((change, path, f"{hop.from_version} -> {hop.to_version}"))
+    return found
+
+
+def change_finding(t: TaskInput, change: BreakingChange, hop: str, hit: Hit, agent: str) -> Finding:
+    """A finding for one detector hit of a breaking change, citing the hit and the knowledge entry."""
+    what = hit.subject.describe() or hit.evidence.ref
+    title = change.title
+    if hit.old:
+        title = f"{change.title}: {hit.old} -> {hit.new or '(removed)'}"
+    return make_finding(
+        code=change.id,
+        severity=change.severity,
+        category=change.category,
+        title=f"{title} ({what})",
+        agent=agent,  # type: ignore[arg-type]
+        subject=hit.subject,
+        evidence=[
+            hit.evidence,
+            knowledge_evidence(
+                t.knowledge, f"breaking_changes[{change.id}]", f"{change.version}: {change.title}", change.source
+            ),
+        ],
+        detail=f"{change.detail} Crossed by hop {hop}.".strip(),
+        remediation=change.remediation,
+        sources=[change.source],
+        uncertain=change.uncertain,
+    )
+
+
+def detect_changes(t: TaskInput, kinds: tuple[str, ...], agent: str) -> TaskResult:
+    """Run the detectors of every crossed breaking change of these kinds; one finding per hit."""
+    findings: list[Finding] = []
+    checked = []
+    for change, path, hop in _changes_on_paths(t, kinds):
+        hits = run_detector(change.detector, t.scan_for(set(path.clusters)))  # type: ignore[arg-type]
+        findings.extend(change_finding(t, change, hop, hit, agent) for hit in hits)
+        checked.append(
+            f"{change.id} ({change.detector.kind}, crossed by {hop}) on "  # type: ignore[union-attr]
+            f"{', '.join(path.clusters)}: {len(hits)} hit(s)"
+        )
+    if not checked:
+        checked.append(f"no detectable {'/'.join(kinds)} changes are crossed by the planned paths")
+    return TaskResult(findings, checked)

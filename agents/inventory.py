@@ -1,0 +1,359 @@
+"""Inventory: which version each cluster runs, the target and the upgrade paths (stage 1, shared by
+every agent and entry point)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from upgradectl.agents.base import knowledge_evidence, make_finding
+from upgradectl.models import (
+    ENVIRONMENT_ORDER,
+    ClusterVersion,
+    Evidence,
+    Finding,
+    Subject,
+    UpgradePath,
+    UpgradeRequest,
+)
+from upgradectl.tools.analysis.inventory import Installation, companions, detect_installation
+from upgradectl.tools.analysis.paths import (
+    PathError,
+    latest_compatible,
+    plan_path,
+    resolve_target,
+    security_target,
+    unsupported_clusters,
+)
+from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
+from upgradectl.tools.helm import HelmRelease
+from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.versions import Version
+
+AGENT = "flux-navigator"
+
+
+class PlanningError(ValueError):
+    """The request cannot be planned on this fleet (message says why and what to do)."""
+
+
+@dataclass
+class Inventory:
+    scope: list[FleetCluster]
+    releases: dict[str, HelmRelease]
+    versions: list[ClusterVersion]
+    target: str
+    target_reason: str
+    paths: list[UpgradePath]
+    findings: list[Finding]
+    checked: list[str]
+
+
+def _range_text(k: ToolKnowledge, version: str) -> str:
+    kube_range = k.kube_range(version)
+    return str(kube_range) if kube_range else ""
+
+
+def _unpatched_target(
+    k: ToolKnowledge, target: str, kube: dict[str, str], checked: list[str], named: bool
+) -> list[Finding]:
+    """A security upgrade to a line that no longer receives patches: it may not carry the fix at all. High
+    when upgradectl chose the target; low (a note for the next upgrade) when the request named the version,
+    since whoever named it has the advisory's fixed versions in hand."""
+    patched = k.patched_lines()
+    if patched is None or k.patch_policy is None:
+        checked.append(f"security: which {k.display_name} lines still receive patches is not in the knowledge base")
+        return []
+    line = Version.parse(target).line
+    if line in patched:
+        checked.append(f"security: target line {line} still receives patches ({', '.join(patched)})")
+        return []
+    reachable = [v for v in patched if not unsupported_clusters(k, k.latest_patch(v), kube)]
+    clusters = ", ".join(f"{c} {v}" for c, v in sorted(kube.items()))
+    how = (
+        f"move to {k.display_name} {k.latest_patch(reachable[-1])} (line {reachable[-1]}) instead"
+        if reachable
+        else f"no patched line supports the clusters' Kubernetes ({clusters}): upgrade Kubernetes to reach line "
+        f"{patched[-1]} ({k.kube_range(k.latest_patch(patched[-1]))}) or newer"
+    )
+    return [
+        make_finding(
+            code=f"{k.prefix}-SECURITY-TARGET-UNPATCHED",
+            severity="low" if named else "high",
+            category="security",
+            title=f"Security upgrade targets {k.display_name} {target}, but line {line} no longer receives patches "
+            f"(only {', '.join(patched)} do)",
+            agent=AGENT,
+            subject=Subject(tool=k.tool, version=target),
+            evidence=[
+                knowledge_evidence(
+                    k,
+                    "patch_policy",
+                    f"the newest {k.patch_policy.lines} minor lines receive patches: {', '.join(patched)}",
+                    k.patch_policy.source,
+                )
+            ],
+            detail="A fix published for a supported line is not backported to older ones, so this target may "
+            "not contain the fix the request is about. Check the advisory's fixed versions."
+            + (" The version was named in the request, so it is planned as asked; the next advisory will need "
+               "a supported line." if named else ""),
+            remediation=how[0].upper() + how[1:] + ".",
+            sources=[k.patch_policy.source],
+            uncertain=k.patch_policy.uncertain,
+        )
+    ]
+
+
+def _skipped_stages(
+    k: ToolKnowledge,
+    fleet: Fleet,
+    scope: list[FleetCluster],
+    installs: dict[str, Installation],
+    target: str,
+    checked: list[str],
+) -> list[Finding]:
+    """Out-of-scope clusters of an earlier environment that still run an older version: the staged rollout
+    (dev -> staging -> prod) would reach the scoped environment with no earlier stage having run the
+    target. One finding per scoped environment; prod without any earlier validation is high."""
+    scoped = {c.info.name for c in scope}
+    findings = []
+    for env in sorted({c.info.environment for c in scope}, key=ENVIRONMENT_ORDER.index):
+        earlier = ENVIRONMENT_ORDER[: ENVIRONMENT_ORDER.index(env)]
+        if any(c.info.environment in earlier for c in scope):
+            continue  # an earlier stage of this plan runs the target first
+        behind, ahead = [], []
+        for name, found in sorted(installs.items()):
+            cluster = fleet.clusters[name]
+            if name in scoped or cluster.info.environment not in earlier:
+                continue
+            (behind if Version.parse(found.version) < Version.parse(target) else ahead).append((name, found))
+        if ahead:
+            checked.append(
+                f"{env}: earlier environments already run {k.display_name} {target} or newer on "
+                f"{', '.join(n for n, _ in ahead)}"
+            )
+            continue
+        if not behind:
+            continue
+        names = ", ".join(f"{n} ({f.version})" for n, f in behind)
+        here = ", ".join(sorted(c.info.name for c in scope if c.info.environment == env))
+        findings.append(
+            make_finding(
+                code="ROLLOUT-EARLIER-STAGE-SKIPPED",
+                severity="high" if env == "prod" else "medium",
+                category="rollout",
+                title=f"{env} would get {k.display_name} {target} before any earlier environment: {names} "
+                f"are out of scope and still run older versions",
+                agent=AGENT,
+                subject=Subject(cluster=",".join(n for n, _ in behind), tool=k.tool, version=target),
+                evidence=[e for _, f in behind for e in f.evidence[:1]],
+                detail=f"The plan is scoped to {env} ({here}), so no earlier environment runs this target "
+                "before it does: the staged rollout's earlier gates and soak are skipped.",
+                remediation=f"Plan and roll out {target} on {', '.join(n for n, _ in behind)} first (drop the "
+                "environment/cluster filter), or accept the risk explicitly in the change record.",
+            )
+        )
+    return findings
+
+
+def _image_pins(root: Path | None, images: list[str], limit: int = 3) -> list[Evidence]:
+    """Where the GitOps repo pins these images (file:line), at most `limit` places."""
+    pins: list[Evidence] = []
+    for path in iter_files(root, (".yaml", ".yml")) if root else ():
+        for image in images:
+            line = find_line(path, image)
+            if line and len(pins) < limit:
+                rel = path.relative_to(root).as_posix()
+                pins.append(Evidence(source="gitops", ref=f"{rel}:{line}", excerpt=line_text(path, line)))
+    return pins
+
+
+def _companions_outside(
+    k: ToolKnowledge, others: list[FleetCluster], target: str, checked: list[str], gitops_root: Path | None
+) -> list[Finding]:
+    """Companion components (vmagent, vmalert) on clusters where the tool itself does not run: the plan does
+    not upgrade them and its detectors do not look at them, so say so, cluster by cluster."""
+    findings = []
+    pinned: dict[tuple[str, ...], list[Evidence]] = {}
+    for cluster in others:
+        if cluster.source is None or not k.companion_images:
+            continue
+        behind = [
+            c
+            for c in companions(k, cluster.source, cluster.info.name)
+            if Version.parse(c.version) < Version.parse(target)
+        ]
+        if not behind:
+            continue
+        listed = ", ".join(f"{c.name} {c.version}" for c in behind)
+        verb = "runs" if len(behind) == 1 else "run"
+        checked.append(f"{cluster.info.name}: {k.display_name} components outside the plan: {listed}")
+        images = sorted({c.image for c in behind})
+        if tuple(images) not in pinned:  # clusters usually share the pin: read the repo once per image set
+            pinned[tuple(images)] = _image_pins(gitops_root, images)
+        pins = pinned[tuple(images)]
+        findings.append(
+            make_finding(
+                code=f"{k.prefix}-COMPONENTS-OUTSIDE-PLAN",
+                severity="medium",
+                category="inventory",
+                title=f"{cluster.info.name}: {listed} {verb} older than {target} outside this plan",
+                agent=AGENT,
+                subject=Subject(cluster=cluster.info.name, tool=k.tool, version=behind[0].version),
+                evidence=[c.evidence for c in behind] + pins,
+                detail=f"{k.display_name} itself does not run on {cluster.info.name}, so this plan neither upgrades "
+                "these components nor runs its breaking-change detectors against them; changes crossed on the "
+                "way to the target (removed flags, new defaults) apply to them when they are upgraded.",
+                remediation="Upgrade them separately, environment by environment: "
+                + (
+                    f"bump the image where it is pinned ({', '.join(e.ref for e in pins)})"
+                    if pins
+                    else f"find where {', '.join(images)} is pinned (not found in the GitOps repo)"
+                )
+                + ", after reading the breaking changes this plan crosses.",
+            )
+        )
+    return findings
+
+
+def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> Inventory:
+    """Stage 1: current versions per cluster, the target, and a rule-abiding path per version group."""
+    wanted = set(request.clusters)
+    unknown = wanted - set(fleet.clusters)
+    if unknown:
+        raise PlanningError(
+            f"unknown cluster(s) {', '.join(sorted(unknown))}; the fleet has {', '.join(fleet.clusters)}"
+        )
+    installs: dict[str, Installation] = {}
+    checked = []
+    findings: list[Finding] = []
+    for name, cluster in fleet.clusters.items():
+        if cluster.source is None:
+            continue
+        found = detect_installation(k, cluster.source, name)
+        if found and found.provider_managed:
+            checked.append(
+                f"{name}: {k.display_name} {found.version} is managed by the cloud provider "
+                f"({found.evidence[0].excerpt}); it upgrades with the cluster, not in this plan"
+            )
+            continue
+        checked.append(f"{name}: {'found ' + k.display_name + ' ' + found.version if found else 'not installed'}")
+        if found:
+            installs[name] = found
+
+    def in_request(c: FleetCluster) -> bool:
+        return (not wanted or c.info.name in wanted) and (
+            not request.environments or c.info.environment in request.environments
+        )
+
+    scope = [c for n, c in fleet.clusters.items() if n in installs and in_request(c)]
+    if not scope:
+        running = ", ".join(sorted(installs)) or "none"
+        raise PlanningError(
+            f"no cluster in scope runs {k.display_name} (clusters running it: {running}; "
+            f"requested clusters: {', '.join(sorted(wanted)) or 'all'}, environments: "
+            f"{', '.join(request.environments) or 'all'})"
+        )
+    kube = {c.info.name: c.info.kubernetes_version for c in scope}
+    try:
+        if request.target_version:
+            target = resolve_target(k, request.target_version)
+            target_reason = f"requested target {request.target_version} -> {target}"
+        else:
+            lines = {Version.parse(installs[c.info.name].version).line for c in scope}
+            fast_track = request.trigger == "security" and request.channel != "lts"
+            chosen = security_target(k, lines, kube) if fast_track else None
+            target, target_reason = chosen or latest_compatible(k, kube, lts=request.channel == "lts")
+    except PathError as exc:
+        raise PlanningError(str(exc)) from exc
+
+    groups: dict[str, dict[str, str]] = {}
+    for c in scope:
+        groups.setdefault(installs[c.info.name].version, {})[c.info.name] = c.info.kubernetes_version
+    paths = []
+    for current, kube_versions in sorted(groups.items(), key=lambda kv: Version.parse(kv[0])):
+        if Version.parse(current) > Version.parse(target):
+            raise PlanningError(
+                f"{k.display_name} on {', '.join(sorted(kube_versions))} is already at {current}, newer than the "
+                f"target {target}; choose a target of at least {current}"
+            )
+        try:
+            paths.append(plan_path(k, current, target, kube_versions, target_reason))
+        except PathError as exc:
+            raise PlanningError(str(exc)) from exc
+
+    versions = []
+    for name, cluster in fleet.clusters.items():
+        found = installs.get(name)
+        current = found.version if found else ""
+        in_scope = cluster in scope
+        cur_range = k.kube_range(current) if current else None
+        tgt_range = k.kube_range(target) if in_scope else None
+        versions.append(
+            ClusterVersion(
+                cluster=name,
+                environment=cluster.info.environment,
+                kubernetes_version=cluster.info.kubernetes_version,
+                current_version=current,
+                target_version=target if in_scope else "",
+                current_supported=cur_range.contains(cluster.info.kubernetes_version) if cur_range else None,
+                current_kubernetes_range=str(cur_range) if cur_range else "",
+                target_supported=tgt_range.contains(cluster.info.kubernetes_version) if tgt_range else None,
+                target_kubernetes_range=str(tgt_range) if tgt_range else "",
+                detected_from=list(found.evidence) if found else [],
+            )
+        )
+        if in_scope and cur_range and not cur_range.contains(cluster.info.kubernetes_version):
+            release = k.release(current)
+            findings.append(
+                make_finding(
+                    code=f"{k.prefix}-CURRENT-K8S-UNSUPPORTED",
+                    severity="high",
+                    category="compatibility",
+                    title=f"{k.display_name} {current} on {name} runs outside its supported Kubernetes range "
+                    f"({cur_range}; cluster is {cluster.info.kubernetes_minor})",
+                    agent=AGENT,
+                    subject=Subject(cluster=name, tool=k.tool, version=current),
+                    evidence=[
+                        *found.evidence,
+                        Evidence(
+                            source="cluster",
+                            ref=f"{name}: /version",
+                            excerpt=f"gitVersion v{cluster.info.kubernetes_version}",
+                        ),
+                        knowledge_evidence(
+                            k,
+                            f"releases[{release.line}]",
+                            f"{release.line} supports Kubernetes {cur_range}",
+                            release.source,
+                        ),
+                    ],
+                    detail="The running version was never tested against this Kubernetes minor; upgrade "
+                    "before relying on it, and expect the first hops to be the riskiest.",
+                    remediation=f"Follow the upgrade path to {target}; do not upgrade Kubernetes further first.",
+                    sources=[release.source],
+                    uncertain=release.uncertain,
+                )
+            )
+    checked.append(f"target {target}: {target_reason}")
+    if request.trigger == "security":
+        findings.extend(_unpatched_target(k, target, kube, checked, named=bool(request.target_version)))
+    findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
+    others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]
+    findings.extend(_companions_outside(k, others, target, checked, fleet.gitops_root))
+    for path in paths:
+        checked.append(
+            f"path for {', '.join(path.clusters)}: "
+            + " -> ".join([path.from_version, *[h.to_version for h in path.hops]])
+        )
+    return Inventory(
+        scope,
+        {n: i.release for n, i in installs.items() if i.release and n in {c.info.name for c in scope}},
+        versions,
+        target,
+        target_reason,
+        paths,
+        findings,
+        checked,
+    )

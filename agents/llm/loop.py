@@ -1,0 +1,313 @@
+"""The Claude tool-use loop that runs on top of a seed task's playbook, and the evidence check.
+
+For one task: the agent's system prompt, the task message and its read-only tools (plus
+`submit_findings`) go to the model; tool calls run against the fleet (bad arguments come back as
+`is_error` results and the loop continues); the loop ends when the model submits, or when the
+turn or token budget runs out. A submitted finding is accepted only if every evidence item cites a
+tool call made earlier in this conversation and its excerpt occurs in that call's result; anything
+else is dropped and the reason logged. Accepted findings get `origin="llm"`, the agent's name and
+an `LLM-` code prefix (so they never merge into, or change, a playbook finding). Playbook findings
+are passed in and never modified here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from upgradectl.agents.base import TaskInput, TaskSpec, load_spec
+from upgradectl.agents.llm.client import LLMError, LLMSession
+from upgradectl.agents.llm.prompts import system_prompt, task_message
+from upgradectl.agents.llm.results import RenderedResult, error_text, estimate_tokens, normalize, render
+from upgradectl.agents.llm.tools import ToolContext, ToolFailure, ToolSpec, clean_schema, tools_for, validation_message
+from upgradectl.models import AgentTaskRecord, Category, Evidence, Finding, Severity, Subject
+
+SUBMIT = "submit_findings"
+MAX_SUBMITTED = 20
+LAST_TURN_NOTE = "This is your last turn: call submit_findings now with what the results above show."
+NUDGE = "You did not call a tool. Call submit_findings now (an empty list is a valid answer)."
+
+
+class SubmittedEvidence(BaseModel):
+    """One evidence item as the model gives it: which tool call, and the text copied from its result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool_use_id: str = Field(description="The id of a tool_use you made in this conversation, e.g. toolu_01...")
+    excerpt: str = Field(
+        min_length=1, max_length=600, description="Text copied exactly from that call's result (short, verbatim)"
+    )
+
+
+class SubmittedFinding(BaseModel):
+    """A finding as the model submits it; agent, origin and evidence source/ref are set by code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$", description="Stable upper-case code, e.g. KARP-PDB-BLOCKS")
+    severity: Severity
+    category: Category = Field(description="Any category except incomplete (reserved for checks that could not run)")
+    title: str = Field(min_length=5, max_length=200)
+    detail: str = Field(default="", max_length=2000)
+    subject: Subject = Field(default_factory=Subject, description="What the finding is about")
+    evidence: list[SubmittedEvidence] = Field(min_length=1, max_length=6)
+    remediation: str = Field(default="", max_length=1000)
+    uncertain: bool = False
+
+    @field_validator("category")
+    @classmethod
+    def _not_incomplete(cls, value: str) -> str:
+        if value == "incomplete":
+            raise ValueError("category 'incomplete' is reserved for checks that could not run")
+        return value
+
+
+class Submission(BaseModel):
+    """The input of submit_findings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    findings: list[SubmittedFinding] = Field(max_length=MAX_SUBMITTED, description="What the playbooks missed")
+
+
+def submit_tool() -> dict[str, Any]:
+    """The submit_findings tool definition (its schema is the Submission model's)."""
+    return {
+        "name": SUBMIT,
+        "description": "Submit your findings for this task and end it. Call exactly once, last. Each finding needs "
+        "evidence: the tool_use_id of a call you made in this conversation and an excerpt copied exactly from that "
+        "call's result. Findings whose excerpts are not in the cited result are dropped. An empty list is valid.",
+        "input_schema": clean_schema(Submission),
+    }
+
+
+@dataclass
+class ToolRecord:
+    """A successful tool call of the conversation: what ran, with what, and the exact text returned."""
+
+    spec: ToolSpec
+    arguments: dict[str, Any]
+    result: RenderedResult
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.arguments.items() if v not in (None, ""))
+        return f"{self.spec.name}({args})"
+
+
+@dataclass
+class LoopOutcome:
+    """What the loop produced for one task."""
+
+    accepted: list[Finding] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (code, reason)
+    calls: list[str] = field(default_factory=list)
+    turns: int = 0
+    error: str = ""
+
+
+def check_submission(
+    submission: Submission, seen: dict[str, ToolRecord], task: TaskSpec, protected: set[tuple]
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """Accept findings whose every excerpt occurs in the cited earlier call's result; drop the rest with why."""
+    accepted: list[Finding] = []
+    dropped: list[tuple[str, str]] = []
+    for item in submission.findings:
+        code = item.code if item.code.startswith("LLM-") else f"LLM-{item.code}"
+        evidence: list[Evidence] = []
+        reason = ""
+        for number, ev in enumerate(item.evidence, start=1):
+            record = seen.get(ev.tool_use_id)
+            if record is None:
+                reason = f"evidence {number} cites {ev.tool_use_id!r}, not a successful earlier tool call of this task"
+                break
+            if not record.result.contains(ev.excerpt):
+                quoted = normalize(ev.excerpt)[:80]
+                reason = f"evidence {number}: excerpt {quoted!r} does not occur in the result of {record.describe()}"
+                break
+            evidence.append(
+                Evidence(source=record.spec.source, ref=f"{record.describe()} [{ev.tool_use_id}]", excerpt=ev.excerpt)
+            )
+        finding = None
+        if not reason:
+            finding = Finding(
+                code=code,
+                severity=item.severity,
+                category=item.category,
+                title=item.title,
+                detail=item.detail,
+                subject=item.subject,
+                evidence=evidence,
+                remediation=item.remediation,
+                agent=task.agent,
+                uncertain=item.uncertain,
+                origin="llm",
+            )
+            if finding.key() in protected:
+                reason = "same code and subject as an existing finding"
+        if reason or finding is None:
+            dropped.append((code, reason))
+        else:
+            accepted.append(finding)
+            protected.add(finding.key())
+    return accepted, dropped
+
+
+def run_claude_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session: LLMSession) -> LoopOutcome:
+    """Run the bounded tool-use loop for one seed task; never raises for model or tool trouble."""
+    settings = session.settings
+    agent = load_spec(task.agent)
+    tools = tools_for(agent.tools)
+    by_name = {spec.name: spec for spec in tools}
+    definitions = [spec.definition() for spec in tools] + [submit_tool()]
+    system = system_prompt(agent, t.knowledge.display_name, t.target)
+    own_codes = {f.code for f in playbook}
+    known = _dedupe([*t.findings, *playbook])
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": task_message(task, t, known, own_codes, settings.findings_prompt_tokens)}
+    ]
+    ctx = ToolContext(fleet=t.fleet, view=t.view, request=t.request, scope=t.scope_names)
+    seen: dict[str, ToolRecord] = {}
+    protected = {f.key() for f in known}
+    outcome = LoopOutcome()
+    log = session.run_log
+    for turn in range(1, settings.max_turns + 1):
+        outcome.turns = turn
+        try:
+            reply = session.complete(
+                system=system, tools=definitions, messages=messages, agent=task.agent, task=task.id
+            )
+        except LLMError as exc:
+            outcome.error = str(exc)
+            return outcome
+        messages.append({"role": "assistant", "content": reply.content})
+        if not reply.tool_calls:
+            if reply.stop_reason == "refusal":
+                outcome.error = "the model declined the task (stop_reason refusal)"
+                return outcome
+            messages.append({"role": "user", "content": NUDGE})
+            continue
+        earlier = dict(seen)  # evidence may only cite calls whose results the model has already seen
+        blocks: list[dict[str, Any]] = []
+        submission: Submission | None = None
+        for call in reply.tool_calls:
+            if call.name == SUBMIT:
+                try:
+                    submission = Submission.model_validate(call.input)
+                    blocks.append(_result(call.id, "received"))
+                except ValidationError as exc:
+                    message = validation_message(exc)
+                    log.write("submit_invalid", agent=task.agent, task=task.id, id=call.id, error=message)
+                    blocks.append(_result(call.id, error_text(SUBMIT, {}, message), error=True))
+                continue
+            blocks.append(_run_tool(by_name, ctx, call.id, call.name, call.input, settings.tool_result_tokens, seen,
+                                    outcome, log, task))
+        if submission is not None:
+            accepted, dropped = check_submission(submission, earlier, task, protected)
+            for finding in accepted:
+                log.write("finding_accepted", agent=task.agent, task=task.id, code=finding.code, title=finding.title)
+            for code, reason in dropped:
+                log.write("finding_dropped", agent=task.agent, task=task.id, code=code, reason=reason)
+            outcome.accepted, outcome.dropped = accepted, dropped
+            return outcome
+        if turn == settings.max_turns - 1:
+            blocks.append({"type": "text", "text": LAST_TURN_NOTE})
+        messages.append({"role": "user", "content": blocks})
+    outcome.error = f"no submit_findings within {settings.max_turns} turns (UPGRADECTL_MAX_TURNS)"
+    return outcome
+
+
+def _run_tool(
+    by_name: dict[str, ToolSpec],
+    ctx: ToolContext,
+    call_id: str,
+    name: str,
+    raw: dict[str, Any],
+    budget: int,
+    seen: dict[str, ToolRecord],
+    outcome: LoopOutcome,
+    log: Any,
+    task: TaskSpec,
+) -> dict[str, Any]:
+    """Run one tool call; an unknown tool, bad arguments or a failing read become an is_error result."""
+    spec = by_name.get(name)
+    if spec is None:
+        message = f"unknown tool {name!r}; available: {', '.join([*by_name, SUBMIT])}"
+        log.write("tool_call", agent=task.agent, task=task.id, id=call_id, tool=name, ok=False, error=message)
+        return _result(call_id, error_text(name, raw, message), error=True)
+    try:
+        output = spec.call(ctx, raw)
+    except ToolFailure as exc:
+        log.write("tool_call", agent=task.agent, task=task.id, id=call_id, tool=name, arguments=raw, ok=False,
+                  error=str(exc))
+        return _result(call_id, error_text(name, raw, str(exc)), error=True)
+    except Exception as exc:  # a source that cannot answer must not end the loop
+        message = f"the tool failed: {type(exc).__name__}: {exc}"
+        log.write("tool_call", agent=task.agent, task=task.id, id=call_id, tool=name, arguments=raw, ok=False,
+                  error=message)
+        return _result(call_id, error_text(name, raw, message), error=True)
+    arguments = {k: v for k, v in raw.items() if v is not None}
+    rendered = render(name, arguments, output, budget)
+    record = ToolRecord(spec, arguments, rendered)
+    seen[call_id] = record
+    outcome.calls.append(record.describe() + (f" ({rendered.cut})" if rendered.cut else ""))
+    log.write("tool_call", agent=task.agent, task=task.id, id=call_id, tool=name, arguments=arguments, ok=True,
+              result_tokens=estimate_tokens(rendered.text), cut=rendered.cut)
+    return _result(call_id, rendered.text)
+
+
+def _result(call_id: str, text: str, error: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call_id, "content": text}
+    if error:
+        block["is_error"] = True
+    return block
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    unique: dict[tuple, Finding] = {}
+    for finding in findings:
+        unique.setdefault(finding.key(), finding)
+    return list(unique.values())
+
+
+def augment_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session: LLMSession) -> tuple[
+    list[Finding], AgentTaskRecord | None
+]:
+    """After a playbook: the model's accepted findings for this task and its task-log record.
+
+    Returns ([], None) when the settings leave this task to the playbook alone. When the model is
+    unavailable the record says so (error) and no finding is added; playbook findings are untouched.
+    """
+    if not session.settings.runs_loop_for(task.id):
+        return [], None
+    started = time.perf_counter()
+    if session.failed:
+        outcome = LoopOutcome(error=f"model not used: {session.failure}")
+    else:
+        outcome = run_claude_task(task, t, playbook, session)
+    if outcome.error and not session.failed:
+        session.note_task_error(task.id, outcome.error)
+    session.count_findings(len(outcome.accepted), len(outcome.dropped))
+    used = session.ledger.by_task.get(task.id)
+    checked = [*outcome.calls]
+    if used is not None:
+        checked.append(f"model: {outcome.turns} turn(s), {used.total} tokens")
+    checked += [f"dropped {code}: {reason}" for code, reason in outcome.dropped]
+    record = AgentTaskRecord(
+        stage=task.stage,
+        task=task.title,
+        agent=task.agent,
+        mode="llm",
+        checked=checked,
+        finding_codes=sorted({f.code for f in outcome.accepted}),
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        error=outcome.error,
+    )
+    session.run_log.write(
+        "task_done", agent=task.agent, task=task.id, turns=outcome.turns, accepted=len(outcome.accepted),
+        dropped=len(outcome.dropped), error=outcome.error, calls=json.dumps(outcome.calls),
+    )
+    return outcome.accepted, record

@@ -1,0 +1,132 @@
+"""Which version of a tool runs on a cluster, and the evidence for it.
+
+Helm release first (chart name among the tool's install markers, app version from the chart
+metadata or the chart<->app table); otherwise the tool's workloads (the `app.kubernetes.io/version`
+label, else the image tag of a container whose image matches the tool's image markers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from upgradectl.models import Evidence
+from upgradectl.tools.cluster.sources import ClusterSource
+from upgradectl.tools.helm import HelmRelease
+from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.versions import Version, VersionError
+
+# Registries cloud providers ship their managed add-ons from (GKE Dataplane V2's anetd is Cilium, AKS's
+# Azure CNI powered by Cilium too): those installations are upgraded with the cluster, not by the team.
+PROVIDER_MANAGED_REGISTRIES = ("gke.gcr.io/", "gcr.io/gke-release/", "mcr.microsoft.com/oss/")
+
+
+@dataclass(frozen=True)
+class Installation:
+    cluster: str
+    version: str
+    chart_version: str
+    release: HelmRelease | None
+    evidence: tuple[Evidence, ...]
+    provider_managed: bool = False
+
+
+def _clean(version: str) -> str:
+    try:
+        return str(Version.parse(version))
+    except VersionError:
+        return ""
+
+
+def tool_release(k: ToolKnowledge, source: ClusterSource) -> HelmRelease | None:
+    """The tool's deployed Helm release on this cluster, if Helm installed it."""
+    candidates = [r for r in source.helm_releases() if r.chart in k.install_markers]
+    return candidates[0] if candidates else None
+
+
+def _workload_images(source: ClusterSource, markers: list[str]) -> list[tuple[str, str, dict, str]]:
+    """(apiVersion, kind, object, image) of every controller container whose image matches a marker."""
+    found = []
+    for api, kind in (("apps/v1", "Deployment"), ("apps/v1", "DaemonSet"), ("apps/v1", "StatefulSet")):
+        for obj in source.objects(api, kind):
+            containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []) or []
+            for container in containers:
+                image = str(container.get("image", ""))
+                if any(marker in image for marker in markers):
+                    found.append((api, kind, obj, image))
+    return found
+
+
+def _image_tag(image: str) -> str:
+    untagged = image.split("@", 1)[0]
+    return untagged.rsplit(":", 1)[-1] if ":" in untagged.rsplit("/", 1)[-1] else ""
+
+
+def _running(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
+    """The version the tool's workloads actually run (version label, else image tag)."""
+    for api, kind, obj, image in _workload_images(source, k.image_markers):
+        meta = obj.get("metadata", {})
+        label = meta.get("labels", {}).get("app.kubernetes.io/version", "")
+        tag = _image_tag(image)
+        # a chart's version label describes the chart's default, an image tag what really runs;
+        # Flux labels its controllers with the Flux version while their images carry their own
+        version = _clean(tag) if k.tool != "flux" and _clean(tag) else _clean(label) or _clean(tag)
+        if not version:
+            continue
+        how = f"image {image}" if version == _clean(tag) else f"label app.kubernetes.io/version={label}"
+        ref = f"{cluster}: {api} {kind} {meta.get('namespace', '')}/{meta.get('name', '')}"
+        managed = image.startswith(PROVIDER_MANAGED_REGISTRIES)
+        evidence = (Evidence(source="cluster", ref=ref, excerpt=how),)
+        return Installation(cluster, version, "", None, evidence, provider_managed=managed)
+    return None
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A component released with the tool but installed on its own (vmagent on a workload cluster)."""
+
+    cluster: str
+    name: str  # namespace/name of the workload
+    image: str
+    version: str
+    evidence: Evidence
+
+
+def companions(k: ToolKnowledge, source: ClusterSource, cluster: str) -> list[Companion]:
+    """The tool's companion components running on a cluster, with the version their image tag says."""
+    found = []
+    for api, kind, obj, image in _workload_images(source, k.companion_images):
+        version = _clean(_image_tag(image))
+        if not version:
+            continue
+        meta = obj.get("metadata", {})
+        name = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        ref = f"{cluster}: {api} {kind} {name}"
+        evidence = Evidence(source="cluster", ref=ref, excerpt=f"image {image}")
+        found.append(Companion(cluster, name, image, version, evidence))
+    return found
+
+
+def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
+    """Helm release and running workloads; when they disagree (an image tag pinned in the values, a
+    failed rollout) the running version wins and both are cited."""
+    release = tool_release(k, source)
+    running = _running(k, source, cluster)
+    if release:
+        version = _clean(release.app_version) or _clean(k.app_version_for_chart(release.chart_version))
+        excerpt = (
+            f"chart {release.chart}-{release.chart_version}, appVersion {release.app_version or '?'}, "
+            f"revision {release.revision}, status {release.status}"
+        )
+        helm_evidence = Evidence(source="helm", ref=f"{cluster}: release {release.ref}", excerpt=excerpt)
+        if running and running.version != version:
+            return Installation(
+                cluster,
+                running.version,
+                release.chart_version,
+                release,
+                (*running.evidence, helm_evidence),
+                running.provider_managed,
+            )
+        if version:
+            return Installation(cluster, version, release.chart_version, release, (helm_evidence,))
+    return running

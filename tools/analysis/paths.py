@@ -1,0 +1,275 @@
+"""Upgrade-path planner: current -> target as the shortest sequence of hops that obeys every rule.
+
+Nodes are the current version, the newest patch of every known line in between, and the target.
+A hop is allowed when it satisfies every path rule of the tool's knowledge (required intermediate
+versions, one minor at a time, patch first). Among paths with the fewest hops the planner prefers
+the one whose versions stay inside each cluster's supported Kubernetes range. Each hop says why it
+exists, which clusters its version does not support, which breaking changes it crosses and how far
+back it can be rolled.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+
+from upgradectl.models import Hop, HopKind, UpgradePath
+from upgradectl.tools.knowledge.loader import KubeRange, PathRule, ToolKnowledge
+from upgradectl.tools.versions import Version, kube_minor, minor_distance
+
+
+class PathError(ValueError):
+    """No path can be planned; the message says why and what to change."""
+
+
+def hop_violations(k: ToolKnowledge, a: str, b: str) -> list[PathRule]:
+    """Rules that the hop a -> b breaks (empty when the hop is allowed)."""
+    broken = []
+    va = Version.parse(a)
+    for rule in k.path_rules:
+        if rule.kind == "entry":
+            if not (rule.crossed_by(a, b) and rule.applies(a)):
+                continue
+            if not rule.from_ok(a) or (rule.from_latest_patch and not _is_latest_patch(k, a)):
+                broken.append(rule)
+        elif rule.kind == "max_minor_step":
+            vb = Version.parse(b)
+            if (
+                va.major != vb.major
+                or minor_distance(a, b) > rule.max_minor_step
+                or rule.from_latest_patch
+                and va.line != vb.line
+                and not _is_latest_patch(k, a)
+            ):
+                broken.append(rule)
+    return broken
+
+
+def _is_latest_patch(k: ToolKnowledge, version: str) -> bool:
+    release = k.release(version)
+    return release is not None and Version.parse(release.latest_patch) <= Version.parse(version)
+
+
+def unsupported_clusters(k: ToolKnowledge, version: str, kube_versions: Mapping[str, str]) -> list[str]:
+    """Clusters whose Kubernetes version lies outside the range this tool version supports."""
+    kube_range = k.kube_range(version)
+    if kube_range is None:
+        return []
+    return sorted(c for c, kv in kube_versions.items() if not kube_range.contains(kv))
+
+
+def latest_compatible(k: ToolKnowledge, kube_versions: Mapping[str, str], lts: bool = False) -> tuple[str, str]:
+    """The newest release (or LTS release) whose Kubernetes range covers every cluster, with the reason."""
+    if lts and not any(r.lts for r in k.releases):
+        raise PathError(f"{k.display_name} publishes no long-term-support lines; drop 'LTS' or name a version")
+    for release in reversed(k.releases):
+        if release.latest_patch in release.avoid or (lts and not release.lts):
+            continue
+        if not unsupported_clusters(k, release.latest_patch, kube_versions):
+            listed = ", ".join(f"{c} ({v})" for c, v in sorted(kube_versions.items()))
+            kube_range = k.kube_range(release.latest_patch)
+            supported = f"supports Kubernetes {kube_range}" if kube_range else "publishes no Kubernetes range"
+            lts_note = next((n for n in release.notes if "LTS" in n), "") if lts else ""
+            return release.latest_patch, (
+                f"latest {k.display_name} {'LTS ' if lts else ''}release compatible with every target cluster: "
+                f"{release.latest_patch} {supported}; clusters: {listed}" + (f"; {lts_note}" if lts_note else "")
+            )
+    raise PathError(
+        f"no known {k.display_name} release supports every cluster's Kubernetes version "
+        f"({', '.join(f'{c}={v}' for c, v in sorted(kube_versions.items()))}); upgrade Kubernetes first"
+    )
+
+
+def security_target(
+    k: ToolKnowledge, current_lines: set[str], kube_versions: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """For a security request without a version: the newest patch of the running line when that line still
+    receives patches and supports every cluster (the smallest change that carries the fixes), with the reason.
+    None when that does not apply (several lines running, a line no longer patched, an unknown policy)."""
+    patched = k.patched_lines()
+    if patched is None or len(current_lines) != 1:
+        return None
+    line = next(iter(current_lines))
+    release = k.release(line)
+    if release is None or line not in patched or release.latest_patch in release.avoid:
+        return None
+    if unsupported_clusters(k, release.latest_patch, kube_versions):
+        return None
+    return release.latest_patch, (
+        f"security fix with the smallest change: the newest patch of the running line {line}, which still "
+        f"receives patches (the newest {len(patched)} lines do: {', '.join(patched)})"
+    )
+
+
+def resolve_target(k: ToolKnowledge, requested: str) -> str:
+    """'1.0' -> latest 1.0 patch; '1.0.10' stays; unknown lines fail with the known range."""
+    version = Version.parse(requested)
+    release = k.release(requested)
+    if release is None:
+        raise PathError(
+            f"{k.display_name} {requested} is not a known release (known: {k.releases[0].line} to "
+            f"{k.releases[-1].latest_patch}); pick a version in that range"
+        )
+    if version.is_line:
+        return release.latest_patch
+    if version > Version.parse(release.latest_patch):
+        raise PathError(
+            f"{k.display_name} {requested} is newer than the newest known {release.line} patch "
+            f"({release.latest_patch}); use {release.latest_patch} or a line name like {release.line}"
+        )
+    if str(version) in release.avoid:
+        raise PathError(f"{k.display_name} {requested} is a release to avoid; use {release.latest_patch}")
+    return str(version)
+
+
+def required_kubernetes(
+    k: ToolKnowledge, version: str, kube_versions: Mapping[str, str], route: list[str] | None = None
+) -> list[str]:
+    """For each cluster outside `version`'s range, what Kubernetes change it needs, and when on the
+    route (the newest stop whose range covers both the cluster's Kubernetes and the one needed)."""
+    kube_range = k.kube_range(version)
+    needs = []
+    for cluster in unsupported_clusters(k, version, kube_versions):
+        current = kube_versions[cluster]
+        assert kube_range is not None
+        if kube_minor(current) < kube_minor(kube_range.min):
+            text = (
+                f"upgrade Kubernetes on {cluster} from {_minor(current)} to at least {kube_range.min} before "
+                f"{k.display_name} {version} (it supports {kube_range})"
+            )
+            bridge = [
+                v
+                for v in (route or [])[:-1]
+                if (r := k.kube_range(v)) and r.contains(current) and r.contains(kube_range.min)
+            ]
+            if bridge:
+                text += (
+                    f": go to {k.display_name} {bridge[-1]} first (it supports {k.kube_range(bridge[-1])}), "
+                    f"upgrade Kubernetes there, then continue"
+                )
+            needs.append(text)
+        else:
+            needs.append(
+                f"{cluster} runs Kubernetes {_minor(current)}, newer than {k.display_name} {version} supports "
+                f"({kube_range}); choose a newer {k.display_name} target"
+            )
+    return needs
+
+
+def _minor(kubernetes_version: str) -> str:
+    major, minor = kube_minor(kubernetes_version)
+    return f"{major}.{minor}"
+
+
+def _candidates(k: ToolKnowledge, current: str, target: str) -> list[str]:
+    lo, hi = Version.parse(current), Version.parse(target)
+    nodes = {str(lo), str(hi)}
+    for release in k.releases:
+        patch = Version.parse(release.latest_patch)
+        if lo < patch < hi and release.latest_patch not in release.avoid:
+            nodes.add(str(patch))
+    return sorted(nodes, key=Version.parse)
+
+
+def shortest_path(k: ToolKnowledge, current: str, target: str, kube_versions: Mapping[str, str]) -> list[str]:
+    """Versions from current to target (inclusive) with the fewest allowed hops; [] when none exists."""
+    nodes = _candidates(k, current, target)
+    start, goal = str(Version.parse(current)), str(Version.parse(target))
+    # priority: fewest hops, then fewest hops onto versions some cluster does not support, then the
+    # route whose stops are highest (newer intermediates carry more fixes, e.g. the latest 0.37 before 1.0)
+    def priority(route: list[str], bad: int) -> tuple:
+        return (len(route) - 1, bad, [tuple(-x for x in Version.parse(v).key()) for v in route])
+
+    queue: list[tuple[tuple, str, list[str], int]] = [(priority([start], 0), start, [start], 0)]
+    best: dict[str, tuple] = {}
+    while queue:
+        rank, node, route, bad = heapq.heappop(queue)
+        if node == goal:
+            return route
+        if node in best and best[node] <= rank:
+            continue
+        best[node] = rank
+        for nxt in nodes:
+            if Version.parse(nxt) <= Version.parse(node) or hop_violations(k, node, nxt):
+                continue
+            worse = bad + (1 if unsupported_clusters(k, nxt, kube_versions) else 0)
+            heapq.heappush(queue, (priority([*route, nxt], worse), nxt, [*route, nxt], worse))
+    return []
+
+
+def _hop_reason(k: ToolKnowledge, route: list[str], index: int, target_reason: str) -> tuple[HopKind, str, bool]:
+    a, b = route[index], route[index + 1]
+    if index + 1 == len(route) - 1:
+        return "target", target_reason, False
+    c = route[index + 2]
+    forcing = [r for r in k.path_rules if not hop_violations_rule(k, r, b, c) and hop_violations_rule(k, r, a, c)]
+    if Version.parse(a).line == Version.parse(b).line:
+        kind: HopKind = "patch-first"
+    elif any(r.kind == "max_minor_step" for r in forcing):
+        kind = "one-minor"
+    else:
+        kind = "required-intermediate"
+    if forcing:
+        return kind, "; ".join(r.reason for r in forcing), any(r.uncertain for r in forcing)
+    return (
+        kind,
+        (f"{b} keeps the path inside the supported Kubernetes range where a direct hop to {c} would not"),
+        False,
+    )
+
+
+def hop_violations_rule(k: ToolKnowledge, rule: PathRule, a: str, b: str) -> bool:
+    """True when the hop a -> b breaks this one rule."""
+    return rule in hop_violations(k, a, b)
+
+
+def plan_path(
+    k: ToolKnowledge,
+    current: str,
+    target: str,
+    kube_versions: Mapping[str, str],
+    target_reason: str = "requested target",
+) -> UpgradePath:
+    """Plan the path for the clusters in `kube_versions` (all at `current`)."""
+    clusters = sorted(kube_versions)
+    if Version.parse(target) < Version.parse(current):
+        raise PathError(
+            f"{k.display_name} target {target} is older than the current {current}; upgradectl plans "
+            "upgrades only (a downgrade is a rollback: see the plan's rollback steps)"
+        )
+    if k.release(current) is None:
+        raise PathError(f"{k.display_name} {current} is not in a known release line; cannot plan from it")
+    route = shortest_path(k, current, target, kube_versions) if current != target else [current]
+    if not route:
+        raise PathError(f"no rule-abiding path from {k.display_name} {current} to {target}")
+    blockers = required_kubernetes(k, target, kube_versions, route)
+    hops = []
+    for i in range(len(route) - 1):
+        a, b = route[i], route[i + 1]
+        kind, reason, uncertain = _hop_reason(k, route, i, target_reason)
+        kube_range: KubeRange | None = k.kube_range(b)
+        changes = k.changes_crossed(a, b, path_start=current)
+        limits = k.rollback_limits_crossed(a, b)
+        hops.append(
+            Hop(
+                from_version=a,
+                to_version=b,
+                kind=kind,
+                reason=reason,
+                kubernetes_range=str(kube_range) if kube_range else "",
+                unsupported_on=unsupported_clusters(k, b, kube_versions),
+                notes=[f"{c.version}: {c.title}" for c in changes],
+                rollback="; ".join(lim.description for lim in limits)
+                or f"roll back to {a} with the previous chart version",
+                uncertain=uncertain or any(c.uncertain for c in changes) or any(lim.uncertain for lim in limits),
+            )
+        )
+    return UpgradePath(
+        tool=k.tool,
+        clusters=clusters,
+        from_version=current,
+        to_version=target,
+        hops=hops,
+        feasible=not blockers,
+        blockers=blockers,
+    )

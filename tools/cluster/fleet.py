@@ -1,0 +1,240 @@
+"""Fleet loading: `fleet.yaml` -> cluster sources, the GitOps repo and the Terraform dirs.
+
+A cluster that cannot be opened does not stop the run: it is kept with its error so the plan can
+say what could not be checked there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from upgradectl.models import ClusterInfo, Environment, Provider
+from upgradectl.tools import yamlio
+from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
+
+
+class FleetError(ValueError):
+    """The fleet file is missing or malformed; the message says where and how to fix it."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GitOpsSpec(_Spec):
+    path: str = Field(description="The GitOps repo directory, relative to fleet.yaml")
+    url: str = ""
+    branch: str = "main"
+
+
+class TerraformSpec(_Spec):
+    path: str
+
+
+class ClusterEntry(_Spec):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    environment: Environment
+    provider: Provider = "other"
+    region: str = ""
+    role: str = "workload"
+    snapshot: str = ""
+    context: str = ""
+    kubeconfig: str = ""
+    gitops_path: str = ""
+    metrics_url: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ClusterEntry:
+        if bool(self.snapshot) == bool(self.context):
+            raise ValueError(
+                f"cluster {self.name}: set exactly one of snapshot (a directory) or context (kube context)"
+            )
+        return self
+
+
+class FleetSpec(_Spec):
+    name: str
+    gitops: GitOpsSpec | None = None
+    terraform: list[TerraformSpec] = Field(default_factory=list)
+    clusters: list[ClusterEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FleetSpec:
+        names = [c.name for c in self.clusters]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"cluster names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+@dataclass
+class FleetCluster:
+    """One cluster: its fleet entry, its source (None when unreachable) and what went wrong."""
+
+    entry: ClusterEntry
+    source: ClusterSource | None
+    info: ClusterInfo
+    error: str = ""
+
+
+@dataclass
+class Fleet:
+    name: str
+    root: Path
+    spec: FleetSpec
+    clusters: dict[str, FleetCluster] = field(default_factory=dict)
+
+    @property
+    def gitops_root(self) -> Path | None:
+        return (self.root / self.spec.gitops.path).resolve() if self.spec.gitops else None
+
+    @property
+    def terraform_roots(self) -> list[Path]:
+        return [(self.root / t.path).resolve() for t in self.spec.terraform]
+
+    def reachable(self) -> list[FleetCluster]:
+        return [c for c in self.clusters.values() if c.source is not None]
+
+
+def demo_fleet_path() -> Path:
+    """The bundled demo fleet's fleet.yaml."""
+    return Path(str(resources.files("upgradectl").joinpath("demo_fleet", "fleet.yaml")))
+
+
+def _fleet_file(ref: str) -> Path:
+    if ref == "demo":
+        return demo_fleet_path()
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        path = path / "fleet.yaml"
+    if not path.is_file():
+        raise FleetError(f"fleet file {path} not found; pass --fleet PATH/fleet.yaml, a directory holding one, or demo")
+    return path
+
+
+def cluster_name_for_context(context: str) -> str:
+    """A fleet cluster name from a kube context name: 'arn:aws:eks:...:cluster/ravan' -> 'ravan',
+    'gke_project_zone_prod-1' -> 'prod-1', 'kind-dev' -> 'kind-dev'."""
+    name = context.rsplit("/", 1)[-1]
+    if name.startswith("gke_") and name.count("_") >= 3:
+        name = name.split("_", 3)[3]
+    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return name or "cluster"
+
+
+def default_live_opener(entry: ClusterEntry) -> ClusterSource:
+    """Open a fleet entry's kube context as a LiveCluster (the kubernetes client loads only when needed)."""
+    from upgradectl.tools.cluster.live import LiveCluster
+
+    return LiveCluster.open(entry.context, entry.kubeconfig or None, name=entry.name)
+
+
+def context_fleet(
+    context: str, kubeconfig: str = "", environment: str = "prod", live_opener=default_live_opener
+) -> Fleet:
+    """A one-cluster fleet for `plan --context`: the kube context, no GitOps repo, no Terraform.
+
+    The environment defaults to prod: a cluster of unknown standing gets the strictest gates and approvals.
+    """
+    try:
+        entry = ClusterEntry(
+            name=cluster_name_for_context(context),
+            environment=environment,  # type: ignore[arg-type]
+            provider=_provider_for_context(context),
+            context=context,
+            kubeconfig=kubeconfig,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise FleetError(f"cannot plan context {context}: {problems}") from exc
+    spec = FleetSpec(name=f"context {context}", clusters=[entry])
+    fleet = Fleet(name=spec.name, root=Path.cwd(), spec=spec)
+    opened = _open(fleet.root, entry, live_opener)
+    if opened.source is not None and entry.provider == "other":
+        provider = provider_for_version(opened.source.server_version())
+        opened.entry = entry.model_copy(update={"provider": provider})
+        opened.info = opened.info.model_copy(update={"provider": provider})
+    fleet.clusters[entry.name] = opened
+    return fleet
+
+
+def provider_for_version(server_version: dict) -> Provider:
+    """eks or gke from the managed distributions' gitVersion suffixes (v1.29.6-eks-1552ad0, v1.30.5-gke.1014001)."""
+    git = str(server_version.get("gitVersion", ""))
+    return "eks" if "-eks-" in git else "gke" if "-gke." in git else "other"
+
+
+def _provider_for_context(context: str) -> Provider:
+    """Guess the provider from how its tooling names contexts (EKS ARNs, gke_*, kind-*, AKS names are free)."""
+    if context.startswith("arn:aws:eks:") or context.endswith(".eksctl.io"):
+        return "eks"
+    if context.startswith("gke_"):
+        return "gke"
+    if context.startswith("kind-"):
+        return "kind"
+    return "other"
+
+
+def load_fleet(ref: str, live_opener=None) -> Fleet:
+    """Load a fleet by file, directory or the name 'demo'.
+
+    `live_opener(entry) -> ClusterSource` opens kube contexts; without one, context entries are
+    reported as unreachable with an explanation.
+    """
+    file = _fleet_file(ref)
+    try:
+        raw = yamlio.load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise FleetError(f"{file} is not valid YAML: {exc}") from exc
+    try:
+        spec = FleetSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise FleetError(f"{file} is not a valid fleet file: {problems}") from exc
+    fleet = Fleet(name=spec.name, root=file.parent.resolve(), spec=spec)
+    for entry in spec.clusters:
+        fleet.clusters[entry.name] = _open(fleet.root, entry, live_opener)
+    return fleet
+
+
+def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
+    where = str((root / entry.snapshot).resolve()) if entry.snapshot else f"context {entry.context}"
+    if entry.kubeconfig and not Path(entry.kubeconfig).expanduser().is_absolute():
+        entry = entry.model_copy(update={"kubeconfig": str(root / Path(entry.kubeconfig).expanduser())})
+    try:
+        if entry.snapshot:
+            source: ClusterSource = SnapshotCluster(root / entry.snapshot, name=entry.name)
+        elif live_opener is None:
+            raise SourceError(f"kube context {entry.context} cannot be opened: no live cluster support in this run")
+        else:
+            source = live_opener(entry)
+        version = kubernetes_version(source.server_version())
+    except SourceError as exc:
+        info = ClusterInfo(
+            name=entry.name,
+            environment=entry.environment,
+            provider=entry.provider,
+            region=entry.region,
+            kubernetes_version="0.0.0",
+            role=entry.role,
+            source=where,
+            reachable=False,
+            error=str(exc),
+        )
+        return FleetCluster(entry=entry, source=None, info=info, error=str(exc))
+    info = ClusterInfo(
+        name=entry.name,
+        environment=entry.environment,
+        provider=entry.provider,
+        region=entry.region,
+        kubernetes_version=version,
+        role=entry.role,
+        source=where,
+    )
+    return FleetCluster(entry=entry, source=source, info=info)

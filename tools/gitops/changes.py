@@ -1,0 +1,247 @@
+"""Change sets: the exact file edits of a plan, per environment and hop, rendered and applied.
+
+A plan's rollout steps carry structured `FileEdit`s (upgradectl/models.py). This module is the one
+place that turns them into words (`describe`, the plan's Step.changes text), into new file contents
+(`apply_edits`: YAML through tools/gitops/yaml_edit.py, HCL/tfvars by careful line edits) and into a unified
+diff. `change_sets` groups a plan's edits the way `upgradectl execute` commits them: one change set per
+environment and hop, dev -> staging -> prod, and inside an environment hop by hop.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from upgradectl.models import ENVIRONMENT_ORDER, Environment, FileEdit, Plan
+from upgradectl.tools.gitops import yaml_edit
+from upgradectl.tools.gitops.yaml_edit import EditError
+from upgradectl.tools.versions import Version, VersionError
+
+__all__ = ["ChangeSet", "EditError", "apply_edits", "change_sets", "describe", "unified_diff"]
+
+
+# ---------------------------------------------------------------- words
+
+
+def _where(edit: FileEdit, with_line: bool = True) -> str:
+    if not edit.file:
+        return ""
+    return f"{edit.file}:{edit.line}" if with_line and edit.line else edit.file
+
+
+def _what(edit: FileEdit) -> str:
+    return f"{edit.document.get('kind', '')} {edit.document.get('name', '')}".strip()
+
+
+def _dotted(path: list[str | int]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def describe(edit: FileEdit) -> str:
+    """The edit in one line, as the plan shows it (`file:line: before  ->  after`, `file: rename a -> b`)."""
+    where = _where(edit)
+    if edit.purpose in ("chart-version", "crd-chart", "target-revision", "chart-source"):
+        before = edit.shown.replace("{value}", edit.old)
+        if edit.action == "manual":
+            return f"{where}: {before}  ->  {edit.note}"
+        return f"{where}: {before}  ->  {edit.shown.replace('{value}', edit.new)}"
+    if edit.purpose == "image-tag":
+        return f"{where}: {_dotted(edit.path)}: {edit.old} -> {edit.new} (image tag pinned in the values)"
+    if edit.purpose == "values":
+        if edit.action == "rename-key":
+            return f"{where}: rename {_dotted(edit.path)} -> {_dotted(edit.new_path)}"
+        if edit.action == "remove-key":
+            return f"{where}: remove {_dotted(edit.path)} (no longer supported)"
+    if edit.purpose == "selector":
+        return f"{where}: {_what(edit)}: select on {edit.new or 'the new label'} instead of {edit.old}"
+    if edit.purpose == "annotation":
+        action = f"use {edit.new} instead of" if edit.new else "remove"
+        return f"{where}: {_what(edit)}: {action} annotation {edit.old}"
+    if edit.purpose == "api-version":
+        return f"{where}: migrate {_what(edit)} from {edit.old} to {edit.new or 'its replacement'}"
+    if edit.purpose == "review" and edit.path:
+        return f"{where}: review {_dotted(edit.path)}: {edit.note}"
+    return f"{where}: {edit.note}" if where else edit.note
+
+
+# ---------------------------------------------------------------- change sets
+
+
+@dataclass
+class ChangeSet:
+    """What one commit of `upgradectl execute` holds: one environment, one hop, its clusters' edits."""
+
+    environment: Environment
+    from_version: str
+    to_version: str
+    clusters: list[str]
+    edits: list[FileEdit] = field(default_factory=list)  # what upgradectl applies
+    manual: list[FileEdit] = field(default_factory=list)  # what a person must do (execution pauses for them)
+
+    @property
+    def hop(self) -> str:
+        return f"{self.from_version}->{self.to_version}"
+
+    @property
+    def key(self) -> str:
+        """Stable id of the step inside a run: environment/hop."""
+        return f"{self.environment}/{self.hop}"
+
+    @property
+    def files(self) -> list[str]:
+        return list(dict.fromkeys(e.file for e in self.edits if e.file))
+
+
+def _version_key(version: str) -> tuple:
+    try:
+        return (0, Version.parse(version))
+    except VersionError:
+        return (1, version)
+
+
+def change_sets(plan: Plan) -> list[ChangeSet]:
+    """Every (environment, hop) of the plan in execution order, with its edits (CRD charts first)."""
+    sets: list[ChangeSet] = []
+    for stage in sorted(plan.rollout, key=lambda s: ENVIRONMENT_ORDER.index(s.environment)):
+        by_hop: dict[tuple[str, str], ChangeSet] = {}
+        for step in stage.steps:
+            for edit in step.edits:
+                hop = (edit.from_version, edit.to_version)
+                cs = by_hop.setdefault(hop, ChangeSet(stage.environment, hop[0], hop[1], []))
+                if edit.cluster not in cs.clusters:
+                    cs.clusters.append(edit.cluster)
+                (cs.manual if edit.action == "manual" else cs.edits).append(edit)
+        for hop in sorted(by_hop, key=lambda h: (_version_key(h[0]), _version_key(h[1]))):
+            cs = by_hop[hop]
+            cs.edits.sort(key=lambda e: e.purpose != "crd-chart")  # CRDs before the controller (stable)
+            sets.append(cs)
+    return sets
+
+
+# ---------------------------------------------------------------- applying
+
+
+def read_files(root: Path, files: list[str]) -> dict[str, str]:
+    """Current text of each file under root (EditError naming a missing one)."""
+    texts = {}
+    for rel in files:
+        path = root / rel
+        if not path.is_file():
+            raise EditError(f"{rel}: not found under {root} (the plan was made on another checkout?)")
+        texts[rel] = path.read_text()
+    return texts
+
+
+def apply_edits(texts: dict[str, str], edits: list[FileEdit]) -> dict[str, str]:
+    """New text of every file the edits touch (files not touched are left out). Edits of one file are
+    applied in order; each checks that the file still holds what the plan expects first."""
+    result = dict(texts)
+    for edit in edits:
+        if edit.action == "manual" or not edit.file:
+            continue
+        if edit.file not in result:
+            raise EditError(f"{edit.file}: not read before editing")
+        if edit.format == "hcl":
+            result[edit.file] = _apply_hcl(result[edit.file], edit)
+        else:
+            result[edit.file] = _apply_yaml(result[edit.file], edit)
+    return {f: t for f, t in result.items() if t != texts.get(f)}
+
+
+def _apply_yaml(text: str, edit: FileEdit) -> str:
+    where = edit.file
+    docs = yaml_edit.load_documents(text, where)
+    lines = text.splitlines(keepends=True)
+    doc = yaml_edit.select(docs, edit.document, where)
+    full = [*edit.values_root, *edit.path]
+    if edit.action == "set":
+        splice = yaml_edit.value_splice(doc, lines, full, edit.old, edit.new, where)
+        return yaml_edit.apply_splices(text, [splice], where)
+    if edit.action == "replace-label":
+        return yaml_edit.apply_splices(text, _label_splices(doc, lines, edit.old, edit.new), where)
+    if edit.action == "rename-key":
+        target = [*edit.values_root, *edit.new_path]
+        parent, key = yaml_edit.parent_of(doc, full, where)
+        if full[:-1] == target[:-1]:  # same parent: rename the key where it stands
+            splice = yaml_edit.key_splice(parent, lines, str(key), str(target[-1]))
+            return yaml_edit.apply_splices(text, [splice], where)
+        return yaml_edit.rewrite(text, lambda d: _move(d, edit, full, target), where)
+    if edit.action == "remove-key":
+        return yaml_edit.rewrite(text, lambda d: _remove(d, edit, full), where)
+    raise EditError(f"{where}: unknown edit action {edit.action}")
+
+
+def _remove(docs: list, edit: FileEdit, full: list) -> None:
+    doc = yaml_edit.select(docs, edit.document, edit.file)
+    parent, key = yaml_edit.parent_of(doc, full, edit.file)
+    del parent[key]
+    yaml_edit.drop_empty_parents(doc, full, len(edit.values_root))
+
+
+def _move(docs: list, edit: FileEdit, full: list, target: list) -> None:
+    """Move a value to a new key path: it takes the place of the branch it left, in the new parent."""
+    doc = yaml_edit.select(docs, edit.document, edit.file)
+    parent, key = yaml_edit.parent_of(doc, full, edit.file)
+    value = parent[key]
+    node = doc
+    for step in target[:-1]:
+        if step not in node:
+            node[step] = yaml_edit.CommentedMap()
+        node = node[step]
+    if target[-1] in node:
+        raise EditError(f"{edit.file}: {yaml_edit.describe_path(target)} is already set")
+    shared = next((i for i, (a, b) in enumerate(zip(full, target, strict=False)) if a != b), len(target) - 1)
+    branch = full[shared] if len(target) - 1 == shared else None
+    position = list(node.keys()).index(branch) if branch in node else len(node)
+    node.insert(position, target[-1], value)
+    del parent[key]
+    yaml_edit.drop_empty_parents(doc, full, len(edit.values_root))
+
+
+def _label_splices(doc, lines: list[str], old: str, new: str) -> list[yaml_edit.Splice]:
+    """Every selector use of a label in a document: mapping keys (nodeSelector, matchLabels) and `key:` values
+    (matchExpressions, nodeSelectorTerms)."""
+    found: list[yaml_edit.Splice] = []
+
+    def walk(node) -> None:
+        if isinstance(node, yaml_edit.CommentedMap):
+            for key, value in node.items():
+                if key == old:
+                    found.append(yaml_edit.key_splice(node, lines, key, new))
+                if key == "key" and value == old:
+                    found.append(yaml_edit.value_splice(node, lines, ["key"], old, new))
+                walk(value)
+        elif isinstance(node, yaml_edit.CommentedSeq):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    if not found:
+        raise EditError(f"label {old} is not used as a selector here any more")
+    return found
+
+
+def _apply_hcl(text: str, edit: FileEdit) -> str:
+    """Set `name = "old"` to `name = "new"` on the planned line, or the first such line after it."""
+    name = str(edit.path[0]) if edit.path else ""
+    pattern = re.compile(rf'^(\s*{re.escape(name)}\s*=\s*")({re.escape(edit.old)})(".*)$')
+    lines = text.splitlines(keepends=True)
+    order = list(range(max(edit.line - 1, 0), len(lines))) + list(range(0, max(edit.line - 1, 0)))
+    for index in order:
+        match = pattern.match(lines[index])
+        if match:
+            lines[index] = f"{match.group(1)}{edit.new}{match.group(3)}" + ("\n" if lines[index].endswith("\n") else "")
+            return "".join(lines)
+    raise EditError(f'{edit.file}: no line `{name} = "{edit.old}"` (edited since the plan?)')
+
+
+def unified_diff(before: dict[str, str], after: dict[str, str]) -> str:
+    """A git-style unified diff of every changed file (paths as a/<file> b/<file>)."""
+    out = []
+    for file in sorted(after):
+        old = before.get(file, "").splitlines(keepends=True)
+        new = after[file].splitlines(keepends=True)
+        out.extend(difflib.unified_diff(old, new, f"a/{file}", f"b/{file}"))
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out)

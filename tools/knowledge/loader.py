@@ -1,0 +1,508 @@
+"""The upgrade knowledge base: one schema for every tool, loaded from YAML and validated on load.
+
+Each `tools/knowledge/data/<tool>.yaml` file holds a tool's releases (with their Kubernetes ranges),
+chart location and chart<->app version mapping, breaking changes (each with a detector that says how
+to see it in a cluster, a Helm release or a GitOps repo), path rules (required intermediate versions,
+one-minor-at-a-time, patch first), rollback limits, metric renames and validation gates. Every entry
+keeps the source it came from; facts marked uncertain stay visibly uncertain in every plan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from upgradectl.models import Category, Comparison, Severity, ToolName
+from upgradectl.tools import yamlio
+from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
+
+
+class KnowledgeError(ValueError):
+    """A knowledge file that does not match the schema; the message names the file and field."""
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_version(value: str) -> str:
+    try:
+        Version.parse(value)
+    except VersionError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+class KubeRange(Entry):
+    min: str
+    max: str
+
+    def contains(self, kubernetes_version: str) -> bool:
+        return kube_minor(self.min) <= kube_minor(kubernetes_version) <= kube_minor(self.max)
+
+    def __str__(self) -> str:
+        return f"{self.min}-{self.max}"
+
+
+class KubeRangeOverride(Entry):
+    """From this patch on, the line supports a different range (e.g. Karpenter 1.0.5+: up to 1.31)."""
+
+    from_patch: str
+    kubernetes: KubeRange
+    source: str
+
+
+class Release(Entry):
+    """One minor line of a tool: its newest known patch and the Kubernetes versions it supports."""
+
+    line: str = Field(description="Minor line, e.g. '0.37'")
+    latest_patch: str
+    released: str = ""
+    lts: bool = Field(default=False, description="A long-term-support line (VictoriaMetrics)")
+    kubernetes: KubeRange | None = Field(default=None, description="None when the tool publishes no range")
+    kubernetes_overrides: list[KubeRangeOverride] = Field(default_factory=list)
+    chart_version: str = Field(default="", description="Chart version carrying latest_patch when they differ")
+    avoid: list[str] = Field(default_factory=list, description="Patch releases not to use, with reasons in notes")
+    notes: list[str] = Field(default_factory=list)
+    source: str
+    uncertain: bool = False
+
+    _v = field_validator("latest_patch")(_check_version)
+
+    @model_validator(mode="after")
+    def _patch_in_line(self) -> Release:
+        if Version.parse(self.latest_patch).line != Version.parse(self.line).line:
+            raise ValueError(f"latest_patch {self.latest_patch} is not in line {self.line}")
+        return self
+
+    def kube_range_for(self, version: str) -> KubeRange | None:
+        """The Kubernetes range of a specific patch of this line."""
+        chosen = self.kubernetes
+        for override in self.kubernetes_overrides:
+            if Version.parse(version) >= Version.parse(override.from_patch):
+                chosen = override.kubernetes
+        return chosen
+
+
+DetectorKind = Literal[
+    "api_in_use",  # objects of api_version+resource_kind exist (cluster, Helm manifests, GitOps files)
+    "stored_version",  # a CRD's status.storedVersions still lists stored_version
+    "helm_value",  # any of `keys` is set in the release's user-supplied values (renames: old -> new)
+    "object_present",  # an object of resource_kind (namespace/name optional) exists, e.g. a ConfigMap
+    "annotation_in_use",  # any object (pods, workloads) carries `annotation`
+    "label_selector_in_use",  # a workload selects nodes or pods with `label`
+    "metric_used",  # dashboards or alert rules use any of `metrics` (renames: old -> new)
+    "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys` (or misses one of `absent`)
+    "field_value",  # objects of resource_kind (cluster, GitOps files) whose `field` matches values/pattern
+    "node_kernel_below",  # nodes whose kernel is older than min_version (osImage exemptions allowed)
+]
+
+
+class Detector(Entry):
+    """How to see in the fleet that a breaking change affects it."""
+
+    kind: DetectorKind
+    api_version: str = ""
+    resource_kind: str = ""
+    crd: str = Field(default="", description="CRD name for stored_version, e.g. provisioners.karpenter.sh")
+    stored_version: str = ""
+    namespace: str = ""
+    name: str = ""
+    keys: list[str] = Field(default_factory=list)
+    values: list[str] = Field(
+        default_factory=list, description="helm_value/config_key: match only when the value is one of these"
+    )
+    renames: dict[str, str] = Field(default_factory=dict, description="old -> new ('' when removed)")
+    invalid_unless: str = Field(
+        default="", description="helm_value: match only values that do not fullmatch this regex"
+    )
+    requires: dict[str, str] = Field(default_factory=dict, description="helm_value: other values that must equal these")
+    unset: list[str] = Field(default_factory=list, description="helm_value: match only when these keys are not set")
+    annotation: str = ""
+    label: str = ""
+    metrics: list[str] = Field(default_factory=list)
+    replacement: str = Field(default="", description="api_in_use: what to use instead ('' when none)")
+    deprecated_in: str = Field(default="", description="api_in_use: release that deprecated it ('' when unknown)")
+    field: str = Field(
+        default="", description="field_value: dotted path in the object, [] for every list item: spec.roles[].name"
+    )
+    pattern: str = Field(
+        default="", description="config_key/field_value: match only values where this regex is found (per line)"
+    )
+    absent: list[str] = Field(default_factory=list, description="config_key: also match when these keys are missing")
+    unless: dict[str, str] = Field(
+        default_factory=dict,
+        description="config_key: no match where a ConfigMap of the same namespace has a key fully matching a regex, "
+        "as {'<configmap>/<key>': regex}: {'argocd-rbac-cm/policy.default': 'role:(readonly|admin)'}",
+    )
+    min_version: str = Field(default="", description="node_kernel_below: oldest kernel that is fine, e.g. 5.10")
+    exempt_os_image: str = Field(default="", description="node_kernel_below: osImage regex exempt from the minimum")
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Detector:
+        need = {
+            "api_in_use": ("api_version", "resource_kind"),
+            "stored_version": ("crd", "stored_version"),
+            "object_present": ("resource_kind",),
+            "annotation_in_use": ("annotation",),
+            "label_selector_in_use": ("label",),
+            "config_key": ("resource_kind", "name"),
+            "field_value": ("resource_kind", "field"),
+            "node_kernel_below": ("min_version",),
+        }.get(self.kind, ())
+        missing = [f for f in need if not getattr(self, f)]
+        if missing:
+            raise ValueError(f"detector kind {self.kind} needs {', '.join(missing)}")
+        if self.kind == "helm_value" and not (self.keys or self.renames):
+            raise ValueError("detector kind helm_value needs keys or renames")
+        if self.kind == "config_key" and not (self.keys or self.renames or self.absent):
+            raise ValueError("detector kind config_key needs keys, renames or absent")
+        if self.kind == "field_value" and not (self.values or self.pattern):
+            raise ValueError("detector kind field_value needs values or pattern")
+        if self.pattern:
+            try:
+                re.compile(self.pattern)
+            except re.error as e:
+                raise ValueError(f"pattern {self.pattern!r} is not a valid regex: {e}") from e
+        if self.kind == "metric_used" and not (self.metrics or self.renames):
+            raise ValueError("detector kind metric_used needs metrics or renames")
+        return self
+
+    def watched_keys(self) -> list[str]:
+        return list(dict.fromkeys([*self.keys, *self.renames]))
+
+    def watched_metrics(self) -> list[str]:
+        return list(dict.fromkeys([*self.metrics, *self.renames]))
+
+
+class BreakingChange(Entry):
+    """A change introduced in `version` that affects every path crossing it (from < version <= to)."""
+
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$", description="Also the finding code")
+    version: str
+    severity: Severity
+    category: Category
+    title: str
+    detail: str = ""
+    remediation: str = ""
+    detector: Detector | None = Field(default=None, description="None: a procedure note for every crossing")
+    applies_below: str = Field(default="", description="Only when the path starts below this version")
+    source: str
+    uncertain: bool = False
+
+    _v = field_validator("version")(_check_version)
+
+
+RuleKind = Literal["entry", "max_minor_step"]
+
+
+class PathRule(Entry):
+    """A constraint every hop must obey.
+
+    entry: a hop that crosses `crossing` (from < crossing <= to) must start within
+    [from_min, from_max] (a bound written as a line covers all its patches), and on the latest patch
+    of its line when `from_latest_patch`; only when the hop starts below `applies_if_from_below`, if set.
+    max_minor_step: a hop may move at most `max_minor_step` minors, and must start on the latest
+    patch of its line when `from_latest_patch` and the minor changes.
+    """
+
+    id: str
+    kind: RuleKind
+    crossing: str = ""
+    from_min: str = ""
+    from_max: str = ""
+    from_latest_patch: bool = False
+    applies_if_from_below: str = ""
+    max_minor_step: int = 0
+    reason: str
+    source: str
+    uncertain: bool = False
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> PathRule:
+        if self.kind == "entry" and not self.crossing:
+            raise ValueError("entry rule needs crossing")
+        if self.kind == "max_minor_step" and self.max_minor_step < 1:
+            raise ValueError("max_minor_step rule needs max_minor_step >= 1")
+        for field in ("crossing", "from_min", "from_max", "applies_if_from_below"):
+            if getattr(self, field):
+                _check_version(getattr(self, field))
+        return self
+
+    def crossed_by(self, a: str, b: str) -> bool:
+        return Version.parse(a) < Version.parse(self.crossing) <= Version.parse(b)
+
+    def applies(self, a: str) -> bool:
+        return not self.applies_if_from_below or Version.parse(a) < Version.parse(self.applies_if_from_below)
+
+    def from_ok(self, a: str) -> bool:
+        return in_line_range(a, self.from_min or None, self.from_max or None)
+
+
+class RollbackLimit(Entry):
+    """What crossing `version` does to the way back."""
+
+    version: str
+    rollback_to_min: str = Field(default="", description="Lowest version a rollback can reach, if bounded")
+    irreversible: bool = Field(default=False, description="No rollback below `version` once crossed")
+    description: str
+    source: str
+    uncertain: bool = False
+
+
+class MetricRename(Entry):
+    version: str
+    old: str
+    new: str = Field(default="", description="'' when removed without replacement")
+    source: str
+    uncertain: bool = False
+
+
+class GateSpec(Entry):
+    """A validation gate template; applies to versions in [min_version, max_version]."""
+
+    name: str
+    description: str
+    promql: str
+    comparison: Comparison
+    threshold: float
+    relative_to_baseline: bool = False
+    window: str = "10m"
+    metric_names: list[str]
+    min_version: str = ""
+    max_version: str = ""
+    seed_test: str = Field(default="", description="The seed's specific test this gate covers, if any")
+    source: str
+
+    def applies_to(self, version: str) -> bool:
+        return in_line_range(version, self.min_version or None, self.max_version or None)
+
+
+class ChartInfo(Entry):
+    name: str
+    repository: str
+    crd_chart: str = ""
+    app_version_mapping: Literal["same", "table"] = "same"
+    chart_to_app: dict[str, str] = Field(default_factory=dict, description="When mapping is 'table'")
+    kube_version: str = ""
+    v_prefix_below: str = Field(default="", description="Chart versions below this carry a leading 'v'")
+    notes: list[str] = Field(default_factory=list)
+    source: str
+
+    def spell(self, chart_version: str) -> str:
+        """The chart version as the repository tags it (e.g. Karpenter 'v0.32.10' but '1.0.10')."""
+        bare = chart_version.lstrip("v")
+        if self.v_prefix_below and Version.parse(bare) < Version.parse(self.v_prefix_below):
+            return f"v{bare}"
+        return bare
+
+
+class StepTemplate(Entry):
+    """A procedure step; {from}, {to}, {cluster}, {namespace}, {release}, {chart} are filled per hop."""
+
+    title: str
+    detail: str = ""
+    commands: list[str] = Field(default_factory=list)
+    when: Literal["always", "crosses_minor", "crosses_major"] = "always"
+    source: str = ""
+
+
+class Procedure(Entry):
+    pre_checks: list[StepTemplate] = Field(default_factory=list)
+    upgrade: list[StepTemplate]
+    verify: list[StepTemplate] = Field(default_factory=list)
+    rollback: list[StepTemplate]
+    disruptive: bool = Field(default=False, description="The upgrade interrupts traffic or workloads")
+    notes: list[str] = Field(default_factory=list)
+
+
+class IamRequirement(Entry):
+    """Cloud permissions a version needs that older versions did not (checked against Terraform IAM)."""
+
+    version: str
+    actions: list[str]
+    resource: str = Field(default="", description="ARN fragment a granting statement must cover (or '*')")
+    conditional: bool = Field(default=False, description="Needed only when a feature is used (title says which)")
+    title: str
+    source: str
+    uncertain: bool = False
+
+
+class PatchPolicy(Entry):
+    """Which minor lines still receive (security) patches: the newest `lines` of the release list."""
+
+    lines: int = Field(ge=1)
+    source: str
+    uncertain: bool = False
+
+
+class ToolKnowledge(Entry):
+    tool: ToolName
+    display_name: str
+    namespace: str
+    release_name: str
+    install_markers: list[str] = Field(description="Chart names that identify this tool in Helm releases")
+    image_markers: list[str] = Field(default_factory=list, description="Image repository fragments for the tool")
+    companion_images: list[str] = Field(
+        default_factory=list,
+        description="Images of components released with the tool but often installed on their own (vmagent): "
+        "clusters running only these are reported, not planned",
+    )
+    chart: ChartInfo
+    releases: list[Release]
+    breaking_changes: list[BreakingChange] = Field(default_factory=list)
+    path_rules: list[PathRule] = Field(default_factory=list)
+    rollback_limits: list[RollbackLimit] = Field(default_factory=list)
+    metric_renames: list[MetricRename] = Field(default_factory=list)
+    gates: list[GateSpec] = Field(default_factory=list)
+    iam_requirements: list[IamRequirement] = Field(default_factory=list)
+    cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
+    finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
+    patch_policy: PatchPolicy | None = Field(default=None, description="None: not known which lines get patches")
+    procedure: Procedure
+    sources: list[str]
+
+    @model_validator(mode="after")
+    def _releases_sorted_and_unique(self) -> ToolKnowledge:
+        lines = [Version.parse(r.line) for r in self.releases]
+        if lines != sorted(lines) or len(set(lines)) != len(lines):
+            raise ValueError("releases must be unique minor lines in ascending order")
+        ids = [b.id for b in self.breaking_changes]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"duplicate breaking change ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        return self
+
+    def patched_lines(self) -> list[str] | None:
+        """The minor lines that still receive patches (newest first); None when the policy is not known."""
+        if self.patch_policy is None:
+            return None
+        return [r.line for r in reversed(self.releases)][: self.patch_policy.lines]
+
+    def release(self, version: str) -> Release | None:
+        """The release line a version belongs to."""
+        line = Version.parse(version).line
+        return next((r for r in self.releases if r.line == line), None)
+
+    def latest_patch(self, version: str) -> str:
+        release = self.release(version)
+        if release is None:
+            raise KnowledgeError(f"{self.tool} has no known release line {Version.parse(version).line}")
+        return release.latest_patch
+
+    def kube_range(self, version: str) -> KubeRange | None:
+        release = self.release(version)
+        return release.kube_range_for(version) if release else None
+
+    def newest(self) -> str:
+        return self.releases[-1].latest_patch
+
+    def chart_version_for(self, app_version: str) -> str:
+        """The chart version that ships an app version (same when the chart follows the app)."""
+        if self.chart.app_version_mapping == "same":
+            return app_version
+        release = self.release(app_version)
+        if release and release.chart_version and Version.parse(release.latest_patch) == Version.parse(app_version):
+            return release.chart_version
+        for chart, app in self.chart.chart_to_app.items():
+            if Version.parse(app) == Version.parse(app_version):
+                return chart
+        return ""
+
+    def app_version_for_chart(self, chart_version: str) -> str:
+        if self.chart.app_version_mapping == "same":
+            return chart_version
+        return self.chart.chart_to_app.get(chart_version, "")
+
+    def changes_crossed(self, a: str, b: str, path_start: str | None = None) -> list[BreakingChange]:
+        """Breaking changes introduced in (a, b], honouring `applies_below` against the path start."""
+        start = Version.parse(path_start or a)
+        return [
+            c
+            for c in self.breaking_changes
+            if Version.parse(a) < Version.parse(c.version) <= Version.parse(b)
+            and (not c.applies_below or start < Version.parse(c.applies_below))
+        ]
+
+    def rollback_limits_crossed(self, a: str, b: str) -> list[RollbackLimit]:
+        return [r for r in self.rollback_limits if Version.parse(a) < Version.parse(r.version) <= Version.parse(b)]
+
+    def metric_renames_crossed(self, a: str, b: str) -> list[MetricRename]:
+        return [m for m in self.metric_renames if Version.parse(a) < Version.parse(m.version) <= Version.parse(b)]
+
+    def iam_crossed(self, a: str, b: str) -> list[IamRequirement]:
+        return [r for r in self.iam_requirements if Version.parse(a) < Version.parse(r.version) <= Version.parse(b)]
+
+    @property
+    def prefix(self) -> str:
+        defaults = {"karpenter": "KARP", "flux": "FLUX", "argocd": "ARGO", "cilium": "CIL", "victoriametrics": "VM"}
+        return self.finding_prefix or defaults[self.tool]
+
+    def gates_for(self, version: str) -> list[GateSpec]:
+        return [g for g in self.gates if g.applies_to(version)]
+
+
+class KubernetesRemoval(Entry):
+    """A Kubernetes API version no longer served from `removed_in`."""
+
+    api_version: str
+    kind: str
+    deprecated_in: str = ""
+    removed_in: str
+    replacement: str = Field(description="apiVersion to use instead; '' when there is none")
+    replacement_available_in: str = Field(default="", description="Kubernetes version that first serves it")
+    source: str
+    uncertain: bool = False
+
+
+class KubernetesKnowledge(Entry):
+    removals: list[KubernetesRemoval]
+    sources: list[str]
+
+
+KNOWLEDGE_DIR_ENV = "UPGRADECTL_KNOWLEDGE_DIR"
+
+
+def knowledge_dir() -> Traversable:
+    """tools/knowledge/data/, or the directory $UPGRADECTL_KNOWLEDGE_DIR names: an edited copy that tests and evals
+    load instead (e.g. with one detector removed, to see which eval scenarios notice)."""
+    override = os.environ.get(KNOWLEDGE_DIR_ENV)
+    return Path(override) if override else resources.files("upgradectl.tools.knowledge").joinpath("data")
+
+
+def _load_yaml(name: str) -> dict:
+    text = knowledge_dir().joinpath(name).read_text()
+    return yamlio.load(text)
+
+
+@cache
+def load_tool(tool: str) -> ToolKnowledge:
+    """Load and validate one tool's knowledge file (cached)."""
+    try:
+        data = _load_yaml(f"{tool}.yaml")
+    except FileNotFoundError as exc:
+        raise KnowledgeError(f"no knowledge file for tool '{tool}' (tools/knowledge/data/{tool}.yaml)") from exc
+    try:
+        return ToolKnowledge.model_validate(data)
+    except ValidationError as exc:
+        raise KnowledgeError(f"tools/knowledge/data/{tool}.yaml does not match the schema:\n{exc}") from exc
+
+
+@cache
+def load_kubernetes() -> KubernetesKnowledge:
+    try:
+        return KubernetesKnowledge.model_validate(_load_yaml("kubernetes.yaml"))
+    except ValidationError as exc:
+        raise KnowledgeError(f"tools/knowledge/data/kubernetes.yaml does not match the schema:\n{exc}") from exc
+
+
+def available_tools() -> list[str]:
+    """Tools that have a knowledge file."""
+    folder = knowledge_dir()
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name != "kubernetes.yaml")

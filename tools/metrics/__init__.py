@@ -1,0 +1,1 @@
+"""Metrics: the PromQL client, label injection, gate judgement, baselines, storage integrity."""

@@ -1,0 +1,90 @@
+"""Render a Plan to Markdown (Jinja2 template in prompts/report/) and JSON, and write them out."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from itertools import groupby
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from upgradectl.agents.registry import STAGE_NAMES
+from upgradectl.models import SEVERITY_ORDER, Finding, Plan
+from upgradectl.tools.knowledge.loader import load_tool
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("upgradectl.prompts", ""),
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.globals["yesno"] = lambda v: "unknown" if v is None else ("yes" if v else "**no**")
+    return env
+
+
+GROUP_SEVERITIES = ("low", "info")
+GROUP_MIN = 4  # a low/info code with this many instances is shown once, with one line per instance
+
+
+def _blocks(findings: list[Finding], severity: str) -> list[list[Finding]]:
+    """Findings in report order, as blocks: one finding each, except that a low or info code with many
+    instances becomes one block (title, detail and fix once; a line per instance), so the few findings
+    that matter are not buried under dozens of repeats. The JSON keeps every finding as it is."""
+    def same(f: Finding) -> tuple:  # what a group shows once must hold for every instance
+        return f.code, f.detail, f.remediation, tuple(e.ref for e in f.evidence if e.source == "knowledge")
+
+    counts = Counter(same(f) for f in findings)
+    blocks: list[list[Finding]] = []
+    grouped: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        key = same(f)
+        if severity in GROUP_SEVERITIES and counts[key] >= GROUP_MIN:
+            if key not in grouped:
+                grouped[key] = []
+                blocks.append(grouped[key])
+            grouped[key].append(f)
+        else:
+            blocks.append([f])
+    return blocks
+
+
+def render_markdown(plan: Plan) -> str:
+    by_severity = [(s, _blocks([f for f in plan.findings if f.severity == s], s)) for s in SEVERITY_ORDER]
+    log = sorted(plan.task_log, key=lambda r: r.stage)
+    text = (
+        _environment()
+        .get_template("report/plan.md.j2")
+        .render(
+            plan=plan,
+            tool_name=load_tool(plan.request.tool).display_name,
+            findings_by_severity=[(s, blocks, sum(len(b) for b in blocks)) for s, blocks in by_severity if blocks],
+            log_by_stage=[(stage, list(records)) for stage, records in groupby(log, key=lambda r: r.stage)],
+            stage_names=STAGE_NAMES,
+            narrative_for=lambda env: plan.narrative.get(env, ""),
+        )
+    )
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.lstrip("\n")
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.model_dump(mode="json"), indent=2)
+
+
+def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
+    """Write plan.md and plan.json into out_dir (created if needed); return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if plan.cost:  # plots next to plan.md, linked from its cost section
+        from upgradectl.app.cost_report import with_plots
+
+        plan = plan.model_copy(update={"cost": with_plots(plan.cost, out_dir)})
+    md, js = out_dir / "plan.md", out_dir / "plan.json"
+    md.write_text(render_markdown(plan))
+    js.write_text(render_json(plan) + "\n")
+    return [md, js, *[out_dir / p.path for r in plan.cost for p in r.plots]]

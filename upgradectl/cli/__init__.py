@@ -1,0 +1,1 @@
+"""The command line: the typer app (app.py), one module per command group (commands/), progress."""

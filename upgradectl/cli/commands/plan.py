@@ -1,0 +1,193 @@
+"""`upgradectl plan` and `upgradectl schema`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from upgradectl.cli.output import err, fail
+from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK
+from upgradectl.models import SEVERITY_ORDER, Plan
+
+
+def exit_code(plan: Plan, fail_on: str) -> int:
+    """1 when a finding at or above fail_on exists, else 3 when incomplete, else 5 when the model failed
+    (LLM mode; the plan holds the playbook findings), else 0."""
+    if plan.findings_at_or_above(fail_on):  # type: ignore[arg-type]
+        return EXIT_BLOCKERS
+    if plan.incomplete:
+        return EXIT_INCOMPLETE
+    if plan.llm.degraded:
+        return EXIT_LLM_DEGRADED
+    return EXIT_OK
+
+
+def plan(
+    request: Annotated[
+        str,
+        typer.Argument(
+            help="What you want, in words: 'Karpenter needs upgrade for better bin "
+            "packing and cost optimization'. Tool, version and trigger are read "
+            "from it; flags override."
+        ),
+    ] = "",
+    fleet: Annotated[
+        str,
+        typer.Option(
+            "--fleet", "-f", help="fleet.yaml, a directory holding one, or 'demo' for the bundled demo fleet."
+        ),
+    ] = "demo",
+    tool: Annotated[
+        str | None,
+        typer.Option(
+            "--tool", help="Tool to upgrade: karpenter, victoriametrics, flux, argocd, cilium (aliases accepted)."
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Target version (1.0.10, v0.37, 0.37.x), or 'lts' for the newest long-term-support line "
+            "(VictoriaMetrics). Default: the latest version compatible with every target cluster.",
+        ),
+    ] = None,
+    clusters: Annotated[
+        str | None, typer.Option("--clusters", help="Comma-separated cluster names to limit the plan to.")
+    ] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Comma-separated environments (dev,staging,prod).")] = None,
+    trigger: Annotated[
+        str | None,
+        typer.Option("--trigger", help="Override the trigger class: security, cost, feature, compliance, performance."),
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="md (Markdown) or json.")] = "md",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write plan.md and plan.json into this directory.")
+    ] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a finding at or above this severity exists (critical, high, medium, low, info).",
+        ),
+    ] = "critical",
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Plan one live cluster through this kube context instead of a fleet (read-only); its "
+            "environment is --env (default prod). A cluster that cannot be read exits 3.",
+        ),
+    ] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            "--kubeconfig",
+            help="Kubeconfig for --context and for fleet clusters that name a context without their own "
+            "(default: $KUBECONFIG, then ~/.kube/config).",
+        ),
+    ] = None,
+    llm: Annotated[
+        str,
+        typer.Option(
+            "--llm",
+            help="Claude on top of the playbooks: off, on, or auto (on when ANTHROPIC_API_KEY is set). The model "
+            "adds evidence-checked findings and the narrative; if it fails the plan keeps the playbook findings "
+            "and exits 5.",
+        ),
+    ] = "auto",
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model id or alias (sonnet, opus, haiku); default $UPGRADECTL_MODEL.")
+    ] = None,
+    run_log: Annotated[
+        Path | None,
+        typer.Option("--run-log", help="JSON-lines log of model calls, tokens, cost and tool calls (default: "
+                     "run-log.jsonl in --out when the model is on)."),
+    ] = None,
+) -> None:
+    """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout."""
+    from upgradectl.agents.inventory import PlanningError
+    from upgradectl.agents.request import RequestError
+    from upgradectl.app.report import render_json, render_markdown, write_plan
+    from upgradectl.cli.commands.llm_mode import open_llm_session, parse_request_with_model, report_llm
+    from upgradectl.cli.progress import plan_progress
+    from upgradectl.graph.run import run_plan
+    from upgradectl.tools.cluster.fleet import FleetError, context_fleet, load_fleet
+    from upgradectl.tools.knowledge.loader import KnowledgeError
+
+    if output_format not in ("md", "json"):
+        raise fail(f"--format {output_format!r} is not one of md, json")
+    if fail_on not in SEVERITY_ORDER:
+        raise fail(f"--fail-on {fail_on!r} is not one of {', '.join(SEVERITY_ORDER)}")
+    if not request and not tool:
+        raise fail('say what to upgrade: upgradectl plan "Karpenter needs upgrade ..." or --tool karpenter')
+    if context is not None and fleet != "demo":
+        raise fail("--context plans one live cluster and does not combine with --fleet; to mix, name the context in "
+                   "the fleet file (clusters: - name: ..., environment: ..., context: ...)")
+    environments = [e.strip() for e in env.split(",") if e.strip()] if env else []
+    if context is not None and len(environments) > 1:
+        raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
+    loaded = None
+    fleet_ref = f"context {context}" if context is not None else fleet
+    session = open_llm_session(llm, model, run_log, out)
+    try:
+        if context is not None:
+            loaded = context_fleet(context, kubeconfig or "", environments[0] if environments else "prod")
+        else:
+            loaded = load_fleet(fleet, live_opener=partial(_open_context, kubeconfig=kubeconfig))
+        upgrade = parse_request_with_model(
+            session,
+            request,
+            tool=tool,
+            to=to,
+            trigger=trigger,
+            # with --context the one cluster is the scope: words like "on staging" do not narrow it away
+            clusters=[c.strip() for c in clusters.split(",") if c.strip()] if clusters
+            else list(loaded.clusters) if context is not None else None,
+            environments=[e.strip() for e in env.split(",") if e.strip()] if env else None,
+            known_clusters=list(loaded.clusters),
+        )
+        with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
+            result = run_plan(upgrade, loaded, fleet_ref, llm=session, on_update=on_update)
+    except PlanningError as exc:
+        unread = [c for c in loaded.clusters.values() if c.source is None] if loaded else []
+        for cluster in unread:
+            err.print(f"{cluster.info.name} could not be read: {cluster.error}", highlight=False, markup=False)
+        if unread:
+            message = f"{exc}\nno plan: {len(unread)} cluster(s) could not be read (see above)"
+            raise fail(message, EXIT_INCOMPLETE) from None
+        raise fail(str(exc)) from None
+    except (RequestError, FleetError, KnowledgeError) as exc:
+        raise fail(str(exc)) from None
+    report_llm(result, session)
+    if out:
+        written = write_plan(result, out)
+        err.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+    text = render_json(result) if output_format == "json" else render_markdown(result)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    raise typer.Exit(exit_code(result, fail_on))
+
+
+def _open_context(entry, kubeconfig: str | None):
+    """Open a fleet entry's kube context live; --kubeconfig applies when the entry names none."""
+    from upgradectl.tools.cluster.fleet import default_live_opener
+
+    if kubeconfig and not entry.kubeconfig:
+        entry = entry.model_copy(update={"kubeconfig": kubeconfig})
+    return default_live_opener(entry)
+
+
+def schema() -> None:
+    """Print the JSON schema of the Plan that `plan --format json` emits."""
+    print(json.dumps(Plan.model_json_schema(), indent=2))
+
+
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)
+    app.command()(schema)
