@@ -61,7 +61,7 @@ def gates_for(k: ToolKnowledge, version: str) -> list[Gate]:
 
 def cost_opportunities(t: TaskInput) -> TaskResult:
     """Stage 1: bin-packing efficiency and spot share from the nodes and pod requests, priced, with the
-    consolidation projection (outputs["cost"]: one CostReport per cluster, rendered in the plan)."""
+    consolidation projection (one CostReport per cluster, rendered in the plan)."""
     findings: list[Finding] = []
     checked = []
     reports: list[CostReport] = []
@@ -138,7 +138,7 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
                 detail="Baseline for the seed's spot-utilization KPI; compare it after the upgrade.",
             )
         )
-    return TaskResult(findings, checked, {"cost": reports})
+    return TaskResult(findings, checked, cost=reports)
 
 
 def cluster_cost(c: FleetCluster) -> tuple[CostReport | None, str]:
@@ -310,7 +310,7 @@ def monitoring_preparation(t: TaskInput) -> TaskResult:
                 f"{t.knowledge.tool} --to {hop.to_version} --out baseline.json, after it: upgradectl validate "
                 f"--tool {t.knowledge.tool} --baseline baseline.json (exit 0 = promote)"
             )
-    return TaskResult([], checked, {"hop_gates": gates})
+    return TaskResult([], checked, hop_gates=gates)
 
 
 def post_upgrade_validation(t: TaskInput) -> TaskResult:
@@ -326,7 +326,7 @@ def post_upgrade_validation(t: TaskInput) -> TaskResult:
             *kpis,
         ]
     checked = [f"{len(gates)} post-upgrade gates for {t.target}", f"KPIs to compare: {', '.join(kpis)}"]
-    return TaskResult([], checked, {"final_gates": gates, "kpis": kpis})
+    return TaskResult([], checked)
 
 
 # ------------------------------------------------------------------ gates on a live metrics source

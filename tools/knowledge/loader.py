@@ -344,8 +344,21 @@ class PatchPolicy(Entry):
 
 
 class ToolKnowledge(Entry):
+    """Everything upgradectl knows about one product; its file is all a new product needs (plus optional
+    playbook hooks and eval scenarios): the product list, request aliases and finding codes come from here."""
+
     tool: ToolName
     display_name: str
+    aliases: list[str] = Field(
+        default_factory=list, description="Other names a request may use for it (the tool name always works)"
+    )
+    alias_not_before: dict[str, str] = Field(
+        default_factory=dict,
+        description="alias -> regex of the words that, right after it, name another product: "
+        "{'argo': '\\s+(workflows?|rollouts?|events)'}",
+    )
+    summary: str = Field(description="What it is in a few words, for the model that reads a request")
+    finding_prefix: str = Field(pattern=r"^[A-Z0-9]+$", description="Code prefix of generic findings, e.g. KARP")
     namespace: str
     release_name: str
     install_markers: list[str] = Field(description="Chart names that identify this tool in Helm releases")
@@ -364,7 +377,16 @@ class ToolKnowledge(Entry):
     gates: list[GateSpec] = Field(default_factory=list)
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
-    finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
+    stores_metrics: bool = Field(
+        default=False,
+        description="A metrics store: validation also re-runs the baseline's series counts and past-window "
+        "reference queries, so lost history fails the upgrade",
+    )
+    version_from: Literal["image", "label"] = Field(
+        default="image",
+        description="Where a workload says the version it runs: its image tag, or (when the images carry their "
+        "own versions, as Flux's controllers do) the app.kubernetes.io/version label",
+    )
     patch_policy: PatchPolicy | None = Field(default=None, description="None: not known which lines get patches")
     procedure: Procedure
     sources: list[str]
@@ -441,8 +463,7 @@ class ToolKnowledge(Entry):
 
     @property
     def prefix(self) -> str:
-        defaults = {"karpenter": "KARP", "flux": "FLUX", "argocd": "ARGO", "cilium": "CIL", "victoriametrics": "VM"}
-        return self.finding_prefix or defaults[self.tool]
+        return self.finding_prefix
 
     def gates_for(self, version: str) -> list[GateSpec]:
         return [g for g in self.gates if g.applies_to(version)]
@@ -481,21 +502,32 @@ def _load_yaml(name: str) -> dict:
     return yamlio.load(text)
 
 
-@cache
 def load_tool(tool: str) -> ToolKnowledge:
-    """Load and validate one tool's knowledge file (cached)."""
+    """Load and validate one tool's knowledge file (cached per knowledge directory)."""
+    return _load_tool(str(knowledge_dir()), tool)
+
+
+@cache
+def _load_tool(folder: str, tool: str) -> ToolKnowledge:
     try:
         data = _load_yaml(f"{tool}.yaml")
     except FileNotFoundError as exc:
         raise KnowledgeError(f"no knowledge file for tool '{tool}' (tools/knowledge/data/{tool}.yaml)") from exc
     try:
-        return ToolKnowledge.model_validate(data)
+        knowledge = ToolKnowledge.model_validate(data)
     except ValidationError as exc:
         raise KnowledgeError(f"tools/knowledge/data/{tool}.yaml does not match the schema:\n{exc}") from exc
+    if knowledge.tool != tool:
+        raise KnowledgeError(f"tools/knowledge/data/{tool}.yaml says tool: {knowledge.tool}; name the file after it")
+    return knowledge
+
+
+def load_kubernetes() -> KubernetesKnowledge:
+    return _load_kubernetes(str(knowledge_dir()))
 
 
 @cache
-def load_kubernetes() -> KubernetesKnowledge:
+def _load_kubernetes(folder: str) -> KubernetesKnowledge:
     try:
         return KubernetesKnowledge.model_validate(_load_yaml("kubernetes.yaml"))
     except ValidationError as exc:
@@ -503,6 +535,11 @@ def load_kubernetes() -> KubernetesKnowledge:
 
 
 def available_tools() -> list[str]:
-    """Tools that have a knowledge file."""
+    """Tools that have a knowledge file: the products upgradectl plans, in name order."""
     folder = knowledge_dir()
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name != "kubernetes.yaml")
+
+
+def products() -> list[ToolKnowledge]:
+    """Every product's knowledge, in name order: where lists of products, aliases and code prefixes come from."""
+    return [load_tool(tool) for tool in available_tools()]

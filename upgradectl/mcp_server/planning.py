@@ -1,6 +1,6 @@
-"""The plan, plan_findings and explain_finding tools: the same request parser, fleet loader and plan graph as
-`upgradectl plan`, with results cut down for a model and plans kept for the session so they can be looked
-into again without re-running."""
+"""The plan, plan_findings and explain_finding tools: the plan use case `upgradectl plan` runs (app/plan.py),
+with results cut down for a model and plans kept for the session so they can be looked into again without
+re-running."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import Annotated
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, ValidationError
 
+from upgradectl.app.plan import PlanOutcome, PlanRequest
+from upgradectl.app.plan import plan as plan_upgrade
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import (
     MAX_LIMIT,
@@ -29,6 +31,7 @@ from upgradectl.mcp_server.results import (
     severity_counts,
 )
 from upgradectl.models import SEVERITY_ORDER, Environment, Finding, Plan, Severity, Trigger
+from upgradectl.tools.knowledge.loader import products
 
 KEPT_PLANS = 8  # plans remembered per server process, most recent first out last
 MAX_CLUSTERS_SHOWN = 50
@@ -134,10 +137,9 @@ def findings_page(
     )
 
 
-def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, files: list[str]) -> PlanResult:
+def summarise(outcome: PlanOutcome, fail_on: Severity, plan_id: str, page: FindingsPage) -> PlanResult:
     """The plan as a model should first see it: decision, path, rollout, counts and one page of findings."""
-    from upgradectl.cli.commands.plan import exit_code
-
+    plan = outcome.plan
     versions = [
         ClusterVersionBrief(
             cluster=v.cluster,
@@ -160,7 +162,7 @@ def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, f
         incomplete=plan.incomplete,
         fail_on=fail_on,
         blockers=len(plan.findings_at_or_above(fail_on)),
-        exit_code=exit_code(plan, fail_on),
+        exit_code=outcome.exit_code,
         versions=versions[:MAX_CLUSTERS_SHOWN],
         versions_note=(
             f"{len(versions)} clusters, first {MAX_CLUSTERS_SHOWN} shown; plan.json has them all"
@@ -203,7 +205,7 @@ def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, f
             for s in plan.rollout
         ],
         findings=page,
-        files=files,
+        files=[str(path) for path in outcome.files],
         next_steps=[
             f"explain_finding(code='<CODE>', plan_id='{plan_id}') for the knowledge-base entry and every instance",
             f"plan_findings(plan_id='{plan_id}', severity='high', cluster='<name>') for another page of findings",
@@ -277,34 +279,30 @@ class PlanTools:
         Keep the returned plan_id to page findings (plan_findings) or explain a code (explain_finding)
         without re-running. Takes a few seconds on the demo fleet. Nothing is changed anywhere.
         """
-        from upgradectl.agents.request import parse_request
-        from upgradectl.app.report import write_plan
-        from upgradectl.graph.run import run_plan
-        from upgradectl.tools.cluster.fleet import default_live_opener, load_fleet
-
         with tool_call("plan"):
             if not request and not tool:
                 raise ToolError(
                     "say what to upgrade: pass request (words) or tool (karpenter, victoriametrics, "
                     "flux, argocd, cilium)"
                 )
-            loaded = load_fleet(fleet, live_opener=default_live_opener)
-            upgrade = parse_request(
-                request,
-                tool=tool,
-                to=to,
-                trigger=trigger,
-                clusters=clusters,
-                environments=list(environments) if environments else None,
-                known_clusters=list(loaded.clusters),
+            outcome = plan_upgrade(
+                PlanRequest(
+                    text=request,
+                    tool=tool,
+                    to=to,
+                    clusters=clusters,
+                    environments=list(environments) if environments else None,
+                    trigger=trigger,
+                    fleet=fleet,
+                    out=Path(out_dir).expanduser() if out_dir else None,
+                    fail_on=fail_on,
+                )
             )
-            result = run_plan(upgrade, loaded, fleet)
-            plan_id = self.store.add(result)
-            files = [str(p) for p in write_plan(result, Path(out_dir).expanduser())] if out_dir else []
+            plan_id = self.store.add(outcome.plan)
             page = findings_page(
-                result.findings, severity=severity, cluster=cluster, code=code, limit=limit, plan_id=plan_id
+                outcome.plan.findings, severity=severity, cluster=cluster, code=code, limit=limit, plan_id=plan_id
             )
-            return summarise(result, plan_id, fail_on, page, files)
+            return summarise(outcome, fail_on, plan_id, page)
 
     def plan_findings(
         self,
@@ -380,10 +378,7 @@ class PlanTools:
 
 
 def _knowledge_entry(code: str) -> ExplainResult:
-    from upgradectl.tools.knowledge.loader import available_tools, load_tool
-
-    for tool in available_tools():
-        k = load_tool(tool)
+    for k in products():
         for change in k.breaking_changes:
             if change.id == code:
                 detector = change.detector
@@ -438,9 +433,7 @@ def _instance(finding: Finding) -> FindingInstance:
 
 
 def _unknown_code_message(code: str, had_plan: bool) -> str:
-    from upgradectl.tools.knowledge.loader import available_tools, load_tool
-
-    known = [c.id for t in available_tools() for c in load_tool(t).breaking_changes]
+    known = [change.id for k in products() for change in k.breaking_changes]
     close = difflib.get_close_matches(code, known, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     where = (
