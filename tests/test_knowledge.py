@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from upgradectl.models import TOOLS
 from upgradectl.tools.knowledge.loader import (
     BreakingChange,
     ToolKnowledge,
@@ -17,6 +16,7 @@ from upgradectl.tools.knowledge.loader import (
 from upgradectl.tools.versions import Version
 
 PREFIX = {"karpenter": "KARP-", "flux": "FLUX-", "argocd": "ARGO-", "cilium": "CIL-", "victoriametrics": "VM-"}
+TOOLS = tuple(PREFIX)  # the five products the bundled knowledge base covers
 PLACEHOLDERS = {"from", "to", "from_app", "to_app", "cluster", "namespace", "release", "chart"}
 
 

@@ -17,12 +17,12 @@ from upgradectl.agents.llm.loop import (
     run_claude_task,
 )
 from upgradectl.agents.llm.narrative import unsupported_versions
+from upgradectl.agents.llm.request_reader import parse_request_with_model
 from upgradectl.agents.llm.results import RenderedResult
 from upgradectl.agents.llm.run_log import RunLog
 from upgradectl.agents.llm.tools import REGISTRY
 from upgradectl.agents.registry import task
 from upgradectl.agents.request import RequestError
-from upgradectl.cli.commands.llm_mode import parse_request_with_model
 from upgradectl.models import Evidence, Finding, Subject, UpgradeRequest
 from upgradectl.settings import LLMSettings
 from upgradectl.tools.cluster.fleet import load_fleet

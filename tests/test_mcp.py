@@ -104,15 +104,6 @@ def test_approval_tools_only_with_allow_approve(tmp_path):
     assert not explained.is_error
 
 
-def test_a_command_missing_from_the_build_is_a_clear_tool_error(in_process, monkeypatch):
-    from upgradectl.mcp_server import bridge
-
-    _, call = in_process
-    monkeypatch.setattr(bridge, "available_commands", lambda: {"plan", "scan"})
-    missing = call("validate", {"tool": "karpenter"})
-    assert missing.is_error and "not available in this build" in text_of(missing)
-
-
 def test_streamable_http_on_loopback():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -30,7 +30,7 @@ def karpenter_input() -> TaskInput:
         for spec in [s for s in TASKS if s.stage == stage]:
             result = spec.playbook(t)
             t.findings.extend(result.findings)
-            t.outputs.update(result.outputs)
+            t.hop_gates.update(result.hop_gates)
     track, reasons = choose_track(request.trigger)
     t.decision = make_decision(track, reasons, assess_risk(t.findings, [], 5), False)
     return t
@@ -108,8 +108,8 @@ def test_monitoring_analyst_cost_and_dashboards(karpenter_input):
 def test_incident_responder_rollback_limits_and_rollout(karpenter_input):
     limits = run(karpenter_input, "rollback-design")
     assert {f.subject.version for f in by_code(limits.findings, "KARP-ROLLBACK-LIMIT")} >= {"0.32.0", "1.1.0"}
-    karpenter_input.outputs.update(run(karpenter_input, "monitoring-preparation").outputs)
-    prod = run(karpenter_input, "rollout-prod").outputs["rollout"][0]
+    karpenter_input.hop_gates.update(run(karpenter_input, "monitoring-preparation").hop_gates)
+    prod = run(karpenter_input, "rollout-prod").rollout[0]
     assert prod.clusters == ["ravan"] and prod.approval_required
     assert prod.gates and prod.rollback_steps
     assert prod.rollback_steps[0].title.startswith("ravan: roll back 1.0.10 -> 1.14.1") is False

@@ -14,16 +14,13 @@ from pathlib import Path
 from rich.console import Console
 
 from upgradectl.agents.registry import STAGE_NAMES
-from upgradectl.agents.request import parse_request
+from upgradectl.app.plan import PlanRequest, plan
 from upgradectl.cli.progress import StageProgress, plan_progress
-from upgradectl.graph.run import run_plan
-from upgradectl.tools.cluster.fleet import load_fleet
 
 EXE = Path(sys.executable).with_name("upgradectl")
 
 
 def test_every_stage_completes_with_its_agents_and_findings():
-    fleet = load_fleet("demo")
     console = Console(file=io.StringIO(), force_terminal=True, width=240)
     updates: list[dict] = []
     with plan_progress(console) as draw:
@@ -33,11 +30,11 @@ def test_every_stage_completes_with_its_agents_and_findings():
             updates.append(update)
             draw(update)
 
-        plan = run_plan(parse_request(tool="karpenter", to="1.0.10"), fleet, "demo", on_update=on_update)
+        planned = plan(PlanRequest(tool="karpenter", to="1.0.10"), on_update=on_update).plan
     tasks = draw.progress.tasks
     assert [t.description.split()[1] for t in tasks] == [str(s) for s in STAGE_NAMES]
     assert all(t.completed == t.total for t in tasks)
-    assert sum(t.fields["findings"] for t in tasks) >= len(plan.findings)  # raw counts, before merging
+    assert sum(t.fields["findings"] for t in tasks) >= len(planned.findings)  # raw counts, before merging
     assert {n for u in updates for n in u} >= {"intake", "stage1", "stage1_tasks", "stage6_tasks", "assemble"}
     drawn = console.file.getvalue()
     assert "Stage 6 Post-upgrade validation and optimization" in drawn and "monitoring-analyst:" in drawn

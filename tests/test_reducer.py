@@ -1,4 +1,4 @@
-from upgradectl.graph.state import merge_findings, merge_outputs
+from upgradectl.graph.state import merge_findings
 from upgradectl.models import Evidence, Finding, Subject
 
 
@@ -29,7 +29,3 @@ def test_different_subject_or_code_stay_apart():
 def test_identical_evidence_is_not_duplicated():
     merged = merge_findings([f("A-B", "ravan")], [f("A-B", "ravan")])
     assert len(merged[0].evidence) == 1
-
-
-def test_outputs_concatenate_lists():
-    assert merge_outputs({"rollout": [1]}, {"rollout": [2], "x": 3}) == {"rollout": [1, 2], "x": 3}

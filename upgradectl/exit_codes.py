@@ -27,6 +27,7 @@ EXIT_INTERNAL = 4
 EXIT_LLM_DEGRADED = 5
 EXIT_PAUSED = 6
 EXIT_REJECTED = 7
+EXIT_SCAN_USAGE = 1  # `scan` follows Pluto, whose usage error is 1 (its 2-4 say what was found)
 
 MEANING = {
     EXIT_OK: "ok",

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_OK
 
@@ -54,7 +55,6 @@ def eval_command(
 ) -> None:
     """Run the eval scenarios, score every plan, print the table; exit 1 when a suite threshold is missed."""
     # the eval use case loads the planner (agents, langgraph): imported when it runs, so --help stays fast
-    from upgradectl.app.errors import UseCaseError
     from upgradectl.app.eval import EvalRequest, evaluate
     from upgradectl.evals.replay import REPLAY_FILE
     from upgradectl.evals.report import render

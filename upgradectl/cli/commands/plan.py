@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import err, fail
 from upgradectl.models import SEVERITY_ORDER, Plan
 
@@ -98,7 +99,6 @@ def plan(
 ) -> None:
     """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout."""
     # the plan use case loads the agents and langgraph: imported when a plan runs, so --help stays fast
-    from upgradectl.app.errors import UseCaseError
     from upgradectl.app.plan import PlanRequest
     from upgradectl.app.plan import plan as plan_upgrade
     from upgradectl.app.report import render_json, render_markdown

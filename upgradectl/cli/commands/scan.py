@@ -10,22 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import err
-from upgradectl.tools.analysis.scanner import (
-    EXIT_FOR_STATUS,
-    ScanError,
-    Scanner,
-    ScanReport,
-    parse_targets,
-    pluto_rules,
-)
-
-SCAN_USAGE_ERROR = 1
+from upgradectl.exit_codes import EXIT_SCAN_USAGE
+from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS, ScanReport
 
 
 def _usage(message: str) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(SCAN_USAGE_ERROR)
+    return typer.Exit(EXIT_SCAN_USAGE)
 
 
 def scan(
@@ -70,58 +63,23 @@ def scan(
     Exit codes follow Pluto: 0 nothing found, 2 deprecated APIs, 3 removed APIs (or objects still
     stored at a removed version), 4 the replacement API is not available at the target yet; 1 bad input.
     """
-    from upgradectl.tools.cluster.fleet import FleetError
+    # the scanner loads every product's knowledge: imported when a scan runs, so --help stays fast
+    from upgradectl.app.scan import ScanRequest
+    from upgradectl.app.scan import scan as run_scan
 
     if output_format not in ("text", "json", "markdown"):
         raise _usage(f"--format {output_format!r} is not one of text, json, markdown")
-    if not manifests and not fleet:
-        raise _usage("nothing to scan: pass --manifests DIR and/or --fleet FLEET")
-    if helm and not fleet:
-        raise _usage("--helm reads Helm release secrets from clusters: add --fleet")
+    wanted = ScanRequest(
+        target=target, manifests=list(manifests or []), fleet=fleet,
+        clusters=[c.strip() for c in cluster.split(",")] if cluster else None, helm=helm,
+        additional_versions=additional_versions,
+    )  # fmt: skip
     try:
-        report = run_scan(
-            target, manifests, fleet, [c.strip() for c in cluster.split(",")] if cluster else None, helm,
-            additional_versions,
-        )  # fmt: skip
-    except (ScanError, FleetError) as exc:
-        raise _usage(str(exc)) from None
+        report = run_scan(wanted)
+    except UseCaseError as exc:
+        raise _usage(exc.message) from None
     _print(report, output_format)
     raise typer.Exit(report.exit_code)
-
-
-def run_scan(
-    target: str,
-    manifests: list[Path] | None,
-    fleet: str | None,
-    clusters: list[str] | None,
-    helm: bool,
-    additional_versions: Path | None = None,
-) -> ScanReport:
-    """Scan manifests and/or a fleet's clusters (the CLI and the MCP server share this); bad input raises
-    ScanError or FleetError with a message that names it."""
-    from upgradectl.tools.cluster.fleet import load_fleet
-
-    extra, extra_targets = pluto_rules(additional_versions) if additional_versions else ([], {})
-    scanner = Scanner(parse_targets(target), extra, extra_targets)
-    report = ScanReport(targets=scanner.targets)
-    for path in manifests or []:
-        if not path.exists():
-            raise ScanError(f"--manifests {path}: no such file or directory")
-        root = path if path.is_dir() else path.parent
-        scanner.scan_manifests(root, report)
-    if fleet:
-        loaded = load_fleet(fleet)
-        wanted = clusters or list(loaded.clusters)
-        unknown = [c for c in wanted if c not in loaded.clusters]
-        if unknown:
-            raise ScanError(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
-        for name in wanted:
-            member = loaded.clusters[name]
-            if member.source is None:
-                report.notes.append(f"{name}: not scanned: {member.error}")
-                continue
-            scanner.scan_cluster(name, member.source, report, helm)
-    return report
 
 
 def _print(report: ScanReport, output_format: str) -> None:
