@@ -305,12 +305,25 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
     return {"plan": plan, "error": ""}
 
 
-def _bind(node: Node, served: RunContext | None, errors_as_output: bool):
-    """A LangGraph node calling `node(state, context)`: the context the caller passed, else the served run's
-    own; with errors_as_output an anticipated error (bad input) ends the run with `error` instead of raising."""
+class _ServedRun:
+    """Where a served graph keeps its run's context: LangGraph Server passes none (only JSON), so the first
+    node starts a fresh one per run and the later nodes of that run find it here."""
+
+    def __init__(self) -> None:
+        self.context: RunContext | None = None
+
+
+def _bind(node: Node, served: _ServedRun | None, errors_as_output: bool):
+    """A LangGraph node calling `node(state, context)`: the context the caller passed, else (served graph) the
+    run's own; with errors_as_output an anticipated error (bad input) ends the run with `error` instead of
+    raising."""
 
     def run(state: PlanState, runtime: Runtime[RunContext]) -> dict:
-        ctx = runtime.context if runtime.context is not None else served
+        ctx = runtime.context
+        if ctx is None and served is not None:
+            if node is read_request:  # a new run: nothing of an earlier run's fleet carries over
+                served.context = RunContext()
+            ctx = served.context
         if ctx is None:
             raise RuntimeError("no run context: pass context=RunContext(...) to the graph")
         if not errors_as_output:
@@ -332,14 +345,15 @@ def _continue_unless_failed(next_node: str):
     return route
 
 
-def build_graph(*, errors_as_output: bool = False, served_context: RunContext | None = None):
+def build_graph(*, served: bool = False):
     """Compile the plan graph. No clients are created here: the fleet and the model session live in the run
-    context, passed by the caller or (LangGraph Server, which can only pass JSON) `served_context`, which the
-    first node fills from the input."""
+    context the caller passes. `served` (LangGraph Server, which can only pass JSON): without a context the
+    first node builds one from the input, and bad input ends the run with the `error` output."""
     graph = StateGraph(PlanState, context_schema=RunContext, input_schema=PlanInput, output_schema=PlanOutput)
+    run = _ServedRun() if served else None
 
     def add(name: str, node: Node, **options) -> None:
-        graph.add_node(name, _bind(node, served_context, errors_as_output), **options)
+        graph.add_node(name, _bind(node, run, errors_as_output=served), **options)
 
     add("read_request", read_request)
     add("intake", intake)

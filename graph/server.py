@@ -2,8 +2,8 @@
 
 LangGraph Server (`langgraph dev`, LangGraph Platform) can only hand a graph JSON, never our `RunContext`
 with its opened fleet. So a client sends `PlanInput` (the request in words and/or flags plus a fleet
-reference) and the graph's first node, `read_request`, opens the fleet into a run context of this run's
-own; the server compiles the graph per run by calling this factory. Every stage and agent task is a node
+reference) and the graph's first node, `read_request`, opens the fleet into a run context of that run's
+own (or into the one the client passed as the run's `context`). Every stage and agent task is a node
 of the served graph, so `stream_mode="updates"` shows each as it finishes, and Studio draws them. Bad input
 (an unknown tool, a missing fleet file) comes back as the `error` output, not as a failed run.
 
@@ -16,10 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from upgradectl.graph.build import build_graph
-from upgradectl.graph.state import RunContext
 
 
 def make_graph(config: dict[str, Any] | None = None):
-    """Compile the served graph with a run context of its own (no clients are created until the run opens
-    the fleet it names)."""
-    return build_graph(errors_as_output=True, served_context=RunContext())
+    """Compile the served graph (no clients are created until a run opens the fleet it names)."""
+    return build_graph(served=True)

@@ -128,27 +128,31 @@ def langgraph_dev(tmp_path_factory) -> Iterator[str]:
 def test_server_run_gives_the_cli_plan(langgraph_dev):
     from langgraph_sdk import get_client
 
-    async def plan_on_server() -> tuple[dict, set[str]]:
+    async def plan_on_server() -> tuple[dict, list[str]]:
         client = get_client(url=langgraph_dev)
         thread = await client.threads.create()
-        nodes: set[str] = set()
+        nodes: list[str] = []
         final: dict = {}
         async for part in client.runs.stream(
             thread["thread_id"],
             "upgrade_plan",
             input={"tool": "karpenter", "to": "1.0.10", "fleet": "demo"},
-            stream_mode="updates",
-            stream_subgraphs=True,
+            stream_mode=["updates", "values"],
         ):
-            if part.event.startswith("updates") and isinstance(part.data, dict):
-                nodes.update(part.data)
-                final = part.data.get("plan_upgrade", final)
+            if part.event == "updates" and isinstance(part.data, dict):
+                nodes.extend(part.data)
+            elif part.event == "values" and isinstance(part.data, dict):
+                final = part.data
         return final, nodes
 
     served, nodes = asyncio.run(plan_on_server())
-    assert served["error"] == "", served["error"]
-    # the six-stage graph ran inside the server, as a subgraph whose stage and agent-task nodes streamed by
-    assert {"intake", "stage1_tasks", "stage6_tasks", "assemble", "plan_upgrade"} <= nodes
+    assert served.get("error", "") == "", served["error"]
+    # the served graph is the six-stage graph: every stage and each agent task streams as a node of its own
+    stages = [f"stage{n}" for n in range(1, 7)]
+    assert {"read_request", "intake", *stages, *(f"{s}_tasks" for s in stages), "assemble"} <= set(nodes)
+    assert nodes.index("read_request") < nodes.index("intake") < nodes.index("stage1") < nodes.index("stage6")
+    assert nodes.count("stage5_tasks") == 3  # the rollout tasks for dev, staging and prod, each one update
+    assert nodes[-1] == "assemble"
     assert comparable(served["plan"]) == comparable(
         cli_plan("--tool", "karpenter", "--to", "1.0.10", "--fleet", "demo")
     )

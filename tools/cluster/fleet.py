@@ -6,7 +6,6 @@ say what could not be checked there.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from upgradectl.models import ClusterInfo, Environment, Provider
 from upgradectl.tools import yamlio
+from upgradectl.tools.cluster.kubemeta import cluster_name_for_context
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 
 
@@ -118,19 +118,9 @@ def _fleet_file(ref: str) -> Path:
     return path
 
 
-def cluster_name_for_context(context: str) -> str:
-    """A fleet cluster name from a kube context name: 'arn:aws:eks:...:cluster/ravan' -> 'ravan',
-    'gke_project_zone_prod-1' -> 'prod-1', 'kind-dev' -> 'kind-dev'."""
-    name = context.rsplit("/", 1)[-1]
-    if name.startswith("gke_") and name.count("_") >= 3:
-        name = name.split("_", 3)[3]
-    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
-    return name or "cluster"
-
-
 def default_live_opener(entry: ClusterEntry) -> ClusterSource:
     """Open a fleet entry's kube context as a LiveCluster (the kubernetes client loads only when needed)."""
-    from upgradectl.tools.cluster.live import LiveCluster
+    from upgradectl.tools.cluster.live import LiveCluster  # the kubernetes client: loaded only for live clusters
 
     return LiveCluster.open(entry.context, entry.kubeconfig or None, name=entry.name)
 

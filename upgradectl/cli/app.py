@@ -44,6 +44,7 @@ def main_options(
 
 def register_commands() -> None:
     """Each command group lives in its own module under upgradectl/cli/commands/."""
+    # registered from main(), not on import, so importing this module (tests, the docs) stays cheap
     from upgradectl.cli.commands import cluster as cluster_commands
     from upgradectl.cli.commands import cost as cost_commands
     from upgradectl.cli.commands import delegate as delegate_commands

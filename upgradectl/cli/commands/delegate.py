@@ -42,7 +42,7 @@ def mcp(
     Stdio by default (stdout is the protocol, so there is no --format). Add it to Claude Code with:
     claude mcp add upgradectl -- upgradectl mcp
     """
-    try:
+    try:  # the MCP SDK loads only for `upgradectl mcp`; starting the server is all the CLI does with it
         from upgradectl.mcp_server.server import serve
     except ImportError as exc:
         raise fail(f"the MCP server needs the `mcp` package ({exc}); install it with: pip install 'mcp>=2'") from None
