@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import require_binary
 from metrics_servers import DEMO, cli_in_process, fleet_copy, recorded, victoria_metrics, vm_delete, vm_import
-from test_cli_plan import upgradectl
+from run_cli import upgradectl
 
 pytestmark = pytest.mark.real
 

@@ -38,7 +38,7 @@ from upgradectl.models import (
 )
 from upgradectl.tools.cluster.fleet import load_fleet
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SUITE = default_suite_file()
 SCENARIOS = SUITE.parent / "scenarios"
 EXE = str(Path(sys.executable).with_name("upgradectl"))

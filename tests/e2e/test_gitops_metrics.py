@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_cli_plan import upgradectl
+from run_cli import upgradectl
 
 from upgradectl.tools.gitops.manifests import dashboard_metric_uses, load_manifests, rule_metric_uses
 
@@ -72,7 +72,7 @@ def test_dashboards_and_rules_embedded_in_configmaps_and_grafana_dashboards(tmp_
     assert ("rules.yaml", "rule KarpenterInterruptionsStopped", "karpenter_interruption_received_messages") in found
 
 
-@pytest.mark.skipif(not (Path(__file__).parent.parent / "upgradectl/demo_fleet/fleet.yaml").is_file(),
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "upgradectl/demo_fleet/fleet.yaml").is_file(),
                     reason="demo fleet not built")  # fmt: skip
 def test_plan_reports_the_demo_dashboard_using_a_metric_renamed_in_1_0():
     result = upgradectl("plan", "--tool", "karpenter", "--to", "1.0.10", "--fleet", "demo", "--format", "json")

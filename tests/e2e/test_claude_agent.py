@@ -16,7 +16,7 @@ import yaml
 from upgradectl.cli.commands.delegate import agent_source
 from upgradectl.mcp_server.server import build_server
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EXE = BIN / "upgradectl"
 SHIPPED = agent_source()

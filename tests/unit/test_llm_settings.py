@@ -14,7 +14,7 @@ from scripted_anthropic import ScriptedAnthropic
 from upgradectl.agents.llm.client import LLMError, LLMSession, deprecation_notice, resolve_model
 from upgradectl.settings import DEFAULT_MODEL, MODEL_ALIASES, LLMSettings, price_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sdk_models() -> set[str]:

@@ -154,7 +154,7 @@ def test_tool_schemas_change_only_on_purpose():
 
     from upgradectl.agents.llm.loop import submit_tool
 
-    snapshot = Path(__file__).parent / "data" / "llm_tools.json"
+    snapshot = Path(__file__).resolve().parents[1] / "data" / "llm_tools.json"
     current = [spec.definition() for spec in REGISTRY.values()] + [submit_tool()]
     if os.environ.get("UPGRADECTL_UPDATE_SNAPSHOTS") == "1":
         snapshot.write_text(json.dumps(current, indent=2) + "\n")

@@ -10,14 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_cli_plan import upgradectl
-
-
-def plan(*args: str) -> dict:
-    result = upgradectl("plan", *args, "--format", "json")
-    assert result.returncode in (0, 1, 3), result.stderr
-    assert "Traceback" not in result.stderr
-    return json.loads(result.stdout)
+from run_cli import plan, upgradectl
 
 
 def codes(p: dict) -> set[str]:

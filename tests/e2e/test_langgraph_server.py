@@ -19,7 +19,7 @@ import pytest
 
 from upgradectl.graph.server import make_graph
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("upgradectl")
 VOLATILE = {"generated_at", "duration_ms", "seconds"}  # wall-clock stamps and timings differ between any two runs
 

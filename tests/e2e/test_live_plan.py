@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from live_servers import RAVAN, fleet_with, kubeconfig_with, served_in_thread, unused_port, upgradectl
+from live_servers import RAVAN, fleet_with, kubeconfig_with, served_in_thread, unused_port
+from run_cli import upgradectl
 
 pytestmark = pytest.mark.real
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from package_build import GIT_FILES
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
-GIT_FILES = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]  # what a clean clone would hold
+ROOT = Path(__file__).resolve().parents[2]
 DATA_ROOTS = {  # installed prefix -> source folder
     "upgradectl/demo_fleet": "upgradectl/demo_fleet",
     "upgradectl/tools/knowledge": "tools/knowledge",
@@ -62,25 +60,11 @@ def _source_files(folder: str) -> set[str]:
 
 
 @pytest.mark.real
-def test_the_wheel_ships_every_data_file_of_the_source_tree(tmp_path):
+def test_the_wheel_ships_every_data_file_of_the_source_tree(built_wheel):
     """Build the wheel from a clean copy and compare file lists (the Terraform lock file was once lost)."""
-    tracked = subprocess.run([*GIT_FILES, "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    copy = tmp_path / "src"
-    for name in tracked.decode().split("\0"):
-        if name and (ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    out = tmp_path / "dist"
-    build = (
-        "import sys; from setuptools import build_meta; "
-        "print(build_meta.build_wheel(sys.argv[1]))"
-    )
-    done = subprocess.run([sys.executable, "-c", build, str(out)], cwd=copy, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "is absent from the `packages` configuration" not in done.stderr
-    assert "SetuptoolsDeprecationWarning" not in done.stderr
-    wheel = next(out.glob("*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
+    assert "is absent from the `packages` configuration" not in built_wheel.build_log
+    assert "SetuptoolsDeprecationWarning" not in built_wheel.build_log
+    names = zipfile.ZipFile(built_wheel.path).namelist()
     for prefix, folder in DATA_ROOTS.items():
         shipped = {n[len(prefix) + 1 :] for n in names if n.startswith(prefix + "/")}
         expected = {f for f in _source_files(folder) if f in {str(Path(n)) for n in _git_files(folder)}}

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from run_cli import upgradectl
 
 KARPENTER_REQUEST = "Karpenter needs upgrade for better bin packing and cost optimization"
-
-
-def upgradectl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).with_name("upgradectl")
-    run_env = {**os.environ, **(env or {})}
-    run_env.pop("ANTHROPIC_API_KEY", None)
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120, env=run_env)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import require_binary
-from live_servers import RAVAN, served_by_cli, served_in_thread, upgradectl
+from live_servers import RAVAN, served_by_cli, served_in_thread
+from run_cli import upgradectl
 
 from upgradectl.tools.cluster.sources import SnapshotCluster
 

@@ -16,6 +16,8 @@ def knowledge(lines: list[tuple[str, str, str, str]], rules: list[dict]) -> Tool
         {
             "tool": "cilium",
             "display_name": "Tool",
+            "summary": "a tool for the path tests",
+            "finding_prefix": "TOOL",
             "namespace": "ns",
             "release_name": "tool",
             "install_markers": ["tool"],

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from test_plans_per_tool import plan
+from run_cli import plan
 
 from upgradectl.models import FileEdit, Plan
 from upgradectl.tools.cluster.fleet import demo_fleet_path
@@ -106,7 +106,7 @@ def test_terraform_literal_version_and_tfvars():
 
 
 def test_changes_cli_prints_a_unified_diff(tmp_path):
-    from test_cli_plan import upgradectl
+    from run_cli import upgradectl
 
     out = tmp_path / "plan.json"
     out.write_text(json.dumps(plan("--tool", "karpenter", "--to", "0.32.10", "--fleet", "demo")))

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_cli_plan import upgradectl
+from run_cli import upgradectl
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def scan_json(*args: str) -> tuple[int, dict]:

@@ -13,7 +13,7 @@ import json
 import pytest
 from conftest import require_binary
 from metrics_servers import cli_in_process, fleet_copy, prometheus, recorded
-from test_cli_plan import upgradectl
+from run_cli import upgradectl
 
 pytestmark = pytest.mark.real
 

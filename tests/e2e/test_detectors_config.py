@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_cli_plan import upgradectl
+from run_cli import upgradectl
 
 from upgradectl.tools.analysis.detectors import field_values
 

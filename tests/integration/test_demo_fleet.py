@@ -572,7 +572,7 @@ def test_fleet_stays_small() -> None:
 
 
 def test_generator_reproduces_the_bundled_fleet(tmp_path: Path) -> None:
-    script = Path(__file__).resolve().parent.parent / "scripts" / "build_demo_fleet.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build_demo_fleet.py"
     if not script.is_file():
         pytest.skip("generator not present (installed package)")
     spec = importlib.util.spec_from_file_location("build_demo_fleet", script)
