@@ -74,7 +74,7 @@ def _csv(values: list[str] | None) -> str | None:
 
 
 def validate(
-    tool: Annotated[str, Field(description="karpenter, victoriametrics, flux, argocd or cilium.")],
+    tool: Annotated[str, Field(description="A product of the knowledge base, by name or alias (karpenter, vm...).")],
     fleet: Annotated[
         str, Field(description="'demo' or a fleet.yaml path; each cluster's metrics_url is read.")
     ] = "demo",

@@ -233,7 +233,8 @@ class PlanTools:
         tool: Annotated[
             str | None,
             Field(
-                description="karpenter, victoriametrics, flux, argocd or cilium (aliases: vm, argo cd, fluxcd); "
+                description="A product of upgradectl's knowledge base, by name or alias (karpenter, victoriametrics, "
+                "flux, argocd, cilium; vm, argo cd, fluxcd); "
                 "overrides the text."
             ),
         ] = None,
@@ -270,7 +271,8 @@ class PlanTools:
     ) -> PlanResult:
         """Plan a safe, staged upgrade of one tool across a Kubernetes fleet, offline and read-only.
 
-        Use this first for any Karpenter, VictoriaMetrics, Flux, Argo CD or Cilium upgrade question: it reads
+        Use this first for any upgrade question about a product it knows (Karpenter, VictoriaMetrics, Flux,
+        Argo CD, Cilium and any product added to its knowledge base): it reads
         each cluster (recorded snapshot or kube context), the GitOps repo and Terraform, and runs the
         six-stage workflow with five specialist agents (deterministic playbooks, no LLM inside). It returns
         the current and target version per cluster, the upgrade path hop by hop, the decision (track, risk,

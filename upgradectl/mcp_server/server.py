@@ -14,15 +14,24 @@ from mcp.types import ToolAnnotations
 from upgradectl import __version__
 from upgradectl.mcp_server import bridge, scanning
 from upgradectl.mcp_server.planning import PlanTools
+from upgradectl.tools.knowledge.loader import products
 
 INSTRUCTIONS = (
-    "upgradectl plans safe, staged upgrades of Karpenter, VictoriaMetrics, Flux, Argo CD and Cilium across a "
-    "Kubernetes fleet (dev -> staging -> prod), offline and read-only. Start with `plan` (fleet 'demo' is a "
-    "bundled example fleet); page its findings with `plan_findings` and look up any code with "
-    "`explain_finding`, both by the plan_id it returns. `scan` finds deprecated/removed APIs; `validate` "
-    "judges metric gates after a step; `cost` measures Karpenter cost KPIs. Results are bounded: when a list "
-    "is cut, the result says how to narrow it. Nothing here writes to a cluster or a repository."
+    "upgradectl plans safe, staged upgrades of {products} across a Kubernetes fleet (dev -> staging -> prod), "
+    "offline and read-only. Start with `plan` (fleet 'demo' is a bundled example fleet); page its findings with "
+    "`plan_findings` and look up any code with `explain_finding`, both by the plan_id it returns. `scan` finds "
+    "deprecated/removed APIs; `validate` judges metric gates after a step; `cost` measures Karpenter cost KPIs. "
+    "Results are bounded: when a list is cut, the result says how to narrow it. Nothing here writes to a cluster "
+    "or a repository."
 )
+
+
+def instructions() -> str:
+    """The server's instructions, naming every product of the knowledge base (its display names)."""
+    names = [k.display_name.split(" (")[0] for k in products()]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+    return INSTRUCTIONS.format(products=listed)
+
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 WRITES_FILES = ToolAnnotations(
@@ -34,7 +43,7 @@ DECIDES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempoten
 def build_server(allow_approve: bool = False) -> MCPServer:
     """The MCP server with every tool registered; approve/reject (and list_runs) only when allowed."""
     server = MCPServer(
-        "upgradectl", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING", subscriptions=False
+        "upgradectl", instructions=instructions(), version=__version__, log_level="WARNING", subscriptions=False
     )
     planning = PlanTools()
     server.add_tool(planning.plan, name="plan", title="Plan an upgrade", annotations=WRITES_FILES)  # out_dir

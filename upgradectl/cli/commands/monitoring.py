@@ -29,7 +29,9 @@ GATE_EXIT_HELP = (
 FleetOpt = Annotated[
     str, typer.Option("--fleet", "-f", help="fleet.yaml, a directory holding one, or 'demo' (the bundled demo).")
 ]
-ToolOpt = Annotated[str, typer.Option("--tool", help="karpenter, victoriametrics, flux, argocd or cilium (or alias).")]
+ToolOpt = Annotated[
+    str, typer.Option("--tool", help="A product of the knowledge base, by name or alias (karpenter, vm, flux...).")
+]
 ClustersOpt = Annotated[
     str | None, typer.Option("--clusters", help="Comma-separated cluster names (default: every cluster running it).")
 ]
