@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
-from pathlib import Path
 
 import yaml
 
@@ -205,10 +204,3 @@ def make_finding(
         sources=sources or [],
         uncertain=uncertain,
     )
-
-
-def relpath(path: Path, base: Path) -> str:
-    try:
-        return str(path.relative_to(base))
-    except ValueError:
-        return str(path)

@@ -50,11 +50,6 @@ class Inventory:
     checked: list[str]
 
 
-def _range_text(k: ToolKnowledge, version: str) -> str:
-    kube_range = k.kube_range(version)
-    return str(kube_range) if kube_range else ""
-
-
 def _unpatched_target(
     k: ToolKnowledge, target: str, kube: dict[str, str], checked: list[str], named: bool
 ) -> list[Finding]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from upgradectl.models import ENVIRONMENT_ORDER, Environment, FileEdit, Plan
 from upgradectl.tools.gitops import yaml_edit
@@ -121,17 +120,6 @@ def change_sets(plan: Plan) -> list[ChangeSet]:
 
 
 # ---------------------------------------------------------------- applying
-
-
-def read_files(root: Path, files: list[str]) -> dict[str, str]:
-    """Current text of each file under root (EditError naming a missing one)."""
-    texts = {}
-    for rel in files:
-        path = root / rel
-        if not path.is_file():
-            raise EditError(f"{rel}: not found under {root} (the plan was made on another checkout?)")
-        texts[rel] = path.read_text()
-    return texts
 
 
 def apply_edits(texts: dict[str, str], edits: list[FileEdit]) -> dict[str, str]:
