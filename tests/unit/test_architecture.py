@@ -5,6 +5,8 @@ built wheel: tests/integration/test_import_contract.py.)"""
 from __future__ import annotations
 
 import ast
+import glob
+import re
 import tomllib
 from pathlib import Path
 
@@ -87,3 +89,28 @@ def test_the_layer_contract_names_every_top_level_package():
     code |= {f"upgradectl.{p.stem}" for p in (ROOT / "upgradectl").glob("*.py") if not p.stem.startswith("_")}
     code |= {f"upgradectl.{p.name}" for p in (ROOT / "upgradectl").iterdir() if (p / "__init__.py").is_file()}
     assert code - named == set(), f"add these to [tool.importlinter] layers in pyproject.toml: {code - named}"
+
+
+def module_map() -> list[str]:
+    """The paths the README's module map names (backticked, first column)."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("Module map:") :].split("\n\n")[1]
+    rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    return [path for row in rows for path in re.findall(r"`([^`]+)`", row)]
+
+
+def test_the_readme_module_map_matches_the_tree():
+    """Every path the map names exists, and every module of upgradectl is on it (itself or its folder)."""
+    named = module_map()
+    missing = [p for p in named if not (glob.glob(str(ROOT / p)) or (ROOT / p).exists())]
+    assert not missing, f"the README module map names paths that do not exist: {missing}"
+    covered = {Path(f).resolve() for p in named for f in glob.glob(str(ROOT / p))}
+    folders = [(ROOT / p).resolve() for p in named if p.endswith("/")]
+    unmapped = [
+        str(path.relative_to(ROOT))
+        for path in runtime_modules()
+        if path.name not in ("__init__.py", "__main__.py")
+        and path.resolve() not in covered
+        and not any(path.resolve().is_relative_to(folder) for folder in folders)
+    ]
+    assert not unmapped, f"add these modules to the README module map: {unmapped}"
