@@ -314,13 +314,13 @@ class _ServedRun:
 
 
 def _bind(node: Node, served: _ServedRun | None, errors_as_output: bool):
-    """A LangGraph node calling `node(state, context)`: the context the caller passed, else (served graph) the
+    """A LangGraph node calling `node(state, context)`: the context the caller passed, or (served graph) the
     run's own; with errors_as_output an anticipated error (bad input) ends the run with `error` instead of
     raising."""
 
     def run(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         ctx = runtime.context
-        if ctx is None and served is not None:
+        if served is not None:
             if node is read_request:  # a new run: nothing of an earlier run's fleet carries over
                 served.context = RunContext()
             ctx = served.context
@@ -349,7 +349,9 @@ def build_graph(*, served: bool = False):
     """Compile the plan graph. No clients are created here: the fleet and the model session live in the run
     context the caller passes. `served` (LangGraph Server, which can only pass JSON): without a context the
     first node builds one from the input, and bad input ends the run with the `error` output."""
-    graph = StateGraph(PlanState, context_schema=RunContext, input_schema=PlanInput, output_schema=PlanOutput)
+    # a served run builds its own context, so the server is not offered a schema it could never fill from JSON
+    context_schema = None if served else RunContext
+    graph = StateGraph(PlanState, context_schema=context_schema, input_schema=PlanInput, output_schema=PlanOutput)
     run = _ServedRun() if served else None
 
     def add(name: str, node: Node, **options) -> None:

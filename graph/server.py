@@ -3,7 +3,7 @@
 LangGraph Server (`langgraph dev`, LangGraph Platform) can only hand a graph JSON, never our `RunContext`
 with its opened fleet. So a client sends `PlanInput` (the request in words and/or flags plus a fleet
 reference) and the graph's first node, `read_request`, opens the fleet into a run context of that run's
-own (or into the one the client passed as the run's `context`). Every stage and agent task is a node
+own. Every stage and agent task is a node
 of the served graph, so `stream_mode="updates"` shows each as it finishes, and Studio draws them. Bad input
 (an unknown tool, a missing fleet file) comes back as the `error` output, not as a failed run.
 

@@ -12,7 +12,9 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated
+
+from typing_extensions import TypedDict  # (not typing's: pydantic builds the served graph's JSON schemas from it)
 
 from upgradectl.agents.base import FleetView
 from upgradectl.cost_models import CostReport

@@ -158,6 +158,23 @@ def test_server_run_gives_the_cli_plan(langgraph_dev):
     )
 
 
+def test_the_server_draws_the_six_stages_and_describes_the_input(langgraph_dev):
+    """What Studio shows: the graph's nodes are the stages and agent-task fan-outs, and its input schema."""
+    from langgraph_sdk import get_client
+
+    async def described() -> tuple[dict, dict]:
+        client = get_client(url=langgraph_dev)
+        assistant = next(a for a in await client.assistants.search() if a["graph_id"] == "upgrade_plan")
+        return (await client.assistants.get_graph(assistant["assistant_id"]),
+                await client.assistants.get_schemas(assistant["assistant_id"]))  # fmt: skip
+
+    drawn, schemas = asyncio.run(described())
+    nodes = {node["id"] for node in drawn["nodes"]}
+    assert {"read_request", "intake", *(f"stage{n}" for n in range(1, 7)), "stage5_tasks", "assemble"} <= nodes
+    assert {"request", "tool", "to", "fleet", "clusters"} <= set(schemas["input_schema"]["properties"])
+    assert {"plan", "error"} <= set(schemas["output_schema"]["properties"])
+
+
 def test_fleet_fans_out_as_one_run_per_cluster(langgraph_dev):
     from langgraph_sdk import get_client
 

@@ -17,8 +17,8 @@ from live_servers import (
     served_by_cli,
     served_in_thread,
     unused_port,
-    upgradectl,
 )
+from run_cli import upgradectl
 
 from upgradectl.tools.cluster.sources import SnapshotCluster
 from upgradectl.tools.helm import decode_release_payload, encode_release
