@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -38,29 +37,12 @@ from upgradectl.models import (
     Subject,
 )
 from upgradectl.tools.analysis.inventory import tool_release
-from upgradectl.tools.cluster.fleet import FleetError, context_fleet, default_live_opener, load_fleet
+from upgradectl.tools.cluster.fleet import FleetError, open_fleet
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
 
 STAGES = (1, 2, 3, 4, 5, 6)
 ANTICIPATED = (RequestError, FleetError, KnowledgeError, PlanningError)  # bad input, not bugs: the `error` output
 Node = Callable[[PlanState, RunContext], dict]
-
-
-def open_fleet(plan_input: PlanInput, live_opener=None):
-    """The fleet a PlanInput names: its fleet file, or the one live cluster of its kube context."""
-    kubeconfig = plan_input.get("kubeconfig") or ""
-    opener = live_opener or partial(_open_context, kubeconfig=kubeconfig)
-    if plan_input.get("context"):
-        environments = plan_input.get("environments") or []
-        return context_fleet(plan_input["context"], kubeconfig, environments[0] if environments else "prod", opener)
-    return load_fleet(plan_input.get("fleet") or "demo", live_opener=opener)
-
-
-def _open_context(entry, kubeconfig: str):
-    """Open a fleet entry's kube context live; the run's kubeconfig applies when the entry names none."""
-    if kubeconfig and not entry.kubeconfig:
-        entry = entry.model_copy(update={"kubeconfig": kubeconfig})
-    return default_live_opener(entry)
 
 
 def read_request(state: PlanState, ctx: RunContext) -> dict:
@@ -70,7 +52,14 @@ def read_request(state: PlanState, ctx: RunContext) -> dict:
     if not text and not state.get("tool"):
         raise RequestError(f"say what to upgrade: give 'request' (words) or 'tool' (one of {known_tools()})")
     if ctx.fleet is None:
-        ctx.fleet = open_fleet(state, ctx.live_opener)
+        environments = state.get("environments") or []
+        ctx.fleet = open_fleet(
+            state.get("fleet") or "demo",
+            context=state.get("context") or "",
+            kubeconfig=state.get("kubeconfig") or "",
+            environment=environments[0] if environments else "prod",
+            live_opener=ctx.live_opener,
+        )
         named = f"context {state['context']}" if state.get("context") else state.get("fleet") or "demo"
         ctx.fleet_ref = ctx.fleet_ref or named
     fleet = ctx.opened_fleet()

@@ -7,6 +7,7 @@ say what could not be checked there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -169,6 +170,24 @@ def _provider_for_context(context: str) -> Provider:
     if context.startswith("kind-"):
         return "kind"
     return "other"
+
+
+def open_fleet(
+    ref: str = "demo", *, context: str = "", kubeconfig: str = "", environment: str = "prod", live_opener=None
+) -> Fleet:
+    """The fleet a run names: a fleet file ('demo', a fleet.yaml, a directory holding one) or, with `context`,
+    the one live cluster of that kube context (in `environment`). `kubeconfig` applies to every kube context
+    that names none of its own; `live_opener` replaces how contexts are opened (tests)."""
+    opener = live_opener or partial(_open_context, kubeconfig=kubeconfig)
+    if context:
+        return context_fleet(context, kubeconfig, environment, opener)
+    return load_fleet(ref, live_opener=opener)
+
+
+def _open_context(entry: ClusterEntry, kubeconfig: str) -> ClusterSource:
+    if kubeconfig and not entry.kubeconfig:
+        entry = entry.model_copy(update={"kubeconfig": kubeconfig})
+    return default_live_opener(entry)
 
 
 def load_fleet(ref: str, live_opener=None) -> Fleet:
