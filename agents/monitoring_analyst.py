@@ -398,7 +398,7 @@ def validate_cluster(
     baseline: ClusterBaseline | None,
 ) -> list[Gate]:
     """Every gate for `version` judged on `cluster` at `at` (relative ones against `baseline`), plus the
-    VictoriaMetrics data-integrity gates when the tool is VictoriaMetrics."""
+    data-integrity gates when the tool stores metrics (VictoriaMetrics: `stores_metrics` in its knowledge)."""
     gates = gates_for(k, version)
     present = presence(k, gates, client, cluster, at)
     if present.problem:
@@ -409,7 +409,7 @@ def validate_cluster(
             value, note = lookup(baseline, gate, version) if gate.relative_to_baseline else (None, "")
             result = judge(gate, measure(gate, client, cluster, at), value, note)
             judged.append(with_presence_note(_missing_note(result, present), present.names))
-    if k.tool == "victoriametrics":
+    if k.stores_metrics:
         judged.extend(_integrity(client, baseline, present))
     return judged
 
@@ -457,5 +457,5 @@ def baseline_cluster(
             recorded = _missing_note(record(gate, measure(gate, client, cluster, at)), present)
         query = scoped_query(gate.promql, cluster)
         entries.append(BaselineEntry(version=version, gate=recorded, query=query, renamed=renamed))
-    integrity = record_integrity(client, to_unix(at)) if k.tool == "victoriametrics" and present.reachable else None
+    integrity = record_integrity(client, to_unix(at)) if k.stores_metrics and present.reachable else None
     return entries, integrity

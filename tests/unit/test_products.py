@@ -31,6 +31,14 @@ def test_the_bundled_knowledge_base_has_the_five_products():
     assert [k.finding_prefix for k in products()] == ["ARGO", "CIL", "FLUX", "KARP", "VM"]
 
 
+def test_what_differs_per_product_is_a_knowledge_field():
+    """Flux labels its controllers with the Flux version while their images carry their own; VictoriaMetrics
+    stores metrics, so its upgrades also check lost history; the others read versions from image tags."""
+    assert {k.tool for k in products() if k.version_from == "label"} == {"flux"}
+    assert {k.tool for k in products() if k.stores_metrics} == {"victoriametrics"}
+    assert {k.tool for k in products() if k.cycles_nodes} == {"karpenter"}
+
+
 def test_a_sixth_product_is_one_knowledge_file(six_products):
     assert available_tools() == ["argocd", "cert-manager", *BUNDLED[1:]]
     assert "cert-manager" in known_tools()
