@@ -564,6 +564,14 @@ def _load_yaml(name: str) -> dict:
     return yamlio.load(text)
 
 
+def bundled_data(tool: str) -> dict:
+    """One tool's bundled YAML as loaded, before validation (what an overlay is merged into)."""
+    try:
+        return _load_yaml(f"{tool}.yaml")
+    except FileNotFoundError as exc:
+        raise KnowledgeError(f"no knowledge file for tool '{tool}' (tools/knowledge/data/{tool}.yaml)") from exc
+
+
 def load_tool(tool: str) -> ToolKnowledge:
     """One tool's knowledge: its bundled file, validated, plus the newer releases of the user's overlay
     (`upgradectl knowledge refresh`) unless UPGRADECTL_OFFLINE=1. Cached until the overlay changes."""
@@ -584,10 +592,7 @@ def load_bundled_tool(tool: str) -> ToolKnowledge:
 
 @cache
 def _load_tool(tool: str, overlay_file: str, overlay_stamp: int) -> ToolKnowledge:
-    try:
-        data = _load_yaml(f"{tool}.yaml")
-    except FileNotFoundError as exc:
-        raise KnowledgeError(f"no knowledge file for tool '{tool}' (tools/knowledge/data/{tool}.yaml)") from exc
+    data = bundled_data(tool)
     try:
         bundled = ToolKnowledge.model_validate(data)
     except ValidationError as exc:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,20 @@ def overlay_path(state_dir: Path | None = None) -> Path:
 def overlay_disabled() -> bool:
     """UPGRADECTL_OFFLINE=1 (or true/yes): use the bundled knowledge only."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+@contextmanager
+def bundled_knowledge_only() -> Iterator[None]:
+    """Within this block every load ignores the overlay (evals score against the bundled knowledge)."""
+    before = os.environ.get(OFFLINE_ENV)
+    os.environ[OFFLINE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(OFFLINE_ENV, None)
+        else:
+            os.environ[OFFLINE_ENV] = before
 
 
 def read_overlay(path: Path) -> Overlay | None:
