@@ -403,6 +403,11 @@ class Upstream(Entry):
         default=r"^v?(\d+\.\d+\.\d+)$",
         description="Release tags of the tool itself; group 1 is the version (other tags are other components)",
     )
+    needs_chart: bool = Field(
+        default=False,
+        description="Installs go through a chart whose versions differ from the app's (chart_to_app): a release "
+        "becomes a target only once a chart in the Helm index ships it",
+    )
 
     @field_validator("tag_pattern")
     @classmethod
@@ -576,22 +581,31 @@ def load_tool(tool: str) -> ToolKnowledge:
     """One tool's knowledge: its bundled file, validated, plus the newer releases of the user's overlay
     (`upgradectl knowledge refresh`) unless UPGRADECTL_OFFLINE=1. Cached until the overlay changes."""
     path = overlay_path()
-    if overlay_disabled():
-        return _load_tool(tool, "", 0)
     try:
-        stamp = path.stat().st_mtime_ns
+        stamp = 0 if overlay_disabled() else path.stat().st_mtime_ns
     except OSError:
-        return _load_tool(tool, "", 0)
-    return _load_tool(tool, str(path), stamp)
+        stamp = 0
+    return _load_tool(tool, _source_stamp(tool), str(path) if stamp else "", stamp)
 
 
 def load_bundled_tool(tool: str) -> ToolKnowledge:
     """The bundled knowledge alone, without any overlay (what `knowledge refresh` compares upstream with)."""
-    return _load_tool(tool, "", 0)
+    return _load_tool(tool, _source_stamp(tool), "", 0)
+
+
+def _source_stamp(tool: str) -> tuple[str, int]:
+    """Which knowledge file a load reads (an UPGRADECTL_KNOWLEDGE_DIR copy can be edited: its mtime counts)."""
+    override = os.environ.get(KNOWLEDGE_DIR_ENV)
+    if not override:
+        return ("", 0)
+    try:
+        return (override, (Path(override) / f"{tool}.yaml").stat().st_mtime_ns)
+    except OSError:
+        return (override, 0)
 
 
 @cache
-def _load_tool(tool: str, overlay_file: str, overlay_stamp: int) -> ToolKnowledge:
+def _load_tool(tool: str, source: tuple[str, int], overlay_file: str, overlay_stamp: int) -> ToolKnowledge:
     data = bundled_data(tool)
     try:
         bundled = ToolKnowledge.model_validate(data)

@@ -216,12 +216,6 @@ def _stable(version: str) -> Version | None:
     return parsed if parsed.parts == 3 and not re.search(r"[-+]", version.lstrip("v")) else None
 
 
-def _relies_on_chart(k: ToolKnowledge) -> bool:
-    """True when the tool is installed through a chart whose versions differ from the app's (a table): its
-    procedure needs the chart version, so a patch without a chart is not installable that way."""
-    return k.chart.app_version_mapping == "table" and bool(k.chart_version_for(k.newest()))
-
-
 def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tuple[OverlayTool, list[str]]:
     """Read one tool's upstream and build its overlay entry (plus notes on what was left out and why)."""
     assert k.upstream is not None
@@ -251,7 +245,7 @@ def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tup
         by_line.setdefault(Version.parse(version.line), []).append(version)
     known = {Version.parse(r.line): r for r in k.releases}
     newest_known = max(known) if known else None
-    needs_chart = _relies_on_chart(k)
+    needs_chart = k.upstream.needs_chart and k.chart.app_version_mapping == "table"
     releases = []
     for line, versions in sorted(by_line.items()):
         newest = max(versions)

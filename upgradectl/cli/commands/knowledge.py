@@ -174,7 +174,7 @@ def refresh_command(
             f"{len(report.failed)} of {len(report.tools)} tool(s) could not be refreshed "
             f"({', '.join(t.tool for t in report.failed)}): plans keep using the bundled knowledge"
             + (" and the earlier overlay" if report.path.exists() else "") + " for them.",
-            highlight=False, markup=False,
+            highlight=False, markup=False, soft_wrap=True,
         )
         raise typer.Exit(EXIT_INCOMPLETE)
     raise typer.Exit(EXIT_OK)
