@@ -181,7 +181,12 @@ def test_security_request_warns_when_no_patched_line_fits_the_clusters():
     unpatched = [f for f in p["findings"] if f["code"] == "ARGO-SECURITY-TARGET-UNPATCHED"]
     assert len(unpatched) == 1 and unpatched[0]["severity"] == "high"
     assert "line 3.0 no longer receives patches" in unpatched[0]["title"]
-    assert "upgrade Kubernetes to reach line 3.3" in unpatched[0]["remediation"]
-    assert unpatched[0]["evidence"][0]["ref"].startswith("tools/knowledge/data/argocd.yaml patch_policy")
-    feature = plan("--tool", "argocd", "--fleet", "demo")  # not a security request: no such finding
+    # Argo CD patches the newest three minors (3.5, 3.4, 3.3); 3.3 was tested on Kubernetes 1.31-1.34
+    assert "upgrade Kubernetes on keystone (1.29) to 1.31" in unpatched[0]["remediation"]
+    assert "Argo CD 3.3" in unpatched[0]["remediation"]
+    assert unpatched[0]["evidence"][0]["ref"].startswith("tools/knowledge/data/argocd.yaml support")
+    assert "OUT OF SUPPORT" in p["summary"]
+    feature = plan("--tool", "argocd", "--fleet", "demo")  # not a security request: the general support finding
     assert "ARGO-SECURITY-TARGET-UNPATCHED" not in codes(feature)
+    (line,) = [f for f in feature["findings"] if f["code"] == "ARGO-TARGET-LINE-UNSUPPORTED"]
+    assert line["severity"] == "high"  # upgradectl chose 3.0: the newest line keystone's Kubernetes 1.29 allows
