@@ -147,6 +147,7 @@ DetectorKind = Literal[
     "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys` (or misses one of `absent`)
     "field_value",  # objects of resource_kind (cluster, GitOps files) whose `field` matches values/pattern
     "node_kernel_below",  # nodes whose kernel is older than min_version (osImage exemptions allowed)
+    "not_helm_owned",  # objects of resource_kind named like `pattern` that Helm release `helm_release` cannot adopt
 ]
 
 
@@ -187,6 +188,10 @@ class Detector(Entry):
         description="config_key: no match where a ConfigMap of the same namespace has a key fully matching a regex, "
         "as {'<configmap>/<key>': regex}: {'argocd-rbac-cm/policy.default': 'role:(readonly|admin)'}",
     )
+    helm_release: str = Field(
+        default="",
+        description="not_helm_owned: the release that must own the objects (its ownership label and annotations)",
+    )
     min_version: str = Field(default="", description="node_kernel_below: oldest kernel that is fine, e.g. 5.10")
     exempt_os_image: str = Field(default="", description="node_kernel_below: osImage regex exempt from the minimum")
 
@@ -201,6 +206,7 @@ class Detector(Entry):
             "config_key": ("resource_kind", "name"),
             "field_value": ("resource_kind", "field"),
             "node_kernel_below": ("min_version",),
+            "not_helm_owned": ("resource_kind", "pattern", "helm_release"),
         }.get(self.kind, ())
         missing = [f for f in need if not getattr(self, f)]
         if missing:
@@ -239,6 +245,11 @@ class BreakingChange(Entry):
     remediation: str = ""
     detector: Detector | None = Field(default=None, description="None: a procedure note for every crossing")
     applies_below: str = Field(default="", description="Only when the path starts below this version")
+    first_hop: bool = Field(
+        default=False,
+        description="A hazard of how the install was made rather than of one release (e.g. CRDs a new chart must "
+        "adopt): checked on the first hop of every path that reaches `version`",
+    )
     source: str
     uncertain: bool = False
 
@@ -509,12 +520,17 @@ class ToolKnowledge(Entry):
         return self.chart.chart_to_app.get(chart_version, "")
 
     def changes_crossed(self, a: str, b: str, path_start: str | None = None) -> list[BreakingChange]:
-        """Breaking changes introduced in (a, b], honouring `applies_below` against the path start."""
+        """Breaking changes introduced in (a, b], honouring `applies_below` against the path start; on the first hop
+        also the `first_hop` hazards of the install that the target reaches."""
         start = Version.parse(path_start or a)
+        first = Version.parse(a) == start
         return [
             c
             for c in self.breaking_changes
-            if Version.parse(a) < Version.parse(c.version) <= Version.parse(b)
+            if (
+                Version.parse(a) < Version.parse(c.version) <= Version.parse(b)
+                or (c.first_hop and first and Version.parse(c.version) <= Version.parse(b))
+            )
             and (not c.applies_below or start < Version.parse(c.applies_below))
         ]
 
