@@ -133,30 +133,44 @@ def test_a_new_minor_is_added_unreviewed_and_never_a_default_target(knowledge_co
     assert any("1.20: upgrade notes not reviewed" in n for n in path.hops[-1].notes) and path.hops[-1].uncertain
 
 
-def test_table_charts_move_only_to_patches_a_chart_ships():
-    """Argo CD installs through argo-cd chart versions (a table): a release without a chart is reported, not
-    taken; one with a chart moves the line and records the chart version."""
-    releases = [
-        {"tag_name": "v3.5.9", "draft": False, "prerelease": False, "published_at": "2026-11-20T10:00:00Z"},
-        {"tag_name": "v3.4.9", "draft": False, "prerelease": False, "published_at": "2026-11-20T09:00:00Z"},
-    ]
-    index = (
-        "apiVersion: v1\nentries:\n  argo-cd:\n"
-        "  - version: 10.9.9\n    appVersion: v3.4.9\n    created: '2026-11-21T08:00:00Z'\n"
-    )
+def test_chart_versions_come_from_the_index_and_enterprise_lts_patches_are_never_targets():
+    """Argo CD: a new patch moves its line, and the argo-cd chart that ships it enters the chart table; a patch no
+    chart ships yet still moves the line (manifest installs) and is reported. VictoriaMetrics: a patch of an older
+    LTS line is an Enterprise build (docs/victoriametrics/LTS-releases.md): recorded as lts_patch only."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/releases"):
-            return httpx.Response(200, json=releases if request.url.params.get("page") == "1" else [])
-        return httpx.Response(200, text=index)
+    def serve(releases: list[dict], index: str):
+        def answer(request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/releases"):
+                return httpx.Response(200, json=releases if request.url.params.get("page") == "1" else [])
+            return httpx.Response(200, text=index)
+
+        return httpx.MockTransport(answer)
+
+    def release(tag: str) -> dict:
+        return {"tag_name": tag, "draft": False, "prerelease": False, "published_at": "2026-11-20T10:00:00Z"}
 
     k = loader.load_bundled_tool("argocd")
-    with Upstream("https://api.test", "https://charts.test", transport=httpx.MockTransport(answer)) as upstream:
+    index = (
+        "apiVersion: v1\nentries:\n  argo-cd:\n"
+        "  - version: 10.9.9\n    appVersion: v3.4.99\n    created: '2026-11-21T08:00:00Z'\n"
+    )
+    transport = serve([release("v3.5.99"), release("v3.4.99")], index)
+    with Upstream("https://api.test", "https://charts.test", transport=transport) as upstream:
         entry, notes = refresh_tool(k, upstream, "2026-12-05T00:00:00Z")
     by_line = {r.line: r for r in entry.releases}
-    assert "3.5" not in by_line and any("3.5.9 is released but no argo-cd chart ships it" in n for n in notes)
-    assert by_line["3.4"].latest_patch == "3.4.9" and by_line["3.4"].chart_version == "10.9.9"
-    assert entry.chart_to_app == {"10.9.9": "3.4.9"}
+    assert by_line["3.4"].latest_patch == "3.4.99" and by_line["3.4"].chart_version == "10.9.9"
+    assert entry.chart_to_app == {"10.9.9": "3.4.99"}
+    assert by_line["3.5"].latest_patch == "3.5.99" and by_line["3.5"].chart_version == ""
+
+    vm = loader.load_bundled_tool("victoriametrics")
+    newest, lts = vm.releases[-1], next(r for r in reversed(vm.releases[:-1]) if r.lts)
+    lts_tag = f"v{lts.line}.99"
+    transport = serve([release(lts_tag)], "apiVersion: v1\nentries: {}\n")
+    with Upstream("https://api.test", "https://charts.test", transport=transport) as upstream:
+        entry, _ = refresh_tool(vm, upstream, "2026-12-05T00:00:00Z")
+    (lts_entry,) = entry.releases
+    assert lts_entry.lts_patch == lts_tag[1:] and lts_entry.latest_patch == lts.latest_patch
+    assert newest.line != lts.line
 
 
 def test_upstream_errors_are_clear_and_retried_a_bounded_number_of_times():

@@ -414,10 +414,10 @@ class Upstream(Entry):
         default=r"^v?(\d+\.\d+\.\d+)$",
         description="Release tags of the tool itself; group 1 is the version (other tags are other components)",
     )
-    needs_chart: bool = Field(
+    restricted_lts_patches: bool = Field(
         default=False,
-        description="Installs go through a chart whose versions differ from the app's (chart_to_app): a release "
-        "becomes a target only once a chart in the Helm index ships it",
+        description="Patches of LTS lines older than the newest line are restricted builds (VictoriaMetrics: "
+        "Enterprise only): they are recorded as lts_patch, never as a line's latest_patch",
     )
 
     @field_validator("tag_pattern")

@@ -7,8 +7,8 @@ refresh takes newer patch levels of known lines (with dates), lines newer than a
 (marked `notes_reviewed: false`), LTS patches and the chart versions that ship the new patches.
 Nothing else: breaking changes, detectors, path rules and rollback limits are never touched.
 
-A tool installed through a chart whose version differs from the app's (a chart_to_app table) only
-moves to a new patch when a chart ships it: a version the chart cannot install is not a target.
+Where patches of older LTS lines are restricted builds (VictoriaMetrics Enterprise), a new patch of
+such a line becomes the line's lts_patch, never its latest_patch: it is not a target.
 Every request has a timeout and bounded retries (tenacity); a tool whose upstream cannot be read
 keeps its previous overlay entry and is reported as failed.
 """
@@ -245,7 +245,7 @@ def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tup
         by_line.setdefault(Version.parse(version.line), []).append(version)
     known = {Version.parse(r.line): r for r in k.releases}
     newest_known = max(known) if known else None
-    needs_chart = k.upstream.needs_chart and k.chart.app_version_mapping == "table"
+    newest_line = max([*by_line, *known]) if by_line or known else None
     releases = []
     for line, versions in sorted(by_line.items()):
         newest = max(versions)
@@ -268,7 +268,7 @@ def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tup
             continue
         if newest <= Version.parse(release.newest_patch):
             continue
-        if needs_chart and not chart:
+        if k.upstream.restricted_lts_patches and line != newest_line:
             if release.lts:
                 releases.append(
                     OverlayRelease(
@@ -278,9 +278,9 @@ def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tup
                         lts_patch_date=published[newest].published,
                     )
                 )
-            else:
-                notes.append(f"{newest} is released but no {k.chart.name} chart ships it yet: not used as a target")
             continue
+        if k.chart.app_version_mapping == "table" and not chart and k.chart_version_for(release.latest_patch):
+            notes.append(f"{newest}: no {k.chart.name} chart ships it yet (chart installs need a charted patch)")
         releases.append(
             OverlayRelease(
                 line=release.line,
