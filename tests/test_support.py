@@ -10,8 +10,6 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-import pytest
-
 from upgradectl.graph.run import run_plan
 from upgradectl.models import UpgradeRequest
 from upgradectl.tools.analysis.detectors import ScanInput, run_detector
@@ -23,11 +21,6 @@ from upgradectl.tools.knowledge.support import kubernetes_opening, line_support,
 
 DEMO = Path(str(resources.files("upgradectl") / "demo_fleet"))
 DAY = date(2026, 12, 5)
-
-
-@pytest.fixture(autouse=True)
-def _bundled_only(monkeypatch, tmp_path):
-    monkeypatch.setenv("UPGRADECTL_STATE_DIR", str(tmp_path / "state"))  # no user overlay in these tests
 
 
 def lines(tool: str, on: date = DAY) -> list[str]:
