@@ -404,6 +404,7 @@ def _knowledge_entry(code: str) -> ExplainResult:
                         f"matching /{detector.pattern}/" if detector.pattern else "",
                         *(f"or {key} unset" for key in detector.absent),
                         f"kernel < {detector.min_version}" if detector.min_version else "",
+                        f"not owned by Helm release {detector.helm_release}" if detector.helm_release else "",
                         *(f"unless {where} ~ /{regex}/" for where, regex in detector.unless.items()),
                     ]
                     detected_by = f"{detector.kind}: {' '.join(p for p in parts if p)}".strip()
