@@ -150,7 +150,8 @@ def _current_support(
                 code=f"{k.prefix}-CURRENT-LINE-UNSUPPORTED",
                 severity="low",
                 category="support",
-                title=f"{', '.join(names)} run {k.display_name} {line}, which no longer receives fixes",
+                title=f"{', '.join(names)} {'runs' if len(names) == 1 else 'run'} {k.display_name} {line}, which no "
+                "longer receives fixes",
                 agent=AGENT,
                 subject=Subject(cluster=",".join(names), tool=k.tool, version=line),
                 evidence=[*(e for n in names for e in installs[n].evidence[:1]),
