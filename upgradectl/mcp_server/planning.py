@@ -153,6 +153,7 @@ def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, f
     return PlanResult(
         plan_id=plan_id,
         summary=plan.summary,
+        knowledge=plan.knowledge,
         tool=plan.request.tool,
         target_version=plan.target_version,
         target_reason=plan.target_reason,
