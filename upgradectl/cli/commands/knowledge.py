@@ -140,6 +140,8 @@ def refresh_command(
                    "to refresh")
     if output_format not in ("text", "json"):
         raise fail(f"--format {output_format!r}: use text or json")
+    if timeout <= 0:
+        raise fail(f"--timeout {timeout}: give the seconds each request may take, e.g. --timeout 10")
     _with_state_dir(state_dir)
     tools = _tools(tool)
     try:
