@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from upgradectl.graph.state import PlanInput, RunContext
 from upgradectl.settings import LLMSettings
 from upgradectl.tools.cluster.fleet import Fleet, FleetError, load_fleet
 from upgradectl.tools.knowledge.loader import KnowledgeError
+from upgradectl.tools.knowledge.overlay import bundled_knowledge_only
 
 if TYPE_CHECKING:  # the anthropic SDK loads only in LLM mode
     from upgradectl.agents.llm.client import LLMSession
@@ -48,6 +50,7 @@ class RunOptions:
     record: bool = False
     model: str | None = None
     plans_dir: Path | None = None  # write each plan's JSON here (for debugging a red run)
+    today: date | None = None  # the day support windows are judged on (suite.yaml `today`)
 
 
 def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
@@ -66,7 +69,8 @@ def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
         llm=LLMRun(mode=options.llm),
     )
     try:
-        plan, llm = _plan(scenario, options)
+        with bundled_knowledge_only():  # scored against the bundled knowledge, never a user's refreshed overlay
+            plan, llm = _plan(scenario, options)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the scenario's error, named
         message = _error_text(exc)
         return result.model_copy(update={"error": message, "seconds": round(time.perf_counter() - started, 2)})
@@ -108,6 +112,8 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
             "environments": list(spec.environments),
         }
         context = RunContext(fleet=fleet, fleet_ref=scenario.id, llm=session)
+        if options.today is not None:  # the suite's pinned day, so support windows score the same every day
+            context.today = options.today
         plan = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]
         return plan, finish(plan)
 

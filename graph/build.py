@@ -38,6 +38,7 @@ from upgradectl.models import (
 )
 from upgradectl.tools.analysis.inventory import tool_release
 from upgradectl.tools.cluster.fleet import FleetError, open_fleet
+from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
 
 STAGES = (1, 2, 3, 4, 5, 6)
@@ -90,7 +91,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     fleet = ctx.opened_fleet()
     request = state["upgrade"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, fleet, k)
+    inventory = take_inventory(request, fleet, k, ctx.today)
     findings = list(inventory.findings)
     for name, cluster in fleet.clusters.items():
         if cluster.source is None and (not request.clusters or name in request.clusters):
@@ -256,6 +257,10 @@ def _summary(state: PlanState, findings: list[Finding]) -> str:
     )
     if blocked:
         text += " NOT FEASIBLE as requested: " + "; ".join(blocked)
+    target_codes = {f"{k.prefix}-SECURITY-TARGET-UNPATCHED", f"{k.prefix}-TARGET-LINE-UNSUPPORTED"}
+    unsupported = [f for f in findings if f.code in target_codes]  # said in the summary, not only in the list
+    if unsupported:
+        text += f" OUT OF SUPPORT: {unsupported[0].title}; {unsupported[0].remediation}"
     return text
 
 
@@ -285,6 +290,7 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
         summary=_summary(state, findings),
         incomplete=incomplete,
         cost=state.get("cost", []),
+        knowledge=knowledge_info(load_tool(state["upgrade"].tool), ctx.today),
         llm=LLMInfo(mode="on", model=ctx.llm.model) if ctx.llm is not None else LLMInfo(mode="off", model=""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,6 +36,7 @@ from upgradectl.models import (
 )
 from upgradectl.tools.cluster.fleet import ClusterEntry, Fleet
 from upgradectl.tools.cluster.sources import ClusterSource
+from upgradectl.tools.knowledge.freshness import today
 
 if TYPE_CHECKING:  # the anthropic SDK loads only when the model is on
     from upgradectl.agents.llm.client import LLMSession
@@ -129,6 +131,7 @@ class RunContext:
     fleet_ref: str = ""  # what plan.fleet says: the --fleet value, "context NAME", or the eval scenario id
     llm: LLMSession | None = None  # Claude on top of the playbooks (None: playbooks only)
     live_opener: LiveOpener | None = None  # opens fleet entries that name a kube context (None: the default)
+    today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
 
     @cached_property
     def view(self) -> FleetView:

@@ -70,3 +70,12 @@ def _no_real_model_requests(monkeypatch):
 def built_wheel(tmp_path_factory):
     """upgradectl's wheel, built once per test session from a clean copy of the tracked files."""
     return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(autouse=True)
+def _no_user_knowledge_overlay(monkeypatch, tmp_path_factory):
+    """Plans in tests use the bundled knowledge: a developer's refreshed overlay (`upgradectl knowledge refresh`
+    into ~/.local/share/upgradectl) never leaks in. Tests of the overlay point UPGRADECTL_STATE_DIR elsewhere."""
+    monkeypatch.setenv("UPGRADECTL_STATE_DIR", str(tmp_path_factory.getbasetemp() / "no-user-state"))
+    monkeypatch.delenv("UPGRADECTL_OFFLINE", raising=False)
+    monkeypatch.delenv("UPGRADECTL_TODAY", raising=False)
