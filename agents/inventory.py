@@ -25,7 +25,7 @@ from upgradectl.tools.analysis.paths import (
     security_target,
     unsupported_clusters,
 )
-from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, unknown_clusters_message
 from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.loader import ToolKnowledge
@@ -223,7 +223,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
     unknown = wanted - set(fleet.clusters)
     if unknown:
         raise PlanningError(
-            f"unknown cluster(s) {', '.join(sorted(unknown))}; the fleet has {', '.join(fleet.clusters)}"
+            unknown_clusters_message(sorted(unknown), fleet.clusters)
         )
     installs: dict[str, Installation] = {}
     checked = []

@@ -58,6 +58,21 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
                     remediation="Fix access to the cluster (context, credentials, network) and plan again.",
                 )
             )
+    for what, path, problem in ctx.fleet.unusable_paths():
+        findings.append(
+            make_finding(
+                code="FLEET-PATH-UNUSABLE",
+                severity="high",
+                category="incomplete",
+                title=f"The fleet's {what} {path} {problem}: nothing there was checked",
+                agent="flux-navigator",
+                subject=Subject(file=str(path)),
+                evidence=[Evidence(source="gitops" if what == "GitOps repo" else "terraform", ref=str(path),
+                                   excerpt=f"{path} {problem}")],
+                remediation=f"Fix the {what}'s path in the fleet file (relative to the fleet file) and plan again; "
+                "`upgradectl doctor --fleet FLEET` checks every path.",
+            )
+        )
     record = AgentTaskRecord(
         stage=1,
         task=INVENTORY_TASK[3],

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from upgradectl.agents.base import FleetView
 from upgradectl.agents.llm.results import ToolOutput, redact_lines
 from upgradectl.models import TOOLS, EvidenceSource, UpgradeRequest
-from upgradectl.tools.cluster.fleet import Fleet
+from upgradectl.tools.cluster.fleet import Fleet, unknown_clusters_message
 from upgradectl.tools.cluster.sources import ClusterSource, SourceError
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
 
@@ -72,7 +72,7 @@ class ToolContext:
     def source(self, cluster: str) -> ClusterSource:
         entry = self.fleet.clusters.get(cluster)
         if entry is None:
-            raise ToolFailure(f"unknown cluster {cluster!r}; clusters: {', '.join(sorted(self.fleet.clusters))}")
+            raise ToolFailure(unknown_clusters_message([cluster], sorted(self.fleet.clusters)))
         if entry.source is None:
             raise ToolFailure(f"cluster {cluster} could not be read in this run: {entry.error}")
         return entry.source

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,7 @@ from kubernetes.dynamic.resource import Resource, ResourceList
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from upgradectl.tools.cluster.sources import ResourceType, SourceError
+from upgradectl.tools.textfiles import load_yaml_file, type_name
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = float(os.environ.get("UPGRADECTL_KUBE_TIMEOUT", "30"))
@@ -159,9 +161,25 @@ def kubeconfig_path(kubeconfig: str | None) -> str:
     return os.path.expanduser(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config")
 
 
+def check_kubeconfig(path: str) -> None:
+    """Refuse a kubeconfig that is not a YAML mapping before the client reads it (its parser errors quote
+    the file, and a YAML error escaped it as a crash); each file of a KUBECONFIG list is checked."""
+    for part in [p for p in path.split(os.pathsep) if p]:
+        file = Path(part)
+        if not file.is_file():
+            continue  # a missing file is the client's to report (kubectl skips missing KUBECONFIG entries)
+        config = load_yaml_file(file, "kubeconfig", SourceError)
+        if not isinstance(config, dict):
+            raise SourceError(
+                f"kubeconfig {file} is not a kubeconfig (expected a mapping with clusters, contexts and users, "
+                f"found {type_name(config)}); pass --kubeconfig FILE or set KUBECONFIG"
+            )
+
+
 def current_context(kubeconfig: str | None) -> str:
     """The kubeconfig's current-context (what kubectl uses without --context)."""
     path = kubeconfig_path(kubeconfig)
+    check_kubeconfig(path)
     try:
         _, current = list_kube_config_contexts(config_file=path)
     except (ConfigException, OSError, ValueError) as exc:
@@ -190,6 +208,7 @@ class KubeReader:
     ) -> KubeReader:
         """Load a context from a kubeconfig (never writing back refreshed credentials)."""
         path = kubeconfig_path(kubeconfig)
+        check_kubeconfig(path)
         config = Configuration()
         try:
             load_kube_config(config_file=path, context=context, client_configuration=config, persist_config=False)

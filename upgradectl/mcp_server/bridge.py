@@ -48,7 +48,7 @@ def run_command(args: list[str], meaning: dict[int, str], *, max_items: int = 30
     from typer.testing import CliRunner
 
     from upgradectl.cli.app import app
-    from upgradectl.exit_codes import EXIT_INTERNAL, EXIT_USAGE
+    from upgradectl.exit_codes import EXIT_INTERNAL, EXIT_USAGE, bug_summary
 
     if args[0] not in available_commands():
         raise ToolError(
@@ -60,8 +60,8 @@ def run_command(args: list[str], meaning: dict[int, str], *, max_items: int = 30
     stderr = clip(outcome.stderr.strip(), 2000)
     if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
         raise ToolError(
-            f"internal error in upgradectl running `{command}`: {type(outcome.exception).__name__}: "
-            f"{outcome.exception}. This is a bug; the server keeps serving."
+            f"internal error in upgradectl running `{command}`: {bug_summary(outcome.exception)}. This is a bug; "
+            "the server keeps serving."
         )
     if outcome.exit_code == EXIT_USAGE:
         raise ToolError(f"`{command}` rejected its arguments: {stderr or 'usage error'}")

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from upgradectl.exit_codes import bug_summary
+
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -44,7 +46,7 @@ def tool_call(name: str) -> Iterator[None]:
             if os.environ.get("UPGRADECTL_DEBUG"):
                 traceback.print_exc(file=sys.stderr)
             raise ToolError(
-                f"internal error in upgradectl while running {name} ({type(exc).__name__}: {exc}). This is a bug, "
+                f"internal error in upgradectl while running {name} ({bug_summary(exc)}). This is a bug, "
                 "not a problem with your arguments; the server keeps serving. Set UPGRADECTL_DEBUG=1 on the server "
                 "for the traceback."
             ) from exc

@@ -53,7 +53,7 @@ def cost(
         with_plots,
         write_cost,
     )
-    from upgradectl.tools.cluster.fleet import FleetError, load_fleet
+    from upgradectl.tools.cluster.fleet import FleetError, load_fleet, unknown_clusters_message
     from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
     from upgradectl.tools.cost.kpis import analyze_cluster, compare
     from upgradectl.tools.cost.prices import PriceError, load_prices
@@ -94,7 +94,7 @@ def cost(
     wanted = [c.strip() for c in cluster.split(",") if c.strip()] if cluster else list(loaded.clusters)
     unknown = [c for c in wanted if c not in loaded.clusters]
     if unknown:
-        raise fail(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
+        raise fail(unknown_clusters_message(unknown, loaded.clusters))
     reports = []
     unreachable = []
     for name in wanted:

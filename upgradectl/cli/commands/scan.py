@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from upgradectl.cli.output import err
+from upgradectl.cli.output import fail
+from upgradectl.exit_codes import SCAN_BAD_INPUT
 from upgradectl.tools.analysis.scanner import (
     EXIT_FOR_STATUS,
     ScanError,
@@ -20,12 +21,9 @@ from upgradectl.tools.analysis.scanner import (
     pluto_rules,
 )
 
-SCAN_USAGE_ERROR = 1
-
 
 def _usage(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(SCAN_USAGE_ERROR)
+    return fail(message, SCAN_BAD_INPUT)
 
 
 def scan(
@@ -99,7 +97,7 @@ def run_scan(
 ) -> ScanReport:
     """Scan manifests and/or a fleet's clusters (the CLI and the MCP server share this); bad input raises
     ScanError or FleetError with a message that names it."""
-    from upgradectl.tools.cluster.fleet import load_fleet
+    from upgradectl.tools.cluster.fleet import load_fleet, unknown_clusters_message
 
     extra, extra_targets = pluto_rules(additional_versions) if additional_versions else ([], {})
     scanner = Scanner(parse_targets(target), extra, extra_targets)
@@ -107,14 +105,16 @@ def run_scan(
     for path in manifests or []:
         if not path.exists():
             raise ScanError(f"--manifests {path}: no such file or directory")
-        root = path if path.is_dir() else path.parent
-        scanner.scan_manifests(root, report)
+        if path.is_dir():
+            scanner.scan_manifests(path, report)
+        else:
+            scanner.scan_manifests(path.parent, report, only=path)
     if fleet:
         loaded = load_fleet(fleet)
         wanted = clusters or list(loaded.clusters)
         unknown = [c for c in wanted if c not in loaded.clusters]
         if unknown:
-            raise ScanError(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
+            raise ScanError(unknown_clusters_message(unknown, loaded.clusters))
         for name in wanted:
             member = loaded.clusters[name]
             if member.source is None:
@@ -152,7 +152,7 @@ def _print(report: ScanReport, output_format: str) -> None:
         for note in report.notes:
             print(f"\n> {note}")
         return
-    console = Console(width=200)
+    console = Console(width=200, markup=False, highlight=False)  # cells are file paths and object names
     if not rows:
         console.print(
             f"No deprecated or removed APIs for targets {report.targets} (scanned: {report.scanned}).", highlight=False
