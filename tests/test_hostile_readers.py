@@ -193,3 +193,37 @@ def test_internal_error_exits_70_and_names_the_bug_not_the_data(monkeypatch):
 def test_help_documents_the_internal_error_code():
     outcome = cli("--help")
     assert "70 internal error" in outcome.stdout and "4 internal" not in outcome.stdout
+
+
+# ------------------------------------------------------------------------------- defect 6: request text
+
+
+@pytest.mark.parametrize("version", ["1.2.3.4.5", "-1", "1.15.19.20"])
+def test_a_bad_version_in_the_words_exits_2_like_the_flag(version):
+    words = cli("plan", f"upgrade cilium to {version}", "--fleet", "demo", "--format", "json")
+    flag = cli("plan", "--tool", "cilium", "--to", version, "--fleet", "demo", "--format", "json")
+    assert words.code == flag.code == EXIT_USAGE, (words.stderr, flag.stderr)
+    assert repr(version) in words.stderr and words.stdout == ""
+
+
+def test_a_pre_release_is_not_planned_as_its_release():
+    """Semver 2.0.0 (item 11): 1.0.0-rc.1 has lower precedence than 1.0.0; build metadata (+build) is ignored
+    for precedence. So 'to 1.0.0-rc.1+build' is not 1.0.0 and must not be planned as it."""
+    outcome = cli("plan", "upgrade cilium to 1.15.19-rc.1+build", "--fleet", "demo")
+    assert outcome.code == EXIT_USAGE and "pre-release" in outcome.stderr and "1.15.19" in outcome.stderr
+    outcome = cli("plan", "--tool", "cilium", "--to", "1.15.19-rc.1", "--fleet", "demo")
+    assert outcome.code == EXIT_USAGE and "pre-release" in outcome.stderr
+
+
+def test_build_metadata_alone_names_the_release():
+    from upgradectl.agents.request import parse_request
+
+    assert parse_request("upgrade cilium to 1.15.19+build.7").target_version == "1.15.19"
+    assert parse_request("upgrade cilium to 1.15.19.").target_version == "1.15.19"  # end of a sentence
+
+
+def test_a_request_naming_two_tools_is_a_usage_error_naming_both():
+    outcome = cli("plan", "upgrade karpenter and cilium for cost", "--fleet", "demo")
+    assert outcome.code == EXIT_USAGE
+    assert "karpenter" in outcome.stderr and "cilium" in outcome.stderr and "--tool" in outcome.stderr
+    assert outcome.stdout == ""
