@@ -18,6 +18,7 @@ from upgradectl import __version__
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.inventory import take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
+from upgradectl.exit_codes import bug_summary
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
 from upgradectl.graph.state import PlanState, RunContext, TaskPayload
 from upgradectl.models import (
@@ -31,6 +32,7 @@ from upgradectl.models import (
     Subject,
 )
 from upgradectl.tools.analysis.inventory import tool_release
+from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.loader import load_tool
 
 STAGES = (1, 2, 3, 4, 5, 6)
@@ -56,6 +58,24 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
                     subject=Subject(cluster=name),
                     evidence=[Evidence(source="cluster", ref=f"{name}: {cluster.info.source}", excerpt=cluster.error)],
                     remediation="Fix access to the cluster (context, credentials, network) and plan again.",
+                )
+            )
+    for name, cluster in ctx.fleet.clusters.items():
+        if cluster.source is None or (request.clusters and name not in request.clusters):
+            continue
+        for release in cluster.source.unreadable_helm_releases():
+            findings.append(
+                make_finding(
+                    code="HELM-RELEASE-UNREADABLE",
+                    severity="medium",
+                    category="incomplete",
+                    title=f"Helm release {release.release or release.secret_name} on {name} could not be decoded: "
+                    "its chart, values and manifest were not checked",
+                    agent="flux-navigator",
+                    subject=Subject(cluster=name, namespace=release.namespace, name=release.secret_name),
+                    evidence=[Evidence(source="helm", ref=f"{name}: {release.ref}", excerpt=release.reason)],
+                    remediation="Check the release secret (`helm history` for that release); re-record the snapshot "
+                    "or fix the release, then plan again.",
                 )
             )
     for what, path, problem in ctx.fleet.unusable_paths():
@@ -125,7 +145,9 @@ def run_task(state: TaskPayload, runtime: Runtime[RunContext]) -> dict:
         task_input = _task_input(state, runtime.context)
         result = spec.playbook(task_input)
     except Exception as exc:  # a playbook bug must not sink the other agents' work
-        error = f"{type(exc).__name__}: {exc}"
+        # a source that could not be read says which file and why; a bug is named by its place, never by a
+        # message that may quote the data it was reading
+        error = f"{type(exc).__name__}: {exc}" if isinstance(exc, SourceError) else bug_summary(exc)
         result = TaskResult(
             [
                 make_finding(

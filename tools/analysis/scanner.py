@@ -323,6 +323,12 @@ class Scanner:
         if helm:
             releases = source.helm_releases()
             report.scanned[f"helm releases on {cluster}"] = len(releases)
+            for unreadable in source.unreadable_helm_releases():
+                report.unread.append(f"{cluster}: {unreadable.ref}")
+                report.notes.append(
+                    f"{cluster}: Helm release secret {unreadable.ref} could not be decoded ({unreadable.reason}); "
+                    "not scanned"
+                )
             for release in releases:
                 for doc in _docs(release.manifest):
                     for rule, status in self.verdicts(str(doc.get("apiVersion", "")), str(doc.get("kind", ""))):

@@ -72,7 +72,12 @@ def cost(
             sources = [SnapshotCluster(before), SnapshotCluster(after)]
         except SourceError as exc:
             raise fail(str(exc)) from None
-        reports = [analyze_cluster(s, table, _region_of(s, region), str(s.meta.get("provider", ""))) for s in sources]
+        try:
+            reports = [
+                analyze_cluster(s, table, _region_of(s, region), str(s.meta.get("provider", ""))) for s in sources
+            ]
+        except SourceError as exc:
+            raise fail(str(exc)) from None
         comparison = compare(*reports)
         if output_format == "json":
             text = comparison.model_dump_json(indent=2)
@@ -102,8 +107,11 @@ def cost(
         if entry.source is None:
             unreachable.append(f"{name}: {entry.error}")
             continue
-        reports.append(analyze_cluster(entry.source, table, _region_of(entry.source, entry.entry.region),
-                                       entry.entry.provider))
+        try:
+            reports.append(analyze_cluster(entry.source, table, _region_of(entry.source, entry.entry.region),
+                                           entry.entry.provider))
+        except SourceError as exc:  # a snapshot file that does not read: this cluster is incomplete
+            unreachable.append(f"{name}: {exc}")
     if out:
         reports = with_plots(reports, out)
         written = write_cost(reports, loaded.name, out)

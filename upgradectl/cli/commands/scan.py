@@ -98,6 +98,7 @@ def run_scan(
     """Scan manifests and/or a fleet's clusters (the CLI and the MCP server share this); bad input raises
     ScanError or FleetError with a message that names it."""
     from upgradectl.tools.cluster.fleet import load_fleet, unknown_clusters_message
+    from upgradectl.tools.cluster.sources import SourceError
 
     extra, extra_targets = pluto_rules(additional_versions) if additional_versions else ([], {})
     scanner = Scanner(parse_targets(target), extra, extra_targets)
@@ -118,9 +119,14 @@ def run_scan(
         for name in wanted:
             member = loaded.clusters[name]
             if member.source is None:
+                report.unread.append(name)
                 report.notes.append(f"{name}: not scanned: {member.error}")
                 continue
-            scanner.scan_cluster(name, member.source, report, helm)
+            try:
+                scanner.scan_cluster(name, member.source, report, helm)
+            except SourceError as exc:  # a snapshot file that does not read: that cluster was not (fully) scanned
+                report.unread.append(name)
+                report.notes.append(f"{name}: not scanned: {exc}")
     return report
 
 
