@@ -116,7 +116,7 @@ def render(tool: str, arguments: dict[str, Any], output: ToolOutput, budget_toke
 
 def error_text(tool: str, arguments: dict[str, Any], message: str) -> str:
     """An is_error tool result: what was asked, what failed, how to fix it."""
-    return _dump({"tool": tool, "arguments": arguments, "error": message})
+    return _dump({"tool": tool, "arguments": arguments, "error": redact(message)})
 
 
 def _dump(value: Any) -> str:
