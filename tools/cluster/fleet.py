@@ -242,6 +242,15 @@ def load_fleet(ref: str, live_opener=None) -> Fleet:
     `live_opener(entry) -> ClusterSource` opens kube contexts; without one, context entries are
     reported as unreachable with an explanation.
     """
+    file, spec = read_fleet_spec(ref)
+    fleet = Fleet(name=spec.name, root=file.parent.resolve(), spec=spec)
+    for entry in spec.clusters:
+        fleet.clusters[entry.name] = _open(fleet.root, entry, live_opener)
+    return fleet
+
+
+def read_fleet_spec(ref: str) -> tuple[Path, FleetSpec]:
+    """The fleet file a reference names and its validated spec, without opening any cluster."""
     file = _fleet_file(ref)
     raw = parse_yaml(read_text(file, "fleet file", FleetError), file, "fleet file", FleetError)
     if not isinstance(raw, dict):
@@ -253,10 +262,7 @@ def load_fleet(ref: str, live_opener=None) -> Fleet:
         spec = FleetSpec.model_validate(raw)
     except ValidationError as exc:
         raise FleetError(f"{file} is not a valid fleet file: {validation_problems(exc)}") from None
-    fleet = Fleet(name=spec.name, root=file.parent.resolve(), spec=spec)
-    for entry in spec.clusters:
-        fleet.clusters[entry.name] = _open(fleet.root, entry, live_opener)
-    return fleet
+    return file, spec
 
 
 def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections import Counter, OrderedDict
-from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -28,6 +27,7 @@ from upgradectl.mcp_server.results import (
     clip,
     severity_counts,
 )
+from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.models import SEVERITY_ORDER, Environment, Finding, Plan, Severity, Trigger
 
 KEPT_PLANS = 8  # plans remembered per server process, most recent first out last
@@ -67,7 +67,7 @@ class PlanStore:
     def get(self, plan_id: str | None, plan_file: str | None) -> tuple[str, Plan]:
         """The plan named by id or file; a ToolError says which ids exist when neither is found."""
         if plan_file:
-            path = Path(plan_file).expanduser()
+            path = confine(plan_file, "plan_file")
             if path.is_dir():
                 path = path / "plan.json"
             try:
@@ -288,6 +288,8 @@ class PlanTools:
                     "say what to upgrade: pass request (words) or tool (karpenter, victoriametrics, "
                     "flux, argocd, cilium)"
                 )
+            fleet = confine_fleet(fleet)
+            out = confine(out_dir, "out_dir") if out_dir else None
             loaded = load_fleet(fleet, live_opener=default_live_opener)
             upgrade = parse_request(
                 request,
@@ -300,7 +302,7 @@ class PlanTools:
             )
             result = run_plan(upgrade, loaded, fleet)
             plan_id = self.store.add(result)
-            files = [str(p) for p in write_plan(result, Path(out_dir).expanduser())] if out_dir else []
+            files = [str(p) for p in write_plan(result, out)] if out else []
             page = findings_page(
                 result.findings, severity=severity, cluster=cluster, code=code, limit=limit, plan_id=plan_id
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -12,6 +11,7 @@ from pydantic import Field
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.planning import Limit
 from upgradectl.mcp_server.results import ScanResult, ScanUsage, clip
+from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS
 
 ScanStatus = Literal["deprecated", "removed", "stored", "replacement-unavailable"]
@@ -54,7 +54,8 @@ def scan(
             raise ToolError("nothing to scan: pass fleet ('demo' or a fleet.yaml path) and/or manifests (directories)")
         if helm and not fleet:
             raise ToolError("helm=true reads Helm release secrets from clusters: pass fleet too")
-        report = run_scan(target, [Path(m).expanduser() for m in manifests or []], fleet, clusters, helm)
+        paths = [confine(m, "manifests") for m in manifests or []]
+        report = run_scan(target, paths, confine_fleet(fleet) if fleet else None, clusters, helm)
         rows = sorted(report.usages, key=lambda u: (-EXIT_FOR_STATUS[u.status], u.rule.component, u.location))
         matching = [
             u for u in rows if (status is None or u.status == status) and (cluster is None or u.cluster == cluster)
