@@ -388,6 +388,7 @@ def augment_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session:
         outcome = run_claude_task(task, t, playbook, session)
     if outcome.error and not session.failed:
         session.note_task_error(task.id, outcome.error)
+    session.note_task(task.id, finished=not outcome.error)
     session.count_findings(len(outcome.accepted), len(outcome.dropped))
     added = [*outcome.accepted, *outcome.suspicious]
     used = session.ledger.by_task.get(task.id)

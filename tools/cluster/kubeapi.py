@@ -35,6 +35,7 @@ from kubernetes.dynamic.resource import Resource, ResourceList
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from upgradectl.tools.cluster.sources import ResourceType, SourceError
+from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
 from upgradectl.tools.textfiles import load_yaml_file, type_name
 
 CONNECT_TIMEOUT = 5.0
@@ -126,7 +127,7 @@ class _GetOnlyApiClient(ApiClient):
             for attempt in retrying:
                 with attempt:
                     tries += 1
-                    response = super().call_api("GET", url, header_params, None, None, timeout)
+                    response = self._within_deadline(url, header_params, timeout)
                     if response.status in RETRY_STATUSES:
                         response.read()
                         raise _Retryable(response)
@@ -140,6 +141,22 @@ class _GetOnlyApiClient(ApiClient):
         if self.server_date is None:
             self.server_date = _parse_date(response.headers.get("Date"))
         return response
+
+
+    def _within_deadline(self, url: str, header_params: Any, timeout: Any) -> Any:
+        """One GET, body included, within connect + read timeout in total (urllib3 times each read, so a server
+        trickling bytes would otherwise hold the call for as long as it likes)."""
+        seconds = CONNECT_TIMEOUT + self.read_timeout
+
+        def get_and_read() -> Any:
+            response = ApiClient.call_api(self, "GET", url, header_params, None, None, timeout)
+            response.read()  # the body, inside the deadline (RESTResponse keeps it for the caller)
+            return response
+
+        try:
+            return call_with_deadline(get_and_read, seconds, on_expiry=self.rest_client.pool_manager.clear)
+        except DeadlineExceeded:
+            raise urllib3.exceptions.ReadTimeoutError(None, url, f"no complete answer within {seconds:g}s") from None
 
 
 def _parse_date(value: str | None) -> datetime | None:
