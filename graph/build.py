@@ -47,23 +47,14 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
     inventory = take_inventory(request, ctx.fleet, k)
     findings = list(inventory.findings)
     for name, cluster in ctx.fleet.clusters.items():
-        if cluster.source is None and (not request.clusters or name in request.clusters):
-            findings.append(
-                make_finding(
-                    code="FLEET-CLUSTER-UNREACHABLE",
-                    severity="high",
-                    category="incomplete",
-                    title=f"{name} could not be read: nothing was checked there",
-                    agent="flux-navigator",
-                    subject=Subject(cluster=name),
-                    evidence=[Evidence(source="cluster", ref=f"{name}: {cluster.info.source}", excerpt=cluster.error)],
-                    remediation="Fix access to the cluster (context, credentials, network) and plan again.",
-                )
-            )
-    for name, cluster in ctx.fleet.clusters.items():
         if cluster.source is None or (request.clusters and name not in request.clusters):
             continue
-        for release in cluster.source.unreadable_helm_releases():
+        try:
+            unreadable = cluster.source.unreadable_helm_releases()
+        except SourceError as exc:  # its secrets list does not read: the cluster as a whole could not be checked
+            cluster.mark_unreadable(str(exc))
+            continue
+        for release in unreadable:
             findings.append(
                 make_finding(
                     code="HELM-RELEASE-UNREADABLE",
@@ -76,6 +67,20 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
                     evidence=[Evidence(source="helm", ref=f"{name}: {release.ref}", excerpt=release.reason)],
                     remediation="Check the release secret (`helm history` for that release); re-record the snapshot "
                     "or fix the release, then plan again.",
+                )
+            )
+    for name, cluster in ctx.fleet.clusters.items():
+        if cluster.source is None and (not request.clusters or name in request.clusters):
+            findings.append(
+                make_finding(
+                    code="FLEET-CLUSTER-UNREACHABLE",
+                    severity="high",
+                    category="incomplete",
+                    title=f"{name} could not be read: nothing was checked there",
+                    agent="flux-navigator",
+                    subject=Subject(cluster=name),
+                    evidence=[Evidence(source="cluster", ref=f"{name}: {cluster.info.source}", excerpt=cluster.error)],
+                    remediation="Fix access to the cluster (context, credentials, network) and plan again.",
                 )
             )
     for what, path, problem in ctx.fleet.unusable_paths():

@@ -18,7 +18,7 @@ import yaml
 from upgradectl.tools import yamlio
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024  # a fleet, snapshot list or manifest larger than this is not one
-_QUOTED = re.compile(r"""(['"])(?:(?!\1).){4,}?\1""")  # quoted fragments longer than a punctuation hint
+_QUOTED = re.compile("'[^']*'|\"[^\"]*\"")  # quoted fragments, paired left to right
 
 
 def read_text(path: Path, what: str, error: type[Exception], *, max_bytes: int = MAX_INPUT_BYTES) -> str:
@@ -51,7 +51,8 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     """'line 3, column 7: mapping values are not allowed here', without any text the parser quoted."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or "not valid YAML"
-    problem = _QUOTED.sub("", str(problem)).strip()
+    problem = _QUOTED.sub(lambda m: m.group(0) if len(m.group(0)) <= 5 else "", str(problem)).strip()
+    problem = re.sub(r"\s+", " ", problem)  # keep punctuation hints (',' or ']'), drop quoted text
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     return f"{where}{problem}"
 
@@ -93,3 +94,10 @@ def type_name(value: Any) -> str:
     return {
         dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number",
     }.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def schema_problems(exc: Any, limit: int = 5) -> str:
+    """A pydantic ValidationError as 'place: problem; ...' without the input values it would repeat."""
+    errors = exc.errors(include_url=False, include_input=False)
+    shown = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg']}" for e in errors[:limit])
+    return shown + (f"; and {len(errors) - limit} more" if len(errors) > limit else "")

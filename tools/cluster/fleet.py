@@ -82,6 +82,12 @@ class FleetCluster:
     info: ClusterInfo
     error: str = ""
 
+    def mark_unreadable(self, error: str) -> None:
+        """A source that failed mid-run (a snapshot file that does not read) leaves the cluster unreachable:
+        the plan says what could not be checked there instead of stopping."""
+        self.source, self.error = None, error
+        self.info = self.info.model_copy(update={"reachable": False, "error": error})
+
 
 @dataclass
 class Fleet:

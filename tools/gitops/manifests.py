@@ -124,9 +124,14 @@ def load_manifests(root: Path, only: Path | None = None) -> tuple[list[Manifest]
 def _file_manifests(path: Path, rel: str) -> tuple[list[Manifest], str]:
     """One file's manifests, and what stopped it from being read ('' when nothing did)."""
     try:
-        text = path.read_text(errors="replace")
+        data = path.read_bytes()
     except OSError as exc:
         return [], f"cannot be read ({exc.strerror or type(exc).__name__})"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return [], f"not UTF-8 text (invalid byte at line {line})"
     found: list[Manifest] = []
     try:
         for line, doc in _documents_with_lines(text):
