@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ import yaml
 
 from upgradectl.tools import yamlio
 
+ErrorFactory = Callable[[str], BaseException]  # FleetError, SourceError... or any function making the exception
 MAX_INPUT_BYTES = 64 * 1024 * 1024  # a fleet, snapshot list or manifest larger than this is not one
 _QUOTED = re.compile("'[^']*'|\"[^\"]*\"")  # quoted fragments, paired left to right
 
 
-def read_text(path: Path, what: str, error: type[Exception], *, max_bytes: int = MAX_INPUT_BYTES) -> str:
+def read_text(path: Path, what: str, error: ErrorFactory, *, max_bytes: int = MAX_INPUT_BYTES) -> str:
     """The UTF-8 text of a file, or `error` saying what is wrong with it (missing, a directory, unreadable,
     too large, not UTF-8) and how to fix it. `what` names the file's role: 'fleet file', 'snapshot list'."""
     try:
@@ -62,7 +64,7 @@ def json_problem(exc: json.JSONDecodeError) -> str:
     return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
 
 
-def parse_yaml(text: str, path: Path, what: str, error: type[Exception]) -> Any:
+def parse_yaml(text: str, path: Path, what: str, error: ErrorFactory) -> Any:
     """One YAML document, or `error` naming the file and the place of the first problem."""
     try:
         return yamlio.load(text)
@@ -72,7 +74,7 @@ def parse_yaml(text: str, path: Path, what: str, error: type[Exception]) -> Any:
         raise error(f"{what} {path} nests too deeply to be a {what}") from None
 
 
-def parse_json(text: str, path: Path, what: str, error: type[Exception]) -> Any:
+def parse_json(text: str, path: Path, what: str, error: ErrorFactory) -> Any:
     """One JSON document, or `error` naming the file and the place of the first problem."""
     try:
         return json.loads(text)
@@ -82,7 +84,7 @@ def parse_json(text: str, path: Path, what: str, error: type[Exception]) -> Any:
         raise error(f"{what} {path} nests too deeply to be a {what}") from None
 
 
-def load_yaml_file(path: Path, what: str, error: type[Exception]) -> Any:
+def load_yaml_file(path: Path, what: str, error: ErrorFactory) -> Any:
     """read_text + parse_yaml: a YAML file's one document."""
     return parse_yaml(read_text(path, what, error), path, what, error)
 

@@ -22,6 +22,7 @@ from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
 from upgradectl.tools.gitops.manifests import YAML_SUFFIXES, is_chart_template, iter_files, load_manifests
 from upgradectl.tools.knowledge.loader import available_tools, load_kubernetes, load_tool
+from upgradectl.tools.textfiles import load_yaml_file
 from upgradectl.tools.versions import Version, VersionError
 
 Status = Literal["deprecated", "removed", "replacement-unavailable", "stored"]
@@ -186,10 +187,7 @@ def knowledge_rules() -> list[ApiRule]:
 def pluto_rules(path: Path) -> tuple[list[ApiRule], dict[str, str]]:
     """Rules and default targets from a file in Pluto's versions.yaml format
     (`deprecated-versions:` list, optional `target-versions:` map)."""
-    try:
-        doc = yamlio.load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScanError(f"--additional-versions {path}: cannot read: {exc}") from exc
+    doc = load_yaml_file(path, "--additional-versions file", ScanError)
     entries = doc.get("deprecated-versions") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise ScanError(

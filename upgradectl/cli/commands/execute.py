@@ -50,8 +50,11 @@ def _load_plan(path: Path):
 
     if not path.is_file():
         raise fail(f"plan file {path} not found; write one with `upgradectl plan ... --format json > {path}`")
+    from upgradectl.tools.textfiles import read_text
+
+    text = read_text(path, "plan file", fail)  # not UTF-8, unreadable: a usage error naming the file
     try:
-        return Plan.model_validate_json(path.read_text())
+        return Plan.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise fail(f"{path} is not an upgradectl plan: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

@@ -66,7 +66,9 @@ def scan(
     """Find APIs a target version deprecates or removes.
 
     Exit codes follow Pluto: 0 nothing found, 2 deprecated APIs, 3 removed APIs (or objects still
-    stored at a removed version), 4 the replacement API is not available at the target yet; 1 bad input.
+    stored at a removed version), 4 the replacement API is not available at the target yet; 1 bad input,
+    including a manifest, cluster or Helm release that could not be read (named in a note; the worst code
+    wins). 70 is an internal error (a bug), as for every command.
     """
     from upgradectl.tools.cluster.fleet import FleetError
 
