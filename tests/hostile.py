@@ -43,3 +43,39 @@ def cli(*args: str) -> Outcome:
     finally:
         sys.argv = saved_argv
     return Outcome(code, out.getvalue(), err.getvalue())
+
+
+MINI_LISTS = {  # resource list -> how many items of the demo's ravan to keep (None: all)
+    "core/v1/namespaces.yaml": None,
+    "core/v1/nodes.yaml": 2,
+    "core/v1/pods.yaml": 6,
+    "core/v1/configmaps.yaml": None,
+    "core/v1/secrets.yaml": None,
+    "apps/v1/daemonsets.yaml": None,
+    "apps/v1/deployments.yaml": 3,
+    "apiextensions.k8s.io/v1/customresourcedefinitions.yaml": 4,
+}
+
+
+def mini_fleet(base: Path) -> Path:
+    """A one-cluster fleet (`mini`, dev, EKS) with a few resource lists of the demo's ravan: Cilium, its Helm
+    releases, two nodes, some pods and CRDs, and the recorded metrics. Small enough to copy per example."""
+    import shutil
+
+    import yaml
+
+    from upgradectl.tools.cluster.fleet import demo_fleet_path
+
+    src, dst = demo_fleet_path().parent / "clusters" / "ravan", base / "clusters" / "mini"
+    dst.mkdir(parents=True)
+    shutil.copy(src / "cluster.yaml", dst / "cluster.yaml")
+    shutil.copytree(src / "metrics", dst / "metrics")
+    for rel, count in MINI_LISTS.items():
+        doc = yaml.safe_load((src / "resources" / rel).read_text())
+        doc["items"] = doc["items"][:count] if count else doc["items"]
+        (dst / "resources" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dst / "resources" / rel).write_text(yaml.safe_dump(doc))
+    entry = {"name": "mini", "environment": "dev", "provider": "eks", "region": "ap-south-1",
+             "snapshot": "clusters/mini"}  # fmt: skip
+    (base / "fleet.yaml").write_text(yaml.safe_dump({"name": "mini", "clusters": [entry]}))
+    return base / "fleet.yaml"

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hostile import ADVERSARIAL, DOCUMENTED, SCAN_DOCUMENTED, cli
+from hostile import ADVERSARIAL, DOCUMENTED, SCAN_DOCUMENTED, cli, mini_fleet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from upgradectl.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE, SCAN_BAD_INPUT
-from upgradectl.tools.cluster.fleet import demo_fleet_path
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
@@ -117,23 +116,8 @@ def test_every_corpus_manifest_scans_as_documented(path):
 
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory) -> Path:
-    """A one-cluster fleet: a few resource lists of the demo's ravan (its Cilium, a Helm release, nodes)."""
-    base = tmp_path_factory.mktemp("mini")
-    src, dst = demo_fleet_path().parent / "clusters" / "ravan", base / "clusters" / "mini"
-    dst.mkdir(parents=True)
-    shutil.copy(src / "cluster.yaml", dst / "cluster.yaml")
-    shutil.copytree(src / "metrics", dst / "metrics")
-    for rel, count in {"core/v1/namespaces.yaml": None, "core/v1/nodes.yaml": 2, "apps/v1/daemonsets.yaml": None,
-                       "core/v1/configmaps.yaml": None, "core/v1/secrets.yaml": None,
-                       "apps/v1/deployments.yaml": 3}.items():  # fmt: skip
-        doc = yaml.safe_load((src / "resources" / rel).read_text())
-        doc["items"] = doc["items"][:count] if count else doc["items"]
-        (dst / "resources" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dst / "resources" / rel).write_text(yaml.safe_dump(doc))
-    entry = {"name": "mini", "environment": "dev", "provider": "eks", "region": "ap-south-1",
-             "snapshot": "clusters/mini"}  # fmt: skip
-    (base / "fleet.yaml").write_text(yaml.safe_dump({"name": "mini", "clusters": [entry]}))
-    return base
+    """tests/hostile.py's one-cluster fleet; returns its directory."""
+    return mini_fleet(tmp_path_factory.mktemp("mini")).parent
 
 
 @SLOW

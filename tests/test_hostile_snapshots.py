@@ -1,9 +1,10 @@
 """Issue 19, defects 3 and 4: broken snapshots and corrupt Helm release secrets never crash a command.
 
-Each corruption is applied to a copy of one demo cluster; plan, scan, cost and doctor must exit with a
-documented code (never 70), and the message must name the broken file. The shapes come from
-docs/snapshot-format.md (cluster.yaml, resources/<group>/<version>/<plural>.yaml List documents,
-metrics/*.jsonl in /api/v1/export's format) and Helm 3's release secret format (base64 of gzip of JSON).
+Each corruption is applied to a copy of a small one-cluster fleet cut from the demo's ravan
+(tests/hostile.py); plan, scan, cost and doctor must exit with a documented code (never 70), and the
+message must name the broken file. The shapes come from docs/snapshot-format.md (cluster.yaml,
+resources/<group>/<version>/<plural>.yaml List documents, metrics/*.jsonl in /api/v1/export's format)
+and Helm 3's release secret format (base64 of gzip of JSON).
 """
 
 from __future__ import annotations
@@ -17,31 +18,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hostile import DOCUMENTED, SCAN_DOCUMENTED, cli
+from hostile import DOCUMENTED, SCAN_DOCUMENTED, cli, mini_fleet
 
 from upgradectl.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE, SCAN_BAD_INPUT
-from upgradectl.tools.cluster.fleet import demo_fleet_path
 
-CLUSTER = "ravan"
+CLUSTER = "mini"
 
 
-def one_cluster_fleet(tmp_path: Path) -> tuple[Path, Path]:
-    """fleet.yaml with the demo's ravan snapshot (no GitOps repo, no Terraform): (fleet file, snapshot dir)."""
-    snapshot = tmp_path / "clusters" / CLUSTER
-    shutil.copytree(demo_fleet_path().parent / "clusters" / CLUSTER, snapshot)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(
-        yaml.safe_dump(
-            {
-                "name": "broken",
-                "clusters": [
-                    {"name": CLUSTER, "environment": "prod", "provider": "eks", "region": "ap-south-1",
-                     "snapshot": f"clusters/{CLUSTER}"}
-                ],
-            }
-        )
-    )  # fmt: skip
-    return fleet, snapshot
+@pytest.fixture(scope="module")
+def mini_base(tmp_path_factory) -> Path:
+    return mini_fleet(tmp_path_factory.mktemp("mini")).parent
+
+
+def one_cluster_fleet(base: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the mini fleet (tests/hostile.py): (fleet file, snapshot dir)."""
+    shutil.copytree(base, tmp_path / "fleet")
+    return tmp_path / "fleet" / "fleet.yaml", tmp_path / "fleet" / "clusters" / CLUSTER
 
 
 def _edit_list(relative: str, change: Callable[[list], None]) -> Callable[[Path], Path]:
@@ -125,8 +117,8 @@ CORRUPTIONS: dict[str, Callable[[Path], Path]] = {
 
 
 @pytest.fixture(params=sorted(CORRUPTIONS), ids=lambda name: name.replace(" ", "-"))
-def broken(request, tmp_path) -> tuple[Path, Path, str]:
-    fleet, snapshot = one_cluster_fleet(tmp_path)
+def broken(request, mini_base, tmp_path) -> tuple[Path, Path, str]:
+    fleet, snapshot = one_cluster_fleet(mini_base, tmp_path)
     file = CORRUPTIONS[request.param](snapshot)
     return fleet, file, request.param
 
@@ -183,8 +175,8 @@ HELM_PAYLOADS = {
 
 
 @pytest.mark.parametrize("corruption", sorted(HELM_PAYLOADS))
-def test_one_corrupt_release_secret_is_an_incomplete_finding_for_that_release(tmp_path, corruption):
-    fleet, snapshot = one_cluster_fleet(tmp_path)
+def test_one_corrupt_release_secret_is_an_incomplete_finding_for_that_release(mini_base, tmp_path, corruption):
+    fleet, snapshot = one_cluster_fleet(mini_base, tmp_path)
     file = snapshot / "resources" / "core" / "v1" / "secrets.yaml"
     doc = yaml.safe_load(file.read_text())
     victim = doc["items"][0]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hostile import mini_fleet
 from mcp import Client
 
 from upgradectl.mcp_server.server import build_server
@@ -32,12 +33,16 @@ def served(tmp_path):
     server = build_server(allow_approve=True, roots=[root])
 
     def call(name: str, arguments: dict):
-        async def once():
+        return call_many([(name, arguments)])[0]
+
+    def call_many(calls: list[tuple[str, dict]]) -> list:
+        async def session():
             async with Client(server) as client:
-                return await client.call_tool(name, arguments)
+                return [await client.call_tool(name, arguments) for name, arguments in calls]
 
-        return asyncio.run(once())
+        return asyncio.run(session())
 
+    call.many = call_many
     yield root, call
     build_server(roots=[Path.cwd()])  # leave the default for other tests in this process
 
@@ -77,9 +82,9 @@ FILE_ARGUMENTS = [
 @pytest.mark.parametrize(("tool", "argument", "others"), FILE_ARGUMENTS, ids=[f"{t}-{a}" for t, a, _ in FILE_ARGUMENTS])
 def test_paths_outside_the_roots_are_refused_for_every_file_argument(served, tmp_path, tool, argument, others):
     root, call = served
-    for what, path in outside_paths(tmp_path, root).items():
-        value = [path] if argument == "manifests" else path
-        result = call(tool, {**others, argument: value})
+    paths = outside_paths(tmp_path, root)
+    results = call.many([(tool, {**others, argument: [p] if argument == "manifests" else p}) for p in paths.values()])
+    for (what, path), result in zip(paths.items(), results, strict=True):
         assert result.is_error, f"{tool}({argument}={path!r}) [{what}] was accepted: {text_of(result)[:300]}"
         message = text_of(result)
         assert "outside the directories this server may use" in message and str(root) in message, message
@@ -89,7 +94,7 @@ def test_paths_outside_the_roots_are_refused_for_every_file_argument(served, tmp
 
 def test_paths_inside_the_root_work(served):
     root, call = served
-    shutil.copytree(demo_fleet_path().parent, root / "fleet")
+    mini_fleet(root / "fleet")
     planned = call("plan", {"tool": "cilium", "to": "1.15.19", "fleet": "fleet", "out_dir": "plans", "limit": 1})
     assert not planned.is_error, text_of(planned)
     assert (root / "plans" / "plan.json").is_file()
