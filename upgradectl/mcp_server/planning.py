@@ -29,6 +29,7 @@ from upgradectl.mcp_server.results import (
 )
 from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.models import SEVERITY_ORDER, Environment, Finding, Plan, Severity, Trigger
+from upgradectl.tools.textfiles import schema_problems
 
 KEPT_PLANS = 8  # plans remembered per server process, most recent first out last
 MAX_CLUSTERS_SHOWN = 50
@@ -71,11 +72,12 @@ class PlanStore:
             if path.is_dir():
                 path = path / "plan.json"
             try:
-                return str(path), Plan.model_validate_json(path.read_text())
+                return str(path), Plan.model_validate_json(path.read_bytes())
             except OSError as exc:
                 raise ToolError(f"plan_file {plan_file}: cannot read it ({exc.strerror or exc})") from exc
             except ValidationError as exc:
-                raise ToolError(f"plan_file {plan_file} is not an upgradectl plan.json: {clip(str(exc), 300)}") from exc
+                problems = schema_problems(exc)
+                raise ToolError(f"plan_file {plan_file} is not an upgradectl plan.json: {problems}") from None
         if plan_id and plan_id in self._plans:
             return plan_id, self._plans[plan_id]
         known = ", ".join(self._plans) or "none yet"
