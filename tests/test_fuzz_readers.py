@@ -188,10 +188,14 @@ def test_every_corpus_secrets_list_makes_the_cluster_unreadable_and_named(mini, 
     assert plan.code == EXIT_INCOMPLETE and "secrets.yaml" in plan.stderr, plan.stderr
 
 
-def test_cost_of_a_cluster_with_nothing_to_move_is_a_report(mini):
+def test_cost_of_a_cluster_with_nothing_to_move_is_a_report(mini, tmp_path):
     """Found while building the corpus: Karpenter nodes with no pods crashed the packer (numpy reshape, min of
     nothing) with an internal error."""
-    outcome = cli("cost", "--fleet", str(mini / "fleet.yaml"), "--format", "json")
+    base = tmp_path / "fleet"
+    shutil.copytree(mini, base)
+    pods = base / "clusters" / "mini" / "resources" / "core" / "v1" / "pods.yaml"
+    pods.write_text("apiVersion: v1\nkind: List\nitems: []\n")
+    outcome = cli("cost", "--fleet", str(base / "fleet.yaml"), "--format", "json")
     assert outcome.code == 0, outcome.stderr
     report = json.loads(outcome.stdout)["reports"][0]
     assert report["cluster"] == "mini" and report["consolidation"]["movable_pods"] == 0
