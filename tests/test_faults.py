@@ -170,3 +170,16 @@ def test_a_model_that_never_submits_makes_the_plan_exit_5(tmp_path):
     assert plan["llm"]["degraded"] and "contributed nothing" in plan["llm"]["error"]
     assert calls <= 2 * 2 + 2  # two tasks of two turns, plus the narrative: bounded
 
+
+
+def test_helm_repository_index_stops_at_its_deadline():
+    """knowledge refresh reads a Helm repository's index.yaml: the same whole-request deadline holds."""
+    from upgradectl.tools.knowledge.refresh import RefreshError, Upstream
+
+    with trickler() as url, Upstream(helm_repo_url=url, timeout=2, attempts=1) as upstream:
+        started = time.monotonic()
+        with pytest.raises(RefreshError) as caught:
+            upstream.chart_versions(url, "cilium")
+        elapsed = time.monotonic() - started
+    assert elapsed < 2 + 3, elapsed
+    assert caught.value.unreachable and "within 2s" in str(caught.value)
