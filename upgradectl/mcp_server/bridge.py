@@ -26,6 +26,7 @@ GATE_MEANING = {
 }
 COST_MEANING = {0: "analysis complete", 3: "incomplete: a cluster could not be read or a checker found a violation"}
 GENERIC_MEANING = {0: "done", 1: "blockers found", 3: "incomplete: something could not be checked"}
+# 2 (usage) and 70 (internal error, upgradectl/exit_codes.py) never come back as results: they are tool errors
 RUN_MEANING = {
     0: "the run finished: every change set committed, reconciled, and its gates passed (or it was rejected)",
     1: "a gate failed: that commit was reverted and the run stopped",

@@ -44,8 +44,9 @@ def scan(
 
     Use before a Kubernetes or tool upgrade to see which objects, manifests (file:line) and releases still
     use an API that is going away, and what replaces it. Give fleet and/or manifests. Returns counts by
-    status, the scanned totals, notes about what was skipped, Pluto's exit code (0 none, 2 deprecated,
-    3 removed or still stored, 4 replacement not served yet) and up to `limit` usages, worst first.
+    status, the scanned totals, notes about what was skipped or could not be read, Pluto's exit code (0 none,
+    1 a manifest, cluster or release could not be read, 2 deprecated, 3 removed or still stored, 4 replacement
+    not served yet) and up to `limit` usages, worst first. Paths must lie under the server's roots.
     """
     from upgradectl.cli.commands.scan import run_scan
 
