@@ -126,25 +126,41 @@ _FIELDS = sorted(
 )
 
 
+def _fields_at(loc: list) -> list[str]:
+    """The keys a fleet file may have at a place: top level, clusters.N, gitops, terraform.N."""
+    model: type[BaseModel] = {"clusters": ClusterEntry, "gitops": GitOpsSpec, "terraform": TerraformSpec}.get(
+        str(loc[0]) if loc else "", FleetSpec
+    )
+    return list(model.model_fields)
+
+
 def validation_problems(exc: ValidationError, limit: int = 5) -> str:
     """Where a fleet file breaks its schema and why, without echoing anything from it (pydantic's own text
     repeats the input): `clusters.0.environment: Input should be 'dev', 'staging' or 'prod'`. An unknown
     key is named only when it is a near miss of a real one (`metrics_ur` -> metrics_url): any other key
-    could be a line of a file passed by mistake."""
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False)[:limit]:
+    could be a line of a file passed by mistake, so those are only counted."""
+    problems: list[str] = []
+    unknown: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_input=False):
         loc = list(error["loc"])
         if error["type"] == "extra_forbidden" and loc:
             key = str(loc.pop())
-            near = difflib.get_close_matches(key, _FIELDS, n=1, cutoff=0.75)
             place = ".".join(map(str, loc)) or "top level"
-            hint = f"{key!r}: did you mean {near[0]}?" if near else f"not one of {', '.join(_FIELDS)}"
-            problems.append(f"{place}: unknown key ({hint})")
+            near = difflib.get_close_matches(key, _fields_at(loc), n=1, cutoff=0.75)
+            if near:
+                problems.append(f"{place}: unknown key {key!r}: did you mean {near[0]}?")
+            else:
+                unknown.setdefault(place, _fields_at(loc))
+                unknown[place + "#"] = [*unknown.get(place + "#", []), key]
             continue
         place = ".".join(str(p) for p in loc if isinstance(p, int) or str(p) in _FIELDS)
         problems.append(f"{place or 'top level'}: {error['msg']}")
-    more = len(exc.errors()) - limit
-    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+    for place, fields in unknown.items():
+        if not place.endswith("#"):
+            count = len(unknown[place + "#"])
+            problems.append(f"{place}: {count} unknown key(s) (expected {', '.join(fields)})")
+    more = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; and {more} more" if more > 0 else "")
 
 
 def some_names(names, limit: int = 10) -> str:
