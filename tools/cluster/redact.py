@@ -253,13 +253,20 @@ class _Detectors:
         return {s for s in found if len(s) >= 4 and s != REDACTED}
 
 
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9_\-]")
+
+
 def _secret_part(match: re.Match[str]) -> str:
-    """The secret in a detector's match: its last group when that is token-sized (the password of a URL, a
-    quoted key), else the whole match without the delimiters some patterns include."""
-    groups = [g for g in match.groups() if g]
-    if groups and len(groups[-1]) >= 8:
-        return groups[-1]
-    return match.group(0).strip(" \t=:\"'")
+    """The secret in a detector's match: its last group when that is not just the token's prefix (the password
+    of a URL, a quoted key), else the whole match, run on to the end of the token (a detector's fixed length
+    must not leave a tail behind) and without the delimiters some patterns include."""
+    last = max((i for i in range(1, (match.re.groups or 0) + 1) if match.group(i)), default=0)
+    if last and match.start(last) > match.start():
+        return match.group(last)
+    end, text = match.end(), match.string
+    while end and end < len(text) and _TOKEN_CHAR.match(text[end - 1]) and _TOKEN_CHAR.match(text[end]):
+        end += 1
+    return text[match.start() : end].strip(" \t=:\"'")
 
 
 @lru_cache(maxsize=1)
