@@ -119,6 +119,7 @@ class TaskInput:
     findings: list[Finding] = field(default_factory=list)
     decision: Decision | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # earlier tasks' structured outputs
+    fleet_ref: str = "demo"  # how the user named the fleet (--fleet): upgradectl's own commands repeat it
 
     @property
     def scope_names(self) -> set[str]:

@@ -97,6 +97,7 @@ def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:
         findings=list(state.get("findings", [])),
         decision=state.get("decision"),
         outputs=dict(state.get("outputs", {})),
+        fleet_ref=ctx.fleet_ref,
     )
 
 
