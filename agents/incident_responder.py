@@ -29,6 +29,7 @@ from upgradectl.tools.gitops.changes import EditError, describe
 from upgradectl.tools.gitops.yaml_edit import locate
 from upgradectl.tools.knowledge.loader import BreakingChange
 from upgradectl.tools.terraform import resolve_values_file
+from upgradectl.tools.versions import Version
 
 AGENT = "incident-responder"
 BASE_SOAK_MINUTES: dict[Environment, int] = {"dev": 30, "staging": 120, "prod": 240}
@@ -90,8 +91,10 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     will read after the previous hops (the file today holds the path's starting version)."""
     k = t.knowledge
     declared = re.split(r"[:=]", pin.text, maxsplit=1)[-1].strip().strip('"' + "'")
+    path_of = t.path_for(pin.cluster)
     before = k.chart_version_for(a)
-    old = k.chart.spell(before) if declared and before else declared
+    first_hop = path_of is None or path_of.from_version == a  # the file holds what is pinned today
+    old = declared if first_hop or not before else k.chart.spell(before)
     shown = pin.text.replace(declared, "{value}", 1) if declared else pin.text + " {value}"
     if purpose == "chart-version" and pin.kind.startswith("argocd"):
         purpose = "target-revision"
@@ -107,14 +110,24 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
               "format": "hcl" if hcl else "yaml", "document": document, "path": path, "old": old, "shown": shown,
               "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
     if not chart:
-        note = (
-            f"the {k.chart.name} chart version that ships {b} (not in the knowledge base's chart table: "
-            f"`helm search repo {k.chart.name} --versions`)"
-        )
-        return FileEdit(purpose=purpose, action="manual", note=note, **common)
+        return FileEdit(purpose=purpose, action="manual", note=_no_chart_note(k, b), **common)
     return FileEdit(
         purpose=purpose, action="set", new=k.chart.spell(chart), reconcile=_reconcile_target(t, pin, document), **common
     )
+
+
+def _no_chart_note(k, version: str) -> str:
+    """Why no chart version can be pinned for `version`, with the nearest chart the index table knows."""
+    line = Version.parse(version).line
+    table = k.chart.chart_to_app.items()
+    same_line = [(Version.parse(c), c, app) for c, app in table if Version.parse(app).line == line]
+    if same_line:
+        _, chart, app = max(same_line)
+        return (f"no {k.chart.name} chart in the knowledge base's index table ships {version}; the newest chart of "
+                f"the {line} line is {chart} (ships {app}): pin that chart, or check `helm search repo "
+                f"{k.chart.name} --versions` for a newer one")
+    return (f"the {k.chart.name} chart version that ships {version} is unknown (not in the knowledge base's chart "
+            f"table): `helm search repo {k.chart.name} --versions`")
 
 
 def _yaml_site(t: TaskInput, file: str, line: int) -> tuple[dict[str, str], list[str | int]]:
@@ -324,7 +337,8 @@ def _hop_facts(t: TaskInput, cluster: str, env: Environment, path: UpgradePath, 
     release = t.releases.get(cluster)
     hop = path.hops[index]
     values = release.values if release else {}
-    service = {key: str(values[key]) for key in ("k8sServiceHost", "k8sServicePort") if values.get(key) not in (None, "")}
+    service = {key: str(values[key]) for key in ("k8sServiceHost", "k8sServicePort")
+               if values.get(key) not in (None, "")}  # fmt: skip
     gitops_dir = relpath(t.fleet.gitops_root, t.fleet.root) if t.fleet.gitops_root else ""
     gotk = ownership.evidence[0].ref if ownership.owner == "flux-bootstrap" and ownership.evidence else ""
     return HopFacts(
@@ -332,6 +346,7 @@ def _hop_facts(t: TaskInput, cluster: str, env: Environment, path: UpgradePath, 
         namespace=release.namespace if release else k.namespace, release=release.name if release else k.release_name,
         region=t.cluster(cluster).info.region, fleet_ref=t.fleet_ref, gitops_dir=gitops_dir, gotk_file=gotk,
         k8s_service=service if k.tool == "cilium" else {},
+        installed_chart=release.chart_version if release and index == 0 else "",
         migrations=hop_migrations(t, cluster, hop.from_version, hop.to_version, path),
     )  # fmt: skip
 
@@ -340,7 +355,6 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
     """One environment's rollout: per cluster and hop, the baseline, checks, change, upgrade, verification and
     gates, each rendered from that hop; and per hop the way back to its from-version (newest hop first)."""
     assert t.decision is not None
-    k = t.knowledge
     clusters = sorted(c.info.name for c in t.scope if c.info.environment == env)
     if not clusters:
         return None

@@ -139,7 +139,7 @@ def release_owner(t: TaskInput, cluster: str) -> Ownership:
                          release.name if release else t.knowledge.release_name, pin, root_rel,
                          var_file if pin.kind == "terraform-tfvars" else "")
     if t.knowledge.tool == "flux" and (gotk := _flux_bootstrap_file(t, cluster)):
-        evidence.append(Evidence(source="gitops", ref=gotk, excerpt="Flux components applied from Git (flux bootstrap)"))
+        evidence.append(Evidence(source="gitops", ref=gotk, excerpt="Flux components applied from Git (bootstrap)"))
         return Ownership("flux-bootstrap", evidence, "flux-system", "flux-system")
     if release is not None:
         evidence.append(Evidence(source="helm", ref=f"{cluster}: release {release.ref}",

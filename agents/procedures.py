@@ -45,6 +45,7 @@ class HopFacts:
     gotk_file: str = ""  # Flux: this cluster's gotk-components.yaml, relative to the fleet directory
     k8s_service: dict[str, str] = field(default_factory=dict)  # k8sServiceHost/Port the release sets
     migrations: list[MigrationPlan] = field(default_factory=list)  # value migrations of this hop
+    installed_chart: str = ""  # first hop: the chart version the release runs today (a fact, not a lookup)
 
     @property
     def a(self) -> str:
@@ -56,7 +57,7 @@ class HopFacts:
 
     @property
     def chart_a(self) -> str:
-        chart = self.knowledge.chart_version_for(self.a)
+        chart = self.installed_chart or self.knowledge.chart_version_for(self.a)
         return self.knowledge.chart.spell(chart) if chart else ""
 
     @property
@@ -176,8 +177,8 @@ def validate_step(f: HopFacts, soak: int) -> Step:
     command = (f"upgradectl validate --tool {k.tool} {fleet} --clusters {f.cluster} --baseline {baseline} "
                f"--version {f.b}")  # fmt: skip
     return _step(f, "validate", f"soak {soak} min at {f.b}, then evaluate the gates",
-                 "Promote only when every gate passes (exit 0); a failed (1) or inconclusive (3) gate stops the rollout "
-                 "and this hop's rollback applies.", commands=[command], reads=[baseline], inputs=inputs)  # fmt: skip
+                 "Promote only when every gate passes (exit 0); a failed (1) or inconclusive (3) gate stops the "
+                 "rollout and this hop's rollback applies.", commands=[command], reads=[baseline], inputs=inputs)  # fmt: skip
 
 
 def _reconcile_commands(f: HopFacts, version_label: str) -> list[str]:
@@ -274,9 +275,9 @@ def rollout_steps(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int) -
         steps.extend(upgrade)
         steps.append(change_step(f, edits))
     if f.ownership.owner == "flux-bootstrap" and f.gotk_file:
+        in_repo = relpath(t.fleet.root / f.gotk_file, t.fleet.gitops_root or t.fleet.root)
         steps.append(_step(f, "change", f"commit the regenerated components for {f.b}",
-                           commands=[f"git -C {shlex.quote(f.gitops_dir or '.')} add "
-                                     f"{shlex.quote(relpath(t.fleet.root / f.gotk_file, t.fleet.gitops_root or t.fleet.root))}",
+                           commands=[f"git -C {shlex.quote(f.gitops_dir or '.')} add {shlex.quote(in_repo)}",
                                      f"git -C {shlex.quote(f.gitops_dir or '.')} commit -m "
                                      f"{shlex.quote(f'Flux {f.b} on {f.cluster}')}"],
                            reads=[f.gotk_file]))  # fmt: skip

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from upgradectl.graph.build import build_graph
 from upgradectl.graph.state import RunContext
 from upgradectl.models import Plan, UpgradeRequest
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet
+from upgradectl.tools.verify.commands import CommandParser
 
 if TYPE_CHECKING:
     from upgradectl.agents.llm.client import LLMSession
@@ -22,6 +24,8 @@ def run_plan(
     model: str = "",
     llm: LLMSession | None = None,
     on_update: Callable[[dict[str, Any]], None] | None = None,
+    charts: ChartStore | None = None,
+    command_parser: CommandParser | None = None,
 ) -> Plan:
     """With an LLM session the agents also run their Claude loops and the plan gets a narrative.
 
@@ -31,12 +35,13 @@ def run_plan(
     if llm is not None:
         llm_mode, model = "on", llm.model
     graph = build_graph()
-    context = RunContext(fleet=fleet, fleet_ref=fleet_ref, llm_mode=llm_mode, model=model, llm=llm)
+    context = RunContext(fleet=fleet, fleet_ref=fleet_ref, llm_mode=llm_mode, model=model, llm=llm, charts=charts,
+                         command_parser=command_parser)
     if on_update is None:
         plan = graph.invoke({"request": request}, context=context)["plan"]
     else:
         plan = None
         for update in graph.stream({"request": request}, context=context, stream_mode="updates"):
             on_update(update)
-            plan = (update.get("assemble") or {}).get("plan", plan)
+            plan = (update.get("verify") or update.get("assemble") or {}).get("plan", plan)
     return plan if isinstance(plan, Plan) else Plan.model_validate(plan)

@@ -53,7 +53,7 @@ AGENTS: tuple[AgentName, ...] = (
     "monitoring-analyst",
     "incident-responder",
 )
-EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge"]
+EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge", "plan"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high", "critical")
 Track = Literal["security-fast-track", "cost-roi", "feature-standard", "compliance-extra-validation"]
@@ -380,8 +380,8 @@ class Violation(Frozen):
     """One thing the plan verifier found wrong with a plan: which check, where (stage and step), and why."""
 
     check: Literal[
-        "hop-version", "rollback-limit", "file-read", "upgradectl-command", "file-edit", "chart-values",
-        "manifest-schema", "placeholder",
+        "hop-version", "step-condition", "rollback-limit", "file-read", "upgradectl-command", "file-edit",
+        "chart-values", "manifest-schema", "placeholder",
     ]
     environment: str = ""
     step: str = Field(default="", description="Where: 'steps[4]' or 'rollback_steps[2]' and the step title")
