@@ -178,7 +178,8 @@ def validate_step(f: HopFacts, soak: int) -> Step:
                f"--version {f.b}")  # fmt: skip
     return _step(f, "validate", f"soak {soak} min at {f.b}, then evaluate the gates",
                  "Promote only when every gate passes (exit 0); a failed (1) or inconclusive (3) gate stops the "
-                 "rollout and this hop's rollback applies.", commands=[command], reads=[baseline], inputs=inputs)  # fmt: skip
+                 "rollout and this hop's rollback applies.",
+                 commands=[command], reads=[baseline], inputs=inputs)  # fmt: skip
 
 
 def _reconcile_commands(f: HopFacts, version_label: str) -> list[str]:

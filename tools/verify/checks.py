@@ -125,8 +125,9 @@ class Verifier:
             if version.startswith("<"):
                 continue
             if chart and version not in self._spelled(chart):
-                self._flag("hop-version", stage, where, step, f"helm --version {version}: this "
-                           f"{'rollback ' if back else ''}step belongs to hop {step.from_version} -> {step.to_version}, whose "
+                role = "rollback step" if back else "step"
+                self._flag("hop-version", stage, where, step, f"helm --version {version}: this {role} belongs to "
+                           f"hop {step.from_version} -> {step.to_version}, whose "
                            f"{'from' if back else 'target'} chart version is {chart}")
             elif not chart:
                 self._flag("hop-version", stage, where, step, f"helm --version {version}: the chart version of {app} "
