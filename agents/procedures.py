@@ -24,6 +24,10 @@ from upgradectl.tools.knowledge.loader import RollbackLimit, StepTemplate, ToolK
 from upgradectl.tools.versions import Version
 
 COMMIT_INPUT = "<commit-of-this-hop>"
+PLACEHOLDERS = frozenset({
+    "from", "to", "from_app", "to_app", "to_line", "cluster", "namespace", "release", "chart", "chart_name", "region",
+    "gitops_dir", "gotk_file", "set_k8s_service",
+})  # what a knowledge step template may use; _context fills every one
 
 
 @dataclass(frozen=True)
