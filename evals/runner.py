@@ -84,8 +84,10 @@ def _error_text(exc: Exception) -> str:
 
 
 def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
+    from upgradectl.cli.argv import parse_upgradectl
     from upgradectl.cli.commands.llm_mode import parse_request_with_model
     from upgradectl.graph.run import run_plan
+    from upgradectl.tools.charts.store import ChartStore
     from upgradectl.tools.cluster.fleet import load_fleet
 
     with ExitStack() as stack:
@@ -104,7 +106,9 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
             environments=list(spec.environments) or None,
             known_clusters=list(fleet.clusters),
         )
-        plan = run_plan(request, fleet, scenario.id, llm=session)
+        # offline and the same on every machine: no chart is fetched, so the values check says it could not run
+        plan = run_plan(request, fleet, scenario.id, llm=session, charts=ChartStore(fetch=False),
+                        command_parser=parse_upgradectl)
         return plan, finish(plan)
 
 
