@@ -56,7 +56,8 @@ def chart_values(t: TaskInput) -> TaskResult:
     for path in t.paths:
         chart_version = k.chart_version_for(path.to_version)
         if not chart_version:
-            checked.append(f"{k.chart.name} chart for {path.to_version}: version unknown, values not checked")
+            reason = f"no {k.chart.name} chart version is known to ship {path.to_version} (chart index table)"
+            unavailable.setdefault(reason, []).extend(c for c in path.clusters if c in t.releases)
             continue
         for cluster in path.clusters:
             release = t.releases.get(cluster)
@@ -74,6 +75,8 @@ def chart_values(t: TaskInput) -> TaskResult:
                            f"{label} ({chart.origin}): {len(problems)} problem(s) beyond the knowledge base's")
             findings.extend(_finding(t, cluster, release.ref, release.name, p, chart.origin, label) for p in problems)
     for reason, clusters in unavailable.items():
+        if not clusters:
+            continue
         checked.append(f"target chart unavailable for {', '.join(clusters)}: {reason}")
         findings.append(make_finding(
             code="CHART-VALUES-UNCHECKED", severity="info", category="helm-values",

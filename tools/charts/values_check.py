@@ -116,22 +116,24 @@ class ChartValues:
     def known(self) -> set[str]:
         return set(self.defaults) | self.documented[0] | self.template_refs | set(_schema_paths(self.chart.schema))
 
-    def _free_form(self, path: str) -> bool:
-        """True when the chart leaves the keys under `path` to the user (an empty map, a list, a null)."""
-        if path in self.defaults:
-            default = self.defaults[path]
-            return default is None or isinstance(default, list) or (isinstance(default, dict) and not default)
-        return path in self.documented[0] or path in self.template_refs
-
     def unknown_keys(self, values: dict[str, Any]) -> list[ValueProblem]:
+        """User keys the chart neither defines, documents, reads in a template nor describes in its schema.
+        Maps the chart leaves to the user (empty, null, a list, or keyed like data: `eks.amazonaws.com/role`,
+        `timeout.reconciliation`) are not descended into."""
         problems = []
 
-        def walk(node: dict[str, Any], prefix: str) -> None:
+        def walk(node: dict[str, Any], default: Any, prefix: str) -> None:
             for key, value in node.items():
-                path = f"{prefix}.{key}" if prefix else str(key)
-                if path in self.known:
-                    if isinstance(value, dict) and not self._free_form(path):
-                        walk(value, path)
+                key = str(key)
+                path = f"{prefix}.{key}" if prefix else key
+                if "." in key or "/" in key:
+                    continue  # a data key (annotation, ConfigMap entry), not a chart setting
+                has_default = isinstance(default, dict) and key in default
+                child = default.get(key) if has_default else None
+                if has_default or path in self.known:
+                    opaque = path in self.documented[0] or path in self.template_refs
+                    if isinstance(value, dict) and not opaque and not _free_form(child, has_default):
+                        walk(value, child, path)
                     continue
                 if any(path.startswith(ref + ".") for ref in self.template_refs):
                     continue  # read as a whole by a template (toYaml .Values.x)
@@ -141,7 +143,7 @@ class ChartValues:
                                              f"chart {self.chart.name} {self.chart.version} has no value {path}{hint}",
                                              closest))  # fmt: skip
 
-        walk(values, "")
+        walk(values, self.chart.values, "")
         return problems
 
     def closest(self, path: str) -> str:
@@ -199,6 +201,15 @@ class ChartValues:
         for problem in [*self.schema_problems(values), *self.unknown_keys(values), *self.documented_problems(values)]:
             found.setdefault(problem.path, problem)
         return list(found.values())
+
+
+def _free_form(default: Any, has_default: bool) -> bool:
+    """True when the chart leaves the keys under a value to the user."""
+    if not has_default or default is None or isinstance(default, list):
+        return True
+    if isinstance(default, dict):
+        return not default or any("." in str(k) or "/" in str(k) for k in default)
+    return False
 
 
 def _options(comments: list[str]) -> list[str]:
