@@ -230,26 +230,32 @@ class Verifier:
             return
         texts: dict[str, str] = {}
         for cs in change_sets(self.plan):
-            try:
-                missing = [f for f in cs.files if f not in texts]
-                texts.update(read_files(self.fleet_root, missing))
-                after = apply_edits(texts, cs.edits)
-            except EditError as exc:
-                step = self._step_of(cs.environment, cs.from_version, cs.to_version)
-                self.violations.append(Violation(check="file-edit", environment=cs.environment, step=step,
-                                                 message=f"hop {cs.hop}: {exc}"))  # fmt: skip
-                continue
-            texts.update(after)
+            after: dict[str, str] = {}
+            for edit in cs.edits:  # one by one, so a failure names the step that holds the edit
+                try:
+                    if edit.file and edit.file not in texts:
+                        texts.update(read_files(self.fleet_root, [edit.file]))
+                    changed = apply_edits(texts, [edit])
+                except EditError as exc:
+                    step = self._step_of(cs.environment, cs.from_version, cs.to_version, edit.cluster)
+                    self.violations.append(Violation(check="file-edit", environment=cs.environment, step=step,
+                                                     message=f"hop {cs.hop}: {exc}"))  # fmt: skip
+                    continue
+                texts.update(changed)
+                after.update(changed)
+            after = {f: texts[f] for f in after}
             self._edited_values(cs, after)
             self._migrated_manifests(cs, after)
         self.checked.append(f"{len(change_sets(self.plan))} change set(s) applied in order")
 
-    def _step_of(self, environment: str, a: str, b: str) -> str:
+    def _step_of(self, environment: str, a: str, b: str, cluster: str = "") -> str:
+        """The change step of a hop (on a cluster) that holds an edit, as violations name it."""
         for stage in self.plan.rollout:
             if stage.environment != environment:
                 continue
             for index, step in enumerate(stage.steps):
-                if step.kind == "change" and (step.from_version, step.to_version) == (a, b):
+                if step.kind == "change" and (step.from_version, step.to_version) == (a, b) and (
+                        not cluster or step.cluster == cluster):
                     return f"steps[{index + 1}] {step.title!r}"
         return f"hop {a} -> {b}"
 
@@ -276,7 +282,7 @@ class Verifier:
             touched = ".".join(str(p) for p in (edit.new_path or edit.path))
             for problem in checker.check(values):
                 if problem.path == touched or problem.path.startswith(touched + "."):
-                    step = self._step_of(cs.environment, cs.from_version, cs.to_version)
+                    step = self._step_of(cs.environment, cs.from_version, cs.to_version, edit.cluster)
                     self.violations.append(Violation(check="chart-values", environment=cs.environment, step=step,
                                                      message=f"{edit.file}: after the edit, {problem.message}"))
 
@@ -292,7 +298,8 @@ class Verifier:
                 docs = [d for d in yamlio.load_all(after[edit.file]) if isinstance(d, dict)]
             except yamlio.YAMLError as exc:
                 self.violations.append(Violation(check="manifest-schema", environment=cs.environment,
-                                                 step=self._step_of(cs.environment, cs.from_version, cs.to_version),
+                                                 step=self._step_of(cs.environment, cs.from_version,
+                                                                    cs.to_version, edit.cluster),
                                                  message=f"{edit.file} is not valid YAML after the edit: {exc}"))
                 continue
             for cluster in edit.applies_to or [edit.cluster]:
@@ -306,7 +313,7 @@ class Verifier:
                     if error:
                         self.violations.append(Violation(
                             check="manifest-schema", environment=cs.environment,
-                            step=self._step_of(cs.environment, cs.from_version, cs.to_version),
+                            step=self._step_of(cs.environment, cs.from_version, cs.to_version, edit.cluster),
                             message=f"{edit.file}: {doc.get('kind')} {(doc.get('metadata') or {}).get('name', '')} "
                                     f"at {edit.new} on Kubernetes {kube} ({cluster}): {error}"))  # fmt: skip
 
