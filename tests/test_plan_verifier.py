@@ -126,7 +126,8 @@ def test_later_hop_reads_a_values_file_no_step_wrote(helm_cli_karpenter, tmp_pat
     code, output = verify(bad, tmp_path)
     index = stage["steps"].index(upgrade) + 1
     assert code == 1
-    assert f"FAIL file-read: prod steps[{index}] {upgrade['title']!r}: reads karpenter-values-ravan-0.32.10.yaml" in output
+    named = f"FAIL file-read: prod steps[{index}] {upgrade['title']!r}: reads karpenter-values-ravan-0.32.10.yaml"
+    assert named in output
 
 
 def test_undeclared_placeholder(vm_demo, tmp_path):

@@ -109,7 +109,8 @@ def test_cilium_preflight_before_each_hop_with_that_hops_version():
                 ("1.14.5", "1.14.19"), ("1.14.19", "1.15.19"), ("1.15.19", "1.16.19")]
             for change in changes:
                 before = ordered[: ordered.index(change)]
-                preflight = [s for s in before if "pre-flight" in s["title"] and s["to_version"] == change["to_version"]]
+                preflight = [s for s in before if "pre-flight" in s["title"]
+                             and s["to_version"] == change["to_version"]]  # fmt: skip
                 assert preflight, f"{cluster}: no pre-flight before {change['title']}"
                 template = preflight[-1]["commands"][0]
                 assert "--set preflight.enabled=true" in template and f"--version {change['to_version']} " in template
