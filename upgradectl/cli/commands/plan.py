@@ -195,12 +195,11 @@ FetchChartsOpt = Annotated[
 
 def chart_store(charts_dir: Path | None, fetch: bool):
     """The chart store of a run: --charts-dir, then the cache under the state directory, then the network."""
-    from upgradectl.graph.runs import DEFAULT_STATE_DIR
-    from upgradectl.tools.charts.store import ChartStore
+    from upgradectl.graph.run import default_chart_store
 
     if charts_dir is not None and not charts_dir.is_dir():
         raise fail(f"--charts-dir {charts_dir}: not a directory")
-    return ChartStore(cache_dir=DEFAULT_STATE_DIR / "charts", charts_dir=charts_dir, fetch=fetch)
+    return default_chart_store(charts_dir, fetch)
 
 
 def verify_plan_command(
