@@ -235,10 +235,33 @@ def change_step(f: HopFacts, edits: list[FileEdit]) -> Step:
                    "the controller applies them, no hand-run helm.")
     elif own.owner == "flux-bootstrap":
         detail += f" Owner: {own.describe()}: the components file is regenerated below, then committed."
-    shown = [e for e in edits if not (own.owner == "helm-cli" and e.purpose == "manual")]
+    if f.migrations:
+        detail += " Value changes: " + "; ".join(_migration_words(m) for m in f.migrations) + "."
+    shown = [_owner_note(e, f) for e in edits]
     title = f"{k.display_name} {f.a} -> {f.b} ({hop.kind})"
     return _step(f, "change", title, detail, changes=[describe(e) for e in shown], edits=shown, commands=commands,
                  writes=writes)  # fmt: skip
+
+
+def _migration_words(plan: MigrationPlan) -> str:
+    """A value migration with what else it needs and whether the release already has it."""
+    words = plan.summary()
+    extra = [*plan.satisfied, *(f"{r.key} must be set by hand: {r.why}" for r in plan.missing)]
+    return words + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _owner_note(edit: FileEdit, f: HopFacts) -> FileEdit:
+    """A hop with no pin in Git or Terraform: say how this owner makes the change (execution pauses for it)."""
+    if edit.purpose != "manual" or edit.file:
+        return edit
+    note = {
+        "helm-cli": f"no Git or Terraform pin: the helm commands below make this hop on {f.cluster} (by hand; "
+                    "`upgradectl execute` pauses here)",
+        "flux-bootstrap": f"regenerate {f.gotk_file or 'gotk-components.yaml'} for {f.b} (`flux install`, the step "
+                          "above) and commit it (`upgradectl execute` pauses here)",
+        "manifests": f"no pin: apply the {f.b} manifests below by hand (`upgradectl execute` pauses here)",
+    }.get(f.ownership.owner, edit.note)
+    return edit.model_copy(update={"note": note})
 
 
 def values_file_migration_step(f: HopFacts, saved: str) -> Step | None:

@@ -64,10 +64,11 @@ def _holds(values: dict[str, Any], wanted: dict[str, str]) -> bool:
     return True
 
 
-def _needed(requirement: Requirement, values: dict[str, Any]) -> bool:
+def _exemption(requirement: Requirement, values: dict[str, Any]) -> dict[str, str] | None:
+    """The set of values that makes a requirement unnecessary here (None: it is needed)."""
     if requirement.unless and _holds(values, requirement.unless):
-        return False
-    return not any(_holds(values, option) for option in requirement.unless_any)
+        return requirement.unless
+    return next((option for option in requirement.unless_any if _holds(values, option)), None)
 
 
 def plan_migration(detector: Detector, key: str, values: dict[str, Any]) -> MigrationPlan | None:
@@ -83,12 +84,14 @@ def plan_migration(detector: Detector, key: str, values: dict[str, Any]) -> Migr
     also_false = [k for k in migration.also_false if _shown(get_value(values, k)[1]).lower() == "true"]
     missing, satisfied = [], []
     for requirement in migration.requires:
+        exempt = _exemption(requirement, values)
         if get_value(values, requirement.key)[0]:
             satisfied.append(f"{requirement.key} is already set")
-        elif _needed(requirement, values):
+        elif exempt is None:
             missing.append(requirement)
         else:
-            satisfied.append(f"{requirement.key} is not needed here")
+            because = ", ".join(f"{k}: {v}" for k, v in exempt.items())
+            satisfied.append(f"{requirement.key} is not needed with {because}")
     return MigrationPlan(key, value, migration, sets, also_false, missing, satisfied)
 
 

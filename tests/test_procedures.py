@@ -137,3 +137,36 @@ def test_ravan_tunnel_disabled_becomes_routing_mode_native_in_the_changes(tmp_pa
     assert "tunnelProtocol" not in diff
     finding = next(f for f in p["findings"] if f["code"] == "CIL-TUNNEL-REMOVED")
     assert "tunnel: disabled -> routingMode: native" in finding["title"]
+
+
+def test_argo_cd_application_owner_is_read_from_the_cluster(tmp_path):
+    """keystone's argo-cd release handed to an Argo CD Application (in the cluster; the Flux HelmRelease gone from
+    Git and the cluster): the plan waits for the Application to sync, and runs no helm against it."""
+    root = tmp_path / "fleet"
+    shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "infra-flux/infrastructure/argocd/kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- namespace.yaml\n")
+    (root / "infra-flux/infrastructure/argocd/helmrelease.yaml").unlink()
+    releases = root / "clusters/keystone/resources/helm.toolkit.fluxcd.io/v2beta2/helmreleases.yaml"
+    listed = yaml.safe_load(releases.read_text())
+    listed["items"] = [i for i in listed["items"] if i["metadata"]["name"] != "argo-cd"]
+    releases.write_text(yaml.safe_dump(listed))
+    applications = root / "clusters/keystone/resources/argoproj.io/v1alpha1/applications.yaml"
+    listed = yaml.safe_load(applications.read_text()) if applications.is_file() else {"apiVersion": "v1", "items": []}
+    listed["items"].append({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "argocd-self", "namespace": "argocd"},
+        "spec": {"project": "default", "source": {"repoURL": "https://argoproj.github.io/argo-helm", "chart": "argo-cd",
+                                                  "targetRevision": "6.7.11"},
+                 "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"}},
+    })  # fmt: skip
+    applications.parent.mkdir(parents=True, exist_ok=True)
+    applications.write_text(yaml.safe_dump(listed))
+    p = plan("--tool", "argocd", "--to", "2.14.11", "--fleet", str(root / "fleet.yaml"))
+    stage = p["rollout"][0]
+    assert any("owned by an Argo CD Application argocd/argocd-self" in n for n in stage["notes"])
+    commands = [c for s in stage["steps"] + stage["rollback_steps"] for c in s["commands"]]
+    assert "kubectl -n argocd wait application.argoproj.io/argocd-self --for=jsonpath='{.status.sync.status}'" \
+           "=Synced --timeout=15m" in commands
+    assert not [c for c in commands if c.startswith(("helm upgrade", "helm rollback", "kubectl apply"))]
+    assert p["verification"]["violations"] == []
