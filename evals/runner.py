@@ -109,6 +109,8 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
         # offline and the same on every machine: no chart is fetched, so the values check says it could not run
         plan = run_plan(request, fleet, scenario.id, llm=session, charts=ChartStore(fetch=False),
                         command_parser=parse_upgradectl)
+        if plan.verification is None:
+            raise RuntimeError("the plan graph returned a plan the verifier did not check")
         return plan, finish(plan)
 
 

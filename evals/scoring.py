@@ -235,15 +235,16 @@ def gate_checks(expected: Expected, plan: Plan) -> list[Check]:
     return checks
 
 
-def verifier_check(plan: Plan) -> Check:
-    """The plan verifier's verdict (graph/verify.py): any violation fails the scenario."""
+def verifier_checks(plan: Plan) -> list[Check]:
+    """The plan verifier's verdict (graph/verify.py): any violation fails the scenario. A plan the graph did not
+    verify has no verdict to score (the runner refuses such plans: see evals/runner.py)."""
     verification = plan.verification
     if verification is None:
-        return Check(category="verifier", name="plan verifier ran", passed=False, detail="no verification on the plan")
+        return []
     shown = "; ".join(f"{v.check} {v.environment} {v.step}: {v.message}" for v in verification.violations[:3])
     more = len(verification.violations) - 3
     detail = shown + (f" (+{more} more)" if more > 0 else "")
-    return Check(category="verifier", name="plan verifier: no violations", passed=verification.ok, detail=detail)
+    return [Check(category="verifier", name="plan verifier: no violations", passed=verification.ok, detail=detail)]
 
 
 def score_plan(scenario: Scenario, plan: Plan) -> list[Check]:
@@ -255,5 +256,5 @@ def score_plan(scenario: Scenario, plan: Plan) -> list[Check]:
         *path_checks(scenario, plan),
         *decision_checks(expected, plan),
         *gate_checks(expected, plan),
-        verifier_check(plan),
+        *verifier_checks(plan),
     ]
