@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ def run_plan(
     on_update: Callable[[dict[str, Any]], None] | None = None,
     charts: ChartStore | None = None,
     command_parser: CommandParser | None = None,
+    today: date | None = None,
 ) -> Plan:
     """With an LLM session the agents also run their Claude loops and the plan gets a narrative.
 
@@ -41,6 +43,7 @@ def run_plan(
     plan verifier prove upgradectl's own commands parse: without one that check is reported as not run.
     `on_update` receives each node's state update as it finishes ({node name: update}, LangGraph's
     stream_mode="updates"), e.g. for the CLI's progress display; the graph itself renders nothing.
+    `today` pins the day support windows and knowledge age are judged on (default: UPGRADECTL_TODAY or now).
     """
     if llm is not None:
         llm_mode, model = "on", llm.model
@@ -49,6 +52,8 @@ def run_plan(
     graph = build_graph()
     context = RunContext(fleet=fleet, fleet_ref=fleet_ref, llm_mode=llm_mode, model=model, llm=llm, charts=charts,
                          command_parser=command_parser)
+    if today is not None:
+        context.today = today
     if on_update is None:
         plan = graph.invoke({"request": request}, context=context)["plan"]
     else:

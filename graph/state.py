@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any, TypedDict
 
 from upgradectl.agents.base import FleetView
@@ -27,6 +28,7 @@ from upgradectl.models import (
 )
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet
+from upgradectl.tools.knowledge.freshness import today
 from upgradectl.tools.verify.commands import CommandParser
 
 
@@ -93,6 +95,7 @@ class RunContext:
     llm: Any = None  # agents.llm.LLMSession when --llm is on (Any: the SDK loads only with the model)
     charts: ChartStore | None = None  # target charts for the values checks; None turns them off
     command_parser: CommandParser | None = None  # checks upgradectl's own commands (the CLI provides it)
+    today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
 
     def __post_init__(self) -> None:
         self.view = FleetView(self.fleet)

@@ -114,8 +114,8 @@ def test_incident_responder_rollback_limits_and_rollout(karpenter_input):
     assert prod.gates and prod.rollback_steps
     first = prod.rollback_steps[0]  # newest hop undone first, back to its from-version
     assert (first.kind, first.cluster) == ("rollback", "ravan")
-    assert (first.from_version, first.to_version) == ("1.0.10", "1.14.1")
-    assert first.title == "ravan: if 1.0.10 -> 1.14.1 fails: revert its commit (back to 1.0.10)"
+    assert (first.from_version, first.to_version) == ("1.0.14", "1.14.3")
+    assert first.title == "ravan: if 1.0.14 -> 1.14.3 fails: revert its commit (back to 1.0.14)"
 
 
 def test_every_task_says_what_it_checked(karpenter_input):
