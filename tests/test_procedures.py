@@ -82,10 +82,13 @@ def test_helm_cli_rollback_installs_the_hop_from_version_with_the_values_saved_b
         assert installs, step["title"]
         for command in installs:
             assert f"--version {spelled(a)} " in command + " ", command
-        saved = f"karpenter-values-{step['cluster']}-{a}.yaml"
-        assert any(f"-f {saved}" in c for c in installs if "/karpenter/karpenter " in c)
-        # written by a step of that hop before the upgrade
-        assert any(saved in s["writes"] and s["from_version"] == a for s in forward)
+        controller = [c for c in installs if "/karpenter/karpenter " in c]
+        if controller:  # with the values saved before that hop, by a step of that hop
+            saved = f"karpenter-values-{step['cluster']}-{a}.yaml"
+            assert all(f"-f {saved}" in c for c in controller)
+            assert any(saved in s["writes"] and s["from_version"] == a for s in forward)
+        else:  # the CRD chart rolls back only where the hop moved it (a minor crossed)
+            assert step["from_version"].rsplit(".", 1)[0] != step["to_version"].rsplit(".", 1)[0]
     downgrade = [s for s in rollbacks if "1.0.x" in s["title"]]
     assert [(s["from_version"], s["to_version"]) for s in downgrade] == [("0.37.8", "1.0.10")] * len(downgrade)
     assert all("--set webhook.enabled=true" in " ".join(s["commands"]) for s in downgrade)
