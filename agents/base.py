@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -31,7 +32,9 @@ from upgradectl.models import (
     UpgradeRequest,
 )
 from upgradectl.tools.analysis.detectors import ScanInput
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.gitops.manifests import (
     Manifest,
     MetricUse,
@@ -120,6 +123,8 @@ class TaskInput:
     findings: list[Finding] = field(default_factory=list)
     decision: Decision | None = None
     hop_gates: dict[str, list[Gate]] = field(default_factory=dict)  # stage 4's gates per hop "from->to"
+    fleet_ref: str = "demo"  # how the user named the fleet (--fleet): upgradectl's own commands repeat it
+    charts: ChartStore | None = None  # target charts for the values check (None: the check is off)
 
     @property
     def scope_names(self) -> set[str]:
@@ -191,16 +196,26 @@ def make_finding(
     sources: list[str] | None = None,
     uncertain: bool = False,
 ) -> Finding:
+    """A finding, its text and evidence excerpts redacted (they quote fleet data, and plans, logs and prompts
+    carry them)."""
     return Finding(
         code=code,
         severity=severity,
         category=category,
-        title=title,
-        detail=detail,
+        title=redact(title),
+        detail=redact(detail),
         subject=subject or Subject(),
-        evidence=evidence,
+        evidence=[e.model_copy(update={"excerpt": redact(e.excerpt)}) if e.excerpt else e for e in evidence],
         remediation=remediation,
         agent=agent,
         sources=sources or [],
         uncertain=uncertain,
     )
+
+
+def relpath(path: Path, base: Path) -> str:
+    """`path` relative to `base` when it is under it, else as given (for messages and commands)."""
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)

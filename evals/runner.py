@@ -27,9 +27,11 @@ from upgradectl.evals.scenario import LoadedScenario, ScenarioError, load_scenar
 from upgradectl.evals.scoring import score_plan
 from upgradectl.graph.state import PlanInput, RunContext
 from upgradectl.settings import LLMSettings
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetError, load_fleet
 from upgradectl.tools.knowledge.loader import KnowledgeError
 from upgradectl.tools.knowledge.overlay import bundled_knowledge_only
+from upgradectl.tools.verify.commands import CommandParser
 
 if TYPE_CHECKING:  # the anthropic SDK loads only in LLM mode
     from upgradectl.agents.llm.client import LLMSession
@@ -46,6 +48,7 @@ class RunOptions:
     receive it by name), app.plan.plan_for_eval for `upgradectl eval`."""
 
     planner: Planner
+    command_parser: CommandParser | None = None  # the CLI's (module-level, so worker processes get it by name)
     llm: LLMMode = "off"
     record: bool = False
     model: str | None = None
@@ -111,7 +114,9 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
             "clusters": list(spec.clusters),
             "environments": list(spec.environments),
         }
-        context = RunContext(fleet=fleet, fleet_ref=scenario.id, llm=session)
+        # offline and the same on every machine: no chart is fetched, so the values check says it could not run
+        context = RunContext(fleet=fleet, fleet_ref=scenario.id, llm=session, charts=ChartStore(fetch=False),
+                             command_parser=options.command_parser)  # fmt: skip
         if options.today is not None:  # the suite's pinned day, so support windows score the same every day
             context.today = options.today
         plan = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]

@@ -3,10 +3,12 @@ the specialist agents (`Send`, parallel), a join, and the decision-tree step tha
 
     read_request -> intake -> stage1 => tasks -> stage2 (track) => tasks -> stage3 => tasks (rollback limits)
            -> stage4 (risk, strategy, approval) => tasks -> stage5 => rollout per env -> stage6 => tasks -> assemble
+           -> verify (the plan verifier: violations become findings)
 
 A run starts from JSON (`PlanInput`); `read_request` opens the fleet into the run context unless the caller
 opened it, and reads the request. The same compiled graph serves `upgradectl plan`, MCP, the evals and
-LangGraph Server (graph/server.py), where anticipated errors become the `error` output instead of raising.
+LangGraph Server (upgradectl/graph_server.py), where anticipated errors become the `error` output instead of
+raising.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.inventory import PlanningError, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
+from upgradectl.exit_codes import bug_summary
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
 from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload
+from upgradectl.graph.verify import verify
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
     SEVERITY_ORDER,
@@ -37,9 +41,12 @@ from upgradectl.models import (
     Subject,
 )
 from upgradectl.tools.analysis.inventory import tool_release
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import FleetError, open_fleet
+from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
+from upgradectl.tools.verify.commands import CommandParser
 
 STAGES = (1, 2, 3, 4, 5, 6)
 ANTICIPATED = (RequestError, FleetError, KnowledgeError, PlanningError)  # bad input, not bugs: the `error` output
@@ -94,6 +101,29 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     inventory = take_inventory(request, fleet, k, ctx.today)
     findings = list(inventory.findings)
     for name, cluster in fleet.clusters.items():
+        if cluster.source is None or (request.clusters and name not in request.clusters):
+            continue
+        try:
+            unreadable = cluster.source.unreadable_helm_releases()
+        except SourceError as exc:  # its secrets list does not read: the cluster as a whole could not be checked
+            cluster.mark_unreadable(str(exc))
+            continue
+        for release in unreadable:
+            findings.append(
+                make_finding(
+                    code="HELM-RELEASE-UNREADABLE",
+                    severity="medium",
+                    category="incomplete",
+                    title=f"Helm release {release.release or release.secret_name} on {name} could not be decoded: "
+                    "its chart, values and manifest were not checked",
+                    agent="flux-navigator",
+                    subject=Subject(cluster=name, namespace=release.namespace, name=release.secret_name),
+                    evidence=[Evidence(source="helm", ref=f"{name}: {release.ref}", excerpt=release.reason)],
+                    remediation="Check the release secret (`helm history` for that release); re-record the snapshot "
+                    "or fix the release, then plan again.",
+                )
+            )
+    for name, cluster in fleet.clusters.items():
         if cluster.source is None and (not request.clusters or name in request.clusters):
             findings.append(
                 make_finding(
@@ -107,6 +137,21 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
                     remediation="Fix access to the cluster (context, credentials, network) and plan again.",
                 )
             )
+    for what, path, problem in ctx.fleet.unusable_paths():
+        findings.append(
+            make_finding(
+                code="FLEET-PATH-UNUSABLE",
+                severity="high",
+                category="incomplete",
+                title=f"The fleet's {what} {path} {problem}: nothing there was checked",
+                agent="flux-navigator",
+                subject=Subject(file=str(path)),
+                evidence=[Evidence(source="gitops" if what == "GitOps repo" else "terraform", ref=str(path),
+                                   excerpt=f"{path} {problem}")],
+                remediation=f"Fix the {what}'s path in the fleet file (relative to the fleet file) and plan again; "
+                "`upgradectl doctor --fleet FLEET` checks every path.",
+            )
+        )
     record = AgentTaskRecord(
         stage=1,
         task=INVENTORY_TASK[3],
@@ -146,6 +191,8 @@ def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:
         findings=list(state.get("findings", [])),
         decision=state.get("decision"),
         hop_gates=dict(state.get("hop_gates", {})),
+        fleet_ref=ctx.fleet_ref,
+        charts=ctx.charts,
     )
 
 
@@ -159,7 +206,9 @@ def run_task(state: TaskPayload, ctx: RunContext) -> dict:
         task_input = _task_input(state, ctx)
         result = spec.playbook(task_input)
     except Exception as exc:  # a playbook bug must not sink the other agents' work
-        error = f"{type(exc).__name__}: {exc}"
+        # a source that could not be read says which file and why; a bug is named by its place, never by a
+        # message that may quote the data it was reading
+        error = f"{type(exc).__name__}: {exc}" if isinstance(exc, SourceError) else bug_summary(exc)
         result = TaskResult(
             [
                 make_finding(
@@ -302,10 +351,16 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
 
 class _ServedRun:
     """Where a served graph keeps its run's context: LangGraph Server passes none (only JSON), so the first
-    node starts a fresh one per run and the later nodes of that run find it here."""
+    node starts a fresh one per run (with the chart store and command parser the graph was built with) and the
+    later nodes of that run find it here."""
 
-    def __init__(self) -> None:
+    def __init__(self, charts: ChartStore | None, command_parser: CommandParser | None) -> None:
+        self.charts, self.command_parser = charts, command_parser
         self.context: RunContext | None = None
+
+    def start(self) -> RunContext:
+        self.context = RunContext(charts=self.charts, command_parser=self.command_parser)
+        return self.context
 
 
 def _bind(node: Node, served: _ServedRun | None, errors_as_output: bool):
@@ -316,9 +371,8 @@ def _bind(node: Node, served: _ServedRun | None, errors_as_output: bool):
     def run(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         ctx = runtime.context
         if served is not None:
-            if node is read_request:  # a new run: nothing of an earlier run's fleet carries over
-                served.context = RunContext()
-            ctx = served.context
+            # a new run starts at read_request: nothing of an earlier run's fleet carries over
+            ctx = served.start() if node is read_request else served.context
         if ctx is None:
             raise RuntimeError("no run context: pass context=RunContext(...) to the graph")
         if not errors_as_output:
@@ -340,14 +394,17 @@ def _continue_unless_failed(next_node: str):
     return route
 
 
-def build_graph(*, served: bool = False):
+def build_graph(
+    *, served: bool = False, charts: ChartStore | None = None, command_parser: CommandParser | None = None
+):
     """Compile the plan graph. No clients are created here: the fleet and the model session live in the run
-    context the caller passes. `served` (LangGraph Server, which can only pass JSON): without a context the
-    first node builds one from the input, and bad input ends the run with the `error` output."""
+    context the caller passes. `served` (LangGraph Server, which can only pass JSON): the first node builds each
+    run's context from the input (with `charts` and `command_parser`), and bad input ends the run with the
+    `error` output."""
     # a served run builds its own context, so the server is not offered a schema it could never fill from JSON
     context_schema = None if served else RunContext
     graph = StateGraph(PlanState, context_schema=context_schema, input_schema=PlanInput, output_schema=PlanOutput)
-    run = _ServedRun() if served else None
+    run = _ServedRun(charts, command_parser) if served else None
 
     def add(name: str, node: Node, **options) -> None:
         graph.add_node(name, _bind(node, run, errors_as_output=served), **options)
@@ -366,6 +423,8 @@ def build_graph(*, served: bool = False):
         graph.add_conditional_edges(f"stage{stage}", _fan_out(stage), [f"stage{stage}_tasks"])
         previous = f"stage{stage}_tasks"
     add("assemble", assemble)
+    add("verify", verify)
     graph.add_edge(previous, "assemble")
-    graph.add_edge("assemble", END)
+    graph.add_edge("assemble", "verify")
+    graph.add_edge("verify", END)
     return graph.compile(name="upgrade_plan")

@@ -34,9 +34,11 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import ClusterEntry, Fleet
 from upgradectl.tools.cluster.sources import ClusterSource
 from upgradectl.tools.knowledge.freshness import today
+from upgradectl.tools.verify.commands import CommandParser
 
 if TYPE_CHECKING:  # the anthropic SDK loads only when the model is on
     from upgradectl.agents.llm.client import LLMSession
@@ -131,6 +133,8 @@ class RunContext:
     fleet_ref: str = ""  # what plan.fleet says: the --fleet value, "context NAME", or the eval scenario id
     llm: LLMSession | None = None  # Claude on top of the playbooks (None: playbooks only)
     live_opener: LiveOpener | None = None  # opens fleet entries that name a kube context (None: the default)
+    charts: ChartStore | None = None  # target charts for the values checks; None turns them off
+    command_parser: CommandParser | None = None  # checks upgradectl's own commands (the interfaces provide it)
     today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
 
     @cached_property

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from upgradectl.graph.server import make_graph
+from upgradectl.graph_server import make_graph
 
 REPO = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("upgradectl")

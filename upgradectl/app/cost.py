@@ -15,7 +15,7 @@ from upgradectl.app.cost_report import render_comparison_markdown, with_plots, w
 from upgradectl.app.errors import UseCaseError
 from upgradectl.cost_models import CostComparison, CostReport
 from upgradectl.exit_codes import EXIT_INCOMPLETE, EXIT_OK
-from upgradectl.tools.cluster.fleet import FleetError, load_fleet
+from upgradectl.tools.cluster.fleet import FleetError, load_fleet, unknown_clusters_message
 from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
 from upgradectl.tools.cost.kpis import analyze_cluster, compare
 from upgradectl.tools.cost.prices import PriceError, load_prices
@@ -72,7 +72,7 @@ def cost(request: CostRequest) -> CostOutcome:
     wanted = request.clusters or list(loaded.clusters)
     unknown = [c for c in wanted if c not in loaded.clusters]
     if unknown:
-        raise UseCaseError(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
+        raise UseCaseError(unknown_clusters_message(unknown, loaded.clusters))
     outcome = CostOutcome(fleet=loaded.name)
     for name in wanted:
         entry = loaded.clusters[name]
@@ -80,7 +80,10 @@ def cost(request: CostRequest) -> CostOutcome:
             outcome.unreachable.append(f"{name}: {entry.error}")
             continue
         region = _region_of(entry.source, entry.entry.region)
-        outcome.reports.append(analyze_cluster(entry.source, table, region, entry.entry.provider))
+        try:
+            outcome.reports.append(analyze_cluster(entry.source, table, region, entry.entry.provider))
+        except SourceError as exc:  # a snapshot file that does not read: this cluster is incomplete
+            outcome.unreachable.append(f"{name}: {exc}")
     if request.out:
         outcome.reports = with_plots(outcome.reports, request.out)
         outcome.files = write_cost(outcome.reports, loaded.name, request.out)
@@ -93,9 +96,12 @@ def _compare(request: CostRequest, table) -> CostOutcome:
         sources = [SnapshotCluster(request.before), SnapshotCluster(request.after)]  # type: ignore[arg-type]
     except SourceError as exc:
         raise UseCaseError(str(exc)) from None
-    reports = [
-        analyze_cluster(s, table, _region_of(s, request.region), str(s.meta.get("provider", ""))) for s in sources
-    ]
+    try:
+        reports = [
+            analyze_cluster(s, table, _region_of(s, request.region), str(s.meta.get("provider", ""))) for s in sources
+        ]
+    except SourceError as exc:
+        raise UseCaseError(str(exc)) from None
     outcome = CostOutcome(fleet="", reports=reports, comparison=compare(*reports))
     if request.out:
         request.out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from upgradectl.evals.results import LLM_MODES, ScenarioResult, SuiteResult
 from upgradectl.evals.runner import RunOptions, default_jobs
 from upgradectl.evals.scenario import LoadedScenario, ScenarioError
 from upgradectl.settings import api_key_configured
+from upgradectl.tools.verify.commands import CommandParser
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,10 @@ def evaluate(
     request: EvalRequest,
     on_start: Callable[[int, int, list[str]], None] | None = None,
     progress: Callable[[ScenarioResult], None] | None = None,
+    command_parser: CommandParser | None = None,
 ) -> EvalOutcome:
-    """Run the suite; `on_start(scenarios, workers, skipped ids)` before the first scenario, `progress` after each."""
+    """Run the suite; `on_start(scenarios, workers, skipped ids)` before the first scenario, `progress` after each.
+    `command_parser` (the CLI's) lets each plan's verifier prove upgradectl's own commands parse."""
     if request.llm not in LLM_MODES:
         raise UseCaseError(f"--llm {request.llm!r} is not one of {', '.join(LLM_MODES)}")
     if request.record and request.llm != "live":
@@ -68,6 +71,7 @@ def evaluate(
     workers = request.jobs or default_jobs()
     options = RunOptions(
         planner=plan_for_eval,
+        command_parser=command_parser,
         llm=request.llm,  # type: ignore[arg-type]
         record=request.record,
         model=request.model,

@@ -28,6 +28,7 @@ from upgradectl.tools.cluster.fleet import Fleet, FleetError, default_live_opene
 from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, change_sets, describe, unified_diff
 from upgradectl.tools.gitops.gitrepo import GitError, GitRepo
 from upgradectl.tools.knowledge.loader import load_tool
+from upgradectl.tools.textfiles import read_text
 
 Say = Callable[[str], None]  # where a run reports what it is doing (stderr on the command line)
 
@@ -36,8 +37,9 @@ def load_plan(path: Path) -> Plan:
     """A plan.json written by `upgradectl plan --format json`; a clear error for anything else."""
     if not path.is_file():
         raise UseCaseError(f"plan file {path} not found; write one with `upgradectl plan ... --format json > {path}`")
+    text = read_text(path, "plan file", UseCaseError)  # not UTF-8, unreadable: a usage error naming the file
     try:
-        return Plan.model_validate_json(path.read_text())
+        return Plan.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))

@@ -23,7 +23,7 @@ from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_OK
 from upgradectl.models import Gate
 from upgradectl.tools.analysis.inventory import detect_installation
 from upgradectl.tools.analysis.paths import PathError, resolve_target
-from upgradectl.tools.cluster.fleet import FleetError, load_fleet
+from upgradectl.tools.cluster.fleet import FleetError, load_fleet, unknown_clusters_message
 from upgradectl.tools.knowledge.loader import KnowledgeError, ToolKnowledge, load_tool
 from upgradectl.tools.metrics.baselines import (
     BaselineError,
@@ -212,7 +212,7 @@ def resolve_scope(request: GateRequest, version: str | None) -> tuple[ToolKnowle
     wanted = request.clusters
     unknown = [c for c in wanted if c not in loaded.clusters]
     if unknown:
-        raise UseCaseError(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
+        raise UseCaseError(unknown_clusters_message(unknown, loaded.clusters))
     targets: list[Target] = []
     for name, cluster in loaded.clusters.items():
         if wanted and name not in wanted:

@@ -1,9 +1,10 @@
-"""The plan use case: a request and a fleet in, a Plan out (with its exit code and the files written).
+"""The plan use case: a request and a fleet in, a verified Plan out, with the exit code it means.
 
 `upgradectl plan`, the MCP `plan` tool and the eval runner all plan through here; LangGraph Server runs the
-same graph (graph/server.py). The graph does the work from a JSON `PlanInput`; this module adds what an
-interface asks around it: the model session, the progress callback, plan.md/plan.json, the exit code, and
-errors as `UseCaseError` with the exit code they mean.
+same graph (upgradectl/graph_server.py). The graph does the work from a JSON `PlanInput`; this module adds what
+an interface asks around it: the model session, the chart store and command parser the plan verifier uses, the
+progress callback, the exit code, and errors as `UseCaseError` with the exit code they mean. Interfaces write
+plan.md/plan.json (app/report.py) after they have shown the plan.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from upgradectl.agents.inventory import PlanningError
 from upgradectl.agents.request import RequestError
 from upgradectl.app.errors import UseCaseError
 from upgradectl.app.llm import LLMMode, open_llm_session
-from upgradectl.app.report import write_plan
 from upgradectl.exit_codes import EXIT_INCOMPLETE, plan_exit_code
 from upgradectl.models import Plan, Severity
+from upgradectl.tools.charts.store import default_chart_store
 from upgradectl.tools.cluster.fleet import FleetError
 from upgradectl.tools.knowledge.loader import KnowledgeError
+from upgradectl.tools.verify.commands import CommandParser
 
 if TYPE_CHECKING:  # langgraph and the graph load when a plan runs, not when an interface starts
     from upgradectl.graph.state import PlanInput, RunContext
@@ -48,8 +50,10 @@ class PlanRequest(BaseModel):
     llm: LLMMode = "off"
     model: str | None = None
     run_log: Path | None = None
-    out: Path | None = None  # also write plan.md and plan.json here
+    out: Path | None = None  # where the interface writes plan.md/plan.json; the run log goes there by default
     fail_on: Severity = "critical"
+    charts_dir: Path | None = None  # local target charts for the values checks, tried before cache and network
+    fetch_charts: bool = True  # fetch target charts from their repository (else a missing one is inconclusive)
 
     def graph_input(self) -> PlanInput:
         """The plan graph's JSON input (what LangGraph Server clients send)."""
@@ -69,21 +73,34 @@ class PlanRequest(BaseModel):
 
 @dataclass
 class PlanOutcome:
-    """A plan and what to tell its reader: the exit code for --fail-on, files written, warnings, the run log."""
+    """A plan and what to tell its reader: the exit code for --fail-on, warnings, the run log."""
 
     plan: Plan
     exit_code: int
-    files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     run_log: Path | None = None
 
 
-def plan(request: PlanRequest, on_update: OnUpdate | None = None) -> PlanOutcome:
-    """Plan one upgrade; raises UseCaseError (exit 2 for bad input, 3 when no cluster in scope could be read)."""
+def plan(
+    request: PlanRequest, on_update: OnUpdate | None = None, command_parser: CommandParser | None = None
+) -> PlanOutcome:
+    """Plan one upgrade; raises UseCaseError (exit 2 for bad input, 3 when no cluster in scope could be read).
+
+    `command_parser` is the CLI's (parse_upgradectl in upgradectl/cli/app.py), handed down by the interface: with
+    it the plan verifier proves upgradectl's own commands in the plan parse; without it that check is reported as
+    not run.
+    """
     from upgradectl.graph.state import RunContext  # loads langgraph: keeps interfaces' start-up light
 
+    if request.charts_dir is not None and not request.charts_dir.is_dir():
+        raise UseCaseError(f"--charts-dir {request.charts_dir}: not a directory")
     session, warnings = open_llm_session(request.llm, request.model, request.run_log, request.out)
-    context = RunContext(fleet_ref=f"context {request.context}" if request.context else request.fleet, llm=session)
+    context = RunContext(
+        fleet_ref=f"context {request.context}" if request.context else request.fleet,
+        llm=session,
+        charts=default_chart_store(request.charts_dir, request.fetch_charts),
+        command_parser=command_parser,
+    )
     try:
         planned, run_warnings = run_graph(request.graph_input(), context, on_update)
     except PlanningError as exc:
@@ -98,11 +115,9 @@ def plan(request: PlanRequest, on_update: OnUpdate | None = None) -> PlanOutcome
     finally:
         if session is not None:
             session.close()  # the run's totals go to the run log
-    files = write_plan(planned, request.out) if request.out else []
     return PlanOutcome(
         plan=planned,
         exit_code=plan_exit_code(planned, request.fail_on),
-        files=files,
         warnings=[*warnings, *run_warnings],
         run_log=session.run_log.path if session is not None else None,
     )
@@ -126,7 +141,7 @@ def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | 
         on_update(update)
         for change in update.values():
             warnings.extend((change or {}).get("warnings", []))
-        planned = (update.get("assemble") or {}).get("plan", planned)
+        planned = (update.get("verify") or {}).get("plan", planned)
     if planned is None:
         raise RuntimeError("the plan graph ended without a plan")
     return planned, warnings
@@ -134,5 +149,8 @@ def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | 
 
 def plan_for_eval(plan_input: PlanInput, context: RunContext) -> Plan:
     """The planner the eval runner is given (evals/ sits below app/ and cannot import it)."""
-    return run_graph(plan_input, context)[0]
+    planned = run_graph(plan_input, context)[0]
+    if planned.verification is None:  # a plan is scored only when the verifier has checked it
+        raise RuntimeError("the plan graph returned a plan the verifier did not check")
+    return planned
 

@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from upgradectl import __version__
+from upgradectl.cli.argv import parse_with
 from upgradectl.cli.output import err
-from upgradectl.exit_codes import EXIT_INTERNAL
+from upgradectl.exit_codes import EXIT_INTERNAL, bug_summary
 
 app = typer.Typer(
     name="upgradectl",
@@ -25,7 +26,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 incomplete (something could not "
-    "be checked), 4 internal error, 5 the model failed (plan written from playbooks only).",
+    "be checked), 5 the model failed (plan written from playbooks only), 70 internal error (a bug). scan keeps "
+    "Pluto's codes (see scan --help).",
 )
 def _version_callback(value: bool) -> None:
     if value:
@@ -35,15 +37,26 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Global options."""
+    ctx.obj = {"command_parser": parse_upgradectl}  # what commands hand the plan verifier (cli/argv.py)
+
+
+def parse_upgradectl(argv: list[str]) -> str | None:
+    """None when `upgradectl ARGV` parses with this CLI, else its error (module-level: worker processes and
+    servers are handed it by name)."""
+    register_commands()
+    return parse_with(typer.main.get_command(app), argv)
 
 
 def register_commands() -> None:
-    """Each command group lives in its own module under upgradectl/cli/commands/."""
+    """Each command group lives in its own module under upgradectl/cli/commands/ (registered once)."""
+    if app.registered_commands:
+        return
     # registered from main(), not on import, so importing this module (tests, the docs) stays cheap
     from upgradectl.cli.commands import cluster as cluster_commands
     from upgradectl.cli.commands import cost as cost_commands
@@ -78,7 +91,7 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: a bug must not print a traceback at users
         if os.environ.get("UPGRADECTL_DEBUG"):
             raise
-        err.print(f"internal error (a bug in upgradectl): {type(exc).__name__}: {exc}\n"
+        err.print(f"internal error (a bug in upgradectl): {bug_summary(exc)}\n"
                   "Re-run with UPGRADECTL_DEBUG=1 to see the traceback, and please report it.", highlight=False,
                   markup=False)
         sys.exit(EXIT_INTERNAL)

@@ -23,6 +23,7 @@ from upgradectl.app.gates import validate as judge_gates
 from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import CommandResult, bound_json, clip
+from upgradectl.mcp_server.roots import confine, confine_fleet
 
 GATE_MEANING = {
     0: "every gate passed: promotion may proceed",
@@ -32,6 +33,7 @@ GATE_MEANING = {
 }
 COST_MEANING = {0: "analysis complete", 3: "incomplete: a cluster could not be read or a checker found a violation"}
 GENERIC_MEANING = {0: "done", 1: "blockers found", 3: "incomplete: something could not be checked"}
+# 2 (usage) and 70 (internal error, upgradectl/exit_codes.py) never come back as results: they are tool errors
 RUN_MEANING = {
     0: "the run finished: every change set committed, reconciled, and its gates passed (or it was rejected)",
     1: "a gate failed: that commit was reverted and the run stopped",
@@ -101,6 +103,8 @@ def validate(
     1 a gate failed, 3 inconclusive (both 1 and 3 block promotion).
     """
     with tool_call("validate"):
+        fleet = confine_fleet(fleet)
+        baseline = str(confine(baseline, "baseline")) if baseline else None
         args = ["validate", "--tool", tool, "--fleet", fleet, "--format", "json", *_opt("--clusters", _csv(clusters))]
         args += [*_opt("--baseline", baseline), *_opt("--version", version), *_opt("--metrics-url", metrics_url)]
         args += _opt("--at", at)
@@ -132,6 +136,8 @@ def cost(
     `truncated`) and exit code 0 complete or 3 incomplete.
     """
     with tool_call("cost"):
+        fleet = confine_fleet(fleet)
+        prices = str(confine(prices, "prices")) if prices else None
         args = [
             "cost",
             "--fleet",
@@ -163,7 +169,9 @@ Note = Annotated[str, Field(description="Why, for the run's record.")]
 
 
 def _store(state_dir: str | None, checkpoint: str | None) -> list[str]:
-    return [*_opt("--state-dir", state_dir), *_opt("--checkpoint", checkpoint)]
+    """--state-dir (confined to the roots; the server's default when not given) and --checkpoint (a URL)."""
+    directory = str(confine(state_dir, "state_dir")) if state_dir else None
+    return [*_opt("--state-dir", directory), *_opt("--checkpoint", checkpoint)]
 
 
 def list_runs(state_dir: StateDir = None, checkpoint: Checkpoint = None) -> CommandResult:

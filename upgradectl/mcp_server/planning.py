@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections import Counter, OrderedDict
-from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -15,6 +14,7 @@ from pydantic import Field, ValidationError
 
 from upgradectl.app.plan import PlanOutcome, PlanRequest
 from upgradectl.app.plan import plan as plan_upgrade
+from upgradectl.app.report import write_plan
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import (
     MAX_LIMIT,
@@ -30,8 +30,11 @@ from upgradectl.mcp_server.results import (
     clip,
     severity_counts,
 )
+from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.models import SEVERITY_ORDER, Environment, Finding, Plan, Severity, Trigger
 from upgradectl.tools.knowledge.loader import products
+from upgradectl.tools.textfiles import schema_problems
+from upgradectl.tools.verify.commands import CommandParser
 
 KEPT_PLANS = 8  # plans remembered per server process, most recent first out last
 MAX_CLUSTERS_SHOWN = 50
@@ -70,15 +73,16 @@ class PlanStore:
     def get(self, plan_id: str | None, plan_file: str | None) -> tuple[str, Plan]:
         """The plan named by id or file; a ToolError says which ids exist when neither is found."""
         if plan_file:
-            path = Path(plan_file).expanduser()
+            path = confine(plan_file, "plan_file")
             if path.is_dir():
                 path = path / "plan.json"
             try:
-                return str(path), Plan.model_validate_json(path.read_text())
+                return str(path), Plan.model_validate_json(path.read_bytes())
             except OSError as exc:
                 raise ToolError(f"plan_file {plan_file}: cannot read it ({exc.strerror or exc})") from exc
             except ValidationError as exc:
-                raise ToolError(f"plan_file {plan_file} is not an upgradectl plan.json: {clip(str(exc), 300)}") from exc
+                problems = schema_problems(exc)
+                raise ToolError(f"plan_file {plan_file} is not an upgradectl plan.json: {problems}") from None
         if plan_id and plan_id in self._plans:
             return plan_id, self._plans[plan_id]
         known = ", ".join(self._plans) or "none yet"
@@ -137,7 +141,9 @@ def findings_page(
     )
 
 
-def summarise(outcome: PlanOutcome, fail_on: Severity, plan_id: str, page: FindingsPage) -> PlanResult:
+def summarise(
+    outcome: PlanOutcome, fail_on: Severity, plan_id: str, page: FindingsPage, files: list[str]
+) -> PlanResult:
     """The plan as a model should first see it: decision, path, rollout, counts and one page of findings."""
     plan = outcome.plan
     versions = [
@@ -206,7 +212,7 @@ def summarise(outcome: PlanOutcome, fail_on: Severity, plan_id: str, page: Findi
             for s in plan.rollout
         ],
         findings=page,
-        files=[str(path) for path in outcome.files],
+        files=files,
         next_steps=[
             f"explain_finding(code='<CODE>', plan_id='{plan_id}') for the knowledge-base entry and every instance",
             f"plan_findings(plan_id='{plan_id}', severity='high', cluster='<name>') for another page of findings",
@@ -218,8 +224,9 @@ def summarise(outcome: PlanOutcome, fail_on: Severity, plan_id: str, page: Findi
 class PlanTools:
     """plan, plan_findings and explain_finding, sharing this session's PlanStore."""
 
-    def __init__(self) -> None:
+    def __init__(self, command_parser: CommandParser | None = None) -> None:
         self.store = PlanStore()
+        self.command_parser = command_parser  # the CLI's, handed over by `upgradectl mcp`: plans are verified with it
 
     def plan(
         self,
@@ -288,6 +295,7 @@ class PlanTools:
                     "say what to upgrade: pass request (words) or tool (karpenter, victoriametrics, "
                     "flux, argocd, cilium)"
                 )
+            out = confine(out_dir, "out_dir") if out_dir else None
             outcome = plan_upgrade(
                 PlanRequest(
                     text=request,
@@ -296,16 +304,17 @@ class PlanTools:
                     clusters=clusters,
                     environments=list(environments) if environments else None,
                     trigger=trigger,
-                    fleet=fleet,
-                    out=Path(out_dir).expanduser() if out_dir else None,
+                    fleet=confine_fleet(fleet),
                     fail_on=fail_on,
-                )
+                ),
+                command_parser=self.command_parser,
             )
+            files = [str(p) for p in write_plan(outcome.plan, out)] if out else []
             plan_id = self.store.add(outcome.plan)
             page = findings_page(
                 outcome.plan.findings, severity=severity, cluster=cluster, code=code, limit=limit, plan_id=plan_id
             )
-            return summarise(outcome, fail_on, plan_id, page)
+            return summarise(outcome, fail_on, plan_id, page, files)
 
     def plan_findings(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -14,6 +13,7 @@ from upgradectl.app.scan import scan as run_scan
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.planning import Limit
 from upgradectl.mcp_server.results import ScanResult, ScanUsage, clip
+from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS
 
 ScanStatus = Literal["deprecated", "removed", "stored", "replacement-unavailable"]
@@ -46,8 +46,9 @@ def scan(
 
     Use before a Kubernetes or tool upgrade to see which objects, manifests (file:line) and releases still
     use an API that is going away, and what replaces it. Give fleet and/or manifests. Returns counts by
-    status, the scanned totals, notes about what was skipped, Pluto's exit code (0 none, 2 deprecated,
-    3 removed or still stored, 4 replacement not served yet) and up to `limit` usages, worst first.
+    status, the scanned totals, notes about what was skipped or could not be read, Pluto's exit code (0 none,
+    1 a manifest, cluster or release could not be read, 2 deprecated, 3 removed or still stored, 4 replacement
+    not served yet) and up to `limit` usages, worst first. Paths must lie under the server's roots.
     """
     with tool_call("scan"):
         if not fleet and not manifests:
@@ -55,8 +56,8 @@ def scan(
         if helm and not fleet:
             raise ToolError("helm=true reads Helm release secrets from clusters: pass fleet too")
         wanted = ScanRequest(
-            target=target, manifests=[Path(m).expanduser() for m in manifests or []], fleet=fleet, clusters=clusters,
-            helm=helm,
+            target=target, manifests=[confine(m, "manifests") for m in manifests or []],
+            fleet=confine_fleet(fleet) if fleet else None, clusters=clusters, helm=helm,
         )  # fmt: skip
         report = run_scan(wanted)
         rows = sorted(report.usages, key=lambda u: (-EXIT_FOR_STATUS[u.status], u.rule.component, u.location))

@@ -14,11 +14,13 @@ from typing import Annotated
 import typer
 
 from upgradectl.app.errors import UseCaseError
+from upgradectl.cli.argv import command_parser
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_OK
 
 
 def eval_command(
+    ctx: typer.Context,
     scenario: Annotated[
         str,
         typer.Option(
@@ -78,7 +80,7 @@ def eval_command(
         err.print(f"  {result.id}: {state} ({result.seconds:.1f}s)", highlight=False, markup=False)
 
     try:
-        outcome = evaluate(wanted, on_start=starting, progress=progress)
+        outcome = evaluate(wanted, on_start=starting, progress=progress, command_parser=command_parser(ctx))
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     result = outcome.result

@@ -19,7 +19,7 @@ EXEC_EXIT_HELP = (
     "cleanly); 1 a gate failed: that commit was reverted and the run stopped; 3 a gate was inconclusive or "
     "the cluster did not reconcile in time: reverted and stopped; 6 paused for approval (upgradectl approve "
     "RUN_ID); 7 rejected; 2 usage error (bad flags, a plan that does not apply to the repo, git failed); "
-    "4 internal error."
+    "70 internal error."
 )
 
 StateDirOpt = Annotated[

@@ -52,7 +52,14 @@ AtOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per HTTP request (3 attempts with backoff).")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds each metrics request may take in all, connect to last byte (3 attempts with backoff; a source "
+        "that times out every attempt is not asked again in this run).",
+    ),
+]
 
 
 def _emit(text: str) -> None:

@@ -10,11 +10,14 @@ from typing import Annotated
 import typer
 
 from upgradectl.app.errors import UseCaseError
-from upgradectl.cli.output import err, fail
+from upgradectl.cli.argv import command_parser
+from upgradectl.cli.output import err, fail, usable_out_dir, write_failed
+from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_OK
 from upgradectl.models import SEVERITY_ORDER, Plan
 
 
 def plan(
+    ctx: typer.Context,
     request: Annotated[
         str,
         typer.Argument(
@@ -96,12 +99,17 @@ def plan(
         typer.Option("--run-log", help="JSON-lines log of model calls, tokens, cost and tool calls (default: "
                      "run-log.jsonl in --out when the model is on)."),
     ] = None,
+    charts_dir: ChartsDirOpt = None,
+    fetch_charts: FetchChartsOpt = True,
 ) -> None:
-    """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout."""
+    """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout.
+
+    The release's values are checked against the target chart itself (keys it no longer has, schema and documented
+    options); the finished plan is proven consistent by the plan verifier (see `upgradectl verify-plan`)."""
     # the plan use case loads the agents and langgraph: imported when a plan runs, so --help stays fast
     from upgradectl.app.plan import PlanRequest
     from upgradectl.app.plan import plan as plan_upgrade
-    from upgradectl.app.report import render_json, render_markdown
+    from upgradectl.app.report import render_json, render_markdown, write_plan
     from upgradectl.cli.progress import plan_progress
 
     if output_format not in ("md", "json"):
@@ -115,17 +123,19 @@ def plan(
     if context is not None and fleet != "demo":
         raise fail("--context plans one live cluster and does not combine with --fleet; to mix, name the context in "
                    "the fleet file (clusters: - name: ..., environment: ..., context: ...)")
+    if out is not None:
+        usable_out_dir(out)
     environments = _split(env)
     if context is not None and len(environments) > 1:
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
     wanted = PlanRequest(
         text=request, tool=tool, to=to, clusters=_split(clusters) or None, environments=environments or None,
         trigger=trigger, fleet=fleet, context=context, kubeconfig=kubeconfig, llm=llm, model=model,
-        run_log=run_log, out=out, fail_on=fail_on,
+        run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir, fetch_charts=fetch_charts,
     )  # fmt: skip
     try:
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
-            outcome = plan_upgrade(wanted, on_update=on_update)
+            outcome = plan_upgrade(wanted, on_update=on_update, command_parser=command_parser(ctx))
     except UseCaseError as exc:
         for line in exc.details:
             err.print(line, highlight=False, markup=False)
@@ -133,16 +143,96 @@ def plan(
     for warning in outcome.warnings:
         err.print(f"warning: {warning}", highlight=False, markup=False)
     report_llm(outcome.plan, outcome.run_log)
-    if outcome.files:
-        err.print(f"wrote {', '.join(str(p) for p in outcome.files)}", highlight=False)
     text = render_json(outcome.plan) if output_format == "json" else render_markdown(outcome.plan)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()  # the plan is out before anything else can fail
+    if out:
+        try:
+            written = write_plan(outcome.plan, out)
+        except OSError as exc:
+            raise write_failed(out, exc) from None
+        err.print(f"wrote {', '.join(str(p) for p in written)}")
     raise typer.Exit(outcome.exit_code)
 
 
 def _split(value: str | None) -> list[str]:
     """'a, b,,c' -> ['a', 'b', 'c']."""
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+ChartsDirOpt = Annotated[
+    Path | None,
+    typer.Option("--charts-dir", help="Local charts for the values checks, offline: chart archives (*.tgz), unpacked "
+                 "charts (a folder with Chart.yaml) or a Helm repository folder (index.yaml), found by name and "
+                 "version. Tried before the cache and the network."),
+]
+FetchChartsOpt = Annotated[
+    bool,
+    typer.Option("--fetch-charts/--no-fetch-charts", help="Fetch target charts from their Helm repository or OCI "
+                 "registry (cached under ~/.local/share/upgradectl/charts). Without it, a chart not in --charts-dir "
+                 "or the cache leaves its values check inconclusive."),
+]
+
+
+def chart_store(charts_dir: Path | None, fetch: bool):
+    """The chart store of a run: --charts-dir, then the cache under the state directory, then the network."""
+    from upgradectl.tools.charts.store import default_chart_store  # httpx and the chart readers: when one runs
+
+    if charts_dir is not None and not charts_dir.is_dir():
+        raise fail(f"--charts-dir {charts_dir}: not a directory")
+    return default_chart_store(charts_dir, fetch)
+
+
+def verify_plan_command(
+    ctx: typer.Context,
+    plan_file: Annotated[Path, typer.Argument(help="plan.json written by `upgradectl plan --format json` (or --out).")],
+    fleet: Annotated[
+        str | None,
+        typer.Option("--fleet", "-f", help="The fleet the plan was made for, when it is not where the plan says "
+                     "(the plan records how --fleet was given)."),
+    ] = None,
+    charts_dir: ChartsDirOpt = None,
+    fetch_charts: FetchChartsOpt = True,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Prove a plan consistent before anyone pastes it: every command's versions match its hop (rollback steps
+    bring back the hop's from-version), rollbacks respect the rollback limits crossed, steps run only on the hops
+    their conditions allow, every file read exists or an earlier step wrote it, upgradectl's own commands carry the
+    plan's fleet, clusters and baseline and parse with this CLI, every file edit applies, the values it leaves are
+    accepted by the target chart, and migrated manifests validate for the Kubernetes version they run on.
+
+    Exit 0: consistent; 1: violations (each names the stage and step); 2: the plan or fleet cannot be read."""
+    from upgradectl.graph.verify import check_plan, load_plan_file
+    from upgradectl.tools.cluster.fleet import FleetError, load_fleet
+
+    if output_format not in ("text", "json"):
+        raise fail(f"--format {output_format!r} is not one of text, json")
+    try:
+        plan = load_plan_file(plan_file)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    ref = fleet or plan.fleet
+    loaded = None
+    if not ref.startswith("context "):
+        try:
+            loaded = load_fleet(ref)
+        except FleetError as exc:
+            raise fail(f"{exc}\n(the plan was made for --fleet {plan.fleet}; pass --fleet to name where it is now)") \
+                from None
+    verification = check_plan(plan, loaded, chart_store(charts_dir, fetch_charts), command_parser(ctx))
+    if output_format == "json":
+        sys.stdout.write(verification.model_dump_json(indent=2) + "\n")
+    else:
+        for violation in verification.violations:
+            sys.stdout.write(f"FAIL {violation.check}: {violation.environment} {violation.step}: "
+                             f"{violation.message}\n")
+        for note in verification.inconclusive:
+            sys.stdout.write(f"NOT CHECKED: {note}\n")
+        verdict = "consistent" if verification.ok else f"{len(verification.violations)} violation(s)"
+        sys.stdout.write(f"{plan_file}: {verdict} ({'; '.join(verification.checked)})\n")
+    raise typer.Exit(EXIT_OK if verification.ok else EXIT_BLOCKERS)
+
+
 
 
 def report_llm(plan: Plan, run_log: Path | None) -> None:
@@ -176,3 +266,4 @@ def schema() -> None:
 def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command()(schema)
+    app.command("verify-plan")(verify_plan_command)

@@ -11,14 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from upgradectl.app.errors import UseCaseError
-from upgradectl.cli.output import err
-from upgradectl.exit_codes import EXIT_SCAN_USAGE
+from upgradectl.cli.output import fail
+from upgradectl.exit_codes import SCAN_BAD_INPUT
 from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS, ScanReport
 
 
 def _usage(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(EXIT_SCAN_USAGE)
+    return fail(message, SCAN_BAD_INPUT)
 
 
 def scan(
@@ -61,7 +60,9 @@ def scan(
     """Find APIs a target version deprecates or removes.
 
     Exit codes follow Pluto: 0 nothing found, 2 deprecated APIs, 3 removed APIs (or objects still
-    stored at a removed version), 4 the replacement API is not available at the target yet; 1 bad input.
+    stored at a removed version), 4 the replacement API is not available at the target yet; 1 bad input,
+    including a manifest, cluster or Helm release that could not be read (named in a note; the worst code
+    wins). 70 is an internal error (a bug), as for every command.
     """
     # the scanner loads every product's knowledge: imported when a scan runs, so --help stays fast
     from upgradectl.app.scan import ScanRequest
@@ -110,7 +111,7 @@ def _print(report: ScanReport, output_format: str) -> None:
         for note in report.notes:
             print(f"\n> {note}")
         return
-    console = Console(width=200)
+    console = Console(width=200, markup=False, highlight=False)  # cells are file paths and object names
     if not rows:
         console.print(
             f"No deprecated or removed APIs for targets {report.targets} (scanned: {report.scanned}).", highlight=False
