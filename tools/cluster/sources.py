@@ -121,7 +121,8 @@ class SnapshotCluster:
     def _load(self, file: Path) -> list[dict[str, Any]]:
         text = file.read_text()
         try:
-            doc = json.loads(text) if file.suffix == ".json" else yamlio.load(text)
+            with yamlio.bulk_parse():
+                doc = json.loads(text) if file.suffix == ".json" else yamlio.load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise SourceError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):

@@ -432,8 +432,11 @@ def rule_metric_uses(manifests: list[Manifest], root: Path) -> list[MetricUse]:
     for path in iter_files(root, YAML_SUFFIXES):
         if is_chart_template(path, root):
             continue
+        text = path.read_text(errors="replace")
+        if "groups" not in text:
+            continue  # cheap filter: a rule file's top level holds `groups`; skip parsing the rest a second time
         try:
-            doc = yamlio.load(path.read_text(errors="replace"))
+            doc = yamlio.load(text)
         except yaml.YAMLError:
             continue
         if isinstance(doc, dict) and "groups" in doc and "apiVersion" not in doc:
