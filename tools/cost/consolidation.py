@@ -118,42 +118,15 @@ def node_manager(labels: dict[str, str]) -> tuple[str, str]:
     return "other", ""
 
 
-def _request_key(pod: dict[str, Any]) -> tuple:
-    """Everything pod_requests reads, as raw values: replicas of one workload share it."""
-    spec = pod.get("spec", {})
-
-    def raw(containers: list[dict[str, Any]] | None) -> tuple:
-        reqs = [((c.get("resources") or {}).get("requests") or {}, c.get("restartPolicy")) for c in containers or []]
-        return tuple((r.get("cpu", 0), r.get("memory", 0), policy) for r, policy in reqs)
-
-    overhead = spec.get("overhead") or {}
-    return raw(spec.get("containers", [])), raw(spec.get("initContainers")), overhead.get("cpu", 0), \
-        overhead.get("memory", 0)
-
-
-def _cached_requests(pod: dict[str, Any], parsed: dict[tuple, Requests]) -> Requests:
-    """pod_requests, parsed once per distinct request set (at 50,000 pods the quantity parsing is a
-    visible share of the simulation)."""
-    try:
-        key = _request_key(pod)
-        hit = parsed.get(key)
-    except TypeError:  # an unhashable (malformed) value: parse it directly
-        return pod_requests(pod)
-    if hit is None:
-        hit = parsed[key] = pod_requests(pod)
-    return hit
-
-
 def active_pods(pods: list[dict[str, Any]]) -> list[ActivePod]:
     """The pods bound to a node and running or pending, with their requests."""
     out = []
-    parsed: dict[tuple, Requests] = {}
     for pod in pods:
         if not is_active(pod):
             continue
         owners = pod.get("metadata", {}).get("ownerReferences") or []
         ds = any(o.get("kind") == "DaemonSet" for o in owners)
-        out.append(ActivePod(len(out), pod, pod["spec"]["nodeName"], _cached_requests(pod, parsed), ds))
+        out.append(ActivePod(len(out), pod, pod["spec"]["nodeName"], pod_requests(pod), ds))
     return out
 
 
