@@ -7,9 +7,11 @@ answers the same methods. There is deliberately no method that writes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -119,15 +121,25 @@ class SnapshotCluster:
         return found
 
     def _load(self, file: Path) -> list[dict[str, Any]]:
+        """One List file's items, kept lean (see `lean`); big JSON lists are read item by item with their
+        strings shared, so a 50,000-pod list never exists in memory as text, parsed whole and lean at once."""
         text = file.read_text()
+        shared = Shared() if len(text) >= SHARE_STRINGS_FROM else None
         try:
             with yamlio.bulk_parse():
-                doc = json.loads(text) if file.suffix == ".json" else yamlio.load(text)
+                if file.suffix == ".json":
+                    items = _json_list_items(text, shared)
+                else:
+                    doc = yamlio.load(text)
+                    if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
+                        items = None
+                    else:
+                        items = [lean(item, shared) for item in doc.get("items") or []]
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise SourceError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from exc
-        if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
+        if items is None:
             raise SourceError(f"{file}: expected a List document with an items list")
-        return doc.get("items") or []
+        return items
 
     def _list(self, key: tuple[str, str]) -> list[dict[str, Any]]:
         """One recorded resource list, read on first use (a plan reads a fraction of a snapshot)."""
@@ -217,6 +229,134 @@ class SnapshotCluster:
         """Recorded metric sample files (JSON lines), if any."""
         root = self.path / "metrics"
         return sorted(root.glob("*.jsonl")) if root.is_dir() else []
+
+
+# Status fields upgradectl reads of the two kinds a big cluster has thousands of; the rest of their status
+# (pod conditions, IPs, container IDs and states; node image lists) is dropped when a list is loaded: it is
+# half of what 50,000 parsed pods take. The LLM tools show a pod's phase, start time and each container's
+# name, readiness and restarts, exactly these. `serve-snapshot` reads the files itself and serves them whole.
+LEAN_STATUS: dict[str, tuple[str, ...]] = {"Pod": ("phase", "startTime", "containerStatuses")}
+LEAN_CONTAINER_STATUS = ("name", "ready", "restartCount")
+DROPPED_NODE_STATUS = ("images",)
+SHARE_STRINGS_FROM = 4 * 2**20  # characters: lists this big keep one copy of each repeated value (Shared)
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+_JSON_DECODER = json.JSONDecoder()
+
+
+class Shared:
+    """One copy of each repeated value of a big list: strings, and the specs, labels, annotations and owner
+    references that the replicas of one workload repeat (read-only, like everything a source returns)."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.values: dict[tuple, Any] = {}
+
+    def string(self, value: str) -> str:
+        return self.strings.setdefault(value, value)
+
+    def copy(self, value: Any) -> Any:
+        """`value` with every string shared (nothing else)."""
+        if isinstance(value, dict):
+            return {self.string(k) if isinstance(k, str) else k: self.copy(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.copy(v) for v in value]
+        return self.string(value) if isinstance(value, str) else value
+
+    def one(self, value: Any) -> Any:
+        """The one copy of `value`, built bottom-up: two equal dicts (same keys in the same order) or lists
+        become the same object, found by the identities of their already-shared parts."""
+        if isinstance(value, dict):
+            built = {self.string(k) if isinstance(k, str) else k: self.one(v) for k, v in value.items()}
+            return self.values.setdefault(("d", *chain.from_iterable((k, id(v)) for k, v in built.items())), built)
+        if isinstance(value, list):
+            items = [self.one(v) for v in value]
+            return self.values.setdefault(("l", *(id(v) for v in items)), items)
+        return self.string(value) if isinstance(value, str) else value
+
+
+SHARED_METADATA_PARTS = ("labels", "annotations", "ownerReferences")
+
+
+def lean(item: Any, shared: Shared | None = None) -> Any:
+    """A recorded object as upgradectl keeps it: pods without the status fields nobody reads, nodes without
+    their image lists; with `shared`, repeated strings and the parts replicas repeat (each part of the spec,
+    labels, annotations, owner references) are one object (see Shared)."""
+    if isinstance(item, dict):
+        kind = item.get("kind")
+        status = item.get("status")
+        if kind == "Pod" and isinstance(status, dict):
+            kept = {k: status[k] for k in LEAN_STATUS["Pod"] if k in status}
+            if isinstance(kept.get("containerStatuses"), list):
+                kept["containerStatuses"] = [
+                    {k: c[k] for k in LEAN_CONTAINER_STATUS if k in c} if isinstance(c, dict) else c
+                    for c in kept["containerStatuses"]
+                ]
+            item = {**item, "status": kept}
+        elif kind == "Node" and isinstance(status, dict) and any(k in status for k in DROPPED_NODE_STATUS):
+            item = {**item, "status": {k: v for k, v in status.items() if k not in DROPPED_NODE_STATUS}}
+    if shared is None or not isinstance(item, dict):
+        return item if shared is None else shared.copy(item)
+    out = {}
+    for key, value in item.items():
+        if key == "spec" and isinstance(value, dict):
+            value = {shared.string(k): shared.one(v) for k, v in value.items()}
+        elif key == "metadata" and isinstance(value, dict):
+            value = {shared.string(k): shared.one(v) if k in SHARED_METADATA_PARTS else shared.copy(v)
+                     for k, v in value.items()}
+        else:
+            value = shared.copy(value)
+        out[shared.string(key)] = value
+    return out
+
+
+def _json_list_items(text: str, shared: Shared | None) -> list[Any] | None:
+    """The lean items of a JSON List document, decoded one item at a time; None when the document is not an
+    object or its `items` is not a list. Raises json.JSONDecodeError for text that is not JSON."""
+    at = _JSON_WS.match(text, 0).end()
+    if not text.startswith("{", at):
+        _JSON_DECODER.decode(text)  # not JSON at all raises here; a JSON scalar or array is not a List
+        return None
+    items: list[Any] = []
+    at = _JSON_WS.match(text, at + 1).end()
+    first = True
+    while not text.startswith("}", at):
+        if not first:
+            if not text.startswith(",", at):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _JSON_WS.match(text, at + 1).end()
+        first = False
+        key, at = _JSON_DECODER.raw_decode(text, at)
+        at = _JSON_WS.match(text, at).end()
+        if not isinstance(key, str) or not text.startswith(":", at):
+            raise json.JSONDecodeError("Expecting property name and ':'", text, at)
+        at = _JSON_WS.match(text, at + 1).end()
+        if key == "items" and text.startswith("[", at):
+            items, at = _json_array(text, at, shared)
+        else:
+            value, at = _JSON_DECODER.raw_decode(text, at)
+            if key == "items":
+                if not isinstance(value, list):
+                    return None
+                items = [lean(v, shared) for v in value]
+        at = _JSON_WS.match(text, at).end()
+    if _JSON_WS.match(text, at + 1).end() != len(text):
+        raise json.JSONDecodeError("Extra data", text, at + 1)
+    return items
+
+
+def _json_array(text: str, at: int, shared: Shared | None) -> tuple[list[Any], int]:
+    """The lean elements of the JSON array starting at `at` ('['), and the index after its ']'."""
+    out: list[Any] = []
+    at = _JSON_WS.match(text, at + 1).end()
+    while not text.startswith("]", at):
+        if out:
+            if not text.startswith(",", at):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _JSON_WS.match(text, at + 1).end()
+        value, at = _JSON_DECODER.raw_decode(text, at)
+        out.append(lean(value, shared))
+        at = _JSON_WS.match(text, at).end()
+    return out, at + 1
 
 
 def _plural_spellings(kind: str) -> set[str]:
