@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -125,6 +124,13 @@ class SnapshotCluster:
         strings shared, so a 50,000-pod list never exists in memory as text, parsed whole and lean at once."""
         text = file.read_text()
         shared = Shared() if len(text) >= SHARE_STRINGS_FROM else None
+        try:
+            return self._items(file, text, shared)
+        finally:
+            if shared is not None:
+                shared.release()
+
+    def _items(self, file: Path, text: str, shared: Shared | None) -> list[dict[str, Any]]:
         try:
             with yamlio.bulk_parse():
                 if file.suffix == ".json":
@@ -243,35 +249,47 @@ _JSON_WS = re.compile(r"[ \t\n\r]*")
 _JSON_DECODER = json.JSONDecoder()
 
 
+_LIST = object()  # marks a list's key in Shared (a dict's key is its keys, then its values' identities)
+
+
 class Shared:
     """One copy of each repeated value of a big list: strings, and the specs, labels, annotations and owner
-    references that the replicas of one workload repeat (read-only, like everything a source returns)."""
+    references that the replicas of one workload repeat (read-only, like everything a source returns).
+
+    `copy(value)` shares the strings; `one(value)` also makes two equal dicts (same keys in the same order) or
+    lists the same object, found by the identities of their already-shared parts (built bottom-up)."""
 
     def __init__(self) -> None:
-        self.strings: dict[str, str] = {}
-        self.values: dict[tuple, Any] = {}
+        strings: dict[str, str] = {}
+        values: dict[tuple, Any] = {}
+        string, value = strings.setdefault, values.setdefault  # bound once: these run millions of times
 
-    def string(self, value: str) -> str:
-        return self.strings.setdefault(value, value)
+        def copy(v: Any) -> Any:
+            kind = type(v)
+            if kind is str:
+                return string(v, v)
+            if kind is dict:
+                return {string(k, k) if type(k) is str else k: copy(x) for k, x in v.items()}
+            if kind is list:
+                return [copy(x) for x in v]
+            return v
 
-    def copy(self, value: Any) -> Any:
-        """`value` with every string shared (nothing else)."""
-        if isinstance(value, dict):
-            return {self.string(k) if isinstance(k, str) else k: self.copy(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.copy(v) for v in value]
-        return self.string(value) if isinstance(value, str) else value
+        def one(v: Any) -> Any:
+            kind = type(v)
+            if kind is str:
+                return string(v, v)
+            if kind is dict:
+                built = {string(k, k) if type(k) is str else k: one(x) for k, x in v.items()}
+                return value((*built, *map(id, built.values())), built)
+            if kind is list:
+                items = [one(x) for x in v]
+                return value((_LIST, *map(id, items)), items)
+            return v
 
-    def one(self, value: Any) -> Any:
-        """The one copy of `value`, built bottom-up: two equal dicts (same keys in the same order) or lists
-        become the same object, found by the identities of their already-shared parts."""
-        if isinstance(value, dict):
-            built = {self.string(k) if isinstance(k, str) else k: self.one(v) for k, v in value.items()}
-            return self.values.setdefault(("d", *chain.from_iterable((k, id(v)) for k, v in built.items())), built)
-        if isinstance(value, list):
-            items = [self.one(v) for v in value]
-            return self.values.setdefault(("l", *(id(v) for v in items)), items)
-        return self.string(value) if isinstance(value, str) else value
+        self.string = lambda v: string(v, v)
+        self.copy = copy
+        self.one = one
+        self.release = lambda: (strings.clear(), values.clear())  # the closures above form a cycle: empty it
 
 
 SHARED_METADATA_PARTS = ("labels", "annotations", "ownerReferences")
