@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,6 @@ from upgradectl.tools.cluster.resources import (
 )
 from upgradectl.tools.cluster.sources import ClusterSource
 from upgradectl.tools.cost.binpack import Guide, PackingInput, PackingResult, pack
-from upgradectl.tools.cost.lowerbound import LowerBound, lower_bound, relax
 from upgradectl.tools.cost.nodepools import (
     NODEPOOL_LABEL,
     PROVISIONER_LABEL,
@@ -49,6 +48,9 @@ from upgradectl.tools.cost.nodepools import (
     read_pools,
 )
 from upgradectl.tools.cost.prices import GIB, PriceTable, estimated_allocatable
+
+if TYPE_CHECKING:
+    from upgradectl.tools.cost.lowerbound import LowerBound
 
 DO_NOT_EVICT = ("karpenter.sh/do-not-evict", "karpenter.sh/do-not-disrupt")
 HOSTNAME = "kubernetes.io/hostname"
@@ -445,6 +447,8 @@ def simulate(source: ClusterSource, prices: PriceTable, region: str) -> Simulati
         kept_rem=kept_rem,
         kept_zmask=np.full(len(kept_names), -1, dtype=np.int64),
     )
+    from upgradectl.tools.cost.lowerbound import lower_bound, relax  # scipy, ~0.3 s: only when pods are repacked
+
     bound = lower_bound(problem)
     result = pack(problem, Guide(bound.share, bound.duals), relax, bound.plans)
 
