@@ -16,6 +16,7 @@ from typing import Any
 
 import hcl2
 
+from upgradectl.tools import parse_cache
 from upgradectl.tools.gitops.manifests import find_line
 
 
@@ -120,10 +121,15 @@ class TerraformRoot:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    cached = parse_cache.read(path, "hcl")
+    if isinstance(cached, dict):
+        return cached
     try:
-        return hcl2.load(io.StringIO(path.read_text()))
+        parsed = hcl2.load(io.StringIO(path.read_text()))
     except Exception as exc:  # python-hcl2 raises lark errors of many types
         raise TerraformError(f"{path}: cannot parse HCL: {str(exc).splitlines()[0]}") from exc
+    parse_cache.write(path, "hcl", parsed)
+    return parsed
 
 
 def _locate(path: Path, base: Path, needle: str, start: int = 1) -> Located:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from upgradectl.tools import yamlio
+from upgradectl.tools import parse_cache, yamlio
 from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, current_releases
 
 
@@ -122,13 +122,21 @@ class SnapshotCluster:
     def _load(self, file: Path) -> list[dict[str, Any]]:
         """One List file's items, kept lean (see `lean`); big JSON lists are read item by item with their
         strings shared, so a 50,000-pod list never exists in memory as text, parsed whole and lean at once."""
+        if file.suffix != ".json":
+            with yamlio.bulk_parse():
+                cached = parse_cache.read(file, "snapshot-list")
+            if isinstance(cached, list):
+                return cached  # parsed and kept lean before: the JSON copy reads ~30x faster than the YAML
         text = file.read_text()
         shared = Shared() if len(text) >= SHARE_STRINGS_FROM else None
         try:
-            return self._items(file, text, shared)
+            items = self._items(file, text, shared)
         finally:
             if shared is not None:
                 shared.release()
+        if file.suffix != ".json":
+            parse_cache.write(file, "snapshot-list", items)
+        return items
 
     def _items(self, file: Path, text: str, shared: Shared | None) -> list[dict[str, Any]]:
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from upgradectl.tools import yamlio
+from upgradectl.tools import parse_cache, yamlio
 from upgradectl.tools.metrics.labels import PromQLSyntaxError, metric_names
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -101,12 +101,20 @@ def load_manifests(root: Path) -> tuple[list[Manifest], list[ParseProblem]]:
     problems: list[ParseProblem] = []
     for path in manifest_files(root)[0]:
         rel = str(path.relative_to(root))
+        cached = parse_cache.read(path, "yaml-documents")
+        documents = cached if isinstance(cached, list) else []
         try:
-            for line, doc in _documents_with_lines(path.read_text(errors="replace")):
-                if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
-                    manifests.append(Manifest(rel, line, doc))
+            if not isinstance(cached, list):
+                for line, doc in _documents_with_lines(path.read_text(errors="replace")):
+                    documents.append([line, doc])  # a list: what JSON gives back
+                parse_cache.write(path, "yaml-documents", documents)
         except yaml.YAMLError as exc:
             problems.append(ParseProblem(rel, str(exc).splitlines()[0]))
+        manifests.extend(
+            Manifest(rel, line, doc)
+            for line, doc in documents
+            if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc
+        )
     return manifests, problems
 
 
