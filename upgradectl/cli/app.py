@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("execute", "Continue a run after a crash or a restart (from its last checkpoint; no commit is made "
                "twice)."),
     "runs": ("execute", "List execution runs: id, plan, status, current step, created."),
+    "knowledge": ("knowledge", "How current upgradectl's knowledge of each tool is, and refreshing its releases from "
+                  "upstream."),
 }
 
 
