@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from upgradectl.tools.cluster import sources
 from upgradectl.tools.cluster.sources import SHARE_STRINGS_FROM, SnapshotCluster, SourceError, lean
 
 POD = {
@@ -63,16 +64,25 @@ def test_big_json_lists_share_their_strings(tmp_path):
     assert read[0]["spec"]["containers"][0]["image"] is read[-1]["spec"]["containers"][0]["image"]
 
 
+BOTH_READERS = pytest.mark.parametrize("item_by_item", [False, True], ids=["whole", "item-by-item"])
+
+
+@BOTH_READERS
 @pytest.mark.parametrize(
     "text",
     ['{"items": [1, 2', '{"items": [1 2]}', '{"items": []} x', '{"items" [] }', '{"a": 1,}', "[1, 2]", '"str"',
      '{"items": {"a": 1}}', '{"items": null}', "{]"],
 )
-def test_malformed_json_lists_are_clear_errors(tmp_path, text):
+def test_malformed_json_lists_are_clear_errors(tmp_path, monkeypatch, text, item_by_item):
+    if item_by_item:
+        monkeypatch.setattr(sources, "SHARE_STRINGS_FROM", 0)
     with pytest.raises(SourceError, match="pods.json: (not valid JSON|expected a List document)"):
         _snapshot(tmp_path, "pods.json", text).objects("v1", "Pod")
 
 
+@BOTH_READERS
 @pytest.mark.parametrize("text", ["{}", ' {"kind": "List", "items": [], "metadata": {"a": [1, {"b": null}]}} \n'])
-def test_json_lists_without_items(tmp_path, text):
+def test_json_lists_without_items(tmp_path, monkeypatch, text, item_by_item):
+    if item_by_item:
+        monkeypatch.setattr(sources, "SHARE_STRINGS_FROM", 0)
     assert _snapshot(tmp_path, "pods.json", text).objects("v1", "Pod") == []

@@ -120,8 +120,8 @@ class SnapshotCluster:
         return found
 
     def _load(self, file: Path) -> list[dict[str, Any]]:
-        """One List file's items, kept lean (see `lean`); big JSON lists are read item by item with their
-        strings shared, so a 50,000-pod list never exists in memory as text, parsed whole and lean at once."""
+        """One List file's items, kept lean (see `lean`); big lists keep repeated values once (Shared), and big
+        JSON lists are decoded item by item, so 50,000 pods never exist in memory parsed whole and lean at once."""
         if file.suffix != ".json":
             with yamlio.bulk_parse():
                 cached = parse_cache.read(file, "snapshot-list")
@@ -141,10 +141,10 @@ class SnapshotCluster:
     def _items(self, file: Path, text: str, shared: Shared | None) -> list[dict[str, Any]]:
         try:
             with yamlio.bulk_parse():
-                if file.suffix == ".json":
+                if file.suffix == ".json" and shared is not None:
                     items = _json_list_items(text, shared)
                 else:
-                    doc = yamlio.load(text)
+                    doc = json.loads(text) if file.suffix == ".json" else yamlio.load(text)
                     if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
                         items = None
                     else:
