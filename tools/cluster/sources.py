@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -90,6 +91,7 @@ class SnapshotCluster:
                 "(record one with `upgradectl snapshot --context C --out DIR`)"
             )
         self.meta: dict[str, Any] = yamlio.load(meta_file.read_text()) or {}
+        self._reading = threading.Lock()
         self.name = name or self.meta.get("name") or self.path.name
 
     def __repr__(self) -> str:
@@ -156,10 +158,19 @@ class SnapshotCluster:
         return items
 
     def _list(self, key: tuple[str, str]) -> list[dict[str, Any]]:
-        """One recorded resource list, read on first use (a plan reads a fraction of a snapshot)."""
+        """One recorded resource list, read on first use (a plan reads a fraction of a snapshot); agents that
+        ask for the same list at the same time wait for one read instead of each parsing it."""
         if key not in self._cache:
-            self._cache[key] = self._load(self._files[key])
+            with self._reading:
+                lock = self._list_locks.setdefault(key, threading.Lock())
+            with lock:
+                if key not in self._cache:
+                    self._cache[key] = self._load(self._files[key])
         return self._cache[key]
+
+    @cached_property
+    def _list_locks(self) -> dict[tuple[str, str], threading.Lock]:
+        return {}
 
     @cached_property
     def _cache(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
