@@ -30,6 +30,7 @@ from upgradectl.models import (
     UpgradeRequest,
 )
 from upgradectl.tools.analysis.detectors import ScanInput
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
 from upgradectl.tools.gitops.manifests import (
     Manifest,
@@ -119,6 +120,8 @@ class TaskInput:
     findings: list[Finding] = field(default_factory=list)
     decision: Decision | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # earlier tasks' structured outputs
+    fleet_ref: str = "demo"  # how the user named the fleet (--fleet): upgradectl's own commands repeat it
+    charts: ChartStore | None = None  # target charts for the values check (None: the check is off)
 
     @property
     def scope_names(self) -> set[str]:

@@ -3,6 +3,7 @@ specialist agents (`Send`, parallel), a join, and the decision-tree step that st
 
     intake -> stage1 => tasks -> stage2 (track) => tasks -> stage3 => tasks (rollback limits)
            -> stage4 (risk, strategy, approval) => tasks -> stage5 => rollout per env -> stage6 => tasks -> assemble
+           -> verify (the plan verifier: violations become findings)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from upgradectl.agents.inventory import take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
 from upgradectl.graph.state import PlanState, RunContext, TaskPayload
+from upgradectl.graph.verify import verify
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
     SEVERITY_ORDER,
@@ -98,6 +100,8 @@ def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:
         findings=list(state.get("findings", [])),
         decision=state.get("decision"),
         outputs=dict(state.get("outputs", {})),
+        fleet_ref=ctx.fleet_ref,
+        charts=ctx.charts,
     )
 
 
@@ -265,7 +269,9 @@ def build_graph():
         graph.add_conditional_edges(f"stage{stage}", _fan_out(stage), [f"stage{stage}_tasks"])
         previous = f"stage{stage}_tasks"
     graph.add_node("assemble", assemble)
+    graph.add_node("verify", verify)
     graph.add_edge(previous, "assemble")
     graph.add_edge(START, "intake")
-    graph.add_edge("assemble", END)
+    graph.add_edge("assemble", "verify")
+    graph.add_edge("verify", END)
     return graph.compile()

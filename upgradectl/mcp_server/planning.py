@@ -280,6 +280,7 @@ class PlanTools:
         """
         from upgradectl.agents.request import parse_request
         from upgradectl.app.report import write_plan
+        from upgradectl.cli.argv import parse_upgradectl
         from upgradectl.graph.run import run_plan
         from upgradectl.tools.cluster.fleet import default_live_opener, load_fleet
 
@@ -299,7 +300,7 @@ class PlanTools:
                 environments=list(environments) if environments else None,
                 known_clusters=list(loaded.clusters),
             )
-            result = run_plan(upgrade, loaded, fleet)
+            result = run_plan(upgrade, loaded, fleet, command_parser=parse_upgradectl)
             plan_id = self.store.add(result)
             files = [str(p) for p in write_plan(result, Path(out_dir).expanduser())] if out_dir else []
             page = findings_page(
