@@ -23,6 +23,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan", "Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod "
              "rollout."),
     "schema": ("plan", "Print the JSON schema of the Plan that `plan --format json` emits."),
+    "verify-plan": ("plan", "Prove a plan consistent before anyone pastes it: every command's versions match its hop "
+                    "(rollback steps bring back the hop's from-version), rollbacks respect the rollback limits "
+                    "crossed, steps run only on the hops their conditions allow, every file read exists or an earlier "
+                    "step wrote it, upgradectl's own commands carry the plan's fleet, clusters and baseline and parse "
+                    "with this CLI, every file edit applies, the values it leaves are accepted by the target chart, "
+                    "and migrated manifests validate for the Kubernetes version they run on."),
     "snapshot": ("cluster", "Record a live cluster (read-only) into a snapshot directory that plans, scans and evals "
                  "can use offline."),
     "serve-snapshot": ("cluster", "Serve a snapshot as a read-only Kubernetes API on 127.0.0.1, for kubectl and the "

@@ -10,9 +10,7 @@ from upgradectl.cli import app as cli
 
 def parse_upgradectl(argv: list[str]) -> str | None:
     """None when `upgradectl ARGV` parses (command, options, types, required values), else the CLI's error."""
-    if not cli.app.registered_commands:
-        cli.register_commands()
-    group = typer.main.get_command(cli.app)
+    group = typer.main.get_command(cli.app)  # the lazy group imports only the module of the command named in argv
     try:
         with group.make_context("upgradectl", list(argv)) as context:
             name, command, rest = group.resolve_command(context, [*context._protected_args, *context.args])
