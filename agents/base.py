@@ -32,6 +32,7 @@ from upgradectl.models import (
 from upgradectl.tools.analysis.detectors import ScanInput
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.gitops.manifests import (
     Manifest,
     MetricUse,
@@ -189,14 +190,16 @@ def make_finding(
     sources: list[str] | None = None,
     uncertain: bool = False,
 ) -> Finding:
+    """A finding, its text and evidence excerpts redacted (they quote fleet data, and plans, logs and prompts
+    carry them)."""
     return Finding(
         code=code,
         severity=severity,
         category=category,
-        title=title,
-        detail=detail,
+        title=redact(title),
+        detail=redact(detail),
         subject=subject or Subject(),
-        evidence=evidence,
+        evidence=[e.model_copy(update={"excerpt": redact(e.excerpt)}) if e.excerpt else e for e in evidence],
         remediation=remediation,
         agent=agent,
         sources=sources or [],

@@ -1,6 +1,7 @@
-"""A cache of parsed files, as JSON: YAML snapshot lists, GitOps YAML documents and Terraform HCL read again (the
-next plan, scan or cost run on the same recording and repo) cost a JSON parse instead of a YAML or HCL one
-(for the demo fleet about 30x less).
+"""A cache of parsed snapshot lists, as JSON: a YAML snapshot list read again (by the next plan, scan or cost
+run on the same recording) costs a JSON parse instead of a YAML one (for the demo fleet about 30x less). Only
+snapshot lists are cached: the recorder has already redacted them, while GitOps and Terraform files may hold
+credentials that must not be copied anywhere. Entry files are created readable by their owner only.
 
 Entries live in `$UPGRADECTL_CACHE_DIR` (default `$XDG_CACHE_HOME/upgradectl/parsed`, else
 `~/.cache/upgradectl/parsed`; set it empty to turn the cache off), one file per parsed file and kind of reading,
@@ -63,7 +64,7 @@ def write(file: Path, kind: str, parsed: Any) -> None:
         text = json.dumps(parsed, separators=(",", ":"))
         if json.loads(text) != parsed:  # non-string keys, tuples, NaN...: JSON would not give the same back
             return
-        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=entry.parent, suffix=".tmp", delete=False) as handle:
             handle.write(text)
     except (OSError, TypeError, ValueError):  # read-only home, a date in the data: no cache, no harm

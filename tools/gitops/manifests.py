@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
-from upgradectl.tools import parse_cache, yamlio
+from upgradectl.tools import yamlio
 from upgradectl.tools.metrics.labels import PromQLSyntaxError, metric_names
+from upgradectl.tools.textfiles import yaml_problem
 
 YAML_SUFFIXES = (".yaml", ".yml")
+MANIFEST_SUFFIXES = YAML_SUFFIXES + (".json",)  # kubectl, kustomize and Flux read JSON manifests too
 
 SKIP_DIRS = {".git", "node_modules", ".terraform"}
 
@@ -40,12 +42,19 @@ class Manifest:
         return str(self.doc.get("kind", ""))
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """The document's metadata mapping; {} when it is missing, null, a list or a string (a broken
+        manifest is still reported by its apiVersion and kind)."""
+        meta = self.doc.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
     def name(self) -> str:
-        return str(self.doc.get("metadata", {}).get("name", ""))
+        return str(self.metadata.get("name") or "")
 
     @property
     def namespace(self) -> str:
-        return str(self.doc.get("metadata", {}).get("namespace", ""))
+        return str(self.metadata.get("namespace") or "")
 
 
 @dataclass(frozen=True)
@@ -95,36 +104,71 @@ def _node_documents(loader: Any, node: yaml.Node) -> Iterator[tuple[int, Any]]:
     yield node.start_mark.line + 1, doc
 
 
-def load_manifests(root: Path) -> tuple[list[Manifest], list[ParseProblem]]:
-    """Every Kubernetes-shaped YAML document under root, and the files that did not parse."""
+def load_manifests(root: Path, only: Path | None = None) -> tuple[list[Manifest], list[ParseProblem]]:
+    """Every Kubernetes-shaped YAML or JSON document under root (or in the one file `only`), and the
+    files that did not parse, each with the line and the problem (never the file's text)."""
     manifests: list[Manifest] = []
     problems: list[ParseProblem] = []
-    for path in manifest_files(root)[0]:
+    for path in _manifest_paths(root, only)[0]:
         rel = str(path.relative_to(root))
-        cached = parse_cache.read(path, "yaml-documents")
-        documents = cached if isinstance(cached, list) else []
-        try:
-            if not isinstance(cached, list):
-                for line, doc in _documents_with_lines(path.read_text(errors="replace")):
-                    documents.append([line, doc])  # a list: what JSON gives back
-                parse_cache.write(path, "yaml-documents", documents)
-        except yaml.YAMLError as exc:
-            problems.append(ParseProblem(rel, str(exc).splitlines()[0]))
-        manifests.extend(
-            Manifest(rel, line, doc)
-            for line, doc in documents
-            if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc
-        )
+        found, problem = _file_manifests(path, rel)
+        manifests.extend(found)
+        if problem:
+            problems.append(ParseProblem(rel, problem))
     return manifests, problems
 
 
-def manifest_files(root: Path) -> tuple[list[Path], list[Path]]:
-    """(YAML files to read as manifests, Helm chart template files skipped) under root, in path order."""
+def _manifest_text(path: Path) -> tuple[str, str]:
+    """(the file's text, '') or ('', what stopped it from being read), never quoting the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "", f"cannot be read ({exc.strerror or type(exc).__name__})"
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return "", f"not UTF-8 text (invalid byte at line {line})"
+
+
+def _json_documents(text: str) -> list[dict] | None:
+    """The objects of a JSON manifest file YAML could not read (tabs, escapes); None when it is not JSON."""
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
+    return [d for d in items if isinstance(d, dict)] if isinstance(items, list) else []
+
+
+def _manifest_paths(root: Path, only: Path | None) -> tuple[list[Path], list[Path]]:
+    """(files to read as manifests, Helm chart template files skipped): the one file `only`, or every YAML
+    and JSON file under root, in path order."""
     files: list[Path] = []
     templates: list[Path] = []
-    for path in iter_files(root, YAML_SUFFIXES):
+    for path in [only] if only is not None else iter_files(root, MANIFEST_SUFFIXES):
         (templates if is_chart_template(path, root) else files).append(path)
     return files, templates
+
+
+def _file_manifests(path: Path, rel: str) -> tuple[list[Manifest], str]:
+    """One file's manifests, and what stopped it from being read ('' when nothing did)."""
+    text, problem = _manifest_text(path)
+    if problem:
+        return [], problem
+    found: list[Manifest] = []
+    try:
+        for line, doc in _documents_with_lines(text):
+            if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
+                found.append(Manifest(rel, line, doc))
+    except yaml.YAMLError as exc:
+        docs = _json_documents(text) if path.suffix == ".json" else None  # read as JSON, at line 1
+        if docs is None:
+            return found, yaml_problem(exc)
+        return [Manifest(rel, 1, d) for d in docs if "apiVersion" in d and "kind" in d], ""
+    except RecursionError:
+        return found, "nests too deeply to be a manifest"
+    return found, ""
 
 
 @dataclass(frozen=True)
@@ -151,8 +195,6 @@ _FLOW_KEY = re.compile(r"[\]}]\s*:")
 
 def _unusual(text: str) -> bool:
     return any(c in text for c in "!?*=") or (("]" in text or "}" in text) and bool(_FLOW_KEY.search(text)))
-
-
 
 
 def _values(node: yaml.Node) -> dict[str, yaml.Node] | None:
@@ -263,18 +305,30 @@ def _heads_with_lines(text: str, file: str) -> Iterator[ManifestHead]:
         loader.dispose()
 
 
-def load_manifest_heads(root: Path) -> tuple[list[ManifestHead], list[ParseProblem], list[Path]]:
-    """The head of every Kubernetes-shaped YAML document under root, the files that did not parse, and the
-    Helm chart template files skipped."""
-    files, templates = manifest_files(root)
+def load_manifest_heads(
+    root: Path, only: Path | None = None
+) -> tuple[list[ManifestHead], list[ParseProblem], list[Path]]:
+    """The head of every Kubernetes-shaped YAML or JSON document under root (or in the one file `only`), the
+    files that did not parse (as load_manifests reports them), and the Helm chart template files skipped."""
+    files, templates = _manifest_paths(root, only)
     heads: list[ManifestHead] = []
     problems: list[ParseProblem] = []
     for path in files:
         rel = str(path.relative_to(root))
+        text, problem = _manifest_text(path)
+        found: list[ManifestHead] = []
         try:
-            heads.extend(_heads_with_lines(path.read_text(errors="replace"), rel))
+            if not problem:
+                found.extend(_heads_with_lines(text, rel))
         except yaml.YAMLError as exc:
-            problems.append(ParseProblem(rel, str(exc).splitlines()[0]))
+            docs = _json_documents(text) if path.suffix == ".json" else None
+            found = [h for d in docs or [] if (h := _head(d, 1, rel)) is not None]
+            problem = yaml_problem(exc) if docs is None else ""
+        except RecursionError:
+            problem = "nests too deeply to be a manifest"
+        heads.extend(found)
+        if problem:
+            problems.append(ParseProblem(rel, problem))
     return heads, problems, templates
 
 
@@ -440,11 +494,8 @@ def rule_metric_uses(manifests: list[Manifest], root: Path) -> list[MetricUse]:
     for path in iter_files(root, YAML_SUFFIXES):
         if is_chart_template(path, root):
             continue
-        text = path.read_text(errors="replace")
-        if "groups" not in text:
-            continue  # cheap filter: a rule file's top level holds `groups`; skip parsing the rest a second time
         try:
-            doc = yamlio.load(text)
+            doc = yamlio.load(path.read_text(errors="replace"))
         except yaml.YAMLError:
             continue
         if isinstance(doc, dict) and "groups" in doc and "apiVersion" not in doc:

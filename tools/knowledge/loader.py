@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from upgradectl.models import Category, Comparison, Owner, Severity, ToolName
 from upgradectl.tools import yamlio
 from upgradectl.tools.knowledge.overlay import OverlayError, merge, overlay_disabled, overlay_path, read_overlay
+from upgradectl.tools.textfiles import parse_yaml, read_text, schema_problems
 from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 
@@ -692,8 +693,13 @@ def knowledge_dir() -> Traversable:
 
 
 def _load_yaml(name: str) -> dict:
-    text = knowledge_dir().joinpath(name).read_text()
-    return yamlio.load(text)
+    """One knowledge file: KnowledgeError naming it when it is not UTF-8 YAML (never quoting it)."""
+    file = knowledge_dir().joinpath(name)
+    if isinstance(file, Path):  # an overlay directory on disk ($UPGRADECTL_KNOWLEDGE_DIR)
+        if not file.is_file():
+            raise FileNotFoundError(file)
+        return parse_yaml(read_text(file, "knowledge file", KnowledgeError), file, "knowledge file", KnowledgeError)
+    return yamlio.load(file.read_text())
 
 
 def bundled_data(tool: str) -> dict:
@@ -737,7 +743,9 @@ def _load_tool(tool: str, source: tuple[str, int], overlay_file: str, overlay_st
     try:
         bundled = ToolKnowledge.model_validate(data)
     except ValidationError as exc:
-        raise KnowledgeError(f"tools/knowledge/data/{tool}.yaml does not match the schema:\n{exc}") from exc
+        raise KnowledgeError(
+            f"{knowledge_dir().joinpath(f'{tool}.yaml')} does not match the schema: {schema_problems(exc)}"
+        ) from None
     if not overlay_file:
         return bundled
     try:
@@ -767,7 +775,9 @@ def load_kubernetes() -> KubernetesKnowledge:
     try:
         return KubernetesKnowledge.model_validate(_load_yaml("kubernetes.yaml"))
     except ValidationError as exc:
-        raise KnowledgeError(f"tools/knowledge/data/kubernetes.yaml does not match the schema:\n{exc}") from exc
+        raise KnowledgeError(
+            f"{knowledge_dir().joinpath('kubernetes.yaml')} does not match the schema: {schema_problems(exc)}"
+        ) from None
 
 
 def available_tools() -> list[str]:

@@ -14,7 +14,7 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
-from upgradectl.exit_codes import EXIT_INTERNAL
+from upgradectl.exit_codes import EXIT_INTERNAL, bug_summary
 
 # Every command: name -> (module under upgradectl/cli/commands/, the first paragraph of its help). A command's
 # module is imported only when that command runs, so `upgradectl --help` and each command load just what they
@@ -118,7 +118,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 incomplete (something could not "
-    "be checked), 4 internal error, 5 the model failed (plan written from playbooks only).",
+    "be checked), 5 the model failed (plan written from playbooks only), 70 internal error (a bug). scan keeps "
+    "Pluto's codes (see scan --help).",
 )
 
 
@@ -161,7 +162,7 @@ def main() -> None:
             raise
         from upgradectl.cli.output import err
 
-        err.print(f"internal error (a bug in upgradectl): {type(exc).__name__}: {exc}\n"
+        err.print(f"internal error (a bug in upgradectl): {bug_summary(exc)}\n"
                   "Re-run with UPGRADECTL_DEBUG=1 to see the traceback, and please report it.", highlight=False,
                   markup=False)
         sys.exit(EXIT_INTERNAL)

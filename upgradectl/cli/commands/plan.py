@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from upgradectl.cli.output import err, fail
+from upgradectl.cli.output import err, fail, usable_out_dir, write_failed
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK
 from upgradectl.models import SEVERITY_ORDER, Plan
 
@@ -134,6 +134,8 @@ def plan(
     if context is not None and fleet != "demo":
         raise fail("--context plans one live cluster and does not combine with --fleet; to mix, name the context in "
                    "the fleet file (clusters: - name: ..., environment: ..., context: ...)")
+    if out is not None:
+        usable_out_dir(out)
     environments = [e.strip() for e in env.split(",") if e.strip()] if env else []
     if context is not None and len(environments) > 1:
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
@@ -171,11 +173,15 @@ def plan(
     except (RequestError, FleetError, KnowledgeError) as exc:
         raise fail(str(exc)) from None
     report_llm(result, session)
-    if out:
-        written = write_plan(result, out)
-        err.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
     text = render_json(result) if output_format == "json" else render_markdown(result)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()  # the plan is out before anything else can fail
+    if out:
+        try:
+            written = write_plan(result, out)
+        except OSError as exc:
+            raise write_failed(out, exc) from None
+        err.print(f"wrote {', '.join(str(p) for p in written)}")
     raise typer.Exit(exit_code(result, fail_on))
 
 
