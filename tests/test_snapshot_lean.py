@@ -76,7 +76,8 @@ BOTH_READERS = pytest.mark.parametrize("item_by_item", [False, True], ids=["whol
 def test_malformed_json_lists_are_clear_errors(tmp_path, monkeypatch, text, item_by_item):
     if item_by_item:
         monkeypatch.setattr(sources, "SHARE_STRINGS_FROM", 0)
-    with pytest.raises(SourceError, match=r"pods.json(:| is) (not valid JSON|expected a List document|items\[\d+\] is)"):
+    clear = r"pods.json(:| is) (not valid JSON|expected a List document|items\[\d+\] is)"
+    with pytest.raises(SourceError, match=clear):
         _snapshot(tmp_path, "pods.json", text).objects("v1", "Pod")
 
 
