@@ -80,7 +80,9 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
         checked.append(cost_note)
         cost_evidence = [] if report is None else [cost_kpi_evidence(report)]
         if report is not None:
-            reports.append(report)
+            # the plan keeps KPIs, pools, consolidation and the projected nodes; the current per-node table
+            # (most of a big fleet's plan.json) stays with `upgradectl cost`
+            reports.append(report.model_copy(update={"nodes": []}))
             findings.extend(consolidation_findings(report))
         high = [n for n in managed if n.utilization >= HIGH_UTILIZATION]
         low = [n for n in managed if n.utilization < LOW_UTILIZATION]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         lane = next((part for part in Path(str(item.fspath)).relative_to(TESTS).parts[:1] if part in LANES), None)
         if lane:
             item.add_marker(getattr(pytest.mark, lane))
+
+
+def pytest_configure(config):
+    """Parsed snapshot lists are cached (tools/cluster/parse_cache.py) in a directory of the test run's own,
+    shared by the workers and the CLIs the tests start, never in the developer's ~/.cache."""
+    os.environ.setdefault(
+        "UPGRADECTL_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"upgradectl-tests-{os.getuid()}" / "parsed")
+    )
 
 
 def require_binary(name: str) -> str:

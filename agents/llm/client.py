@@ -32,6 +32,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity.wait import wait_random_exponential
 
 from upgradectl.agents.llm.run_log import RunLog
+from upgradectl.agents.registry import widest_stage
 from upgradectl.models import LLMInfo
 from upgradectl.settings import MODEL_ALIASES, PRICES_AS_OF, LLMSettings, price_for
 from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
@@ -246,7 +247,8 @@ class LLMSession:
         self.findings_accepted = 0
         self.findings_dropped = 0
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent_requests)
+        self.concurrency = settings.max_concurrent_requests or widest_stage()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
 
     @classmethod
     def open(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 
@@ -97,11 +97,11 @@ class Fleet:
     spec: FleetSpec
     clusters: dict[str, FleetCluster] = field(default_factory=dict)
 
-    @property
-    def gitops_root(self) -> Path | None:
+    @cached_property
+    def gitops_root(self) -> Path | None:  # resolved once: every agent asks, and resolving touches the disk
         return (self.root / self.spec.gitops.path).resolve() if self.spec.gitops else None
 
-    @property
+    @cached_property
     def terraform_roots(self) -> list[Path]:
         return [(self.root / t.path).resolve() for t in self.spec.terraform]
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from upgradectl.tools.cluster.kubeapi import KubeReader, ServedResource, current_context
 from upgradectl.tools.cluster.kubemeta import cluster_name_for_context, version_priority
 from upgradectl.tools.cluster.redact import redact
-from upgradectl.tools.cluster.sources import ResourceType, SourceError, split_api_version
+from upgradectl.tools.cluster.sources import ResourceType, SourceError, lean, split_api_version
 from upgradectl.tools.helm import (
     HELM_SECRET_TYPE,
     HelmDecodeError,
@@ -203,8 +203,8 @@ class LiveCluster:
     # ---------------------------------------------------------------- reading lists
 
     def _list(self, resource: ServedResource) -> list[dict[str, Any]]:
-        key = ("list", resource.group, resource.version, resource.plural)
-        return self._once(key, lambda: list(self.iter_objects(resource)))
+        key = ("list", resource.group, resource.version, resource.plural)  # kept lean, as a snapshot is read
+        return self._once(key, lambda: [lean(o) for o in self.iter_objects(resource)])
 
     def iter_objects(
         self, resource: ServedResource, on_page: Callable[[int, int | None], None] | None = None

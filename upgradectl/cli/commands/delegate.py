@@ -57,7 +57,7 @@ def mcp(
         from upgradectl.mcp_server.server import serve
     except ImportError as exc:
         raise fail(f"the MCP server needs the `mcp` package ({exc}); install it with: pip install 'mcp>=2'") from None
-    from upgradectl.mcp_server.roots import configure
+    from upgradectl.mcp_server.roots import configure  # with the server: only when `mcp` runs
 
     try:
         roots = configure(root)

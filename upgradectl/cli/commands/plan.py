@@ -202,6 +202,7 @@ def verify_plan_command(
     accepted by the target chart, and migrated manifests validate for the Kubernetes version they run on.
 
     Exit 0: consistent; 1: violations (each names the stage and step); 2: the plan or fleet cannot be read."""
+    # the verifier loads the knowledge base and chart checks: imported when verify-plan runs, so --help stays fast
     from upgradectl.graph.verify import check_plan, load_plan_file
     from upgradectl.tools.cluster.fleet import FleetError, load_fleet
 

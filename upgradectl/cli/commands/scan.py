@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import fail
 from upgradectl.exit_codes import SCAN_BAD_INPUT
+from upgradectl.plain_table import table_lines
 from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS, ScanReport
 
 
@@ -111,26 +111,20 @@ def _print(report: ScanReport, output_format: str) -> None:
         for note in report.notes:
             print(f"\n> {note}")
         return
-    console = Console(width=200, markup=False, highlight=False)  # cells are file paths and object names
     if not rows:
-        console.print(
-            f"No deprecated or removed APIs for targets {report.targets} (scanned: {report.scanned}).", highlight=False
-        )
+        print(f"No deprecated or removed APIs for targets {report.targets} (scanned: {report.scanned}).")
     else:
-        table = Table("STATUS", "KIND", "API VERSION", "WHERE", "NAME", "REMOVED IN", "REPLACEMENT", box=None)
-        for u in rows:
-            table.add_row(
-                u.status,
-                u.rule.kind,
-                u.rule.api_version,
-                u.location,
-                u.name,
-                f"{u.rule.component} {u.rule.removed_in}",
-                u.rule.replacement or "-",
-            )
-        console.print(table)
+        lines = table_lines(
+            ("STATUS", "KIND", "API VERSION", "WHERE", "NAME", "REMOVED IN", "REPLACEMENT"),
+            [
+                (u.status, u.rule.kind, u.rule.api_version, u.location, u.name,
+                 f"{u.rule.component} {u.rule.removed_in}", u.rule.replacement or "-")
+                for u in rows
+            ],
+        )  # fmt: skip
+        sys.stdout.writelines(f"{line}\n" for line in lines)
     for note in report.notes:
-        console.print(f"note: {note}", highlight=False)
+        print(f"note: {note}")
 
 
 def register(app: typer.Typer) -> None:
