@@ -170,8 +170,18 @@ def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | 
     return planned, warnings
 
 
-def plan_for_eval(plan_input: PlanInput, context: RunContext) -> Plan:
-    """The planner the eval runner is given (evals/ sits below app/ and cannot import it)."""
+def plan_for_eval(plan_input: PlanInput, context: RunContext) -> Plan | CombinedPlan:
+    """The planner the eval runner is given (evals/ sits below app/ and cannot import it); a request naming several
+    tools, or Kubernetes, gives the combined plan (the runner scores the scenario's tool's section)."""
+    tools = requested_tools(plan_input.get("request") or "", plan_input.get("tool"))
+    if len(tools) > 1 or tools == [KUBERNETES]:
+        from upgradectl.app.combined_plan import plan_combined  # reason: only combined requests load it
+
+        wanted = PlanRequest(text=plan_input.get("request") or "", tool=plan_input.get("tool"),
+                             to=plan_input.get("to"), clusters=plan_input.get("clusters"),
+                             environments=plan_input.get("environments"), trigger=plan_input.get("trigger"),
+                             fleet=context.fleet_ref)
+        return plan_combined(wanted, tools, context, run_graph)[0]
     planned = run_graph(plan_input, context)[0]
     if planned.verification is None:  # a plan is scored only when the verifier has checked it
         raise RuntimeError("the plan graph returned a plan the verifier did not check")
