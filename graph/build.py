@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from upgradectl import __version__
+from upgradectl.agents.advisories import advisory_summary
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.inventory import take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
@@ -47,7 +48,7 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
     request = state["request"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, ctx.fleet, k, ctx.today)
+    inventory = take_inventory(request, ctx.fleet, k, ctx.today, osv=ctx.osv, osv_off=ctx.osv_off)
     findings = list(inventory.findings)
     for name, cluster in ctx.fleet.clusters.items():
         if cluster.source is None or (request.clusters and name not in request.clusters):
@@ -117,7 +118,7 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         "paths": inventory.paths,
         "findings": findings,
         "task_log": [record],
-        "outputs": {"scope": [c.info.name for c in inventory.scope]},
+        "outputs": {"scope": [c.info.name for c in inventory.scope], "advisories": inventory.advisories},
     }
 
 
@@ -209,7 +210,7 @@ def stage_entry(stage: int):
     def enter(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         request = state["request"]
         if stage == 2:
-            track, reasons = choose_track(request.trigger)
+            track, reasons = choose_track(request.trigger, state.get("outputs", {}).get("advisories"))
             return {"track": track, "track_reasons": [*reasons, *request.trigger_reasons]}
         if stage == 4:  # risk needs stage 3's rollback findings; strategy and approval follow from it
             k = load_tool(request.tool)
@@ -258,6 +259,9 @@ def _summary(state: PlanState, findings: list[Finding]) -> str:
     unsupported = [f for f in findings if f.code in target_codes]  # said in the summary, not only in the list
     if unsupported:
         text += f" OUT OF SUPPORT: {unsupported[0].title}; {unsupported[0].remediation}"
+    advisories = state.get("outputs", {}).get("advisories")
+    if advisories is not None:
+        text += " " + advisory_summary(advisories)
     return text
 
 
@@ -290,6 +294,7 @@ def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         incomplete=incomplete,
         cost=state.get("outputs", {}).get("cost", []),
         knowledge=knowledge_info(load_tool(state["request"].tool), ctx.today),
+        advisories=state.get("outputs", {}).get("advisories"),
         llm=LLMInfo(mode="on" if ctx.llm_mode == "on" else "off", model=ctx.model if ctx.llm_mode == "on" else ""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting

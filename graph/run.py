@@ -11,6 +11,7 @@ from upgradectl.graph.build import build_graph
 from upgradectl.graph.runs import DEFAULT_STATE_DIR
 from upgradectl.graph.state import RunContext
 from upgradectl.models import Plan, UpgradeRequest
+from upgradectl.tools.advisories.osv import OsvClient
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.verify.commands import CommandParser
@@ -36,6 +37,8 @@ def run_plan(
     charts: ChartStore | None = None,
     command_parser: CommandParser | None = None,
     today: date | None = None,
+    osv: OsvClient | None = None,
+    osv_off: str = "",
 ) -> Plan:
     """With an LLM session the agents also run their Claude loops and the plan gets a narrative.
 
@@ -44,6 +47,8 @@ def run_plan(
     `on_update` receives each node's state update as it finishes ({node name: update}, LangGraph's
     stream_mode="updates"), e.g. for the CLI's progress display; the graph itself renders nothing.
     `today` pins the day support windows and knowledge age are judged on (default: UPGRADECTL_TODAY or now).
+    `osv` looks the running and target versions' advisories up (None: not asked; `osv_off` says why, and the plan
+    then reports them as not checked).
     """
     if llm is not None:
         llm_mode, model = "on", llm.model
@@ -51,7 +56,7 @@ def run_plan(
         charts = default_chart_store()
     graph = build_graph()
     context = RunContext(fleet=fleet, fleet_ref=fleet_ref, llm_mode=llm_mode, model=model, llm=llm, charts=charts,
-                         command_parser=command_parser)
+                         command_parser=command_parser, osv=osv, osv_off=osv_off)
     if today is not None:
         context.today = today
     if on_update is None:

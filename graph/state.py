@@ -96,6 +96,8 @@ class RunContext:
     charts: ChartStore | None = None  # target charts for the values checks; None turns them off
     command_parser: CommandParser | None = None  # checks upgradectl's own commands (the CLI provides it)
     today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
+    osv: Any = None  # tools.advisories.osv.OsvClient: advisories for the running and target versions; None: not asked
+    osv_off: str = ""  # why no OSV client was given (`--no-osv`): the plan then says "not checked"
 
     def __post_init__(self) -> None:
         self.view = FleetView(self.fleet)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -110,8 +113,15 @@ def plan(
     ] = None,
     charts_dir: ChartsDirOpt = None,
     fetch_charts: FetchChartsOpt = True,
+    osv_url: OsvUrlOpt = None,
+    no_osv: NoOsvOpt = False,
 ) -> None:
     """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout.
+
+    Vulnerabilities of the running and target versions come from OSV (severity, fixed-in versions, links); a
+    security request without a version targets the smallest version that fixes every high/critical advisory and
+    says whether a patch of the running line suffices. Offline (or with OSV unreachable) the cached answers stand
+    in, dated; without them the plan says "not checked".
 
     The release's values are checked against the target chart itself (keys it no longer has, schema and documented
     options); the finished plan is proven consistent by the plan verifier (see `upgradectl verify-plan`)."""
@@ -159,9 +169,11 @@ def plan(
             environments=[e.strip() for e in env.split(",") if e.strip()] if env else None,
             known_clusters=list(loaded.clusters),
         )
-        with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
+        # live per-stage progress on a terminal, silent otherwise
+        with plan_progress(err) as on_update, osv_client(osv_url, no_osv) as osv:
             result = run_plan(upgrade, loaded, fleet_ref, llm=session, on_update=on_update,
-                              charts=chart_store(charts_dir, fetch_charts), command_parser=parse_upgradectl)
+                              charts=chart_store(charts_dir, fetch_charts), command_parser=parse_upgradectl,
+                              osv=osv, osv_off="--no-osv" if no_osv else "")
     except PlanningError as exc:
         unread = [c for c in loaded.clusters.values() if c.source is None] if loaded else []
         for cluster in unread:
@@ -183,6 +195,34 @@ def plan(
             raise write_failed(out, exc) from None
         err.print(f"wrote {', '.join(str(p) for p in written)}")
     raise typer.Exit(exit_code(result, fail_on))
+
+
+OsvUrlOpt = Annotated[
+    str | None,
+    typer.Option("--osv-url", help="OSV API to ask for advisories (default $UPGRADECTL_OSV_URL, else "
+                 "https://api.osv.dev); answers are cached under the state directory (osv/cache.json) and stand in, "
+                 "dated, when OSV cannot be reached or UPGRADECTL_OFFLINE=1.", show_default=False),
+]
+NoOsvOpt = Annotated[
+    bool, typer.Option("--no-osv", help="Do not look advisories up: the plan says they were not checked."),
+]
+
+
+@contextmanager
+def osv_client(url: str | None, disabled: bool) -> Iterator[Any]:
+    """The OSV client for a command (None with --no-osv), with the shared cache; closed afterwards."""
+    from upgradectl.tools.advisories.osv import OSV_API, OsvCache, OsvClient, default_cache_path
+
+    if disabled:
+        yield None
+        return
+    try:
+        client = OsvClient(url or os.environ.get("UPGRADECTL_OSV_URL") or OSV_API,
+                           cache=OsvCache.load(default_cache_path()))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    with client:
+        yield client
 
 
 ChartsDirOpt = Annotated[
