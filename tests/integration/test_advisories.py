@@ -111,3 +111,17 @@ def test_records_that_alias_each_other_are_one_advisory_rated_by_the_rated_recor
     assert [(a.id, a.severity) for a in merged] == [("GHSA-9766-5277-j5hr", "critical"),
                                                      ("GHSA-9m6p-x4h2-6frq", "medium")]
     assert merged[1].fixed == ["2.8.17", "2.9.13", "2.10.8"]
+
+
+def test_the_markdown_plan_lists_each_advisory_with_its_fix_versions(fleet, tmp_path):
+    from upgradectl.app.report import render_markdown  # (the renderer, on the plan the CLI printed as JSON)
+    from upgradectl.models import Plan
+
+    with osv_server(*PATCH_FIXED, "GO-2025-3720") as osv:
+        p, _ = plan(fleet, "--osv-url", osv.url, env={"UPGRADECTL_STATE_DIR": str(tmp_path)})
+    text = render_markdown(Plan.model_validate(p))
+    why = text.split("## Why upgrade", 1)[1].split("## Clusters and versions", 1)[0]
+    # fix versions as the advisories publish them (GHSA-9766-5277-j5hr: 2.10.10; GO-2025-3720: 2.13.8, 2.14.13)
+    assert "[GHSA-9766-5277-j5hr]" in why and "2.10.10" in why
+    assert "[GHSA-2hj5-g64g-fp6p]" in why and "2.13.8, 2.14.13" in why
+    assert "does not suffice" in why
