@@ -24,6 +24,7 @@ from langgraph.types import Send
 from upgradectl import __version__
 from upgradectl.agents.advisories import advisory_summary
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
+from upgradectl.agents.benefits import features_gained, features_summary, payback_summary, return_on_effort
 from upgradectl.agents.inventory import PlanningError, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
@@ -36,9 +37,11 @@ from upgradectl.models import (
     SEVERITY_ORDER,
     AgentTaskRecord,
     Evidence,
+    FeatureGained,
     Finding,
     LLMInfo,
     Plan,
+    ReturnOnEffort,
     Subject,
 )
 from upgradectl.tools.analysis.inventory import tool_release
@@ -48,6 +51,7 @@ from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
 from upgradectl.tools.verify.commands import CommandParser
+from upgradectl.tools.versions import Version
 
 STAGES = (1, 2, 3, 4, 5, 6)
 ANTICIPATED = (RequestError, FleetError, KnowledgeError, PlanningError)  # bad input, not bugs: the `error` output
@@ -286,7 +290,9 @@ def stage_entry(stage: int):
     return enter
 
 
-def _summary(state: PlanState, findings: list[Finding]) -> str:
+def _summary(
+    state: PlanState, findings: list[Finding], features: list[FeatureGained], roe: ReturnOnEffort | None
+) -> str:
     request = state["upgrade"]
     k = load_tool(request.tool)
     decision = state["decision"]
@@ -315,6 +321,11 @@ def _summary(state: PlanState, findings: list[Finding]) -> str:
     advisories = state.get("advisories")
     if advisories is not None:
         text += " " + advisory_summary(advisories)
+    brings = features_summary(features, request.trigger)
+    if brings:
+        text += " " + brings
+    if roe is not None:
+        text += " " + payback_summary(roe)
     return text
 
 
@@ -327,6 +338,13 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
     log = sorted(state.get("task_log", []), key=lambda r: (r.stage, r.agent, r.task))
     # a model failure degrades the plan (plan.llm), it does not make the playbooks' checks incomplete
     incomplete = any(f.category == "incomplete" for f in findings) or any(r.error for r in log if r.mode == "playbook")
+    request = state["upgrade"]
+    k = load_tool(request.tool)
+    running = sorted({v.current_version for v in state["versions"] if v.current_version and v.cluster in
+                      state.get("scope", [])}, key=Version.parse)  # fmt: skip
+    features = features_gained(k, request, running, state["target"])
+    roe = (return_on_effort(state.get("cost", []), rollout, state["paths"], state.get("scope", []))
+           if state["decision"].track == "cost-roi" else None)  # fmt: skip
     plan = Plan(
         generated_at=datetime.now(UTC),
         upgradectl_version=__version__,
@@ -341,11 +359,13 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
         decision=state["decision"],
         rollout=rollout,
         task_log=log,
-        summary=_summary(state, findings),
+        summary=_summary(state, findings, features, roe),
         incomplete=incomplete,
         cost=state.get("cost", []),
         knowledge=knowledge_info(load_tool(state["upgrade"].tool), ctx.today),
         advisories=state.get("advisories"),
+        features=features,
+        return_on_effort=roe,
         llm=LLMInfo(mode="on", model=ctx.llm.model) if ctx.llm is not None else LLMInfo(mode="off", model=""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting
