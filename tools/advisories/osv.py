@@ -191,7 +191,7 @@ class OsvClient:
         hit = self.cache.get(key) if self.cache is not None else None
         if hit is None:
             why = "offline (UPGRADECTL_OFFLINE=1)" if self.offline else f"OSV unreachable: {self.unreachable}"
-            raise OsvError(f"{why}, and no cached answer for {path} {json.dumps(body, sort_keys=True)[:200]}")
+            raise OsvError(f"{why}, and no cached answer for {_question(path, body)}")
         self.cached.append(hit[1])
         return hit[0]
 
@@ -236,6 +236,14 @@ class OsvClient:
         if self.cached:
             return "cached", min(self.cached)
         return "checked", max(self.live, default="")
+
+
+def _question(path: str, body: dict[str, Any]) -> str:
+    """'/v1/query Go github.com/fluxcd/flux2/v2@2.2.3' or '/v1/querybatch (3 versions)': for messages."""
+    package = body.get("package") or {}
+    if package:
+        return f"{path} {package.get('ecosystem')} {package.get('name')}@{body.get('version')}"
+    return f"{path} ({len(body.get('queries') or [])} versions)"
 
 
 class _Unreachable(Exception):
