@@ -44,6 +44,7 @@ from upgradectl.models import (
     ReturnOnEffort,
     Subject,
 )
+from upgradectl.tools.advisories.osv import default_client as default_osv_client
 from upgradectl.tools.analysis.inventory import tool_release
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import FleetError, open_fleet
@@ -385,7 +386,13 @@ class _ServedRun:
         self.context: RunContext | None = None
 
     def start(self) -> RunContext:
-        self.context = RunContext(charts=self.charts, command_parser=self.command_parser)
+        if self.context is not None and self.context.osv is not None:
+            self.context.osv.close()  # the previous run's OSV client
+        try:
+            osv, why_not = default_osv_client(), ""
+        except ValueError as exc:  # UPGRADECTL_OSV_URL is not a URL: the plans say why advisories were not checked
+            osv, why_not = None, str(exc)
+        self.context = RunContext(charts=self.charts, command_parser=self.command_parser, osv=osv, osv_off=why_not)
         return self.context
 
 

@@ -11,6 +11,7 @@ A question with neither a live nor a cached answer raises OsvError: the caller r
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -95,6 +96,12 @@ class OsvCache:
 
 def default_cache_path(state_dir: Path | None = None) -> Path:
     return (state_dir or default_state_dir()) / CACHE_FILE
+
+
+def default_client(url: str | None = None) -> OsvClient:
+    """The client a plan asks: `url`, else $UPGRADECTL_OSV_URL, else the public API; the shared cache. ValueError
+    when the URL is not http(s)."""
+    return OsvClient(url or os.environ.get("UPGRADECTL_OSV_URL") or OSV_API, cache=OsvCache.load(default_cache_path()))
 
 
 class OsvClient:

@@ -9,7 +9,6 @@ plan.md/plan.json (app/report.py) after they have shown the plan.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from upgradectl.app.errors import UseCaseError
 from upgradectl.app.llm import LLMMode, open_llm_session
 from upgradectl.exit_codes import EXIT_INCOMPLETE, plan_exit_code
 from upgradectl.models import Plan, Severity
-from upgradectl.tools.advisories.osv import OSV_API, OsvCache, OsvClient, default_cache_path
+from upgradectl.tools.advisories.osv import OsvClient, default_client
 from upgradectl.tools.charts.store import default_chart_store
 from upgradectl.tools.cluster.fleet import FleetError
 from upgradectl.tools.knowledge.loader import KnowledgeError
@@ -137,8 +136,7 @@ def open_osv(enabled: bool, url: str | None) -> OsvClient | None:
     if not enabled:
         return None
     try:
-        url = url or os.environ.get("UPGRADECTL_OSV_URL") or OSV_API
-        return OsvClient(url, cache=OsvCache.load(default_cache_path()))
+        return default_client(url)
     except ValueError as exc:
         raise UseCaseError(str(exc)) from None
 
