@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding, relpath
+from upgradectl.agents.communication import with_people
 from upgradectl.agents.ownership import release_owner
 from upgradectl.agents.pins import VersionPin, gitops_pins
 from upgradectl.agents.procedures import HopFacts, rollback_steps, rollout_steps
@@ -386,7 +387,7 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         reasons.append("production changes always wait for an explicit approval")
     if t.decision.approval_required:
         reasons.extend(t.decision.approval_reasons)
-    return RolloutStage(
+    stage = RolloutStage(
         environment=env,
         clusters=clusters,
         hops=hops_done,
@@ -400,6 +401,7 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
                "run every command from the directory of the fleet file; rollback steps undo one hop each, when "
                "that hop's gates fail or it does not reconcile (earlier hops that passed stay)"],
     )
+    return with_people(t.fleet, t.knowledge.display_name, stage)  # owners, the user's tests, stage messages
 
 
 def rollout_for(env: Environment):

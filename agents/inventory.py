@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from upgradectl.agents.advisories import advisory_findings
 from upgradectl.agents.base import knowledge_evidence, make_finding
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
+    AdvisoryReport,
     ClusterVersion,
     Evidence,
     Finding,
@@ -17,7 +19,9 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
-from upgradectl.tools.analysis.inventory import Installation, companions, detect_installation
+from upgradectl.tools.advisories.osv import OsvClient
+from upgradectl.tools.advisories.ranking import assess
+from upgradectl.tools.analysis.inventory import Installation, companions, detect_installation, running_images
 from upgradectl.tools.analysis.paths import (
     PathError,
     latest_compatible,
@@ -53,6 +57,7 @@ class Inventory:
     paths: list[UpgradePath]
     findings: list[Finding]
     checked: list[str]
+    advisories: AdvisoryReport | None = None
 
 
 def _target_support(
@@ -311,9 +316,19 @@ def _companions_outside(
     return findings
 
 
-def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, today: date | None = None) -> Inventory:
+def take_inventory(
+    request: UpgradeRequest,
+    fleet: Fleet,
+    k: ToolKnowledge,
+    today: date | None = None,
+    osv: OsvClient | None = None,
+    osv_off: str = "",
+) -> Inventory:
     """Stage 1: current versions per cluster, the target, and a rule-abiding path per version group.
-    Support windows are judged on `today` (default: UPGRADECTL_TODAY or the local date)."""
+    Support windows are judged on `today` (default: UPGRADECTL_TODAY or the local date). With an OSV client the
+    running and target versions' advisories are looked up, and a security request without a version targets the
+    smallest version that fixes every high/critical advisory; `osv_off` says why no client was given (the plan
+    then says 'not checked')."""
     today = today or clock_today()
     wanted = set(request.clusters)
     unknown = wanted - set(fleet.clusters)
@@ -357,17 +372,41 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
             f"{', '.join(request.environments) or 'all'})"
         )
     kube = {c.info.name: c.info.kubernetes_version for c in scope}
+    running = sorted({installs[c.info.name].version for c in scope}, key=Version.parse)
+    images = {image for c in scope if c.source for image in running_images(k, c.source)}
+    report: AdvisoryReport | None = (
+        AdvisoryReport(status="not-checked", reason=osv_off) if osv is None and osv_off else None
+    )
     try:
         if request.target_version:
             target = resolve_target(k, request.target_version)
             target_reason = f"requested target {request.target_version} -> {target}"
         else:
-            lines = {Version.parse(installs[c.info.name].version).line for c in scope}
+            lines = {Version.parse(v).line for v in running}
             fast_track = request.trigger == "security" and request.channel != "lts"
-            chosen = security_target(k, lines, kube, today) if fast_track else None
+            chosen = None
+            if fast_track and osv is not None:
+                report = assess(k, osv, running, kube, today, images)
+                if report.minimal_target:
+                    why = f"{report.minimal_target_reason} (OSV, {report.status} {report.fetched_at})"
+                    chosen = report.minimal_target, f"security fix ranked by what it fixes: {report.minimal_target} " \
+                        f"is {why}"
+            chosen = chosen or (security_target(k, lines, kube, today) if fast_track else None)
             target, target_reason = chosen or latest_compatible(k, kube, today, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
+    if osv is not None and (report is None or report.target != target):
+        minimal = report  # keep what the security ranking found when the plan targets another version
+        report = assess(k, osv, running, kube, today, images, target=target)
+        if minimal is not None and report.status != "not-checked":
+            report = report.model_copy(update={k_: getattr(minimal, k_) for k_ in (
+                "minimal_target", "minimal_target_reason", "patch_suffices", "patch_note")})
+    if report is not None and report.status != "not-checked":
+        checked.append(f"advisories (OSV, {report.status} {report.fetched_at}): {len(report.advisories)} for "
+                       f"{', '.join(report.packages)}; {len(report.at_target)} still affect {target}")
+    elif report is not None:
+        checked.append(f"advisories: not checked ({report.reason})")
+    findings.extend(advisory_findings(k, report, security=request.trigger == "security"))
 
     groups: dict[str, dict[str, str]] = {}
     for c in scope:
@@ -468,4 +507,5 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
         paths,
         findings,
         checked,
+        report,
     )

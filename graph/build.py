@@ -22,7 +22,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from upgradectl import __version__
+from upgradectl.agents.advisories import advisory_summary
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
+from upgradectl.agents.benefits import features_gained, features_summary, payback_summary, return_on_effort
 from upgradectl.agents.inventory import PlanningError, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
@@ -35,11 +37,14 @@ from upgradectl.models import (
     SEVERITY_ORDER,
     AgentTaskRecord,
     Evidence,
+    FeatureGained,
     Finding,
     LLMInfo,
     Plan,
+    ReturnOnEffort,
     Subject,
 )
+from upgradectl.tools.advisories.osv import default_client as default_osv_client
 from upgradectl.tools.analysis.inventory import tool_release
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import FleetError, open_fleet
@@ -47,6 +52,7 @@ from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
 from upgradectl.tools.verify.commands import CommandParser
+from upgradectl.tools.versions import Version
 
 STAGES = (1, 2, 3, 4, 5, 6)
 ANTICIPATED = (RequestError, FleetError, KnowledgeError, PlanningError)  # bad input, not bugs: the `error` output
@@ -98,7 +104,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     fleet = ctx.opened_fleet()
     request = state["upgrade"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, fleet, k, ctx.today)
+    inventory = take_inventory(request, fleet, k, ctx.today, osv=ctx.osv, osv_off=ctx.osv_off)
     findings = list(inventory.findings)
     for name, cluster in fleet.clusters.items():
         if cluster.source is None or (request.clusters and name not in request.clusters):
@@ -169,6 +175,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
         "findings": findings,
         "task_log": [record],
         "scope": [c.info.name for c in inventory.scope],
+        "advisories": inventory.advisories,
     }
 
 
@@ -261,7 +268,7 @@ def stage_entry(stage: int):
     def enter(state: PlanState, ctx: RunContext) -> dict:
         request = state["upgrade"]
         if stage == 2:
-            track, reasons = choose_track(request.trigger)
+            track, reasons = choose_track(request.trigger, state.get("advisories"))
             return {"track": track, "track_reasons": [*reasons, *request.trigger_reasons]}
         if stage == 4:  # risk needs stage 3's rollback findings; strategy and approval follow from it
             k = load_tool(request.tool)
@@ -284,7 +291,9 @@ def stage_entry(stage: int):
     return enter
 
 
-def _summary(state: PlanState, findings: list[Finding]) -> str:
+def _summary(
+    state: PlanState, findings: list[Finding], features: list[FeatureGained], roe: ReturnOnEffort | None
+) -> str:
     request = state["upgrade"]
     k = load_tool(request.tool)
     decision = state["decision"]
@@ -310,6 +319,14 @@ def _summary(state: PlanState, findings: list[Finding]) -> str:
     unsupported = [f for f in findings if f.code in target_codes]  # said in the summary, not only in the list
     if unsupported:
         text += f" OUT OF SUPPORT: {unsupported[0].title}; {unsupported[0].remediation}"
+    advisories = state.get("advisories")
+    if advisories is not None:
+        text += " " + advisory_summary(advisories)
+    brings = features_summary(features, request.trigger)
+    if brings:
+        text += " " + brings
+    if roe is not None:
+        text += " " + payback_summary(roe)
     return text
 
 
@@ -322,6 +339,13 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
     log = sorted(state.get("task_log", []), key=lambda r: (r.stage, r.agent, r.task))
     # a model failure degrades the plan (plan.llm), it does not make the playbooks' checks incomplete
     incomplete = any(f.category == "incomplete" for f in findings) or any(r.error for r in log if r.mode == "playbook")
+    request = state["upgrade"]
+    k = load_tool(request.tool)
+    running = sorted({v.current_version for v in state["versions"] if v.current_version and v.cluster in
+                      state.get("scope", [])}, key=Version.parse)  # fmt: skip
+    features = features_gained(k, request, running, state["target"])
+    roe = (return_on_effort(state.get("cost", []), rollout, state["paths"], state.get("scope", []))
+           if state["decision"].track == "cost-roi" else None)  # fmt: skip
     plan = Plan(
         generated_at=datetime.now(UTC),
         upgradectl_version=__version__,
@@ -336,10 +360,13 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
         decision=state["decision"],
         rollout=rollout,
         task_log=log,
-        summary=_summary(state, findings),
+        summary=_summary(state, findings, features, roe),
         incomplete=incomplete,
         cost=state.get("cost", []),
         knowledge=knowledge_info(load_tool(state["upgrade"].tool), ctx.today),
+        advisories=state.get("advisories"),
+        features=features,
+        return_on_effort=roe,
         llm=LLMInfo(mode="on", model=ctx.llm.model) if ctx.llm is not None else LLMInfo(mode="off", model=""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting
@@ -359,7 +386,13 @@ class _ServedRun:
         self.context: RunContext | None = None
 
     def start(self) -> RunContext:
-        self.context = RunContext(charts=self.charts, command_parser=self.command_parser)
+        if self.context is not None and self.context.osv is not None:
+            self.context.osv.close()  # the previous run's OSV client
+        try:
+            osv, why_not = default_osv_client(), ""
+        except ValueError as exc:  # UPGRADECTL_OSV_URL is not a URL: the plans say why advisories were not checked
+            osv, why_not = None, str(exc)
+        self.context = RunContext(charts=self.charts, command_parser=self.command_parser, osv=osv, osv_off=why_not)
         return self.context
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 
 from upgradectl.models import (
     SEVERITY_ORDER,
+    AdvisoryReport,
     Decision,
     Finding,
     RiskAssessment,
@@ -38,9 +39,24 @@ TESTING: dict[RiskLevel, str] = {
 }
 
 
-def choose_track(trigger: Trigger) -> tuple[Track, list[str]]:
+def choose_track(trigger: Trigger, advisories: AdvisoryReport | None = None) -> tuple[Track, list[str]]:
+    """The track from the trigger; a security request is ranked by what it fixes: fast-tracked when a high or
+    critical advisory affects the running version (or the advisories could not be checked), the standard process
+    when OSV lists none."""
     track, reason = TRACKS[trigger]
-    return track, [reason]
+    if trigger != "security" or advisories is None:
+        return track, [reason]
+    if advisories.status == "not-checked":
+        return track, [reason, f"advisories not checked ({advisories.reason[:200]}): fast-tracked to be safe"]
+    running = {i for ids in advisories.running.values() for i in ids}
+    serious = [a for a in advisories.advisories if a.id in running and a.serious]
+    if serious:
+        worst = ", ".join(f"{a.id} ({a.severity})" for a in serious[:5])
+        return track, [reason, f"{len(serious)} high/critical advisory(ies) affect the running version: {worst}"]
+    return "feature-standard", [
+        f"security request, but no high or critical advisory affects the running version (OSV, {advisories.status} "
+        f"{advisories.fetched_at}; {len(running)} lower-rated): the standard process, not the fast track"
+    ]
 
 
 def assess_risk(findings: list[Finding], irreversible_hops: list[str], hop_count: int) -> RiskAssessment:

@@ -31,8 +31,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from upgradectl.agents.communication import gate_message, rollback_message, start_message
 from upgradectl.agents.monitoring_analyst import baseline_cluster, gates_for, validate_cluster
-from upgradectl.models import Gate, Plan
+from upgradectl.models import Gate, Plan, RolloutStage
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, describe, unified_diff
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
@@ -41,6 +42,7 @@ from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.metrics.baselines import ClusterBaseline
 from upgradectl.tools.metrics.gates import inconclusive
 from upgradectl.tools.metrics.promql import PromClient
+from upgradectl.tools.usertests import run_check
 
 
 def merge_steps(existing: dict[str, dict] | None, new: dict[str, dict] | None) -> dict[str, dict]:
@@ -85,6 +87,7 @@ class ExecContext:
     metrics_url: str | None = None
     metrics_timeout: float = 10.0
     say: Callable[[str], None] = lambda _: None
+    notify: Callable[[str, str], None] | None = None  # (kind, Markdown): start, gate and rollback messages
     overlay: dict[str, str] = field(default_factory=dict)  # dry run: file texts after earlier change sets
 
 
@@ -193,6 +196,32 @@ def _gate_lines(gates: dict[str, list[dict]]) -> list[str]:
     return [f"{c}: {g['result']}: {g['name']}: {g['message']}" for c, gs in gates.items() for g in gs]
 
 
+def _stage(ctx: ExecContext, cs: ChangeSet) -> RolloutStage:
+    return next(s for s in ctx.plan.rollout if s.environment == cs.environment)
+
+
+def _hop(cs: ChangeSet) -> str:
+    return f"{', '.join(cs.clusters)}: {cs.from_version} -> {cs.to_version}"
+
+
+def _tell(ctx: ExecContext, kind: str, markdown: str) -> None:
+    """Send a stage message when the run has somewhere to send it (never in a dry run)."""
+    if ctx.notify is not None and not ctx.dry_run:
+        ctx.notify(kind, markdown)
+
+
+def _user_tests(ctx: ExecContext, cs: ChangeSet) -> list[dict]:
+    """The stage's declared tests, run from the fleet file's directory, each a gate record; the run's cluster
+    names, environment and versions are in UPGRADECTL_* variables for the test to use."""
+    env = {"UPGRADECTL_ENVIRONMENT": cs.environment, "UPGRADECTL_CLUSTERS": ",".join(cs.clusters),
+           "UPGRADECTL_FROM_VERSION": cs.from_version, "UPGRADECTL_TO_VERSION": cs.to_version}  # fmt: skip
+    results = []
+    for check in _stage(ctx, cs).tests:
+        ctx.say(f"{cs.key}: running test {check.name}")
+        results.append(run_check(check, ctx.fleet.root, env))
+    return results
+
+
 # ---------------------------------------------------------------- nodes
 
 
@@ -227,6 +256,8 @@ def _baseline(i: int):
         cs = ctx.sets[i]
         if _step(state, cs.key).get("baseline"):
             return {}
+        if i == 0 or ctx.sets[i - 1].environment != cs.environment:
+            _tell(ctx, "start", start_message(ctx.knowledge.display_name, _stage(ctx, cs), _hop(cs), state["run_id"]))
         ctx.say(f"{cs.key}: recording the baseline on {', '.join(cs.clusters)}")
         records = {c: _record_baseline(ctx, c, cs.from_version, cs.to_version) for c in cs.clusters}
         return {"steps": {cs.key: {"environment": cs.environment, "hop": [cs.from_version, cs.to_version],
@@ -341,7 +372,13 @@ def _gates(i: int):
         if rec.get("result"):
             return {}
         result, judged = _evaluate(ctx, cs, cs.to_version, rec)
+        tests = _user_tests(ctx, cs)
+        if tests:  # the user's tests gate the hop like the metric gates
+            judged[f"tests ({cs.environment})"] = tests
+            result = verdict([g for gs in judged.values() for g in gs])
         ctx.say(f"{cs.key}: gates {result}")
+        _tell(ctx, "gate", gate_message(ctx.knowledge.display_name, _stage(ctx, cs), _hop(cs), result,
+                                        _gate_lines(judged)))  # fmt: skip
         for line in _gate_lines(judged):
             if not line.split(": ", 2)[1].startswith("pass"):
                 ctx.say(f"  {line}")
@@ -361,6 +398,9 @@ def _revert(i: int):
             return {}
         reason = ("not reconciled in time" if rec.get("status") == "not-reconciled"
                   else f"gates {rec.get('result', 'inconclusive')}")  # fmt: skip
+        failing = [g["name"] for gs in (rec.get("gates") or {}).values() for g in gs if g.get("result") != "pass"]
+        if failing and rec.get("status") != "not-reconciled":
+            reason += f" ({', '.join(failing[:5])})"
         try:
             wt = ctx.repo
             wt.clean()
@@ -370,6 +410,8 @@ def _revert(i: int):
             if ctx.push:
                 wt.push(ctx.remote, ctx.branch)
         except GitError as exc:
+            _tell(ctx, "rollback", rollback_message(ctx.knowledge.display_name, _stage(ctx, cs), _hop(cs),
+                                                    f"{reason}; the revert failed: {exc}", "", "not checked"))
             return {"steps": {cs.key: {"error": str(exc)}}, "status": "failed",
                     "outcome": f"{cs.key}: {reason}, and the revert failed: {exc}"}  # fmt: skip
         ctx.say(f"{cs.key}: reverted {rec['commit'][:12]} with {sha[:12]} ({reason})")
@@ -401,6 +443,8 @@ def _recheck(i: int):
             return {}
         result, judged = _evaluate(ctx, cs, cs.from_version, rec)
         ctx.say(f"{cs.key}: after the rollback the gates {result}")
+        _tell(ctx, "rollback", rollback_message(ctx.knowledge.display_name, _stage(ctx, cs), _hop(cs),
+                                                rec.get("revert_reason", ""), rec.get("revert", ""), result))
         return {"steps": {cs.key: {"status": "rolled-back", "recheck_result": result, "recheck_gates": judged}},
                 "log": [f"{cs.key}: rolled back; gates after rollback: {result}"]}  # fmt: skip
 

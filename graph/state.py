@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from typing_extensions import TypedDict  # (not typing's: pydantic builds the served graph's JSON schemas from it)
 
@@ -21,6 +21,7 @@ from upgradectl.agents.base import FleetView
 from upgradectl.cost_models import CostReport
 from upgradectl.models import (
     SEVERITY_ORDER,
+    AdvisoryReport,
     AgentTaskRecord,
     ClusterInfo,
     ClusterVersion,
@@ -103,6 +104,7 @@ class PlanState(PlanInput, PlanOutput, total=False):
     paths: list[UpgradePath]
     findings: Annotated[list[Finding], merge_findings]
     task_log: Annotated[list[AgentTaskRecord], operator.add]
+    advisories: AdvisoryReport | None  # intake: OSV advisories of the running and target versions
     cost: list[CostReport]  # stage 1 cost-opportunities: per-cluster cost reports, shown in the plan
     track: Track
     track_reasons: list[str]
@@ -136,6 +138,8 @@ class RunContext:
     charts: ChartStore | None = None  # target charts for the values checks; None turns them off
     command_parser: CommandParser | None = None  # checks upgradectl's own commands (the interfaces provide it)
     today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
+    osv: Any = None  # tools.advisories.osv.OsvClient: advisories for the running and target versions; None: not asked
+    osv_off: str = ""  # why no OSV client was given (`--no-osv`): the plan then says "not checked"
 
     @cached_property
     def view(self) -> FleetView:

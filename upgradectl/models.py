@@ -55,7 +55,7 @@ AGENTS: tuple[AgentName, ...] = (
     "monitoring-analyst",
     "incident-responder",
 )
-EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge", "plan"]
+EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge", "plan", "advisories"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high", "critical")
 Track = Literal["security-fast-track", "cost-roi", "feature-standard", "compliance-extra-validation"]
@@ -363,6 +363,47 @@ class Step(Frozen):
     )
 
 
+class StageOwners(Frozen):
+    """Who approves a stage and who is told about it, with where each name came from."""
+
+    approvers: list[str] = Field(default_factory=list, description="Who approves the stage (fleet file, CODEOWNERS)")
+    informed: list[str] = Field(default_factory=list, description="Who is told at start, gate result and rollback")
+    sources: list[str] = Field(
+        default_factory=list, description="Where the names come from: 'fleet.yaml environments.prod.owners', "
+        "'infra-flux/.github/CODEOWNERS:3 (clusters/ravan/karpenter.yaml)'",
+    )
+
+
+class UserCheck(Frozen):
+    """A test the user declared for an environment in the fleet file: a command or an HTTP check that `execute`
+    runs after every hop and treats as a gate (fail or timeout stops and reverts the hop)."""
+
+    name: str
+    kind: Literal["command", "http"]
+    command: list[str] = Field(default_factory=list, description="argv, run from the fleet file's directory")
+    url: str = ""
+    expect_status: int = 200
+    expect_body: str = Field(default="", description="Text the HTTP answer must contain")
+    timeout_seconds: float = 300.0
+
+    def describe(self) -> str:
+        """One line for plans and messages."""
+        if self.kind == "command":
+            return f"{self.name}: `{' '.join(self.command)}` (timeout {self.timeout_seconds:g}s)"
+        body = f", body contains {self.expect_body!r}" if self.expect_body else ""
+        return f"{self.name}: GET {self.url} -> {self.expect_status}{body} (timeout {self.timeout_seconds:g}s)"
+
+
+StageMessageKind = Literal["start", "gate", "rollback"]
+
+
+class StageMessage(Frozen):
+    """A chat message (Markdown) a stage sends: when it starts, when its gates are judged, when it rolls back."""
+
+    kind: StageMessageKind
+    markdown: str
+
+
 class RolloutStage(Frozen):
     """Everything one environment needs: clusters, hops, steps, gates, rollback, approval, soak."""
 
@@ -376,6 +417,13 @@ class RolloutStage(Frozen):
     approval_reasons: list[str] = Field(default_factory=list)
     soak_minutes: int
     notes: list[str] = Field(default_factory=list)
+    owners: StageOwners = Field(default_factory=StageOwners, description="Who approves the stage, who is told")
+    tests: list[UserCheck] = Field(
+        default_factory=list, description="The fleet file's tests for this environment: run after every hop, as gates"
+    )
+    messages: list[StageMessage] = Field(
+        default_factory=list, description="Chat messages for the stage's start, gate result and rollback"
+    )
 
 
 class Violation(Frozen):
@@ -446,6 +494,79 @@ class LLMInfo(Frozen):
     error: str = Field(default="", description="Why the model failed or a task's loop ended early")
 
 
+AdvisorySeverity = Literal["critical", "high", "medium", "low", "unknown"]
+
+
+class Advisory(Frozen):
+    """One vulnerability from OSV (records that alias each other merged), as it bears on this upgrade."""
+
+    id: str = Field(description="The preferred id: GHSA-..., else the first id OSV returned")
+    aliases: list[str] = Field(default_factory=list, description="Other ids of the same vulnerability (CVE, GO-...)")
+    summary: str = ""
+    severity: AdvisorySeverity = "unknown"
+    severity_source: str = Field(default="", description="Where the severity comes from (record field, CVSS vector)")
+    packages: list[str] = Field(default_factory=list, description="'Go github.com/argoproj/argo-cd/v2'")
+    fixed: list[str] = Field(default_factory=list, description="Versions that fix it, per the records' ranges")
+    affects: list[str] = Field(default_factory=list, description="Which of the plan's versions it affects")
+    links: list[str] = Field(default_factory=list)
+    published: str = ""
+    modified: str = ""
+
+    @property
+    def serious(self) -> bool:
+        """High, critical, or unknown (an unrated advisory cannot be shown to be less than high)."""
+        return self.severity in ("critical", "high", "unknown")
+
+
+class AdvisoryReport(Frozen):
+    """What OSV says about the running and target versions, and what the security target fixes."""
+
+    status: Literal["checked", "cached", "not-checked"]
+    source: str = Field(default="", description="The OSV API URL, or the cache file a snapshot came from")
+    fetched_at: str = Field(default="", description="When the answers were fetched (a cached snapshot's date)")
+    reason: str = Field(default="", description="Why it was not checked, or what the cache stands in for")
+    packages: list[str] = Field(default_factory=list, description="The packages queried, with their versions")
+    running: dict[str, list[str]] = Field(default_factory=dict, description="Running version -> advisory ids")
+    target: str = ""
+    at_target: list[str] = Field(default_factory=list, description="Advisory ids that still affect the target")
+    fixed_by_target: list[str] = Field(default_factory=list, description="Ids of the running versions the target fixes")
+    minimal_target: str = Field(default="", description="Smallest version fixing every high/critical advisory")
+    minimal_target_reason: str = ""
+    patch_suffices: bool | None = Field(
+        default=None, description="Whether a patch of the running line fixes every high/critical advisory"
+    )
+    patch_note: str = ""
+    advisories: list[Advisory] = Field(default_factory=list)
+
+    def advisory(self, advisory_id: str) -> Advisory | None:
+        return next((a for a in self.advisories if a.id == advisory_id), None)
+
+
+class FeatureGained(Frozen):
+    """A user-facing improvement of a line the path enters, as its upstream notes announce it."""
+
+    line: str
+    title: str
+    tags: list[str] = Field(default_factory=list, description="cost, performance, security, reliability, ...")
+    source: str
+    matches_trigger: bool = Field(default=False, description="Tied to what the request asked for")
+
+
+class ReturnOnEffort(Frozen):
+    """The cost track's payback: projected monthly savings against the effort the plan asks for."""
+
+    monthly_savings: float
+    savings_by_cluster: dict[str, float] = Field(default_factory=dict)
+    hops: int = Field(description="Cluster hops the plan makes (cluster x hop)")
+    hands_on_steps: int = Field(description="Steps a person runs or checks by hand")
+    soak_hours: float
+    approvals: int
+    effort_hours: float
+    effort_cost: float
+    payback_months: float | None = Field(description="effort_cost / monthly_savings; None without savings")
+    assumptions: list[str] = Field(default_factory=list)
+
+
 class Plan(Frozen):
     """The whole result of `upgradectl plan`: rendered to Markdown and JSON."""
 
@@ -475,6 +596,13 @@ class Plan(Frozen):
     )
     knowledge: KnowledgeInfo = Field(
         default_factory=KnowledgeInfo, description="The knowledge date this plan rests on, its age and warnings"
+    )
+    advisories: AdvisoryReport | None = Field(
+        default=None, description="Vulnerabilities from OSV for the running and target versions; None: not asked"
+    )
+    features: list[FeatureGained] = Field(default_factory=list, description="What the path brings, per line")
+    return_on_effort: ReturnOnEffort | None = Field(
+        default=None, description="Cost track: projected savings against the plan's effort, as a payback"
     )
 
     @model_validator(mode="after")

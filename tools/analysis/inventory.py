@@ -56,6 +56,11 @@ def _workload_images(source: ClusterSource, markers: list[str]) -> list[tuple[st
     return found
 
 
+def running_images(k: ToolKnowledge, source: ClusterSource) -> set[str]:
+    """The image references the tool's controllers run on a cluster (for image-specific advisory packages)."""
+    return {image for _, _, _, image in _workload_images(source, k.image_markers)}
+
+
 def _image_tag(image: str) -> str:
     untagged = image.split("@", 1)[0]
     return untagged.rsplit(":", 1)[-1] if ":" in untagged.rsplit("/", 1)[-1] else ""

@@ -7,6 +7,7 @@ say what could not be checked there.
 from __future__ import annotations
 
 import difflib
+import shlex
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from importlib import resources
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from upgradectl.models import ClusterInfo, Environment, Provider
+from upgradectl.models import ClusterInfo, Environment, Provider, UserCheck
 from upgradectl.tools.cluster.kubemeta import cluster_name_for_context
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 from upgradectl.tools.textfiles import parse_yaml, read_text
@@ -38,6 +39,42 @@ class TerraformSpec(_Spec):
     path: str
 
 
+class CheckSpec(_Spec):
+    """A user's test for an environment: `command` (argv list or one shell-free string, run from the fleet file's
+    directory; exit 0 passes) or `http` (a GET whose status, and body text if given, must match)."""
+
+    name: str = Field(min_length=1)
+    command: list[str] | str = Field(default_factory=list)
+    http: str = Field(default="", description="URL to GET")
+    expect_status: int = 200
+    expect_body: str = ""
+    timeout_seconds: float = Field(default=300.0, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckSpec:
+        if bool(self.command) == bool(self.http):
+            raise ValueError(f"test {self.name}: set exactly one of command (argv) or http (a URL)")
+        if self.http and not self.http.startswith(("http://", "https://")):
+            raise ValueError(f"test {self.name}: http must be an http:// or https:// URL")
+        return self
+
+    def check(self) -> UserCheck:
+        """The plan's form of this test."""
+        if self.http:
+            return UserCheck(name=self.name, kind="http", url=self.http, expect_status=self.expect_status,
+                             expect_body=self.expect_body, timeout_seconds=self.timeout_seconds)  # fmt: skip
+        argv = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+        return UserCheck(name=self.name, kind="command", command=argv, timeout_seconds=self.timeout_seconds)
+
+
+class EnvironmentSpec(_Spec):
+    """Who owns an environment, who is told about its changes, and the user's tests run after every hop."""
+
+    owners: list[str] = Field(default_factory=list, description="Who approves changes here (names, @handles)")
+    notify: list[str] = Field(default_factory=list, description="Who is told at start, gate result and rollback")
+    tests: list[CheckSpec] = Field(default_factory=list)
+
+
 class ClusterEntry(_Spec):
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     environment: Environment
@@ -49,6 +86,7 @@ class ClusterEntry(_Spec):
     kubeconfig: str = ""
     gitops_path: str = ""
     metrics_url: str = ""
+    owners: list[str] = Field(default_factory=list, description="Who approves changes to this cluster")
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterEntry:
@@ -64,6 +102,7 @@ class FleetSpec(_Spec):
     gitops: GitOpsSpec | None = None
     terraform: list[TerraformSpec] = Field(default_factory=list)
     clusters: list[ClusterEntry] = Field(min_length=1)
+    environments: dict[Environment, EnvironmentSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_names(self) -> FleetSpec:
@@ -123,7 +162,8 @@ class Fleet:
 
 
 _FIELDS = sorted(
-    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec) for name in model.model_fields}
+    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec, EnvironmentSpec, CheckSpec)
+     for name in model.model_fields}
 )
 
 
@@ -132,6 +172,8 @@ def _fields_at(loc: list) -> list[str]:
     model: type[BaseModel] = {"clusters": ClusterEntry, "gitops": GitOpsSpec, "terraform": TerraformSpec}.get(
         str(loc[0]) if loc else "", FleetSpec
     )
+    if loc and str(loc[0]) == "environments":  # environments.ENV, environments.ENV.tests.N
+        model = CheckSpec if "tests" in [str(p) for p in loc] else EnvironmentSpec
     return list(model.model_fields)
 
 

@@ -81,6 +81,44 @@ class SupportWindow(Entry):
     _d = field_validator("until", mode="before")(_iso_date)
 
 
+class Feature(Entry):
+    """A user-facing improvement a line brings, as its upstream release or upgrade notes announce it."""
+
+    title: str
+    tags: list[Literal["cost", "performance", "security", "reliability", "operations", "networking", "observability",
+                       "gitops", "ui"]] = Field(min_length=1, description="What it serves; cost/performance tie it "
+                                                "to a request's trigger")
+    source: str
+    uncertain: bool = False
+
+
+class AdvisoryPackage(Entry):
+    """Where OSV lists the tool's vulnerabilities: a Go module, or a container image's package (then only for
+    clusters running that image), for the versions that package name covers."""
+
+    ecosystem: str = Field(description="OSV ecosystem name: Go, Bitnami, ...")
+    name: str
+    versions: str = Field(default="", description="'>=2.0.0 <3.0.0': tool versions published under this name; '' all")
+    image: str = Field(default="", description="Container images only: queried when a cluster runs an image "
+                       "whose reference contains this")
+    source: str
+
+    def covers(self, version: str) -> bool:
+        """Whether this package name carries `version` (a Go module path changes with the major version)."""
+        wanted = Version.parse(version)
+        for bound in self.versions.split():
+            op, text = (bound[:2], bound[2:]) if bound[:2] in (">=", "<=") else (bound[:1], bound[1:])
+            limit = Version.parse(text)
+            if not {">=": wanted >= limit, "<=": wanted <= limit, ">": wanted > limit, "<": wanted < limit}.get(
+                op, False
+            ):
+                return False
+        return True
+
+    def label(self) -> str:
+        return f"{self.ecosystem} {self.name}"
+
+
 class Release(Entry):
     """One minor line of a tool: its newest known patch and the Kubernetes versions it supports."""
 
@@ -108,6 +146,7 @@ class Release(Entry):
     chart_version: str = Field(default="", description="Chart version carrying latest_patch when they differ")
     avoid: list[str] = Field(default_factory=list, description="Patch releases not to use, with reasons in notes")
     notes: list[str] = Field(default_factory=list)
+    features: list[Feature] = Field(default_factory=list, description="What the line brings (upstream notes)")
     source: str
     uncertain: bool = False
 
@@ -598,6 +637,9 @@ class ToolKnowledge(Entry):
         default="", pattern=DATE_OR_EMPTY, description="When these facts were last checked against upstream"
     )
     upstream: Upstream | None = Field(default=None, description="None: `knowledge refresh` skips this tool")
+    advisory_packages: list[AdvisoryPackage] = Field(
+        default_factory=list, description="Packages to ask OSV about for this tool's vulnerabilities"
+    )
     overlay: OverlayState | None = Field(default=None, description="Set by the loader when an overlay applies")
     procedure: Procedure
     sources: list[str]

@@ -28,6 +28,7 @@ from upgradectl.tools.cluster.fleet import Fleet, FleetError, default_live_opene
 from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, change_sets, describe, unified_diff
 from upgradectl.tools.gitops.gitrepo import GitError, GitRepo
 from upgradectl.tools.knowledge.loader import load_tool
+from upgradectl.tools.notify import NotifyError, check_url, post_message
 from upgradectl.tools.textfiles import read_text
 
 Say = Callable[[str], None]  # where a run reports what it is doing (stderr on the command line)
@@ -105,6 +106,7 @@ class ExecuteRequest:
     metrics_url: str | None = None
     state_dir: Path | None = None
     checkpoint: str | None = None  # postgres://... ; default SQLite in state_dir
+    notify_url: str | None = None  # Slack-compatible incoming webhook for stage messages (never stored in the run)
 
 
 @dataclass
@@ -152,6 +154,7 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
     """Carry out a plan: per environment and hop, commit, wait for reconciliation, soak, gate; revert and stop
     on a failed or inconclusive gate; pause for approval where the plan asks (exit 6)."""
     plan = load_plan(request.plan_file)
+    notify = notifier(request.notify_url, say)
     fleet_ref = request.fleet or plan.fleet
     loaded = _load_fleet(fleet_ref)
     sets = change_sets(plan)
@@ -171,7 +174,7 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
     if request.dry_run:
         from langgraph.checkpoint.memory import InMemorySaver  # langgraph: loaded only when a run executes
 
-        return _drive(InMemorySaver(), None, run, plan, options, branch, "", {"run_id": run}, say)
+        return _drive(InMemorySaver(), None, run, plan, options, branch, "", {"run_id": run}, say, notify)
     worktree = (request.state_dir or DEFAULT_STATE_DIR) / "worktrees" / run
     try:
         with opened(request.state_dir, request.checkpoint) as backend:
@@ -191,12 +194,32 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
                                             plan.model_dump_json(), options))  # fmt: skip
             say(f"run {run}: branch {branch} in {worktree}")
             return _drive(backend.checkpointer, backend.store, run, plan, options, branch, str(worktree),
-                          {"run_id": run}, say)  # fmt: skip
+                          {"run_id": run}, say, notify)  # fmt: skip
     except RunStoreError as exc:
         raise UseCaseError(str(exc)) from None
 
 
-def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, say: Say):
+def notifier(url: str | None, say: Say) -> Callable[[str, str], None] | None:
+    """Posts stage messages to a webhook; a message that cannot be delivered is said, and the run goes on. The
+    URL (a credential: anyone holding it can post) is never printed, logged or stored in the run."""
+    if not url:
+        return None
+    problem = check_url(url)
+    if problem:
+        raise UseCaseError(problem)
+
+    def send(kind: str, markdown: str) -> None:
+        try:
+            post_message(url, markdown)
+            say(f"notified: {kind} message sent")
+        except NotifyError as exc:
+            say(f"warning: the {kind} message could not be sent: {str(exc).replace(url, '<webhook>')}")
+
+    return send
+
+
+def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, say: Say,
+             notify: Callable[[str, str], None] | None = None):  # fmt: skip
     from upgradectl.graph.execute import ExecContext  # langgraph: loaded only when a run executes
 
     loaded = _load_fleet(options["fleet"])
@@ -207,16 +230,16 @@ def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, sa
         gitops_prefix=_gitops_prefix(loaded), branch=branch, dry_run=bool(options["dry_run"]),
         push=bool(options["push"]), remote=options["remote"], soak_seconds=options["soak"],
         reconcile_timeout=float(options["reconcile_timeout"]), poll_interval=float(options["poll"]),
-        metrics_url=options["metrics_url"], say=say,
+        metrics_url=options["metrics_url"], say=say, notify=notify,
     )  # fmt: skip
 
 
 def _drive(checkpointer, store, run: str, plan: Plan, options, branch: str, worktree: str, graph_input,
-           say: Say) -> RunOutcome:  # fmt: skip
+           say: Say, notify: Callable[[str, str], None] | None = None) -> RunOutcome:  # fmt: skip
     """Run the graph until it ends or pauses; keep the run registry current; report where the run stands."""
     from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
 
-    ctx = _context(plan, options, branch, worktree, say)
+    ctx = _context(plan, options, branch, worktree, say, notify)
     graph = build_execute_graph(plan, ctx.sets, checkpointer)
     config = {"configurable": {"thread_id": run}}
     if store is not None:
@@ -283,7 +306,7 @@ class Decision:
 
 
 def approve(run: str, decision: Decision, say: Say, state_dir: Path | None = None,
-            checkpoint: str | None = None) -> RunOutcome:  # fmt: skip
+            checkpoint: str | None = None, notify_url: str | None = None) -> RunOutcome:  # fmt: skip
     """Answer a paused run (approve: continue it here until it ends or pauses again; reject: it stops)."""
     from langgraph.types import Command  # langgraph: loaded only when a run executes
 
@@ -294,16 +317,18 @@ def approve(run: str, decision: Decision, say: Say, state_dir: Path | None = Non
         answer = {"approved": decision.approved, "by": decision.by or os.environ.get("USER", ""), "note": decision.note}
         return Command(resume=answer)
 
-    return _continue(run, state_dir, checkpoint, graph_input, say)
+    return _continue(run, state_dir, checkpoint, graph_input, say, notifier(notify_url, say))
 
 
-def resume(run: str, say: Say, state_dir: Path | None = None, checkpoint: str | None = None) -> RunOutcome:
+def resume(run: str, say: Say, state_dir: Path | None = None, checkpoint: str | None = None,
+           notify_url: str | None = None) -> RunOutcome:
     """Continue a run after a crash or restart from its last checkpoint (no commit is made twice); a run
     waiting for approval stays paused, a finished run reports how it ended."""
-    return _continue(run, state_dir, checkpoint, lambda record: None, say)
+    return _continue(run, state_dir, checkpoint, lambda record: None, say, notifier(notify_url, say))
 
 
-def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say) -> RunOutcome:
+def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say,
+              notify: Callable[[str, str], None] | None = None) -> RunOutcome:
     from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
 
     try:
@@ -321,7 +346,7 @@ def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say) -> Run
                 return RunOutcome(run, run_report(run, values, ctx), exit_for(values), ctx.dry_run, ctx.branch)
             graph_input = graph_input_for(record)
             return _drive(backend.checkpointer, backend.store, run, plan, record.options, record.branch,
-                          record.worktree, graph_input, say)  # fmt: skip
+                          record.worktree, graph_input, say, notify)  # fmt: skip
     except RunStoreError as exc:
         raise UseCaseError(str(exc)) from None
 

@@ -22,6 +22,7 @@ from upgradectl.app.errors import UseCaseError
 from upgradectl.app.llm import LLMMode, open_llm_session
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK, plan_exit_code
 from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Plan, Severity
+from upgradectl.tools.advisories.osv import OsvClient, default_client
 from upgradectl.tools.charts.store import default_chart_store
 from upgradectl.tools.cluster.fleet import FleetError
 from upgradectl.tools.knowledge.loader import KnowledgeError
@@ -54,6 +55,8 @@ class PlanRequest(BaseModel):
     fail_on: Severity = "critical"
     charts_dir: Path | None = None  # local target charts for the values checks, tried before cache and network
     fetch_charts: bool = True  # fetch target charts from their repository (else a missing one is inconclusive)
+    osv: bool = True  # look the running and target versions' advisories up in OSV (False: "not checked")
+    osv_url: str | None = None  # OSV API (default $UPGRADECTL_OSV_URL, else https://api.osv.dev)
 
     def graph_input(self) -> PlanInput:
         """The plan graph's JSON input (what LangGraph Server clients send)."""
@@ -98,12 +101,15 @@ def plan(
         tools = requested_tools(request.text, request.tool)
     except RequestError as exc:
         raise UseCaseError(str(exc)) from None
+    osv = open_osv(request.osv, request.osv_url)
     session, warnings = open_llm_session(request.llm, request.model, request.run_log, request.out)
     context = RunContext(
         fleet_ref=f"context {request.context}" if request.context else request.fleet,
         llm=session,
         charts=default_chart_store(request.charts_dir, request.fetch_charts),
         command_parser=command_parser,
+        osv=osv,
+        osv_off="" if request.osv else "--no-osv",
     )
     try:
         if len(tools) > 1 or tools == [KUBERNETES]:
@@ -125,6 +131,8 @@ def plan(
     finally:
         if session is not None:
             session.close()  # the run's totals go to the run log
+        if osv is not None:
+            osv.close()
     return PlanOutcome(
         plan=planned,
         exit_code=plan_exit_code(planned, request.fail_on),
@@ -144,6 +152,16 @@ def combined_exit_code(combined: CombinedPlan, fail_on: Severity) -> int:
         if code in codes:
             return code
     return EXIT_OK
+
+
+def open_osv(enabled: bool, url: str | None) -> OsvClient | None:
+    """The OSV client a plan asks (None when disabled), with the answers cached under the state directory."""
+    if not enabled:
+        return None
+    try:
+        return default_client(url)
+    except ValueError as exc:
+        raise UseCaseError(str(exc)) from None
 
 
 def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | None = None) -> tuple[Plan, list[str]]:

@@ -94,10 +94,13 @@ def execute(
     state_dir: StateDirOpt = None,
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
+    notify: NotifyOpt = None,
 ) -> None:
     """Carry out a plan through GitOps: per environment and hop, commit, wait for reconciliation, soak, gate.
 
-    A gate that fails or is inconclusive (or a cluster that does not reconcile in time) reverts that
+    After the metric gates the fleet file's tests for the environment run (environments.ENV.tests: commands or
+    HTTP checks); a test that fails or times out fails the hop like a gate. A gate that fails or is inconclusive
+    (or a cluster that does not reconcile in time) reverts that
     commit, waits for the revert to reconcile, re-checks the gates and stops: later environments are
     never touched. The run pauses for `upgradectl approve RUN_ID` before production and wherever the
     plan asks for approval. Runs are durable: `upgradectl resume RUN_ID` continues after a crash without
@@ -109,7 +112,7 @@ def execute(
     wanted = gitops_runs.ExecuteRequest(
         plan_file=plan_file, fleet=fleet, dry_run=dry_run, push=push, remote=remote, branch=branch, base=base,
         run_id=run_id, soak=soak, reconcile_timeout=reconcile_timeout, poll=poll, metrics_url=metrics_url,
-        state_dir=state_dir, checkpoint=checkpoint,
+        state_dir=state_dir, checkpoint=checkpoint, notify_url=notify,
     )  # fmt: skip
     try:
         outcome = gitops_runs.execute(wanted, _say)
@@ -156,12 +159,14 @@ def render(data: dict, fmt: str) -> str:
 # ---------------------------------------------------------------- approve, reject, resume, runs
 
 
-def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, checkpoint, output_format: str) -> int:
+def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, checkpoint, output_format: str,
+            notify: str | None = None) -> int:
     from upgradectl.app import execute as gitops_runs  # langgraph: imported when a run continues
 
     _check_format(output_format)
     try:
-        outcome = gitops_runs.approve(run, gitops_runs.Decision(approved, by or "", note), _say, state_dir, checkpoint)
+        decision = gitops_runs.Decision(approved, by or "", note)
+        outcome = gitops_runs.approve(run, decision, _say, state_dir, checkpoint, notify_url=notify)
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     _emit(render(outcome.report, output_format))
@@ -169,6 +174,13 @@ def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, chec
 
 
 RunArg = Annotated[str, typer.Argument(help="Run id, as `upgradectl runs` lists it.")]
+NotifyOpt = Annotated[
+    str | None,
+    typer.Option("--notify", envvar="UPGRADECTL_NOTIFY_URL", show_envvar=True, show_default=False,
+                 help="Slack-compatible incoming webhook URL: each stage's start, gate result and rollback are posted "
+                      "there as Markdown. The URL is a secret: it is never printed or stored in the run, so pass it "
+                      "again to approve and resume (or set UPGRADECTL_NOTIFY_URL)."),
+]
 
 
 def approve(
@@ -178,9 +190,10 @@ def approve(
     state_dir: StateDirOpt = None,
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
+    notify: NotifyOpt = None,
 ) -> None:
     """Approve a paused run and continue it here until it ends or pauses again."""
-    raise typer.Exit(_answer(run, True, by, note, state_dir, checkpoint, output_format))
+    raise typer.Exit(_answer(run, True, by, note, state_dir, checkpoint, output_format, notify))
 
 
 def reject(
@@ -201,6 +214,7 @@ def resume(
     state_dir: StateDirOpt = None,
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
+    notify: NotifyOpt = None,
 ) -> None:
     """Continue a run after a crash or a restart (from its last checkpoint; no commit is made twice).
 
@@ -210,7 +224,7 @@ def resume(
 
     _check_format(output_format)
     try:
-        outcome = gitops_runs.resume(run, _say, state_dir, checkpoint)
+        outcome = gitops_runs.resume(run, _say, state_dir, checkpoint, notify_url=notify)
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     _emit(render(outcome.report, output_format))

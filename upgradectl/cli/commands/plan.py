@@ -101,8 +101,15 @@ def plan(
     ] = None,
     charts_dir: ChartsDirOpt = None,
     fetch_charts: FetchChartsOpt = True,
+    osv_url: OsvUrlOpt = None,
+    no_osv: NoOsvOpt = False,
 ) -> None:
     """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout.
+
+    Vulnerabilities of the running and target versions come from OSV (severity, fixed-in versions, links); a
+    security request without a version targets the smallest version that fixes every high/critical advisory and
+    says whether a patch of the running line suffices. Offline (or with OSV unreachable) the cached answers stand
+    in, dated; without them the plan says "not checked".
 
     The release's values are checked against the target chart itself (keys it no longer has, schema and documented
     options); the finished plan is proven consistent by the plan verifier (see `upgradectl verify-plan`)."""
@@ -132,6 +139,7 @@ def plan(
         text=request, tool=tool, to=to, clusters=_split(clusters) or None, environments=environments or None,
         trigger=trigger, fleet=fleet, context=context, kubeconfig=kubeconfig, llm=llm, model=model,
         run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir, fetch_charts=fetch_charts,
+        osv_url=osv_url, osv=not no_osv,
     )  # fmt: skip
     try:
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
@@ -159,6 +167,17 @@ def plan(
 def _split(value: str | None) -> list[str]:
     """'a, b,,c' -> ['a', 'b', 'c']."""
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+OsvUrlOpt = Annotated[
+    str | None,
+    typer.Option("--osv-url", help="OSV API to ask for advisories (default $UPGRADECTL_OSV_URL, else "
+                 "https://api.osv.dev); answers are cached under the state directory (osv/cache.json) and stand in, "
+                 "dated, when OSV cannot be reached or UPGRADECTL_OFFLINE=1.", show_default=False),
+]
+NoOsvOpt = Annotated[
+    bool, typer.Option("--no-osv", help="Do not look advisories up: the plan says they were not checked."),
+]
 
 
 ChartsDirOpt = Annotated[
