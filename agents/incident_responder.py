@@ -1,5 +1,8 @@
-"""incident-responder: the way back (rollback limits crossed, backups), and the rollout itself:
-one stage per environment with exact steps, file changes, gates, rollback steps, soak and approval."""
+"""incident-responder: whether each cluster is in an incident before anything starts (firing alerts, nodes,
+failing pods, Flux and Argo CD delivery, recent warnings), the way back (rollback limits crossed, backups), and
+the rollout itself: one stage per environment with a health pre-flight, exact steps, file changes, gates,
+rollback steps, soak and approval. A cluster in an incident is blocked: its stage says so and
+`upgradectl execute` re-reads its health before every hop and will not start there."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from upgradectl.agents.terraform_auditor import terraform_pins
 from upgradectl.models import (
     EditPurpose,
     Environment,
+    Evidence,
     FileEdit,
     Finding,
     Gate,
@@ -22,6 +26,7 @@ from upgradectl.models import (
     Subject,
     UpgradePath,
 )
+from upgradectl.tools.cluster.health import ClusterHealth, HealthSignal, fleet_cluster_health
 from upgradectl.tools.gitops.changes import EditError, describe
 from upgradectl.tools.gitops.yaml_edit import locate
 from upgradectl.tools.knowledge.loader import BreakingChange, StepTemplate, ToolKnowledge
@@ -29,8 +34,81 @@ from upgradectl.tools.terraform import resolve_values_file
 from upgradectl.tools.versions import Version
 
 AGENT = "incident-responder"
+INCIDENT_CODE = "HEALTH-INCIDENT-IN-PROGRESS"
+DEGRADED_CODE = "HEALTH-DEGRADED-BASELINE"
+SHOWN_SIGNALS = 12
 BASE_SOAK_MINUTES: dict[Environment, int] = {"dev": 30, "staging": 120, "prod": 240}
 RISK_SOAK_FACTOR: dict[RiskLevel, float] = {"low": 0.5, "medium": 1.0, "high": 1.5, "critical": 2.0}
+
+
+def _signal_evidence(signals: list[HealthSignal]) -> list[Evidence]:
+    shown = [Evidence(source="metrics" if s.kind == "alert" else "cluster", ref=s.ref, excerpt=s.excerpt)
+             for s in signals[:SHOWN_SIGNALS]]  # fmt: skip
+    if len(signals) > SHOWN_SIGNALS:
+        rest = signals[SHOWN_SIGNALS:]
+        shown.append(Evidence(source="cluster", ref=f"{len(rest)} more", excerpt="; ".join(s.ref for s in rest)))
+    return shown
+
+
+def incident_finding(health: ClusterHealth) -> Finding:
+    """The blocking finding for a cluster in an incident, every blocking signal as evidence."""
+    cluster = health.cluster
+    noted = [s for s in health.signals if not s.blocking and not s.prerelease and s.kind == "event"]
+    return make_finding(
+        code=INCIDENT_CODE,
+        severity="critical",
+        category="health",
+        title=f"{cluster} is in an incident ({health.summary()}): no upgrade step starts there until it is resolved",
+        agent=AGENT,
+        subject=Subject(cluster=cluster),
+        evidence=_signal_evidence([*health.incident, *noted]),
+        detail="Read like `flux check --pre`, before anything changes: firing critical alerts, NotReady nodes, "
+        "crash-looping pods, failing Flux objects and degraded Argo CD applications outside the pre-release "
+        "namespaces. Upgrading now would mix the upgrade's effects with the incident's and hide both. This cluster "
+        "stays in the plan, blocked; the other clusters are planned as usual.",
+        remediation=f"Resolve the incident first, then check again with `upgradectl health --clusters {cluster}` "
+        "(exit 0 when clear). `upgradectl execute` reads the cluster's health before every hop and refuses to start "
+        "one while it is in an incident.",
+    )
+
+
+def fleet_health(t: TaskInput) -> TaskResult:
+    """Stage 1: is any cluster in scope in an incident right now? Blocked clusters get a critical finding."""
+    findings: list[Finding] = []
+    checked: list[str] = []
+    for c in t.scope:
+        health = fleet_cluster_health(t.fleet, c.info.name)
+        checked.extend(health.read)
+        checked.extend(f"not checked: {p}" for p in health.problems)
+        if health.incident:
+            findings.append(incident_finding(health))
+            checked.append(f"{c.info.name}: BLOCKED: {health.summary()}")
+            continue
+        noted = [s for s in health.noted if s.gating]
+        checked.append(f"{c.info.name}: no incident" + (f"; {len(noted)} existing problem(s) noted" if noted else ""))
+        if noted:
+            findings.append(
+                make_finding(
+                    code=DEGRADED_CODE,
+                    severity="low",
+                    category="health",
+                    title=f"{c.info.name}: {len(noted)} problem(s) already present before the upgrade (not an "
+                    "incident); only new ones after a hop fail its health gate",
+                    agent=AGENT,
+                    subject=Subject(cluster=c.info.name),
+                    evidence=_signal_evidence(noted),
+                    detail="Warning-level alerts, pods not Ready outside the system namespaces, Flux objects still "
+                    "reconciling and recent warning events are the baseline each hop is compared with.",
+                    remediation="Fix them before the rollout if you can: a problem that exists on both sides of a hop "
+                    "cannot be told apart from one the hop caused.",
+                )
+            )
+    return TaskResult(findings, checked)
+
+
+def blocked_clusters(findings: list[Finding]) -> dict[str, Finding]:
+    """Clusters the health check blocked, with their incident finding."""
+    return {f.subject.cluster: f for f in findings if f.code == INCIDENT_CODE}
 
 
 def rollback_design(t: TaskInput) -> TaskResult:
@@ -319,7 +397,15 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         return None
     fast = t.decision.track == "security-fast-track"
     soak = soak_minutes(env, t.decision.risk.level, fast)
+    blocked = {c: f for c, f in blocked_clusters(t.findings).items() if c in clusters}
     steps: list[Step] = [
+        Step(
+            title=f"Pre-flight: check the health of {', '.join(clusters)} (no hop starts on a cluster in an incident)",
+            detail="Firing critical alerts, NotReady nodes, crash-looping pods, failing Flux objects or degraded Argo "
+            "CD applications stop the stage; the output is also what each hop's health gate compares with."
+            + "".join(f" BLOCKED at planning time: {f.title}." for f in blocked.values()),
+            commands=[f"upgradectl health --clusters {','.join(clusters)} --out health-{env}-before.json"],
+        ),
         Step(
             title=f"Record the pre-upgrade baseline on {', '.join(clusters)}",
             detail="Evaluate every gate below before the first change; the values are what 'vs baseline' means.",
@@ -355,8 +441,12 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
             steps.append(
                 Step(
                     title=f"{cluster}: soak {soak} min at {b}, then evaluate the gates",
-                    detail="Promote only when every gate passes; fail or inconclusive stops the rollout.",
-                    commands=[f"upgradectl validate --tool {k.tool} --clusters {cluster}"],
+                    detail="Promote only when every gate passes; fail or inconclusive stops the rollout. The health "
+                    "gate fails on anything new since the pre-flight: a critical alert, a NotReady node, a "
+                    "crash-looping pod, a failing Flux object or Argo CD application, an incident-grade warning event "
+                    "(pre-release namespaces are judged on their own).",
+                    commands=[f"upgradectl validate --tool {k.tool} --clusters {cluster}",
+                              f"upgradectl health --clusters {cluster} --baseline health-{env}-before.json"],
                 )
             )
             for gate in hop_gates.get(f"{a}->{b}", []):
@@ -364,12 +454,14 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
             back = [_render(s, _values(k, cluster, b, a, release)) for s in k.procedure.rollback]
             back.insert(0, Step(title=f"{cluster}: roll back {b} -> {a}", detail=hop.rollback))
             rollback = back + rollback  # undo in reverse order
-    approval = env == "prod" or t.decision.approval_required
+    approval = env == "prod" or t.decision.approval_required or bool(blocked)
     reasons = []
     if env == "prod":
         reasons.append("production changes always wait for an explicit approval")
     if t.decision.approval_required:
         reasons.extend(t.decision.approval_reasons)
+    reasons.extend(f"{c} was in an incident when planned ({INCIDENT_CODE}): approve only once "
+                   f"`upgradectl health --clusters {c}` exits 0" for c in sorted(blocked))  # fmt: skip
     return RolloutStage(
         environment=env,
         clusters=clusters,
@@ -380,7 +472,8 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         approval_required=approval,
         approval_reasons=reasons,
         soak_minutes=soak,
-        notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}"],
+        notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}",
+               *(f"BLOCKED: {f.title}" for f in blocked.values())],
     )
 
 

@@ -39,6 +39,7 @@ Category = Literal[
     "inventory",
     "rollout",
     "support",
+    "health",
 ]
 AgentName = Literal[
     "flux-navigator",

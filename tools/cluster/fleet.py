@@ -48,6 +48,11 @@ class ClusterEntry(_Spec):
     kubeconfig: str = ""
     gitops_path: str = ""
     metrics_url: str = ""
+    prerelease_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces that run pre-release workloads (e.g. beta, alpha): checked and gated on their own, "
+        "and their failures never block the rest of the cluster",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterEntry:

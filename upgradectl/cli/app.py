@@ -50,6 +50,7 @@ def register_commands() -> None:
     from upgradectl.cli.commands import doctor as doctor_commands
     from upgradectl.cli.commands import eval as eval_commands
     from upgradectl.cli.commands import execute as execute_commands
+    from upgradectl.cli.commands import health as health_commands
     from upgradectl.cli.commands import knowledge as knowledge_commands
     from upgradectl.cli.commands import monitoring as monitoring_commands
     from upgradectl.cli.commands import plan as plan_commands
@@ -64,6 +65,7 @@ def register_commands() -> None:
     doctor_commands.register(app)
     eval_commands.register(app)
     execute_commands.register(app)
+    health_commands.register(app)
     knowledge_commands.register(app)
 
 
