@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.pins import VersionPin, gitops_pins
-from upgradectl.agents.terraform_auditor import terraform_pins
+from upgradectl.agents.terraform_auditor import module_edits, terraform_pins
 from upgradectl.models import (
     EditPurpose,
     Environment,
@@ -53,7 +53,7 @@ def _signal_evidence(signals: list[HealthSignal]) -> list[Evidence]:
 def incident_finding(health: ClusterHealth) -> Finding:
     """The blocking finding for a cluster in an incident, every blocking signal as evidence."""
     cluster = health.cluster
-    noted = [s for s in health.signals if not s.blocking and not s.prerelease and s.kind == "event"]
+    noted = [s for s in health.noted if s.kind in ("alert", "event")]  # the alerts and warnings that go with it
     return make_finding(
         code=INCIDENT_CODE,
         severity="critical",
@@ -357,6 +357,7 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
         if f.subject.file or f.subject.helm_value_path:  # things in files; live objects follow the files
             edits.append(_finding_edit(t, cluster, f, change, a, b))
     pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
+    edits.extend(module_edits(t, cluster, a, b)[0])  # modules the hop needs, with the pin they serve
     edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
     release = t.releases.get(cluster)
     site = _values_site(t, cluster)
@@ -436,6 +437,7 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
                     edits=edits,
                 )
             )
+            steps.extend(module_edits(t, cluster, a, b)[1])  # terraform init -upgrade / plan after a module bump
             steps.extend(_render(s, values) for s in k.procedure.upgrade if _applies(s, a, b))
             steps.extend(_render(s, values) for s in k.procedure.verify if _applies(s, a, b))
             steps.append(

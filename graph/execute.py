@@ -2,10 +2,16 @@
 
 For each (environment, hop) change set, in plan order (dev -> staging -> prod, hop by hop):
 
-    [approve] -> baseline -> commit -> reconcile -> soak -> gates -> next change set
-                                          |                   |
-                                          +---- timeout ------+---- fail / inconclusive
+    [approve] -> pre-flight -> baseline -> commit -> reconcile -> soak -> gates -> next change set
+                     |                                 |                   |
+                     +-- incident: blocked, finish     +---- timeout ------+---- fail / inconclusive
                                                                -> revert -> reconcile back -> re-check gates -> finish
+
+The pre-flight reads the health of the change set's clusters (tools/cluster/health.py: firing alerts, NotReady
+nodes, crash-looping pods, failing Flux objects, degraded Argo CD applications): a cluster in an incident stops
+the run before anything is committed there. The gates after the hop include a health gate per cluster: what is
+new since the pre-flight (a critical alert, a NotReady node, a crash loop, an incident-grade warning event...)
+fails it, with a separate verdict line for the fleet's pre-release namespaces.
 
 `approve` exists where the stage needs approval (production always; every stage when the decision says
 so) or the change set holds changes upgradectl cannot make itself; it pauses the run with LangGraph's
@@ -33,9 +39,11 @@ from langgraph.types import interrupt
 
 from upgradectl.models import Gate, Plan
 from upgradectl.tools.cluster.fleet import Fleet
+from upgradectl.tools.cluster.health import ClusterHealth, fleet_cluster_health, new_since
+from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, describe, unified_diff
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
-from upgradectl.tools.gitops.reconcile import expectations, wait_for
+from upgradectl.tools.gitops.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 
 
@@ -180,6 +188,49 @@ def _judge(ctx: ExecContext, cluster: str, version: str, baseline: dict | None) 
         return validate_cluster(ctx.knowledge, cluster, version, client, time.time(), recorded)
 
 
+def _read_health(ctx: ExecContext, clusters: list[str]) -> dict[str, ClusterHealth]:
+    """The clusters' health now: every fleet cluster opened afresh (Argo CD Applications may live elsewhere)."""
+    sources = {}
+    for name in ctx.fleet.clusters:
+        try:
+            sources[name] = fresh_source(ctx.fleet, name)
+        except (SourceError, OSError) as exc:
+            if name in clusters:
+                ctx.say(f"{name}: cannot be read: {exc}")
+    return {c: fleet_cluster_health(ctx.fleet, c, sources=sources, alerts_timeout=ctx.metrics_timeout)
+            for c in clusters}  # fmt: skip
+
+
+def _unreadable(health: ClusterHealth) -> bool:
+    """The cluster's objects could not be read (alerts that could not be read only leave a note)."""
+    return not health.read
+
+
+def health_gate(cluster: str, before: dict | None, after: ClusterHealth) -> list[Gate]:
+    """The health gates of one cluster after a hop: nothing new since the pre-flight (the pre-release
+    namespaces judged on their own); inconclusive when the cluster could not be read."""
+    common = {"promql": "", "comparison": "==", "threshold": 0.0, "source": "upgradectl health"}
+    notes = "; ".join(after.problems)
+    if _unreadable(after) or before is None:
+        why = notes or "no pre-flight health record for this cluster"
+        return [Gate(name="cluster-health", description="Nothing new since the pre-flight", result="inconclusive",
+                     message=why, **common)]  # fmt: skip
+    new = new_since(ClusterHealth.from_dict(before), after)
+    gates = []
+    for name, mine, what in (("cluster-health", [s for s in new if not s.prerelease], "the cluster"),
+                             ("prerelease-workloads-health", [s for s in new if s.prerelease],
+                              "pre-release namespaces")):  # fmt: skip
+        if name == "prerelease-workloads-health" and not after.prerelease and not mine:
+            continue
+        shown = "; ".join(f"{s.ref}: {s.excerpt}" for s in mine[:5])
+        shown += f" (+{len(mine) - 5} more)" if len(mine) > 5 else ""
+        message = f"new since the pre-flight: {shown}" if mine else f"nothing new in {what} since the pre-flight"
+        gates.append(Gate(name=name, description=f"No new problem in {what} since the pre-flight",
+                          result="fail" if mine else "pass", value=float(len(mine)),
+                          message=message + (f" ({notes})" if notes else ""), **common))  # fmt: skip
+    return gates
+
+
 def verdict(gates: list[dict]) -> str:
     """fail when any gate failed, else inconclusive when any is, else pass (no gate: inconclusive)."""
     results = {g.get("result") for g in gates}
@@ -191,6 +242,10 @@ def verdict(gates: list[dict]) -> str:
 def _evaluate(ctx: ExecContext, cs: ChangeSet, version: str, rec: dict) -> tuple[str, dict[str, list[dict]]]:
     gates = {c: [g.model_dump(mode="json") for g in _judge(ctx, c, version, (rec.get("baseline") or {}).get(c))]
              for c in cs.clusters}  # fmt: skip
+    health = _read_health(ctx, cs.clusters)
+    for c in cs.clusters:
+        before = (rec.get("health_before") or {}).get(c)
+        gates[c].extend(g.model_dump(mode="json") for g in health_gate(c, before, health[c]))
     return verdict([g for gs in gates.values() for g in gs]), gates
 
 
@@ -224,6 +279,34 @@ def _approve(i: int):
         return update
 
     return approve
+
+
+def _preflight(i: int):
+    def preflight(state: ExecState, runtime: Runtime[ExecContext]) -> dict:
+        ctx = _ctx(runtime)
+        cs = ctx.sets[i]
+        if _step(state, cs.key).get("health_before"):
+            return {}
+        ctx.say(f"{cs.key}: pre-flight health of {', '.join(cs.clusters)}")
+        health = _read_health(ctx, cs.clusters)
+        blocked = {c: h for c, h in health.items() if h.incident or _unreadable(h)}
+        record = {c: h.to_dict() for c, h in health.items()}
+        lines = [f"{cs.key}: {c}: {'; '.join(h.problems)}" for c, h in health.items() if h.problems]
+        if not blocked:
+            return {"steps": {cs.key: {"health_before": record}},
+                    "log": [f"{cs.key}: pre-flight: no incident on {', '.join(cs.clusters)}", *lines]}  # fmt: skip
+        why = "; ".join(f"{c} is in an incident ({h.summary()}): "
+                        + "; ".join(f"{s.ref}: {s.excerpt}" for s in h.incident[:3])
+                        if h.incident else f"{c} could not be read: {'; '.join(h.problems)}"
+                        for c, h in blocked.items())  # fmt: skip
+        verb = "would refuse" if ctx.dry_run else "refused"
+        ctx.say(f"{cs.key}: {verb} to start: {why}")
+        return {"steps": {cs.key: {"status": "blocked", "health_before": record, "error": why}},
+                "status": "blocked", "log": [*lines, f"{cs.key}: {verb} to start: {why}"],
+                "outcome": f"{cs.key}: {verb} to start: {why}; nothing was committed for it or after it; re-run "
+                f"once `upgradectl health --clusters {','.join(blocked)}` exits 0"}  # fmt: skip
+
+    return preflight
 
 
 def _baseline(i: int):
@@ -415,7 +498,7 @@ def _recheck(i: int):
 def finish(state: ExecState, runtime: Runtime[ExecContext]) -> dict:
     """Decide the run's outcome from what happened to its steps."""
     ctx = _ctx(runtime)
-    if state.get("status") in ("rejected", "failed"):
+    if state.get("status") in ("rejected", "failed", "blocked"):
         return {}
     steps = state.get("steps") or {}
     rolled = [k for k, v in steps.items() if v.get("status") == "rolled-back"]
@@ -433,8 +516,8 @@ def finish(state: ExecState, runtime: Runtime[ExecContext]) -> dict:
 
 def node_names(i: int, cs: ChangeSet) -> dict[str, str]:
     base = f"{cs.environment}-{i + 1}"
-    return {a: f"{base}-{a}" for a in ("approve", "baseline", "commit", "reconcile", "soak", "gates", "revert",
-                                        "revert-reconcile", "recheck")}  # fmt: skip
+    return {a: f"{base}-{a}" for a in ("approve", "preflight", "baseline", "commit", "reconcile", "soak", "gates",
+                                        "revert", "revert-reconcile", "recheck")}  # fmt: skip
 
 
 def build_execute_graph(plan: Plan, sets: list[ChangeSet], checkpointer: Any = None):
@@ -443,16 +526,21 @@ def build_execute_graph(plan: Plan, sets: list[ChangeSet], checkpointer: Any = N
     graph = StateGraph(ExecState, context_schema=ExecContext)
     names = [node_names(i, cs) for i, cs in enumerate(sets)]
     needs = [bool(approval_reasons(plan, sets, i)) for i in range(len(sets))]
-    firsts = [n["approve"] if need else n["baseline"] for n, need in zip(names, needs, strict=True)]
+    firsts = [n["approve"] if need else n["preflight"] for n, need in zip(names, needs, strict=True)]
     for i, n in enumerate(names):
         key = sets[i].key
         following = firsts[i + 1] if i + 1 < len(sets) else "finish"
         if needs[i]:
             graph.add_node(n["approve"], _approve(i))
             graph.add_conditional_edges(
-                n["approve"], lambda s, b=n["baseline"]: "finish" if s.get("status") == "rejected" else b,
-                [n["baseline"], "finish"],
+                n["approve"], lambda s, p=n["preflight"]: "finish" if s.get("status") == "rejected" else p,
+                [n["preflight"], "finish"],
             )  # fmt: skip
+        graph.add_node(n["preflight"], _preflight(i))
+        graph.add_conditional_edges(
+            n["preflight"], lambda s, b=n["baseline"]: "finish" if s.get("status") == "blocked" else b,
+            [n["baseline"], "finish"],
+        )  # fmt: skip
         graph.add_node(n["baseline"], _baseline(i))
         graph.add_node(n["commit"], _commit(i))
         graph.add_node(n["reconcile"], _reconcile(i))

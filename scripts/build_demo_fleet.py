@@ -4536,7 +4536,7 @@ def fleet_document() -> Obj:
     return {
         "name": "demo",
         "gitops": {"path": "infra-flux", "url": GIT_HTTPS, "branch": GIT_BRANCH},
-        "terraform": [{"path": "terraform/eks"}],
+        "terraform": [{"path": "terraform/eks", "backend_config": {"key": "eks/{cluster}/karpenter.tfstate"}}],
         "clusters": [{"name": name, "environment": env, "provider": provider, "region": region, "role": role,
                       "snapshot": f"clusters/{name}", "gitops_path": f"clusters/{name}", "metrics_url": "",
                       **({"prerelease_namespaces": list(PRERELEASE[name])} if name in PRERELEASE else {})}

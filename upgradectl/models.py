@@ -269,7 +269,7 @@ class Gate(Frozen):
 
 EditPurpose = Literal[
     "crd-chart", "chart-version", "chart-source", "target-revision", "values", "image-tag", "api-version",
-    "selector", "annotation", "review", "manual",
+    "selector", "annotation", "review", "manual", "module-version", "module-input", "provider-version",
 ]
 EditAction = Literal["set", "rename-key", "remove-key", "replace-label", "manual"]
 

@@ -35,6 +35,11 @@ class GitOpsSpec(_Spec):
 
 class TerraformSpec(_Spec):
     path: str
+    backend_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="`terraform init -backend-config` per cluster when one directory keeps one state per cluster, "
+        "e.g. {key: eks/{cluster}/karpenter.tfstate} ({cluster} is replaced); plans print `init -reconfigure` with it",
+    )
 
 
 class ClusterEntry(_Spec):

@@ -552,6 +552,87 @@ class ToolKnowledge(Entry):
         return [g for g in self.gates if g.applies_to(version)]
 
 
+class ModuleRequirement(Entry):
+    """From tool `version` on, a Terraform module call must be at `module` or later (and set `inputs`)."""
+
+    version: str
+    module: str
+    inputs: dict[str, bool | str | int] = Field(
+        default_factory=dict, description="Inputs the tool version needs, when the module manages the controller role"
+    )
+    conditional: bool = Field(default=False, description="Needed only when a feature is used (title says which)")
+    title: str
+    source: str
+    uncertain: bool = False
+
+    _v = field_validator("version", "module")(_check_version)
+
+
+class ModuleMajor(Entry):
+    """What a module call crossing into this major version must change (the module's UPGRADE guide)."""
+
+    version: str
+    terraform: str = ""
+    providers: dict[str, str] = Field(default_factory=dict, description="provider source -> minimum version")
+    renamed_inputs: dict[str, str] = Field(default_factory=dict, description="old input -> new input (all at once)")
+    removed_inputs: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    source: str
+
+
+class ModuleRelease(Entry):
+    """A module release a change set can move to, with what it requires of Terraform and providers."""
+
+    version: str
+    terraform: str = ""
+    providers: dict[str, str] = Field(default_factory=dict)
+    source: str
+
+
+class TerraformModuleRule(Entry):
+    """A Terraform module that installs or permissions a tool, judged against the tool versions of a path."""
+
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+    tool: ToolName
+    source: str = Field(description="Registry source as written in module blocks, without ?ref= or host")
+    manages: str
+    controller_role_input: str = Field(default="", description="Input that makes the module create the controller role")
+    requires: list[ModuleRequirement]
+    majors: list[ModuleMajor] = Field(default_factory=list)
+    releases: list[ModuleRelease]
+
+
+class ProviderRule(Entry):
+    """A provider version the configuration's syntax needs: at least `minimum`, or below `below`."""
+
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+    provider: str
+    minimum: str = ""
+    below: str = ""
+    when: Literal["oci_chart", "block_syntax"]
+    title: str
+    source: str
+
+
+class TerraformRules(Entry):
+    as_of: str = Field(default="", pattern=DATE_OR_EMPTY)
+    modules: list[TerraformModuleRule] = Field(default_factory=list)
+    providers: list[ProviderRule] = Field(default_factory=list)
+
+    _d = field_validator("as_of", mode="before")(_iso_date)
+
+    def for_tool(self, tool: str) -> list[TerraformModuleRule]:
+        return [m for m in self.modules if m.tool == tool]
+
+
+def load_terraform_rules() -> TerraformRules:
+    """data/terraform/rules.yaml: module and provider rules (KnowledgeError when it does not match the schema)."""
+    try:
+        return TerraformRules.model_validate(_load_yaml("terraform/rules.yaml"))
+    except ValidationError as exc:
+        raise KnowledgeError(f"terraform/rules.yaml: {exc}") from None
+
+
 class KubernetesRemoval(Entry):
     """A Kubernetes API version no longer served from `removed_in`."""
 

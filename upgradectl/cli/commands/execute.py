@@ -24,7 +24,8 @@ from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_OK, EXIT_
 
 EXEC_EXIT_HELP = (
     "Exit codes: 0 every change set committed, reconciled and its gates passed (or the dry run applies "
-    "cleanly); 1 a gate failed: that commit was reverted and the run stopped; 3 a gate was inconclusive or "
+    "cleanly); 1 a gate failed: that commit was reverted and the run stopped; or a cluster was in an incident "
+    "at a step's pre-flight: nothing was committed for it (upgradectl health says why); 3 a gate was inconclusive or "
     "the cluster did not reconcile in time: reverted and stopped; 6 paused for approval (upgradectl approve "
     "RUN_ID); 7 rejected; 2 usage error (bad flags, a plan that does not apply to the repo, git failed); "
     "4 internal error."
@@ -286,6 +287,8 @@ def exit_for(values: dict) -> int:
     if status == "rolled-back":
         results = {v.get("result") for v in (values.get("steps") or {}).values()}
         return EXIT_BLOCKERS if "fail" in results else EXIT_INCOMPLETE
+    if status == "blocked":  # the pre-flight found an incident: nothing was committed for that step
+        return EXIT_BLOCKERS
     return EXIT_USAGE
 
 
