@@ -106,6 +106,20 @@ def fleet_health(t: TaskInput) -> TaskResult:
     return TaskResult(findings, checked)
 
 
+def health_gate_spec(clusters: list[str], prerelease: dict[str, list[str]] | None = None) -> Gate:
+    """The health gate of a stage as the plan shows it (execute judges it from the clusters, not from PromQL)."""
+    if prerelease:
+        where = "; ".join(f"{c}: {', '.join(ns)}" for c, ns in prerelease.items())
+        return Gate(name="prerelease-workloads-health", promql="", comparison="==", threshold=0.0,
+                    source=f"upgradectl health --clusters {','.join(prerelease)} --baseline FILE",
+                    description=f"No new failure in the pre-release namespaces ({where}) since the pre-flight: crash "
+                    "loops, unready pods, degraded applications, warning alerts, incident-grade events")  # fmt: skip
+    return Gate(name="cluster-health", promql="", comparison="==", threshold=0.0,
+                source=f"upgradectl health --clusters {','.join(clusters)} --baseline FILE",
+                description="Nothing new since the pre-flight: no critical alert, NotReady node, crash-looping pod, "
+                "failing Flux object or degraded Argo CD application, no incident-grade warning event")  # fmt: skip
+
+
 def blocked_clusters(findings: list[Finding]) -> dict[str, Finding]:
     """Clusters the health check blocked, with their incident finding."""
     return {f.subject.cluster: f for f in findings if f.code == INCIDENT_CODE}
@@ -456,6 +470,10 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
             back = [_render(s, _values(k, cluster, b, a, release)) for s in k.procedure.rollback]
             back.insert(0, Step(title=f"{cluster}: roll back {b} -> {a}", detail=hop.rollback))
             rollback = back + rollback  # undo in reverse order
+    gates[("cluster-health", "")] = health_gate_spec(clusters)
+    prerelease = t.prerelease_of(set(clusters))
+    if prerelease:
+        gates[("prerelease-workloads-health", "")] = health_gate_spec(clusters, prerelease)
     approval = env == "prod" or t.decision.approval_required or bool(blocked)
     reasons = []
     if env == "prod":

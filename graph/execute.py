@@ -37,6 +37,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from upgradectl.agents.base import FleetView
 from upgradectl.models import Gate, Plan
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.cluster.health import ClusterHealth, fleet_cluster_health, new_since
@@ -201,6 +202,19 @@ def _read_health(ctx: ExecContext, clusters: list[str]) -> dict[str, ClusterHeal
             for c in clusters}  # fmt: skip
 
 
+def _watched(ctx: ExecContext, cs: ChangeSet) -> list[str]:
+    """The change set's clusters, and the clusters with pre-release namespaces that their Argo CD deploys to
+    (an Argo CD upgrade reaches its applications there), as the fleet's GitOps repo declares them."""
+    view = FleetView(ctx.fleet)
+    extra = set()
+    for m in view.manifests_for(set(cs.clusters)):
+        if m.kind == "Application" and m.api_version.startswith("argoproj.io/"):
+            dest = str(((m.doc.get("spec") or {}).get("destination") or {}).get("name", ""))
+            if dest in ctx.fleet.clusters and ctx.fleet.clusters[dest].entry.prerelease_namespaces:
+                extra.add(dest)
+    return [*cs.clusters, *sorted(extra - set(cs.clusters))]
+
+
 def _unreadable(health: ClusterHealth) -> bool:
     """The cluster's objects could not be read (alerts that could not be read only leave a note)."""
     return not health.read
@@ -242,10 +256,14 @@ def verdict(gates: list[dict]) -> str:
 def _evaluate(ctx: ExecContext, cs: ChangeSet, version: str, rec: dict) -> tuple[str, dict[str, list[dict]]]:
     gates = {c: [g.model_dump(mode="json") for g in _judge(ctx, c, version, (rec.get("baseline") or {}).get(c))]
              for c in cs.clusters}  # fmt: skip
-    health = _read_health(ctx, cs.clusters)
-    for c in cs.clusters:
+    watched = _watched(ctx, cs)
+    health = _read_health(ctx, watched)
+    for c in watched:
         before = (rec.get("health_before") or {}).get(c)
-        gates[c].extend(g.model_dump(mode="json") for g in health_gate(c, before, health[c]))
+        judged = health_gate(c, before, health[c])
+        if c not in cs.clusters:  # reached through Argo CD: only its pre-release namespaces are this hop's concern
+            judged = [g for g in judged if g.name == "prerelease-workloads-health"]
+        gates.setdefault(c, []).extend(g.model_dump(mode="json") for g in judged)
     return verdict([g for gs in gates.values() for g in gs]), gates
 
 
@@ -288,8 +306,8 @@ def _preflight(i: int):
         if _step(state, cs.key).get("health_before"):
             return {}
         ctx.say(f"{cs.key}: pre-flight health of {', '.join(cs.clusters)}")
-        health = _read_health(ctx, cs.clusters)
-        blocked = {c: h for c, h in health.items() if h.incident or _unreadable(h)}
+        health = _read_health(ctx, _watched(ctx, cs))
+        blocked = {c: h for c, h in health.items() if c in cs.clusters and (h.incident or _unreadable(h))}
         record = {c: h.to_dict() for c, h in health.items()}
         lines = [f"{cs.key}: {c}: {'; '.join(h.problems)}" for c, h in health.items() if h.problems]
         if not blocked:

@@ -35,10 +35,17 @@ from upgradectl.cost_models import (
 )
 from upgradectl.tools.cluster.resources import capacity_type
 from upgradectl.tools.cluster.sources import ClusterSource
-from upgradectl.tools.cost.consolidation import ActivePod, ProjectedNode, Simulation, node_manager, simulate
+from upgradectl.tools.cost.consolidation import (
+    ActivePod,
+    ProjectedNode,
+    Simulation,
+    active_pods,
+    node_manager,
+    simulate,
+)
 from upgradectl.tools.cost.nodepools import node_zone
 from upgradectl.tools.cost.placement_check import check_simulation
-from upgradectl.tools.cost.prices import GIB, PriceTable
+from upgradectl.tools.cost.prices import GIB, PriceTable, load_prices
 
 HIGH_UTILIZATION = 0.80
 HISTOGRAM_BINS = 10
@@ -350,3 +357,9 @@ def compare(before: CostReport, after: CostReport) -> CostComparison:
         before=before, after=after, deltas=deltas,
         monthly_savings=(before.current.hourly_cost - after.current.hourly_cost) * HOURS_PER_MONTH,
     )
+
+
+def spot_cpu_share(source: ClusterSource, region: str = "") -> float:
+    """Share of workload (non-DaemonSet) CPU requests running on spot nodes: the seed's spot-utilization KPI."""
+    pods = active_pods(source.objects("v1", "Pod"))
+    return kpis(current_nodes(source, load_prices(), region, pods)).spot_cpu_request_share

@@ -147,6 +147,7 @@ DetectorKind = Literal[
     "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys` (or misses one of `absent`)
     "field_value",  # objects of resource_kind (cluster, GitOps files) whose `field` matches values/pattern
     "node_kernel_below",  # nodes whose kernel is older than min_version (osImage exemptions allowed)
+    "chart_values_null",  # GitOps-repo charts deployed by Argo CD whose values set a subchart table to null
     "not_helm_owned",  # objects of resource_kind named like `pattern` that Helm release `helm_release` cannot adopt
 ]
 
@@ -432,6 +433,18 @@ class Upstream(Entry):
         return value
 
 
+class InterruptionHandling(Entry):
+    """The Helm values that turn spot interruption handling on (any one set and non-empty), per version range."""
+
+    values: list[str] = Field(description="Dotted Helm value paths, e.g. settings.interruptionQueue")
+    spot_heavy_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="Share of workload CPU requests on spot nodes that makes a cluster spot-heavy",
+    )
+    summary: str
+    source: str
+
+
 class OverlayState(Entry):
     """What the user's overlay added to this tool's knowledge (set by the loader; never written in the YAML)."""
 
@@ -462,6 +475,9 @@ class ToolKnowledge(Entry):
     gates: list[GateSpec] = Field(default_factory=list)
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
+    interruption_handling: InterruptionHandling | None = Field(
+        default=None, description="How the tool handles spot interruptions (None: it does not manage nodes)"
+    )
     finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
     support: SupportPolicy | None = Field(default=None, description="None: not known which lines get fixes")
     as_of: str = Field(
@@ -649,6 +665,18 @@ class KubernetesRemoval(Entry):
 class KubernetesKnowledge(Entry):
     removals: list[KubernetesRemoval]
     sources: list[str]
+
+    def served(self, kubernetes_version: str) -> set[str]:
+        """Built-in API versions ('policy/v1' and 'policy/v1/PodDisruptionBudget') a Kubernetes version serves, as
+        far as the removals table says: removed ones not yet removed, replacements already available."""
+        minor = kube_minor(kubernetes_version)
+        served = set()
+        for r in self.removals:
+            if minor < kube_minor(r.removed_in):
+                served |= {r.api_version, f"{r.api_version}/{r.kind}"}
+            if r.replacement and r.replacement_available_in and minor >= kube_minor(r.replacement_available_in):
+                served |= {r.replacement, f"{r.replacement}/{r.kind}"}
+        return served
 
 
 KNOWLEDGE_DIR_ENV = "UPGRADECTL_KNOWLEDGE_DIR"
