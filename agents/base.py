@@ -148,7 +148,7 @@ class TaskInput:
         """Clusters whose applications the upgrade reaches: these (default: the scope) and where their Argo CD
         deploys."""
         base = self.scope_names if clusters is None else clusters
-        return base | self.argocd_destinations(base)
+        return base | self.argocd_destinations(base) if self.knowledge.deploys_applications else set(base)
 
     def prerelease_of(self, clusters: set[str]) -> dict[str, list[str]]:
         """cluster -> its pre-release namespaces, for the clusters the upgrade of these clusters reaches."""

@@ -220,11 +220,18 @@ class ModuleJudgement:
         return [i for m in self.majors for i in m.removed_inputs if i in self.call.inputs]
 
     def needed_inputs(self) -> dict[str, bool | str | int]:
-        """Inputs the tool version needs set (when the module makes the controller role) that the target keeps."""
-        if not self.controller_role:
-            return {}
-        dropped = {i for m in self.majors for i in m.removed_inputs}
-        wanted = {k: v for r in self.unmet for k, v in r.inputs.items() if k not in dropped}
+        """Inputs to add: those keeping the old defaults of the crossed majors (UPGRADE guides), and those the
+        tool version needs (when the module makes the controller role) that the target still has."""
+        renamed = set(self.renames().values())
+        wanted: dict[str, bool | str | int] = {}
+        for major in self.majors:
+            for kept in major.preserve:
+                if kept.input not in self.call.inputs and kept.input not in renamed and \
+                        (self.controller_role or not kept.with_controller_role):
+                    wanted[kept.input] = kept.value
+        if self.controller_role:
+            dropped = {i for m in self.majors for i in m.removed_inputs}
+            wanted |= {k: v for r in self.unmet for k, v in r.inputs.items() if k not in dropped}
         return {k: v for k, v in wanted.items() if self.call.inputs.get(k) != v}
 
 

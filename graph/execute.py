@@ -205,6 +205,8 @@ def _read_health(ctx: ExecContext, clusters: list[str]) -> dict[str, ClusterHeal
 def _watched(ctx: ExecContext, cs: ChangeSet) -> list[str]:
     """The change set's clusters, and the clusters with pre-release namespaces that their Argo CD deploys to
     (an Argo CD upgrade reaches its applications there), as the fleet's GitOps repo declares them."""
+    if not ctx.knowledge.deploys_applications:
+        return list(cs.clusters)
     view = FleetView(ctx.fleet)
     extra = set()
     for m in view.manifests_for(set(cs.clusters)):

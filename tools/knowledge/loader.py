@@ -475,6 +475,11 @@ class ToolKnowledge(Entry):
     gates: list[GateSpec] = Field(default_factory=list)
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
+    deploys_applications: bool = Field(
+        default=False,
+        description="The tool renders and applies applications on destination clusters (Argo CD): upgrading it "
+        "reaches the applications there",
+    )
     interruption_handling: InterruptionHandling | None = Field(
         default=None, description="How the tool handles spot interruptions (None: it does not manage nodes)"
     )
@@ -584,6 +589,14 @@ class ModuleRequirement(Entry):
     _v = field_validator("version", "module")(_check_version)
 
 
+class PreservedInput(Entry):
+    """An input whose default changed in a major: set it to the old default when the call did not set it."""
+
+    input: str
+    value: bool | str | int
+    with_controller_role: bool = Field(default=False, description="Only when the module creates the controller role")
+
+
 class ModuleMajor(Entry):
     """What a module call crossing into this major version must change (the module's UPGRADE guide)."""
 
@@ -592,6 +605,9 @@ class ModuleMajor(Entry):
     providers: dict[str, str] = Field(default_factory=dict, description="provider source -> minimum version")
     renamed_inputs: dict[str, str] = Field(default_factory=dict, description="old input -> new input (all at once)")
     removed_inputs: list[str] = Field(default_factory=list)
+    preserve: list[PreservedInput] = Field(
+        default_factory=list, description="Inputs to set so a call that relied on the old defaults keeps its behaviour"
+    )
     notes: list[str] = Field(default_factory=list)
     source: str
 
