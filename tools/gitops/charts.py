@@ -219,7 +219,7 @@ def _template_rel(app: ChartApp, template: str) -> str:
     return f"{app.chart_rel}/{template}"
 
 
-_IF = re.compile(r"\{\{-?\s*if\s+(.*?)\s*-?\}\}")
+_IF = re.compile(r"\{\{-?\s*(?:if|with|range)\s+(.*?)\s*-?\}\}")
 _HAS = re.compile(r'\.Capabilities\.APIVersions\.Has\s+"([^"]+)"')
 
 
@@ -240,6 +240,8 @@ def _read_template(template: Path, rel: str, app: ChartApp, api_versions: list[s
             continue
         if re.search(r"\{\{-?\s*end\s*-?\}\}", line) and stack:
             stack.pop()
+            continue
+        if re.fullmatch(r"\s*\{\{.*\}\}\s*", line):  # an include, toYaml or comment on its own line
             continue
         if all(taken for taken, _ in stack):
             kept.append(re.sub(r"\{\{.*?\}\}", "value-from-template", line))

@@ -1,0 +1,148 @@
+"""terraform-auditor judges the modules and providers that install the tool: Terraform's constraint syntax,
+the HCL edits of a module bump, and the demo's Karpenter plan (terraform-aws-modules/eks karpenter submodule
+19.21.0 against Karpenter 1.x). Expectations come from the module's own docs (terraform-aws-eks CHANGELOG 20.24.0
+"Add support for Karpenter v1 controller IAM role permissions", docs/UPGRADE-20.0.md renamed variables,
+modules/karpenter/versions.tf @ v20.37.2: aws >= 5.95) and Terraform's version-constraint syntax (~> allows
+only the rightmost component to grow)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from upgradectl.models import FileEdit, Plan
+from upgradectl.tools.gitops.changes import EditError, apply_edits, change_sets, describe
+from upgradectl.tools.terraform import admits, lowest_admitted
+
+DEMO = Path(__file__).resolve().parent.parent / "upgradectl" / "demo_fleet"
+
+
+@pytest.mark.parametrize(("constraint", "version", "ok"), [
+    ("~> 5.40", "5.95.0", True),  # ~> 5.40 means >= 5.40, < 6.0
+    ("~> 5.40", "6.0.0", False),
+    ("~> 5.40.0", "5.41.0", False),  # ~> 5.40.0 means >= 5.40.0, < 5.41.0
+    (">= 5.95, < 6.0.0", "5.95.1", True),
+    ("19.21.0", "20.0.0", False),  # a bare version is an exact pin
+    ("~> 2.12", "3.0.0", False),
+    ("", "1.0.0", True),
+])  # fmt: skip
+def test_terraform_version_constraints(constraint, version, ok):
+    assert admits(constraint, version) is ok
+
+
+def test_lowest_admitted_is_the_lower_bound():
+    assert lowest_admitted("~> 20.24") == "20.24.0"
+    assert lowest_admitted(">= 5.95, < 6.0.0") == "5.95.0"
+    assert lowest_admitted("19.21.0") == "19.21.0"
+
+
+MODULE = '''module "karpenter" {
+  source  = "terraform-aws-modules/eks/aws//modules/karpenter"
+  version = "19.21.0"
+
+  create_irsa            = false
+  iam_role_name          = "karpenter-node"
+  iam_role_additional_policies = {
+    SSM = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  }
+}
+'''
+
+
+def hcl_edit(**fields) -> FileEdit:
+    return FileEdit(cluster="c", from_version="0.37.8", to_version="1.0.14", file="k.tf", format="hcl",
+                    document={"module": "karpenter"}, **fields)  # fmt: skip
+
+
+def test_hcl_module_bump_renames_and_adds_inputs_and_stays_valid():
+    edits = [
+        hcl_edit(purpose="module-version", action="set", line=3, path=["version"], old="19.21.0", new="20.37.2"),
+        hcl_edit(purpose="module-input", action="rename-key", line=5, path=["create_irsa"],
+                 new_path=["create_iam_role"]),
+        hcl_edit(purpose="module-input", action="rename-key", line=6, path=["iam_role_name"],
+                 new_path=["node_iam_role_name"]),
+        hcl_edit(purpose="module-input", action="rename-key", line=7, path=["iam_role_additional_policies"],
+                 new_path=["node_iam_role_additional_policies"]),
+        hcl_edit(purpose="module-input", action="set", line=3, path=["enable_v1_permissions"], old="", new="true"),
+    ]  # fmt: skip
+    text = apply_edits({"k.tf": MODULE}, edits)["k.tf"]
+    body = hcl2.load(io.StringIO(text))["module"][0]['"karpenter"']
+    assert body["version"] == '"20.37.2"' and body["create_iam_role"] is False
+    assert body["node_iam_role_name"] == '"karpenter-node"' and "iam_role_name" not in body
+    assert "node_iam_role_additional_policies" in body and body["enable_v1_permissions"] is True
+    assert "create_irsa" not in body
+    assert describe(edits[1]) == "k.tf:5: module karpenter: rename input create_irsa -> create_iam_role"
+    assert describe(edits[4]) == "k.tf:3: module karpenter: add `enable_v1_permissions = true`"
+
+
+def test_hcl_edits_refuse_a_file_that_changed():
+    with pytest.raises(EditError, match="already set"):
+        already = MODULE.replace('version = "19.21.0"', 'version = "19.21.0"\n  enable_v1_permissions = true')
+        apply_edits({"k.tf": already},
+                    [hcl_edit(purpose="module-input", action="set", line=3, path=["enable_v1_permissions"], old="",
+                              new="true")])  # fmt: skip
+    with pytest.raises(EditError, match="no `create_irsa =`"):
+        apply_edits({"k.tf": MODULE.replace("create_irsa", "create_iam_role")},
+                    [hcl_edit(purpose="module-input", action="rename-key", line=5, path=["create_irsa"],
+                              new_path=["create_iam_role"])])  # fmt: skip
+
+
+def plan_json(*args: str) -> Plan:
+    """A plan as a user gets it: `upgradectl plan ... --format json`."""
+    exe = Path(sys.executable).with_name("upgradectl")
+    done = subprocess.run([str(exe), "plan", *args, "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1, 3), done.stderr
+    return Plan.model_validate_json(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def demo_plan() -> Plan:
+    return plan_json("Karpenter needs upgrade for better bin packing and cost optimization", "--fleet", "demo")
+
+
+def test_demo_karpenter_plan_judges_the_eks_karpenter_module(demo_plan):
+    found = [f for f in demo_plan.findings if f.code == "KARP-TF-MODULE-TOO-OLD"]
+    assert len(found) == 1
+    finding = found[0]
+    assert finding.subject.file == "terraform/eks/karpenter.tf" and finding.subject.line == 6
+    assert finding.subject.version == "19.21.0" and finding.subject.cluster == "dev-apps,eks-staging-apps,ravan"
+    # create_irsa = false: the controller role is iam.tf's, so the module's missing v1 policy is not what breaks
+    assert finding.severity == "medium"
+    assert {e.source for e in finding.evidence} == {"terraform", "knowledge"}
+    assert any("20.24.0" in e.excerpt and "enable_v1_permissions" in e.excerpt for e in finding.evidence)
+
+
+def test_demo_karpenter_change_set_bumps_the_module_once_with_the_hop_into_1_0(demo_plan, tmp_path):
+    sets = change_sets(demo_plan)
+    module_edits = [(cs.key, e) for cs in sets for e in cs.edits if e.purpose.startswith("module-")]
+    assert {key for key, _ in module_edits} == {"dev/0.37.8->1.0.14"}  # first environment, hop into 1.0
+    version = next(e for _, e in module_edits if e.purpose == "module-version")
+    assert (version.old, version.new) == ("19.21.0", "20.37.2")
+    renames = {str(e.path[0]): str(e.new_path[0]) for _, e in module_edits if e.action == "rename-key"}
+    assert renames == {"create_irsa": "create_iam_role", "iam_role_name": "node_iam_role_name",
+                       "iam_role_use_name_prefix": "node_iam_role_use_name_prefix",
+                       "iam_role_additional_policies": "node_iam_role_additional_policies"}  # UPGRADE-20.0.md
+    root = tmp_path / "fleet"
+    shutil.copytree(DEMO, root)
+    dev = next(cs for cs in sets if cs.key == "dev/0.37.8->1.0.14")
+    texts = {e.file: (root / e.file).read_text() for e in dev.edits if e.file}
+    after = apply_edits(texts, dev.edits)
+    body = hcl2.load(io.StringIO(after["terraform/eks/karpenter.tf"]))["module"][0]['"karpenter"']
+    assert body["version"] == '"20.37.2"' and body["create_iam_role"] is False
+    assert "enable_v1_permissions" not in body  # the module makes no controller role here
+
+
+def test_demo_karpenter_plan_runs_terraform_init_upgrade_per_cluster_state(demo_plan):
+    commands = {c for stage in demo_plan.rollout for step in stage.steps if "terraform init -upgrade" in step.title
+                for c in step.commands}  # fmt: skip
+    assert "terraform -chdir=terraform/eks init -upgrade -reconfigure -backend-config=key=eks/ravan/karpenter.tfstate" \
+        in commands  # the fleet file's backend_config, one state per cluster
+    assert "terraform -chdir=terraform/eks plan -var-file=envs/ravan.tfvars -out=ravan.tfplan" in commands
+    checked = [c for r in demo_plan.task_log if r.agent == "terraform-auditor" for c in r.checked]
+    assert any("hashicorp/aws" in c and "5.46.0" in c and "moves the lock" in c for c in checked)
