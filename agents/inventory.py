@@ -27,7 +27,8 @@ from upgradectl.tools.analysis.paths import (
     unreviewed_lines_crossed,
     unsupported_clusters,
 )
-from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, unknown_clusters_message
+from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.freshness import today as clock_today
@@ -323,7 +324,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
     unknown = wanted - set(fleet.clusters)
     if unknown:
         raise PlanningError(
-            f"unknown cluster(s) {', '.join(sorted(unknown))}; the fleet has {', '.join(fleet.clusters)}"
+            unknown_clusters_message(sorted(unknown), fleet.clusters)
         )
     installs: dict[str, Installation] = {}
     checked = []
@@ -331,7 +332,12 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
     for name, cluster in fleet.clusters.items():
         if cluster.source is None:
             continue
-        found = detect_installation(k, cluster.source, name)
+        try:
+            found = detect_installation(k, cluster.source, name)
+        except SourceError as exc:
+            cluster.mark_unreadable(str(exc))
+            checked.append(f"{name}: could not be read: {exc}")
+            continue
         if found and found.provider_managed:
             checked.append(
                 f"{name}: {k.display_name} {found.version} is managed by the cloud provider "

@@ -10,6 +10,8 @@ production), Stage 6 validation and cost.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from upgradectl.agents import argo_troubleshooter as argo
 from upgradectl.agents import flux_navigator as flux
 from upgradectl.agents import incident_responder as incident
@@ -187,6 +189,11 @@ INVENTORY_TASK = ("inventory", 1, "flux-navigator", "Identify current tool versi
 
 def tasks_for_stage(stage: int) -> list[TaskSpec]:
     return [t for t in TASKS if t.stage == stage]
+
+
+def widest_stage() -> int:
+    """How many tasks the busiest stage fans out side by side (the default number of model requests in flight)."""
+    return max(Counter(t.stage for t in TASKS).values())
 
 
 def task(task_id: str) -> TaskSpec:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.pins import VersionPin
-from upgradectl.models import ENVIRONMENT_ORDER, Evidence, FileEdit, Finding, Step, Subject
+from upgradectl.models import ENVIRONMENT_ORDER, Evidence, FileEdit, Finding, Subject
 from upgradectl.tools.knowledge.loader import (
     ModuleMajor,
     ModuleRelease,
@@ -297,18 +297,6 @@ def _rule_evidence(rule: TerraformModuleRule, where: str, excerpt: str, source: 
                     excerpt=excerpt)  # fmt: skip
 
 
-def _init_commands(t: TaskInput, root: TerraformRoot, cluster: str) -> list[str]:
-    """`terraform init -upgrade` and `plan` for one cluster's state of a root, as the fleet file describes it."""
-    rel = root.rel
-    spec = next((s for s in t.fleet.spec.terraform if (t.fleet.root / s.path).resolve() == root.path), None)
-    backend = " ".join(f"-backend-config={k}={v.replace('{cluster}', cluster)}"
-                       for k, v in (spec.backend_config if spec else {}).items())  # fmt: skip
-    init = f"terraform -chdir={rel} init -upgrade" + (f" -reconfigure {backend}" if backend else "")
-    tfvars = next((s.where.file for s in root.var_settings if s.name == "cluster_name" and str(s.value) == cluster), "")
-    var_file = f" -var-file={tfvars.removeprefix(rel + '/')}" if tfvars else ""
-    return [init, f"terraform -chdir={rel} plan{var_file} -out={cluster}.tfplan"]
-
-
 def _provider_gaps(judgement: ModuleJudgement) -> list[tuple[RequiredProvider | None, str, str, bool]]:
     """(root requirement, provider source, minimum, constraint admits it) for each provider the target release
     needs; the lock file's version is compared separately (init -upgrade moves it)."""
@@ -462,57 +450,61 @@ def _provider_syntax_findings(t: TaskInput, checked: list[str]) -> list[Finding]
     return findings
 
 
-def module_edits(t: TaskInput, cluster: str, a: str, b: str) -> tuple[list[FileEdit], list[Step]]:
+def init_flags(t: TaskInput, cluster: str, a: str, b: str) -> str:
+    """Extra `terraform init` flags for this cluster's hop a -> b: the fleet file's per-cluster backend config
+    (one directory, one state per cluster: -reconfigure -backend-config=...), and -upgrade when the hop moves a
+    module of the root (init refuses a changed module version without it; it also moves providers within their
+    constraints)."""
+    flags = ""
+    for root in t.view.terraform:
+        if cluster not in {str(s.value) for s in root.var_settings if s.name == "cluster_name"}:
+            continue
+        bumped = any(j.root is root and j.release and j.unmet and cluster in j.clusters
+                     and Version.parse(a) < Version.parse(j.first_needed) <= Version.parse(b)
+                     for j in module_judgements(t))  # fmt: skip
+        spec = next((s for s in t.fleet.spec.terraform if (t.fleet.root / s.path).resolve() == root.path), None)
+        backend = " ".join(f"-backend-config={k}={v.replace('{cluster}', cluster)}"
+                           for k, v in (spec.backend_config if spec else {}).items())  # fmt: skip
+        flags = (" -upgrade" if bumped else "") + (f" -reconfigure {backend}" if backend else "")
+    return flags
+
+
+def module_edits(t: TaskInput, cluster: str, a: str, b: str) -> list[FileEdit]:
     """The module bump (and the inputs it renames or needs) in the hop a -> b of `cluster`, when that hop
-    crosses the first tool version needing it and the cluster is the root's first in rollout order; and the
-    `terraform init -upgrade` / `plan` steps for every cluster of such a root at that hop."""
+    crosses the first tool version needing it and the cluster is the root's first in rollout order (one module
+    block serves every cluster of the root: the others' hops find it bumped and re-run `init -upgrade`)."""
     edits: list[FileEdit] = []
-    steps: list[Step] = []
     for j in module_judgements(t):
-        if cluster not in j.clusters or j.release is None or not j.unmet:
+        if cluster != (j.clusters[0] if j.clusters else "") or j.release is None or not j.unmet:
             continue
         if not Version.parse(a) < Version.parse(j.first_needed) <= Version.parse(b):
             continue
         where = j.call.lines.get("version") or j.call.where
-        label = f"module {j.call.name} {j.call.version} -> {j.release.version}"
         common = {"cluster": cluster, "from_version": a, "to_version": b, "file": where.file, "format": "hcl",
                   "applies_to": j.clusters, "document": {"module": j.call.name}}  # fmt: skip
-        if cluster == j.clusters[0]:
-            new = f"~> {j.release.version.rsplit('.', 1)[0]}" if j.call.version.startswith("~>") else j.release.version
-            edits.append(FileEdit(purpose="module-version", action="set", line=where.line, path=["version"],
-                                  old=j.call.version, new=new, shown=where.text.replace(j.call.version, "{value}", 1),
-                                  **common))  # fmt: skip
-            for old, renamed in j.renames().items():
-                line = j.call.lines[old]
-                edits.append(FileEdit(purpose="module-input", action="rename-key", line=line.line, path=[old],
-                                      new_path=[renamed], shown=line.text, **common))  # fmt: skip
-            for name, value in j.needed_inputs().items():
-                literal = str(value).lower() if isinstance(value, bool) else f'"{value}"' if isinstance(value, str) \
-                    else str(value)
-                edits.append(FileEdit(purpose="module-input", action="set", line=where.line, path=[name], old="",
-                                      new=literal, **common))  # fmt: skip
-            for name in j.removed():
-                line = j.call.lines[name]
-                edits.append(FileEdit(purpose="module-input", action="manual", line=line.line, path=[name],
-                                      note=f"remove `{line.text}`: the module no longer has {name}", **common))
-            for required, _source, minimum, admitted in _provider_gaps(j):
-                if admitted or required is None:
-                    continue
-                edits.append(FileEdit(purpose="provider-version", action="set", cluster=cluster, from_version=a,
-                                      to_version=b, file=required.where.file, line=required.where.line, format="hcl",
-                                      path=["version"], old=required.version, new=f"~> {minimum.rsplit('.', 1)[0]}",
-                                      shown=required.where.text.replace(required.version, "{value}", 1),
-                                      applies_to=j.clusters))  # fmt: skip
-        else:
-            steps.append(Step(title=f"{cluster}: {label} was committed with {j.clusters[0]}'s hop (one module block "
-                              f"for {', '.join(j.clusters)})", detail="Nothing to edit here; re-initialise this "
-                              "cluster's state before its apply."))  # fmt: skip
-        locks = [f"{s} locked at {lk.version}" for s, m in (j.release.providers.items())
-                 if (lk := j.root.locked(s)) and not admits(f">= {m}", lk.version)]  # fmt: skip
-        steps.append(Step(
-            title=f"{cluster}: terraform init -upgrade and plan ({label})",
-            detail="The module version changed, so `terraform init` must re-install it (-upgrade also moves providers "
-            "within their constraints" + (f": {', '.join(locks)} is below what the module needs" if locks else "")
-            + "); review the plan before the pipeline applies it, and commit the updated .terraform.lock.hcl.",
-            commands=_init_commands(t, j.root, cluster)))  # fmt: skip
-    return edits, steps
+        new = f"~> {j.release.version.rsplit('.', 1)[0]}" if j.call.version.startswith("~>") else j.release.version
+        edits.append(FileEdit(purpose="module-version", action="set", line=where.line, path=["version"],
+                              old=j.call.version, new=new, shown=where.text.replace(j.call.version, "{value}", 1),
+                              **common))  # fmt: skip
+        for old, renamed in j.renames().items():
+            line = j.call.lines[old]
+            edits.append(FileEdit(purpose="module-input", action="rename-key", line=line.line, path=[old],
+                                  new_path=[renamed], shown=line.text, **common))  # fmt: skip
+        for name, value in j.needed_inputs().items():
+            literal = str(value).lower() if isinstance(value, bool) else f'"{value}"' if isinstance(value, str) \
+                else str(value)
+            edits.append(FileEdit(purpose="module-input", action="set", line=where.line, path=[name], old="",
+                                  new=literal, **common))  # fmt: skip
+        for name in j.removed():
+            line = j.call.lines[name]
+            edits.append(FileEdit(purpose="module-input", action="manual", line=line.line, path=[name],
+                                  note=f"remove `{line.text}`: the module no longer has {name}", **common))
+        for required, _source, minimum, admitted in _provider_gaps(j):
+            if admitted or required is None:
+                continue
+            edits.append(FileEdit(purpose="provider-version", action="set", cluster=cluster, from_version=a,
+                                  to_version=b, file=required.where.file, line=required.where.line, format="hcl",
+                                  path=["version"], old=required.version, new=f"~> {minimum.rsplit('.', 1)[0]}",
+                                  shown=required.where.text.replace(required.version, "{value}", 1),
+                                  applies_to=j.clusters))  # fmt: skip
+    return edits

@@ -4,8 +4,10 @@ against the thresholds. Plain text, so CI logs and tests read it as printed."""
 from __future__ import annotations
 
 from upgradectl.evals.results import ScenarioResult, SuiteResult
+from upgradectl.plain_table import table_lines
 
-COLUMNS = ("Scenario", "Tool", "Diff", "Recall", "False alarms", "Path", "Decision", "Gates", "Time", "Result")
+COLUMNS = ("Scenario", "Tool", "Diff", "Recall", "False alarms", "Path", "Decision", "Gates", "Verifier", "Time",
+           "Result")
 
 
 def _recall(r: ScenarioResult) -> str:
@@ -49,6 +51,7 @@ def row(r: ScenarioResult, with_llm: bool = False) -> tuple[str, ...]:
         r.status("path"),
         r.status("decision"),
         r.status("gates"),
+        r.status("verifier"),
         f"{r.seconds:.1f}s",
         *((_llm(r),) if with_llm else ()),
         _result(r),
@@ -57,12 +60,7 @@ def row(r: ScenarioResult, with_llm: bool = False) -> tuple[str, ...]:
 
 def table(rows: list[tuple[str, ...]], with_llm: bool = False) -> str:
     columns = (*COLUMNS[:-1], "LLM", COLUMNS[-1]) if with_llm else COLUMNS
-    widths = [max(len(str(x[i])) for x in [columns, *rows]) for i in range(len(columns))]
-    lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in [columns, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(table_lines(columns, [[str(v) for v in r] for r in rows], rule=True))
 
 
 def misses(results: list[ScenarioResult]) -> list[str]:
@@ -106,7 +104,7 @@ def render(suite: SuiteResult) -> str:
     out.append(
         f"Scenarios {t.passed}/{t.scenarios} passed; recall {t.found}/{t.required} ({t.recall:.0%}); "
         f"false alarms {t.false_alarms}/{t.forbidden} (precision {t.precision:.0%}); path {t.path:.0%}; "
-        f"decision {t.decision:.0%}; gates {t.gates:.0%}; errors {t.errors}"
+        f"decision {t.decision:.0%}; gates {t.gates:.0%}; plan verifier {t.verifier:.0%}; errors {t.errors}"
     )
     model = ", ".join(s.llm_models) or "none"
     dirty = "+dirty" if s.git_dirty else ""

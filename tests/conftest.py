@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config):
+    """Parsed snapshot lists are cached (tools/cluster/parse_cache.py) in a directory of the test run's own,
+    shared by the workers and the CLIs the tests start, never in the developer's ~/.cache."""
+    os.environ.setdefault(
+        "UPGRADECTL_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"upgradectl-tests-{os.getuid()}" / "parsed")
+    )
 
 
 def require_binary(name: str) -> str:

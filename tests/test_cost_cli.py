@@ -100,3 +100,8 @@ def test_plan_has_a_cost_section_with_linked_plots(tmp_path):
     assert "(cost-ravan-utilization.png)" in md and (tmp_path / "cost-ravan-utilization.png").stat().st_size > 0
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["cost"][0]["cluster"] == "ravan"
+    # a plan carries the KPIs and the projected nodes its report lists; the per-node table of today's
+    # cluster is `upgradectl cost`'s (one row per node was most of a big fleet's plan.json)
+    report = plan["cost"][0]
+    assert report["nodes"] == [] and report["current"]["nodes"] == 12 and len(report["projected_nodes"]) > 0
+    assert sum(report["current"]["utilization_histogram"]) == report["current"]["nodes"]

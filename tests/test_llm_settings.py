@@ -89,3 +89,16 @@ def test_only_the_boundary_module_imports_the_sdk():
             if re.search(r"^\s*(import anthropic|from anthropic\b)", path.read_text(), re.MULTILINE):
                 importers.append(str(rel))
     assert importers == ["agents/llm/client.py"]
+
+
+def test_model_requests_in_flight_default_to_the_widest_stage(monkeypatch):
+    """Every agent task of the busiest stage gets its model request at once; an explicit cap still wins."""
+    from upgradectl.agents.registry import STAGE_NAMES, tasks_for_stage
+
+    widest = max(len(tasks_for_stage(stage)) for stage in STAGE_NAMES)
+    with ScriptedAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-real")
+        assert LLMSession.open(LLMSettings()).concurrency == widest
+        monkeypatch.setenv("UPGRADECTL_MAX_CONCURRENT_REQUESTS", "2")
+        assert LLMSession.open(LLMSettings()).concurrency == 2

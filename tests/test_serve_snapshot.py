@@ -22,9 +22,29 @@ from upgradectl.tools.cluster.sources import SnapshotCluster
 pytestmark = pytest.mark.real
 
 
+class RecordedFiles:
+    """ravan as its files hold it: serve-snapshot serves the files whole (a SnapshotCluster keeps pods lean for
+    planning), so what is served is compared with the files themselves."""
+
+    def __init__(self, root):
+        self.root = root
+        self.snapshot = SnapshotCluster(root)
+
+    def objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict]:
+        plural = {"Pod": "pods", "Node": "nodes"}[kind]
+        items = yaml.safe_load((self.root / "resources" / "core" / api_version / f"{plural}.yaml").read_text())["items"]
+        return [i for i in items if namespace is None or i["metadata"].get("namespace") == namespace]
+
+    def server_version(self):
+        return self.snapshot.server_version()
+
+    def observed_at(self):
+        return self.snapshot.observed_at()
+
+
 @pytest.fixture(scope="module")
 def ravan():
-    return SnapshotCluster(RAVAN)
+    return RecordedFiles(RAVAN)
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,12 @@ from typing import Any, TypeVar
 from upgradectl.tools.cluster.kubeapi import KubeReader, ServedResource, current_context
 from upgradectl.tools.cluster.kubemeta import version_priority
 from upgradectl.tools.cluster.redact import redact
-from upgradectl.tools.cluster.sources import ResourceType, SourceError, split_api_version
+from upgradectl.tools.cluster.sources import ResourceType, SourceError, lean, split_api_version
 from upgradectl.tools.helm import (
     HELM_SECRET_TYPE,
     HelmDecodeError,
     HelmRelease,
+    UnreadableRelease,
     current_releases,
     decode_release_payload,
     encode_release,
@@ -47,7 +48,8 @@ def redacted_release_secret(secret: dict[str, Any]) -> dict[str, Any] | None:
     """A Helm release Secret with credentials redacted inside the release (values, manifest, notes);
     None when its payload cannot be decoded (then nobody can vouch it is clean, so it is not kept)."""
     try:
-        payload = decode_release_payload(str((secret.get("data") or {}).get("release", "")))
+        data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+        payload = decode_release_payload(str(data.get("release", "")))
     except HelmDecodeError:
         return None
     clean = redact({k: v for k, v in secret.items() if k not in ("data", "stringData")})
@@ -63,6 +65,7 @@ class LiveCluster:
         self.name = name
         self.context = context
         self.warnings: list[str] = []  # things skipped on purpose (e.g. an undecodable Helm record)
+        self._unreadable: list[UnreadableRelease] = []  # Helm release secrets that could not be decoded
         self._cache: dict[tuple, Any] = {}
         self._locks: dict[tuple, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
@@ -137,6 +140,11 @@ class LiveCluster:
     def helm_releases(self) -> list[HelmRelease]:
         return current_releases(self.objects("v1", "Secret"))
 
+    def unreadable_helm_releases(self) -> list[UnreadableRelease]:
+        """Release secrets that could not be decoded (left out of the objects read; see warnings)."""
+        self.objects("v1", "Secret")
+        return list(self._unreadable)
+
     def observed_at(self) -> datetime:
         """The API server's clock at the first read (its Date header): pod and job ages use the clock that
         wrote their timestamps, whatever the local clock says."""
@@ -198,8 +206,8 @@ class LiveCluster:
     # ---------------------------------------------------------------- reading lists
 
     def _list(self, resource: ServedResource) -> list[dict[str, Any]]:
-        key = ("list", resource.group, resource.version, resource.plural)
-        return self._once(key, lambda: list(self.iter_objects(resource)))
+        key = ("list", resource.group, resource.version, resource.plural)  # kept lean, as a snapshot is read
+        return self._once(key, lambda: [lean(o) for o in self.iter_objects(resource)])
 
     def iter_objects(
         self, resource: ServedResource, on_page: Callable[[int, int | None], None] | None = None
@@ -225,6 +233,13 @@ class LiveCluster:
                         continue
                     kept = redacted_release_secret(obj)
                     if kept is None:
+                        self._unreadable.append(
+                            UnreadableRelease(
+                                str((meta or {}).get("namespace", "")), str((meta or {}).get("name", "")),
+                                str(((meta or {}).get("labels") or {}).get("name", "")),
+                                "not a Helm release payload (base64, then gzip, then JSON)",
+                            )
+                        )
                         self.warnings.append(
                             f"{self.name}: Helm release secret {(meta or {}).get('namespace')}/"
                             f"{(meta or {}).get('name')} could not be decoded; left out"
