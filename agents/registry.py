@@ -36,7 +36,7 @@ def _infrastructure_preparation(t: TaskInput) -> TaskResult:
     checked = [f"{p.cluster}: version pinned at {p.file}:{p.line} ({p.kind})" for p in pins]
     missing = sorted(t.scope_names - {p.cluster for p in pins})
     checked.extend(f"{c}: no version pin in Terraform or GitOps (release upgraded directly)" for c in missing)
-    return TaskResult([], checked, {"pins": pins})
+    return TaskResult([], checked)
 
 
 TASKS: list[TaskSpec] = [

@@ -38,6 +38,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from upgradectl.agents.base import FleetView
+from upgradectl.agents.monitoring_analyst import baseline_cluster, gates_for, validate_cluster
 from upgradectl.models import Gate, Plan
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.cluster.health import ClusterHealth, fleet_cluster_health, new_since
@@ -46,6 +47,9 @@ from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, d
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
 from upgradectl.tools.gitops.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.metrics.baselines import ClusterBaseline
+from upgradectl.tools.metrics.gates import inconclusive
+from upgradectl.tools.metrics.promql import PromClient
 
 
 def merge_steps(existing: dict[str, dict] | None, new: dict[str, dict] | None) -> dict[str, dict]:
@@ -155,10 +159,6 @@ def _metrics_url(ctx: ExecContext, cluster: str) -> str:
 
 
 def _record_baseline(ctx: ExecContext, cluster: str, running: str, target: str) -> dict:
-    from upgradectl.agents.monitoring_analyst import baseline_cluster
-    from upgradectl.tools.metrics.baselines import ClusterBaseline
-    from upgradectl.tools.metrics.promql import PromClient
-
     url = _metrics_url(ctx, cluster)
     now = time.time()
     moment = datetime.fromtimestamp(now, UTC)
@@ -175,11 +175,6 @@ def _record_baseline(ctx: ExecContext, cluster: str, running: str, target: str) 
 
 
 def _judge(ctx: ExecContext, cluster: str, version: str, baseline: dict | None) -> list[Gate]:
-    from upgradectl.agents.monitoring_analyst import gates_for, validate_cluster
-    from upgradectl.tools.metrics.baselines import ClusterBaseline
-    from upgradectl.tools.metrics.gates import inconclusive
-    from upgradectl.tools.metrics.promql import PromClient
-
     url = _metrics_url(ctx, cluster)
     if not url:
         why = f"no metrics URL for {cluster}: set metrics_url in the fleet file or pass --metrics-url"

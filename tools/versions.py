@@ -71,10 +71,6 @@ def normalize(text: str) -> str:
     return str(Version.parse(text))
 
 
-def line_of(text: str) -> str:
-    return Version.parse(text).line
-
-
 def minor_distance(a: str, b: str) -> int:
     """How many minor releases lie between two versions of the same major (b - a)."""
     va, vb = Version.parse(a), Version.parse(b)

@@ -5,7 +5,7 @@ from functools import cache
 
 @cache
 def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # only when the version is asked for
 
     try:
         return version("upgradectl")

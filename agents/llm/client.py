@@ -155,7 +155,7 @@ def resolve_model(name: str) -> str:
 def deprecated_models() -> dict[str, str]:
     """Model id -> end-of-life date, as the installed SDK lists them (empty if the SDK stops shipping it)."""
     try:
-        from anthropic._data import DEPRECATED_MODELS
+        from anthropic._data import DEPRECATED_MODELS  # a private SDK module, so only where it is needed
     except ImportError:  # a private module: tolerate its disappearance
         return {}
     return dict(DEPRECATED_MODELS)

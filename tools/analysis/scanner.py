@@ -21,7 +21,7 @@ from upgradectl.exit_codes import SCAN_BAD_INPUT, SCAN_DEPRECATED, SCAN_REMOVED,
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
 from upgradectl.tools.gitops.manifests import load_manifest_heads
-from upgradectl.tools.knowledge.loader import available_tools, load_kubernetes, load_tool
+from upgradectl.tools.knowledge.loader import available_tools, load_kubernetes, load_tool, products
 from upgradectl.tools.textfiles import load_yaml_file
 from upgradectl.tools.versions import Version, VersionError
 
@@ -123,13 +123,18 @@ def parse_targets(text: str) -> dict[str, str]:
         if "=" not in part:
             raise ScanError(f"target {part!r} is not component=version (e.g. k8s=1.30,flux=2.7)")
         component, version = (x.strip() for x in part.split("=", 1))
-        component = {"kubernetes": "k8s", "argo-cd": "argocd", "vm": "victoriametrics"}.get(component, component)
+        component = {"kubernetes": "k8s", **product_aliases()}.get(component, component)
         try:
             Version.parse(version)
         except VersionError as exc:
             raise ScanError(f"target {component}={version}: {exc}") from exc
         targets[component] = version
     return targets
+
+
+def product_aliases() -> dict[str, str]:
+    """Another name of a product (its knowledge file's aliases: vm, argo-cd) -> the product."""
+    return {alias: product.tool for product in products() for alias in product.aliases}
 
 
 def knowledge_rules() -> list[ApiRule]:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from upgradectl.tools.cluster.kubeapi import KubeReader, ServedResource, current_context
-from upgradectl.tools.cluster.kubemeta import version_priority
+from upgradectl.tools.cluster.kubemeta import cluster_name_for_context, version_priority
 from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.cluster.sources import ResourceType, SourceError, lean, split_api_version
 from upgradectl.tools.helm import (
@@ -78,8 +78,6 @@ class LiveCluster:
         cls, context: str | None, kubeconfig: str | None = None, name: str | None = None, **reader_options: Any
     ) -> LiveCluster:
         """Connect through a kube context and read what every plan starts with (see `preflight`)."""
-        from upgradectl.tools.cluster.fleet import cluster_name_for_context
-
         context = context or current_context(kubeconfig)
         reader = KubeReader.from_kubeconfig(context, kubeconfig, **reader_options)
         cluster = cls(reader, name or cluster_name_for_context(context), context)

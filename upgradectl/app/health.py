@@ -12,13 +12,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from upgradectl.app.errors import UseCaseError
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_OK
-from upgradectl.tools.cluster.fleet import Fleet, load_fleet
+from upgradectl.tools.cluster.fleet import Fleet, FleetError, default_live_opener, load_fleet
 from upgradectl.tools.cluster.health import ClusterHealth, HealthSignal, fleet_cluster_health, new_since
-
-
-class HealthRequestError(ValueError):
-    """Bad input to the health check (unknown cluster, unreadable baseline): the message says how to fix it."""
 
 
 @dataclass
@@ -62,12 +59,12 @@ class HealthResult:
 
 
 def read_baseline(path: Path) -> dict[str, ClusterHealth]:
-    """A previous --out file, per cluster (HealthRequestError when it is not one)."""
+    """A previous --out file, per cluster (a usage error when it is not one)."""
     try:
         document = json.loads(path.read_text())
         return {name: ClusterHealth.from_dict(data) for name, data in document["clusters"].items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise HealthRequestError(
+        raise UseCaseError(
             f"--baseline {path}: not a health file written by `upgradectl health --out` ({exc})"
         ) from None
 
@@ -87,14 +84,20 @@ def judge(health: ClusterHealth, before: ClusterHealth | None) -> ClusterVerdict
 
 def check_health(request: HealthRequest, fleet: Fleet | None = None) -> HealthResult:
     """Read every requested cluster's health (and compare it with the baseline, if given)."""
-    fleet = fleet or load_fleet(request.fleet)
+    if request.alerts_timeout <= 0:
+        raise UseCaseError(f"--timeout {request.alerts_timeout}: must be positive")
+    if fleet is None:
+        try:
+            fleet = load_fleet(request.fleet, live_opener=default_live_opener)
+        except FleetError as exc:
+            raise UseCaseError(str(exc)) from None
     unknown = [c for c in request.clusters if c not in fleet.clusters]
     if unknown:
-        raise HealthRequestError(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(fleet.clusters)}")
+        raise UseCaseError(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(fleet.clusters)}")
     baseline = read_baseline(request.baseline) if request.baseline else {}
     missing = [c for c in request.clusters or fleet.clusters if baseline and c not in baseline]
     if missing:
-        raise HealthRequestError(f"--baseline {request.baseline} has no record of {', '.join(missing)}")
+        raise UseCaseError(f"--baseline {request.baseline} has no record of {', '.join(missing)}")
     verdicts = []
     for name in request.clusters or list(fleet.clusters):
         health = fleet_cluster_health(fleet, name, alerts_timeout=request.alerts_timeout)

@@ -14,11 +14,12 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
+from upgradectl.cli.argv import parse_with
 from upgradectl.exit_codes import EXIT_INTERNAL, bug_summary
 
 # Every command: name -> (module under upgradectl/cli/commands/, the first paragraph of its help). A command's
 # module is imported only when that command runs, so `upgradectl --help` and each command load just what they
-# use; `--help` lists the commands from this table (tests/test_cli_startup.py checks it against the modules).
+# use; `--help` lists the commands from this table (tests/e2e/test_cli_startup.py checks it against the modules).
 COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan", "Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod "
              "rollout."),
@@ -128,7 +129,7 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        from upgradectl import __version__
+        from upgradectl import __version__  # reads package metadata: only for --version
 
         print(f"upgradectl {__version__}")
         raise typer.Exit()
@@ -136,11 +137,19 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Global options."""
+    ctx.obj = {"command_parser": parse_upgradectl}  # what commands hand the plan verifier (cli/argv.py)
+
+
+def parse_upgradectl(argv: list[str]) -> str | None:
+    """None when `upgradectl ARGV` parses with this CLI, else its error (module-level: worker processes and
+    servers are handed it by name)."""
+    return parse_with(typer.main.get_command(app), argv)  # the lazy group imports only the command in argv
 
 
 def register_commands() -> None:
@@ -156,14 +165,14 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        from upgradectl.cli.output import err
+        from upgradectl.cli.output import err  # rich: loaded only when there is an error to print
 
         err.print("interrupted", highlight=False)
         sys.exit(130)
     except Exception as exc:  # the last line of defence: a bug must not print a traceback at users
         if os.environ.get("UPGRADECTL_DEBUG"):
             raise
-        from upgradectl.cli.output import err
+        from upgradectl.cli.output import err  # rich: loaded only when there is an error to print
 
         err.print(f"internal error (a bug in upgradectl): {bug_summary(exc)}\n"
                   "Re-run with UPGRADECTL_DEBUG=1 to see the traceback, and please report it.", highlight=False,

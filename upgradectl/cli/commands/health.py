@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.app.errors import UseCaseError
+from upgradectl.app.health import HealthRequest, check_health
 from upgradectl.cli.output import fail
 
 HEALTH_HELP = (
@@ -41,18 +43,13 @@ def health(
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per alerts request (3 attempts).")] = 10.0,
 ) -> None:
-    from upgradectl.app.health import HealthRequest, HealthRequestError, check_health
-    from upgradectl.tools.cluster.fleet import FleetError
-
     if output_format not in ("text", "json"):
         raise fail(f"--format {output_format!r}: use text or json")
-    if timeout <= 0:
-        raise fail(f"--timeout {timeout}: must be positive")
     names = [c.strip() for c in (clusters or "").split(",") if c.strip()]
     try:
         result = check_health(HealthRequest(fleet=fleet, clusters=names, baseline=baseline, alerts_timeout=timeout))
-    except (HealthRequestError, FleetError) as exc:
-        raise fail(str(exc)) from None
+    except UseCaseError as exc:
+        raise fail(exc.message, exc.exit_code) from None
     if out is not None:
         try:
             out.write_text(json.dumps(result.baseline_document(), indent=2) + "\n")

@@ -9,17 +9,11 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import fail
 from upgradectl.exit_codes import SCAN_BAD_INPUT
 from upgradectl.plain_table import table_lines
-from upgradectl.tools.analysis.scanner import (
-    EXIT_FOR_STATUS,
-    ScanError,
-    Scanner,
-    ScanReport,
-    parse_targets,
-    pluto_rules,
-)
+from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS, ScanReport
 
 
 def _usage(message: str) -> typer.Exit:
@@ -70,66 +64,23 @@ def scan(
     including a manifest, cluster or Helm release that could not be read (named in a note; the worst code
     wins). 70 is an internal error (a bug), as for every command.
     """
-    from upgradectl.tools.cluster.fleet import FleetError
+    # the scanner loads every product's knowledge: imported when a scan runs, so --help stays fast
+    from upgradectl.app.scan import ScanRequest
+    from upgradectl.app.scan import scan as run_scan
 
     if output_format not in ("text", "json", "markdown"):
         raise _usage(f"--format {output_format!r} is not one of text, json, markdown")
-    if not manifests and not fleet:
-        raise _usage("nothing to scan: pass --manifests DIR and/or --fleet FLEET")
-    if helm and not fleet:
-        raise _usage("--helm reads Helm release secrets from clusters: add --fleet")
+    wanted = ScanRequest(
+        target=target, manifests=list(manifests or []), fleet=fleet,
+        clusters=[c.strip() for c in cluster.split(",")] if cluster else None, helm=helm,
+        additional_versions=additional_versions,
+    )  # fmt: skip
     try:
-        report = run_scan(
-            target, manifests, fleet, [c.strip() for c in cluster.split(",")] if cluster else None, helm,
-            additional_versions,
-        )  # fmt: skip
-    except (ScanError, FleetError) as exc:
-        raise _usage(str(exc)) from None
+        report = run_scan(wanted)
+    except UseCaseError as exc:
+        raise _usage(exc.message) from None
     _print(report, output_format)
     raise typer.Exit(report.exit_code)
-
-
-def run_scan(
-    target: str,
-    manifests: list[Path] | None,
-    fleet: str | None,
-    clusters: list[str] | None,
-    helm: bool,
-    additional_versions: Path | None = None,
-) -> ScanReport:
-    """Scan manifests and/or a fleet's clusters (the CLI and the MCP server share this); bad input raises
-    ScanError or FleetError with a message that names it."""
-    from upgradectl.tools.cluster.fleet import load_fleet, unknown_clusters_message
-    from upgradectl.tools.cluster.sources import SourceError
-
-    extra, extra_targets = pluto_rules(additional_versions) if additional_versions else ([], {})
-    scanner = Scanner(parse_targets(target), extra, extra_targets)
-    report = ScanReport(targets=scanner.targets)
-    for path in manifests or []:
-        if not path.exists():
-            raise ScanError(f"--manifests {path}: no such file or directory")
-        if path.is_dir():
-            scanner.scan_manifests(path, report)
-        else:
-            scanner.scan_manifests(path.parent, report, only=path)
-    if fleet:
-        loaded = load_fleet(fleet)
-        wanted = clusters or list(loaded.clusters)
-        unknown = [c for c in wanted if c not in loaded.clusters]
-        if unknown:
-            raise ScanError(unknown_clusters_message(unknown, loaded.clusters))
-        for name in wanted:
-            member = loaded.clusters[name]
-            if member.source is None:
-                report.unread.append(name)
-                report.notes.append(f"{name}: not scanned: {member.error}")
-                continue
-            try:
-                scanner.scan_cluster(name, member.source, report, helm)
-            except SourceError as exc:  # a snapshot file that does not read: that cluster was not (fully) scanned
-                report.unread.append(name)
-                report.notes.append(f"{name}: not scanned: {exc}")
-    return report
 
 
 def _print(report: ScanReport, output_format: str) -> None:
