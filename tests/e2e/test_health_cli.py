@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import require_binary
-from live_servers import RAVAN, copy_snapshot, fleet_with, served_by_cli, upgradectl
+from live_servers import RAVAN, copy_snapshot, fleet_with, served_by_cli
 from metrics_servers import Server, free_port
+from run_cli import upgradectl
 
 DEMO = Path(__file__).resolve().parents[2] / "upgradectl" / "demo_fleet"
 pytestmark = pytest.mark.real
