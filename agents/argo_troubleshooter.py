@@ -11,6 +11,7 @@ from typing import Any
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.detection import change_finding, detect_changes
+from upgradectl.agents.incident_responder import health_fleet_arg
 from upgradectl.models import Evidence, Finding, Subject
 from upgradectl.tools.analysis.detectors import ScanInput, object_ref, object_subject, run_detector
 from upgradectl.tools.cluster.health import fleet_cluster_health
@@ -435,7 +436,7 @@ def prerelease_impact(t: TaskInput, findings: list[Finding], checked: list[str])
             detail="The fleet marks these namespaces as pre-release (fleet.yaml prerelease_namespaces): their "
             "failures never block the rollout, but each hop's pre-release health gate fails on anything new there.",
             remediation="Note the failing workloads with their owners; after each hop compare with "
-            f"`upgradectl health --clusters {cluster} --baseline FILE`."))  # fmt: skip
+            f"`upgradectl health {health_fleet_arg(t)[0]} --clusters {cluster} --baseline FILE`."))  # fmt: skip
     return out
 
 

@@ -31,7 +31,7 @@ from upgradectl.models import (
     UpgradePath,
 )
 from upgradectl.tools.cluster.health import ClusterHealth, HealthSignal, fleet_cluster_health
-from upgradectl.tools.gitops.changes import EditError, describe
+from upgradectl.tools.gitops.changes import ROOT_WIDE_PURPOSES, EditError, describe, later_clusters
 from upgradectl.tools.gitops.yaml_edit import locate
 from upgradectl.tools.knowledge.loader import BreakingChange
 from upgradectl.tools.terraform import resolve_values_file
@@ -54,7 +54,7 @@ def _signal_evidence(signals: list[HealthSignal]) -> list[Evidence]:
     return shown
 
 
-def incident_finding(health: ClusterHealth) -> Finding:
+def incident_finding(health: ClusterHealth, fleet_arg: str = "--fleet demo") -> Finding:
     """The blocking finding for a cluster in an incident, every blocking signal as evidence."""
     cluster = health.cluster
     noted = [s for s in health.noted if s.kind in ("alert", "event")]  # the alerts and warnings that go with it
@@ -70,7 +70,8 @@ def incident_finding(health: ClusterHealth) -> Finding:
         "crash-looping pods, failing Flux objects and degraded Argo CD applications outside the pre-release "
         "namespaces. Upgrading now would mix the upgrade's effects with the incident's and hide both. This cluster "
         "stays in the plan, blocked; the other clusters are planned as usual.",
-        remediation=f"Resolve the incident first, then check again with `upgradectl health --clusters {cluster}` "
+        remediation=f"Resolve the incident first, then check again with `upgradectl health {fleet_arg} --clusters "
+        f"{cluster}` "
         "(exit 0 when clear). `upgradectl execute` reads the cluster's health before every hop and refuses to start "
         "one while it is in an incident.",
     )
@@ -85,7 +86,7 @@ def fleet_health(t: TaskInput) -> TaskResult:
         checked.extend(health.read)
         checked.extend(f"not checked: {p}" for p in health.problems)
         if health.incident:
-            findings.append(incident_finding(health))
+            findings.append(incident_finding(health, health_fleet_arg(t)[0]))
             checked.append(f"{c.info.name}: BLOCKED: {health.summary()}")
             continue
         noted = [s for s in health.noted if s.gating]
@@ -110,21 +111,22 @@ def fleet_health(t: TaskInput) -> TaskResult:
     return TaskResult(findings, checked)
 
 
-def health_gate_spec(clusters: list[str], prerelease: dict[str, list[str]] | None = None) -> Gate:
+def health_gate_spec(clusters: list[str], prerelease: dict[str, list[str]] | None = None,
+                     fleet_arg: str = "--fleet demo") -> Gate:
     """The health gate of a stage as the plan shows it (execute judges it from the clusters, not from PromQL)."""
     if prerelease:
         where = "; ".join(f"{c}: {', '.join(ns)}" for c, ns in prerelease.items())
         return Gate(name="prerelease-workloads-health", promql="", comparison="==", threshold=0.0,
-                    source=f"upgradectl health --clusters {','.join(prerelease)} --baseline FILE",
+                    source=f"upgradectl health {fleet_arg} --clusters {','.join(prerelease)} --baseline FILE",
                     description=f"No new failure in the pre-release namespaces ({where}) since the pre-flight: crash "
                     "loops, unready pods, degraded applications, warning alerts, incident-grade events")  # fmt: skip
     return Gate(name="cluster-health", promql="", comparison="==", threshold=0.0,
-                source=f"upgradectl health --clusters {','.join(clusters)} --baseline FILE",
+                source=f"upgradectl health {fleet_arg} --clusters {','.join(clusters)} --baseline FILE",
                 description="Nothing new since the pre-flight: no critical alert, NotReady node, crash-looping pod, "
                 "failing Flux object or degraded Argo CD application, no incident-grade warning event")  # fmt: skip
 
 
-def _health_fleet(t: TaskInput) -> tuple[str, dict[str, str]]:
+def health_fleet_arg(t: TaskInput) -> tuple[str, dict[str, str]]:
     """`--fleet X` for `upgradectl health` (the plan's fleet; a fleet file to write when it was one kube context)."""
     if t.fleet_ref.startswith("context "):
         placeholder = "<fleet.yaml>"
@@ -465,7 +467,7 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
     fast = t.decision.track == "security-fast-track"
     soak = soak_minutes(env, t.decision.risk.level, fast)
     blocked = {c: f for c, f in blocked_clusters(t.findings).items() if c in clusters}
-    fleet_arg, fleet_inputs = _health_fleet(t)
+    fleet_arg, fleet_inputs = health_fleet_arg(t)
     health_file = f"health-{env}-before.json"
     steps: list[Step] = [
         Step(
@@ -506,10 +508,10 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
             for gate in hop_gates.get(f"{a}->{b}", []):
                 gates.setdefault((gate.name, gate.promql), gate)
             rollback = rollback_steps(t, facts, edits) + rollback  # newest hop first
-    gates[("cluster-health", "")] = health_gate_spec(clusters)
+    gates[("cluster-health", "")] = health_gate_spec(clusters, fleet_arg=fleet_arg)
     prerelease = t.prerelease_of(set(clusters))
     if prerelease:
-        gates[("prerelease-workloads-health", "")] = health_gate_spec(clusters, prerelease)
+        gates[("prerelease-workloads-health", "")] = health_gate_spec(clusters, prerelease, fleet_arg)
     approval = env == "prod" or t.decision.approval_required or bool(blocked)
     reasons = []
     if env == "prod":
@@ -517,7 +519,13 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
     if t.decision.approval_required:
         reasons.extend(t.decision.approval_reasons)
     reasons.extend(f"{c} was in an incident when planned ({INCIDENT_CODE}): approve only once "
-                   f"`upgradectl health --clusters {c}` exits 0" for c in sorted(blocked))  # fmt: skip
+                   f"`upgradectl health {fleet_arg} --clusters {c}` exits 0" for c in sorted(blocked))  # fmt: skip
+    env_of = {c.info.name: c.info.environment for c in t.scope}
+    root_wide = {(e.file, f"{e.from_version} -> {e.to_version}"): later_clusters(e, env, env_of)
+                 for step in steps for e in step.edits if e.purpose in ROOT_WIDE_PURPOSES}  # fmt: skip
+    root_notes = [f"{file}: the module/provider version bump of the hop {hop} also configures {', '.join(later)} "
+                  "(one version per Terraform root): `upgradectl execute` waits for an approval before committing it"
+                  for (file, hop), later in root_wide.items() if later]  # fmt: skip
     return RolloutStage(
         environment=env,
         clusters=clusters,
@@ -531,7 +539,7 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}", *owners,
                "run every command from the directory of the fleet file; rollback steps undo one hop each, when "
                "that hop's gates fail or it does not reconcile (earlier hops that passed stay)",
-               *(f"BLOCKED: {f.title}" for f in blocked.values())],
+               *root_notes, *(f"BLOCKED: {f.title}" for f in blocked.values())],
     )
 
 

@@ -26,6 +26,7 @@ reported), waits and soaks are described instead of done, and approvals are list
 from __future__ import annotations
 
 import operator
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +44,15 @@ from upgradectl.models import Gate, Plan
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.cluster.health import ClusterHealth, fleet_cluster_health, new_since
 from upgradectl.tools.cluster.sources import SourceError
-from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, describe, unified_diff
+from upgradectl.tools.gitops.changes import (
+    ROOT_WIDE_PURPOSES,
+    ChangeSet,
+    EditError,
+    apply_edits,
+    describe,
+    later_clusters,
+    unified_diff,
+)
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
 from upgradectl.tools.gitops.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.knowledge.loader import ToolKnowledge
@@ -93,19 +102,29 @@ class ExecContext:
     poll_interval: float = 5.0
     metrics_url: str | None = None
     metrics_timeout: float = 10.0
+    fleet_ref: str = "demo"  # how the user named the fleet (--fleet): the commands the run prints repeat it
     say: Callable[[str], None] = lambda _: None
     overlay: dict[str, str] = field(default_factory=dict)  # dry run: file texts after earlier change sets
 
 
 def approval_reasons(plan: Plan, sets: list[ChangeSet], index: int) -> list[str]:
-    """Why change set `index` waits for a person: the stage's approval (at its first change set) and any
-    change upgradectl cannot make by itself."""
+    """Why change set `index` waits for a person: the stage's approval (at its first change set), a Terraform
+    module or provider bump that also configures later environments, and any change upgradectl cannot make."""
     cs = sets[index]
     reasons: list[str] = []
     first_of_env = index == 0 or sets[index - 1].environment != cs.environment
     stage = next(s for s in plan.rollout if s.environment == cs.environment)
     if first_of_env and stage.approval_required:
         reasons.extend(stage.approval_reasons or [f"{cs.environment} requires approval"])
+    env_of = {c: s.environment for s in plan.rollout for c in s.clusters}
+    root_wide = {e.file: later_clusters(e, cs.environment, env_of) for e in cs.edits if e.purpose in ROOT_WIDE_PURPOSES}
+    for file, later in root_wide.items():
+        if later:
+            reasons.append(
+                f"{file}: the module/provider version bump also configures {', '.join(later)} (one version per "
+                "Terraform root, whatever state it is applied with): their next terraform apply takes it too; "
+                "approve to bump it for the whole root now"
+            )
     if cs.manual:
         reasons.append(
             f"{len(cs.manual)} change(s) upgradectl does not make itself: commit them on branch the run's branch "
@@ -315,11 +334,12 @@ def _preflight(i: int):
                         if h.incident else f"{c} could not be read: {'; '.join(h.problems)}"
                         for c, h in blocked.items())  # fmt: skip
         verb = "would refuse" if ctx.dry_run else "refused"
+        check = f"upgradectl health --fleet {shlex.quote(ctx.fleet_ref)} --clusters {','.join(blocked)}"
         ctx.say(f"{cs.key}: {verb} to start: {why}")
         return {"steps": {cs.key: {"status": "blocked", "health_before": record, "error": why}},
                 "status": "blocked", "log": [*lines, f"{cs.key}: {verb} to start: {why}"],
                 "outcome": f"{cs.key}: {verb} to start: {why}; nothing was committed for it or after it; re-run "
-                f"once `upgradectl health --clusters {','.join(blocked)}` exits 0"}  # fmt: skip
+                f"once `{check}` exits 0"}  # fmt: skip
 
     return preflight
 

@@ -111,6 +111,18 @@ class ChangeSet:
         return list(dict.fromkeys(e.file for e in self.edits if e.file))
 
 
+# Terraform gives a module call or a required provider one version per root, whatever state (cluster) it is
+# applied with: bumping it for the first environment configures every cluster of the root. Such an edit goes
+# with the first environment's hop, and execution waits for a person to approve it for the others too.
+ROOT_WIDE_PURPOSES = ("module-version", "module-input", "provider-version")
+
+
+def later_clusters(edit: FileEdit, environment: str, env_of: dict[str, str]) -> list[str]:
+    """The clusters of environments after `environment` that the edit's file also configures."""
+    rank = ENVIRONMENT_ORDER.index
+    return [c for c in edit.applies_to if c in env_of and rank(env_of[c]) > rank(environment)]
+
+
 def _version_key(version: str) -> tuple:
     try:
         return (0, Version.parse(version))
