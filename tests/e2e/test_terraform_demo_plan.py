@@ -7,12 +7,15 @@ docs/UPGRADE-20.0.md renamed variables, modules/karpenter/versions.tf @ v20.37.2
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import hcl2
 import pytest
+from gitops_reconciler import init_repo
+from run_cli import upgradectl
 
 from upgradectl.models import Plan
 from upgradectl.tools.gitops.changes import apply_edits, change_sets
@@ -75,3 +78,22 @@ def test_demo_karpenter_plan_runs_terraform_init_upgrade_per_cluster_state(demo_
             "-backend-config=key=eks/ravan/karpenter.tfstate") in inits  # fmt: skip
     checked = [c for r in demo_plan.task_log if r.agent == "terraform-auditor" for c in r.checked]
     assert any("hashicorp/aws" in c and "5.46.0" in c and "moves the lock" in c for c in checked)
+
+
+def test_execute_takes_the_module_bump_and_waits_for_an_approval_naming_the_later_clusters(demo_plan, tmp_path):
+    """One module block serves the root's every state (Terraform has one module version per root): execute must
+    not refuse the plan for it, and must not commit it for staging and prod without a person saying so."""
+    root = tmp_path / "fleet"
+    shutil.copytree(DEMO, root)
+    init_repo(root)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(demo_plan.model_dump_json())
+    run = upgradectl("execute", "--plan", str(plan_file), "--fleet", str(root / "fleet.yaml"), "--run-id", "d1",
+                     "--state-dir", str(tmp_path / "state"), timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr  # a dry run that applies cleanly
+    waits = [line for line in run.stdout.splitlines() if "dev/0.37.8->1.0.14: would pause for approval" in line]
+    assert len(waits) == 1
+    assert "terraform/eks/karpenter.tf: the module/provider version bump also configures eks-staging-apps, ravan" \
+        in waits[0]  # fmt: skip
+    dev = next(s for s in demo_plan.rollout if s.environment == "dev")
+    assert any("terraform/eks/karpenter.tf" in n and "eks-staging-apps, ravan" in n for n in dev.notes)
