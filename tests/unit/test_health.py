@@ -157,3 +157,27 @@ def test_new_since_matches_replaced_pods_by_workload_and_ignores_non_gating_warn
     new = new_since(before, after)
     assert [s.ref for s in new] == ["c1: v1 Pod shop/api-6f7c8d9e5-ccccc",
                                     "c1: v1 Event BackOff on Pod shop/api-6f7c8d9e5-ccccc"]
+
+
+def test_health_gate_after_a_hop_fails_on_what_is_new_and_judges_prerelease_on_its_own(tmp_path):
+    """The gate `execute` adds after each hop (graph/execute.py health_gate): a crash loop that was there at the
+    pre-flight does not fail it, a new one does; pre-release namespaces get their own verdict."""
+    from upgradectl.graph.execute import health_gate  # langgraph: only this test needs the execution graph
+
+    old_loop = pod("rec-5c9d7f6b8-aaaaa", "alpha", waiting="CrashLoopBackOff", owner="rec-5c9d7f6b8")
+    before = read_health("c1", snapshot(tmp_path / "a", pods=[old_loop]), NO_ALERTS, prerelease={"alpha"})
+    same = read_health("c1", snapshot(tmp_path / "b", pods=[old_loop]), NO_ALERTS, prerelease={"alpha"})
+    gates = {g.name: g for g in health_gate("c1", before.to_dict(), same)}
+    assert {n: g.result for n, g in gates.items()} == {"cluster-health": "pass", "prerelease-workloads-health": "pass"}
+
+    worse = read_health("c1", snapshot(tmp_path / "c", pods=[
+        old_loop, pod("api-6f7c8d9e5-ccccc", "shop", waiting="CrashLoopBackOff", owner="api-6f7c8d9e5"),
+        pod("inv-7d8e9f0a1-ddddd", "alpha", waiting="CrashLoopBackOff", owner="inv-7d8e9f0a1")]), NO_ALERTS,
+        prerelease={"alpha"})
+    gates = {g.name: g for g in health_gate("c1", before.to_dict(), worse)}
+    assert gates["cluster-health"].result == "fail" and "shop/api-6f7c8d9e5-ccccc" in gates["cluster-health"].message
+    assert gates["prerelease-workloads-health"].result == "fail"
+    assert "alpha/inv-7d8e9f0a1-ddddd" in gates["prerelease-workloads-health"].message
+
+    unread = health_gate("c1", None, same)  # no pre-flight record: never a pass
+    assert [(g.name, g.result) for g in unread] == [("cluster-health", "inconclusive")]
