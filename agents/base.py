@@ -141,6 +141,30 @@ class TaskInput:
             metric_uses=self.view.metric_uses,
         )
 
+    def argocd_destinations(self, clusters: set[str] | None = None) -> set[str]:
+        """Clusters the Argo CD instances of these clusters (default: the scope) deploy to: their Applications'
+        destinations, from the manifests those clusters apply."""
+        names = set()
+        for m in self.view.manifests_for(self.scope_names if clusters is None else clusters):
+            if m.kind == "Application" and m.api_version.startswith("argoproj.io/"):
+                names.add(str(((m.doc.get("spec") or {}).get("destination") or {}).get("name", "")))
+        return names & set(self.fleet.clusters)
+
+    def affected_clusters(self, clusters: set[str] | None = None) -> set[str]:
+        """Clusters whose applications the upgrade reaches: these (default: the scope) and where their Argo CD
+        deploys."""
+        base = self.scope_names if clusters is None else clusters
+        return base | self.argocd_destinations(base) if self.knowledge.deploys_applications else set(base)
+
+    def prerelease_of(self, clusters: set[str]) -> dict[str, list[str]]:
+        """cluster -> its pre-release namespaces, for the clusters the upgrade of these clusters reaches."""
+        found = {}
+        for name in sorted(self.affected_clusters(clusters)):
+            namespaces = self.fleet.clusters[name].entry.prerelease_namespaces
+            if namespaces:
+                found[name] = list(namespaces)
+        return found
+
     def path_for(self, cluster: str) -> UpgradePath | None:
         return next((p for p in self.paths if cluster in p.clusters), None)
 

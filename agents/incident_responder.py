@@ -1,9 +1,13 @@
-"""incident-responder: the way back (rollback limits crossed, backups), and the rollout itself:
-one stage per environment with exact steps, file changes, gates, rollback steps, soak and approval."""
+"""incident-responder: whether each cluster is in an incident before anything starts (firing alerts, nodes,
+failing pods, Flux and Argo CD delivery, recent warnings), the way back (rollback limits crossed, backups), and
+the rollout itself: one stage per environment with a health pre-flight, exact steps, file changes, gates,
+rollback steps, soak and approval. A cluster in an incident is blocked: its stage says so and
+`upgradectl execute` re-reads its health before every hop and will not start there."""
 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding, relpath
@@ -11,11 +15,12 @@ from upgradectl.agents.communication import with_people
 from upgradectl.agents.ownership import release_owner
 from upgradectl.agents.pins import VersionPin, gitops_pins
 from upgradectl.agents.procedures import HopFacts, rollback_steps, rollout_steps
-from upgradectl.agents.terraform_auditor import terraform_pins
+from upgradectl.agents.terraform_auditor import init_flags, module_edits, terraform_pins
 from upgradectl.agents.value_migrations import MigrationPlan, migration_edits, plan_migration
 from upgradectl.models import (
     EditPurpose,
     Environment,
+    Evidence,
     FileEdit,
     Finding,
     Gate,
@@ -26,15 +31,114 @@ from upgradectl.models import (
     Subject,
     UpgradePath,
 )
-from upgradectl.tools.gitops.changes import EditError, describe
+from upgradectl.tools.cluster.health import ClusterHealth, HealthSignal, fleet_cluster_health
+from upgradectl.tools.gitops.changes import ROOT_WIDE_PURPOSES, EditError, describe, later_clusters
 from upgradectl.tools.gitops.yaml_edit import locate
 from upgradectl.tools.knowledge.loader import BreakingChange
 from upgradectl.tools.terraform import resolve_values_file
 from upgradectl.tools.versions import Version
 
 AGENT = "incident-responder"
+INCIDENT_CODE = "HEALTH-INCIDENT-IN-PROGRESS"
+DEGRADED_CODE = "HEALTH-DEGRADED-BASELINE"
+SHOWN_SIGNALS = 12
 BASE_SOAK_MINUTES: dict[Environment, int] = {"dev": 30, "staging": 120, "prod": 240}
 RISK_SOAK_FACTOR: dict[RiskLevel, float] = {"low": 0.5, "medium": 1.0, "high": 1.5, "critical": 2.0}
+
+
+def _signal_evidence(signals: list[HealthSignal]) -> list[Evidence]:
+    shown = [Evidence(source="metrics" if s.kind == "alert" else "cluster", ref=s.ref, excerpt=s.excerpt)
+             for s in signals[:SHOWN_SIGNALS]]  # fmt: skip
+    if len(signals) > SHOWN_SIGNALS:
+        rest = signals[SHOWN_SIGNALS:]
+        shown.append(Evidence(source="cluster", ref=f"{len(rest)} more", excerpt="; ".join(s.ref for s in rest)))
+    return shown
+
+
+def incident_finding(health: ClusterHealth, fleet_arg: str = "--fleet demo") -> Finding:
+    """The blocking finding for a cluster in an incident, every blocking signal as evidence."""
+    cluster = health.cluster
+    noted = [s for s in health.noted if s.kind in ("alert", "event")]  # the alerts and warnings that go with it
+    return make_finding(
+        code=INCIDENT_CODE,
+        severity="critical",
+        category="health",
+        title=f"{cluster} is in an incident ({health.summary()}): no upgrade step starts there until it is resolved",
+        agent=AGENT,
+        subject=Subject(cluster=cluster),
+        evidence=_signal_evidence([*health.incident, *noted]),
+        detail="Read like `flux check --pre`, before anything changes: firing critical alerts, NotReady nodes, "
+        "crash-looping pods, failing Flux objects and degraded Argo CD applications outside the pre-release "
+        "namespaces. Upgrading now would mix the upgrade's effects with the incident's and hide both. This cluster "
+        "stays in the plan, blocked; the other clusters are planned as usual.",
+        remediation=f"Resolve the incident first, then check again with `upgradectl health {fleet_arg} --clusters "
+        f"{cluster}` "
+        "(exit 0 when clear). `upgradectl execute` reads the cluster's health before every hop and refuses to start "
+        "one while it is in an incident.",
+    )
+
+
+def fleet_health(t: TaskInput) -> TaskResult:
+    """Stage 1: is any cluster in scope in an incident right now? Blocked clusters get a critical finding."""
+    findings: list[Finding] = []
+    checked: list[str] = []
+    for c in t.scope:
+        health = fleet_cluster_health(t.fleet, c.info.name)
+        checked.extend(health.read)
+        checked.extend(f"not checked: {p}" for p in health.problems)
+        if health.incident:
+            findings.append(incident_finding(health, health_fleet_arg(t)[0]))
+            checked.append(f"{c.info.name}: BLOCKED: {health.summary()}")
+            continue
+        noted = [s for s in health.noted if s.gating]
+        checked.append(f"{c.info.name}: no incident" + (f"; {len(noted)} existing problem(s) noted" if noted else ""))
+        if noted:
+            findings.append(
+                make_finding(
+                    code=DEGRADED_CODE,
+                    severity="low",
+                    category="health",
+                    title=f"{c.info.name}: {len(noted)} problem(s) already present before the upgrade (not an "
+                    "incident); only new ones after a hop fail its health gate",
+                    agent=AGENT,
+                    subject=Subject(cluster=c.info.name),
+                    evidence=_signal_evidence(noted),
+                    detail="Warning-level alerts, pods not Ready outside the system namespaces, Flux objects still "
+                    "reconciling and recent warning events are the baseline each hop is compared with.",
+                    remediation="Fix them before the rollout if you can: a problem that exists on both sides of a hop "
+                    "cannot be told apart from one the hop caused.",
+                )
+            )
+    return TaskResult(findings, checked)
+
+
+def health_gate_spec(clusters: list[str], prerelease: dict[str, list[str]] | None = None,
+                     fleet_arg: str = "--fleet demo") -> Gate:
+    """The health gate of a stage as the plan shows it (execute judges it from the clusters, not from PromQL)."""
+    if prerelease:
+        where = "; ".join(f"{c}: {', '.join(ns)}" for c, ns in prerelease.items())
+        return Gate(name="prerelease-workloads-health", promql="", comparison="==", threshold=0.0,
+                    source=f"upgradectl health {fleet_arg} --clusters {','.join(prerelease)} --baseline FILE",
+                    description=f"No new failure in the pre-release namespaces ({where}) since the pre-flight: crash "
+                    "loops, unready pods, degraded applications, warning alerts, incident-grade events")  # fmt: skip
+    return Gate(name="cluster-health", promql="", comparison="==", threshold=0.0,
+                source=f"upgradectl health {fleet_arg} --clusters {','.join(clusters)} --baseline FILE",
+                description="Nothing new since the pre-flight: no critical alert, NotReady node, crash-looping pod, "
+                "failing Flux object or degraded Argo CD application, no incident-grade warning event")  # fmt: skip
+
+
+def health_fleet_arg(t: TaskInput) -> tuple[str, dict[str, str]]:
+    """`--fleet X` for `upgradectl health` (the plan's fleet; a fleet file to write when it was one kube context)."""
+    if t.fleet_ref.startswith("context "):
+        placeholder = "<fleet.yaml>"
+        return f"--fleet {placeholder}", {placeholder: f"a fleet file naming this cluster ({t.fleet_ref}) and its "
+                                                       "metrics_url, for the alerts"}
+    return f"--fleet {shlex.quote(t.fleet_ref)}", {}
+
+
+def blocked_clusters(findings: list[Finding]) -> dict[str, Finding]:
+    """Clusters the health check blocked, with their incident finding."""
+    return {f.subject.cluster: f for f in findings if f.code == INCIDENT_CODE}
 
 
 def rollback_design(t: TaskInput) -> TaskResult:
@@ -285,6 +389,7 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
             made = _finding_edit(t, cluster, f, change, a, b)
             edits.extend(made if isinstance(made, list) else [made])
     pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
+    edits.extend(module_edits(t, cluster, a, b))  # modules the hop needs, with the pin they serve
     edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
     release = t.releases.get(cluster)
     site = _values_site(t, cluster)
@@ -349,6 +454,7 @@ def _hop_facts(t: TaskInput, cluster: str, env: Environment, path: UpgradePath, 
         k8s_service=service if k.tool == "cilium" else {},
         installed_chart=release.chart_version if release and index == 0 else "",
         migrations=hop_migrations(t, cluster, hop.from_version, hop.to_version, path),
+        terraform_init=init_flags(t, cluster, hop.from_version, hop.to_version),
     )  # fmt: skip
 
 
@@ -361,7 +467,20 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         return None
     fast = t.decision.track == "security-fast-track"
     soak = soak_minutes(env, t.decision.risk.level, fast)
-    steps: list[Step] = []
+    blocked = {c: f for c, f in blocked_clusters(t.findings).items() if c in clusters}
+    fleet_arg, fleet_inputs = health_fleet_arg(t)
+    health_file = f"health-{env}-before.json"
+    steps: list[Step] = [
+        Step(
+            title=f"Pre-flight: check the health of {', '.join(clusters)} (no hop starts on a cluster in an incident)",
+            detail="Like `flux check --pre`: firing critical alerts, NotReady nodes, crash-looping pods, failing Flux "
+            "objects or degraded Argo CD applications stop the stage (exit 1); the file it writes is what each hop's "
+            "health gate compares with." + "".join(f" BLOCKED at planning time: {f.title}." for f in blocked.values()),
+            kind="pre-check",
+            commands=[f"upgradectl health {fleet_arg} --clusters {','.join(clusters)} --out {health_file}"],
+            writes=[health_file], inputs=fleet_inputs,
+        ),
+    ]
     hops_done: list[str] = []
     gates: dict[tuple[str, str], Gate] = {}
     rollback: list[Step] = []
@@ -378,15 +497,36 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
             hops_done.append(f"{cluster}: {a} -> {b}")
             edits = _file_edits(t, cluster, a, b, path)
             steps.extend(rollout_steps(t, facts, edits, soak))
+            steps.append(Step(
+                title=f"{cluster}: health gate after {a} -> {b}: nothing new since the pre-flight",
+                detail="Fails (exit 1) on a new critical alert, NotReady node, crash-looping pod, failing Flux "
+                "object or Argo CD application, or incident-grade warning event; pre-release namespaces are judged "
+                "on their own.",
+                kind="validate", cluster=cluster, from_version=a, to_version=b, reads=[health_file],
+                inputs=fleet_inputs,
+                commands=[f"upgradectl health {fleet_arg} --clusters {cluster} --baseline {health_file}"],
+            ))  # fmt: skip
             for gate in hop_gates.get(f"{a}->{b}", []):
                 gates.setdefault((gate.name, gate.promql), gate)
             rollback = rollback_steps(t, facts, edits) + rollback  # newest hop first
-    approval = env == "prod" or t.decision.approval_required
+    gates[("cluster-health", "")] = health_gate_spec(clusters, fleet_arg=fleet_arg)
+    prerelease = t.prerelease_of(set(clusters))
+    if prerelease:
+        gates[("prerelease-workloads-health", "")] = health_gate_spec(clusters, prerelease, fleet_arg)
+    approval = env == "prod" or t.decision.approval_required or bool(blocked)
     reasons = []
     if env == "prod":
         reasons.append("production changes always wait for an explicit approval")
     if t.decision.approval_required:
         reasons.extend(t.decision.approval_reasons)
+    reasons.extend(f"{c} was in an incident when planned ({INCIDENT_CODE}): approve only once "
+                   f"`upgradectl health {fleet_arg} --clusters {c}` exits 0" for c in sorted(blocked))  # fmt: skip
+    env_of = {c.info.name: c.info.environment for c in t.scope}
+    root_wide = {(e.file, f"{e.from_version} -> {e.to_version}"): later_clusters(e, env, env_of)
+                 for step in steps for e in step.edits if e.purpose in ROOT_WIDE_PURPOSES}  # fmt: skip
+    root_notes = [f"{file}: the module/provider version bump of the hop {hop} also configures {', '.join(later)} "
+                  "(one version per Terraform root): `upgradectl execute` waits for an approval before committing it"
+                  for (file, hop), later in root_wide.items() if later]  # fmt: skip
     stage = RolloutStage(
         environment=env,
         clusters=clusters,
@@ -399,7 +539,8 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         soak_minutes=soak,
         notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}", *owners,
                "run every command from the directory of the fleet file; rollback steps undo one hop each, when "
-               "that hop's gates fail or it does not reconcile (earlier hops that passed stay)"],
+               "that hop's gates fail or it does not reconcile (earlier hops that passed stay)",
+               *root_notes, *(f"BLOCKED: {f.title}" for f in blocked.values())],
     )
     return with_people(t.fleet, t.knowledge.display_name, stage)  # owners, the user's tests, stage messages
 

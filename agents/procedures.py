@@ -50,6 +50,7 @@ class HopFacts:
     k8s_service: dict[str, str] = field(default_factory=dict)  # k8sServiceHost/Port the release sets
     migrations: list[MigrationPlan] = field(default_factory=list)  # value migrations of this hop
     installed_chart: str = ""  # first hop: the chart version the release runs today (a fact, not a lookup)
+    terraform_init: str = ""  # extra `terraform init` flags: -upgrade after a module bump, a per-cluster backend
 
     @property
     def a(self) -> str:
@@ -214,7 +215,7 @@ def _terraform_commands(f: HopFacts, version: str) -> tuple[list[str], list[str]
     var_file = f" -var-file={shlex.quote(own.var_file)}" if own.var_file else ""
     root = shlex.quote(own.terraform_root or ".")
     return [
-        f"terraform -chdir={root} init -input=false",
+        f"terraform -chdir={root} init -input=false{f.terraform_init}",
         f"terraform -chdir={root} plan -input=false{var_file} -out={plan_file}",
         f"terraform -chdir={root} apply -input=false {plan_file}",
     ], [f"{own.terraform_root or '.'}/{plan_file}"]

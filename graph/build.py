@@ -315,6 +315,9 @@ def _summary(
     )
     if blocked:
         text += " NOT FEASIBLE as requested: " + "; ".join(blocked)
+    incidents = [f for f in findings if f.code == "HEALTH-INCIDENT-IN-PROGRESS"]
+    if incidents:
+        text += " BLOCKED (incident in progress): " + "; ".join(f.title for f in incidents)
     target_codes = {f"{k.prefix}-SECURITY-TARGET-UNPATCHED", f"{k.prefix}-TARGET-LINE-UNSUPPORTED"}
     unsupported = [f for f in findings if f.code in target_codes]  # said in the summary, not only in the list
     if unsupported:

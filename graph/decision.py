@@ -63,12 +63,17 @@ def assess_risk(findings: list[Finding], irreversible_hops: list[str], hop_count
     """Risk from the findings' severities, one-way hops and path length; reasons name the drivers.
 
     A one-way hop is counted once, through `irreversible_hops`: the high rollback finding that reports
-    it is not counted again as a high finding.
+    it is not counted again as a high finding. Health findings describe the clusters now, not the upgrade:
+    an incident blocks its cluster (the rollout stage says so, execute refuses) rather than raise the risk.
     """
+    blocked = sorted({f.subject.cluster for f in findings if f.category == "health" and f.severity == "critical"})
     findings = [f for f in findings if not (f.category == "rollback" and f.severity == "high" and irreversible_hops)]
+    findings = [f for f in findings if f.category != "health"]
     counts = Counter(f.severity for f in findings)
     by_severity = {s: sorted({f.code for f in findings if f.severity == s}) for s in SEVERITY_ORDER}
     reasons: list[str] = []
+    if blocked:  # the clusters' state now, not a property of the upgrade: it blocks them instead
+        reasons.append(f"not counted: {', '.join(blocked)} in an incident now (blocked until it is resolved)")
     if counts["critical"]:
         reasons.append(f"{counts['critical']} critical finding(s): {', '.join(by_severity['critical'])}")
         return RiskAssessment(level="critical", reasons=reasons)

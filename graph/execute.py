@@ -2,10 +2,16 @@
 
 For each (environment, hop) change set, in plan order (dev -> staging -> prod, hop by hop):
 
-    [approve] -> baseline -> commit -> reconcile -> soak -> gates -> next change set
-                                          |                   |
-                                          +---- timeout ------+---- fail / inconclusive
+    [approve] -> pre-flight -> baseline -> commit -> reconcile -> soak -> gates -> next change set
+                     |                                 |                   |
+                     +-- incident: blocked, finish     +---- timeout ------+---- fail / inconclusive
                                                                -> revert -> reconcile back -> re-check gates -> finish
+
+The pre-flight reads the health of the change set's clusters (tools/cluster/health.py: firing alerts, NotReady
+nodes, crash-looping pods, failing Flux objects, degraded Argo CD applications): a cluster in an incident stops
+the run before anything is committed there. The gates after the hop include a health gate per cluster: what is
+new since the pre-flight (a critical alert, a NotReady node, a crash loop, an incident-grade warning event...)
+fails it, with a separate verdict line for the fleet's pre-release namespaces.
 
 `approve` exists where the stage needs approval (production always; every stage when the decision says
 so) or the change set holds changes upgradectl cannot make itself; it pauses the run with LangGraph's
@@ -20,6 +26,7 @@ reported), waits and soaks are described instead of done, and approvals are list
 from __future__ import annotations
 
 import operator
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,13 +38,24 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from upgradectl.agents.base import FleetView
 from upgradectl.agents.communication import gate_message, rollback_message, start_message
 from upgradectl.agents.monitoring_analyst import baseline_cluster, gates_for, validate_cluster
 from upgradectl.models import Gate, Plan, RolloutStage
 from upgradectl.tools.cluster.fleet import Fleet
-from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, describe, unified_diff
+from upgradectl.tools.cluster.health import ClusterHealth, fleet_cluster_health, new_since
+from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.gitops.changes import (
+    ROOT_WIDE_PURPOSES,
+    ChangeSet,
+    EditError,
+    apply_edits,
+    describe,
+    later_clusters,
+    unified_diff,
+)
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
-from upgradectl.tools.gitops.reconcile import expectations, wait_for
+from upgradectl.tools.gitops.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.metrics.baselines import ClusterBaseline
 from upgradectl.tools.metrics.gates import inconclusive
@@ -86,20 +104,30 @@ class ExecContext:
     poll_interval: float = 5.0
     metrics_url: str | None = None
     metrics_timeout: float = 10.0
+    fleet_ref: str = "demo"  # how the user named the fleet (--fleet): the commands the run prints repeat it
     say: Callable[[str], None] = lambda _: None
     notify: Callable[[str, str], None] | None = None  # (kind, Markdown): start, gate and rollback messages
     overlay: dict[str, str] = field(default_factory=dict)  # dry run: file texts after earlier change sets
 
 
 def approval_reasons(plan: Plan, sets: list[ChangeSet], index: int) -> list[str]:
-    """Why change set `index` waits for a person: the stage's approval (at its first change set) and any
-    change upgradectl cannot make by itself."""
+    """Why change set `index` waits for a person: the stage's approval (at its first change set), a Terraform
+    module or provider bump that also configures later environments, and any change upgradectl cannot make."""
     cs = sets[index]
     reasons: list[str] = []
     first_of_env = index == 0 or sets[index - 1].environment != cs.environment
     stage = next(s for s in plan.rollout if s.environment == cs.environment)
     if first_of_env and stage.approval_required:
         reasons.extend(stage.approval_reasons or [f"{cs.environment} requires approval"])
+    env_of = {c: s.environment for s in plan.rollout for c in s.clusters}
+    root_wide = {e.file: later_clusters(e, cs.environment, env_of) for e in cs.edits if e.purpose in ROOT_WIDE_PURPOSES}
+    for file, later in root_wide.items():
+        if later:
+            reasons.append(
+                f"{file}: the module/provider version bump also configures {', '.join(later)} (one version per "
+                "Terraform root, whatever state it is applied with): their next terraform apply takes it too; "
+                "approve to bump it for the whole root now"
+            )
     if cs.manual:
         reasons.append(
             f"{len(cs.manual)} change(s) upgradectl does not make itself: commit them on branch the run's branch "
@@ -178,6 +206,64 @@ def _judge(ctx: ExecContext, cluster: str, version: str, baseline: dict | None) 
         return validate_cluster(ctx.knowledge, cluster, version, client, time.time(), recorded)
 
 
+def _read_health(ctx: ExecContext, clusters: list[str]) -> dict[str, ClusterHealth]:
+    """The clusters' health now: every fleet cluster opened afresh (Argo CD Applications may live elsewhere)."""
+    sources = {}
+    for name in ctx.fleet.clusters:
+        try:
+            sources[name] = fresh_source(ctx.fleet, name)
+        except (SourceError, OSError) as exc:
+            if name in clusters:
+                ctx.say(f"{name}: cannot be read: {exc}")
+    return {c: fleet_cluster_health(ctx.fleet, c, sources=sources, alerts_timeout=ctx.metrics_timeout)
+            for c in clusters}  # fmt: skip
+
+
+def _watched(ctx: ExecContext, cs: ChangeSet) -> list[str]:
+    """The change set's clusters, and the clusters with pre-release namespaces that their Argo CD deploys to
+    (an Argo CD upgrade reaches its applications there), as the fleet's GitOps repo declares them."""
+    if not ctx.knowledge.deploys_applications:
+        return list(cs.clusters)
+    view = FleetView(ctx.fleet)
+    extra = set()
+    for m in view.manifests_for(set(cs.clusters)):
+        if m.kind == "Application" and m.api_version.startswith("argoproj.io/"):
+            dest = str(((m.doc.get("spec") or {}).get("destination") or {}).get("name", ""))
+            if dest in ctx.fleet.clusters and ctx.fleet.clusters[dest].entry.prerelease_namespaces:
+                extra.add(dest)
+    return [*cs.clusters, *sorted(extra - set(cs.clusters))]
+
+
+def _unreadable(health: ClusterHealth) -> bool:
+    """The cluster's objects could not be read (alerts that could not be read only leave a note)."""
+    return not health.read
+
+
+def health_gate(cluster: str, before: dict | None, after: ClusterHealth) -> list[Gate]:
+    """The health gates of one cluster after a hop: nothing new since the pre-flight (the pre-release
+    namespaces judged on their own); inconclusive when the cluster could not be read."""
+    common = {"promql": "", "comparison": "==", "threshold": 0.0, "source": "upgradectl health"}
+    notes = "; ".join(after.problems)
+    if _unreadable(after) or before is None:
+        why = notes or "no pre-flight health record for this cluster"
+        return [Gate(name="cluster-health", description="Nothing new since the pre-flight", result="inconclusive",
+                     message=why, **common)]  # fmt: skip
+    new = new_since(ClusterHealth.from_dict(before), after)
+    gates = []
+    for name, mine, what in (("cluster-health", [s for s in new if not s.prerelease], "the cluster"),
+                             ("prerelease-workloads-health", [s for s in new if s.prerelease],
+                              "pre-release namespaces")):  # fmt: skip
+        if name == "prerelease-workloads-health" and not after.prerelease and not mine:
+            continue
+        shown = "; ".join(f"{s.ref}: {s.excerpt}" for s in mine[:5])
+        shown += f" (+{len(mine) - 5} more)" if len(mine) > 5 else ""
+        message = f"new since the pre-flight: {shown}" if mine else f"nothing new in {what} since the pre-flight"
+        gates.append(Gate(name=name, description=f"No new problem in {what} since the pre-flight",
+                          result="fail" if mine else "pass", value=float(len(mine)),
+                          message=message + (f" ({notes})" if notes else ""), **common))  # fmt: skip
+    return gates
+
+
 def verdict(gates: list[dict]) -> str:
     """fail when any gate failed, else inconclusive when any is, else pass (no gate: inconclusive)."""
     results = {g.get("result") for g in gates}
@@ -189,6 +275,14 @@ def verdict(gates: list[dict]) -> str:
 def _evaluate(ctx: ExecContext, cs: ChangeSet, version: str, rec: dict) -> tuple[str, dict[str, list[dict]]]:
     gates = {c: [g.model_dump(mode="json") for g in _judge(ctx, c, version, (rec.get("baseline") or {}).get(c))]
              for c in cs.clusters}  # fmt: skip
+    watched = _watched(ctx, cs)
+    health = _read_health(ctx, watched)
+    for c in watched:
+        before = (rec.get("health_before") or {}).get(c)
+        judged = health_gate(c, before, health[c])
+        if c not in cs.clusters:  # reached through Argo CD: only its pre-release namespaces are this hop's concern
+            judged = [g for g in judged if g.name == "prerelease-workloads-health"]
+        gates.setdefault(c, []).extend(g.model_dump(mode="json") for g in judged)
     return verdict([g for gs in gates.values() for g in gs]), gates
 
 
@@ -248,6 +342,35 @@ def _approve(i: int):
         return update
 
     return approve
+
+
+def _preflight(i: int):
+    def preflight(state: ExecState, runtime: Runtime[ExecContext]) -> dict:
+        ctx = _ctx(runtime)
+        cs = ctx.sets[i]
+        if _step(state, cs.key).get("health_before"):
+            return {}
+        ctx.say(f"{cs.key}: pre-flight health of {', '.join(cs.clusters)}")
+        health = _read_health(ctx, _watched(ctx, cs))
+        blocked = {c: h for c, h in health.items() if c in cs.clusters and (h.incident or _unreadable(h))}
+        record = {c: h.to_dict() for c, h in health.items()}
+        lines = [f"{cs.key}: {c}: {'; '.join(h.problems)}" for c, h in health.items() if h.problems]
+        if not blocked:
+            return {"steps": {cs.key: {"health_before": record}},
+                    "log": [f"{cs.key}: pre-flight: no incident on {', '.join(cs.clusters)}", *lines]}  # fmt: skip
+        why = "; ".join(f"{c} is in an incident ({h.summary()}): "
+                        + "; ".join(f"{s.ref}: {s.excerpt}" for s in h.incident[:3])
+                        if h.incident else f"{c} could not be read: {'; '.join(h.problems)}"
+                        for c, h in blocked.items())  # fmt: skip
+        verb = "would refuse" if ctx.dry_run else "refused"
+        check = f"upgradectl health --fleet {shlex.quote(ctx.fleet_ref)} --clusters {','.join(blocked)}"
+        ctx.say(f"{cs.key}: {verb} to start: {why}")
+        return {"steps": {cs.key: {"status": "blocked", "health_before": record, "error": why}},
+                "status": "blocked", "log": [*lines, f"{cs.key}: {verb} to start: {why}"],
+                "outcome": f"{cs.key}: {verb} to start: {why}; nothing was committed for it or after it; re-run "
+                f"once `{check}` exits 0"}  # fmt: skip
+
+    return preflight
 
 
 def _baseline(i: int):
@@ -454,7 +577,7 @@ def _recheck(i: int):
 def finish(state: ExecState, runtime: Runtime[ExecContext]) -> dict:
     """Decide the run's outcome from what happened to its steps."""
     ctx = _ctx(runtime)
-    if state.get("status") in ("rejected", "failed"):
+    if state.get("status") in ("rejected", "failed", "blocked"):
         return {}
     steps = state.get("steps") or {}
     rolled = [k for k, v in steps.items() if v.get("status") == "rolled-back"]
@@ -472,8 +595,8 @@ def finish(state: ExecState, runtime: Runtime[ExecContext]) -> dict:
 
 def node_names(i: int, cs: ChangeSet) -> dict[str, str]:
     base = f"{cs.environment}-{i + 1}"
-    return {a: f"{base}-{a}" for a in ("approve", "baseline", "commit", "reconcile", "soak", "gates", "revert",
-                                        "revert-reconcile", "recheck")}  # fmt: skip
+    return {a: f"{base}-{a}" for a in ("approve", "preflight", "baseline", "commit", "reconcile", "soak", "gates",
+                                        "revert", "revert-reconcile", "recheck")}  # fmt: skip
 
 
 def build_execute_graph(plan: Plan, sets: list[ChangeSet], checkpointer: Any = None):
@@ -482,16 +605,21 @@ def build_execute_graph(plan: Plan, sets: list[ChangeSet], checkpointer: Any = N
     graph = StateGraph(ExecState, context_schema=ExecContext)
     names = [node_names(i, cs) for i, cs in enumerate(sets)]
     needs = [bool(approval_reasons(plan, sets, i)) for i in range(len(sets))]
-    firsts = [n["approve"] if need else n["baseline"] for n, need in zip(names, needs, strict=True)]
+    firsts = [n["approve"] if need else n["preflight"] for n, need in zip(names, needs, strict=True)]
     for i, n in enumerate(names):
         key = sets[i].key
         following = firsts[i + 1] if i + 1 < len(sets) else "finish"
         if needs[i]:
             graph.add_node(n["approve"], _approve(i))
             graph.add_conditional_edges(
-                n["approve"], lambda s, b=n["baseline"]: "finish" if s.get("status") == "rejected" else b,
-                [n["baseline"], "finish"],
+                n["approve"], lambda s, p=n["preflight"]: "finish" if s.get("status") == "rejected" else p,
+                [n["preflight"], "finish"],
             )  # fmt: skip
+        graph.add_node(n["preflight"], _preflight(i))
+        graph.add_conditional_edges(
+            n["preflight"], lambda s, b=n["baseline"]: "finish" if s.get("status") == "blocked" else b,
+            [n["baseline"], "finish"],
+        )  # fmt: skip
         graph.add_node(n["baseline"], _baseline(i))
         graph.add_node(n["commit"], _commit(i))
         graph.add_node(n["reconcile"], _reconcile(i))

@@ -40,6 +40,7 @@ Category = Literal[
     "inventory",
     "rollout",
     "support",
+    "health",
 ]
 AgentName = Literal[
     "flux-navigator",
@@ -269,7 +270,7 @@ class Gate(Frozen):
 
 EditPurpose = Literal[
     "crd-chart", "chart-version", "chart-source", "target-revision", "values", "image-tag", "api-version",
-    "selector", "annotation", "review", "manual",
+    "selector", "annotation", "review", "manual", "module-version", "module-input", "provider-version",
 ]
 EditAction = Literal["set", "rename-key", "remove-key", "replace-key", "add-key", "replace-label", "manual"]
 Owner = Literal["helm-cli", "terraform", "flux-helmrelease", "argocd-application", "flux-bootstrap", "manifests"]

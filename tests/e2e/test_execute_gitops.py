@@ -176,6 +176,45 @@ def test_failing_gate_in_staging_reverts_and_never_touches_prod(vm, plan_file, t
     assert [c for c, _, _ in reconciler.applied].count("ravan") == 0
 
 
+def test_a_crash_loop_new_after_a_hop_fails_the_health_gate_and_reverts(vm, plan_file, tmp_path):
+    """The metric gates pass; a workload that starts crash-looping when the hop lands (kubelet's
+    CrashLoopBackOff, as in the Pod API) fails the cluster-health gate, the hop is reverted, and the
+    re-check passes once the pod is healthy again."""
+    root = fleet_repo(tmp_path / "fleet", vm.url)
+    pods_file = root / "clusters" / "eks-staging-apps" / "resources" / "core" / "v1" / "pods.yaml"
+    healthy = pods_file.read_text()
+    victim = next(p for p in yaml.safe_load(healthy)["items"] if p["metadata"]["namespace"] == "checkout")
+
+    def crash_on_upgrade(cluster: str, old: str, new: str) -> None:
+        if cluster != "eks-staging-apps":
+            return
+        if new == "1.14.19":
+            doc = yaml.safe_load(healthy)
+            pod = next(p for p in doc["items"] if p["metadata"]["name"] == victim["metadata"]["name"])
+            for status in pod["status"]["containerStatuses"]:
+                status.update({"ready": False, "restartCount": 6,
+                               "state": {"waiting": {"reason": "CrashLoopBackOff"}}})  # fmt: skip
+            pods_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+        elif new == "1.14.5":  # the revert heals it
+            pods_file.write_text(healthy)
+
+    reconciler = Reconciler(root, CHARTS, on_version=crash_on_upgrade)
+    reconciler.start()
+    try:
+        result = cli("execute", *run_args(plan_file, root, "crash", tmp_path / "state"))
+    finally:
+        reconciler.stop()
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert report["status"] == "rolled-back"
+    staging = next(s for s in report["steps"] if s["key"] == "staging/1.14.5->1.14.19")
+    assert staging["result"] == "fail" and staging["revert"] and staging["recheck_result"] == "pass"
+    failed = [g for g in staging["gates"]["eks-staging-apps"] if g["result"] == "fail"]
+    assert [g["name"] for g in failed] == ["cluster-health"]
+    assert f"checkout/{victim['metadata']['name']}" in failed[0]["message"] and failed[0]["value"] >= 1
+    assert all(s["status"] == "not started" for s in report["steps"] if s["environment"] == "prod")
+
+
 def _kill_mid_run_then_resume(plan: Path, root: Path, state: Path, run_id: str, *extra: str) -> tuple[list, dict]:
     reconciler = Reconciler(root, CHARTS)
     reconciler.start()

@@ -19,6 +19,7 @@ import yaml
 from upgradectl.models import Evidence, Subject
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
+from upgradectl.tools.gitops.charts import chart_apps, null_overrides
 from upgradectl.tools.gitops.manifests import Manifest, MetricUse, find_line, line_text
 from upgradectl.tools.helm import HelmRelease, get_value
 from upgradectl.tools.knowledge.loader import Detector
@@ -70,6 +71,7 @@ def run_detector(detector: Detector, scan: ScanInput) -> list[Hit]:
         "field_value": _field_value,
         "node_kernel_below": _node_kernel_below,
         "not_helm_owned": _not_helm_owned,
+        "chart_values_null": _chart_values_null,
     }[detector.kind]
     return runner(detector, scan)
 
@@ -555,6 +557,25 @@ def _label_selector_in_use(d: Detector, scan: ScanInput) -> list[Hit]:
             used = _selected_label_keys(template)
             if d.label in used:
                 hits.append(_manifest_hit(m, scan, excerpt=used[d.label]))
+    return _dedupe(hits)
+
+
+def _chart_values_null(d: Detector, scan: ScanInput) -> list[Hit]:
+    """Value files of GitOps-repo charts (deployed by the Applications in scan.manifests) that set a subchart
+    table to null."""
+    if scan.gitops_root is None:
+        return []
+    hits = []
+    for app in chart_apps(scan.gitops_root, scan.manifests, set()):
+        for null in null_overrides(app):
+            rel = str(null.file.relative_to(scan.gitops_root)) if null.file.is_relative_to(scan.gitops_root) else \
+                str(null.file)
+            hits.append(Hit(
+                Subject(cluster=app.cluster, kind="Application", namespace=app.namespace, name=app.name, file=rel,
+                        line=null.line, helm_value_path=null.path),
+                Evidence(source="gitops", ref=f"{rel}:{null.line}",
+                         excerpt=f"{null.path}: null (the subchart's default is a table: {null.default})"),
+            ))  # fmt: skip
     return _dedupe(hits)
 
 

@@ -37,6 +37,11 @@ class GitOpsSpec(_Spec):
 
 class TerraformSpec(_Spec):
     path: str
+    backend_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="`terraform init -backend-config` per cluster when one directory keeps one state per cluster, "
+        "e.g. {key: eks/{cluster}/karpenter.tfstate} ({cluster} is replaced); plans print `init -reconfigure` with it",
+    )
 
 
 class CheckSpec(_Spec):
@@ -87,6 +92,11 @@ class ClusterEntry(_Spec):
     gitops_path: str = ""
     metrics_url: str = ""
     owners: list[str] = Field(default_factory=list, description="Who approves changes to this cluster")
+    prerelease_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces that run pre-release workloads (e.g. beta, alpha): checked and gated on their own, "
+        "and their failures never block the rest of the cluster",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterEntry:

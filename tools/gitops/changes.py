@@ -42,7 +42,15 @@ def _dotted(path: list[str | int]) -> str:
 def describe(edit: FileEdit) -> str:
     """The edit in one line, as the plan shows it (`file:line: before  ->  after`, `file: rename a -> b`)."""
     where = _where(edit)
-    if edit.purpose in ("chart-version", "crd-chart", "target-revision", "chart-source"):
+    if edit.purpose == "module-input":
+        module = edit.document.get("module", "")
+        if edit.action == "rename-key":
+            return f"{where}: module {module}: rename input {_dotted(edit.path)} -> {_dotted(edit.new_path)}"
+        if edit.action == "set" and not edit.old:
+            return f"{where}: module {module}: add `{_dotted(edit.path)} = {edit.new}`"
+        return f"{where}: module {module}: {edit.note}"
+    if edit.purpose in ("chart-version", "crd-chart", "target-revision", "chart-source", "module-version",
+                        "provider-version"):
         before = edit.shown.replace("{value}", edit.old)
         if edit.action == "manual":
             return f"{where}: {before}  ->  {edit.note}"
@@ -101,6 +109,18 @@ class ChangeSet:
     @property
     def files(self) -> list[str]:
         return list(dict.fromkeys(e.file for e in self.edits if e.file))
+
+
+# Terraform gives a module call or a required provider one version per root, whatever state (cluster) it is
+# applied with: bumping it for the first environment configures every cluster of the root. Such an edit goes
+# with the first environment's hop, and execution waits for a person to approve it for the others too.
+ROOT_WIDE_PURPOSES = ("module-version", "module-input", "provider-version")
+
+
+def later_clusters(edit: FileEdit, environment: str, env_of: dict[str, str]) -> list[str]:
+    """The clusters of environments after `environment` that the edit's file also configures."""
+    rank = ENVIRONMENT_ORDER.index
+    return [c for c in edit.applies_to if c in env_of and rank(env_of[c]) > rank(environment)]
 
 
 def _version_key(version: str) -> tuple:
@@ -261,8 +281,13 @@ def _label_splices(doc, lines: list[str], old: str, new: str) -> list[yaml_edit.
 
 
 def _apply_hcl(text: str, edit: FileEdit) -> str:
-    """Set `name = "old"` to `name = "new"` on the planned line, or the first such line after it."""
+    """Set `name = "old"` to `name = "new"` on the planned line, or the first such line after it; rename an
+    attribute (`old_name =` -> `new_name =`); or, with no old value, add `name = new` after the planned line."""
     name = str(edit.path[0]) if edit.path else ""
+    if edit.action == "rename-key":
+        return _rename_hcl(text, edit, name, str(edit.new_path[0]))
+    if edit.action == "set" and not edit.old:
+        return _insert_hcl(text, edit, name)
     pattern = re.compile(rf'^(\s*{re.escape(name)}\s*=\s*")({re.escape(edit.old)})(".*)$')
     lines = text.splitlines(keepends=True)
     order = list(range(max(edit.line - 1, 0), len(lines))) + list(range(0, max(edit.line - 1, 0)))
@@ -272,6 +297,47 @@ def _apply_hcl(text: str, edit: FileEdit) -> str:
             lines[index] = f"{match.group(1)}{edit.new}{match.group(3)}" + ("\n" if lines[index].endswith("\n") else "")
             return "".join(lines)
     raise EditError(f'{edit.file}: no line `{name} = "{edit.old}"` (edited since the plan?)')
+
+
+def _block_lines(lines: list[str], start: int) -> range:
+    """Indexes of the block that line `start` (0-based) belongs to: up to its closing brace at depth 0."""
+    depth, end = 0, len(lines)
+    first = start
+    while first > 0 and not re.search(r"\{\s*(#.*)?$", lines[first]):
+        first -= 1
+    for index in range(first, len(lines)):
+        depth += lines[index].count("{") - lines[index].count("}")
+        if index > first and depth <= 0:
+            end = index
+            break
+    return range(first, end)
+
+
+def _rename_hcl(text: str, edit: FileEdit, old_name: str, new_name: str) -> str:
+    lines = text.splitlines(keepends=True)
+    pattern = re.compile(rf"^(\s*){re.escape(old_name)}(\s*)=")
+
+    def renamed(match: re.Match) -> str:  # keep the `=` where it stood when the padding allows (aligned blocks)
+        padding = max(1, len(match.group(2)) - (len(new_name) - len(old_name))) if match.group(2) else 0
+        return f"{match.group(1)}{new_name}{' ' * padding}="
+
+    for index in [edit.line - 1, *_block_lines(lines, max(edit.line - 1, 0))]:
+        if 0 <= index < len(lines) and pattern.match(lines[index]):
+            lines[index] = pattern.sub(renamed, lines[index], count=1)
+            return "".join(lines)
+    raise EditError(f"{edit.file}: no `{old_name} =` near line {edit.line} (edited since the plan?)")
+
+
+def _insert_hcl(text: str, edit: FileEdit, name: str) -> str:
+    lines = text.splitlines(keepends=True)
+    anchor = edit.line - 1
+    if not 0 <= anchor < len(lines):
+        raise EditError(f"{edit.file}: line {edit.line} is not in the file (edited since the plan?)")
+    if any(re.match(rf"^\s*{re.escape(name)}\s*=", lines[i]) for i in _block_lines(lines, anchor)):
+        raise EditError(f"{edit.file}: `{name}` is already set in the block at line {edit.line}")
+    indent = re.match(r"^(\s*)", lines[anchor]).group(1)
+    lines.insert(anchor + 1, f"{indent}{name} = {edit.new}\n")
+    return "".join(lines)
 
 
 def unified_diff(before: dict[str, str], after: dict[str, str]) -> str:

@@ -187,6 +187,7 @@ DetectorKind = Literal[
     "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys` (or misses one of `absent`)
     "field_value",  # objects of resource_kind (cluster, GitOps files) whose `field` matches values/pattern
     "node_kernel_below",  # nodes whose kernel is older than min_version (osImage exemptions allowed)
+    "chart_values_null",  # GitOps-repo charts deployed by Argo CD whose values set a subchart table to null
     "not_helm_owned",  # objects of resource_kind named like `pattern` that Helm release `helm_release` cannot adopt
 ]
 
@@ -579,6 +580,18 @@ class Upstream(Entry):
         return value
 
 
+class InterruptionHandling(Entry):
+    """The Helm values that turn spot interruption handling on (any one set and non-empty), per version range."""
+
+    values: list[str] = Field(description="Dotted Helm value paths, e.g. settings.interruptionQueue")
+    spot_heavy_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="Share of workload CPU requests on spot nodes that makes a cluster spot-heavy",
+    )
+    summary: str
+    source: str
+
+
 class OverlayState(Entry):
     """What the user's overlay added to this tool's knowledge (set by the loader; never written in the YAML)."""
 
@@ -622,6 +635,14 @@ class ToolKnowledge(Entry):
     gates: list[GateSpec] = Field(default_factory=list)
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
+    deploys_applications: bool = Field(
+        default=False,
+        description="The tool renders and applies applications on destination clusters (Argo CD): upgrading it "
+        "reaches the applications there",
+    )
+    interruption_handling: InterruptionHandling | None = Field(
+        default=None, description="How the tool handles spot interruptions (None: it does not manage nodes)"
+    )
     stores_metrics: bool = Field(
         default=False,
         description="A metrics store: validation also re-runs the baseline's series counts and past-window "
@@ -727,6 +748,98 @@ class ToolKnowledge(Entry):
         return [g for g in self.gates if g.applies_to(version)]
 
 
+class ModuleRequirement(Entry):
+    """From tool `version` on, a Terraform module call must be at `module` or later (and set `inputs`)."""
+
+    version: str
+    module: str
+    inputs: dict[str, bool | str | int] = Field(
+        default_factory=dict, description="Inputs the tool version needs, when the module manages the controller role"
+    )
+    conditional: bool = Field(default=False, description="Needed only when a feature is used (title says which)")
+    title: str
+    source: str
+    uncertain: bool = False
+
+    _v = field_validator("version", "module")(_check_version)
+
+
+class PreservedInput(Entry):
+    """An input whose default changed in a major: set it to the old default when the call did not set it."""
+
+    input: str
+    value: bool | str | int
+    with_controller_role: bool = Field(default=False, description="Only when the module creates the controller role")
+
+
+class ModuleMajor(Entry):
+    """What a module call crossing into this major version must change (the module's UPGRADE guide)."""
+
+    version: str
+    terraform: str = ""
+    providers: dict[str, str] = Field(default_factory=dict, description="provider source -> minimum version")
+    renamed_inputs: dict[str, str] = Field(default_factory=dict, description="old input -> new input (all at once)")
+    removed_inputs: list[str] = Field(default_factory=list)
+    preserve: list[PreservedInput] = Field(
+        default_factory=list, description="Inputs to set so a call that relied on the old defaults keeps its behaviour"
+    )
+    notes: list[str] = Field(default_factory=list)
+    source: str
+
+
+class ModuleRelease(Entry):
+    """A module release a change set can move to, with what it requires of Terraform and providers."""
+
+    version: str
+    terraform: str = ""
+    providers: dict[str, str] = Field(default_factory=dict)
+    source: str
+
+
+class TerraformModuleRule(Entry):
+    """A Terraform module that installs or permissions a tool, judged against the tool versions of a path."""
+
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+    tool: ToolName
+    source: str = Field(description="Registry source as written in module blocks, without ?ref= or host")
+    manages: str
+    controller_role_input: str = Field(default="", description="Input that makes the module create the controller role")
+    requires: list[ModuleRequirement]
+    majors: list[ModuleMajor] = Field(default_factory=list)
+    releases: list[ModuleRelease]
+
+
+class ProviderRule(Entry):
+    """A provider version the configuration's syntax needs: at least `minimum`, or below `below`."""
+
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+    provider: str
+    minimum: str = ""
+    below: str = ""
+    when: Literal["oci_chart", "block_syntax"]
+    title: str
+    source: str
+
+
+class TerraformRules(Entry):
+    as_of: str = Field(default="", pattern=DATE_OR_EMPTY)
+    modules: list[TerraformModuleRule] = Field(default_factory=list)
+    providers: list[ProviderRule] = Field(default_factory=list)
+
+    _d = field_validator("as_of", mode="before")(_iso_date)
+
+    def for_tool(self, tool: str) -> list[TerraformModuleRule]:
+        return [m for m in self.modules if m.tool == tool]
+
+
+def load_terraform_rules() -> TerraformRules:
+    """data/terraform/rules.yaml: module and provider rules (KnowledgeError when it does not match the schema)."""
+    try:
+        return TerraformRules.model_validate(_load_yaml("terraform/rules.yaml"))
+    except ValidationError as exc:
+        raise KnowledgeError(f"terraform/rules.yaml: {exc}") from None
+
+
 class KubernetesRemoval(Entry):
     """A Kubernetes API version no longer served from `removed_in`."""
 
@@ -759,6 +872,18 @@ class KubernetesKnowledge(Entry):
     removals: list[KubernetesRemoval]
     providers: list[ProviderUpgrade] = Field(default_factory=list)
     sources: list[str]
+
+    def served(self, kubernetes_version: str) -> set[str]:
+        """Built-in API versions ('policy/v1' and 'policy/v1/PodDisruptionBudget') a Kubernetes version serves, as
+        far as the removals table says: removed ones not yet removed, replacements already available."""
+        minor = kube_minor(kubernetes_version)
+        served = set()
+        for r in self.removals:
+            if minor < kube_minor(r.removed_in):
+                served |= {r.api_version, f"{r.api_version}/{r.kind}"}
+            if r.replacement and r.replacement_available_in and minor >= kube_minor(r.replacement_available_in):
+                served |= {r.replacement, f"{r.replacement}/{r.kind}"}
+        return served
 
     def provider(self, name: str) -> ProviderUpgrade | None:
         return next((p for p in self.providers if p.provider == name), None)

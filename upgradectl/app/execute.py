@@ -23,9 +23,18 @@ from pydantic import ValidationError
 from upgradectl.app.errors import UseCaseError
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_OK, EXIT_PAUSED, EXIT_REJECTED, EXIT_USAGE
 from upgradectl.graph.runs import DEFAULT_STATE_DIR, FINAL, RunStoreError, new_record, opened
-from upgradectl.models import ENVIRONMENT_ORDER, Plan
+from upgradectl.models import Plan
 from upgradectl.tools.cluster.fleet import Fleet, FleetError, default_live_opener, load_fleet
-from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, change_sets, describe, unified_diff
+from upgradectl.tools.gitops.changes import (
+    ROOT_WIDE_PURPOSES,
+    ChangeSet,
+    EditError,
+    apply_edits,
+    change_sets,
+    describe,
+    later_clusters,
+    unified_diff,
+)
 from upgradectl.tools.gitops.gitrepo import GitError, GitRepo
 from upgradectl.tools.knowledge.loader import load_tool
 from upgradectl.tools.notify import NotifyError, check_url, post_message
@@ -135,9 +144,8 @@ def preflight(plan: Plan, loaded: Fleet, sets: list[ChangeSet]) -> None:
     env_of = {c: s.environment for s in plan.rollout for c in s.clusters}
     for cs in sets:
         for edit in cs.edits:
-            later = [c for c in edit.applies_to if c in env_of and ENVIRONMENT_ORDER.index(env_of[c])
-                     > ENVIRONMENT_ORDER.index(cs.environment)]  # fmt: skip
-            if later:
+            later = later_clusters(edit, cs.environment, env_of)
+            if later and edit.purpose not in ROOT_WIDE_PURPOSES:  # those wait for an approval naming `later`
                 raise UseCaseError(f"{edit.file} is applied by {cs.environment} and by {', '.join(later)} "
                                    f"({env_of[later[0]]}): committing it for {cs.environment} would change them too; "
                                    "split the file per environment first")  # fmt: skip
@@ -230,7 +238,7 @@ def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, sa
         gitops_prefix=_gitops_prefix(loaded), branch=branch, dry_run=bool(options["dry_run"]),
         push=bool(options["push"]), remote=options["remote"], soak_seconds=options["soak"],
         reconcile_timeout=float(options["reconcile_timeout"]), poll_interval=float(options["poll"]),
-        metrics_url=options["metrics_url"], say=say, notify=notify,
+        metrics_url=options["metrics_url"], fleet_ref=options["fleet"], say=say, notify=notify,
     )  # fmt: skip
 
 
@@ -271,6 +279,8 @@ def exit_for(values: dict) -> int:
     if status == "rolled-back":
         results = {v.get("result") for v in (values.get("steps") or {}).values()}
         return EXIT_BLOCKERS if "fail" in results else EXIT_INCOMPLETE
+    if status == "blocked":  # the pre-flight found an incident: nothing was committed for that step
+        return EXIT_BLOCKERS
     return EXIT_USAGE
 
 

@@ -16,7 +16,8 @@ from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 
 EXEC_EXIT_HELP = (
     "Exit codes: 0 every change set committed, reconciled and its gates passed (or the dry run applies "
-    "cleanly); 1 a gate failed: that commit was reverted and the run stopped; 3 a gate was inconclusive or "
+    "cleanly); 1 a gate failed: that commit was reverted and the run stopped; or a cluster was in an incident "
+    "at a step's pre-flight: nothing was committed for it (upgradectl health says why); 3 a gate was inconclusive or "
     "the cluster did not reconcile in time: reverted and stopped; 6 paused for approval (upgradectl approve "
     "RUN_ID); 7 rejected; 2 usage error (bad flags, a plan that does not apply to the repo, git failed); "
     "70 internal error."
