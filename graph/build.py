@@ -9,6 +9,7 @@ specialist agents (`Send`, parallel), a join, and the decision-tree step that st
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 from langgraph.graph import END, START, StateGraph
@@ -20,7 +21,7 @@ from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.inventory import take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.exit_codes import bug_summary
-from upgradectl.graph.decision import assess_risk, choose_track, make_decision
+from upgradectl.graph.decision import assess_risk, choose_track, make_decision, strategy_options
 from upgradectl.graph.state import PlanState, RunContext, TaskPayload
 from upgradectl.graph.verify import verify
 from upgradectl.models import (
@@ -224,12 +225,20 @@ def stage_entry(stage: int):
             )
             hop_count = max((len(p.hops) for p in state["paths"]), default=0)
             risk = assess_risk(state.get("findings", []), one_way, hop_count)
-            decision = make_decision(state["track"], state["track_reasons"], risk, k.procedure.disruptive)
+            options = strategy_options(k, _clusters_per_env(state))
+            decision = make_decision(state["track"], state["track_reasons"], risk, k.procedure.disruptive, options,
+                                     request.strategy, k.display_name)  # fmt: skip
             return {"risk": risk, "decision": decision}
         return {}
 
     enter.__name__ = f"stage{stage}"
     return enter
+
+
+def _clusters_per_env(state: PlanState) -> dict[str, int]:
+    """How many clusters in scope each environment has (a canary cluster needs several)."""
+    scope = set(state.get("outputs", {}).get("scope", []))
+    return dict(Counter(c.environment for c in state["clusters"] if c.name in scope))
 
 
 def _summary(state: PlanState, findings: list[Finding]) -> str:

@@ -64,6 +64,12 @@ def plan(
         str | None,
         typer.Option("--trigger", help="Override the trigger class: security, cost, feature, compliance, performance."),
     ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option("--strategy", help="Roll out this way instead of the decision tree's choice: rolling, canary, "
+                     "blue-green or maintenance-window. A strategy the tool cannot do falls back to the next "
+                     "safest, with the reason in the decision."),
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="md (Markdown) or json.")] = "md",
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write plan.md and plan.json into this directory.")
@@ -158,6 +164,7 @@ def plan(
             else list(loaded.clusters) if context is not None else None,
             environments=[e.strip() for e in env.split(",") if e.strip()] if env else None,
             known_clusters=list(loaded.clusters),
+            strategy=strategy,
         )
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
             result = run_plan(upgrade, loaded, fleet_ref, llm=session, on_update=on_update,
