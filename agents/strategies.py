@@ -109,8 +109,9 @@ def waves(t: TaskInput, clusters: list[str], files: dict[str, set[str]], kind: S
     if shared:
         return [], [f"canary: {canary} cannot go first on its own: {', '.join(shared)} is applied by the other "
                     "clusters of this environment too; they roll out together"]
+    verb = "follows" if len(others) == 1 else "follow"
     return [[canary], others], [f"canary: {canary} ({node_count(t, canary)} nodes, the fewest) goes first in this "
-                                f"environment; {', '.join(others)} follow{'s' if len(others) == 1 else ''} once its gates pass"]
+                                f"environment; {', '.join(others)} {verb} once its gates pass"]
 
 
 # ---------------------------------------------------------------- per hop

@@ -7,14 +7,15 @@ say what could not be checked there.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from upgradectl.models import ClusterInfo, Environment, Provider
+from upgradectl.tools.cluster.kubemeta import cluster_name_for_context
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 from upgradectl.tools.textfiles import parse_yaml, read_text
 
@@ -96,11 +97,11 @@ class Fleet:
     spec: FleetSpec
     clusters: dict[str, FleetCluster] = field(default_factory=dict)
 
-    @property
-    def gitops_root(self) -> Path | None:
+    @cached_property
+    def gitops_root(self) -> Path | None:  # resolved once: every agent asks, and resolving touches the disk
         return (self.root / self.spec.gitops.path).resolve() if self.spec.gitops else None
 
-    @property
+    @cached_property
     def terraform_roots(self) -> list[Path]:
         return [(self.root / t.path).resolve() for t in self.spec.terraform]
 
@@ -196,19 +197,9 @@ def _fleet_file(ref: str) -> Path:
     return path
 
 
-def cluster_name_for_context(context: str) -> str:
-    """A fleet cluster name from a kube context name: 'arn:aws:eks:...:cluster/ravan' -> 'ravan',
-    'gke_project_zone_prod-1' -> 'prod-1', 'kind-dev' -> 'kind-dev'."""
-    name = context.rsplit("/", 1)[-1]
-    if name.startswith("gke_") and name.count("_") >= 3:
-        name = name.split("_", 3)[3]
-    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
-    return name or "cluster"
-
-
 def default_live_opener(entry: ClusterEntry) -> ClusterSource:
     """Open a fleet entry's kube context as a LiveCluster (the kubernetes client loads only when needed)."""
-    from upgradectl.tools.cluster.live import LiveCluster
+    from upgradectl.tools.cluster.live import LiveCluster  # the kubernetes client: loaded only for live clusters
 
     return LiveCluster.open(entry.context, entry.kubeconfig or None, name=entry.name)
 
@@ -256,6 +247,24 @@ def _provider_for_context(context: str) -> Provider:
     if context.startswith("kind-"):
         return "kind"
     return "other"
+
+
+def open_fleet(
+    ref: str = "demo", *, context: str = "", kubeconfig: str = "", environment: str = "prod", live_opener=None
+) -> Fleet:
+    """The fleet a run names: a fleet file ('demo', a fleet.yaml, a directory holding one) or, with `context`,
+    the one live cluster of that kube context (in `environment`). `kubeconfig` applies to every kube context
+    that names none of its own; `live_opener` replaces how contexts are opened (tests)."""
+    opener = live_opener or partial(_open_context, kubeconfig=kubeconfig)
+    if context:
+        return context_fleet(context, kubeconfig, environment, opener)
+    return load_fleet(ref, live_opener=opener)
+
+
+def _open_context(entry: ClusterEntry, kubeconfig: str) -> ClusterSource:
+    if kubeconfig and not entry.kubeconfig:
+        entry = entry.model_copy(update={"kubeconfig": kubeconfig})
+    return default_live_opener(entry)
 
 
 def load_fleet(ref: str, live_opener=None) -> Fleet:
