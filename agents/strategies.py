@@ -184,7 +184,7 @@ def _canary(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: Stra
     forward = rollout_steps(t, held, [*edits, *held_values], soak)
     head, verify = _split(forward)
     change_at = next((i for i, s in enumerate(head) if s.kind in ("change", "upgrade")), len(head))
-    hold = _render(m.hold, held, "pre-check", "canary")
+    hold = _render(m.hold, held, "upgrade", "canary")
     canary = _phased(head[:change_at], "canary") + hold + _phased(head[change_at:], "canary")
     subset = _render(m.subset, held, "upgrade", "canary-subset")
     subset.append(validate_step(held, canary_soak(soak), f"with the canary on {f.b}")
@@ -266,7 +266,7 @@ def _blue_green(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: 
     changes while nobody reads it (its gate), then the readers move back and the parallel one goes."""
     forward = rollout_steps(t, f, edits, soak)
     baseline = [s for s in forward if s.kind == "baseline"]
-    green = _phased(baseline, "green") + _render(m.hold, f, "pre-check", "green")
+    green = _phased(baseline, "green") + _render(m.hold, f, "upgrade", "green")
     green += _render(m.green, f, "upgrade", "green")
     green.append(validate_step(f, canary_soak(soak), f"with the readers on the green installation at {f.b}")
                  .model_copy(update={"phase": "green"}))  # fmt: skip
