@@ -30,6 +30,7 @@ from upgradectl.agents.request import RequestError, known_tools, parse_request
 from upgradectl.exit_codes import bug_summary
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision, strategy_options
 from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload
+from upgradectl.graph.timeline import build_timeline
 from upgradectl.graph.verify import verify
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
@@ -356,7 +357,9 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
         from upgradectl.agents.llm.narrative import finish_plan  # the SDK loads only in LLM mode
 
         plan = finish_plan(plan, ctx.llm)
-    return {"plan": plan, "error": ""}
+    windows = dict(ctx.opened_fleet().spec.maintenance_windows)
+    timeline = build_timeline(plan, load_tool(plan.request.tool), windows, plan.generated_at)
+    return {"plan": plan.model_copy(update={"timeline": timeline}), "error": ""}
 
 
 class _ServedRun:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from upgradectl.models import ClusterInfo, Environment, Provider
 from upgradectl.tools.cluster.kubemeta import cluster_name_for_context
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
+from upgradectl.tools.cluster.windows import WeeklyWindow, WindowSpec
 from upgradectl.tools.textfiles import parse_yaml, read_text
 
 
@@ -64,6 +65,9 @@ class FleetSpec(_Spec):
     gitops: GitOpsSpec | None = None
     terraform: list[TerraformSpec] = Field(default_factory=list)
     clusters: list[ClusterEntry] = Field(min_length=1)
+    maintenance_windows: dict[Environment, list[WindowSpec]] = Field(
+        default_factory=dict, description="Per environment: when disruptive changes may start (cluster/windows.py)"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> FleetSpec:
@@ -123,7 +127,8 @@ class Fleet:
 
 
 _FIELDS = sorted(
-    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec) for name in model.model_fields}
+    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec, WindowSpec, WeeklyWindow)
+     for name in model.model_fields}
 )
 
 
