@@ -43,8 +43,8 @@ def observed_key(cs: ChangeSet) -> str:
 
 
 def build_timeline(plan: Plan, k: ToolKnowledge, windows: dict[str, list[WindowSpec]], start: datetime,
-                   observed: dict[str, float] | None = None) -> Timeline:  # fmt: skip
-    """Place every change set of the plan on the calendar from `start`."""
+                   observed: dict[str, float] | None = None, done: set[str] | None = None) -> Timeline:  # fmt: skip
+    """Place every change set of the plan (but those `done`, by key) on the calendar from `start`."""
     observed = observed or {}
     sets = change_sets(plan)
     soak_of = {s.environment: s.soak_minutes for s in plan.rollout}
@@ -54,6 +54,8 @@ def build_timeline(plan: Plan, k: ToolKnowledge, windows: dict[str, list[WindowS
     entries: list[TimelineEntry] = []
     notes: list[str] = []
     for index, cs in enumerate(sets):
+        if done and cs.key in done:
+            continue
         people = []
         if approval.get(cs.environment) and (index == 0 or sets[index - 1].environment != cs.environment):
             people.append(f"approval for {cs.environment}")
