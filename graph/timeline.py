@@ -8,7 +8,7 @@ same hop and phase in later environments, so what dev took sizes staging's and p
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from upgradectl.models import SEVERITY_ORDER, Plan, Timeline, TimelineEntry
 from upgradectl.tools.cluster.windows import WindowSpec, next_opening
@@ -50,6 +50,7 @@ def build_timeline(plan: Plan, k: ToolKnowledge, windows: dict[str, list[WindowS
     soak_of = {s.environment: s.soak_minutes for s in plan.rollout}
     approval = {s.environment: s.approval_required for s in plan.rollout}
     heavy = disruptive(plan, k)
+    start = start.astimezone(UTC)
     cursor = start
     entries: list[TimelineEntry] = []
     notes: list[str] = []
@@ -77,7 +78,7 @@ def build_timeline(plan: Plan, k: ToolKnowledge, windows: dict[str, list[WindowS
                 notes.append(f"{cs.key}: no maintenance window of {cs.environment} within a year fits its "
                              f"{change} min change")  # fmt: skip
             else:
-                begin, window = max(cursor, opening.start), opening.describe()
+                begin, window = max(cursor, opening.start.astimezone(UTC)), opening.describe()
         end = begin + timedelta(minutes=change + soak)
         entries.append(TimelineEntry(
             key=cs.key, environment=cs.environment, clusters=cs.clusters, hop=f"{cs.from_version} -> {cs.to_version}",
