@@ -35,7 +35,8 @@ class WeeklyWindow(BaseModel):
     @field_validator("days")
     @classmethod
     def _days(cls, days: list[str]) -> list[str]:
-        wrong = [d for d in days if d.lower()[:3] not in DAYS or len(d) < 3]
+        full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        wrong = [d for d in days if d.lower() not in DAYS and d.lower() not in full]
         if wrong:
             raise ValueError(f"days {', '.join(wrong)}: use mon, tue, wed, thu, fri, sat, sun")
         return [d.lower()[:3] for d in days]
