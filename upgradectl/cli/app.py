@@ -61,6 +61,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("execute", "Continue a run after a crash or a restart (from its last checkpoint; no commit is made "
                "twice)."),
     "runs": ("execute", "List execution runs: id, plan, status, current step, created."),
+    "status": ("status", "The fleet board: per cluster and tool, running version, support status, Kubernetes "
+               "compatibility, the newest release that fits, and drift between environments; exit 1 when something "
+               "is out of support, incompatible or drifted."),
     "knowledge": ("knowledge", "How current upgradectl's knowledge of each tool is, and refreshing its releases from "
                   "upstream."),
 }
