@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding, relpath
 from upgradectl.agents.communication import with_people
 from upgradectl.agents.ownership import release_owner
 from upgradectl.agents.pins import VersionPin, gitops_pins
-from upgradectl.agents.procedures import HopFacts, rollback_steps, rollout_steps
+from upgradectl.agents.procedures import HopFacts
+from upgradectl.agents.strategies import cluster_facts, hop_rollout, waves
 from upgradectl.agents.terraform_auditor import init_flags, module_edits, terraform_pins
 from upgradectl.agents.value_migrations import MigrationPlan, migration_edits, plan_migration
 from upgradectl.models import (
@@ -460,7 +461,9 @@ def _hop_facts(t: TaskInput, cluster: str, env: Environment, path: UpgradePath, 
 
 def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]) -> RolloutStage | None:
     """One environment's rollout: per cluster and hop, the baseline, checks, change, upgrade, verification and
-    gates, each rendered from that hop; and per hop the way back to its from-version (newest hop first)."""
+    gates, each rendered from that hop under the plan's strategy (agents/strategies.py: a canary cluster first, a
+    canary subset or a parallel installation inside a cluster); and per hop the way back to its from-version
+    (newest hop first)."""
     assert t.decision is not None
     clusters = sorted(c.info.name for c in t.scope if c.info.environment == env)
     if not clusters:
@@ -470,6 +473,11 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
     blocked = {c: f for c, f in blocked_clusters(t.findings).items() if c in clusters}
     fleet_arg, fleet_inputs = health_fleet_arg(t)
     health_file = f"health-{env}-before.json"
+    kind = t.decision.strategy.kind
+    planned = {cluster: _cluster_hops(t, cluster, env) for cluster in clusters if t.path_for(cluster) is not None}
+    files = {c: {e.file for _, edits in hops for e in edits if e.file} for c, (_, hops) in planned.items()}
+    groups, notes = waves(t, list(planned), files, kind)
+    order = [c for group in groups for c in group] or list(planned)
     steps: list[Step] = [
         Step(
             title=f"Pre-flight: check the health of {', '.join(clusters)} (no hop starts on a cluster in an incident)",
@@ -485,30 +493,27 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
     gates: dict[tuple[str, str], Gate] = {}
     rollback: list[Step] = []
     owners = []
-    for cluster in clusters:
-        path = t.path_for(cluster)
-        if path is None:
-            continue
-        ownership = release_owner(t, cluster)
+    for cluster in order:
+        ownership, hops = planned[cluster]
         owners.append(f"{cluster}: release owned by {ownership.describe()}")
-        for index, hop in enumerate(path.hops):
-            a, b = hop.from_version, hop.to_version
-            facts = _hop_facts(t, cluster, env, path, index, ownership)
+        for facts, edits in hops:
+            a, b = facts.a, facts.b
             hops_done.append(f"{cluster}: {a} -> {b}")
-            edits = _file_edits(t, cluster, a, b, path)
-            steps.extend(rollout_steps(t, facts, edits, soak))
+            rolled = hop_rollout(t, facts, edits, soak, kind)
+            steps.extend(rolled.steps)
+            notes.extend([rolled.note] if rolled.note else [])
             steps.append(Step(
                 title=f"{cluster}: health gate after {a} -> {b}: nothing new since the pre-flight",
                 detail="Fails (exit 1) on a new critical alert, NotReady node, crash-looping pod, failing Flux "
                 "object or Argo CD application, or incident-grade warning event; pre-release namespaces are judged "
                 "on their own.",
                 kind="validate", cluster=cluster, from_version=a, to_version=b, reads=[health_file],
-                inputs=fleet_inputs,
+                inputs=fleet_inputs, phase=rolled.steps[-1].phase if rolled.steps else "",
                 commands=[f"upgradectl health {fleet_arg} --clusters {cluster} --baseline {health_file}"],
             ))  # fmt: skip
             for gate in hop_gates.get(f"{a}->{b}", []):
                 gates.setdefault((gate.name, gate.promql), gate)
-            rollback = rollback_steps(t, facts, edits) + rollback  # newest hop first
+            rollback = rolled.rollback + rollback  # newest hop first
     gates[("cluster-health", "")] = health_gate_spec(clusters, fleet_arg=fleet_arg)
     prerelease = t.prerelease_of(set(clusters))
     if prerelease:
@@ -537,12 +542,26 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         approval_required=approval,
         approval_reasons=reasons,
         soak_minutes=soak,
-        notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}", *owners,
+        notes=[f"strategy: {kind}", f"testing: {t.decision.testing}", *notes, *owners,
                "run every command from the directory of the fleet file; rollback steps undo one hop each, when "
                "that hop's gates fail or it does not reconcile (earlier hops that passed stay)",
                *root_notes, *(f"BLOCKED: {f.title}" for f in blocked.values())],
+        waves=groups,
     )
     return with_people(t.fleet, t.knowledge.display_name, stage)  # owners, the user's tests, stage messages
+
+
+def _cluster_hops(t: TaskInput, cluster: str, env: Environment):
+    """(owner, [(facts, edits) per hop]) of one cluster: what every hop's steps are rendered from."""
+    path = t.path_for(cluster)
+    assert path is not None
+    ownership = release_owner(t, cluster)
+    facts_of_cluster = cluster_facts(t, cluster)
+    hops = []
+    for index, hop in enumerate(path.hops):
+        facts = replace(_hop_facts(t, cluster, env, path, index, ownership), facts=facts_of_cluster)
+        hops.append((facts, _file_edits(t, cluster, hop.from_version, hop.to_version, path)))
+    return ownership, hops
 
 
 def rollout_for(env: Environment):

@@ -14,6 +14,7 @@ raising.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -29,8 +30,9 @@ from upgradectl.agents.inventory import PlanningError, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
 from upgradectl.exit_codes import bug_summary
-from upgradectl.graph.decision import assess_risk, choose_track, make_decision
+from upgradectl.graph.decision import assess_risk, choose_track, make_decision, strategy_options
 from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload
+from upgradectl.graph.timeline import build_timeline
 from upgradectl.graph.verify import verify
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
@@ -88,6 +90,7 @@ def read_request(state: PlanState, ctx: RunContext) -> dict:
         clusters=clusters,
         environments=state.get("environments") or None,
         known_clusters=list(fleet.clusters),
+        strategy=state.get("strategy") or None,
     )
     if ctx.llm is None:
         upgrade = parse_request(text, **options)
@@ -283,12 +286,20 @@ def stage_entry(stage: int):
             )
             hop_count = max((len(p.hops) for p in state["paths"]), default=0)
             risk = assess_risk(state.get("findings", []), one_way, hop_count)
-            decision = make_decision(state["track"], state["track_reasons"], risk, k.procedure.disruptive)
+            options = strategy_options(k, _clusters_per_env(state, ctx))
+            decision = make_decision(state["track"], state["track_reasons"], risk, k.procedure.disruptive, options,
+                                     request.strategy, k.display_name)  # fmt: skip
             return {"risk": risk, "decision": decision}
         return {}
 
     enter.__name__ = f"stage{stage}"
     return enter
+
+
+def _clusters_per_env(state: PlanState, ctx: RunContext) -> dict[str, int]:
+    """How many clusters in scope each environment has (a canary cluster needs several)."""
+    fleet = ctx.opened_fleet()
+    return dict(Counter(fleet.clusters[name].info.environment for name in state.get("scope", [])))
 
 
 def _summary(
@@ -376,7 +387,9 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
         from upgradectl.agents.llm.narrative import finish_plan  # the SDK loads only in LLM mode
 
         plan = finish_plan(plan, ctx.llm)
-    return {"plan": plan, "error": ""}
+    windows = dict(ctx.opened_fleet().spec.maintenance_windows)
+    timeline = build_timeline(plan, load_tool(plan.request.tool), windows, plan.generated_at)
+    return {"plan": plan.model_copy(update={"timeline": timeline}), "error": ""}
 
 
 class _ServedRun:

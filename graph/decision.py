@@ -5,11 +5,16 @@ Every outcome carries its reasons, so a reader can check the tree was applied as
   Low -> direct staging deployment | Medium -> extended testing | High -> maintenance window |
   Critical -> senior engineer approval
   Zero downtime -> rolling | Maintenance window -> planned downtime | Blue-green -> parallel | Canary -> gradual
+
+What a tool can do (canary inside a cluster, two installations side by side) is knowledge data with its source
+(`strategies:` in tools/knowledge/data/<tool>.yaml); a strategy the tool cannot do falls back to the next safest
+one, and the decision says why.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from upgradectl.models import (
     SEVERITY_ORDER,
@@ -19,9 +24,11 @@ from upgradectl.models import (
     RiskAssessment,
     RiskLevel,
     Strategy,
+    StrategyKind,
     Track,
     Trigger,
 )
+from upgradectl.tools.knowledge.loader import ToolKnowledge
 
 TRACKS: dict[Trigger, tuple[Track, str]] = {
     "security": ("security-fast-track", "security trigger: fast-track (shorter soaks, same gates)"),
@@ -99,36 +106,101 @@ def assess_risk(findings: list[Finding], irreversible_hops: list[str], hop_count
     return RiskAssessment(level="low", reasons=reasons)
 
 
-def choose_strategy(risk: RiskLevel, disruptive: bool) -> Strategy:
-    """Risk and the tool's procedure -> how to roll out."""
+@dataclass(frozen=True)
+class StrategyOption:
+    """Whether the plan can roll out one way, how (the tool's mechanism) or why not, and where that is written."""
+
+    available: bool
+    how: str
+    sources: tuple[str, ...] = ()
+
+
+def strategy_options(k: ToolKnowledge, clusters_per_env: dict[str, int]) -> dict[StrategyKind, StrategyOption]:
+    """What this plan can do: rolling and maintenance windows always; canary inside a cluster where the tool's
+    knowledge says so, else one cluster first in an environment that has several; blue-green where the tool can
+    run two installations side by side (knowledge data, each with its source)."""
+    several = sorted(env for env, count in clusters_per_env.items() if count > 1)
+    canary, blue_green = k.strategies.canary, k.strategies.blue_green
+    options: dict[StrategyKind, StrategyOption] = {
+        "rolling": StrategyOption(True, "in place, one change set per environment and hop"),
+        "maintenance-window": StrategyOption(True, "in place, inside the environment's maintenance windows"),
+    }
+    across = f"one cluster first in {', '.join(several)} (the one with the fewest nodes)" if several else ""
+    if canary is not None and canary.available and canary.in_cluster:
+        how = f"inside each cluster: {canary.summary}" + (f"; across clusters: {across}" if across else "")
+        options["canary"] = StrategyOption(True, how, (canary.source,))
+    elif across:
+        why = f" (not inside a cluster: {canary.reason})" if canary is not None and canary.reason else ""
+        options["canary"] = StrategyOption(True, across + why, (canary.source,) if canary else ())
+    else:
+        why = canary.reason if canary is not None and canary.reason else (
+            f"the knowledge base does not say how {k.display_name} takes a new version on part of a cluster")
+        options["canary"] = StrategyOption(False, f"{why}; and no environment of this plan has several clusters",
+                                           (canary.source,) if canary else ())  # fmt: skip
+    if blue_green is not None and blue_green.available:
+        options["blue-green"] = StrategyOption(True, blue_green.summary, (blue_green.source,))
+    else:
+        why = blue_green.reason if blue_green is not None else (
+            f"the knowledge base does not say how to run two {k.display_name} installations side by side")
+        options["blue-green"] = StrategyOption(False, why, (blue_green.source,) if blue_green else ())
+    return options
+
+
+# the next safest strategy when one is not available for the tool
+FALLBACK: dict[StrategyKind, tuple[StrategyKind, ...]] = {
+    "blue-green": ("canary", "maintenance-window"),
+    "canary": ("blue-green", "maintenance-window"),
+    "maintenance-window": (),
+    "rolling": (),
+}
+
+
+def tree_strategy(risk: RiskLevel, disruptive: bool) -> tuple[StrategyKind, str]:
+    """The seed's tree: low -> rolling (canary when the upgrade interrupts traffic), medium -> canary or
+    blue-green, high -> maintenance window, critical -> a parallel installation (and senior approval)."""
     if risk == "critical":
-        return Strategy(
-            kind="blue-green",
-            reasons=[
-                "critical risk: upgrade a parallel installation (new objects beside the old) and shift over, "
-                "keeping the old one as the way back"
-            ],
-        )
+        return "blue-green", ("critical risk: upgrade a parallel installation (new beside the old) and shift over, "
+                              "keeping the old one as the way back")
     if risk == "high":
-        return Strategy(
-            kind="maintenance-window",
-            reasons=["high risk: planned downtime window with the team on hand and rollback rehearsed"],
-        )
+        return "maintenance-window", "high risk: planned downtime window with the team on hand and rollback rehearsed"
+    if risk == "medium":
+        return "canary", "medium risk: extended testing: a part first, gated, then gradually the rest"
     if disruptive:
-        return Strategy(
-            kind="canary",
-            reasons=[
-                f"{risk} risk but the upgrade interrupts traffic: one node/cluster first, then gradually the rest"
-            ],
-        )
-    return Strategy(
-        kind="rolling", reasons=[f"{risk} risk and a non-disruptive procedure: zero-downtime rolling upgrade"]
-    )
+        return "canary", "low risk but the upgrade interrupts traffic: one node/cluster first, then gradually the rest"
+    return "rolling", "low risk and a non-disruptive procedure: zero-downtime rolling upgrade"
 
 
-def make_decision(track: Track, track_reasons: list[str], risk: RiskAssessment, disruptive: bool) -> Decision:
-    """Close the tree: strategy from risk, approval from risk and track."""
-    strategy = choose_strategy(risk.level, disruptive)
+def choose_strategy(risk: RiskLevel, disruptive: bool, options: dict[StrategyKind, StrategyOption] | None = None,
+                    asked: StrategyKind | None = None, tool: str = "this tool") -> Strategy:  # fmt: skip
+    """Risk and the tool's procedure -> how to roll out; `asked` (--strategy) overrides the tree. A strategy the
+    tool cannot do falls back to the next safest one the plan can do, with the reason."""
+    options = options or {}
+    wanted, why = tree_strategy(risk, disruptive)
+    reasons = [why]
+    if asked is not None and asked != wanted:
+        reasons = [f"--strategy {asked} asked for (the tree chose {wanted}: {why})"]
+        wanted = asked
+    elif asked is not None:
+        reasons.append(f"--strategy {asked} asked for the same")
+    chosen = wanted
+    option = options.get(chosen, StrategyOption(True, ""))
+    if not option.available:
+        fallbacks = [k for k in FALLBACK[wanted] if options.get(k, StrategyOption(True, "")).available]
+        if wanted == "canary" and not disruptive and "maintenance-window" in fallbacks:
+            fallbacks = ["rolling"] if "blue-green" not in fallbacks else ["blue-green"]
+        chosen = fallbacks[0] if fallbacks else "maintenance-window"
+        reasons.append(f"{wanted} is not available for {tool}: {option.how}; next safest: {chosen}")
+    how = options.get(chosen, StrategyOption(True, ""))
+    return Strategy(kind=chosen, reasons=reasons, asked=wanted if chosen != wanted else None,
+                    forced=asked is not None, mechanism=how.how,
+                    sources=list(how.sources) + (list(option.sources) if chosen != wanted else []))  # fmt: skip
+
+
+def make_decision(track: Track, track_reasons: list[str], risk: RiskAssessment, disruptive: bool,
+                  options: dict[StrategyKind, StrategyOption] | None = None, asked: StrategyKind | None = None,
+                  tool: str = "this tool") -> Decision:  # fmt: skip
+    """Close the tree: strategy from risk (or --strategy) and what the tool can do, approval from risk and track."""
+    strategy = choose_strategy(risk.level, disruptive, options, asked, tool)
     approval_reasons = []
     if risk.level == "critical":
         approval_reasons.append("critical risk: senior engineer approval before execution")

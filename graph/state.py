@@ -80,6 +80,7 @@ class PlanInput(TypedDict, total=False):
     fleet: str
     context: str
     kubeconfig: str
+    strategy: str  # rolling, canary, blue-green or maintenance-window instead of the decision tree's choice
 
 
 class PlanOutput(TypedDict, total=False):

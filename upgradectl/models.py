@@ -61,6 +61,13 @@ RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high", "critical")
 Track = Literal["security-fast-track", "cost-roi", "feature-standard", "compliance-extra-validation"]
 StrategyKind = Literal["rolling", "maintenance-window", "blue-green", "canary"]
+STRATEGY_KINDS: tuple[StrategyKind, ...] = ("rolling", "maintenance-window", "blue-green", "canary")
+# Where a step sits in its hop's rollout: "" the whole hop at once; canary: "canary" (the change with the rest held
+# back), "canary-subset" (the subset takes the new version; its gate), "rest" (the rest follows; its gate);
+# blue-green: "green" (the parallel installation at the new version takes the readers; its gate), "" (the
+# installation itself changes), "retire" (readers back, the parallel one removed).
+Phase = Literal["", "canary", "canary-subset", "rest", "green", "retire"]
+PHASES: tuple[Phase, ...] = ("green", "canary", "canary-subset", "", "rest", "retire")
 HopKind = Literal["patch-first", "required-intermediate", "one-minor", "target"]
 GateResult = Literal["pass", "fail", "inconclusive"]
 Comparison = Literal["<", "<=", ">", ">=", "==", "!="]
@@ -87,6 +94,9 @@ class UpgradeRequest(Frozen):
     trigger_reasons: list[str] = Field(default_factory=list)
     clusters: list[str] = Field(default_factory=list, description="Empty means every cluster running the tool")
     environments: list[Environment] = Field(default_factory=list, description="Empty means all")
+    strategy: StrategyKind | None = Field(
+        default=None, description="Rollout strategy asked for (--strategy); None lets the decision tree choose"
+    )
 
 
 class ClusterInfo(Frozen):
@@ -234,8 +244,15 @@ class RiskAssessment(Frozen):
 
 
 class Strategy(Frozen):
+    """How the rollout goes, with why; when the tree (or --strategy) asked for a strategy the tool cannot do,
+    `asked` names it and the reasons say why the next safest was chosen."""
+
     kind: StrategyKind
     reasons: list[str]
+    asked: StrategyKind | None = Field(default=None, description="What was asked for, when another was chosen")
+    forced: bool = Field(default=False, description="Chosen with --strategy rather than by the decision tree")
+    mechanism: str = Field(default="", description="How this tool does it, from the knowledge base")
+    sources: list[str] = Field(default_factory=list, description="Where the mechanism (or its absence) is documented")
 
 
 class Decision(Frozen):
@@ -362,6 +379,8 @@ class Step(Frozen):
     edits: list[FileEdit] = Field(
         default_factory=list, description="The same changes, structured: what `upgradectl execute` applies"
     )
+    phase: Phase = Field(default="", description="Where the step sits in its hop's strategy (canary, green...)")
+    soak_minutes: int = Field(default=0, description="validate steps: how long to soak before judging the gates")
 
 
 class StageOwners(Frozen):
@@ -425,6 +444,9 @@ class RolloutStage(Frozen):
     messages: list[StageMessage] = Field(
         default_factory=list, description="Chat messages for the stage's start, gate result and rollback"
     )
+    waves: list[list[str]] = Field(
+        default_factory=list, description="Cluster groups in rollout order (a canary cluster first); [] = all at once"
+    )
 
 
 class Violation(Frozen):
@@ -449,6 +471,38 @@ class PlanVerification(Frozen):
     @property
     def ok(self) -> bool:
         return not self.violations
+
+
+class TimelineEntry(Frozen):
+    """One change set of the rollout on the calendar: when it starts, how long its change and soak take, and the
+    maintenance window it is placed in."""
+
+    key: str = Field(description="The change set as `upgradectl execute` names it: env/hop[/clusters][/phase]")
+    environment: Environment
+    clusters: list[str]
+    hop: str = Field(description="'a -> b'")
+    phase: Phase = ""
+    disruptive: bool = Field(default=False, description="Needs a maintenance window where the environment has any")
+    people: list[str] = Field(default_factory=list, description="What a person does before it starts (approval, "
+                              "steps by hand, findings to accept)")
+    start: datetime
+    change_minutes: int = Field(description="From the commit (or the steps by hand) to reconciled")
+    soak_minutes: int
+    end: datetime
+    window: str = Field(default="", description="The maintenance window its change is placed in")
+    basis: str = Field(default="estimate", description="Where the durations come from: estimate, or observed")
+
+
+class Timeline(Frozen):
+    """The rollout on the calendar: every change set in order, each disruptive one inside a maintenance window of
+    its environment when the fleet declares any, and the total."""
+
+    start: datetime
+    end: datetime
+    total_minutes: int
+    entries: list[TimelineEntry] = Field(default_factory=list)
+    windows: dict[str, list[str]] = Field(default_factory=dict, description="Declared windows per environment")
+    notes: list[str] = Field(default_factory=list, description="What could not be placed, sizing, assumptions")
 
 
 class AgentTaskRecord(Frozen):
@@ -604,6 +658,9 @@ class Plan(Frozen):
     features: list[FeatureGained] = Field(default_factory=list, description="What the path brings, per line")
     return_on_effort: ReturnOnEffort | None = Field(
         default=None, description="Cost track: projected savings against the plan's effort, as a payback"
+    )
+    timeline: Timeline | None = Field(
+        default=None, description="The rollout on the calendar (graph/timeline.py); None for plans made before it"
     )
 
     @model_validator(mode="after")

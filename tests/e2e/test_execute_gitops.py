@@ -52,10 +52,11 @@ def vm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def plan_file(tmp_path_factory) -> Path:
-    """One plan (Cilium 1.14.5 -> 1.15.19 on dev-apps, eks-staging-apps, ravan), reused on every fleet copy."""
+    """One plan (Cilium 1.14.5 -> 1.15.19 on dev-apps, eks-staging-apps, ravan, rolled out in place), reused on
+    every fleet copy."""
     out = tmp_path_factory.mktemp("plan") / "plan.json"
     result = cli("plan", "--tool", "cilium", "--to", "1.15.19", "--clusters", ",".join(CLUSTERS), "--fleet", "demo",
-                 "--format", "json")  # fmt: skip
+                 "--strategy", "rolling", "--format", "json")  # fmt: skip
     assert result.returncode in (0, 1), result.stderr
     out.write_text(result.stdout)
     return out
@@ -85,10 +86,26 @@ def branch_log(repo: Path, run_id: str) -> list[tuple[str, str, str]]:
     return [(sha, subject, step.strip().split("/", 1)[1]) for sha, subject, step in rows]
 
 
-def execute_to_pause(plan: Path, fleet: Path, run_id: str, state: Path, *extra: str) -> dict:
-    result = cli("execute", *run_args(plan, fleet, run_id, state), *extra)
-    assert result.returncode == 6, (result.stdout, result.stderr)
-    return json.loads(result.stdout)
+def approve_through(result: subprocess.CompletedProcess, run_id: str, state: Path, *extra: str,
+                    on_pause=lambda paused: None) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Answer every pause of a run as its text asks (alice approves; --done for a checklist, --accept for each
+    open high/critical finding) until it ends; the last result and every pause, in order."""
+    pauses = []
+    while result.returncode == 6:
+        paused = json.loads(result.stdout)["paused"]
+        pauses.append(paused)
+        on_pause(paused)
+        result = cli("approve", run_id, "--by", "alice", "--state-dir", str(state), *extra, *answer_flags(paused),
+                     "--format", "json")  # fmt: skip
+    return result, pauses
+
+
+def answer_flags(paused: dict) -> list[str]:
+    """What a pause asks for: --done for its checklist, --accept CODE for each open finding."""
+    flags = ["--done"] if paused.get("checklist") else []
+    for code in sorted({f["code"] for f in paused.get("findings", [])}):
+        flags += ["--accept", code]
+    return flags
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +117,18 @@ def uninterrupted(vm, plan_file, tmp_path_factory) -> dict:
     reconciler.start()
     try:
         started = time.monotonic()
-        paused = execute_to_pause(plan_file, root, "ref", state)
-        log_at_pause = branch_log(root, "ref")
-        approved = cli("approve", "ref", "--by", "alice", "--state-dir", str(state), "--format", "json")
+        at_prod: list = []
+        first = cli("execute", *run_args(plan_file, root, "ref", state))
+        approved, pauses = approve_through(first, "ref", state, on_pause=lambda p: at_prod.extend(
+            branch_log(root, "ref") if p["step"].startswith("prod/") and not at_prod else []))
+        paused = {"status": "paused", "paused": next(p for p in pauses if p["step"].startswith("prod/"))}
+        log_at_pause = at_prod
         finished = json.loads(approved.stdout) if approved.stdout else {}
         elapsed = time.monotonic() - started
     finally:
         reconciler.stop()
     return {"root": root, "state": state, "paused": paused, "log_at_pause": log_at_pause, "approve": approved,
+            "pauses": pauses,
             "report": finished, "log": branch_log(root, "ref"), "tree": git(root, "rev-parse", "upgradectl/ref^{tree}"),
             "reconciler": reconciler, "elapsed": elapsed}  # fmt: skip
 
@@ -156,7 +177,8 @@ def test_failing_gate_in_staging_reverts_and_never_touches_prod(vm, plan_file, t
     reconciler = Reconciler(root, CHARTS, on_version=break_staging)
     reconciler.start()
     try:
-        result = cli("execute", *run_args(plan_file, root, "bad", tmp_path / "state"))
+        first = cli("execute", *run_args(plan_file, root, "bad", tmp_path / "state"))
+        result, _ = approve_through(first, "bad", tmp_path / "state")
     finally:
         reconciler.stop()
         vm_delete(vm, '{injected="yes"}')  # the other tests share this VictoriaMetrics
@@ -219,7 +241,15 @@ def _kill_mid_run_then_resume(plan: Path, root: Path, state: Path, run_id: str, 
     reconciler = Reconciler(root, CHARTS)
     reconciler.start()
     try:
-        process = popen("execute", *run_args(plan, root, run_id, state), *extra)
+        result = cli("execute", *run_args(plan, root, run_id, state), *extra)  # pauses for open findings
+        paused = json.loads(result.stdout)["paused"]
+        while not paused["step"].startswith("staging/"):  # dev's pauses answered; staging's is answered below
+            result = cli("approve", run_id, "--state-dir", str(state), *extra, *answer_flags(paused), "--format",
+                         "json")  # fmt: skip
+            assert result.returncode == 6, (result.stdout, result.stderr)
+            paused = json.loads(result.stdout)["paused"]
+        process = popen("approve", run_id, "--state-dir", str(state), *extra, *answer_flags(paused), "--format",
+                        "json")  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             if git(root, "branch", "--list", f"upgradectl/{run_id}") and len(branch_log(root, run_id)) >= 3:
@@ -234,7 +264,7 @@ def _kill_mid_run_then_resume(plan: Path, root: Path, state: Path, run_id: str, 
             assert [r["status"] for r in listed if r["run_id"] == run_id] == ["interrupted"]
         resumed = cli("resume", run_id, "--state-dir", str(state), *extra, "--format", "json")
         assert resumed.returncode == 6, (resumed.stdout, resumed.stderr)  # went on, paused before prod
-        approved = cli("approve", run_id, "--state-dir", str(state), *extra, "--format", "json")
+        approved, _ = approve_through(resumed, run_id, state, *extra)
         assert approved.returncode == 0, (approved.stdout, approved.stderr)
     finally:
         reconciler.stop()

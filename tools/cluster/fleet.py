@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from upgradectl.models import ClusterInfo, Environment, Provider, UserCheck
 from upgradectl.tools.cluster.kubemeta import cluster_name_for_context
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
+from upgradectl.tools.cluster.windows import WeeklyWindow, WindowSpec
 from upgradectl.tools.textfiles import parse_yaml, read_text
 
 
@@ -113,6 +114,9 @@ class FleetSpec(_Spec):
     terraform: list[TerraformSpec] = Field(default_factory=list)
     clusters: list[ClusterEntry] = Field(min_length=1)
     environments: dict[Environment, EnvironmentSpec] = Field(default_factory=dict)
+    maintenance_windows: dict[Environment, list[WindowSpec]] = Field(
+        default_factory=dict, description="Per environment: when disruptive changes may start (cluster/windows.py)"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> FleetSpec:
@@ -172,7 +176,8 @@ class Fleet:
 
 
 _FIELDS = sorted(
-    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec, EnvironmentSpec, CheckSpec)
+    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec, EnvironmentSpec, CheckSpec, WindowSpec,
+                        WeeklyWindow)
      for name in model.model_fields}
 )
 

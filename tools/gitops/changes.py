@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upgradectl.models import ENVIRONMENT_ORDER, Environment, FileEdit, Plan
+from upgradectl.models import ENVIRONMENT_ORDER, Environment, FileEdit, Plan, Step
 from upgradectl.tools.gitops import yaml_edit
 from upgradectl.tools.gitops.yaml_edit import EditError
 from upgradectl.tools.versions import Version, VersionError
@@ -88,7 +88,8 @@ def describe(edit: FileEdit) -> str:
 
 @dataclass
 class ChangeSet:
-    """What one commit of `upgradectl execute` holds: one environment, one hop, its clusters' edits."""
+    """What one commit of `upgradectl execute` holds: one environment, one hop, its clusters' edits; under a
+    canary strategy one wave of clusters (the canary cluster first) and one phase (the canary, then the rest)."""
 
     environment: Environment
     from_version: str
@@ -96,6 +97,11 @@ class ChangeSet:
     clusters: list[str]
     edits: list[FileEdit] = field(default_factory=list)  # what upgradectl applies
     manual: list[FileEdit] = field(default_factory=list)  # what a person must do (execution pauses for them)
+    wave: list[str] = field(default_factory=list)  # the stage's cluster group this set belongs to ([]: all)
+    phase: str = ""  # "canary" (the part first), "rest" (after the canary's gates), "" (the whole hop at once)
+    soak_minutes: int = 0  # from the plan's validate step for this set (0: the stage's soak)
+    before: list[Step] = field(default_factory=list)  # steps a person does before the commit (checklist)
+    after: list[Step] = field(default_factory=list)  # steps a person does once it reconciled, before the soak
 
     @property
     def hop(self) -> str:
@@ -103,8 +109,9 @@ class ChangeSet:
 
     @property
     def key(self) -> str:
-        """Stable id of the step inside a run: environment/hop."""
-        return f"{self.environment}/{self.hop}"
+        """Stable id of the step inside a run: environment/hop[/wave clusters][/phase]."""
+        parts = [self.environment, self.hop, ",".join(self.wave), self.phase]
+        return "/".join(p for p in parts if p)
 
     @property
     def files(self) -> list[str]:
@@ -130,23 +137,59 @@ def _version_key(version: str) -> tuple:
         return (1, version)
 
 
+PART = {"rest": "rest", "green": "green", "retire": ""}  # a step's phase -> the change set it belongs to
+ORDER = ("green", "", "rest")  # blue-green: the green installation and its gate first; canary: the rest last
+PERSON_KINDS = ("upgrade",)  # procedure steps nobody but a person can do (upgradectl never writes to a cluster)
+
+
+def by_hand(step: Step) -> bool:
+    """A step a person must do: a procedure's upgrade step (apply a CRD chart, attach a policy, recycle the canary
+    node, move readers) that is not the hop's own file change."""
+    return step.kind in PERSON_KINDS and not step.edits
+
+
 def change_sets(plan: Plan) -> list[ChangeSet]:
-    """Every (environment, hop) of the plan in execution order, with its edits (CRD charts first)."""
+    """Every change set of the plan in execution order: per environment, per wave of clusters (a canary cluster
+    first), per hop, the canary part before the rest; each with its edits (CRD charts first), its soak and the
+    steps a person does before its commit and after it reconciled."""
     sets: list[ChangeSet] = []
     for stage in sorted(plan.rollout, key=lambda s: ENVIRONMENT_ORDER.index(s.environment)):
-        by_hop: dict[tuple[str, str], ChangeSet] = {}
-        for step in stage.steps:
-            for edit in step.edits:
-                hop = (edit.from_version, edit.to_version)
-                cs = by_hop.setdefault(hop, ChangeSet(stage.environment, hop[0], hop[1], []))
-                if edit.cluster not in cs.clusters:
-                    cs.clusters.append(edit.cluster)
-                (cs.manual if edit.action == "manual" else cs.edits).append(edit)
-        for hop in sorted(by_hop, key=lambda h: (_version_key(h[0]), _version_key(h[1]))):
-            cs = by_hop[hop]
-            cs.edits.sort(key=lambda e: e.purpose != "crd-chart")  # CRDs before the controller (stable)
-            sets.append(cs)
+        waves = stage.waves or [[]]
+        for wave in waves:
+            members = set(wave) or set(stage.clusters)
+            sets.extend(_wave_sets(stage, wave, members))
     return sets
+
+
+def _wave_sets(stage, wave: list[str], members: set[str]) -> list[ChangeSet]:
+    """One wave's change sets: per hop, the set of the hop (or its canary part), then the rest."""
+    by_hop: dict[tuple[str, str, str], ChangeSet] = {}
+    changed: set[tuple[str, str, str, str]] = set()  # (cluster, from, to, part) whose change step came
+    for step in stage.steps:
+        if step.cluster and step.cluster not in members or not step.from_version:
+            continue
+        if not (step.edits or by_hand(step) or step.kind == "validate"):
+            continue
+        at = (step.from_version, step.to_version, PART.get(step.phase, ""))
+        cs = by_hop.setdefault(at, ChangeSet(stage.environment, at[0], at[1], [], wave=list(wave), phase=at[2]))
+        if step.cluster and step.cluster not in cs.clusters:
+            cs.clusters.append(step.cluster)
+        if step.edits:
+            changed.add((step.cluster, *at))
+            for edit in step.edits:
+                (cs.manual if edit.action == "manual" else cs.edits).append(edit)
+            cs.phase = "canary" if step.phase == "canary" else cs.phase
+        elif by_hand(step):
+            (cs.after if (step.cluster, *at) in changed else cs.before).append(step)
+        else:
+            cs.soak_minutes = max(cs.soak_minutes, step.soak_minutes)
+    ordered = sorted(by_hop, key=lambda h: (_version_key(h[0]), _version_key(h[1]), ORDER.index(h[2])))
+    result = []
+    for at in ordered:
+        cs = by_hop[at]
+        cs.edits.sort(key=lambda e: e.purpose != "crd-chart")  # CRDs before the controller (stable)
+        result.append(cs)
+    return result
 
 
 # ---------------------------------------------------------------- applying

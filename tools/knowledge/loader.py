@@ -527,6 +527,57 @@ class Procedure(Entry):
     notes: list[str] = Field(default_factory=list)
 
 
+class StrategyMechanism(Entry):
+    """How the tool does one rollout strategy, from its documentation, or why it cannot (`available: false`).
+
+    Canary: `in_cluster` says whether a subset inside one cluster can take the new version first (otherwise only
+    one cluster of an environment goes first, when there are several). `values` are Helm values the hop's change
+    sets to hold the rest back (dotted path -> YAML scalar; GitOps owners get them as edits, reverted in the rest
+    phase; Helm CLI owners get them as `{strategy_values}` --set flags). Steps render per hop like the procedure's,
+    by phase: `hold` before the change, `subset` once the change is applied (the subset takes the new version;
+    its gate follows), `rest` after the subset's gate. Blue-green: `green` stands the parallel installation up at
+    the hop's target and moves readers to it (its gate follows), `retire` moves readers back to the installation
+    once it runs the target and removes the parallel one; `rollback` undoes the strategy's own steps.
+    """
+
+    available: bool
+    in_cluster: bool = Field(default=False, description="canary: a subset inside one cluster goes first")
+    summary: str = Field(description="The mechanism (or its absence) in upstream's words, short")
+    reason: str = Field(default="", description="Why it is not available (or why not inside a cluster)")
+    values: dict[str, str] = Field(default_factory=dict)
+    needs: list[str] = Field(
+        default_factory=list, description="Cluster facts the steps need (canary_pool, vmsingle, vmagent): a cluster "
+        "without them rolls out without the strategy, and the stage says why",
+    )
+    hold: list[StepTemplate] = Field(default_factory=list)
+    subset: list[StepTemplate] = Field(default_factory=list)
+    rest: list[StepTemplate] = Field(default_factory=list)
+    green: list[StepTemplate] = Field(default_factory=list)
+    retire: list[StepTemplate] = Field(default_factory=list)
+    rollback: list[StepTemplate] = Field(default_factory=list)
+    source: str
+    uncertain: bool = False
+
+    @model_validator(mode="after")
+    def _reason_when_missing(self) -> StrategyMechanism:
+        if (not self.available or not self.in_cluster) and not self.reason and not (self.green or self.retire):
+            raise ValueError("a strategy that is not available (or not inside a cluster) needs a reason")
+        return self
+
+    def templates(self) -> list[StepTemplate]:
+        return [*self.hold, *self.subset, *self.rest, *self.green, *self.retire, *self.rollback]
+
+
+class Strategies(Entry):
+    """What the tool can do besides a rolling upgrade (graph/decision.py and agents/strategies.py read it)."""
+
+    canary: StrategyMechanism | None = None
+    blue_green: StrategyMechanism | None = None
+
+    def templates(self) -> list[StepTemplate]:
+        return [t for m in (self.canary, self.blue_green) if m is not None for t in m.templates()]
+
+
 class IamRequirement(Entry):
     """Cloud permissions a version needs that older versions did not (checked against Terraform IAM)."""
 
@@ -663,6 +714,7 @@ class ToolKnowledge(Entry):
     )
     overlay: OverlayState | None = Field(default=None, description="Set by the loader when an overlay applies")
     procedure: Procedure
+    strategies: Strategies = Field(default_factory=Strategies, description="Canary and blue-green, per tool")
     sources: list[str]
 
     @model_validator(mode="after")

@@ -41,6 +41,7 @@ from upgradectl.tools.notify import NotifyError, check_url, post_message
 from upgradectl.tools.textfiles import read_text
 
 Say = Callable[[str], None]  # where a run reports what it is doing (stderr on the command line)
+Clock = Callable[[], datetime]
 
 
 def load_plan(path: Path) -> Plan:
@@ -116,6 +117,7 @@ class ExecuteRequest:
     state_dir: Path | None = None
     checkpoint: str | None = None  # postgres://... ; default SQLite in state_dir
     notify_url: str | None = None  # Slack-compatible incoming webhook for stage messages (never stored in the run)
+    now: Clock | None = None  # the clock maintenance windows are judged on (tests inject one); default UTC now
 
 
 @dataclass
@@ -182,7 +184,7 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
     if request.dry_run:
         from langgraph.checkpoint.memory import InMemorySaver  # langgraph: loaded only when a run executes
 
-        return _drive(InMemorySaver(), None, run, plan, options, branch, "", {"run_id": run}, say, notify)
+        return _drive(InMemorySaver(), None, run, plan, options, branch, "", {"run_id": run}, say, notify, request.now)
     worktree = (request.state_dir or DEFAULT_STATE_DIR) / "worktrees" / run
     try:
         with opened(request.state_dir, request.checkpoint) as backend:
@@ -202,7 +204,7 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
                                             plan.model_dump_json(), options))  # fmt: skip
             say(f"run {run}: branch {branch} in {worktree}")
             return _drive(backend.checkpointer, backend.store, run, plan, options, branch, str(worktree),
-                          {"run_id": run}, say, notify)  # fmt: skip
+                          {"run_id": run}, say, notify, request.now)  # fmt: skip
     except RunStoreError as exc:
         raise UseCaseError(str(exc)) from None
 
@@ -227,7 +229,7 @@ def notifier(url: str | None, say: Say) -> Callable[[str, str], None] | None:
 
 
 def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, say: Say,
-             notify: Callable[[str, str], None] | None = None):  # fmt: skip
+             notify: Callable[[str, str], None] | None = None, now: Clock | None = None):  # fmt: skip
     from upgradectl.graph.execute import ExecContext  # langgraph: loaded only when a run executes
 
     loaded = _load_fleet(options["fleet"])
@@ -239,16 +241,18 @@ def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, sa
         push=bool(options["push"]), remote=options["remote"], soak_seconds=options["soak"],
         reconcile_timeout=float(options["reconcile_timeout"]), poll_interval=float(options["poll"]),
         metrics_url=options["metrics_url"], fleet_ref=options["fleet"], say=say, notify=notify,
+        windows=dict(loaded.spec.maintenance_windows), **({"now": now} if now is not None else {}),
     )  # fmt: skip
 
 
 def _drive(checkpointer, store, run: str, plan: Plan, options, branch: str, worktree: str, graph_input,
-           say: Say, notify: Callable[[str, str], None] | None = None) -> RunOutcome:  # fmt: skip
+           say: Say, notify: Callable[[str, str], None] | None = None,
+           now: Clock | None = None) -> RunOutcome:  # fmt: skip
     """Run the graph until it ends or pauses; keep the run registry current; report where the run stands."""
     from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
 
-    ctx = _context(plan, options, branch, worktree, say, notify)
-    graph = build_execute_graph(plan, ctx.sets, checkpointer)
+    ctx = _context(plan, options, branch, worktree, say, notify, now)
+    graph = build_execute_graph(plan, ctx.sets, checkpointer, ctx.knowledge)
     config = {"configurable": {"thread_id": run}}
     if store is not None:
         store.update(run, status="running", pid=os.getpid())
@@ -262,8 +266,11 @@ def _drive(checkpointer, store, run: str, plan: Plan, options, branch: str, work
     if pending:
         ask = pending[0]
         if store is not None:
-            store.update(run, status="paused", current_step=f"{ask['step']} (approval)")
+            store.update(run, status="paused", current_step=f"{ask['step']} ({ask.get('kind', 'approval')})")
         return RunOutcome(run, run_report(run, values, ctx, paused=ask), EXIT_PAUSED, ctx.dry_run, ctx.branch)
+    if ctx.dry_run and any(": would wait for the maintenance window" in line for line in values.get("log", [])):
+        report = run_report(run, values, ctx)
+        return RunOutcome(run, report, EXIT_PAUSED, ctx.dry_run, ctx.branch)
     status = values.get("status", "failed")
     if store is not None:
         store.update(run, status=status)
@@ -296,11 +303,28 @@ def run_report(run: str, values: dict, ctx, paused: dict | None = None) -> dict:
             "reconcile": rec.get("reconcile", []), "revert": rec.get("revert", ""),
             "revert_reason": rec.get("revert_reason", ""), "recheck_result": rec.get("recheck_result", ""),
             "recheck_gates": rec.get("recheck_gates", {}), "diff": rec.get("diff", ""), "error": rec.get("error", ""),
+            "phase": cs.phase, "window": rec.get("window", ""), "observed": rec.get("observed", {}),
+            "approval": (values.get("approvals") or {}).get(cs.key, {}), "handwork_by": rec.get("handwork_by", ""),
         })  # fmt: skip
     return {"run_id": run, "status": "paused" if paused else values.get("status", ""),
             "outcome": values.get("outcome", ""), "branch": ctx.branch, "dry_run": ctx.dry_run,
             "paused": paused or None, "approvals": values.get("approvals", {}), "steps": steps,
-            "log": values.get("log", [])}  # fmt: skip
+            "log": values.get("log", []), "timeline": _remaining(ctx, values)}  # fmt: skip
+
+
+def _remaining(ctx, values: dict) -> dict:
+    """The plan's timeline re-estimated with what this run observed: the change minutes each finished change set
+    took replace the estimate for the same hop and phase in later environments."""
+    from upgradectl.graph.timeline import build_timeline, observed_key  # with the graph: loaded by a run
+
+    seen: dict[str, float] = {}
+    for cs in ctx.sets:
+        minutes = ((values.get("steps") or {}).get(cs.key, {}).get("observed") or {}).get("change_minutes")
+        if minutes is not None:
+            seen.setdefault(observed_key(cs), float(minutes))
+    done = {k for k, rec in (values.get("steps") or {}).items() if rec.get("status") == "passed"}
+    timeline = build_timeline(ctx.plan, ctx.knowledge, ctx.windows, ctx.now(), seen, done)
+    return timeline.model_dump(mode="json")
 
 
 # ---------------------------------------------------------------- approve, reject, resume, runs
@@ -313,32 +337,47 @@ class Decision:
     approved: bool
     by: str = ""  # default $USER
     note: str = ""
+    done: bool = False  # the pause's steps by hand are done (`approve --done`)
+    accept: tuple[str, ...] = ()  # finding codes accepted as they are (`approve --accept CODE`)
 
 
 def approve(run: str, decision: Decision, say: Say, state_dir: Path | None = None,
-            checkpoint: str | None = None, notify_url: str | None = None) -> RunOutcome:  # fmt: skip
+            checkpoint: str | None = None, notify_url: str | None = None,
+            now: Clock | None = None) -> RunOutcome:  # fmt: skip
     """Answer a paused run (approve: continue it here until it ends or pauses again; reject: it stops)."""
     from langgraph.types import Command  # langgraph: loaded only when a run executes
 
-    def graph_input(record):
-        if record.status != "paused":
+    from upgradectl.graph.execute import answer_problem  # langgraph: loaded only when a run executes
+
+    def graph_input(record, pause: dict | None):
+        if record.status != "paused" or pause is None:
             raise UseCaseError(f"run {record.run_id} is {record.shown_status()}, not waiting for approval; "
                                f"`upgradectl resume {record.run_id}` continues it")  # fmt: skip
-        answer = {"approved": decision.approved, "by": decision.by or os.environ.get("USER", ""), "note": decision.note}
+        answer = {"approved": decision.approved, "by": decision.by or os.environ.get("USER", ""), "note": decision.note,
+                  "done": decision.done, "accept": list(decision.accept)}  # fmt: skip
+        problem = answer_problem(pause, answer)
+        if problem:
+            raise UseCaseError(f"run {record.run_id} stays paused before {pause['step']}: {problem}")
         return Command(resume=answer)
 
-    return _continue(run, state_dir, checkpoint, graph_input, say, notifier(notify_url, say))
+    return _continue(run, state_dir, checkpoint, graph_input, say, notifier(notify_url, say), now)
 
 
 def resume(run: str, say: Say, state_dir: Path | None = None, checkpoint: str | None = None,
-           notify_url: str | None = None) -> RunOutcome:
+           notify_url: str | None = None, now: Clock | None = None) -> RunOutcome:  # fmt: skip
     """Continue a run after a crash or restart from its last checkpoint (no commit is made twice); a run
-    waiting for approval stays paused, a finished run reports how it ended."""
-    return _continue(run, state_dir, checkpoint, lambda record: None, say, notifier(notify_url, say))
+    waiting for approval stays paused, one waiting for its maintenance window checks the clock again, a finished
+    run reports how it ended."""
+    from langgraph.types import Command  # langgraph: loaded only when a run executes
+
+    def graph_input(record, pause: dict | None):
+        return Command(resume={"retry": True}) if pause and pause.get("kind") == "window" else None
+
+    return _continue(run, state_dir, checkpoint, graph_input, say, notifier(notify_url, say), now)
 
 
 def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say,
-              notify: Callable[[str, str], None] | None = None) -> RunOutcome:
+              notify: Callable[[str, str], None] | None = None, now: Clock | None = None) -> RunOutcome:
     from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
 
     try:
@@ -348,15 +387,17 @@ def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say,
             except RunStoreError as exc:
                 raise UseCaseError(str(exc)) from None
             plan = Plan.model_validate_json(record.plan_json)
+            ctx = _context(plan, record.options, record.branch, record.worktree, say, notify, now)
+            snapshot = build_execute_graph(plan, ctx.sets, backend.checkpointer, ctx.knowledge).get_state(
+                {"configurable": {"thread_id": run}}
+            )
             if record.status in FINAL:
-                ctx = _context(plan, record.options, record.branch, record.worktree, say)
-                values = build_execute_graph(plan, ctx.sets, backend.checkpointer).get_state(
-                    {"configurable": {"thread_id": run}}
-                ).values
+                values = snapshot.values
                 return RunOutcome(run, run_report(run, values, ctx), exit_for(values), ctx.dry_run, ctx.branch)
-            graph_input = graph_input_for(record)
+            pending = [i.value for task in snapshot.tasks for i in task.interrupts]
+            graph_input = graph_input_for(record, pending[0] if pending else None)
             return _drive(backend.checkpointer, backend.store, run, plan, record.options, record.branch,
-                          record.worktree, graph_input, say, notify)  # fmt: skip
+                          record.worktree, graph_input, say, notify, now)  # fmt: skip
     except RunStoreError as exc:
         raise UseCaseError(str(exc)) from None
 
@@ -370,3 +411,28 @@ def list_runs(state_dir: Path | None = None, checkpoint: str | None = None) -> l
         raise UseCaseError(str(exc)) from None
     return [{"run_id": r.run_id, "plan": r.summary, "tool": r.tool, "status": r.shown_status(),
              "current_step": r.current_step, "created": r.created_at, "branch": r.branch} for r in records]  # fmt: skip
+
+
+def show_run(run: str, state_dir: Path | None = None, checkpoint: str | None = None) -> RunOutcome:
+    """One run as it stands (`upgradectl runs RUN_ID`): every change set with its commit, gates, what a person
+    did, the durations it observed, and the rest of the rollout re-estimated with them."""
+    from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
+
+    try:
+        with opened(state_dir, checkpoint) as backend:
+            try:
+                record = backend.store.get(run)
+            except RunStoreError as exc:
+                raise UseCaseError(str(exc)) from None
+            plan = Plan.model_validate_json(record.plan_json)
+            ctx = _context(plan, record.options, record.branch, record.worktree, lambda _: None)
+            snapshot = build_execute_graph(plan, ctx.sets, backend.checkpointer, ctx.knowledge).get_state(
+                {"configurable": {"thread_id": run}}
+            )
+    except RunStoreError as exc:
+        raise UseCaseError(str(exc)) from None
+    pending = [i.value for task in snapshot.tasks for i in task.interrupts]
+    report = run_report(run, snapshot.values, ctx, paused=pending[0] if pending else None)
+    report["status"] = "paused" if pending else record.shown_status()
+    code = EXIT_PAUSED if pending else exit_for(snapshot.values) if record.status in FINAL else EXIT_OK
+    return RunOutcome(run, report, code, ctx.dry_run, ctx.branch)

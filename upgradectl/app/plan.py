@@ -45,6 +45,7 @@ class PlanRequest(BaseModel):
     clusters: list[str] | None = None
     environments: list[str] | None = None
     trigger: str | None = None
+    strategy: str | None = None  # rollout strategy instead of the decision tree's choice (--strategy)
     fleet: str = "demo"
     context: str | None = None  # plan the one live cluster of this kube context instead of a fleet
     kubeconfig: str | None = None
@@ -70,6 +71,7 @@ class PlanRequest(BaseModel):
             "fleet": self.fleet,
             "context": self.context,
             "kubeconfig": self.kubeconfig,
+            "strategy": self.strategy,
         }
         return {key: value for key, value in values.items() if value}  # type: ignore[return-value]
 

@@ -55,6 +55,12 @@ def plan(
         str | None,
         typer.Option("--trigger", help="Override the trigger class: security, cost, feature, compliance, performance."),
     ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option("--strategy", help="Roll out this way instead of the decision tree's choice: rolling, canary, "
+                     "blue-green or maintenance-window. A strategy the tool cannot do falls back to the next "
+                     "safest, with the reason in the decision."),
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="md (Markdown) or json.")] = "md",
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write plan.md and plan.json into this directory.")
@@ -137,7 +143,7 @@ def plan(
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
     wanted = PlanRequest(
         text=request, tool=tool, to=to, clusters=_split(clusters) or None, environments=environments or None,
-        trigger=trigger, fleet=fleet, context=context, kubeconfig=kubeconfig, llm=llm, model=model,
+        trigger=trigger, strategy=strategy, fleet=fleet, context=context, kubeconfig=kubeconfig, llm=llm, model=model,
         run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir, fetch_charts=fetch_charts,
         osv_url=osv_url, osv=not no_osv,
     )  # fmt: skip
