@@ -32,7 +32,7 @@ def open_findings(plan: Plan, sets: list[ChangeSet], index: int) -> list[tuple[s
     those about its clusters, at the first change set that touches each cluster."""
     earlier = {c for cs in sets[:index] for c in cs.clusters}
     fresh = [c for c in sets[index].clusters if c not in earlier]
-    wanted = {s for s in SEVERITY_ORDER if SEVERITY_ORDER.index(s) >= SEVERITY_ORDER.index("high")}
+    wanted = {s for s in SEVERITY_ORDER if SEVERITY_ORDER.index(s) <= SEVERITY_ORDER.index("high")}  # critical, high
     return sorted({(f.code, f.subject.cluster, f.title) for f in plan.findings
                    if f.severity in wanted and f.subject.cluster in fresh})  # fmt: skip
 

@@ -88,8 +88,15 @@ def test_plan_blocks_only_that_cluster_and_execute_refuses_to_start_there(tmp_pa
     plan_file.write_text(planned.stdout)
     run = upgradectl("execute", "--plan", str(plan_file), "--fleet", str(root), "--no-dry-run", "--run-id", "r1",
                      "--state-dir", str(tmp_path / "state"), "--format", "json")  # fmt: skip
-    if run.returncode == 6:  # the blocked stage waits for approval first: approve, then the pre-flight refuses
-        run = upgradectl("approve", "r1", "--by", "alice", "--state-dir", str(tmp_path / "state"), "--format", "json")
+    if run.returncode == 6:  # the blocked stage waits for approval first (its open findings accepted as they are):
+        open_findings = json.loads(run.stdout)["paused"]["findings"]
+        codes = {f["code"] for f in open_findings}
+        assert "HEALTH-INCIDENT-IN-PROGRESS" in codes  # critical and high findings wait for a person, nothing less
+        severity = {f["code"]: f["severity"] for f in plan["findings"]}
+        assert {severity[c] for c in codes} <= {"critical", "high"}
+        accept = [f"--accept={code}" for code in sorted(codes)]  # then the pre-flight
+        run = upgradectl("approve", "r1", "--by", "alice", *accept, "--state-dir", str(tmp_path / "state"),
+                         "--format", "json")  # refuses all the same
     report = json.loads(run.stdout)
     assert run.returncode == 1, run.stdout + run.stderr
     assert report["status"] == "blocked" and "dev-apps is in an incident" in report["outcome"]
