@@ -223,7 +223,8 @@ def test_a_crash_loop_new_after_a_hop_fails_the_health_gate_and_reverts(vm, plan
     reconciler = Reconciler(root, CHARTS, on_version=crash_on_upgrade)
     reconciler.start()
     try:
-        result = cli("execute", *run_args(plan_file, root, "crash", tmp_path / "state"))
+        result, _ = approve_through(cli("execute", *run_args(plan_file, root, "crash", tmp_path / "state")), "crash",
+                                    tmp_path / "state")
     finally:
         reconciler.stop()
     assert result.returncode == 1, (result.stdout, result.stderr)
