@@ -48,14 +48,24 @@ class ClusterEntry(_Spec):
     kubeconfig: str = ""
     gitops_path: str = ""
     metrics_url: str = ""
+    kubernetes_version: str = Field(
+        default="",
+        pattern=r"^(v?\d+\.\d+(\.\d+)?)?$",
+        description="Kubernetes version (1.29 or 1.29.6) of a Git-only cluster; a readable cluster reports its own",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterEntry:
-        if bool(self.snapshot) == bool(self.context):
+        if self.snapshot and self.context:
             raise ValueError(
-                f"cluster {self.name}: set exactly one of snapshot (a directory) or context (kube context)"
+                f"cluster {self.name}: set one of snapshot (a directory) or context (kube context), not both"
             )
         return self
+
+    @property
+    def git_only(self) -> bool:
+        """No cluster access: what runs there is read from the GitOps repo (and Terraform) alone."""
+        return not self.snapshot and not self.context
 
 
 class FleetSpec(_Spec):
@@ -70,17 +80,29 @@ class FleetSpec(_Spec):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"cluster names must be unique; repeated: {', '.join(dupes)}")
+        for cluster in self.clusters:
+            if cluster.git_only and not (cluster.gitops_path and self.gitops) and not self.terraform:
+                raise ValueError(
+                    f"cluster {cluster.name} names neither snapshot nor context, so it is planned from Git alone: "
+                    "give it gitops_path (its folder in the GitOps repo, '.' for the whole repo; the fleet needs "
+                    "gitops: {path: ...}) or list the fleet's terraform directories"
+                )
         return self
 
 
 @dataclass
 class FleetCluster:
-    """One cluster: its fleet entry, its source (None when unreachable) and what went wrong."""
+    """One cluster: its fleet entry, its source (None when unreachable or Git-only) and what went wrong."""
 
     entry: ClusterEntry
     source: ClusterSource | None
     info: ClusterInfo
     error: str = ""
+
+    @property
+    def unreachable(self) -> bool:
+        """A cluster the fleet says to read that could not be read (Git-only clusters are never read)."""
+        return self.source is None and not self.entry.git_only
 
 
 @dataclass
@@ -204,6 +226,8 @@ def load_fleet(ref: str, live_opener=None) -> Fleet:
 
 
 def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
+    if entry.git_only:
+        return _git_only(entry)
     where = str((root / entry.snapshot).resolve()) if entry.snapshot else f"context {entry.context}"
     if entry.kubeconfig and not Path(entry.kubeconfig).expanduser().is_absolute():
         entry = entry.model_copy(update={"kubeconfig": str(root / Path(entry.kubeconfig).expanduser())})
@@ -238,3 +262,19 @@ def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
         source=where,
     )
     return FleetCluster(entry=entry, source=source, info=info)
+
+
+def _git_only(entry: ClusterEntry) -> FleetCluster:
+    """A cluster planned from its desired state: no source; Kubernetes version from the fleet entry ('' unknown)."""
+    info = ClusterInfo(
+        name=entry.name,
+        environment=entry.environment,
+        provider=entry.provider,
+        region=entry.region,
+        kubernetes_version=entry.kubernetes_version.lstrip("v"),
+        role=entry.role,
+        source=f"git: {entry.gitops_path}" if entry.gitops_path else "terraform",
+        reachable=False,
+        git_only=True,
+    )
+    return FleetCluster(entry=entry, source=None, info=info)

@@ -74,41 +74,41 @@ def iter_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
 def _documents_with_lines(text: str) -> Iterator[tuple[int, Any]]:
     """(line, document) for every YAML document, with the line of its first node. The items of a
     `kind: List` document come out one by one, each with its own line."""
-    loader = yamlio.Loader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            doc = loader.construct_document(node)
-            if (
-                isinstance(doc, dict)
-                and str(doc.get("kind", "")).endswith("List")
-                and isinstance(doc.get("items"), list)
-            ):
-                item_nodes = next((v.value for k, v in node.value if getattr(k, "value", None) == "items"), [])
-                for item, item_node in zip(doc["items"], item_nodes, strict=False):
-                    yield item_node.start_mark.line + 1, item
-                continue
-            yield node.start_mark.line + 1, doc
-    finally:
-        loader.dispose()
+    for node, doc in yamlio.documents_with_nodes(text):
+        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+            item_nodes = next((v.value for k, v in node.value if getattr(k, "value", None) == "items"), [])
+            for item, item_node in zip(doc["items"], item_nodes, strict=False):
+                yield item_node.start_mark.line + 1, item
+            continue
+        yield node.start_mark.line + 1, doc
+
+
+_MANIFEST_SHAPE = re.compile(r"^(?:-\s+|\s*)apiVersion:\s*\S.*$(?:.|\n)*?^(?:-\s+|\s*)kind:\s*\S|"
+                             r"^(?:-\s+|\s*)kind:\s*\S.*$(?:.|\n)*?^(?:-\s+|\s*)apiVersion:\s*\S", re.MULTILINE)
+
+
+def looks_like_manifest(text: str) -> bool:
+    """True when a file's text has the apiVersion and kind keys of a Kubernetes object: a file that does not
+    (an application's own config file, whatever its tags) is no GitOps input unless something references it."""
+    return bool(_MANIFEST_SHAPE.search(text))
 
 
 def load_manifests(root: Path) -> tuple[list[Manifest], list[ParseProblem]]:
-    """Every Kubernetes-shaped YAML document under root, and the files that did not parse."""
+    """Every Kubernetes-shaped YAML document under root, and the manifest files that did not parse."""
     manifests: list[Manifest] = []
     problems: list[ParseProblem] = []
     for path in iter_files(root, YAML_SUFFIXES):
         if is_chart_template(path, root):
             continue
         rel = str(path.relative_to(root))
+        text = path.read_text(errors="replace")
         try:
-            for line, doc in _documents_with_lines(path.read_text(errors="replace")):
+            for line, doc in _documents_with_lines(text):
                 if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
                     manifests.append(Manifest(rel, line, doc))
         except yaml.YAMLError as exc:
-            problems.append(ParseProblem(rel, str(exc).splitlines()[0]))
+            if looks_like_manifest(text):
+                problems.append(ParseProblem(rel, str(exc).splitlines()[0]))
     return manifests, problems
 
 
