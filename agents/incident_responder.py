@@ -190,6 +190,24 @@ class ValuesSite:
     document: dict[str, str]
     root: list[str | int]
     editable: bool = True
+    line: int = 0
+
+
+def _git_value_site(t: TaskInput, cluster: str, key: str) -> ValuesSite | None:
+    """Where Git defines one Helm value for a cluster, as its controller merges the values (the generator's
+    source file for a kustomize-generated ConfigMap, spec.values, an Argo CD values file); None when Git
+    declares no values for the tool there. A value the cluster has but Git does not define cannot be edited in
+    Git: that site is not editable."""
+    composed = t.view.desired_values(t.knowledge, {cluster}).get(cluster, [])
+    if not composed or not key:
+        return None
+    for values in composed:
+        origin = values.origin(key)
+        if origin is not None:
+            return ValuesSite(f"{_gitops_prefix(t)}{origin.site.file}", origin.site.selector, list(origin.site.root),
+                              origin.site.editable, origin.line)  # fmt: skip
+    where = f"{key}: not set in Git ({', '.join(v.release for v in composed)}); set outside Git (helm --set?)"
+    return ValuesSite(where, {}, [], False)
 
 
 def _values_site(t: TaskInput, cluster: str) -> ValuesSite:
@@ -216,7 +234,12 @@ def _finding_edit(t: TaskInput, cluster: str, f: Finding, change: BreakingChange
     d = change.detector
     assert d is not None
     common: dict = {"cluster": cluster, "from_version": a, "to_version": b}
-    if f.subject.file:
+    git_site = _git_value_site(t, cluster, f.subject.helm_value_path) if d.kind == "helm_value" else None
+    if git_site is not None:  # where Git defines the value (a generator's source file, spec.values, valueFiles)
+        site = git_site
+        common.update(file=site.file, line=site.line, format="yaml" if site.editable else "",
+                      document=site.document, applies_to=_applies_to(t, site.file, cluster))  # fmt: skip
+    elif f.subject.file:
         file = f"{_gitops_prefix(t)}{f.subject.file}"
         document = {k: v for k, v in (("kind", f.subject.kind), ("name", f.subject.name),
                                       ("namespace", f.subject.namespace)) if v}  # fmt: skip
@@ -253,8 +276,7 @@ def _finding_edit(t: TaskInput, cluster: str, f: Finding, change: BreakingChange
 def _gitops_prefix(t: TaskInput) -> str:
     """The GitOps repo's directory relative to the fleet root ('infra-flux/'), so every edit names a file
     the same way."""
-    root = t.fleet.gitops_root
-    return f"{root.relative_to(t.fleet.root)}/" if root and root.is_relative_to(t.fleet.root) else ""
+    return t.fleet.gitops_prefix
 
 
 def _crd_pins(t: TaskInput, cluster: str) -> list[VersionPin]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from upgradectl.agents.base import knowledge_evidence, make_finding
+from upgradectl.agents.base import FleetView, knowledge_evidence, make_finding
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
     ClusterVersion,
@@ -26,6 +26,7 @@ from upgradectl.tools.analysis.paths import (
     unsupported_clusters,
 )
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.gitops.desired import Declaration
 from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.loader import ToolKnowledge
@@ -96,8 +97,12 @@ def _unpatched_target(
             ],
             detail="A fix published for a supported line is not backported to older ones, so this target may "
             "not contain the fix the request is about. Check the advisory's fixed versions."
-            + (" The version was named in the request, so it is planned as asked; the next advisory will need "
-               "a supported line." if named else ""),
+            + (
+                " The version was named in the request, so it is planned as asked; the next advisory will need "
+                "a supported line."
+                if named
+                else ""
+            ),
             remediation=how[0].upper() + how[1:] + ".",
             sources=[k.patch_policy.source],
             uncertain=k.patch_policy.uncertain,
@@ -217,21 +222,130 @@ def _companions_outside(
     return findings
 
 
-def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> Inventory:
-    """Stage 1: current versions per cluster, the target, and a rule-abiding path per version group."""
+def git_installation(cluster: str, declarations: list[Declaration], prefix: str) -> Installation | None:
+    """The version Git declares for a cluster: the strongest declaration that names one, citing it and the
+    other declarations that agree."""
+    named = [d for d in declarations if d.version]
+    if not named:
+        return None
+    chosen = named[0]
+    agreeing = [d for d in named if d.version == chosen.version]
+    evidence = tuple(d.evidence(prefix) for d in agreeing[:3])
+    return Installation(cluster, chosen.version, chosen.declared, None, evidence)
+
+
+def _git_only_inventory(
+    k: ToolKnowledge,
+    name: str,
+    declarations: list[Declaration],
+    declared: Installation | None,
+    installs: dict[str, Installation],
+    checked: list[str],
+) -> list[Finding]:
+    """A Git-only cluster runs what Git declares; a declaration whose version Git does not tell is a finding."""
+    if declared is not None:
+        installs[name] = declared
+        others = sorted({d.version for d in declarations if d.version and d.version != declared.version})
+        checked.append(
+            f"{name}: Git declares {k.display_name} {declared.version} ({declared.evidence[0].ref})"
+            + (f"; other declarations say {', '.join(others)}" if others else "")
+        )
+        return []
+    if not declarations:
+        checked.append(f"{name}: Git declares no {k.display_name} installation")
+        return []
+    first = declarations[0]
+    checked.append(f"{name}: {first.owner} declares {k.display_name} but not which version ({first.note})")
+    return [
+        make_finding(
+            code="GITOPS-VERSION-UNDECLARED",
+            severity="medium",
+            category="incomplete",
+            title=f"{name}: {first.owner} installs {k.display_name}, but Git does not say which version "
+            f"({first.ref}); {name} is left out of the plan",
+            agent=AGENT,
+            subject=Subject(cluster=name, tool=k.tool, file=first.file, line=first.line),
+            evidence=[d.evidence() for d in declarations[:3]],
+            detail=first.note,
+            remediation="Pin one chart version in Git (the controller then installs exactly it), or give "
+            "upgradectl access to the cluster (snapshot or context in the fleet file) so it reads what runs.",
+        )
+    ]
+
+
+def _drift(k: ToolKnowledge, name: str, found: Installation, declared: Installation) -> Finding:
+    """Git declares one version, the cluster runs another."""
+    return make_finding(
+        code="GITOPS-VERSION-DRIFT",
+        severity="high",
+        category="inventory",
+        title=f"{name}: Git declares {k.display_name} {declared.version} ({declared.evidence[0].ref}) but the "
+        f"cluster runs {found.version}",
+        agent=AGENT,
+        subject=Subject(cluster=name, tool=k.tool, version=found.version),
+        evidence=[*found.evidence, *declared.evidence],
+        detail="The plan starts from the running version, and its edits expect Git to pin that version: they "
+        "are refused while Git says otherwise. A reconciliation failing or suspended, a change made by hand "
+        "(helm upgrade, kubectl edit) or a pin not merged yet all look like this.",
+        remediation="Find out which is right (flux get helmreleases -A, or argocd app get), make Git and the "
+        "cluster agree, then plan again.",
+    )
+
+
+def _kubernetes_unknown(k: ToolKnowledge, name: str, current: str, target: str, cur_range, tgt_range) -> Finding:
+    """A cluster whose Kubernetes version is not known: compatibility is unknown, never assumed."""
+    ranges = "; ".join(
+        f"{k.display_name} {version} supports Kubernetes {kube_range}"
+        for version, kube_range in ((current, cur_range), (target, tgt_range))
+        if kube_range
+    )
+    return make_finding(
+        code="K8S-VERSION-UNKNOWN",
+        severity="medium",
+        category="incomplete",
+        title=f"{name}: Kubernetes version unknown, so whether {k.display_name} {current} and the path to {target} "
+        "support it was not checked",
+        agent=AGENT,
+        subject=Subject(cluster=name, tool=k.tool, version=current),
+        evidence=[
+            Evidence(
+                source="gitops",
+                ref=f"{name}: fleet entry",
+                excerpt="no kubernetes_version for this Git-only cluster (and no --kubernetes)",
+            ),  # fmt: skip
+            knowledge_evidence(k, "releases", ranges or f"no Kubernetes range for {current} or {target}"),
+        ],
+        remediation="Pass --kubernetes X.Y (or set kubernetes_version on the cluster in the fleet file) and plan "
+        "again; every hop is then checked against it.",
+    )
+
+
+def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, view: FleetView | None = None) -> Inventory:
+    """Stage 1: current versions per cluster (running, else as Git declares them for Git-only clusters; a
+    difference is drift), the target, and a rule-abiding path per version group."""
     wanted = set(request.clusters)
     unknown = wanted - set(fleet.clusters)
     if unknown:
         raise PlanningError(
             f"unknown cluster(s) {', '.join(sorted(unknown))}; the fleet has {', '.join(fleet.clusters)}"
         )
+    view = view or FleetView(fleet)
     installs: dict[str, Installation] = {}
     checked = []
     findings: list[Finding] = []
     for name, cluster in fleet.clusters.items():
+        declarations = view.declarations_for(k, name)
+        declared = git_installation(name, declarations, fleet.gitops_prefix)
         if cluster.source is None:
+            if cluster.entry.git_only:
+                findings.extend(_git_only_inventory(k, name, declarations, declared, installs, checked))
             continue
         found = detect_installation(k, cluster.source, name)
+        if found and declared and found.version != declared.version and not found.provider_managed:
+            findings.append(_drift(k, name, found, declared))
+        elif found and declared:
+            checked.append(f"{name}: Git declares the running {k.display_name} {found.version} "
+                           f"({declared.evidence[0].ref})")  # fmt: skip
         if found and found.provider_managed:
             checked.append(
                 f"{name}: {k.display_name} {found.version} is managed by the cloud provider "
@@ -290,6 +404,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
         in_scope = cluster in scope
         cur_range = k.kube_range(current) if current else None
         tgt_range = k.kube_range(target) if in_scope else None
+        kube_known = cluster.info.kubernetes_known
         versions.append(
             ClusterVersion(
                 cluster=name,
@@ -297,14 +412,20 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge) -> I
                 kubernetes_version=cluster.info.kubernetes_version,
                 current_version=current,
                 target_version=target if in_scope else "",
-                current_supported=cur_range.contains(cluster.info.kubernetes_version) if cur_range else None,
+                current_supported=cur_range.contains(cluster.info.kubernetes_version)
+                if cur_range and kube_known
+                else None,
                 current_kubernetes_range=str(cur_range) if cur_range else "",
-                target_supported=tgt_range.contains(cluster.info.kubernetes_version) if tgt_range else None,
+                target_supported=tgt_range.contains(cluster.info.kubernetes_version)
+                if tgt_range and kube_known
+                else None,
                 target_kubernetes_range=str(tgt_range) if tgt_range else "",
                 detected_from=list(found.evidence) if found else [],
             )
         )
-        if in_scope and cur_range and not cur_range.contains(cluster.info.kubernetes_version):
+        if in_scope and not kube_known:
+            findings.append(_kubernetes_unknown(k, name, current, target, cur_range, tgt_range))
+        if in_scope and cur_range and kube_known and not cur_range.contains(cluster.info.kubernetes_version):
             release = k.release(current)
             findings.append(
                 make_finding(

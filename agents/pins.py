@@ -118,8 +118,7 @@ def _element_cluster(element: dict) -> str:
 
 
 def _repo_prefix(view: FleetView) -> str:
-    root = view.fleet.gitops_root
-    return f"{root.relative_to(view.fleet.root)}/" if root and root.is_relative_to(view.fleet.root) else ""
+    return view.fleet.gitops_prefix
 
 
 def _line_of(view: FleetView, m: Manifest, needle: str) -> int:

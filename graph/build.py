@@ -42,10 +42,10 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
     request = state["request"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, ctx.fleet, k)
+    inventory = take_inventory(request, ctx.fleet, k, ctx.view)
     findings = list(inventory.findings)
     for name, cluster in ctx.fleet.clusters.items():
-        if cluster.source is None and (not request.clusters or name in request.clusters):
+        if cluster.unreachable and (not request.clusters or name in request.clusters):
             findings.append(
                 make_finding(
                     code="FLEET-CLUSTER-UNREACHABLE",

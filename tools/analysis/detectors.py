@@ -20,6 +20,7 @@ from upgradectl.models import Evidence, Subject
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
 from upgradectl.tools.gitops.manifests import Manifest, MetricUse, find_line, line_text
+from upgradectl.tools.gitops.values import ComposedValues
 from upgradectl.tools.helm import HelmRelease, get_value
 from upgradectl.tools.knowledge.loader import Detector
 from upgradectl.tools.versions import Version, VersionError
@@ -53,6 +54,7 @@ class ScanInput:
     manifest_clusters: dict[str, set[str]] = field(default_factory=dict)  # file -> clusters applying it
     gitops_root: Path | None = None
     metric_uses: list[MetricUse] = field(default_factory=list)
+    desired_values: dict[str, list[ComposedValues]] = field(default_factory=dict)  # cluster -> values Git declares
 
 
 def run_detector(detector: Detector, scan: ScanInput) -> list[Hit]:
@@ -208,6 +210,8 @@ def _value_matches(d: Detector, values: dict[str, Any], value: Any) -> bool:
 
 
 def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
+    """Watched keys in the values a cluster's Helm release was installed with, and in the values Git declares
+    (merged as the controller merges them), the latter cited where each key is defined."""
     hits = []
     for cluster, release in scan.releases.items():
         for key in d.watched_keys():
@@ -223,6 +227,33 @@ def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
                     new=d.renames.get(key, ""),
                 )
             )
+    found: dict[tuple, tuple[Hit, list[str]]] = {}  # one hit per place a value is defined, for every cluster
+    for cluster, composed in sorted(scan.desired_values.items()):
+        for values in composed:
+            for key in d.watched_keys():
+                present, value = get_value(values.values, key)
+                origin = values.origin(key)
+                if not present or origin is None or not _value_matches(d, values.values, value):
+                    continue
+                place = (origin.ref, key, values.release)
+                if place in found:
+                    found[place][1].append(cluster)
+                    continue
+                shown = "<redacted>" if origin.secret else value if not isinstance(value, (dict, list)) else "{...}"
+                subject = Subject(
+                    helm_release=values.release.split(" ", 1)[-1],
+                    helm_value_path=key,
+                    file=origin.site.file,
+                    line=origin.line,
+                    kind=origin.site.selector.get("kind", ""),
+                    name=origin.site.selector.get("name", ""),
+                    namespace=origin.site.selector.get("namespace", ""),
+                    values_root=".".join(str(p) for p in origin.site.root),
+                )
+                evidence = Evidence(source="gitops", ref=origin.ref, excerpt=f"{key}: {shown} ({values.release})")
+                found[place] = (Hit(subject, evidence, old=key, new=d.renames.get(key, "")), [cluster])
+    for hit, clusters in found.values():
+        hits.append(Hit(hit.subject.model_copy(update={"cluster": ",".join(clusters)}), hit.evidence, hit.old, hit.new))
     return hits
 
 

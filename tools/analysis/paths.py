@@ -50,12 +50,18 @@ def _is_latest_patch(k: ToolKnowledge, version: str) -> bool:
     return release is not None and Version.parse(release.latest_patch) <= Version.parse(version)
 
 
+def known_kubernetes(kubernetes_version: str) -> bool:
+    """False for a cluster whose Kubernetes version is not known (a Git-only cluster without one given)."""
+    return bool(kubernetes_version) and kubernetes_version != "0.0.0"
+
+
 def unsupported_clusters(k: ToolKnowledge, version: str, kube_versions: Mapping[str, str]) -> list[str]:
-    """Clusters whose Kubernetes version lies outside the range this tool version supports."""
+    """Clusters whose Kubernetes version lies outside the range this tool version supports. A cluster whose
+    version is unknown is never listed: its compatibility is unknown, which the inventory reports."""
     kube_range = k.kube_range(version)
     if kube_range is None:
         return []
-    return sorted(c for c, kv in kube_versions.items() if not kube_range.contains(kv))
+    return sorted(c for c, kv in kube_versions.items() if known_kubernetes(kv) and not kube_range.contains(kv))
 
 
 def latest_compatible(k: ToolKnowledge, kube_versions: Mapping[str, str], lts: bool = False) -> tuple[str, str]:
@@ -66,7 +72,8 @@ def latest_compatible(k: ToolKnowledge, kube_versions: Mapping[str, str], lts: b
         if release.latest_patch in release.avoid or (lts and not release.lts):
             continue
         if not unsupported_clusters(k, release.latest_patch, kube_versions):
-            listed = ", ".join(f"{c} ({v})" for c, v in sorted(kube_versions.items()))
+            listed = ", ".join(f"{c} ({v if known_kubernetes(v) else 'Kubernetes unknown'})"
+                               for c, v in sorted(kube_versions.items()))  # fmt: skip
             kube_range = k.kube_range(release.latest_patch)
             supported = f"supports Kubernetes {kube_range}" if kube_range else "publishes no Kubernetes range"
             lts_note = next((n for n in release.notes if "LTS" in n), "") if lts else ""

@@ -14,9 +14,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from upgradectl.models import ClusterInfo, Environment, Provider
+from upgradectl.models import ENVIRONMENT_ORDER, ClusterInfo, Environment, Provider
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
+from upgradectl.tools.gitops.layout import discover_clusters
 
 
 class FleetError(ValueError):
@@ -117,6 +118,15 @@ class Fleet:
         return (self.root / self.spec.gitops.path).resolve() if self.spec.gitops else None
 
     @property
+    def gitops_prefix(self) -> str:
+        """The GitOps repo's directory relative to the fleet root ('infra-flux/'; '' when it is the root), so
+        every file a plan names is relative to the fleet root."""
+        root = self.gitops_root
+        if root is None or root == self.root.resolve() or not root.is_relative_to(self.root.resolve()):
+            return ""
+        return f"{root.relative_to(self.root.resolve()).as_posix()}/"
+
+    @property
     def terraform_roots(self) -> list[Path]:
         return [(self.root / t.path).resolve() for t in self.spec.terraform]
 
@@ -186,6 +196,42 @@ def context_fleet(
     return fleet
 
 
+REPO_PREFIX = "repo:"
+
+
+def repo_fleet(path: str, kubernetes: str = "", environment: str = "") -> Fleet:
+    """A fleet of Git-only clusters read from a GitOps repository's layout, for `plan --repo PATH`.
+
+    Clusters come from tools/gitops/layout.py; a cluster whose name does not say its environment gets
+    `environment`, else prod (a cluster of unknown standing gets the strictest gates and approvals).
+    `kubernetes` (1.29 or 1.29.6) is every cluster's Kubernetes version; '' leaves it unknown.
+    """
+    root = Path(path.removeprefix(REPO_PREFIX)).expanduser().resolve()
+    if not root.is_dir():
+        raise FleetError(f"--repo {path}: no such directory; pass the path of a GitOps repository checkout")
+    if environment and environment not in ENVIRONMENT_ORDER:
+        raise FleetError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENT_ORDER)}")
+    entries = []
+    for found in discover_clusters(root):
+        try:
+            entries.append(
+                ClusterEntry(
+                    name=found.name,
+                    environment=found.environment or environment or "prod",  # type: ignore[arg-type]
+                    gitops_path=found.gitops_path,
+                    kubernetes_version=kubernetes,
+                )
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise FleetError(f"--kubernetes {kubernetes!r}: {problems} (give X.Y, e.g. 1.29)") from exc
+    spec = FleetSpec(name=f"repo {root.name}", gitops=GitOpsSpec(path="."), clusters=entries)
+    fleet = Fleet(name=spec.name, root=root, spec=spec)
+    for entry in entries:
+        fleet.clusters[entry.name] = _git_only(entry)
+    return fleet
+
+
 def provider_for_version(server_version: dict) -> Provider:
     """eks or gke from the managed distributions' gitVersion suffixes (v1.29.6-eks-1552ad0, v1.30.5-gke.1014001)."""
     git = str(server_version.get("gitVersion", ""))
@@ -203,12 +249,17 @@ def _provider_for_context(context: str) -> Provider:
     return "other"
 
 
-def load_fleet(ref: str, live_opener=None) -> Fleet:
-    """Load a fleet by file, directory or the name 'demo'.
+def load_fleet(ref: str, live_opener=None, kubernetes: str = "") -> Fleet:
+    """Load a fleet by file, directory, the name 'demo', or 'repo:PATH' (a GitOps repository's layout).
 
     `live_opener(entry) -> ClusterSource` opens kube contexts; without one, context entries are
-    reported as unreachable with an explanation.
+    reported as unreachable with an explanation. `kubernetes` is the Kubernetes version of Git-only
+    clusters whose entry names none.
     """
+    if ref.startswith(REPO_PREFIX):
+        return repo_fleet(ref, kubernetes)
+    if kubernetes and not re.fullmatch(r"v?\d+\.\d+(\.\d+)?", kubernetes):
+        raise FleetError(f"--kubernetes {kubernetes!r} is not a Kubernetes version; give X.Y, e.g. 1.29")
     file = _fleet_file(ref)
     try:
         raw = yamlio.load(file.read_text())
@@ -221,6 +272,8 @@ def load_fleet(ref: str, live_opener=None) -> Fleet:
         raise FleetError(f"{file} is not a valid fleet file: {problems}") from exc
     fleet = Fleet(name=spec.name, root=file.parent.resolve(), spec=spec)
     for entry in spec.clusters:
+        if entry.git_only and kubernetes and not entry.kubernetes_version:
+            entry = entry.model_copy(update={"kubernetes_version": kubernetes})
         fleet.clusters[entry.name] = _open(fleet.root, entry, live_opener)
     return fleet
 

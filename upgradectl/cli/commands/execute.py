@@ -69,8 +69,7 @@ def _load_fleet(ref: str):
 
 
 def _gitops_prefix(fleet) -> str:
-    root = fleet.gitops_root
-    return f"{root.relative_to(fleet.root)}/" if root and root.is_relative_to(fleet.root) else ""
+    return fleet.gitops_prefix
 
 
 def _emit(text: str) -> None:

@@ -91,6 +91,23 @@ def plan(
             "(default: $KUBECONFIG, then ~/.kube/config).",
         ),
     ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="Plan from a GitOps repository alone, without a fleet file: clusters from its layout (Flux "
+            "clusters/<name>/ syncs, Argo CD destinations, else one cluster named after the directory), versions "
+            "and Helm values as Git declares them, environments from cluster names (else --env, else prod).",
+        ),
+    ] = None,
+    kubernetes: Annotated[
+        str | None,
+        typer.Option(
+            "--kubernetes",
+            help="Kubernetes version (X.Y) of Git-only clusters (--repo, or fleet entries without snapshot, context "
+            "or kubernetes_version). Unknown: compatibility findings say so and the plan is incomplete (exit 3).",
+        ),
+    ] = None,
     llm: Annotated[
         str,
         typer.Option(
@@ -116,7 +133,7 @@ def plan(
     from upgradectl.cli.commands.llm_mode import open_llm_session, parse_request_with_model, report_llm
     from upgradectl.cli.progress import plan_progress
     from upgradectl.graph.run import run_plan
-    from upgradectl.tools.cluster.fleet import FleetError, context_fleet, load_fleet
+    from upgradectl.tools.cluster.fleet import FleetError, context_fleet, load_fleet, repo_fleet
     from upgradectl.tools.knowledge.loader import KnowledgeError
 
     if output_format not in ("md", "json"):
@@ -128,17 +145,24 @@ def plan(
     if context is not None and fleet != "demo":
         raise fail("--context plans one live cluster and does not combine with --fleet; to mix, name the context in "
                    "the fleet file (clusters: - name: ..., environment: ..., context: ...)")
+    if repo is not None and (fleet != "demo" or context is not None):
+        raise fail("--repo plans from a repository without a fleet file and does not combine with --fleet or "
+                   "--context; to mix, name the repository in the fleet file (gitops: {path: ...}) and give the "
+                   "Git-only clusters gitops_path")
     environments = [e.strip() for e in env.split(",") if e.strip()] if env else []
     if context is not None and len(environments) > 1:
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
     loaded = None
-    fleet_ref = f"context {context}" if context is not None else fleet
+    fleet_ref = f"context {context}" if context is not None else f"repo:{Path(repo).resolve()}" if repo else fleet
     session = open_llm_session(llm, model, run_log, out)
     try:
         if context is not None:
             loaded = context_fleet(context, kubeconfig or "", environments[0] if environments else "prod")
+        elif repo is not None:
+            loaded = repo_fleet(repo, kubernetes or "", environments[0] if len(environments) == 1 else "")
         else:
-            loaded = load_fleet(fleet, live_opener=partial(_open_context, kubeconfig=kubeconfig))
+            loaded = load_fleet(fleet, live_opener=partial(_open_context, kubeconfig=kubeconfig),
+                                kubernetes=kubernetes or "")  # fmt: skip
         upgrade = parse_request_with_model(
             session,
             request,
@@ -154,7 +178,7 @@ def plan(
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
             result = run_plan(upgrade, loaded, fleet_ref, llm=session, on_update=on_update)
     except PlanningError as exc:
-        unread = [c for c in loaded.clusters.values() if c.source is None] if loaded else []
+        unread = [c for c in loaded.clusters.values() if c.unreachable] if loaded else []
         for cluster in unread:
             err.print(f"{cluster.info.name} could not be read: {cluster.error}", highlight=False, markup=False)
         if unread:
