@@ -4,7 +4,7 @@ Helm chart and CRD changes, and the GitOps edits each hop needs."""
 from __future__ import annotations
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
-from upgradectl.agents.detection import detect_changes
+from upgradectl.agents.detection import detect_changes, unread_values
 from upgradectl.agents.pins import chart_name
 from upgradectl.models import (
     Evidence,
@@ -192,6 +192,9 @@ def compatibility(t: TaskInput) -> TaskResult:
 def helm_and_crds(t: TaskInput) -> TaskResult:
     """Stage 2: Helm values renamed or removed on the path, chart location, CRD upgrade mechanism."""
     result = detect_changes(t, ("helm_value",), AGENT)
+    unread = unread_values(t, AGENT)
+    result.findings.extend(unread.findings)
+    result.checked.extend(unread.checked)
     k = t.knowledge
     if k.chart.crd_chart:
         crd_chart = k.chart.crd_chart.rsplit("/", 1)[-1]

@@ -105,9 +105,14 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown as it
     will read after the previous hops (the file today holds the path's starting version)."""
     k = t.knowledge
-    declared = re.split(r"[:=]", pin.text, maxsplit=1)[-1].strip().strip('"' + "'")
+    if pin.pin != "chart":
+        return _own_version_edit(t, pin, a, b)
+    declared = re.sub(r"\s+#.*$", "", re.split(r"[:=]", pin.text, maxsplit=1)[-1]).strip().strip('"' + "'")
     before = k.chart_version_for(a)
     old = k.chart.spell(before) if declared and before else declared
+    start = t.path_for(pin.cluster)
+    if declared and start is not None and a == start.from_version:
+        old = declared  # the first hop edits what Git declares today (several charts can ship one version)
     shown = pin.text.replace(declared, "{value}", 1) if declared else pin.text + " {value}"
     if purpose == "chart-version" and pin.kind.startswith("argocd"):
         purpose = "target-revision"
@@ -131,6 +136,30 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     return FileEdit(
         purpose=purpose, action="set", new=k.chart.spell(chart), reconcile=_reconcile_target(t, pin, document), **common
     )
+
+
+def _own_version_edit(t: TaskInput, pin: VersionPin, a: str, b: str) -> FileEdit:
+    """A pin of the tool's own version (an OCIRepository tag, a FluxInstance version, an image tag) set to
+    the hop's version as Git spells it; a generated or bootstrap-only file is a change to make by hand."""
+    spell = "v" if pin.declared.startswith("v") else ""
+    start = t.path_for(pin.cluster)
+    value = pin.value or pin.declared
+    current = pin.declared if start is not None and a == start.from_version else f"{spell}{a}"
+    old, new = value.replace(pin.declared, current, 1), value.replace(pin.declared, f"{spell}{b}", 1)
+    shown = pin.text.replace(value, "{value}", 1) if value in pin.text else f"{pin.text} {{value}}"
+    common = {"cluster": pin.cluster, "from_version": a, "to_version": b, "file": pin.file, "line": pin.line,
+              "format": "yaml", "old": old, "shown": shown,
+              "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
+    if pin.pin == "generated":
+        note = (f"regenerate {pin.file} for {t.knowledge.display_name} {b}: flux install --version={spell}{b} "
+                f"--export > {pin.file} (add the --components-extra it was generated with)")  # fmt: skip
+        return FileEdit(purpose="chart-version", action="manual", note=note, **common)
+    if pin.pin == "bootstrap":
+        note = f"also set {spell}{b} here (applied by hand at bootstrap, not reconciled: a re-bootstrap installs it)"
+        return FileEdit(purpose="manual", action="manual", note=note, **common)
+    document, path = _yaml_site(t, pin.file, pin.line)
+    return FileEdit(purpose="chart-version", action="set", new=new, document=document, path=path,
+                    **{k: v for k, v in common.items() if k not in ("document", "path")})  # fmt: skip
 
 
 def _yaml_site(t: TaskInput, file: str, line: int) -> tuple[dict[str, str], list[str | int]]:
@@ -303,12 +332,17 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
     pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
     edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
     release = t.releases.get(cluster)
-    site = _values_site(t, cluster)
-    for value_path, value in _image_tag_pins(release.values, path.from_version) if release else []:
+    if release is not None:
+        tags = _image_tag_pins(release.values, path.from_version)
+    else:  # a Git-only cluster: the values Git declares
+        composed = t.view.desired_values(k, {cluster}).get(cluster, [])
+        tags = [tag for values in composed for tag in _image_tag_pins(values.values, path.from_version)]
+    for value_path, value in tags:
+        site = _git_value_site(t, cluster, value_path) or _values_site(t, cluster)
         spell = "v" if value.startswith("v") else ""
         edits.append(
             FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="image-tag",
-                     action="set" if site.editable else "manual", file=site.file,
+                     action="set" if site.editable else "manual", file=site.file, line=site.line,
                      format="yaml" if site.editable else "", document=site.document, values_root=site.root,
                      path=value_path.split("."), old=f"{spell}{a}", new=f"{spell}{b}",
                      applies_to=_applies_to(t, site.file, cluster) if site.editable else [cluster])  # fmt: skip

@@ -44,6 +44,9 @@ Via = Literal[
     "image",
     "terraform",
 ]
+PinKind = Literal["chart", "app", "generated", "bootstrap", "none"]
+"""How the version at file:line changes: a chart version, the tool's own version (a tag, an image, a
+distribution), a generated file to regenerate, a file applied by hand at bootstrap, or not at all (a label)."""
 CHART_VIAS = (
     "flux-helmrelease",
     "flux-chartref",
@@ -72,6 +75,8 @@ class Declaration:
     note: str = ""
     values: ComposedValues | None = None
     clusters: tuple[str, ...] = ()  # Terraform: the clusters a tfvars file pins; () -> by applied_file
+    pin: PinKind = "chart"
+    value: str = ""  # the whole scalar at file:line when the version is part of it (an image, a URL)
 
     @property
     def ref(self) -> str:
@@ -395,6 +400,8 @@ class _Reader:
                         label if use_label else tag,
                         version,
                         note=note,
+                        pin="none" if use_label else "app",
+                        value=image,
                     )
                 )
                 break
@@ -420,6 +427,7 @@ def _flux_distribution(reader: _Reader, kustomizations: list[Kustomization]) -> 
                         text.strip(),
                         match.group(1),
                         _clean(match.group(1)),
+                        pin="generated",
                     )
                 )
     for m in reader.by_kind.get("OCIRepository", []):
@@ -438,6 +446,7 @@ def _flux_distribution(reader: _Reader, kustomizations: list[Kustomization]) -> 
                     tag,
                     _clean(tag) if _exact(tag) else "",
                     repository=str(spec.get("url", "")),
+                    pin="app",
                 )
             )
     for m in reader.by_kind.get("FluxInstance", []):
@@ -457,6 +466,7 @@ def _flux_distribution(reader: _Reader, kustomizations: list[Kustomization]) -> 
                 version,
                 _clean(version) if _exact(version) else "",
                 note="" if _exact(version) else f"{version} is a range: the Flux Operator picks",
+                pin="app" if _exact(version) else "none",
             )
         )
     for m in reader.by_kind.get("HelmRelease", []):
@@ -478,6 +488,7 @@ def _flux_distribution(reader: _Reader, kustomizations: list[Kustomization]) -> 
                     version,
                     _clean(version) if _exact(version) else "",
                     values=values,
+                    pin="app" if origin.site.editable and _exact(version) else "none",
                 )
             )
     for kustomization in kustomizations:
@@ -497,6 +508,8 @@ def _flux_distribution(reader: _Reader, kustomizations: list[Kustomization]) -> 
                         reader.text(kustomization.file, line),
                         match.group(1),
                         _clean(match.group(1)),
+                        pin="bootstrap",
+                        value=str(resource),
                     )
                 )
     return found

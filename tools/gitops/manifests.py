@@ -341,7 +341,11 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
 
 def _referenced_paths(m: Manifest, file: str) -> list[str]:
     if m.kind == "Kustomization" and m.api_version.startswith("kustomize.toolkit.fluxcd.io/"):
-        path = str(m.doc.get("spec", {}).get("path", ""))
+        spec = m.doc.get("spec") if isinstance(m.doc.get("spec"), dict) else {}
+        source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+        if source.get("kind", "GitRepository") != "GitRepository":
+            return []  # its path is inside another artifact (OCIRepository, Bucket, ExternalArtifact), not this repo
+        path = str(spec.get("path", ""))
         return [_normpath(path) or "."] if path else []
     if m.kind == "Kustomization" and m.api_version.startswith("kustomize.config.k8s.io/"):
         base = Path(file).parent
