@@ -165,7 +165,8 @@ class TaskInput:
             gitops_root=self.fleet.gitops_root,
             # dashboards and alert rules watch every cluster's metrics wherever they are deployed
             metric_uses=self.view.metric_uses,
-            desired_values=self.view.desired_values(self.knowledge, clusters),
+            # Git's values for the clusters whose deployed release cannot be read (Git-only clusters)
+            desired_values=self.view.desired_values(self.knowledge, clusters - set(self.releases)),
         )
 
     def path_for(self, cluster: str) -> UpgradePath | None:

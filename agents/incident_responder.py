@@ -339,6 +339,8 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
         tags = [tag for values in composed for tag in _image_tag_pins(values.values, path.from_version)]
     for value_path, value in tags:
         site = _git_value_site(t, cluster, value_path) or _values_site(t, cluster)
+        if any(e.file == site.file and e.line == site.line and e.line for e in edits):
+            continue  # that value is a version pin already edited above (a Flux distribution version)
         spell = "v" if value.startswith("v") else ""
         edits.append(
             FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="image-tag",
@@ -351,7 +353,8 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
         edits.append(
             FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="manual", action="manual",
                      note=f"no version pin found in Terraform or GitOps for {cluster}: upgrade Helm release "
-                     f"{release.ref if release else k.release_name} directly")  # fmt: skip
+                     f"{release.ref} directly" if release else f"no version pin found in Terraform or GitOps for "
+                     f"{cluster}: upgrade {k.display_name} with the steps below")  # fmt: skip
         )
     unique: dict[str, FileEdit] = {}
     for edit in edits:

@@ -16,7 +16,7 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
-from upgradectl.tools.analysis.inventory import Installation, companions, detect_installation
+from upgradectl.tools.analysis.inventory import Installation, companions, detect_installation, served_range
 from upgradectl.tools.analysis.paths import (
     PathError,
     latest_compatible,
@@ -236,6 +236,7 @@ def git_installation(cluster: str, declarations: list[Declaration], prefix: str)
 
 def _git_only_inventory(
     k: ToolKnowledge,
+    view: FleetView,
     name: str,
     declarations: list[Declaration],
     declared: Installation | None,
@@ -252,8 +253,31 @@ def _git_only_inventory(
         )
         return []
     if not declarations:
-        checked.append(f"{name}: Git declares no {k.display_name} installation")
-        return []
+        inferred = served_range(k, view.manifests_for({name}), view.fleet.gitops_prefix)
+        if inferred is None:
+            checked.append(f"{name}: Git declares no {k.display_name} installation and applies none of its objects")
+            return []
+        evidence = (inferred.low_because, *([inferred.high_because] if inferred.high_because else []))
+        installs[name] = Installation(name, inferred.low, "", None, evidence)
+        checked.append(f"{name}: Git pins no {k.display_name} version; its {k.display_name} objects are served by "
+                       f"{inferred.low} to {inferred.high}: planned from {inferred.low}")  # fmt: skip
+        return [
+            make_finding(
+                code="GITOPS-VERSION-INFERRED",
+                severity="medium",
+                category="inventory",
+                title=f"{name}: Git pins no {k.display_name} version; the API versions its manifests use are served "
+                f"by {k.display_name} {inferred.low} to {inferred.high}, so the plan starts from {inferred.low}",
+                agent=AGENT,
+                subject=Subject(cluster=name, tool=k.tool, version=inferred.low),
+                evidence=list(evidence),
+                detail=f"Nothing in the repository names the {k.display_name} version this cluster runs (a bootstrap "
+                "writes it outside Git, or the file is a placeholder). Every version in the range serves the objects "
+                "Git applies; starting from the oldest checks every change a newer one would skip.",
+                remediation=f"Check what runs ({'flux version' if k.tool == 'flux' else 'the running images'}) and, "
+                "if it is newer, plan again with cluster access (snapshot or context) or pin the version in Git.",
+            )
+        ]
     first = declarations[0]
     checked.append(f"{name}: {first.owner} declares {k.display_name} but not which version ({first.note})")
     return [
@@ -271,6 +295,13 @@ def _git_only_inventory(
             "upgradectl access to the cluster (snapshot or context in the fleet file) so it reads what runs.",
         )
     ]
+
+
+def _differ(found: Installation, declared: Installation) -> bool:
+    """Git and the cluster disagree: on the chart version when both install a chart, else on the version."""
+    if found.chart_version and declared.chart_version and found.release is not None:
+        return Version.parse(found.chart_version) != Version.parse(declared.chart_version)
+    return found.version != declared.version
 
 
 def _drift(k: ToolKnowledge, name: str, found: Installation, declared: Installation) -> Finding:
@@ -338,10 +369,10 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, view
         declared = git_installation(name, declarations, fleet.gitops_prefix)
         if cluster.source is None:
             if cluster.entry.git_only:
-                findings.extend(_git_only_inventory(k, name, declarations, declared, installs, checked))
+                findings.extend(_git_only_inventory(k, view, name, declarations, declared, installs, checked))
             continue
         found = detect_installation(k, cluster.source, name)
-        if found and declared and found.version != declared.version and not found.provider_managed:
+        if found and declared and _differ(found, declared) and not found.provider_managed:
             findings.append(_drift(k, name, found, declared))
         elif found and declared:
             checked.append(f"{name}: Git declares the running {k.display_name} {found.version} "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from upgradectl.models import Evidence
 from upgradectl.tools.gitops.kustomize import Kustomization
@@ -144,19 +144,35 @@ def _meaning(k: ToolKnowledge, chart_version: str) -> tuple[str, str]:
     return app, ""
 
 
-def _image_override(values: ComposedValues | None) -> tuple[str, str]:
-    """(version, where) of an image tag the values pin (`image.tag`, `global.image.tag`)."""
+def _image_tags(values: Any, path: KeyPath = ()) -> list[tuple[KeyPath, str, str]]:
+    """(path, tag, repository) of every `image: {tag: <version>}` in the values, at any depth."""
+    found = []
+    if isinstance(values, dict):
+        image = values.get("image")
+        if isinstance(image, dict) and isinstance(image.get("tag"), str) and _exact(image["tag"]):
+            found.append(((*path, "image", "tag"), image["tag"], str(image.get("repository") or "")))
+        for key, value in values.items():
+            if isinstance(value, dict):
+                found.extend(_image_tags(value, (*path, str(key))))
+    return found
+
+
+def _image_override(k: ToolKnowledge, values: ComposedValues | None) -> tuple[str, str]:
+    """(version, where) of the tool's image tag pinned in the values, which wins over the chart's appVersion:
+    a tag whose repository is the tool's, else the chart's top-level `image.tag` / `global.image.tag`, else one
+    version shared by every repository-less tag that is a known release of the tool ('' when none or unclear)."""
     if values is None:
         return "", ""
-    for dotted in ("image.tag", "global.image.tag"):
-        node = values.values
-        for key in dotted.split("."):
-            node = node.get(key) if isinstance(node, dict) else None
-        version = _clean(str(node)) if isinstance(node, str) and _exact(str(node)) else ""
-        origin = values.origin(dotted)
-        if version and origin is not None:
-            return version, origin.ref
+    tags = _image_tags(values.values)
+    ours = [t for t in tags if t[2] and any(marker in t[2] for marker in k.image_markers)]
+    top = [t for t in tags if t[0] in (("image", "tag"), ("global", "image", "tag")) and not t[2]]
+    bare = [t for t in tags if not t[2] and k.release(_clean(t[1]) or "0.0.0") is not None]
+    for group in (ours, top, bare):
+        if len({_clean(t[1]) for t in group}) == 1:
+            origin = values.origin(".".join(str(p) for p in group[0][0]))
+            return _clean(group[0][1]), origin.ref if origin else values.file
     return "", ""
+
 
 
 class _Reader:
@@ -196,7 +212,7 @@ class _Reader:
         values: ComposedValues | None,
     ) -> Declaration:
         version, note = _meaning(self.k, k_version)
-        pinned, where = _image_override(values)
+        pinned, where = _image_override(self.k, values)
         if pinned and pinned != version:
             note = (f"{note}; " if note else "") + f"image tag {pinned} pinned in the values at {where}"
             version = pinned

@@ -307,6 +307,7 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
         by_file.setdefault(m.file, []).append(m)
     all_files = [str(p.relative_to(root)) for p in iter_files(root, YAML_SUFFIXES + (".json",))]
     owners: dict[str, set[str]] = {}
+    artifacts = _generated_artifacts(manifests)
 
     def files_under(rel: str) -> list[str]:
         rel = _normpath(rel)
@@ -327,7 +328,7 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
             for file in files_under(rel):
                 owners.setdefault(file, set()).add(cluster)
                 for m in by_file.get(file, []):
-                    queue.extend(_referenced_paths(m, file))
+                    queue.extend(_referenced_paths(m, file, artifacts))
     for m in manifests:  # Argo CD Applications deploy to their destination cluster
         if m.kind == "Application" and m.api_version.startswith("argoproj.io/"):
             spec = m.doc.get("spec", {})
@@ -339,13 +340,47 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
     return owners
 
 
-def _referenced_paths(m: Manifest, file: str) -> list[str]:
+def _generated_artifacts(manifests: list[Manifest]) -> dict[str, list[tuple[str, str]]]:
+    """ExternalArtifact name -> (folder in the artifact, folder of this repository) from Flux ArtifactGenerator
+    `copy` rules (`from: "@monorepo/apps/production/**"`, `to: "@artifact/production/"`)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for m in manifests:
+        if m.kind != "ArtifactGenerator" or not isinstance(m.doc.get("spec"), dict):
+            continue
+        for artifact in m.doc["spec"].get("artifacts") or []:
+            if not isinstance(artifact, dict):
+                continue
+            for rule in artifact.get("copy") or []:
+                source = str(rule.get("from", "")) if isinstance(rule, dict) else ""
+                target = str(rule.get("to", "")) if isinstance(rule, dict) else ""
+                if source.startswith("@") and target.startswith("@artifact"):
+                    repo_dir = _normpath(source.split("/", 1)[1].split("*", 1)[0]) if "/" in source else ""
+                    artifact_dir = _normpath(target.split("/", 1)[1]) if "/" in target else ""
+                    found.setdefault(str(artifact.get("name", "")), []).append((artifact_dir, repo_dir))
+    return found
+
+
+def _artifact_path(path: str, rules: list[tuple[str, str]]) -> list[str]:
+    """A folder inside a generated artifact as the folders of this repository it is copied from."""
+    path = _normpath(path)
+    found = []
+    for artifact_dir, repo_dir in rules:
+        if not artifact_dir or path == artifact_dir or path.startswith(artifact_dir + "/"):
+            rest = path[len(artifact_dir):].lstrip("/") if artifact_dir else path
+            found.append(_normpath(f"{repo_dir}/{rest}") or ".")
+    return found
+
+
+def _referenced_paths(m: Manifest, file: str, artifacts: dict[str, list[tuple[str, str]]] | None = None) -> list[str]:
     if m.kind == "Kustomization" and m.api_version.startswith("kustomize.toolkit.fluxcd.io/"):
         spec = m.doc.get("spec") if isinstance(m.doc.get("spec"), dict) else {}
         source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
-        if source.get("kind", "GitRepository") != "GitRepository":
-            return []  # its path is inside another artifact (OCIRepository, Bucket, ExternalArtifact), not this repo
         path = str(spec.get("path", ""))
+        kind = source.get("kind", "GitRepository")
+        if kind == "ExternalArtifact" and path:  # built by an ArtifactGenerator from folders of this repository
+            return _artifact_path(path, (artifacts or {}).get(str(source.get("name", "")), []))
+        if kind != "GitRepository":
+            return []  # its path is inside another artifact (OCIRepository, Bucket), not this repository
         return [_normpath(path) or "."] if path else []
     if m.kind == "Kustomization" and m.api_version.startswith("kustomize.config.k8s.io/"):
         base = Path(file).parent

@@ -343,6 +343,18 @@ class PatchPolicy(Entry):
     uncertain: bool = False
 
 
+class ServedApi(Entry):
+    """An API version of the tool's own objects and the first release that serves it. With the removals in
+    breaking_changes this bounds which versions can run a cluster whose Git applies that API, when Git does
+    not pin the tool's version (a bootstrap placeholder)."""
+
+    api_version: str
+    kinds: list[str] = Field(default_factory=list, description="Kinds at this version; empty: every kind")
+    served_from: str
+    source: str
+    uncertain: bool = False
+
+
 class ToolKnowledge(Entry):
     tool: ToolName
     display_name: str
@@ -366,6 +378,9 @@ class ToolKnowledge(Entry):
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
     finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
     patch_policy: PatchPolicy | None = Field(default=None, description="None: not known which lines get patches")
+    served_apis: list[ServedApi] = Field(
+        default_factory=list, description="API versions of the tool's objects and the release that first serves each"
+    )
     procedure: Procedure
     sources: list[str]
 
