@@ -239,7 +239,7 @@ def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
                 if place in found:
                     found[place][1].append(cluster)
                     continue
-                shown = "<redacted>" if origin.secret else value if not isinstance(value, (dict, list)) else "{...}"
+                shown = "<redacted>" if origin.secret else _yaml_scalar(value)
                 subject = Subject(
                     helm_release=values.release.split(" ", 1)[-1],
                     helm_value_path=key,
@@ -255,6 +255,15 @@ def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
     for hit, clusters in found.values():
         hits.append(Hit(hit.subject.model_copy(update={"cluster": ",".join(clusters)}), hit.evidence, hit.old, hit.new))
     return hits
+
+
+def _yaml_scalar(value: Any) -> str:
+    """A value as YAML writes it (true, null), a map or list as {...}."""
+    if isinstance(value, (dict, list)):
+        return "{...}"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value)
 
 
 def _object_present(d: Detector, scan: ScanInput) -> list[Hit]:
