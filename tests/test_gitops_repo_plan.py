@@ -42,7 +42,7 @@ def git_copy(source: Path, target: Path) -> Path:
     return target
 
 
-def plan_json(*args: str, cwd: Path | None = None) -> tuple[int, dict]:
+def plan_json(*args: str) -> tuple[int, dict]:
     result = upgradectl("plan", *args, "--format", "json", "--llm", "off")
     assert result.returncode in (0, 1, 3), result.stderr
     return result.returncode, json.loads(result.stdout)
@@ -66,8 +66,8 @@ def changes_applied(plan: dict, repo: Path, tmp_path: Path) -> str:
 
 
 def test_clusters_come_from_the_layout(tmp_path):
-    found = {repo: [(c.name, c.gitops_path, c.environment) for c in discover_clusters(GITOPS / repo)]
-             for repo in ("onedr0p-home-ops-2023-12-17", "onedr0p-home-ops-2024-10-15", "vehagn-homelab-2024-04")}  # fmt: skip
+    repos = ("onedr0p-home-ops-2023-12-17", "onedr0p-home-ops-2024-10-15", "vehagn-homelab-2024-04")
+    found = {repo: [(c.name, c.gitops_path, c.environment) for c in discover_clusters(GITOPS / repo)] for repo in repos}
     assert found["onedr0p-home-ops-2023-12-17"] == [("main", "kubernetes/main", "")]  # flux/config/cluster.yaml
     assert found["onedr0p-home-ops-2024-10-15"] == [("main", "kubernetes/main", "")]  # apps/kube-system/cilium/ks.yaml
     assert found["vehagn-homelab-2024-04"] == [("in-cluster", ".", "")]  # Argo CD destination name
@@ -156,7 +156,7 @@ def test_plan_from_a_repository_edits_values_where_the_generator_reads_them(tmp_
 
 def test_git_only_fleet_entry_plans_the_version_the_helmrelease_pins(tmp_path):
     """The issue's reproduction: a fleet cluster with only gitops_path."""
-    repo = git_copy(GITOPS / "onedr0p-home-ops-2023-12-17", tmp_path / "home-ops")
+    git_copy(GITOPS / "onedr0p-home-ops-2023-12-17", tmp_path / "home-ops")
     (tmp_path / "fleet.yaml").write_text(yaml.safe_dump({
         "name": "home", "gitops": {"path": "home-ops"},
         "clusters": [{"name": "main", "environment": "prod", "gitops_path": "kubernetes/main",
