@@ -198,6 +198,16 @@ class TaskSpec:
     playbook: Playbook
 
 
+def kubernetes_evidence(cluster: FleetCluster) -> Evidence:
+    """Where a cluster's Kubernetes version comes from: its API server's /version, or for a Git-only cluster the
+    version the fleet file or --kubernetes gives."""
+    info = cluster.info
+    if info.git_only:
+        where = f"{info.name}: Kubernetes version of this Git-only cluster (fleet kubernetes_version or --kubernetes)"
+        return Evidence(source="gitops", ref=where, excerpt=f"kubernetes {info.kubernetes_version}")
+    return Evidence(source="cluster", ref=f"{info.name}: /version", excerpt=f"gitVersion v{info.kubernetes_version}")
+
+
 def knowledge_evidence(k: ToolKnowledge, where: str, excerpt: str, source: str = "") -> Evidence:
     """Evidence that cites the knowledge base entry (and its upstream source)."""
     ref = f"tools/knowledge/data/{k.tool}.yaml {where}"

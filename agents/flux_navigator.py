@@ -3,7 +3,7 @@ Helm chart and CRD changes, and the GitOps edits each hop needs."""
 
 from __future__ import annotations
 
-from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, kubernetes_evidence, make_finding
 from upgradectl.agents.detection import detect_changes, unread_values
 from upgradectl.agents.pins import chart_name
 from upgradectl.models import (
@@ -146,7 +146,6 @@ def compatibility(t: TaskInput) -> TaskResult:
         for hop in path.hops:
             release = k.release(hop.to_version)
             for cluster in hop.unsupported_on:
-                kube = t.cluster(cluster).info.kubernetes_version
                 target_hop = hop.kind == "target"
                 findings.append(
                     make_finding(
@@ -158,7 +157,7 @@ def compatibility(t: TaskInput) -> TaskResult:
                         agent=AGENT,
                         subject=Subject(cluster=cluster, tool=k.tool, version=hop.to_version),
                         evidence=[
-                            Evidence(source="cluster", ref=f"{cluster}: /version", excerpt=f"gitVersion v{kube}"),
+                            kubernetes_evidence(t.cluster(cluster)),
                             knowledge_evidence(
                                 k,
                                 f"releases[{release.line}]",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from upgradectl.agents.base import FleetView, knowledge_evidence, make_finding
+from upgradectl.agents.base import FleetView, knowledge_evidence, kubernetes_evidence, make_finding
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
     ClusterVersion,
@@ -469,11 +469,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, view
                     subject=Subject(cluster=name, tool=k.tool, version=current),
                     evidence=[
                         *found.evidence,
-                        Evidence(
-                            source="cluster",
-                            ref=f"{name}: /version",
-                            excerpt=f"gitVersion v{cluster.info.kubernetes_version}",
-                        ),
+                        kubernetes_evidence(cluster),
                         knowledge_evidence(
                             k,
                             f"releases[{release.line}]",

@@ -355,7 +355,45 @@ def _config_key(d: Detector, scan: ScanInput) -> list[Hit]:
                             ),
                         )
                     )
+    hits.extend(_config_key_in_git(d, scan))
     return hits
+
+
+def _config_key_in_git(d: Detector, scan: ScanInput) -> list[Hit]:
+    """The same ConfigMap keys in the ConfigMap manifests Git applies (what the clusters will hold), each
+    cited at the key's line; a manifest without a namespace takes the one kustomize or Flux gives it."""
+    hits = []
+    for m in scan.manifests:
+        if m.kind != d.resource_kind or m.name != d.name or (d.namespace and m.namespace not in ("", d.namespace)):
+            continue
+        if d.unless and _exempt_in_git(d, scan.manifests, m):
+            continue
+        data = m.doc.get("data") if isinstance(m.doc.get("data"), dict) else {}
+        found = [(key, f"{key}: {shown}") for key in d.watched_keys() if key in data
+                 for shown in _matching_lines(d, data[key])[:5]]  # fmt: skip
+        found += [(key, f"{key} is not set (keys present: {', '.join(sorted(data))[:200] or 'none'})")
+                  for key in d.absent if key not in data]  # fmt: skip
+        for key, excerpt in found:
+            hit = _manifest_hit(m, scan, excerpt=excerpt)
+            line = (find_line(scan.gitops_root / m.file, f"{key}:", m.line) if scan.gitops_root and key in data else 0)
+            line = line or m.line
+            hits.append(Hit(hit.subject.model_copy(update={"helm_value_path": key, "line": line}),
+                            hit.evidence.model_copy(update={"ref": f"{m.file}:{line}"}), old=key,
+                            new=d.renames.get(key, "")))  # fmt: skip
+    return hits
+
+
+def _exempt_in_git(d: Detector, manifests: list[Manifest], near: Manifest) -> bool:
+    """True when an `unless` ConfigMap in Git (same namespace, or none given) holds the exempting value."""
+    for where, regex in d.unless.items():
+        name, _, key = where.partition("/")
+        for m in manifests:
+            if m.kind != "ConfigMap" or m.name != name or m.namespace not in ("", near.namespace):
+                continue
+            value = (m.doc.get("data") or {}).get(key) if isinstance(m.doc.get("data"), dict) else None
+            if value is not None and re.fullmatch(regex, str(value).strip()):
+                return True
+    return False
 
 
 def field_values(obj: Any, path: str) -> list[Any]:
