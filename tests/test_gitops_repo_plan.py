@@ -236,3 +236,16 @@ def test_git_and_cluster_versions_that_differ_are_drift(tmp_path):
     assert drift["subject"]["cluster"] == "main" and drift["severity"] == "high"
     assert "Git declares Cilium 1.16.3" in drift["title"] and "runs 1.14.5" in drift["title"]
     assert {e["source"] for e in drift["evidence"]} >= {"gitops", "helm"}
+
+
+def test_doctor_checks_a_git_only_cluster_by_its_folder(tmp_path):
+    from upgradectl.app.doctor import cluster_checks
+
+    shutil.copytree(GITOPS / "onedr0p-home-ops-2024-10-15", tmp_path / "home-ops")
+    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump({
+        "name": "home", "gitops": {"path": "home-ops"},
+        "clusters": [{"name": "main", "environment": "prod", "gitops_path": "kubernetes/main"},
+                     {"name": "gone", "environment": "dev", "gitops_path": "kubernetes/gone"}]}))  # fmt: skip
+    checks = {c.name: c for c in cluster_checks(load_fleet(str(tmp_path)))}
+    assert checks["cluster main"].status == "ok" and "unknown (pass --kubernetes X.Y)" in checks["cluster main"].detail
+    assert checks["cluster gone"].status == "fail" and "kubernetes/gone not found" in checks["cluster gone"].detail

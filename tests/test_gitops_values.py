@@ -240,3 +240,21 @@ def test_kustomize_helm_chart_values_file_then_inline():
     values = compose_helm_chart(chart, files)
     assert values.layers == ["infra/cilium/values.yaml (helmCharts cilium)"]
     assert values.origin("kubeProxyReplacement").ref == "infra/cilium/values.yaml:8"
+
+
+def test_hand_written_shapes_that_are_not_lists_are_skipped_not_fatal(tmp_path):
+    files = _repo(tmp_path, {
+        "release.yaml": """
+            apiVersion: helm.toolkit.fluxcd.io/v2
+            kind: HelmRelease
+            metadata:
+              name: app
+            spec:
+              chart: {spec: {chart: app, version: 1.0.0}}
+              valuesFrom: values.yaml
+              values: [not, a, map]
+        """,
+        "kustomization.yaml": "configMapGenerator: oops\nhelmCharts: {name: x}\n",
+    })  # fmt: skip
+    values = compose_flux(_release(files), files)
+    assert values.values == {} and values.unread == []

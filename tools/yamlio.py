@@ -131,3 +131,8 @@ def value_lines(node: Node, base: Path = ()) -> dict[Path, int]:
                 lines.setdefault(child, item.start_mark.line + 1)
                 stack.append((item, child))
     return lines
+
+
+def as_list(value: Any) -> list:
+    """A YAML value expected to be a list, or [] when it is missing or something else (hand-written files)."""
+    return value if isinstance(value, list) else []

@@ -245,6 +245,13 @@ def plan_path(
             "upgrades only (a downgrade is a rollback: see the plan's rollback steps)"
         )
     if k.release(current) is None:
+        oldest = k.releases[0].line
+        if Version.parse(current) < Version.parse(oldest):
+            raise PathError(
+                f"{k.display_name} {current} on {', '.join(clusters)} is older than the releases the knowledge base "
+                f"covers ({oldest} to {k.newest()}): upgrade it to {k.latest_patch(oldest)} by that release's own "
+                "upgrade notes first, then plan again"
+            )
         raise PathError(f"{k.display_name} {current} is not in a known release line; cannot plan from it")
     route = shortest_path(k, current, target, kube_versions) if current != target else [current]
     if not route:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from upgradectl.models import Evidence
+from upgradectl.tools import yamlio
 from upgradectl.tools.gitops.kustomize import Kustomization
 from upgradectl.tools.gitops.manifests import Manifest, line_text
 from upgradectl.tools.gitops.values import (
@@ -172,7 +173,6 @@ def _image_override(k: ToolKnowledge, values: ComposedValues | None) -> tuple[st
             origin = values.origin(".".join(str(p) for p in group[0][0]))
             return _clean(group[0][1]), origin.ref if origin else values.file
     return "", ""
-
 
 
 class _Reader:
@@ -334,7 +334,9 @@ class _Reader:
                 if isinstance(spec.get("source"), dict):
                     sources.append((*base, "source"))
                 sources.extend(
-                    (*base, "sources", i) for i, s in enumerate(spec.get("sources") or []) if isinstance(s, dict)
+                    (*base, "sources", i)
+                    for i, s in enumerate(yamlio.as_list(spec.get("sources")))
+                    if isinstance(s, dict)
                 )
                 for at in sources:
                     source = m.doc
@@ -387,7 +389,9 @@ class _Reader:
             if m.kind not in WORKLOAD_KINDS:
                 continue
             template = ((m.doc.get("spec") or {}).get("template") or {}) if isinstance(m.doc.get("spec"), dict) else {}
-            containers = ((template.get("spec") or {}).get("containers") or []) if isinstance(template, dict) else []
+            containers = (
+                yamlio.as_list((template.get("spec") or {}).get("containers")) if isinstance(template, dict) else []
+            )
             for index, container in enumerate(containers):
                 image = str(container.get("image", "")) if isinstance(container, dict) else ""
                 if not any(marker in image for marker in self.k.image_markers):
@@ -508,7 +512,7 @@ def _flux_distribution(reader: _Reader, kustomizations: list[Kustomization]) -> 
                 )
             )
     for kustomization in kustomizations:
-        for index, resource in enumerate(kustomization.doc.get("resources") or []):
+        for index, resource in enumerate(yamlio.as_list(kustomization.doc.get("resources"))):
             match = re.search(
                 r"fluxcd/flux2/(?:manifests/install\?ref=|releases/download/)(v?\d+\.\d+\.\d+)", str(resource)
             )

@@ -96,13 +96,13 @@ def _generator(
     base = str(PurePosixPath(file).parent)
     base = "" if base == "." else base
     keys: list[GeneratedKey] = []
-    for index, item in enumerate(entry.get("files") or []):
+    for index, item in enumerate(yamlio.as_list(entry.get("files"))):
         text = str(item)
         key, _, path = text.partition("=") if "=" in text else (PurePosixPath(text).name, "", text)
         keys.append(
             GeneratedKey(key.strip(), file=_join(base, path.strip()), line=lines.get((*at, "files", index), line))
         )
-    for index, item in enumerate(entry.get("literals") or []):
+    for index, item in enumerate(yamlio.as_list(entry.get("literals"))):
         key, _, value = str(item).partition("=")
         keys.append(GeneratedKey(key.strip(), literal=value, line=lines.get((*at, "literals", index), line)))
     for index, item in enumerate(entry.get("envs") or ([entry["env"]] if entry.get("env") else [])):
@@ -128,7 +128,7 @@ def _helm_chart(entry: dict, file: str, index: int, lines: dict) -> HelmChartEnt
         release_name=str(entry.get("releaseName", "") or entry.get("name", "")),
         namespace=str(entry.get("namespace", "") or ""),
         values_file=_join(base, values_file) if values_file and "://" not in values_file else "",
-        additional_values_files=tuple(_join(base, str(f)) for f in entry.get("additionalValuesFiles") or []),
+        additional_values_files=tuple(_join(base, str(f)) for f in yamlio.as_list(entry.get("additionalValuesFiles"))),
         values_inline=entry.get("valuesInline") if isinstance(entry.get("valuesInline"), dict) else {},
     )
 
@@ -147,11 +147,15 @@ def read_kustomization(path: Path, root: Path) -> Kustomization | None:
     namespace = str(doc.get("namespace") or "")
     generators = []
     for field, kind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
-        for index, entry in enumerate(doc.get(field) or []):
+        for index, entry in enumerate(yamlio.as_list(doc.get(field))):
             if isinstance(entry, dict) and entry.get("name"):
                 at = (field, index)
                 generators.append(_generator(kind, entry, rel, lines.get(at, 0), lines, at, namespace))  # type: ignore[arg-type]
-    charts = [_helm_chart(e, rel, i, lines) for i, e in enumerate(doc.get("helmCharts") or []) if isinstance(e, dict)]
+    charts = [
+        _helm_chart(e, rel, i, lines)
+        for i, e in enumerate(yamlio.as_list(doc.get("helmCharts")))
+        if isinstance(e, dict)
+    ]
     return Kustomization(rel, doc, lines, tuple(generators), tuple(charts))
 
 

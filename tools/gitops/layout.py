@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from upgradectl.tools import yamlio
 from upgradectl.tools.gitops.manifests import Manifest, cluster_files, load_manifests
 
 GENERIC_FOLDERS = {
@@ -153,9 +154,9 @@ def _argocd_clusters(manifests: list[Manifest]) -> list[DiscoveredCluster]:
             if "{{" in dest:  # templated: the list generator's elements name the clusters
                 names = [
                     str(e.get("cluster") or e.get("name") or "")
-                    for g in spec.get("generators") or []
+                    for g in yamlio.as_list(spec.get("generators"))
                     if isinstance(g, dict)
-                    for e in ((g.get("list") or {}).get("elements") or [])
+                    for e in yamlio.as_list((g.get("list") or {}).get("elements"))
                     if isinstance(e, dict)
                 ]
             else:

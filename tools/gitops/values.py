@@ -287,7 +287,7 @@ def compose_flux(release: Manifest, files: RepoFiles, allowed: set[str] | None =
         ("spec", "values"),
         what=f"spec.values of HelmRelease {release.name} ({release.file})",
     )
-    for index, ref in enumerate(spec.get("valuesFrom") or []):
+    for index, ref in enumerate(yamlio.as_list(spec.get("valuesFrom"))):
         if not isinstance(ref, dict):
             continue
         kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
@@ -414,10 +414,10 @@ def compose_argocd(app: Manifest, source_at: KeyPath, files: RepoFiles) -> Compo
     spec = app.doc
     for key in spec_path:
         spec = spec[key]
-    sources = [s for s in spec.get("sources") or [] if isinstance(s, dict)]
+    sources = [s for s in yamlio.as_list(spec.get("sources")) if isinstance(s, dict)]
     composed = ComposedValues(f"{app.kind} {app.name}", app.file, app.line)
     app_lines = files.manifest_lines(app)
-    for index, entry in enumerate(helm.get("valueFiles") or []):
+    for index, entry in enumerate(yamlio.as_list(helm.get("valueFiles"))):
         rel = _argo_value_file(str(entry), source, sources)
         ref_line = app_lines.get((*source_at, "helm", "valueFiles", index), app.line)
         what = f"valueFiles[{index}] {entry}"
@@ -455,7 +455,7 @@ def compose_argocd(app: Manifest, source_at: KeyPath, files: RepoFiles) -> Compo
             composed.unread.append(
                 Unread("helm.values", f"not valid YAML ({str(exc).splitlines()[0]})", f"{app.file}:{key_line}")
             )
-    for index, param in enumerate(helm.get("parameters") or []):
+    for index, param in enumerate(yamlio.as_list(helm.get("parameters"))):
         if isinstance(param, dict) and param.get("name"):
             line = app_lines.get((*helm_at, "parameters", index), app.line)
             site = ValueSite(
