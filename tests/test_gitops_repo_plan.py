@@ -150,6 +150,8 @@ def test_plan_from_a_repository_edits_values_where_the_generator_reads_them(tmp_
                                       "excerpt": "enableRuntimeDeviceDetection: true (HelmRelease cilium)"}  # fmt: skip
     diff = changes_applied(plan, repo, tmp_path)
     assert f"--- a/{CILIUM_2024}/helm-values.yaml\n" in diff and "-enableRuntimeDeviceDetection: true\n" in diff
+    refused = upgradectl("execute", "--plan", str(tmp_path / "plan.json"))  # no cluster to wait for or judge
+    assert refused.returncode == 2 and "planned from Git alone" in refused.stderr
     assert "-      version: 1.16.3\n+      version: 1.16.19\n" in diff
     assert "spec.values.enableRuntimeDeviceDetection" not in diff
 

@@ -118,6 +118,13 @@ def _preflight(plan, loaded, sets) -> None:
     from upgradectl.models import ENVIRONMENT_ORDER
     from upgradectl.tools.gitops.changes import EditError, apply_edits
 
+    git_only = sorted({c for s in plan.rollout for c in s.clusters
+                       if c in loaded.clusters and loaded.clusters[c].entry.git_only})  # fmt: skip
+    if git_only:
+        raise fail(f"{', '.join(git_only)} {'is' if len(git_only) == 1 else 'are'} planned from Git alone: execute "
+                   "waits for every cluster to report each change reconciled and judges its gates, which needs "
+                   "cluster access (a context in the fleet file). Without it, review and apply the edits of "
+                   "`upgradectl changes --plan PLAN` yourself, environment by environment.")  # fmt: skip
     blocked = [b for p in plan.paths for b in p.blockers if not p.feasible]
     if blocked:
         raise fail(f"the plan is not feasible: {'; '.join(blocked)}")
