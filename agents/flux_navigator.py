@@ -15,7 +15,15 @@ from upgradectl.tools.analysis.detectors import run_detector
 from upgradectl.tools.versions import Version
 
 AGENT = "flux-navigator"
-CLUSTER_DETECTORS = ("api_in_use", "stored_version", "object_present", "config_key", "field_value", "node_kernel_below")
+CLUSTER_DETECTORS = (
+    "api_in_use",
+    "stored_version",
+    "object_present",
+    "config_key",
+    "field_value",
+    "node_kernel_below",
+    "not_helm_owned",
+)
 
 
 

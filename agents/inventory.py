@@ -4,6 +4,7 @@ every agent and entry point)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from upgradectl.agents.base import FleetView, knowledge_evidence, kubernetes_evidence, make_finding
@@ -23,13 +24,16 @@ from upgradectl.tools.analysis.paths import (
     plan_path,
     resolve_target,
     security_target,
+    unreviewed_lines_crossed,
     unsupported_clusters,
 )
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
 from upgradectl.tools.gitops.desired import Declaration
 from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
 from upgradectl.tools.helm import HelmRelease
+from upgradectl.tools.knowledge.freshness import today as clock_today
 from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.knowledge.support import kubernetes_opening, line_support, supported_lines
 from upgradectl.tools.versions import Version
 
 AGENT = "flux-navigator"
@@ -56,58 +60,148 @@ def _range_text(k: ToolKnowledge, version: str) -> str:
     return str(kube_range) if kube_range else ""
 
 
-def _unpatched_target(
-    k: ToolKnowledge, target: str, kube: dict[str, str], checked: list[str], named: bool
+def _target_support(
+    k: ToolKnowledge,
+    target: str,
+    kube: dict[str, str],
+    checked: list[str],
+    *,
+    named: bool,
+    security: bool,
+    today: date,
 ) -> list[Finding]:
-    """A security upgrade to a line that no longer receives patches: it may not carry the fix at all. High
-    when upgradectl chose the target; low (a note for the next upgrade) when the request named the version,
-    since whoever named it has the advisory's fixed versions in hand."""
-    patched = k.patched_lines()
-    if patched is None or k.patch_policy is None:
-        checked.append(f"security: which {k.display_name} lines still receive patches is not in the knowledge base")
+    """A target on a line that no longer receives fixes. For a security request it may not carry the fix at all
+    (<P>-SECURITY-TARGET-UNPATCHED); for any other request the upgrade lands where the next fix will not come
+    (<P>-TARGET-LINE-UNSUPPORTED). High when upgradectl chose the target; when the request named it, a low note
+    (security: whoever named it has the advisory's fixed versions in hand) or medium. The fix names a supported
+    line that fits the clusters, or the Kubernetes upgrade that would open one."""
+    status = line_support(k, target, today)
+    if status.status == "unknown":
+        checked.append(f"support: {status.reason}")
         return []
-    line = Version.parse(target).line
-    if line in patched:
-        checked.append(f"security: target line {line} still receives patches ({', '.join(patched)})")
+    if status.supported:
+        checked.append(f"support: target line {status.line} still receives fixes ({status.reason})")
         return []
-    reachable = [v for v in patched if not unsupported_clusters(k, k.latest_patch(v), kube)]
+    supported = supported_lines(k, today) or []
+    listed = ", ".join(r.line for r in supported) or "none known"
+    fitting = [
+        r for r in supported if r.notes_reviewed and not unsupported_clusters(k, r.latest_patch, kube)
+    ]
     clusters = ", ".join(f"{c} {v}" for c, v in sorted(kube.items()))
-    how = (
-        f"move to {k.display_name} {k.latest_patch(reachable[-1])} (line {reachable[-1]}) instead"
-        if reachable
-        else f"no patched line supports the clusters' Kubernetes ({clusters}): upgrade Kubernetes to reach line "
-        f"{patched[-1]} ({k.kube_range(k.latest_patch(patched[-1]))}) or newer"
-    )
+    if fitting:
+        how = f"move to {k.display_name} {fitting[0].latest_patch} (line {fitting[0].line}, still supported) instead"
+    elif opening := kubernetes_opening(k, kube, today):
+        how = f"no supported line fits the clusters' Kubernetes ({clusters}): {opening.describe(k)}"
+    else:
+        how = f"no supported line with a known Kubernetes range fits the clusters ({clusters}); check upstream"
+    if security:
+        code, severity = f"{k.prefix}-SECURITY-TARGET-UNPATCHED", "low" if named else "high"
+        title = (
+            f"Security upgrade targets {k.display_name} {target}, but line {status.line} no longer receives patches "
+            f"(supported: {listed})"
+        )
+        detail = (
+            "A fix published for a supported line is not backported to older ones, so this target may not contain "
+            "the fix the request is about. Check the advisory's fixed versions."
+        )
+    else:
+        code, severity = f"{k.prefix}-TARGET-LINE-UNSUPPORTED", "medium" if named else "high"
+        title = (
+            f"Target {k.display_name} {target} is on line {status.line}, which no longer receives fixes "
+            f"(supported: {listed})"
+        )
+        detail = (
+            "After this upgrade the clusters run a line that gets no bug or security fixes: the next advisory "
+            "means another upgrade first."
+        )
+    if named:
+        detail += " The version was named in the request, so it is planned as asked."
     return [
         make_finding(
-            code=f"{k.prefix}-SECURITY-TARGET-UNPATCHED",
-            severity="low" if named else "high",
-            category="security",
-            title=f"Security upgrade targets {k.display_name} {target}, but line {line} no longer receives patches "
-            f"(only {', '.join(patched)} do)",
+            code=code,
+            severity=severity,
+            category="security" if security else "support",
+            title=title,
             agent=AGENT,
             subject=Subject(tool=k.tool, version=target),
-            evidence=[
-                knowledge_evidence(
-                    k,
-                    "patch_policy",
-                    f"the newest {k.patch_policy.lines} minor lines receive patches: {', '.join(patched)}",
-                    k.patch_policy.source,
-                )
-            ],
-            detail="A fix published for a supported line is not backported to older ones, so this target may "
-            "not contain the fix the request is about. Check the advisory's fixed versions."
-            + (
-                " The version was named in the request, so it is planned as asked; the next advisory will need "
-                "a supported line."
-                if named
-                else ""
-            ),
+            evidence=[knowledge_evidence(k, status.where, status.reason, status.source)],
+            detail=detail,
             remediation=how[0].upper() + how[1:] + ".",
-            sources=[k.patch_policy.source],
-            uncertain=k.patch_policy.uncertain,
+            sources=[status.source],
+            uncertain=status.uncertain,
         )
     ]
+
+
+def _current_support(
+    k: ToolKnowledge, groups: dict[str, dict[str, str]], installs: dict[str, Installation], today: date
+) -> list[Finding]:
+    """Clusters that run a line no longer receiving fixes today (low: the reason to upgrade, not a risk of it)."""
+    findings = []
+    by_line: dict[str, list[str]] = {}
+    for current, kube_versions in groups.items():
+        by_line.setdefault(Version.parse(current).line, []).extend(kube_versions)
+    for line, clusters in sorted(by_line.items(), key=lambda kv: Version.parse(kv[0])):
+        status = line_support(k, line, today)
+        if status.supported or status.status == "unknown":
+            continue
+        names = sorted(clusters)
+        findings.append(
+            make_finding(
+                code=f"{k.prefix}-CURRENT-LINE-UNSUPPORTED",
+                severity="low",
+                category="support",
+                title=f"{', '.join(names)} {'runs' if len(names) == 1 else 'run'} {k.display_name} {line}, which no "
+                "longer receives fixes",
+                agent=AGENT,
+                subject=Subject(cluster=",".join(names), tool=k.tool, version=line),
+                evidence=[*(e for n in names for e in installs[n].evidence[:1]),
+                          knowledge_evidence(k, status.where, status.reason, status.source)],
+                detail="Known bugs and security issues of this line stay unfixed until the upgrade lands.",
+                remediation="Upgrade to a line that still receives fixes (this plan's target says whether it is one).",
+                sources=[status.source],
+                uncertain=status.uncertain,
+            )
+        )
+    return findings
+
+
+def _unreviewed_lines(k: ToolKnowledge, paths: list[UpgradePath]) -> list[Finding]:
+    """Paths that enter a line nobody reviewed (added by `knowledge refresh`): its breaking changes, path rules
+    and Kubernetes range are unknown, so the checks this plan ran for it are incomplete."""
+    findings = []
+    for line in sorted(
+        {line for p in paths for h in p.hops for line in unreviewed_lines_crossed(k, h.from_version, h.to_version)},
+        key=Version.parse,
+    ):
+        release = k.release(line)
+        assert release is not None
+        clusters = sorted({c for p in paths for c in p.clusters})
+        findings.append(
+            make_finding(
+                code=f"{k.prefix}-NOTES-NOT-REVIEWED",
+                severity="high",
+                category="incomplete",
+                title=f"{k.display_name} {line}: upgrade notes not reviewed, so its breaking changes were not checked",
+                agent=AGENT,
+                subject=Subject(cluster=",".join(clusters), tool=k.tool, version=line),
+                evidence=[
+                    knowledge_evidence(
+                        k,
+                        f"releases[{line}]",
+                        f"notes_reviewed: false; latest_patch {release.latest_patch}",
+                        release.source,
+                    )
+                ],
+                detail="The line was added from the upstream release list by `upgradectl knowledge refresh`; "
+                "no breaking change, removed API, path rule or Kubernetes range of it is in the knowledge base.",
+                remediation=f"Read {k.display_name} {line}'s upgrade notes before this hop, or target the newest "
+                "reviewed line; update upgradectl to get reviewed knowledge.",
+                sources=[release.source],
+                uncertain=True,
+            )
+        )
+    return findings
 
 
 def _skipped_stages(
@@ -351,9 +445,17 @@ def _kubernetes_unknown(k: ToolKnowledge, name: str, current: str, target: str, 
     )
 
 
-def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, view: FleetView | None = None) -> Inventory:
+def take_inventory(
+    request: UpgradeRequest,
+    fleet: Fleet,
+    k: ToolKnowledge,
+    today: date | None = None,
+    view: FleetView | None = None,
+) -> Inventory:
     """Stage 1: current versions per cluster (running, else as Git declares them for Git-only clusters; a
-    difference is drift), the target, and a rule-abiding path per version group."""
+    difference is drift), the target, and a rule-abiding path per version group.
+    Support windows are judged on `today` (default: UPGRADECTL_TODAY or the local date)."""
+    today = today or clock_today()
     wanted = set(request.clusters)
     unknown = wanted - set(fleet.clusters)
     if unknown:
@@ -408,8 +510,8 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, view
         else:
             lines = {Version.parse(installs[c.info.name].version).line for c in scope}
             fast_track = request.trigger == "security" and request.channel != "lts"
-            chosen = security_target(k, lines, kube) if fast_track else None
-            target, target_reason = chosen or latest_compatible(k, kube, lts=request.channel == "lts")
+            chosen = security_target(k, lines, kube, today) if fast_track else None
+            target, target_reason = chosen or latest_compatible(k, kube, today, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
 
@@ -485,8 +587,19 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, view
                 )
             )
     checked.append(f"target {target}: {target_reason}")
-    if request.trigger == "security":
-        findings.extend(_unpatched_target(k, target, kube, checked, named=bool(request.target_version)))
+    findings.extend(
+        _target_support(
+            k,
+            target,
+            kube,
+            checked,
+            named=bool(request.target_version),
+            security=request.trigger == "security",
+            today=today,
+        )
+    )
+    findings.extend(_current_support(k, groups, installs, today))
+    findings.extend(_unreviewed_lines(k, paths))
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
     others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]
     findings.extend(_companions_outside(k, others, target, checked, fleet.gitops_root))

@@ -4,6 +4,7 @@ exactly what was measured."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,11 @@ class SuiteConfig(BaseModel):
 
     scenarios: str = Field(default="scenarios", description="Scenario folder, relative to suite.yaml")
     thresholds: dict[LLMMode, Thresholds]
+    today: date | None = Field(
+        default=None,
+        description="The day plans judge support windows on: pins results that would otherwise change as lines "
+        "reach their end of support (default: the real date)",
+    )
 
 
 def load_suite(file: Path) -> SuiteConfig:

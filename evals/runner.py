@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from upgradectl.evals.replay import REPLAY_FILE, ReplayError, ReplayLog, ReplayS
 from upgradectl.evals.results import LLMMode, LLMRun, ScenarioResult
 from upgradectl.evals.scenario import LoadedScenario, ScenarioError, load_scenario
 from upgradectl.evals.scoring import score_plan
+from upgradectl.tools.knowledge.overlay import bundled_knowledge_only
 
 if TYPE_CHECKING:
     from upgradectl.agents.llm.client import LLMSession
@@ -35,6 +37,7 @@ class RunOptions:
     record: bool = False
     model: str | None = None
     plans_dir: Path | None = None  # write each plan's JSON here (for debugging a red run)
+    today: date | None = None  # the day support windows are judged on (suite.yaml `today`)
 
 
 def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
@@ -53,7 +56,8 @@ def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
         llm=LLMRun(mode=options.llm),
     )
     try:
-        plan, llm = _plan(scenario, options)
+        with bundled_knowledge_only():  # scored against the bundled knowledge, never a user's refreshed overlay
+            plan, llm = _plan(scenario, options)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the scenario's error, named
         message = _error_text(exc)
         return result.model_copy(update={"error": message, "seconds": round(time.perf_counter() - started, 2)})
@@ -104,7 +108,7 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
             environments=list(spec.environments) or None,
             known_clusters=list(fleet.clusters),
         )
-        plan = run_plan(request, fleet, scenario.id, llm=session)
+        plan = run_plan(request, fleet, scenario.id, llm=session, today=options.today)
         return plan, finish(plan)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -47,6 +48,8 @@ def run(
 ) -> SuiteResult:
     config = load_suite(suite)
     limits = config.thresholds.get(options.llm) or config.thresholds["off"]
+    if config.today is not None and options.today is None:
+        options = replace(options, today=config.today)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     began = time.perf_counter()
     results = run_suite(scenarios, options, jobs, progress)

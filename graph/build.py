@@ -31,6 +31,7 @@ from upgradectl.models import (
     Subject,
 )
 from upgradectl.tools.analysis.inventory import tool_release
+from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import load_tool
 
 STAGES = (1, 2, 3, 4, 5, 6)
@@ -42,7 +43,7 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
     request = state["request"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, ctx.fleet, k, ctx.view)
+    inventory = take_inventory(request, ctx.fleet, k, ctx.today, ctx.view)
     findings = list(inventory.findings)
     for name, cluster in ctx.fleet.clusters.items():
         if cluster.unreachable and (not request.clusters or name in request.clusters):
@@ -207,7 +208,12 @@ def _summary(state: PlanState, findings: list[Finding]) -> str:
     )
     if blocked:
         text += " NOT FEASIBLE as requested: " + "; ".join(blocked)
+    target_codes = {f"{k.prefix}-SECURITY-TARGET-UNPATCHED", f"{k.prefix}-TARGET-LINE-UNSUPPORTED"}
+    unsupported = [f for f in findings if f.code in target_codes]  # said in the summary, not only in the list
+    if unsupported:
+        text += f" OUT OF SUPPORT: {unsupported[0].title}; {unsupported[0].remediation}"
     return text
+
 
 
 def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
@@ -237,6 +243,7 @@ def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         summary=_summary(state, findings),
         incomplete=incomplete,
         cost=state.get("outputs", {}).get("cost", []),
+        knowledge=knowledge_info(load_tool(state["request"].tool), ctx.today),
         llm=LLMInfo(mode="on" if ctx.llm_mode == "on" else "off", model=ctx.model if ctx.llm_mode == "on" else ""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting

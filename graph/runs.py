@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-DEFAULT_STATE_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "upgradectl"
+from upgradectl.state_dir import default_state_dir
+
+DEFAULT_STATE_DIR = default_state_dir()
 COLUMNS = ("run_id", "created_at", "updated_at", "status", "current_step", "tool", "summary", "fleet", "branch",
            "worktree", "pid", "host", "plan_json", "options_json")  # fmt: skip
 FINAL = ("succeeded", "rolled-back", "rejected", "failed")

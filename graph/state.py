@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any, TypedDict
 
 from upgradectl.agents.base import FleetView
@@ -26,6 +27,7 @@ from upgradectl.models import (
     UpgradeRequest,
 )
 from upgradectl.tools.cluster.fleet import Fleet
+from upgradectl.tools.knowledge.freshness import today
 
 
 def merge_findings(existing: list[Finding] | None, new: list[Finding] | None) -> list[Finding]:
@@ -89,6 +91,7 @@ class RunContext:
     llm_mode: str = "off"
     model: str = ""
     llm: Any = None  # agents.llm.LLMSession when --llm is on (Any: the SDK loads only with the model)
+    today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
 
     def __post_init__(self) -> None:
         self.view = FleetView(self.fleet)

@@ -46,3 +46,12 @@ def _no_real_model_requests(monkeypatch):
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UPGRADECTL_ALLOW_MODEL_REQUESTS", "0")
+
+
+@pytest.fixture(autouse=True)
+def _no_user_knowledge_overlay(monkeypatch, tmp_path_factory):
+    """Plans in tests use the bundled knowledge: a developer's refreshed overlay (`upgradectl knowledge refresh`
+    into ~/.local/share/upgradectl) never leaks in. Tests of the overlay point UPGRADECTL_STATE_DIR elsewhere."""
+    monkeypatch.setenv("UPGRADECTL_STATE_DIR", str(tmp_path_factory.getbasetemp() / "no-user-state"))
+    monkeypatch.delenv("UPGRADECTL_OFFLINE", raising=False)
+    monkeypatch.delenv("UPGRADECTL_TODAY", raising=False)

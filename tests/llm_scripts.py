@@ -63,7 +63,7 @@ UNCITED_FINDING = {
     "evidence": [{"tool_use_id": "toolu_never_made", "excerpt": "ttlSecondsAfterEmpty"}],
 }
 NARRATIVE = {
-    "summary": "Karpenter moves to 1.14.1 through the required 0.32.10 intermediate; convert the v1alpha5 "
+    "summary": "Karpenter moves to 1.14.3 through the required 0.32.10 intermediate; convert the v1alpha5 "
     "Provisioners before the v1beta1 hop.",
     "stages": [
         {"environment": "dev", "text": "Upgrade dev-apps first and watch the gates for a full soak."},

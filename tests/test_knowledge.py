@@ -116,8 +116,10 @@ def test_step_templates_use_known_placeholders(tool):
 def test_karpenter_releases_and_kubernetes_ranges():
     k = load_tool("karpenter")
     lines = [r.line for r in k.releases]
-    assert lines[0] == "0.21" and lines[-1] == "1.14"
-    assert [f"0.{m}" for m in range(21, 38)] + [f"1.{m}" for m in range(15)] == lines
+    assert lines[0] == "0.21" and lines[-1] == "1.15"
+    assert [f"0.{m}" for m in range(21, 38)] + [f"1.{m}" for m in range(16)] == lines
+    # 1.15 is the newest line upstream names, but its notes were not reviewed: never a default target
+    assert not k.release("1.15.0").notes_reviewed and k.release("1.15.0").kubernetes is None
     assert str(k.kube_range("0.31.5")) == "1.23-1.28"
     assert str(k.kube_range("0.24.0")) == "1.21-1.24"
     assert str(k.kube_range("0.37.8")) == "1.23-1.30"
@@ -131,7 +133,9 @@ def test_karpenter_releases_and_kubernetes_ranges():
     assert k.latest_patch("0.31.0") == "0.31.5"
     assert k.latest_patch("0.36.1") == "0.36.9"
     assert k.latest_patch("0.33.0") == "0.33.12"
-    assert k.newest() == "1.14.1"
+    assert k.latest_patch("1.0.0") == "1.0.14"  # tag v1.0.14 (2026-07-15) beyond the v1-migration guide's 1.0.11
+    assert k.release("1.14.0").lts and k.release("1.9.0").lts  # upstream's LTS releases, with their end dates
+    assert (k.release("1.9.0").support.until, k.release("1.14.0").support.until) == ("2027-02", "2027-07")
     assert "0.29.1" in k.release("0.29.0").avoid
     assert "1.8.4" in k.release("1.8.0").avoid
 

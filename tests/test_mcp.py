@@ -194,6 +194,8 @@ def test_plan_files_and_plan_findings_from_a_file(in_process, tmp_path):
     planned = call("plan", {"tool": "karpenter", "to": "1.0.10", "limit": 1, "out_dir": str(tmp_path)})
     files = planned.structured_content["files"]
     assert str(tmp_path / "plan.json") in files and (tmp_path / "plan.md").is_file()
+    knowledge = planned.structured_content["knowledge"]  # the model is told how current the facts are
+    assert knowledge["as_of"] and knowledge["age_days"] is not None and "stale" in knowledge
     page = call("plan_findings", {"plan_file": str(tmp_path / "plan.json"), "code": "KARP-STORED", "limit": 100})
     shown = page.structured_content["shown"]
     assert shown and all(f["code"].startswith("KARP-STORED") for f in shown)

@@ -1,6 +1,8 @@
 """Upgrade-path planner: rule semantics on hand-made knowledge, and a property test that every
 produced path obeys every rule, on generated rule sets."""
 
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,6 +10,8 @@ from hypothesis import strategies as st
 from upgradectl.tools.analysis.paths import PathError, hop_violations, latest_compatible, plan_path, resolve_target
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.versions import Version
+
+TODAY = date(2026, 12, 5)
 
 
 def knowledge(lines: list[tuple[str, str, str, str]], rules: list[dict]) -> ToolKnowledge:
@@ -93,7 +97,7 @@ def test_latest_compatible_and_target_resolution():
     k = knowledge(
         [("1.0", "1.0.3", "1.25", "1.28"), ("1.1", "1.1.4", "1.26", "1.30"), ("1.2", "1.2.1", "1.29", "1.31")], []
     )
-    assert latest_compatible(k, {"a": "1.28.2", "b": "1.29.0"})[0] == "1.1.4"
+    assert latest_compatible(k, {"a": "1.28.2", "b": "1.29.0"}, TODAY)[0] == "1.1.4"
     assert resolve_target(k, "1.1") == "1.1.4"
     with pytest.raises(PathError, match="not a known release"):
         resolve_target(k, "9.9")
@@ -146,16 +150,38 @@ def test_every_produced_path_obeys_every_rule(case):
         assert hop.reason
 
 
-def test_security_target_is_the_running_lines_newest_patch_only_while_that_line_is_patched():
+def test_security_target_is_the_running_lines_newest_patch_only_while_that_line_is_supported():
     from upgradectl.tools.analysis.paths import security_target
-    from upgradectl.tools.knowledge.loader import PatchPolicy
+    from upgradectl.tools.knowledge.loader import SupportPolicy
 
     lines = [("1.0", "1.0.3", "1.25", "1.28"), ("1.1", "1.1.4", "1.26", "1.30"), ("1.2", "1.2.1", "1.29", "1.31")]
     k = knowledge(lines, [])
-    assert security_target(k, {"1.1"}, {"a": "1.29.0"}) is None  # no patch policy known: not guessed
-    k = k.model_copy(update={"patch_policy": PatchPolicy(lines=2, source="test")})
-    target, why = security_target(k, {"1.1"}, {"a": "1.29.0"})
-    assert target == "1.1.4" and "newest 2 lines do: 1.2, 1.1" in why
-    assert security_target(k, {"1.0"}, {"a": "1.27.0"}) is None  # 1.0 is no longer patched
-    assert security_target(k, {"1.1", "1.2"}, {"a": "1.29.0"}) is None  # two lines running: no single answer
-    assert security_target(k, {"1.1"}, {"a": "1.31.0"}) is None  # 1.1.4 does not support Kubernetes 1.31
+    assert security_target(k, {"1.1"}, {"a": "1.29.0"}, TODAY) is None  # no support policy known: not guessed
+    k = k.model_copy(update={"support": SupportPolicy(newest_lines=2, summary="the newest two", source="test")})
+    target, why = security_target(k, {"1.1"}, {"a": "1.29.0"}, TODAY)
+    assert target == "1.1.4" and "one of the newest 2 line(s) (1.2, 1.1)" in why
+    assert security_target(k, {"1.0"}, {"a": "1.27.0"}, TODAY) is None  # 1.0 is no longer patched
+    assert security_target(k, {"1.1", "1.2"}, {"a": "1.29.0"}, TODAY) is None  # two lines running: no single answer
+    assert security_target(k, {"1.1"}, {"a": "1.31.0"}, TODAY) is None  # 1.1.4 does not support Kubernetes 1.31
+
+
+def test_default_target_prefers_a_supported_lts_line_and_skips_unreviewed_lines():
+    """Karpenter's policy shape: only the newest regular minor is supported, LTS minors for 12 months."""
+    from upgradectl.tools.knowledge.loader import Release, SupportPolicy, SupportWindow
+
+    lines = [("1.8", "1.8.8", "1.26", "1.34"), ("1.9", "1.9.2", "1.26", "1.35"), ("1.10", "1.10.2", "1.26", "1.35"),
+             ("1.11", "1.11.3", "1.30", "1.36")]
+    k = knowledge(lines, [])
+    releases = list(k.releases)
+    releases[1] = releases[1].model_copy(update={"lts": True, "released": "2026-02-06",
+                                                 "support": SupportWindow(until="2027-02", source="test")})
+    releases.append(Release(line="1.12", latest_patch="1.12.0", notes_reviewed=False, source="refresh"))
+    policy = SupportPolicy(newest_lines=1, lts_months=12, summary="until the next minor", source="test")
+    k = k.model_copy(update={"releases": releases, "support": policy})
+    target, why = latest_compatible(k, {"a": "1.29.0"}, TODAY)  # 1.11 needs 1.30; 1.10 fits but is unsupported
+    assert target == "1.9.2"
+    assert "preferred over 1.10.2 because line 1.9 still receives fixes" in why
+    assert "1.12 found upstream but their upgrade notes are not reviewed" in why
+    after_lts = date(2027, 3, 1)  # 1.9's window has closed: no supported line fits, the newest fitting one is used
+    target, why = latest_compatible(k, {"a": "1.29.0"}, after_lts)
+    assert target == "1.10.2" and "NO line that still receives fixes fits these clusters" in why

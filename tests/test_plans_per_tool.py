@@ -98,7 +98,9 @@ def test_victoriametrics_187_lts_crosses_one_way_storage_changes_with_backup_fir
 def test_karpenter_plan_uses_the_knowledge_path_rules():
     p = plan("--tool", "karpenter", "--fleet", "demo")
     ravan = next(x for x in p["paths"] if "ravan" in x["clusters"])
-    assert [h["to_version"] for h in ravan["hops"]] == ["0.31.5", "0.32.10", "0.37.8", "1.0.10", "1.14.1"]
+    # 1.14 is an LTS line (supported until Jul 2027), so the default target stays on a supported line
+    assert [h["to_version"] for h in ravan["hops"]] == ["0.31.5", "0.32.10", "0.37.8", "1.0.14", "1.14.3"]
+    assert not [f for f in p["findings"] if f["code"] == "KARP-TARGET-LINE-UNSUPPORTED"]
     assert "KARP-IAM-MISSING-ACTIONS" in codes(p)  # ec2:CreateTags scoped without spot-instances-request...
 
 
@@ -157,7 +159,9 @@ def test_lts_request_targets_the_newest_lts_line_and_tools_without_lts_say_so():
     p = plan("victoriametrics to the latest LTS", "--fleet", "demo")
     assert p["target_version"] == "1.148.0"  # 1.149 and 1.150 are newer but not LTS lines
     assert "LTS release" in p["target_reason"] and "Enterprise-only" in p["target_reason"]
-    result = upgradectl("plan", "karpenter to the latest lts", "--fleet", "demo")
+    karpenter = plan("karpenter to the latest lts", "--fleet", "demo")  # Karpenter names LTS minors since 1.9
+    assert karpenter["target_version"] == "1.14.3"
+    result = upgradectl("plan", "argocd to the latest lts", "--fleet", "demo")
     assert result.returncode == 2
     assert "publishes no long-term-support lines" in result.stderr and "Traceback" not in result.stderr
 
@@ -181,7 +185,12 @@ def test_security_request_warns_when_no_patched_line_fits_the_clusters():
     unpatched = [f for f in p["findings"] if f["code"] == "ARGO-SECURITY-TARGET-UNPATCHED"]
     assert len(unpatched) == 1 and unpatched[0]["severity"] == "high"
     assert "line 3.0 no longer receives patches" in unpatched[0]["title"]
-    assert "upgrade Kubernetes to reach line 3.3" in unpatched[0]["remediation"]
-    assert unpatched[0]["evidence"][0]["ref"].startswith("tools/knowledge/data/argocd.yaml patch_policy")
-    feature = plan("--tool", "argocd", "--fleet", "demo")  # not a security request: no such finding
+    # Argo CD patches the newest three minors (3.5, 3.4, 3.3); 3.3 was tested on Kubernetes 1.31-1.34
+    assert "upgrade Kubernetes on keystone (1.29) to 1.31" in unpatched[0]["remediation"]
+    assert "Argo CD 3.3" in unpatched[0]["remediation"]
+    assert unpatched[0]["evidence"][0]["ref"].startswith("tools/knowledge/data/argocd.yaml support")
+    assert "OUT OF SUPPORT" in p["summary"]
+    feature = plan("--tool", "argocd", "--fleet", "demo")  # not a security request: the general support finding
     assert "ARGO-SECURITY-TARGET-UNPATCHED" not in codes(feature)
+    (line,) = [f for f in feature["findings"] if f["code"] == "ARGO-TARGET-LINE-UNSUPPORTED"]
+    assert line["severity"] == "high"  # upgradectl chose 3.0: the newest line keystone's Kubernetes 1.29 allows

@@ -38,6 +38,7 @@ Category = Literal[
     "incomplete",
     "inventory",
     "rollout",
+    "support",
 ]
 AgentName = Literal[
     "flux-navigator",
@@ -376,6 +377,19 @@ class AgentTaskRecord(Frozen):
     error: str = ""
 
 
+class KnowledgeInfo(Frozen):
+    """How current the facts behind a plan are: the bundled knowledge date, any refreshed overlay, the age."""
+
+    as_of: str = Field(default="", description="Date the bundled knowledge was last checked against upstream")
+    overlay_refreshed_at: str = Field(default="", description="When `knowledge refresh` last added releases, if ever")
+    overlay_path: str = ""
+    effective_date: str = Field(default="", description="The newer of the two: how current the release facts are")
+    age_days: int | None = Field(default=None, description="Days between effective_date and the plan's date")
+    stale: bool = Field(default=False, description="Older than max_age_days (or undated): refresh before relying on it")
+    max_age_days: int = 60
+    warnings: list[str] = Field(default_factory=list)
+
+
 class LLMInfo(Frozen):
     """Whether Claude ran on top of the playbooks, what it cost, and what went wrong (the run degrades)."""
 
@@ -417,6 +431,9 @@ class Plan(Frozen):
     llm: LLMInfo = Field(default_factory=LLMInfo)
     cost: list[CostReport] = Field(
         default_factory=list, description="Cost and bin-packing analysis per cluster (tools that place nodes)"
+    )
+    knowledge: KnowledgeInfo = Field(
+        default_factory=KnowledgeInfo, description="The knowledge date this plan rests on, its age and warnings"
     )
 
     @model_validator(mode="after")

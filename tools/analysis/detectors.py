@@ -70,6 +70,7 @@ def run_detector(detector: Detector, scan: ScanInput) -> list[Hit]:
         "config_key": _config_key,
         "field_value": _field_value,
         "node_kernel_below": _node_kernel_below,
+        "not_helm_owned": _not_helm_owned,
     }[detector.kind]
     return runner(detector, scan)
 
@@ -486,6 +487,46 @@ def _node_kernel_below(d: Detector, scan: ScanInput) -> list[Hit]:
                     ),
                 )
             )
+    return hits
+
+
+HELM_MANAGED_BY = ("app.kubernetes.io/managed-by", "Helm")
+HELM_RELEASE_NAME = "meta.helm.sh/release-name"
+
+
+def _not_helm_owned(d: Detector, scan: ScanInput) -> list[Hit]:
+    """One hit per cluster listing the objects (kind resource_kind, name matching `pattern`) that Helm would refuse
+    to adopt into release `helm_release`: Helm checks the managed-by label and the release-name annotation before
+    taking over an object that exists ('invalid ownership metadata')."""
+    hits = []
+    for cluster, source in scan.clusters.items():
+        foreign = []
+        for obj in source.objects_of_kind(d.resource_kind):
+            meta = obj.get("metadata", {})
+            if not re.search(d.pattern, str(meta.get("name", ""))):
+                continue
+            label = (meta.get("labels") or {}).get(HELM_MANAGED_BY[0], "")
+            owner = (meta.get("annotations") or {}).get(HELM_RELEASE_NAME, "")
+            if label != HELM_MANAGED_BY[1] or owner != d.helm_release:
+                foreign.append((obj, label, owner))
+        if not foreign:
+            continue
+        first = foreign[0][0]
+        listed = "; ".join(
+            f"{o['metadata']['name']}: {HELM_MANAGED_BY[0]}={label or '<none>'}, "
+            f"{HELM_RELEASE_NAME}={owner or '<none>'}"
+            for o, label, owner in foreign[:6]
+        )
+        hits.append(
+            Hit(
+                object_subject(cluster, first),
+                Evidence(
+                    source="cluster",
+                    ref=f"{cluster}: {first.get('apiVersion', '')} {d.resource_kind} metadata",
+                    excerpt=f"{len(foreign)} not owned by Helm release {d.helm_release}: {listed}",
+                ),
+            )
+        )
     return hits
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
+from datetime import date
 
 from upgradectl.models import Hop, HopKind, UpgradePath
 from upgradectl.tools.knowledge.loader import KubeRange, PathRule, ToolKnowledge
+from upgradectl.tools.knowledge.support import kubernetes_opening, line_support
 from upgradectl.tools.versions import Version, kube_minor, minor_distance
 
 
@@ -64,47 +66,77 @@ def unsupported_clusters(k: ToolKnowledge, version: str, kube_versions: Mapping[
     return sorted(c for c, kv in kube_versions.items() if known_kubernetes(kv) and not kube_range.contains(kv))
 
 
-def latest_compatible(k: ToolKnowledge, kube_versions: Mapping[str, str], lts: bool = False) -> tuple[str, str]:
-    """The newest release (or LTS release) whose Kubernetes range covers every cluster, with the reason."""
+def latest_compatible(
+    k: ToolKnowledge, kube_versions: Mapping[str, str], today: date, lts: bool = False
+) -> tuple[str, str]:
+    """The newest release (or LTS release) whose Kubernetes range covers every cluster, with the reason.
+
+    Lines that still receive fixes come first: an older supported line (an LTS line) beats a newer line whose
+    support ended. Lines whose upgrade notes nobody reviewed (added by `knowledge refresh`) are never chosen
+    here: their breaking changes and Kubernetes range are unknown, so they must be named explicitly."""
     if lts and not any(r.lts for r in k.releases):
         raise PathError(f"{k.display_name} publishes no long-term-support lines; drop 'LTS' or name a version")
-    for release in reversed(k.releases):
-        if release.latest_patch in release.avoid or (lts and not release.lts):
-            continue
-        if not unsupported_clusters(k, release.latest_patch, kube_versions):
-            listed = ", ".join(f"{c} ({v if known_kubernetes(v) else 'Kubernetes unknown'})"
-                               for c, v in sorted(kube_versions.items()))  # fmt: skip
-            kube_range = k.kube_range(release.latest_patch)
-            supported = f"supports Kubernetes {kube_range}" if kube_range else "publishes no Kubernetes range"
-            lts_note = next((n for n in release.notes if "LTS" in n), "") if lts else ""
-            return release.latest_patch, (
-                f"latest {k.display_name} {'LTS ' if lts else ''}release compatible with every target cluster: "
-                f"{release.latest_patch} {supported}; clusters: {listed}" + (f"; {lts_note}" if lts_note else "")
-            )
-    raise PathError(
-        f"no known {k.display_name} release supports every cluster's Kubernetes version "
-        f"({', '.join(f'{c}={v}' for c, v in sorted(kube_versions.items()))}); upgrade Kubernetes first"
+    fitting = [
+        release
+        for release in reversed(k.releases)
+        if release.latest_patch not in release.avoid
+        and (release.lts or not lts)
+        and release.notes_reviewed
+        and not unsupported_clusters(k, release.latest_patch, kube_versions)
+    ]
+    if not fitting:
+        raise PathError(
+            f"no known {k.display_name} release supports every cluster's Kubernetes version "
+            f"({', '.join(f'{c}={v}' for c, v in sorted(kube_versions.items()))}); upgrade Kubernetes first"
+        )
+    supported = [r for r in fitting if line_support(k, r.line, today).supported]
+    release = (supported or fitting)[0]
+    listed = ", ".join(f"{c} ({v if known_kubernetes(v) else 'Kubernetes unknown'})"
+                       for c, v in sorted(kube_versions.items()))  # fmt: skip
+    kube_range = k.kube_range(release.latest_patch)
+    compat = f"supports Kubernetes {kube_range}" if kube_range else "publishes no Kubernetes range"
+    lts_note = next((n for n in release.notes if "LTS" in n), "") if lts else ""
+    reason = (
+        f"latest {k.display_name} {'LTS ' if lts else ''}release compatible with every target cluster: "
+        f"{release.latest_patch} {compat}; clusters: {listed}" + (f"; {lts_note}" if lts_note else "")
     )
+    if supported and release is not fitting[0]:
+        reason += (
+            f"; preferred over {fitting[0].latest_patch} because line {release.line} still receives fixes and "
+            f"{fitting[0].line} does not"
+        )
+    elif k.support is not None and not supported:
+        opening = kubernetes_opening(k, kube_versions, today)
+        reason += f"; NO line that still receives fixes fits these clusters: {release.line} is out of support" + (
+            f" ({opening.describe(k)})" if opening else ""
+        )
+    unreviewed = [r.line for r in k.releases if not r.notes_reviewed]
+    if unreviewed:
+        reason += (
+            f"; newer line(s) {', '.join(unreviewed)} found upstream but their upgrade notes are not reviewed: "
+            "name one with --to to plan it anyway"
+        )
+    return release.latest_patch, reason
 
 
 def security_target(
-    k: ToolKnowledge, current_lines: set[str], kube_versions: Mapping[str, str]
+    k: ToolKnowledge, current_lines: set[str], kube_versions: Mapping[str, str], today: date
 ) -> tuple[str, str] | None:
     """For a security request without a version: the newest patch of the running line when that line still
-    receives patches and supports every cluster (the smallest change that carries the fixes), with the reason.
-    None when that does not apply (several lines running, a line no longer patched, an unknown policy)."""
-    patched = k.patched_lines()
-    if patched is None or len(current_lines) != 1:
+    receives fixes and supports every cluster (the smallest change that carries the fixes), with the reason.
+    None when that does not apply (several lines running, a line out of support, an unknown policy)."""
+    if k.support is None or len(current_lines) != 1:
         return None
     line = next(iter(current_lines))
     release = k.release(line)
-    if release is None or line not in patched or release.latest_patch in release.avoid:
+    support = line_support(k, line, today)
+    if release is None or not support.supported or release.latest_patch in release.avoid:
         return None
     if unsupported_clusters(k, release.latest_patch, kube_versions):
         return None
     return release.latest_patch, (
         f"security fix with the smallest change: the newest patch of the running line {line}, which still "
-        f"receives patches (the newest {len(patched)} lines do: {', '.join(patched)})"
+        f"receives fixes ({support.reason})"
     )
 
 
@@ -161,6 +193,15 @@ def required_kubernetes(
                 f"({kube_range}); choose a newer {k.display_name} target"
             )
     return needs
+
+
+def unreviewed_lines_crossed(k: ToolKnowledge, a: str, b: str) -> list[str]:
+    """Lines whose upgrade notes nobody reviewed (added by `knowledge refresh`) that a -> b enters."""
+    return [
+        r.line
+        for r in k.releases
+        if not r.notes_reviewed and Version.parse(a) < Version.parse(f"{r.line}.0") <= Version.parse(b)
+    ]
 
 
 def _minor(kubernetes_version: str) -> str:
@@ -264,6 +305,7 @@ def plan_path(
         kube_range: KubeRange | None = k.kube_range(b)
         changes = k.changes_crossed(a, b, path_start=current)
         limits = k.rollback_limits_crossed(a, b)
+        unreviewed = unreviewed_lines_crossed(k, a, b)
         hops.append(
             Hop(
                 from_version=a,
@@ -272,10 +314,14 @@ def plan_path(
                 reason=reason,
                 kubernetes_range=str(kube_range) if kube_range else "",
                 unsupported_on=unsupported_clusters(k, b, kube_versions),
-                notes=[f"{c.version}: {c.title}" for c in changes],
+                notes=[f"{c.version}: {c.title}" for c in changes]
+                + [f"{line}: upgrade notes not reviewed (line added by knowledge refresh)" for line in unreviewed],
                 rollback="; ".join(lim.description for lim in limits)
                 or f"roll back to {a} with the previous chart version",
-                uncertain=uncertain or any(c.uncertain for c in changes) or any(lim.uncertain for lim in limits),
+                uncertain=uncertain
+                or bool(unreviewed)
+                or any(c.uncertain for c in changes)
+                or any(lim.uncertain for lim in limits),
             )
         )
     return UpgradePath(

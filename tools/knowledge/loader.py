@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from upgradectl.models import Category, Comparison, Severity, ToolName
 from upgradectl.tools import yamlio
+from upgradectl.tools.knowledge.overlay import OverlayError, merge, overlay_disabled, overlay_path, read_overlay
 from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 
@@ -30,6 +32,15 @@ class KnowledgeError(ValueError):
 
 class Entry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+DATE_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
+DATE_OR_EMPTY = r"^$|" + DATE_PATTERN
+
+
+def _iso_date(value: object) -> object:
+    """YAML reads 2026-02-13 as a date: keep dates as ISO text (YYYY-MM or YYYY-MM-DD) like the rest."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _check_version(value: str) -> str:
@@ -59,13 +70,38 @@ class KubeRangeOverride(Entry):
     source: str
 
 
+class SupportWindow(Entry):
+    """When a line stops receiving fixes, as upstream states it for that line (e.g. an LTS line's end)."""
+
+    until: str = Field(pattern=DATE_PATTERN, description="Last month (YYYY-MM) or day (YYYY-MM-DD) of fixes")
+    source: str
+    uncertain: bool = False
+
+    _d = field_validator("until", mode="before")(_iso_date)
+
+
 class Release(Entry):
     """One minor line of a tool: its newest known patch and the Kubernetes versions it supports."""
 
     line: str = Field(description="Minor line, e.g. '0.37'")
     latest_patch: str
-    released: str = ""
-    lts: bool = Field(default=False, description="A long-term-support line (VictoriaMetrics)")
+    latest_patch_date: str = Field(default="", pattern=DATE_OR_EMPTY, description="When latest_patch was published")
+    released: str = Field(default="", pattern=DATE_OR_EMPTY, description="When the line's x.y.0 was published")
+    lts: bool = Field(default=False, description="A long-term-support line (VictoriaMetrics, Karpenter)")
+    lts_patch: str = Field(
+        default="",
+        description="Newest LTS patch when it is not latest_patch (VictoriaMetrics: LTS patches are Enterprise builds; "
+        "the chart ships latest_patch)",
+    )
+    lts_patch_date: str = Field(default="", pattern=DATE_OR_EMPTY)
+    support: SupportWindow | None = Field(
+        default=None, description="Upstream's own end-of-support date for this line; else the tool's support policy"
+    )
+    notes_reviewed: bool = Field(
+        default=True,
+        description="False for a line `knowledge refresh` found upstream: no one has read its upgrade notes, so its "
+        "breaking changes and Kubernetes range are unknown",
+    )
     kubernetes: KubeRange | None = Field(default=None, description="None when the tool publishes no range")
     kubernetes_overrides: list[KubeRangeOverride] = Field(default_factory=list)
     chart_version: str = Field(default="", description="Chart version carrying latest_patch when they differ")
@@ -75,12 +111,21 @@ class Release(Entry):
     uncertain: bool = False
 
     _v = field_validator("latest_patch")(_check_version)
+    _d = field_validator("latest_patch_date", "released", "lts_patch_date", mode="before")(_iso_date)
 
     @model_validator(mode="after")
     def _patch_in_line(self) -> Release:
-        if Version.parse(self.latest_patch).line != Version.parse(self.line).line:
-            raise ValueError(f"latest_patch {self.latest_patch} is not in line {self.line}")
+        for patch in filter(None, (self.latest_patch, self.lts_patch)):
+            if Version.parse(patch).line != Version.parse(self.line).line:
+                raise ValueError(f"{patch} is not in line {self.line}")
         return self
+
+    @property
+    def newest_patch(self) -> str:
+        """The newest patch of the line that is published at all (the LTS patch when it is newer)."""
+        if self.lts_patch and Version.parse(self.lts_patch) > Version.parse(self.latest_patch):
+            return self.lts_patch
+        return self.latest_patch
 
     def kube_range_for(self, version: str) -> KubeRange | None:
         """The Kubernetes range of a specific patch of this line."""
@@ -102,6 +147,7 @@ DetectorKind = Literal[
     "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys` (or misses one of `absent`)
     "field_value",  # objects of resource_kind (cluster, GitOps files) whose `field` matches values/pattern
     "node_kernel_below",  # nodes whose kernel is older than min_version (osImage exemptions allowed)
+    "not_helm_owned",  # objects of resource_kind named like `pattern` that Helm release `helm_release` cannot adopt
 ]
 
 
@@ -142,6 +188,10 @@ class Detector(Entry):
         description="config_key: no match where a ConfigMap of the same namespace has a key fully matching a regex, "
         "as {'<configmap>/<key>': regex}: {'argocd-rbac-cm/policy.default': 'role:(readonly|admin)'}",
     )
+    helm_release: str = Field(
+        default="",
+        description="not_helm_owned: the release that must own the objects (its ownership label and annotations)",
+    )
     min_version: str = Field(default="", description="node_kernel_below: oldest kernel that is fine, e.g. 5.10")
     exempt_os_image: str = Field(default="", description="node_kernel_below: osImage regex exempt from the minimum")
 
@@ -156,6 +206,7 @@ class Detector(Entry):
             "config_key": ("resource_kind", "name"),
             "field_value": ("resource_kind", "field"),
             "node_kernel_below": ("min_version",),
+            "not_helm_owned": ("resource_kind", "pattern", "helm_release"),
         }.get(self.kind, ())
         missing = [f for f in need if not getattr(self, f)]
         if missing:
@@ -194,6 +245,11 @@ class BreakingChange(Entry):
     remediation: str = ""
     detector: Detector | None = Field(default=None, description="None: a procedure note for every crossing")
     applies_below: str = Field(default="", description="Only when the path starts below this version")
+    first_hop: bool = Field(
+        default=False,
+        description="A hazard of how the install was made rather than of one release (e.g. CRDs a new chart must "
+        "adopt): checked on the first hop of every path that reaches `version`",
+    )
     source: str
     uncertain: bool = False
 
@@ -335,10 +391,17 @@ class IamRequirement(Entry):
     uncertain: bool = False
 
 
-class PatchPolicy(Entry):
-    """Which minor lines still receive (security) patches: the newest `lines` of the release list."""
+class SupportPolicy(Entry):
+    """Which minor lines still receive fixes (security included), as the project documents it.
 
-    lines: int = Field(ge=1)
+    A line is supported when it is one of the `newest_lines` newest known lines, or when its own `support.until`
+    has not passed, or when it is an LTS line released less than `lts_months` ago. tools/knowledge/support.py
+    applies it.
+    """
+
+    newest_lines: int = Field(ge=1, description="The newest N minor lines get fixes (1: only until the next minor)")
+    lts_months: int = Field(default=0, ge=0, description="LTS lines get fixes this long after their release")
+    summary: str = Field(description="The policy in upstream's words, short")
     source: str
     uncertain: bool = False
 
@@ -353,6 +416,41 @@ class ServedApi(Entry):
     served_from: str
     source: str
     uncertain: bool = False
+
+
+class Upstream(Entry):
+    """Where `knowledge refresh` reads new releases: the project's GitHub releases (and the chart's Helm index)."""
+
+    github: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/repo of the GitHub releases")
+    tag_pattern: str = Field(
+        default=r"^v?(\d+\.\d+\.\d+)$",
+        description="Release tags of the tool itself; group 1 is the version (other tags are other components)",
+    )
+    restricted_lts_patches: bool = Field(
+        default=False,
+        description="Patches of LTS lines older than the newest line are restricted builds (VictoriaMetrics: "
+        "Enterprise only): they are recorded as lts_patch, never as a line's latest_patch",
+    )
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _one_group(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"tag_pattern {value!r} is not a valid regex: {exc}") from exc
+        if groups < 1:
+            raise ValueError(f"tag_pattern {value!r} needs a group that captures the version")
+        return value
+
+
+class OverlayState(Entry):
+    """What the user's overlay added to this tool's knowledge (set by the loader; never written in the YAML)."""
+
+    path: str
+    refreshed_at: str = ""
+    changes: list[str] = Field(default_factory=list)
+    warning: str = Field(default="", description="Why the overlay was not used ('' when it was)")
 
 
 class ToolKnowledge(Entry):
@@ -377,7 +475,12 @@ class ToolKnowledge(Entry):
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
     finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
-    patch_policy: PatchPolicy | None = Field(default=None, description="None: not known which lines get patches")
+    support: SupportPolicy | None = Field(default=None, description="None: not known which lines get fixes")
+    as_of: str = Field(
+        default="", pattern=DATE_OR_EMPTY, description="When these facts were last checked against upstream"
+    )
+    upstream: Upstream | None = Field(default=None, description="None: `knowledge refresh` skips this tool")
+    overlay: OverlayState | None = Field(default=None, description="Set by the loader when an overlay applies")
     served_apis: list[ServedApi] = Field(
         default_factory=list, description="API versions of the tool's objects and the release that first serves each"
     )
@@ -394,11 +497,7 @@ class ToolKnowledge(Entry):
             raise ValueError(f"duplicate breaking change ids: {sorted({i for i in ids if ids.count(i) > 1})}")
         return self
 
-    def patched_lines(self) -> list[str] | None:
-        """The minor lines that still receive patches (newest first); None when the policy is not known."""
-        if self.patch_policy is None:
-            return None
-        return [r.line for r in reversed(self.releases)][: self.patch_policy.lines]
+    _d = field_validator("as_of", mode="before")(_iso_date)
 
     def release(self, version: str) -> Release | None:
         """The release line a version belongs to."""
@@ -436,12 +535,17 @@ class ToolKnowledge(Entry):
         return self.chart.chart_to_app.get(chart_version, "")
 
     def changes_crossed(self, a: str, b: str, path_start: str | None = None) -> list[BreakingChange]:
-        """Breaking changes introduced in (a, b], honouring `applies_below` against the path start."""
+        """Breaking changes introduced in (a, b], honouring `applies_below` against the path start; on the first hop
+        also the `first_hop` hazards of the install that the target reaches."""
         start = Version.parse(path_start or a)
+        first = Version.parse(a) == start
         return [
             c
             for c in self.breaking_changes
-            if Version.parse(a) < Version.parse(c.version) <= Version.parse(b)
+            if (
+                Version.parse(a) < Version.parse(c.version) <= Version.parse(b)
+                or (c.first_hop and first and Version.parse(c.version) <= Version.parse(b))
+            )
             and (not c.applies_below or start < Version.parse(c.applies_below))
         ]
 
@@ -496,17 +600,70 @@ def _load_yaml(name: str) -> dict:
     return yamlio.load(text)
 
 
-@cache
-def load_tool(tool: str) -> ToolKnowledge:
-    """Load and validate one tool's knowledge file (cached)."""
+def bundled_data(tool: str) -> dict:
+    """One tool's bundled YAML as loaded, before validation (what an overlay is merged into)."""
     try:
-        data = _load_yaml(f"{tool}.yaml")
+        return _load_yaml(f"{tool}.yaml")
     except FileNotFoundError as exc:
         raise KnowledgeError(f"no knowledge file for tool '{tool}' (tools/knowledge/data/{tool}.yaml)") from exc
+
+
+def load_tool(tool: str) -> ToolKnowledge:
+    """One tool's knowledge: its bundled file, validated, plus the newer releases of the user's overlay
+    (`upgradectl knowledge refresh`) unless UPGRADECTL_OFFLINE=1. Cached until the overlay changes."""
+    path = overlay_path()
     try:
-        return ToolKnowledge.model_validate(data)
+        stamp = 0 if overlay_disabled() else path.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _load_tool(tool, _source_stamp(tool), str(path) if stamp else "", stamp)
+
+
+def load_bundled_tool(tool: str) -> ToolKnowledge:
+    """The bundled knowledge alone, without any overlay (what `knowledge refresh` compares upstream with)."""
+    return _load_tool(tool, _source_stamp(tool), "", 0)
+
+
+def _source_stamp(tool: str) -> tuple[str, int]:
+    """Which knowledge file a load reads (an UPGRADECTL_KNOWLEDGE_DIR copy can be edited: its mtime counts)."""
+    override = os.environ.get(KNOWLEDGE_DIR_ENV)
+    if not override:
+        return ("", 0)
+    try:
+        return (override, (Path(override) / f"{tool}.yaml").stat().st_mtime_ns)
+    except OSError:
+        return (override, 0)
+
+
+@cache
+def _load_tool(tool: str, source: tuple[str, int], overlay_file: str, overlay_stamp: int) -> ToolKnowledge:
+    data = bundled_data(tool)
+    try:
+        bundled = ToolKnowledge.model_validate(data)
     except ValidationError as exc:
         raise KnowledgeError(f"tools/knowledge/data/{tool}.yaml does not match the schema:\n{exc}") from exc
+    if not overlay_file:
+        return bundled
+    try:
+        overlay = read_overlay(Path(overlay_file))
+    except OverlayError as exc:
+        return bundled.model_copy(update={"overlay": OverlayState(path=overlay_file, warning=f"{exc}; ignored")})
+    entry = overlay.tools.get(tool) if overlay else None
+    if entry is None:
+        return bundled
+    merged, changes = merge(data, entry)
+    try:
+        refreshed = ToolKnowledge.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        warning = (
+            f"the knowledge overlay {overlay_file} does not fit {tool}'s bundled knowledge "
+            f"({'.'.join(str(p) for p in first['loc'])}: {first['msg']}); ignored: run `upgradectl knowledge refresh` "
+            "again or delete the file"
+        )
+        return bundled.model_copy(update={"overlay": OverlayState(path=overlay_file, warning=warning)})
+    state = OverlayState(path=overlay_file, refreshed_at=entry.refreshed_at, changes=changes)
+    return refreshed.model_copy(update={"overlay": state})
 
 
 @cache

@@ -50,6 +50,7 @@ def register_commands() -> None:
     from upgradectl.cli.commands import doctor as doctor_commands
     from upgradectl.cli.commands import eval as eval_commands
     from upgradectl.cli.commands import execute as execute_commands
+    from upgradectl.cli.commands import knowledge as knowledge_commands
     from upgradectl.cli.commands import monitoring as monitoring_commands
     from upgradectl.cli.commands import plan as plan_commands
     from upgradectl.cli.commands import scan as scan_commands
@@ -63,6 +64,7 @@ def register_commands() -> None:
     doctor_commands.register(app)
     eval_commands.register(app)
     execute_commands.register(app)
+    knowledge_commands.register(app)
 
 
 def main() -> None:

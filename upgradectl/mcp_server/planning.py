@@ -153,6 +153,7 @@ def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, f
     return PlanResult(
         plan_id=plan_id,
         summary=plan.summary,
+        knowledge=plan.knowledge,
         tool=plan.request.tool,
         target_version=plan.target_version,
         target_reason=plan.target_reason,
@@ -404,6 +405,7 @@ def _knowledge_entry(code: str) -> ExplainResult:
                         f"matching /{detector.pattern}/" if detector.pattern else "",
                         *(f"or {key} unset" for key in detector.absent),
                         f"kernel < {detector.min_version}" if detector.min_version else "",
+                        f"not owned by Helm release {detector.helm_release}" if detector.helm_release else "",
                         *(f"unless {where} ~ /{regex}/" for where, regex in detector.unless.items()),
                     ]
                     detected_by = f"{detector.kind}: {' '.join(p for p in parts if p)}".strip()

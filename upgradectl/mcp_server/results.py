@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from upgradectl.models import SEVERITY_ORDER, Finding
+from upgradectl.models import SEVERITY_ORDER, Finding, KnowledgeInfo
 
 MAX_LIMIT = 100  # no call returns more items of one list than this, whatever it asks
 TEXT_CAP = 400  # characters of one free-text field (remediation, excerpt, detail) in a list item
@@ -142,6 +142,9 @@ class PlanResult(BaseModel):
     findings: FindingsPage
     files: list[str] = Field(default_factory=list, description="plan.md / plan.json written (out_dir)")
     next_steps: list[str] = Field(default_factory=list)
+    knowledge: KnowledgeInfo = Field(
+        default_factory=KnowledgeInfo, description="The knowledge date the plan rests on, its age and any warning"
+    )
 
 
 class ExplainResult(BaseModel):
