@@ -202,7 +202,7 @@ def test_chart_ref_pins_the_oci_repository_tag(tmp_path):
     code, plan = plan_json("--tool", "cilium", "--repo", str(repo), "--kubernetes", "1.32", "--to", "1.17")
     assert code in (0, 1)
     diff = changes_applied(plan, repo, tmp_path)
-    assert "-    tag: 1.17.1\n+    tag: 1.17.4\n" in diff
+    assert "-    tag: 1.17.1\n+    tag: 1.17.18\n" in diff  # cilium.yaml releases[1.17].latest_patch
 
 
 def test_unknown_kubernetes_version_is_never_a_pass(tmp_path):
