@@ -136,11 +136,6 @@ class Subject(Frozen):
     helm_value_path: str = ""
     metric: str = ""
     version: str = ""
-    values_root: str = Field(
-        default="",
-        description="With file and helm_value_path: where the Helm values start in that YAML document "
-        "(dotted, e.g. spec.values; '' for a values file), so an edit lands where the value is defined",
-    )
 
     def key(self) -> tuple:
         """Identity used to merge findings about the same thing."""

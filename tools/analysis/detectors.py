@@ -249,7 +249,6 @@ def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
                     kind=origin.site.selector.get("kind", ""),
                     name=origin.site.selector.get("name", ""),
                     namespace=origin.site.selector.get("namespace", ""),
-                    values_root=".".join(str(p) for p in origin.site.root),
                 )
                 evidence = Evidence(source="gitops", ref=origin.ref, excerpt=f"{key}: {shown} ({values.release})")
                 found[place] = (Hit(subject, evidence, old=key, new=d.renames.get(key, "")), [cluster])
