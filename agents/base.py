@@ -30,7 +30,9 @@ from upgradectl.models import (
     UpgradeRequest,
 )
 from upgradectl.tools.analysis.detectors import ScanInput
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.gitops.desired import Declaration, DesiredState, desired_state
 from upgradectl.tools.gitops.kustomize import read_kustomizations
 from upgradectl.tools.gitops.manifests import (
@@ -151,6 +153,8 @@ class TaskInput:
     findings: list[Finding] = field(default_factory=list)
     decision: Decision | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # earlier tasks' structured outputs
+    fleet_ref: str = "demo"  # how the user named the fleet (--fleet): upgradectl's own commands repeat it
+    charts: ChartStore | None = None  # target charts for the values check (None: the check is off)
 
     @property
     def scope_names(self) -> set[str]:
@@ -230,14 +234,16 @@ def make_finding(
     sources: list[str] | None = None,
     uncertain: bool = False,
 ) -> Finding:
+    """A finding, its text and evidence excerpts redacted (they quote fleet data, and plans, logs and prompts
+    carry them)."""
     return Finding(
         code=code,
         severity=severity,
         category=category,
-        title=title,
-        detail=detail,
+        title=redact(title),
+        detail=redact(detail),
         subject=subject or Subject(),
-        evidence=evidence,
+        evidence=[e.model_copy(update={"excerpt": redact(e.excerpt)}) if e.excerpt else e for e in evidence],
         remediation=remediation,
         agent=agent,
         sources=sources or [],

@@ -4,6 +4,7 @@ and turn each hit into a finding that cites the hit and the knowledge entry."""
 from __future__ import annotations
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.agents.value_migrations import plan_migration
 from upgradectl.models import (
     Evidence,
     Finding,
@@ -31,8 +32,17 @@ def change_finding(t: TaskInput, change: BreakingChange, hop: str, hit: Hit, age
     """A finding for one detector hit of a breaking change, citing the hit and the knowledge entry."""
     what = hit.subject.describe() or hit.evidence.ref
     title = change.title
-    if hit.old:
+    key = hit.subject.helm_value_path
+    migration = None
+    if key and change.detector and change.detector.migrations:
+        release = t.releases.get(hit.subject.cluster)
+        migration = plan_migration(change.detector, key, release.values) if release else None
+    if migration is not None:
+        title = f"{change.title}: {migration.summary()}"
+    elif hit.old:
         title = f"{change.title}: {hit.old} -> {hit.new or '(removed)'}"
+    elif key and hit.value:  # the change is about this value; the key itself stays
+        title = f"{change.title}: {key}: {hit.value} is no longer accepted"
     return make_finding(
         code=change.id,
         severity=change.severity,

@@ -3,7 +3,10 @@ Helm chart and CRD changes, and the GitOps edits each hop needs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, kubernetes_evidence, make_finding
+from upgradectl.agents.chart_values import chart_values
 from upgradectl.agents.detection import detect_changes, unread_values
 from upgradectl.agents.pins import chart_name
 from upgradectl.models import (
@@ -202,6 +205,8 @@ def helm_and_crds(t: TaskInput) -> TaskResult:
     unread = unread_values(t, AGENT)
     result.findings.extend(unread.findings)
     result.checked.extend(unread.checked)
+    generic = chart_values(replace(t, findings=[*t.findings, *result.findings]))
+    result = TaskResult([*result.findings, *generic.findings], [*result.checked, *generic.checked])
     k = t.knowledge
     if k.chart.crd_chart:
         crd_chart = k.chart.crd_chart.rsplit("/", 1)[-1]

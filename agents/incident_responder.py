@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding, relpath
+from upgradectl.agents.ownership import release_owner
 from upgradectl.agents.pins import VersionPin, gitops_pins
+from upgradectl.agents.procedures import HopFacts, rollback_steps, rollout_steps
 from upgradectl.agents.terraform_auditor import terraform_pins
+from upgradectl.agents.value_migrations import MigrationPlan, migration_edits, plan_migration
 from upgradectl.models import (
     EditPurpose,
     Environment,
@@ -24,7 +27,7 @@ from upgradectl.models import (
 )
 from upgradectl.tools.gitops.changes import EditError, describe
 from upgradectl.tools.gitops.yaml_edit import locate
-from upgradectl.tools.knowledge.loader import BreakingChange, StepTemplate, ToolKnowledge
+from upgradectl.tools.knowledge.loader import BreakingChange
 from upgradectl.tools.terraform import resolve_values_file
 from upgradectl.tools.versions import Version
 
@@ -83,24 +86,6 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(merged.values())
 
 
-def _render(template: StepTemplate, values: dict[str, str]) -> Step:
-    def fill(text: str) -> str:
-        for key, value in values.items():
-            text = text.replace("{" + key + "}", value)
-        return text
-
-    return Step(title=fill(template.title), detail=fill(template.detail), commands=[fill(c) for c in template.commands])
-
-
-def _applies(template: StepTemplate, a: str, b: str) -> bool:
-    va, vb = Version.parse(a), Version.parse(b)
-    if template.when == "crosses_minor":
-        return va.line != vb.line
-    if template.when == "crosses_major":
-        return va.major != vb.major
-    return True
-
-
 def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpose = "chart-version") -> FileEdit:
     """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown as it
     will read after the previous hops (the file today holds the path's starting version)."""
@@ -108,11 +93,10 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     if pin.pin != "chart":
         return _own_version_edit(t, pin, a, b)
     declared = re.sub(r"\s+#.*$", "", re.split(r"[:=]", pin.text, maxsplit=1)[-1]).strip().strip('"' + "'")
+    path_of = t.path_for(pin.cluster)
     before = k.chart_version_for(a)
-    old = k.chart.spell(before) if declared and before else declared
-    start = t.path_for(pin.cluster)
-    if declared and start is not None and a == start.from_version:
-        old = declared  # the first hop edits what Git declares today (several charts can ship one version)
+    first_hop = path_of is None or path_of.from_version == a  # the file holds what is pinned today
+    old = declared if first_hop or not before else k.chart.spell(before)
     shown = pin.text.replace(declared, "{value}", 1) if declared else pin.text + " {value}"
     if purpose == "chart-version" and pin.kind.startswith("argocd"):
         purpose = "target-revision"
@@ -128,11 +112,7 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
               "format": "hcl" if hcl else "yaml", "document": document, "path": path, "old": old, "shown": shown,
               "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
     if not chart:
-        note = (
-            f"the {k.chart.name} chart version that ships {b} (not in the knowledge base's chart table: "
-            f"`helm search repo {k.chart.name} --versions`)"
-        )
-        return FileEdit(purpose=purpose, action="manual", note=note, **common)
+        return FileEdit(purpose=purpose, action="manual", note=_no_chart_note(k, b), **common)
     return FileEdit(
         purpose=purpose, action="set", new=k.chart.spell(chart), reconcile=_reconcile_target(t, pin, document), **common
     )
@@ -160,6 +140,18 @@ def _own_version_edit(t: TaskInput, pin: VersionPin, a: str, b: str) -> FileEdit
     document, path = _yaml_site(t, pin.file, pin.line)
     return FileEdit(purpose="chart-version", action="set", new=new, document=document, path=path,
                     **{k: v for k, v in common.items() if k not in ("document", "path")})  # fmt: skip
+def _no_chart_note(k, version: str) -> str:
+    """Why no chart version can be pinned for `version`, with the nearest chart the index table knows."""
+    line = Version.parse(version).line
+    table = k.chart.chart_to_app.items()
+    same_line = [(Version.parse(c), c, app) for c, app in table if Version.parse(app).line == line]
+    if same_line:
+        _, chart, app = max(same_line)
+        return (f"no {k.chart.name} chart in the knowledge base's index table ships {version}; the newest chart of "
+                f"the {line} line is {chart} (ships {app}): pin that chart, or check `helm search repo "
+                f"{k.chart.name} --versions` for a newer one")
+    return (f"the {k.chart.name} chart version that ships {version} is unknown (not in the knowledge base's chart "
+            f"table): `helm search repo {k.chart.name} --versions`")
 
 
 def _yaml_site(t: TaskInput, file: str, line: int) -> tuple[dict[str, str], list[str | int]]:
@@ -258,8 +250,10 @@ def _values_site(t: TaskInput, cluster: str) -> ValuesSite:
     return ValuesSite(where, {}, [], False)
 
 
-def _finding_edit(t: TaskInput, cluster: str, f: Finding, change: BreakingChange, a: str, b: str) -> FileEdit:
-    """The file edit one finding asks for, from what its detector saw."""
+def _finding_edit(
+    t: TaskInput, cluster: str, f: Finding, change: BreakingChange, a: str, b: str
+) -> FileEdit | list[FileEdit]:
+    """The file edit(s) one finding asks for, from what its detector saw (a value migration can need several)."""
     d = change.detector
     assert d is not None
     common: dict = {"cluster": cluster, "from_version": a, "to_version": b}
@@ -282,6 +276,11 @@ def _finding_edit(t: TaskInput, cluster: str, f: Finding, change: BreakingChange
     manual = {"action": "manual"}
     if d.kind == "helm_value":
         old = f.subject.helm_value_path
+        release = t.releases.get(cluster)
+        migration = plan_migration(d, old, release.values) if release else None
+        if migration is not None:
+            common.update(values_root=site.root)
+            return migration_edits(migration, common, site.editable)
         common.update(values_root=site.root, path=old.split("."))
         if old in d.renames:
             new = d.renames[old]
@@ -328,7 +327,8 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
         if change is None or cluster not in f.subject.cluster.split(","):
             continue
         if f.subject.file or f.subject.helm_value_path:  # things in files; live objects follow the files
-            edits.append(_finding_edit(t, cluster, f, change, a, b))
+            made = _finding_edit(t, cluster, f, change, a, b)
+            edits.extend(made if isinstance(made, list) else [made])
     pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
     edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
     release = t.releases.get(cluster)
@@ -369,60 +369,71 @@ def soak_minutes(env: Environment, risk: RiskLevel, fast_track: bool) -> int:
     return max(15, int(round(minutes / 15.0)) * 15)
 
 
-def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]) -> RolloutStage | None:
-    """One environment's rollout: per cluster and hop, the changes, commands, gates and way back."""
-    assert t.decision is not None
+def hop_migrations(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[MigrationPlan]:
+    """The value migrations the hop a -> b needs on this cluster (from the crossed changes' detector hits)."""
+    release = t.releases.get(cluster)
+    if release is None:
+        return []
+    crossed = {c.id: c for c in t.knowledge.changes_crossed(a, b, path.from_version) if c.detector}
+    plans = []
+    for f in t.findings:
+        change = crossed.get(f.code)
+        if change is None or change.detector is None or cluster not in f.subject.cluster.split(","):
+            continue
+        if f.subject.helm_value_path and (plan := plan_migration(change.detector, f.subject.helm_value_path,
+                                                                  release.values)):
+            plans.append(plan)
+    return plans
+
+
+def _hop_facts(t: TaskInput, cluster: str, env: Environment, path: UpgradePath, index: int, ownership) -> HopFacts:
     k = t.knowledge
+    release = t.releases.get(cluster)
+    hop = path.hops[index]
+    values = release.values if release else {}
+    service = {key: str(values[key]) for key in ("k8sServiceHost", "k8sServicePort")
+               if values.get(key) not in (None, "")}  # fmt: skip
+    gitops_dir = relpath(t.fleet.gitops_root, t.fleet.root) if t.fleet.gitops_root else ""
+    gotk = ownership.evidence[0].ref if ownership.owner == "flux-bootstrap" and ownership.evidence else ""
+    return HopFacts(
+        knowledge=k, cluster=cluster, environment=env, hop=hop, index=index, path=path, ownership=ownership,
+        namespace=release.namespace if release else k.namespace, release=release.name if release else k.release_name,
+        region=t.cluster(cluster).info.region, fleet_ref=t.fleet_ref, gitops_dir=gitops_dir, gotk_file=gotk,
+        k8s_service=service if k.tool == "cilium" else {},
+        installed_chart=release.chart_version if release and index == 0 else "",
+        migrations=hop_migrations(t, cluster, hop.from_version, hop.to_version, path),
+    )  # fmt: skip
+
+
+def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]) -> RolloutStage | None:
+    """One environment's rollout: per cluster and hop, the baseline, checks, change, upgrade, verification and
+    gates, each rendered from that hop; and per hop the way back to its from-version (newest hop first)."""
+    assert t.decision is not None
     clusters = sorted(c.info.name for c in t.scope if c.info.environment == env)
     if not clusters:
         return None
     fast = t.decision.track == "security-fast-track"
     soak = soak_minutes(env, t.decision.risk.level, fast)
-    steps: list[Step] = [
-        Step(
-            title=f"Record the pre-upgrade baseline on {', '.join(clusters)}",
-            detail="Evaluate every gate below before the first change; the values are what 'vs baseline' means.",
-            commands=[f"upgradectl baseline --tool {k.tool} --clusters {','.join(clusters)}"],
-        ),
-    ]
+    steps: list[Step] = []
     hops_done: list[str] = []
     gates: dict[tuple[str, str], Gate] = {}
     rollback: list[Step] = []
+    owners = []
     for cluster in clusters:
         path = t.path_for(cluster)
         if path is None:
             continue
-        release = t.releases.get(cluster)
-        for template in k.procedure.pre_checks:
-            steps.append(_render(template, _values(k, cluster, path.from_version, path.from_version, release)))
-        for hop in path.hops:
+        ownership = release_owner(t, cluster)
+        owners.append(f"{cluster}: release owned by {ownership.describe()}")
+        for index, hop in enumerate(path.hops):
             a, b = hop.from_version, hop.to_version
-            values = _values(k, cluster, a, b, release)
+            facts = _hop_facts(t, cluster, env, path, index, ownership)
             hops_done.append(f"{cluster}: {a} -> {b}")
             edits = _file_edits(t, cluster, a, b, path)
-            steps.append(
-                Step(
-                    title=f"{cluster}: {k.display_name} {a} -> {b} ({hop.kind})",
-                    detail=f"Why: {hop.reason.rstrip('.')}."
-                    + (f" Crosses: {'; '.join(hop.notes)}." if hop.notes else ""),
-                    changes=[describe(e) for e in edits],
-                    edits=edits,
-                )
-            )
-            steps.extend(_render(s, values) for s in k.procedure.upgrade if _applies(s, a, b))
-            steps.extend(_render(s, values) for s in k.procedure.verify if _applies(s, a, b))
-            steps.append(
-                Step(
-                    title=f"{cluster}: soak {soak} min at {b}, then evaluate the gates",
-                    detail="Promote only when every gate passes; fail or inconclusive stops the rollout.",
-                    commands=[f"upgradectl validate --tool {k.tool} --clusters {cluster}"],
-                )
-            )
+            steps.extend(rollout_steps(t, facts, edits, soak))
             for gate in hop_gates.get(f"{a}->{b}", []):
                 gates.setdefault((gate.name, gate.promql), gate)
-            back = [_render(s, _values(k, cluster, b, a, release)) for s in k.procedure.rollback]
-            back.insert(0, Step(title=f"{cluster}: roll back {b} -> {a}", detail=hop.rollback))
-            rollback = back + rollback  # undo in reverse order
+            rollback = rollback_steps(t, facts, edits) + rollback  # newest hop first
     approval = env == "prod" or t.decision.approval_required
     reasons = []
     if env == "prod":
@@ -439,21 +450,10 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         approval_required=approval,
         approval_reasons=reasons,
         soak_minutes=soak,
-        notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}"],
+        notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}", *owners,
+               "run every command from the directory of the fleet file; rollback steps undo one hop each, when "
+               "that hop's gates fail or it does not reconcile (earlier hops that passed stay)"],
     )
-
-
-def _values(k: ToolKnowledge, cluster: str, a: str, b: str, release) -> dict[str, str]:
-    return {
-        "from": k.chart.spell(k.chart_version_for(a) or a),
-        "to": k.chart.spell(k.chart_version_for(b) or b),
-        "from_app": a,
-        "to_app": b,
-        "cluster": cluster,
-        "namespace": release.namespace if release else k.namespace,
-        "release": release.name if release else k.release_name,
-        "chart": k.chart.repository,
-    }
 
 
 def rollout_for(env: Environment):

@@ -27,7 +27,8 @@ from upgradectl.tools.analysis.paths import (
     unreviewed_lines_crossed,
     unsupported_clusters,
 )
-from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, unknown_clusters_message
+from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.gitops.desired import Declaration
 from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
 from upgradectl.tools.helm import HelmRelease
@@ -460,7 +461,7 @@ def take_inventory(
     unknown = wanted - set(fleet.clusters)
     if unknown:
         raise PlanningError(
-            f"unknown cluster(s) {', '.join(sorted(unknown))}; the fleet has {', '.join(fleet.clusters)}"
+            unknown_clusters_message(sorted(unknown), fleet.clusters)
         )
     view = view or FleetView(fleet)
     installs: dict[str, Installation] = {}
@@ -473,7 +474,12 @@ def take_inventory(
             if cluster.entry.git_only:
                 findings.extend(_git_only_inventory(k, view, name, declarations, declared, installs, checked))
             continue
-        found = detect_installation(k, cluster.source, name)
+        try:
+            found = detect_installation(k, cluster.source, name)
+        except SourceError as exc:
+            cluster.mark_unreadable(str(exc))
+            checked.append(f"{name}: could not be read: {exc}")
+            continue
         if found and declared and _differ(found, declared) and not found.provider_managed:
             findings.append(_drift(k, name, found, declared))
         elif found and declared:

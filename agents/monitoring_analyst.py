@@ -4,7 +4,6 @@ baseline` / `validate`) those gates measured on a real Prometheus-compatible met
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
@@ -13,7 +12,7 @@ from upgradectl.cost_models import CostReport
 from upgradectl.models import Evidence, Finding, Gate, Subject
 from upgradectl.tools.cluster.fleet import FleetCluster
 from upgradectl.tools.cluster.resources import capacity_type, node_loads
-from upgradectl.tools.cluster.sources import ClusterSource
+from upgradectl.tools.cluster.sources import ClusterSource, recorded_series
 from upgradectl.tools.cost.kpis import analyze_cluster
 from upgradectl.tools.cost.prices import load_prices
 from upgradectl.tools.knowledge.loader import GateSpec, ToolKnowledge
@@ -213,13 +212,7 @@ def recorded_metric_names(source: ClusterSource) -> set[str] | None:
     files = getattr(source, "metrics_files", lambda: [])()
     if not files:
         return None
-    names = set()
-    for file in files:
-        with file.open() as handle:
-            for line in handle:
-                if line.strip():
-                    names.add(json.loads(line).get("metric", {}).get("__name__", ""))
-    return names
+    return {series.name for file in files for series in recorded_series(file)}
 
 
 def validation_criteria(t: TaskInput) -> TaskResult:

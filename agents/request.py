@@ -68,7 +68,14 @@ TRIGGER_WORDS: list[tuple[Trigger, list[str]]] = [
     ("feature", [r"features?", r"improvements?", r"capabilit\w*", r"enhancement\w*", r"support for"]),
 ]
 
-_VERSION_TOKEN = re.compile(r"(?<![\w.])v?\d+\.(?:\d+|x|\*)(?:\.(?:\d+|x|\*))?(?![\w.%])", re.IGNORECASE)
+# a version ends at a space or sentence punctuation ("to 1.15.19."), never inside a longer dotted word
+_VERSION_TOKEN = re.compile(r"(?<![\w.])v?\d+\.(?:\d+|x|\*)(?:\.(?:\d+|x|\*))?(?![\w%]|\.[\w*])", re.IGNORECASE)
+# A word right after a target cue that looks like it means a version ("to 1.2.3.4.5", "to -1", "to 1.0.0-rc.1"):
+# it must parse exactly, as --to must, or the request is refused (never quietly planned to the newest release).
+_CUED_WORD = re.compile(
+    r"(?:^|\s)(?P<cue>to|target|targeting|version|->|→|onto|towards)\s+(?P<word>[-+]?v?\d\S*)", re.IGNORECASE
+)
+_EXACT_VERSION = re.compile(r"^v?\d+\.(?:\d+|x|\*)(?:\.(?:\d+|x|\*))?(?:\+[0-9A-Za-z.-]+)?$", re.IGNORECASE)
 _TARGET_CUES = ("to", "target", "->", "→", "version", "towards", "onto", "upgrade")
 _CURRENT_CUES = ("from", "currently", "on", "at", "running", "kubernetes", "k8s", "eks", "gke", "aks")
 
@@ -128,8 +135,35 @@ def _guess_misspelled_tool(text: str) -> str:
     return best if best_score >= 0.75 else ""
 
 
+def exact_target(word: str, origin: str) -> str:
+    """A target version given as written ('1.15.19', 'v0.37', '0.37.x'), or RequestError saying why it is not
+    one. Semver build metadata (`+build`) does not change which release is meant and is dropped; a
+    pre-release (`1.0.0-rc.1`) is not the release it precedes, and upgradectl plans releases only."""
+    if not _EXACT_VERSION.match(word):
+        core = re.match(r"^v?(\d+\.\d+\.\d+)-(?P<pre>[0-9A-Za-z.-]+)(?:\+[0-9A-Za-z.-]+)?$", word)
+        if core:
+            raise RequestError(
+                f"{origin} {word!r} is a pre-release ({core.group('pre')}) of {core.group(1)}; upgradectl plans to "
+                f"released versions only: ask for {core.group(1)} or an earlier release"
+            )
+        fix = "fix it" if origin == "--to" else "fix it in the request, or pass --to"
+        raise RequestError(
+            f"{origin} {word!r} is not a version (expected forms like 1.0.10, v0.37 or 0.37.x, or 'lts'); {fix}"
+        )
+    return str(Version.parse(word.split("+", 1)[0]))
+
+
+def _check_cued_versions(text: str) -> None:
+    """Refuse a request whose words give a target that is not a version ('to 1.2.3.4.5', 'to -1')."""
+    for match in _CUED_WORD.finditer(text):
+        word = match.group("word").rstrip(".,;:!?)'\"")
+        if "." in word or word.startswith(("-", "+")):
+            exact_target(word, f"target version after '{match.group('cue')}':")
+
+
 def find_target_version(text: str) -> tuple[str | None, str]:
     """The target version named in the text, and why it was chosen ('' reason when none)."""
+    _check_cued_versions(text)
     lowered = text.lower()
     candidates: list[tuple[int, str, str]] = []
     for match in _VERSION_TOKEN.finditer(lowered):
@@ -214,11 +248,14 @@ def parse_request(
                 "the request names no tool: mention one of karpenter, victoriametrics, flux, argocd, cilium "
                 "or pass --tool"
             )
+        if len(mentions) > 1:
+            named = " and ".join(f"{m.tool} ('{m.alias}')" for m in mentions)
+            raise RequestError(
+                f"the request names {len(mentions)} tools, {named}; a plan upgrades one tool: pass --tool "
+                f"{mentions[0].tool} (or --tool {mentions[1].tool}), and plan the other separately"
+            )
         tool_name = mentions[0].tool
         reasons.append(f"tool '{tool_name}' from the words '{mentions[0].alias}'")
-        if len(mentions) > 1:
-            others = ", ".join(m.tool for m in mentions[1:])
-            reasons.append(f"also mentioned: {others} (planning the first-named tool; use --tool to choose)")
 
     target = None
     channel = "latest"
@@ -226,10 +263,7 @@ def parse_request(
         channel = "lts"
         reasons.append("target: the newest LTS release, from --to lts")
     elif to:
-        try:
-            target = str(Version.parse(to))
-        except VersionError as exc:
-            raise RequestError(f"--to {to!r}: {exc} (or 'lts' for the newest long-term-support line)") from exc
+        target = exact_target(to.strip(), "--to")
         reasons.append(f"target {target} from --to")
     else:
         target, why = find_target_version(text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from upgradectl.evals.results import ScenarioResult, SuiteResult
 
-COLUMNS = ("Scenario", "Tool", "Diff", "Recall", "False alarms", "Path", "Decision", "Gates", "Time", "Result")
+COLUMNS = ("Scenario", "Tool", "Diff", "Recall", "False alarms", "Path", "Decision", "Gates", "Verifier", "Time",
+           "Result")
 
 
 def _recall(r: ScenarioResult) -> str:
@@ -49,6 +50,7 @@ def row(r: ScenarioResult, with_llm: bool = False) -> tuple[str, ...]:
         r.status("path"),
         r.status("decision"),
         r.status("gates"),
+        r.status("verifier"),
         f"{r.seconds:.1f}s",
         *((_llm(r),) if with_llm else ()),
         _result(r),
@@ -106,7 +108,7 @@ def render(suite: SuiteResult) -> str:
     out.append(
         f"Scenarios {t.passed}/{t.scenarios} passed; recall {t.found}/{t.required} ({t.recall:.0%}); "
         f"false alarms {t.false_alarms}/{t.forbidden} (precision {t.precision:.0%}); path {t.path:.0%}; "
-        f"decision {t.decision:.0%}; gates {t.gates:.0%}; errors {t.errors}"
+        f"decision {t.decision:.0%}; gates {t.gates:.0%}; plan verifier {t.verifier:.0%}; errors {t.errors}"
     )
     model = ", ".join(s.llm_models) or "none"
     dirty = "+dirty" if s.git_dirty else ""

@@ -88,8 +88,10 @@ def _error_text(exc: Exception) -> str:
 
 
 def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
+    from upgradectl.cli.argv import parse_upgradectl
     from upgradectl.cli.commands.llm_mode import parse_request_with_model
     from upgradectl.graph.run import run_plan
+    from upgradectl.tools.charts.store import ChartStore
     from upgradectl.tools.cluster.fleet import load_fleet
 
     with ExitStack() as stack:
@@ -108,7 +110,11 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
             environments=list(spec.environments) or None,
             known_clusters=list(fleet.clusters),
         )
-        plan = run_plan(request, fleet, scenario.id, llm=session, today=options.today)
+        # offline and the same on every machine: no chart is fetched, so the values check says it could not run
+        plan = run_plan(request, fleet, scenario.id, llm=session, charts=ChartStore(fetch=False),
+                        command_parser=parse_upgradectl, today=options.today)
+        if plan.verification is None:
+            raise RuntimeError("the plan graph returned a plan the verifier did not check")
         return plan, finish(plan)
 
 

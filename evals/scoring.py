@@ -3,7 +3,8 @@
 Each expectation becomes one `Check` in a category: `recall` (a required finding is there),
 `precision` (a forbidden finding is not), `path` (tool, target, every cluster group's hops, rollout
 stages), `decision` (track, risk, strategy, approval) and `gates` (required gates in every rollout
-stage, forbidden ones in none). A failed check says what the plan said instead, so a red eval run
+stage, forbidden ones in none) and `verifier` (the plan verifier found no violation: every command, edit and
+rollback step of the plan holds). A failed check says what the plan said instead, so a red eval run
 names the missing finding. Pure functions: the same plan and scenario always give the same checks.
 """
 
@@ -24,8 +25,8 @@ from upgradectl.evals.scenario import (
 )
 from upgradectl.models import Finding, Plan, Subject, UpgradePath
 
-CheckCategory = Literal["recall", "precision", "path", "decision", "gates"]
-CATEGORIES: tuple[CheckCategory, ...] = ("recall", "precision", "path", "decision", "gates")
+CheckCategory = Literal["recall", "precision", "path", "decision", "gates", "verifier"]
+CATEGORIES: tuple[CheckCategory, ...] = ("recall", "precision", "path", "decision", "gates", "verifier")
 SHOWN_FINDINGS = 4
 
 
@@ -234,6 +235,18 @@ def gate_checks(expected: Expected, plan: Plan) -> list[Check]:
     return checks
 
 
+def verifier_checks(plan: Plan) -> list[Check]:
+    """The plan verifier's verdict (graph/verify.py): any violation fails the scenario. A plan the graph did not
+    verify has no verdict to score (the runner refuses such plans: see evals/runner.py)."""
+    verification = plan.verification
+    if verification is None:
+        return []
+    shown = "; ".join(f"{v.check} {v.environment} {v.step}: {v.message}" for v in verification.violations[:3])
+    more = len(verification.violations) - 3
+    detail = shown + (f" (+{more} more)" if more > 0 else "")
+    return [Check(category="verifier", name="plan verifier: no violations", passed=verification.ok, detail=detail)]
+
+
 def score_plan(scenario: Scenario, plan: Plan) -> list[Check]:
     """Every check of the scenario against the plan, in a stable order."""
     expected = scenario.expected
@@ -243,4 +256,5 @@ def score_plan(scenario: Scenario, plan: Plan) -> list[Check]:
         *path_checks(scenario, plan),
         *decision_checks(expected, plan),
         *gate_checks(expected, plan),
+        *verifier_checks(plan),
     ]

@@ -3,6 +3,7 @@ specialist agents (`Send`, parallel), a join, and the decision-tree step that st
 
     intake -> stage1 => tasks -> stage2 (track) => tasks -> stage3 => tasks (rollback limits)
            -> stage4 (risk, strategy, approval) => tasks -> stage5 => rollout per env -> stage6 => tasks -> assemble
+           -> verify (the plan verifier: violations become findings)
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from upgradectl import __version__
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.inventory import take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
+from upgradectl.exit_codes import bug_summary
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
 from upgradectl.graph.state import PlanState, RunContext, TaskPayload
+from upgradectl.graph.verify import verify
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
     SEVERITY_ORDER,
@@ -31,6 +34,7 @@ from upgradectl.models import (
     Subject,
 )
 from upgradectl.tools.analysis.inventory import tool_release
+from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import load_tool
 
@@ -46,6 +50,29 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
     inventory = take_inventory(request, ctx.fleet, k, ctx.today, ctx.view)
     findings = list(inventory.findings)
     for name, cluster in ctx.fleet.clusters.items():
+        if cluster.source is None or (request.clusters and name not in request.clusters):
+            continue
+        try:
+            unreadable = cluster.source.unreadable_helm_releases()
+        except SourceError as exc:  # its secrets list does not read: the cluster as a whole could not be checked
+            cluster.mark_unreadable(str(exc))
+            continue
+        for release in unreadable:
+            findings.append(
+                make_finding(
+                    code="HELM-RELEASE-UNREADABLE",
+                    severity="medium",
+                    category="incomplete",
+                    title=f"Helm release {release.release or release.secret_name} on {name} could not be decoded: "
+                    "its chart, values and manifest were not checked",
+                    agent="flux-navigator",
+                    subject=Subject(cluster=name, namespace=release.namespace, name=release.secret_name),
+                    evidence=[Evidence(source="helm", ref=f"{name}: {release.ref}", excerpt=release.reason)],
+                    remediation="Check the release secret (`helm history` for that release); re-record the snapshot "
+                    "or fix the release, then plan again.",
+                )
+            )
+    for name, cluster in ctx.fleet.clusters.items():
         if cluster.unreachable and (not request.clusters or name in request.clusters):
             findings.append(
                 make_finding(
@@ -59,6 +86,21 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
                     remediation="Fix access to the cluster (context, credentials, network) and plan again.",
                 )
             )
+    for what, path, problem in ctx.fleet.unusable_paths():
+        findings.append(
+            make_finding(
+                code="FLEET-PATH-UNUSABLE",
+                severity="high",
+                category="incomplete",
+                title=f"The fleet's {what} {path} {problem}: nothing there was checked",
+                agent="flux-navigator",
+                subject=Subject(file=str(path)),
+                evidence=[Evidence(source="gitops" if what == "GitOps repo" else "terraform", ref=str(path),
+                                   excerpt=f"{path} {problem}")],
+                remediation=f"Fix the {what}'s path in the fleet file (relative to the fleet file) and plan again; "
+                "`upgradectl doctor --fleet FLEET` checks every path.",
+            )
+        )
     record = AgentTaskRecord(
         stage=1,
         task=INVENTORY_TASK[3],
@@ -98,6 +140,8 @@ def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:
         findings=list(state.get("findings", [])),
         decision=state.get("decision"),
         outputs=dict(state.get("outputs", {})),
+        fleet_ref=ctx.fleet_ref,
+        charts=ctx.charts,
     )
 
 
@@ -111,7 +155,9 @@ def run_task(state: TaskPayload, runtime: Runtime[RunContext]) -> dict:
         task_input = _task_input(state, runtime.context)
         result = spec.playbook(task_input)
     except Exception as exc:  # a playbook bug must not sink the other agents' work
-        error = f"{type(exc).__name__}: {exc}"
+        # a source that could not be read says which file and why; a bug is named by its place, never by a
+        # message that may quote the data it was reading
+        error = f"{type(exc).__name__}: {exc}" if isinstance(exc, SourceError) else bug_summary(exc)
         result = TaskResult(
             [
                 make_finding(
@@ -265,7 +311,9 @@ def build_graph():
         graph.add_conditional_edges(f"stage{stage}", _fan_out(stage), [f"stage{stage}_tasks"])
         previous = f"stage{stage}_tasks"
     graph.add_node("assemble", assemble)
+    graph.add_node("verify", verify)
     graph.add_edge(previous, "assemble")
     graph.add_edge(START, "intake")
-    graph.add_edge("assemble", END)
+    graph.add_edge("assemble", "verify")
+    graph.add_edge("verify", END)
     return graph.compile()

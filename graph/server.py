@@ -52,6 +52,7 @@ def plan_upgrade(state: PlanRunState) -> PlanRunOutput:
     """Parse the request, open the fleet, run the six-stage plan graph; errors come back as `error`."""
     from upgradectl.agents.inventory import PlanningError
     from upgradectl.agents.request import RequestError, parse_request
+    from upgradectl.cli.argv import parse_upgradectl  # the verifier parses upgradectl commands with the real CLI
     from upgradectl.tools.cluster.fleet import FleetError, default_live_opener, load_fleet
     from upgradectl.tools.knowledge.loader import KnowledgeError
 
@@ -70,7 +71,7 @@ def plan_upgrade(state: PlanRunState) -> PlanRunOutput:
             trigger=state.get("trigger") or None,
             known_clusters=list(fleet.clusters),
         )
-        plan = run_plan(request, fleet, fleet_ref)
+        plan = run_plan(request, fleet, fleet_ref, command_parser=parse_upgradectl)
     except (RequestError, FleetError, KnowledgeError, PlanningError) as exc:
         return {"plan": None, "error": str(exc)}
     return {"plan": plan.model_dump(mode="json"), "error": ""}

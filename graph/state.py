@@ -26,8 +26,10 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
+from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.knowledge.freshness import today
+from upgradectl.tools.verify.commands import CommandParser
 
 
 def merge_findings(existing: list[Finding] | None, new: list[Finding] | None) -> list[Finding]:
@@ -91,6 +93,8 @@ class RunContext:
     llm_mode: str = "off"
     model: str = ""
     llm: Any = None  # agents.llm.LLMSession when --llm is on (Any: the SDK loads only with the model)
+    charts: ChartStore | None = None  # target charts for the values checks; None turns them off
+    command_parser: CommandParser | None = None  # checks upgradectl's own commands (the CLI provides it)
     today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
 
     def __post_init__(self) -> None:

@@ -395,7 +395,7 @@ def test_eval_runs_the_whole_suite_offline(tmp_path):
     assert "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["Scenario", "Tool", "Diff", "Recall", "False", "alarms", "Path", "Decision", "Gates",
-                                "Time", "Result"]
+                                "Verifier", "Time", "Result"]
     ids = sorted(p.name for p in SCENARIOS.iterdir() if (p / "scenario.yaml").is_file())
     rows = {line.split()[0]: line for line in lines[2: 2 + len(ids)]}
     assert sorted(rows) == ids

@@ -134,7 +134,8 @@ def test_commits_per_env_and_hop_in_order_pause_before_prod_then_finish(uninterr
     # the user's checkout is untouched: the run works in its own worktree
     assert git(uninterrupted["root"], "status", "--porcelain", "--", "infra-flux") == ""
     ravan = git(uninterrupted["root"], "show", f"upgradectl/ref:{CHARTS['ravan']}")
-    assert "version: 1.15.19" in ravan and "tunnelProtocol: disabled" in ravan
+    # Cilium 1.15 notes: tunnel=disabled became routing-mode=native (never tunnelProtocol: disabled)
+    assert "version: 1.15.19" in ravan and "routingMode: native" in ravan and "tunnelProtocol" not in ravan
     runs = json.loads(cli("runs", "--state-dir", str(uninterrupted["state"]), "--format", "json").stdout)
     assert [(r["run_id"], r["status"]) for r in runs] == [("ref", "succeeded")]
 

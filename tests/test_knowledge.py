@@ -17,7 +17,7 @@ from upgradectl.tools.knowledge.loader import (
 from upgradectl.tools.versions import Version
 
 PREFIX = {"karpenter": "KARP-", "flux": "FLUX-", "argocd": "ARGO-", "cilium": "CIL-", "victoriametrics": "VM-"}
-PLACEHOLDERS = {"from", "to", "from_app", "to_app", "cluster", "namespace", "release", "chart"}
+from upgradectl.agents.procedures import PLACEHOLDERS  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=TOOLS)
@@ -102,10 +102,11 @@ def test_gates_are_well_formed(tool):
 
 
 def test_step_templates_use_known_placeholders(tool):
-    steps = [*tool.procedure.pre_checks, *tool.procedure.upgrade, *tool.procedure.verify, *tool.procedure.rollback]
-    assert tool.procedure.upgrade and tool.procedure.rollback
+    procedure = tool.procedure
+    steps = [*procedure.pre_checks, *procedure.upgrade, *procedure.verify, *procedure.rollback, *procedure.restore]
+    assert procedure.upgrade and procedure.rollback
     for step in steps:
-        for text in (step.title, step.detail, *step.commands):
+        for text in (step.title, step.detail, *step.commands, *step.reads, *step.writes, *step.inputs.values()):
             used = set(re.findall(r"(?<!\$)\{([A-Za-z_]+)\}", text))
             assert used <= PLACEHOLDERS, f"{tool.tool} step '{step.title}' uses {used - PLACEHOLDERS}"
 
@@ -410,7 +411,10 @@ def test_argocd_facts():
     assert repos.kind == "config_key" and repos.name == "argocd-cm" and "repository.credentials" in repos.keys
     assert "configs.cm.repositories" in change(k, "ARGO-LEGACY-REPO-CONFIG-HELM-VALUES").detector.keys
     assert k.chart.app_version_mapping == "table"
-    assert k.app_version_for_chart("10.1.1") == "3.4.4" and k.chart_version_for("3.0.0") == "8.0.0"
+    assert k.app_version_for_chart("10.1.1") == "3.4.4" and k.app_version_for_chart("8.0.0") == "3.0.0"
+    # argo-helm's index.yaml: charts 8.0.0 and 8.0.1 both ship v3.0.0; the newer chart is the one to install
+    assert k.chart_version_for("3.0.0") == "8.0.1"
+    assert k.chart_version_for("3.0.23") == ""  # no argo-cd chart ships 3.0.23: unknown, never a guess
     assert all(r.uncertain for r in k.rollback_limits)
     seeds = {g.seed_test for g in k.gates}
     assert {"large_application_sync", "sync_performance"} <= seeds

@@ -122,7 +122,10 @@ def test_evidence_must_come_from_an_earlier_call(task_input, monkeypatch):
 
 
 def test_check_submission_protects_existing_findings():
-    record = ToolRecord(REGISTRY["list_clusters"], {}, RenderedResult(text='{"data": [{"name": "ravan-cluster"}]}'))
+    record = ToolRecord(
+        REGISTRY["list_clusters"], {},
+        RenderedResult(text='{"data": [{"name": "ravan-cluster"}]}', data=[{"name": "ravan-cluster"}]),
+    )  # fmt: skip
     existing = Finding(code="LLM-KARP-DUP", severity="low", category="inventory", title="t",
                        subject=Subject(cluster="ravan"), agent="flux-navigator",
                        evidence=[Evidence(source="cluster", ref="r", excerpt="e")])

@@ -68,7 +68,7 @@ def test_docstring_parsing_keeps_continuations_and_stops_at_sections():
 def test_bad_arguments_are_errors_the_model_can_act_on(ctx):
     with pytest.raises(ToolFailure, match="api_version: Field required"):
         REGISTRY["list_objects"].call(ctx, {"cluster": "ravan", "kind": "Pod"})
-    with pytest.raises(ToolFailure, match="unknown cluster 'ravn'; clusters: .*ravan"):
+    with pytest.raises(ToolFailure, match=r"unknown cluster\(s\) ravn; the fleet has .*ravan"):
         REGISTRY["list_objects"].call(ctx, {"cluster": "ravn", "api_version": "v1", "kind": "Pod"})
     with pytest.raises(ToolFailure, match="extra_forbidden|Extra inputs"):
         REGISTRY["helm_releases"].call(ctx, {"cluster": "ravan", "verb": "delete"})

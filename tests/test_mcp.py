@@ -86,7 +86,7 @@ def test_approval_tools_only_with_allow_approve(tmp_path):
     store = str(tmp_path / "runs")
 
     async def session():
-        params = StdioServerParameters(command=EXE, args=["mcp", "--allow-approve"])
+        params = StdioServerParameters(command=EXE, args=["mcp", "--allow-approve", "--root", str(tmp_path)])
         async with Client(params, read_timeout_seconds=60) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             listed = await client.call_tool("list_runs", {"state_dir": store})
@@ -141,9 +141,10 @@ def test_streamable_http_on_loopback():
 
 
 @pytest.fixture(scope="module")
-def in_process():
-    """One in-process server and a helper that calls a tool on it."""
-    server = build_server(allow_approve=True)
+def in_process(tmp_path_factory):
+    """One in-process server (roots: the working directory and pytest's temporary directories) and a helper
+    that calls a tool on it."""
+    server = build_server(allow_approve=True, roots=[Path.cwd(), tmp_path_factory.getbasetemp()])
 
     def call(name: str, arguments: dict):
         async def once():

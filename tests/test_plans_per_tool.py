@@ -65,7 +65,11 @@ def test_argocd_210_to_30_legacy_repos_metrics_and_rollback():
     assert {"ARGO-LEGACY-REPO-CONFIG", "ARGO-LEGACY-APP-METRICS-REMOVED", "ARGO-ROLLBACK-LIMIT"} <= codes(p)
     metric = [f for f in p["findings"] if f["code"] == "ARGO-LEGACY-APP-METRICS-REMOVED"]
     assert any(f["subject"]["file"].endswith("argocd-applications.json") for f in metric)
-    assert "server-side" in steps_text(p)  # the upgrade command applies with --server-side
+    # keystone's argo-cd release is reconciled by the Flux HelmRelease flux-system/argo-cd (in Git and in the
+    # cluster): the plan commits and waits for Flux, it never runs helm or kubectl apply against that release
+    commands = [c for s in p["rollout"][0]["steps"] for c in s["commands"]]
+    assert "flux reconcile helmrelease argo-cd -n flux-system --with-source" in commands
+    assert not [c for c in commands if c.startswith(("helm upgrade", "kubectl apply"))]
 
 
 def test_cilium_114_to_116_two_hops_preflight_and_removed_values():

@@ -112,7 +112,10 @@ def test_incident_responder_rollback_limits_and_rollout(karpenter_input):
     prod = run(karpenter_input, "rollout-prod").outputs["rollout"][0]
     assert prod.clusters == ["ravan"] and prod.approval_required
     assert prod.gates and prod.rollback_steps
-    assert prod.rollback_steps[0].title == "ravan: roll back 1.14.3 -> 1.0.14"  # newest hop undone first
+    first = prod.rollback_steps[0]  # newest hop undone first, back to its from-version
+    assert (first.kind, first.cluster) == ("rollback", "ravan")
+    assert (first.from_version, first.to_version) == ("1.0.14", "1.14.3")
+    assert first.title == "ravan: if 1.0.14 -> 1.14.3 fails: revert its commit (back to 1.0.14)"
 
 
 def test_every_task_says_what_it_checked(karpenter_input):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,42 +55,91 @@ def decode_release_payload(data_release: str) -> dict[str, Any]:
         packed = base64.b64decode(helm_b64)
         raw = gzip.decompress(packed) if packed[:2] == b"\x1f\x8b" else packed
         return json.loads(raw)
-    except (ValueError, OSError) as exc:
-        raise HelmDecodeError(f"not a Helm release payload: {exc}") from exc
+    except (ValueError, OSError, EOFError, zlib.error, RecursionError) as exc:  # binascii, gzip, JSON errors
+        raise HelmDecodeError(
+            f"not a Helm release payload (base64, then gzip, then JSON): {type(exc).__name__}"
+        ) from None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def release_from_secret(secret: dict[str, Any]) -> HelmRelease:
-    """Decode one Helm release Secret object (as the API returns it)."""
-    meta = secret.get("metadata", {})
-    payload = decode_release_payload(secret.get("data", {}).get("release", ""))
-    chart_meta = payload.get("chart", {}).get("metadata", {})
+    """Decode one Helm release Secret object (as the API returns it); HelmDecodeError when its payload is
+    not a release (bad base64 or gzip, JSON of another shape, no data)."""
+    meta = _mapping(secret.get("metadata"))
+    labels = _mapping(meta.get("labels"))
+    data = secret.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("release"), str) or not data["release"]:
+        raise HelmDecodeError("the secret has no data.release")
+    payload = decode_release_payload(data["release"])
+    if not isinstance(payload, dict):
+        raise HelmDecodeError("the release payload is not a JSON object")
+    chart = _mapping(payload.get("chart"))
+    chart_meta = _mapping(chart.get("metadata"))
+    values, manifest = payload.get("config") or {}, payload.get("manifest") or ""
+    if not isinstance(values, dict) or not isinstance(manifest, str):
+        raise HelmDecodeError("the release's config is not a mapping or its manifest is not text")
+    try:
+        revision = int(payload.get("version", labels.get("version", 0)))
+    except (TypeError, ValueError):
+        raise HelmDecodeError("the release's version is not a number") from None
     return HelmRelease(
-        name=payload.get("name", meta.get("labels", {}).get("name", "")),
-        namespace=payload.get("namespace", meta.get("namespace", "")),
-        revision=int(payload.get("version", meta.get("labels", {}).get("version", 0))),
-        status=payload.get("info", {}).get("status", meta.get("labels", {}).get("status", "")),
-        chart=chart_meta.get("name", ""),
+        name=str(payload.get("name", labels.get("name", ""))),
+        namespace=str(payload.get("namespace", meta.get("namespace", ""))),
+        revision=revision,
+        status=str(_mapping(payload.get("info")).get("status", labels.get("status", ""))),
+        chart=str(chart_meta.get("name", "")),
         chart_version=str(chart_meta.get("version", "")),
         app_version=str(chart_meta.get("appVersion", "")),
-        values=payload.get("config") or {},
-        manifest=payload.get("manifest", ""),
-        secret_name=meta.get("name", ""),
+        values=values,
+        manifest=manifest,
+        secret_name=str(meta.get("name", "")),
     )
 
 
-def current_releases(secrets: list[dict[str, Any]]) -> list[HelmRelease]:
-    """The newest deployed revision of every release among these secrets (others are history)."""
+@dataclass(frozen=True)
+class UnreadableRelease:
+    """A Helm release secret that could not be decoded: what it says it is, and why it could not be read."""
+
+    namespace: str
+    secret_name: str
+    release: str  # from the secret's `name` label ('' when it has none)
+    reason: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.secret_name}"
+
+
+def read_releases(secrets: list[dict[str, Any]]) -> tuple[list[HelmRelease], list[UnreadableRelease]]:
+    """The newest deployed revision of every release among these secrets (others are history), and the
+    release secrets that could not be decoded (each one is something a plan could not check)."""
     newest: dict[tuple[str, str], HelmRelease] = {}
+    unreadable: list[UnreadableRelease] = []
     for secret in secrets:
         if secret.get("type") != HELM_SECRET_TYPE:
             continue
-        release = release_from_secret(secret)
+        try:
+            release = release_from_secret(secret)
+        except HelmDecodeError as exc:
+            meta = _mapping(secret.get("metadata"))
+            name = str(_mapping(meta.get("labels")).get("name", ""))
+            unreadable.append(UnreadableRelease(str(meta.get("namespace", "")), str(meta.get("name", "")), name,
+                                                str(exc)))  # fmt: skip
+            continue
         if release.status not in ("deployed", "failed", "pending-upgrade", "pending-install"):
             continue
         key = (release.namespace, release.name)
         if key not in newest or release.revision > newest[key].revision:
             newest[key] = release
-    return sorted(newest.values(), key=lambda r: (r.namespace, r.name))
+    return sorted(newest.values(), key=lambda r: (r.namespace, r.name)), unreadable
+
+
+def current_releases(secrets: list[dict[str, Any]]) -> list[HelmRelease]:
+    """The newest deployed revision of every decodable release among these secrets."""
+    return read_releases(secrets)[0]
 
 
 def release_secret(release: dict[str, Any]) -> dict[str, Any]:

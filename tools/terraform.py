@@ -17,6 +17,7 @@ from typing import Any
 import hcl2
 
 from upgradectl.tools.gitops.manifests import find_line
+from upgradectl.tools.textfiles import read_text
 
 
 class TerraformError(ValueError):
@@ -120,10 +121,13 @@ class TerraformRoot:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    text = read_text(path, "Terraform file", TerraformError)
     try:
-        return hcl2.load(io.StringIO(path.read_text()))
-    except Exception as exc:  # python-hcl2 raises lark errors of many types
-        raise TerraformError(f"{path}: cannot parse HCL: {str(exc).splitlines()[0]}") from exc
+        return hcl2.load(io.StringIO(text))
+    except Exception as exc:  # python-hcl2 raises lark errors of many types; their text quotes the file
+        line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+        where = f" at line {line}, column {column}" if isinstance(line, int) and line > 0 else ""
+        raise TerraformError(f"{path}: cannot parse HCL{where} ({type(exc).__name__})") from None
 
 
 def _locate(path: Path, base: Path, needle: str, start: int = 1) -> Located:

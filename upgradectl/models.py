@@ -54,7 +54,7 @@ AGENTS: tuple[AgentName, ...] = (
     "monitoring-analyst",
     "incident-responder",
 )
-EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge"]
+EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge", "plan"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high", "critical")
 Track = Literal["security-fast-track", "cost-roi", "feature-standard", "compliance-extra-validation"]
@@ -284,7 +284,16 @@ EditPurpose = Literal[
     "crd-chart", "chart-version", "chart-source", "target-revision", "values", "image-tag", "api-version",
     "selector", "annotation", "review", "manual",
 ]
-EditAction = Literal["set", "rename-key", "remove-key", "replace-label", "manual"]
+EditAction = Literal["set", "rename-key", "remove-key", "replace-key", "add-key", "replace-label", "manual"]
+Owner = Literal["helm-cli", "terraform", "flux-helmrelease", "argocd-application", "flux-bootstrap", "manifests"]
+OWNERS: tuple[Owner, ...] = (
+    "helm-cli", "terraform", "flux-helmrelease", "argocd-application", "flux-bootstrap", "manifests",
+)
+GITOPS_OWNERS: tuple[Owner, ...] = ("flux-helmrelease", "argocd-application", "flux-bootstrap")
+StepKind = Literal[
+    "baseline", "pre-check", "backup", "change", "upgrade", "reconcile", "verify", "validate", "rollback", "restore",
+    "note",
+]
 
 
 class ReconcileTarget(Frozen):
@@ -321,9 +330,14 @@ class FileEdit(Frozen):
     path: list[str | int] = Field(
         default_factory=list, description="YAML key path (under values_root for values); HCL: [attribute name]"
     )
-    new_path: list[str | int] = Field(default_factory=list, description="rename-key: the new key path")
+    new_path: list[str | int] = Field(default_factory=list, description="rename-key/replace-key: the new key path")
+    value_type: Literal["string", "yaml"] = Field(
+        default="string", description="How `new` is written: a string in the old token's quoting, or a YAML scalar "
+        "as given (true, 443, native); add-key and replace-key always write a YAML scalar",
+    )
     old: str = ""
-    new: str = ""
+    new: str = Field(default="", description="set/replace-label: the new text; add-key/replace-key: a YAML scalar "
+                     "(`native`, `true`, `'10.0.0.0/8'`) written as the new key's value")
     shown: str = Field(default="", description="The edited line as it reads, '{value}' where the value goes")
     note: str = Field(default="", description="What to do or review, for changes upgradectl does not make itself")
     applies_to: list[str] = Field(default_factory=list, description="Clusters that apply this file")
@@ -331,10 +345,28 @@ class FileEdit(Frozen):
 
 
 class Step(Frozen):
-    """One ordered action in a rollout or rollback, with the exact command or file change."""
+    """One ordered action in a rollout or rollback, with the exact command or file change.
+
+    A step belongs to one cluster and hop when it has them: every version in its commands is that hop's (a
+    rollback step's commands bring back `from_version`, the version the hop started from). `reads`/`writes`
+    name the local files its commands read and write (paths relative to the directory the fleet file is in,
+    where every command of the plan runs), so a checker can tell a file no earlier step wrote; `inputs` are the
+    `<PLACEHOLDERS>` a person fills in, each with how to find its value.
+    """
 
     title: str
     detail: str = ""
+    kind: StepKind = "note"
+    cluster: str = ""
+    from_version: str = Field(default="", description="The hop's from-version (tool version)")
+    to_version: str = Field(default="", description="The hop's to-version (tool version)")
+    chart_from: str = Field(default="", description="Chart version of from_version as the repository spells it")
+    chart_to: str = Field(default="", description="Chart version of to_version; '' when not known")
+    owner: Owner | None = Field(default=None, description="Who changes the release: the procedure follows it")
+    reads: list[str] = Field(default_factory=list)
+    writes: list[str] = Field(default_factory=list)
+    inputs: dict[str, str] = Field(default_factory=dict, description="<PLACEHOLDER> -> how to find its value")
+    source: str = Field(default="", description="Documentation the step comes from")
     commands: list[str] = Field(default_factory=list)
     changes: list[str] = Field(
         default_factory=list, description="Files to edit and how, e.g. 'path: chart 0.31.3 -> 0.32.10'"
@@ -357,6 +389,30 @@ class RolloutStage(Frozen):
     approval_reasons: list[str] = Field(default_factory=list)
     soak_minutes: int
     notes: list[str] = Field(default_factory=list)
+
+
+class Violation(Frozen):
+    """One thing the plan verifier found wrong with a plan: which check, where (stage and step), and why."""
+
+    check: Literal[
+        "hop-version", "step-condition", "rollback-limit", "file-read", "upgradectl-command", "file-edit",
+        "chart-values", "manifest-schema", "placeholder",
+    ]
+    environment: str = ""
+    step: str = Field(default="", description="Where: 'steps[4]' or 'rollback_steps[2]' and the step title")
+    message: str
+
+
+class PlanVerification(Frozen):
+    """The plan verifier's verdict: every check it ran, and each violation (empty: the plan is consistent)."""
+
+    checked: list[str] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
+    inconclusive: list[str] = Field(default_factory=list, description="Checks that could not run, and why")
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
 
 
 class AgentTaskRecord(Frozen):
@@ -426,6 +482,9 @@ class Plan(Frozen):
     llm: LLMInfo = Field(default_factory=LLMInfo)
     cost: list[CostReport] = Field(
         default_factory=list, description="Cost and bin-packing analysis per cluster (tools that place nodes)"
+    )
+    verification: PlanVerification | None = Field(
+        default=None, description="The plan verifier's verdict (graph/verify.py); None when it did not run"
     )
     knowledge: KnowledgeInfo = Field(
         default_factory=KnowledgeInfo, description="The knowledge date this plan rests on, its age and warnings"

@@ -34,6 +34,7 @@ from tenacity.wait import wait_random_exponential
 from upgradectl.agents.llm.run_log import RunLog
 from upgradectl.models import LLMInfo
 from upgradectl.settings import MODEL_ALIASES, PRICES_AS_OF, LLMSettings, price_for
+from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -240,6 +241,8 @@ class LLMSession:
         self.ledger = Ledger()
         self.failure = ""
         self.task_errors: dict[str, str] = {}
+        self.tasks_run: set[str] = set()  # agent tasks the model was asked to do
+        self.tasks_done: set[str] = set()  # ... and the ones it finished (submitted, within its budgets)
         self.findings_accepted = 0
         self.findings_dropped = 0
         self._lock = threading.Lock()
@@ -294,6 +297,18 @@ class LLMSession:
     def note_task_error(self, task: str, message: str) -> None:
         with self._lock:
             self.task_errors[task] = message
+
+    def note_task(self, task: str, finished: bool) -> None:
+        """Record that the model ran an agent task, and whether it finished it."""
+        with self._lock:
+            self.tasks_run.add(task)
+            if finished:
+                self.tasks_done.add(task)
+
+    @property
+    def contributed_nothing(self) -> bool:
+        """True when the model ran agent tasks and finished none (e.g. it never called submit_findings)."""
+        return bool(self.tasks_run) and not self.tasks_done
 
     def count_findings(self, accepted: int, dropped: int) -> None:
         with self._lock:
@@ -408,8 +423,21 @@ class LLMSession:
             with attempt:
                 attempts["n"] = attempt.retry_state.attempt_number
                 with self._slots:
-                    return self.client.messages.create(**params)
+                    return self._create_within_deadline(params)
         raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    def _create_within_deadline(self, params: dict[str, Any]) -> Any:
+        """One Messages API request that must finish, body included, within the request timeout: the SDK's
+        timeout is per read, and a server trickling bytes would keep a plan waiting indefinitely. A request past
+        its deadline is a timeout (retried like one)."""
+        seconds = self.settings.request_timeout_seconds + self.settings.connect_timeout_seconds
+        try:
+            return call_with_deadline(lambda: self.client.messages.create(**params), seconds)
+        except DeadlineExceeded:
+            request = httpx2.Request("POST", f"{str(self.client.base_url).rstrip('/')}/v1/messages")
+            raise anthropic.APITimeoutError(
+                request=request, message=f"no complete answer within {seconds:g}s (the whole request's deadline)"
+            ) from None
 
     def _failure_from(self, exc: anthropic.APIError, attempts: int) -> LLMError:
         what = describe_api_error(exc)
@@ -431,6 +459,8 @@ class LLMSession:
         """What the plan says about the model: which, how many tokens and dollars, and what went wrong."""
         run = self.ledger.run
         errors = [self.failure] if self.failure else []
+        if self.contributed_nothing and not self.failure:
+            errors.append(f"every model task failed ({len(self.tasks_run)}): the model contributed nothing")
         errors += [f"{task}: {message}" for task, message in sorted(self.task_errors.items())]
         return LLMInfo(
             mode="on",
@@ -444,7 +474,7 @@ class LLMSession:
             calls=self.ledger.calls,
             findings_accepted=self.findings_accepted,
             findings_dropped=self.findings_dropped,
-            degraded=bool(self.failure),
+            degraded=bool(self.failure) or self.contributed_nothing,
             error="; ".join(errors),
         )
 

@@ -13,18 +13,29 @@ are passed in and never modified here.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from upgradectl.agents.base import TaskInput, TaskSpec, load_spec
+from upgradectl.agents.base import TaskInput, TaskSpec, load_spec, make_finding
 from upgradectl.agents.llm.client import LLMError, LLMSession
 from upgradectl.agents.llm.prompts import system_prompt, task_message
-from upgradectl.agents.llm.results import RenderedResult, error_text, estimate_tokens, normalize, render
+from upgradectl.agents.llm.results import (
+    Location,
+    RenderedResult,
+    error_text,
+    estimate_tokens,
+    leaves,
+    model_addressing,
+    normalize,
+    render,
+)
 from upgradectl.agents.llm.tools import ToolContext, ToolFailure, ToolSpec, clean_schema, tools_for, validation_message
 from upgradectl.models import AgentTaskRecord, Category, Evidence, Finding, Severity, Subject
+from upgradectl.tools.cluster.redact import redact
 
 SUBMIT = "submit_findings"
 MAX_SUBMITTED = 20
@@ -105,20 +116,35 @@ class LoopOutcome:
     accepted: list[Finding] = field(default_factory=list)
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (code, reason)
     calls: list[str] = field(default_factory=list)
+    suspicious: list[Finding] = field(default_factory=list)  # text in tool results that addressed the model
     turns: int = 0
     error: str = ""
+
+
+# Wording that lowers or clears risk: a model finding may add risk, never take it away.
+CLEARING = re.compile(
+    r"\b(?:is|are|looks?|seems?)\s+(?:completely\s+|fully\s+|perfectly\s+)?safe\b|\bsafe\s+to\s+(?:upgrade|proceed|ignore)"
+    r"|\bno\s+(?:risk|risks|issues?|problems?|findings?|blockers?|action\s+(?:is\s+)?(?:needed|required))\b"
+    r"|\b(?:can|should|may)\s+(?:be\s+)?(?:safely\s+)?ignored?\b|\bfalse\s+(?:positive|alarm)\b"
+    r"|\bnot\s+(?:a|an)\s+(?:real\s+)?(?:issue|risk|problem|concern)\b|\balready\s+(?:fixed|resolved|mitigated|handled)\b"
+    r"|\b(?:downgrade|lower|reduce|clear|dismiss|withdraw)\s+(?:the\s+|this\s+|its\s+|all\s+)?(?:risk|severity|findings?)\b",
+    re.IGNORECASE,
+)
 
 
 def check_submission(
     submission: Submission, seen: dict[str, ToolRecord], task: TaskSpec, protected: set[tuple]
 ) -> tuple[list[Finding], list[tuple[str, str]]]:
-    """Accept findings whose every excerpt occurs in the cited earlier call's result; drop the rest with why."""
+    """Accept a finding when every excerpt occurs in the cited earlier call's result, at least one of them in a
+    structured field of the object the finding is about (not an annotation, description or comment alone),
+    and its words add risk rather than clear it; drop the rest with why."""
     accepted: list[Finding] = []
     dropped: list[tuple[str, str]] = []
     for item in submission.findings:
         code = item.code if item.code.startswith("LLM-") else f"LLM-{item.code}"
         evidence: list[Evidence] = []
         reason = ""
+        structured: list[Location] = []
         for number, ev in enumerate(item.evidence, start=1):
             record = seen.get(ev.tool_use_id)
             if record is None:
@@ -128,17 +154,20 @@ def check_submission(
                 quoted = normalize(ev.excerpt)[:80]
                 reason = f"evidence {number}: excerpt {quoted!r} does not occur in the result of {record.describe()}"
                 break
+            structured += [where for where in record.result.locate(ev.excerpt) if not where.free_text]
             evidence.append(
                 Evidence(source=record.spec.source, ref=f"{record.describe()} [{ev.tool_use_id}]", excerpt=ev.excerpt)
             )
+        if not reason:
+            reason = _unsupported(item, structured)
         finding = None
         if not reason:
             finding = Finding(
                 code=code,
                 severity=item.severity,
                 category=item.category,
-                title=item.title,
-                detail=item.detail,
+                title=redact(item.title),
+                detail=redact(item.detail),
                 subject=item.subject,
                 evidence=evidence,
                 remediation=item.remediation,
@@ -154,6 +183,71 @@ def check_submission(
             accepted.append(finding)
             protected.add(finding.key())
     return accepted, dropped
+
+
+def _unsupported(item: SubmittedFinding, structured: list[Location]) -> str:
+    """Why a finding whose excerpts all occur in their results still cannot be accepted ('' when it can)."""
+    if not structured:
+        return (
+            "its evidence comes only from free text (annotations, descriptions, messages, comments), which anyone "
+            "who can edit an object writes; cite a structured field"
+        )
+    name = item.subject.name
+    if name and not any(where.item is None or _mentions(where.item, name) for where in structured):
+        return f"no structured evidence comes from {name!r}, the object the finding is about"
+    words = " ".join((item.title, item.detail, item.remediation))
+    if clearing := CLEARING.search(words):
+        return (
+            f"it would lower or clear risk ({clearing.group(0)!r}); model findings may only add risk, and the "
+            "playbook findings stand"
+        )
+    return ""
+
+
+def _mentions(item: Any, name: str) -> bool:
+    """True when a result item (an object, a line) names the given object anywhere."""
+    return name in (item if isinstance(item, str) else json.dumps(item, default=str))
+
+
+def suspicious_content(record: ToolRecord, call_id: str, task: TaskSpec, cluster: str) -> list[Finding]:
+    """Findings for text in a tool result that addresses the model (an instruction, a verdict written for it):
+    it is data, never obeyed, and it is reported so a person can look at who wrote it."""
+    findings: list[Finding] = []
+    items = record.result.data if isinstance(record.result.data, list) else [record.result.data]
+    for item in items:
+        for path, _key, leaf in leaves(item, ()):
+            phrase = model_addressing(str(leaf))
+            if not phrase:
+                continue
+            meta = item.get("metadata") if isinstance(item, dict) else None
+            meta = meta if isinstance(meta, dict) else {}
+            text = str(leaf)
+            at = max(text.lower().find(phrase.lower()) - 60, 0)
+            findings.append(
+                make_finding(
+                    code="SUSPICIOUS-CONTENT-FOR-MODEL",
+                    severity="medium",
+                    category="security",
+                    title=f"Text addressed to an AI model in {record.describe()}: '{phrase}'",
+                    agent=task.agent,
+                    subject=Subject(
+                        cluster=str(record.arguments.get("cluster") or cluster),
+                        kind=str(item.get("kind", "")) if isinstance(item, dict) else "",
+                        namespace=str(meta.get("namespace", "")),
+                        name=str(meta.get("name", "")),
+                        file=str(item.get("file", "")) if isinstance(item, dict) else "",
+                    ),
+                    evidence=[Evidence(source=record.spec.source, ref=f"{record.describe()} [{call_id}] "
+                                       f"at {'.'.join(path) or 'the result'}", excerpt=text[at : at + 240])],
+                    detail="upgradectl's check of what the model read found an instruction or verdict written for a "
+                    "model in fleet data. It was treated as data and changed nothing; someone who can edit this "
+                    "object or file may be trying to steer automated reviews.",
+                    remediation="Find who wrote this text (object history, git blame) and remove it; review the "
+                    "object for other changes.",
+                )
+            )
+            break  # one finding per object or line is enough to send a person there
+    return findings
 
 
 def run_claude_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session: LLMSession) -> LoopOutcome:
@@ -253,6 +347,10 @@ def _run_tool(
     rendered = render(name, arguments, output, budget)
     record = ToolRecord(spec, arguments, rendered)
     seen[call_id] = record
+    for finding in suspicious_content(record, call_id, task, ""):
+        if finding.key() not in {f.key() for f in outcome.suspicious}:
+            outcome.suspicious.append(finding)
+            log.write("suspicious_content", agent=task.agent, task=task.id, id=call_id, title=finding.title)
     outcome.calls.append(record.describe() + (f" ({rendered.cut})" if rendered.cut else ""))
     log.write("tool_call", agent=task.agent, task=task.id, id=call_id, tool=name, arguments=arguments, ok=True,
               result_tokens=estimate_tokens(rendered.text), cut=rendered.cut)
@@ -290,7 +388,9 @@ def augment_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session:
         outcome = run_claude_task(task, t, playbook, session)
     if outcome.error and not session.failed:
         session.note_task_error(task.id, outcome.error)
+    session.note_task(task.id, finished=not outcome.error)
     session.count_findings(len(outcome.accepted), len(outcome.dropped))
+    added = [*outcome.accepted, *outcome.suspicious]
     used = session.ledger.by_task.get(task.id)
     checked = [*outcome.calls]
     if used is not None:
@@ -302,7 +402,7 @@ def augment_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session:
         agent=task.agent,
         mode="llm",
         checked=checked,
-        finding_codes=sorted({f.code for f in outcome.accepted}),
+        finding_codes=sorted({f.code for f in added}),
         duration_ms=int((time.perf_counter() - started) * 1000),
         error=outcome.error,
     )
@@ -310,4 +410,4 @@ def augment_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session:
         "task_done", agent=task.agent, task=task.id, turns=outcome.turns, accepted=len(outcome.accepted),
         dropped=len(outcome.dropped), error=outcome.error, calls=json.dumps(outcome.calls),
     )
-    return outcome.accepted, record
+    return added, record

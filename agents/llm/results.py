@@ -40,6 +40,38 @@ class ToolOutput:
     total: int | None = None  # items that existed before the tool's own cap, when it capped
 
 
+# Fields whose text anyone who can edit an object writes freely: an excerpt found only there cannot support a
+# finding on its own (it may be an instruction planted for the model).
+FREE_TEXT_KEYS = frozenset(
+    {"annotations", "description", "message", "messages", "note", "notes", "comment", "comments", "summary",
+     "reason", "help", "remarks", "doc", "docs"}
+)  # fmt: skip
+_LINE_PREFIX = re.compile(r"^(?:[^\s:]+:)?\d+: ")  # 'path:12: ' (grep) or '12: ' (file) before a file's line
+# Text that talks to a model rather than describing a system: instructions, role play, tool names, verdicts.
+MODEL_ADDRESSING = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system|other)\s+(?:instructions?|prompts?|rules|messages?|findings?)"
+    r"|\b(?:you\s+are|you're|act\s+as)\s+(?:now\s+)?(?:an?\s+|the\s+)?"
+    r"(?:ai|assistant|language\s+model|llm|claude|chatbot|agent|model)\b"
+    r"|\b(?:dear|hey|hello|attention|note\s+(?:to|for))\s+(?:the\s+)?(?:ai|assistant|claude|model|llm|agents?|reviewer)\b"
+    r"|\bas\s+an\s+ai\b|\b(?:system|developer)\s+(?:prompt|message|instructions?)\b"
+    r"|\bsubmit_findings\b|\b(?:report|return|submit|say|output)\s+(?:no|zero|nothing|an\s+empty)\b"
+    r"|\bno\s+findings\b|\bupgrade\s+is\s+(?:safe|approved)\b|</?(?:system|instructions?|tool_result)>"
+    r"|\[/?(?:INST|SYS)\]",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an excerpt was found in a result: the field path, whether that field is free text, and the top
+    item (one object of a list result) it belongs to."""
+
+    path: tuple[str, ...]
+    free_text: bool
+    item: Any = None
+
+
 @dataclass
 class RenderedResult:
     """The exact text sent to the model, and what the evidence check searches."""
@@ -59,6 +91,50 @@ class RenderedResult:
         if not self.haystack:
             self.haystack = normalize(self.text) + "\n" + normalize("\n".join(_leaf_texts(self.data)))
         return needle in self.haystack
+
+
+    def locate(self, excerpt: str) -> list[Location]:
+        """Every field of the shown data whose text holds the excerpt (whitespace-normalised); an excerpt that
+        only occurs across fields of the rendered JSON is one free-text location (no field vouches for it)."""
+        needle = normalize(excerpt)
+        if len(needle) < MIN_EXCERPT_CHARS:
+            return []
+        found: list[Location] = []
+        items = self.data if isinstance(self.data, list) else [self.data]
+        for index, item in enumerate(items):
+            for path, key, leaf in leaves(item, (str(index),)):
+                text = json.dumps(leaf) if isinstance(leaf, bool) else str(leaf)
+                candidates = [text, f"{key}: {text}"] if key else [text]
+                if any(needle in normalize(c) for c in candidates):
+                    free = any(part in FREE_TEXT_KEYS for part in path) or _only_in_comment(text, needle)
+                    found.append(Location(path, free, item))
+        if not found and self.contains(excerpt):
+            found.append(Location(("<rendered text>",), True, None))
+        return found
+
+
+def leaves(value: Any, path: tuple[str, ...], key: str = "") -> list[tuple[tuple[str, ...], str, Any]]:
+    """(path, key, scalar) for every scalar of a JSON-like value."""
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in leaves(v, (*path, str(k)), str(k))]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in leaves(v, (*path, str(i)), key)]
+    return [] if value is None else [(path, key, value)]
+
+
+def _only_in_comment(text: str, needle: str) -> bool:
+    """True when a file line holds the excerpt only in its comment (`# ...` in YAML, HCL, shell; `//`)."""
+    line = _LINE_PREFIX.sub("", text, count=1)
+    at = 0 if line.lstrip().startswith(("#", "//")) else line.find(" #")
+    if at < 0:
+        return False
+    return needle not in normalize(line[:at]) and needle in normalize(line[at:])
+
+
+def model_addressing(text: str) -> str:
+    """The first phrase of the text that addresses a model (an instruction, a verdict for it); '' when none."""
+    match = MODEL_ADDRESSING.search(text)
+    return match.group(0) if match else ""
 
 
 def normalize(text: str) -> str:
@@ -116,7 +192,7 @@ def render(tool: str, arguments: dict[str, Any], output: ToolOutput, budget_toke
 
 def error_text(tool: str, arguments: dict[str, Any], message: str) -> str:
     """An is_error tool result: what was asked, what failed, how to fix it."""
-    return _dump({"tool": tool, "arguments": arguments, "error": message})
+    return _dump({"tool": tool, "arguments": arguments, "error": redact(message)})
 
 
 def _dump(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 It is the audit trail of an LLM-mode run (what was asked, what it cost, what was dropped and why), kept
 beside the plan (`--run-log FILE`, or `run-log.jsonl` in `--out`). Parallel agent tasks write to it
-from several threads, so appends are serialised. Without a file it records nothing.
+from several threads, so appends are serialised. Every field is redacted (tools/cluster/redact.py) before
+it is written. Without a file it records nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from upgradectl.tools.cluster.redact import redact
 
 
 class RunLog:
@@ -28,7 +31,7 @@ class RunLog:
         """Record one event: {"ts": ..., "event": ..., **fields}."""
         if self.path is None:
             return
-        record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **fields}
+        record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **redact(fields)}
         line = json.dumps(record, default=str, ensure_ascii=False)
         with self._lock, self.path.open("a") as handle:
             handle.write(line + "\n")

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from upgradectl.agents.base import FleetView
 from upgradectl.agents.llm.results import ToolOutput, redact_lines
 from upgradectl.models import TOOLS, EvidenceSource, UpgradeRequest
-from upgradectl.tools.cluster.fleet import Fleet
-from upgradectl.tools.cluster.sources import ClusterSource, SourceError
+from upgradectl.tools.cluster.fleet import Fleet, unknown_clusters_message
+from upgradectl.tools.cluster.sources import ClusterSource, SourceError, recorded_series
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
 
 TEXT_SUFFIXES = (".yaml", ".yml", ".json", ".md", ".txt", ".tf", ".tfvars", ".hcl", ".j2", ".tpl", ".cfg", ".ini")
@@ -72,7 +72,7 @@ class ToolContext:
     def source(self, cluster: str) -> ClusterSource:
         entry = self.fleet.clusters.get(cluster)
         if entry is None:
-            raise ToolFailure(f"unknown cluster {cluster!r}; clusters: {', '.join(sorted(self.fleet.clusters))}")
+            raise ToolFailure(unknown_clusters_message([cluster], sorted(self.fleet.clusters)))
         if entry.source is None:
             raise ToolFailure(f"cluster {cluster} could not be read in this run: {entry.error}")
         return entry.source
@@ -534,15 +534,15 @@ def recorded_metrics(ctx: ToolContext, cluster: str, name_prefix: str) -> ToolOu
         raise ToolFailure(f"{cluster} has no recorded metrics (live clusters are read through their metrics URL)")
     rows = []
     for file in files:
-        for line in file.read_text().splitlines():
-            if not line.strip():
+        try:
+            recorded = list(recorded_series(file))
+        except SourceError as exc:
+            raise ToolFailure(str(exc)) from None
+        for series in recorded:
+            labels = series.metric
+            if not series.name.startswith(name_prefix):
                 continue
-            series = json.loads(line)
-            labels = series.get("metric", {})
-            if not str(labels.get("__name__", "")).startswith(name_prefix):
-                continue
-            values = [float(v) for v in series.get("values", [])]
-            stamps = series.get("timestamps", [])
+            values, stamps = series.values, series.timestamps
             rows.append(
                 {
                     "labels": labels,

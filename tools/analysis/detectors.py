@@ -42,6 +42,7 @@ class Hit:
     evidence: Evidence
     old: str = ""  # for renames: the old key/metric/annotation seen
     new: str = ""  # and what replaces it ('' when removed)
+    value: str = ""  # helm_value: the value seen, when the change is about values rather than the key
 
 
 @dataclass
@@ -220,12 +221,15 @@ def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
             if not present or not _value_matches(d, release.values, value):
                 continue
             shown = value if not isinstance(value, (dict, list)) else "{...}"
+            about_key = key in d.renames  # a renamed or removed key; else the change is about some values
             hits.append(
                 Hit(
                     Subject(cluster=cluster, helm_release=release.name, helm_value_path=key),
                     Evidence(source="helm", ref=f"{cluster}: release {release.ref} values", excerpt=f"{key}: {shown}"),
-                    old=key,
-                    new=d.renames.get(key, ""),
+                    old=key if about_key else "",
+                    new=d.renames.get(key, "") if about_key else "",
+                    value="" if isinstance(value, (dict, list)) else str(shown).lower() if isinstance(value, bool)
+                    else str(shown),
                 )
             )
     found: dict[tuple, tuple[Hit, list[str]]] = {}  # one hit per place a value is defined, for every cluster

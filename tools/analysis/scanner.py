@@ -17,15 +17,22 @@ from typing import Any, Literal
 
 import yaml
 
+from upgradectl.exit_codes import SCAN_BAD_INPUT, SCAN_DEPRECATED, SCAN_REMOVED, SCAN_REPLACEMENT_UNAVAILABLE
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
 from upgradectl.tools.gitops.manifests import YAML_SUFFIXES, is_chart_template, iter_files, load_manifests
 from upgradectl.tools.knowledge.loader import available_tools, load_kubernetes, load_tool
+from upgradectl.tools.textfiles import load_yaml_file
 from upgradectl.tools.versions import Version, VersionError
 
 Status = Literal["deprecated", "removed", "replacement-unavailable", "stored"]
-# Pluto's exit codes, worst wins
-EXIT_FOR_STATUS: dict[str, int] = {"deprecated": 2, "removed": 3, "stored": 3, "replacement-unavailable": 4}
+# Pluto's exit codes (upgradectl/exit_codes.py), worst wins
+EXIT_FOR_STATUS: dict[str, int] = {
+    "deprecated": SCAN_DEPRECATED,
+    "removed": SCAN_REMOVED,
+    "stored": SCAN_REMOVED,
+    "replacement-unavailable": SCAN_REPLACEMENT_UNAVAILABLE,
+}
 
 
 class ScanError(ValueError):
@@ -99,10 +106,14 @@ class ScanReport:
     usages: list[ApiUsage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     scanned: dict[str, int] = field(default_factory=dict)
+    unread: list[str] = field(default_factory=list)  # files, clusters and releases that could not be read
 
     @property
     def exit_code(self) -> int:
-        return max((EXIT_FOR_STATUS[u.status] for u in self.usages), default=0)
+        """The worst usage's code; 1 (bad input) at least when something could not be read, so a broken
+        file is never a clean scan."""
+        worst = max((EXIT_FOR_STATUS[u.status] for u in self.usages), default=0)
+        return max(worst, SCAN_BAD_INPUT) if self.unread else worst
 
 
 def parse_targets(text: str) -> dict[str, str]:
@@ -176,10 +187,7 @@ def knowledge_rules() -> list[ApiRule]:
 def pluto_rules(path: Path) -> tuple[list[ApiRule], dict[str, str]]:
     """Rules and default targets from a file in Pluto's versions.yaml format
     (`deprecated-versions:` list, optional `target-versions:` map)."""
-    try:
-        doc = yamlio.load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScanError(f"--additional-versions {path}: cannot read: {exc}") from exc
+    doc = load_yaml_file(path, "--additional-versions file", ScanError)
     entries = doc.get("deprecated-versions") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise ScanError(
@@ -250,9 +258,11 @@ class Scanner:
                 found.append((rule, status))
         return found
 
-    def scan_manifests(self, root: Path, report: ScanReport) -> None:
-        manifests, problems = load_manifests(root)
-        templates = [p for p in iter_files(root, YAML_SUFFIXES) if is_chart_template(p, root)]
+    def scan_manifests(self, root: Path, report: ScanReport, only: Path | None = None) -> None:
+        """Manifests under root (or the one file `only` in it); files that do not parse are notes and
+        make the scan's exit code at least 1."""
+        manifests, problems = load_manifests(root, only)
+        templates = [] if only else [p for p in iter_files(root, YAML_SUFFIXES) if is_chart_template(p, root)]
         report.scanned["manifests"] = report.scanned.get("manifests", 0) + len(manifests)
         if templates:
             report.notes.append(
@@ -260,7 +270,8 @@ class Scanner:
                 "not manifests until rendered (scan the release with --fleet --helm instead)"
             )
         for problem in problems:
-            report.notes.append(f"could not parse {problem.file}: {problem.error} (not scanned)")
+            report.unread.append(problem.file)
+            report.notes.append(f"could not parse {problem.file}: {problem.error} (not scanned; fix it and scan again)")
         for m in manifests:
             for rule, status in self.verdicts(m.api_version, m.kind):
                 report.usages.append(
@@ -310,6 +321,12 @@ class Scanner:
         if helm:
             releases = source.helm_releases()
             report.scanned[f"helm releases on {cluster}"] = len(releases)
+            for unreadable in source.unreadable_helm_releases():
+                report.unread.append(f"{cluster}: {unreadable.ref}")
+                report.notes.append(
+                    f"{cluster}: Helm release secret {unreadable.ref} could not be decoded ({unreadable.reason}); "
+                    "not scanned"
+                )
             for release in releases:
                 for doc in _docs(release.manifest):
                     for rule, status in self.verdicts(str(doc.get("apiVersion", "")), str(doc.get("kind", ""))):

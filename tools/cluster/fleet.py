@@ -6,18 +6,18 @@ say what could not be checked there.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from upgradectl.models import ENVIRONMENT_ORDER, ClusterInfo, Environment, Provider
-from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 from upgradectl.tools.gitops.layout import discover_clusters
+from upgradectl.tools.textfiles import parse_yaml, read_text
 
 
 class FleetError(ValueError):
@@ -105,6 +105,12 @@ class FleetCluster:
         """A cluster the fleet says to read that could not be read (Git-only clusters are never read)."""
         return self.source is None and not self.entry.git_only
 
+    def mark_unreadable(self, error: str) -> None:
+        """A source that failed mid-run (a snapshot file that does not read) leaves the cluster unreachable:
+        the plan says what could not be checked there instead of stopping."""
+        self.source, self.error = None, error
+        self.info = self.info.model_copy(update={"reachable": False, "error": error})
+
 
 @dataclass
 class Fleet:
@@ -130,8 +136,76 @@ class Fleet:
     def terraform_roots(self) -> list[Path]:
         return [(self.root / t.path).resolve() for t in self.spec.terraform]
 
+    def unusable_paths(self) -> list[tuple[str, Path, str]]:
+        """(what, path, problem) for the GitOps repo and Terraform dirs the fleet file names that are not
+        directories: nothing there can be checked, and a plan must say so."""
+        named = [("GitOps repo", self.gitops_root)] if self.gitops_root else []
+        named += [("Terraform directory", root) for root in self.terraform_roots]
+        unusable = []
+        for what, path in named:
+            if path is None or path.is_dir():
+                continue
+            problem = "is a file, not a directory" if path.exists() else "does not exist"
+            unusable.append((what, path, problem))
+        return unusable
+
     def reachable(self) -> list[FleetCluster]:
         return [c for c in self.clusters.values() if c.source is not None]
+
+
+_FIELDS = sorted(
+    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec) for name in model.model_fields}
+)
+
+
+def _fields_at(loc: list) -> list[str]:
+    """The keys a fleet file may have at a place: top level, clusters.N, gitops, terraform.N."""
+    model: type[BaseModel] = {"clusters": ClusterEntry, "gitops": GitOpsSpec, "terraform": TerraformSpec}.get(
+        str(loc[0]) if loc else "", FleetSpec
+    )
+    return list(model.model_fields)
+
+
+def validation_problems(exc: ValidationError, limit: int = 5) -> str:
+    """Where a fleet file breaks its schema and why, without echoing anything from it (pydantic's own text
+    repeats the input): `clusters.0.environment: Input should be 'dev', 'staging' or 'prod'`. An unknown
+    key is named only when it is a near miss of a real one (`metrics_ur` -> metrics_url): any other key
+    could be a line of a file passed by mistake, so those are only counted."""
+    problems: list[str] = []
+    unknown: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = list(error["loc"])
+        if error["type"] == "extra_forbidden" and loc:
+            key = str(loc.pop())
+            place = ".".join(map(str, loc)) or "top level"
+            near = difflib.get_close_matches(key, _fields_at(loc), n=1, cutoff=0.75)
+            if near:
+                problems.append(f"{place}: unknown key {key!r}: did you mean {near[0]}?")
+            else:
+                unknown.setdefault(place, _fields_at(loc))
+                unknown[place + "#"] = [*unknown.get(place + "#", []), key]
+            continue
+        place = ".".join(str(p) for p in loc if isinstance(p, int) or str(p) in _FIELDS)
+        problems.append(f"{place or 'top level'}: {error['msg']}")
+    for place, fields in unknown.items():
+        if not place.endswith("#"):
+            count = len(unknown[place + "#"])
+            problems.append(f"{place}: {count} unknown key(s) (expected {', '.join(fields)})")
+    more = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def some_names(names, limit: int = 10) -> str:
+    """'a, b, c' for a few names; the first `limit` and how many more for a long list, so a message about a
+    fleet of 100,000 clusters stays one line."""
+    names = [str(n) for n in names]
+    shown = ", ".join(n if len(n) <= 80 else n[:77] + "..." for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def unknown_clusters_message(unknown, known) -> str:
+    """The one wording for cluster names the fleet does not have (bounded, whatever the sizes)."""
+    return f"unknown cluster(s) {some_names(unknown, 5)}; the fleet has {some_names(known)}"
 
 
 def demo_fleet_path() -> Path:
@@ -142,10 +216,14 @@ def demo_fleet_path() -> Path:
 def _fleet_file(ref: str) -> Path:
     if ref == "demo":
         return demo_fleet_path()
-    path = Path(ref).expanduser()
-    if path.is_dir():
-        path = path / "fleet.yaml"
-    if not path.is_file():
+    try:
+        path = Path(ref).expanduser()
+        if path.is_dir():
+            path = path / "fleet.yaml"
+        found = path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+        raise FleetError(f"fleet {ref[:200]!r} is not a usable path; pass --fleet PATH/fleet.yaml or demo") from None
+    if not found:
         raise FleetError(f"fleet file {path} not found; pass --fleet PATH/fleet.yaml, a directory holding one, or demo")
     return path
 
@@ -183,8 +261,7 @@ def context_fleet(
             kubeconfig=kubeconfig,
         )
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise FleetError(f"cannot plan context {context}: {problems}") from exc
+        raise FleetError(f"cannot plan context {context}: {validation_problems(exc)}") from None
     spec = FleetSpec(name=f"context {context}", clusters=[entry])
     fleet = Fleet(name=spec.name, root=Path.cwd(), spec=spec)
     opened = _open(fleet.root, entry, live_opener)
@@ -260,22 +337,29 @@ def load_fleet(ref: str, live_opener=None, kubernetes: str = "") -> Fleet:
         return repo_fleet(ref, kubernetes)
     if kubernetes and not re.fullmatch(r"v?\d+\.\d+(\.\d+)?", kubernetes):
         raise FleetError(f"--kubernetes {kubernetes!r} is not a Kubernetes version; give X.Y, e.g. 1.29")
-    file = _fleet_file(ref)
-    try:
-        raw = yamlio.load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise FleetError(f"{file} is not valid YAML: {exc}") from exc
-    try:
-        spec = FleetSpec.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise FleetError(f"{file} is not a valid fleet file: {problems}") from exc
+    file, spec = read_fleet_spec(ref)
     fleet = Fleet(name=spec.name, root=file.parent.resolve(), spec=spec)
     for entry in spec.clusters:
         if entry.git_only and kubernetes and not entry.kubernetes_version:
             entry = entry.model_copy(update={"kubernetes_version": kubernetes})
         fleet.clusters[entry.name] = _open(fleet.root, entry, live_opener)
     return fleet
+
+
+def read_fleet_spec(ref: str) -> tuple[Path, FleetSpec]:
+    """The fleet file a reference names and its validated spec, without opening any cluster."""
+    file = _fleet_file(ref)
+    raw = parse_yaml(read_text(file, "fleet file", FleetError), file, "fleet file", FleetError)
+    if not isinstance(raw, dict):
+        raise FleetError(
+            f"fleet file {file} is not a fleet file: expected a mapping with name and clusters "
+            "(see docs/snapshot-format.md); is it the right file?"
+        )
+    try:
+        spec = FleetSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise FleetError(f"{file} is not a valid fleet file: {validation_problems(exc)}") from None
+    return file, spec
 
 
 def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,8 @@ from kubernetes.dynamic.resource import Resource, ResourceList
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from upgradectl.tools.cluster.sources import ResourceType, SourceError
+from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
+from upgradectl.tools.textfiles import load_yaml_file, type_name
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = float(os.environ.get("UPGRADECTL_KUBE_TIMEOUT", "30"))
@@ -124,7 +127,7 @@ class _GetOnlyApiClient(ApiClient):
             for attempt in retrying:
                 with attempt:
                     tries += 1
-                    response = super().call_api("GET", url, header_params, None, None, timeout)
+                    response = self._within_deadline(url, header_params, timeout)
                     if response.status in RETRY_STATUSES:
                         response.read()
                         raise _Retryable(response)
@@ -138,6 +141,22 @@ class _GetOnlyApiClient(ApiClient):
         if self.server_date is None:
             self.server_date = _parse_date(response.headers.get("Date"))
         return response
+
+
+    def _within_deadline(self, url: str, header_params: Any, timeout: Any) -> Any:
+        """One GET, body included, within connect + read timeout in total (urllib3 times each read, so a server
+        trickling bytes would otherwise hold the call for as long as it likes)."""
+        seconds = CONNECT_TIMEOUT + self.read_timeout
+
+        def get_and_read() -> Any:
+            response = ApiClient.call_api(self, "GET", url, header_params, None, None, timeout)
+            response.read()  # the body, inside the deadline (RESTResponse keeps it for the caller)
+            return response
+
+        try:
+            return call_with_deadline(get_and_read, seconds, on_expiry=self.rest_client.pool_manager.clear)
+        except DeadlineExceeded:
+            raise urllib3.exceptions.ReadTimeoutError(None, url, f"no complete answer within {seconds:g}s") from None
 
 
 def _parse_date(value: str | None) -> datetime | None:
@@ -159,9 +178,25 @@ def kubeconfig_path(kubeconfig: str | None) -> str:
     return os.path.expanduser(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config")
 
 
+def check_kubeconfig(path: str) -> None:
+    """Refuse a kubeconfig that is not a YAML mapping before the client reads it (its parser errors quote
+    the file, and a YAML error escaped it as a crash); each file of a KUBECONFIG list is checked."""
+    for part in [p for p in path.split(os.pathsep) if p]:
+        file = Path(part)
+        if not file.is_file():
+            continue  # a missing file is the client's to report (kubectl skips missing KUBECONFIG entries)
+        config = load_yaml_file(file, "kubeconfig", SourceError)
+        if not isinstance(config, dict):
+            raise SourceError(
+                f"kubeconfig {file} is not a kubeconfig (expected a mapping with clusters, contexts and users, "
+                f"found {type_name(config)}); pass --kubeconfig FILE or set KUBECONFIG"
+            )
+
+
 def current_context(kubeconfig: str | None) -> str:
     """The kubeconfig's current-context (what kubectl uses without --context)."""
     path = kubeconfig_path(kubeconfig)
+    check_kubeconfig(path)
     try:
         _, current = list_kube_config_contexts(config_file=path)
     except (ConfigException, OSError, ValueError) as exc:
@@ -190,6 +225,7 @@ class KubeReader:
     ) -> KubeReader:
         """Load a context from a kubeconfig (never writing back refreshed credentials)."""
         path = kubeconfig_path(kubeconfig)
+        check_kubeconfig(path)
         config = Configuration()
         try:
             load_kube_config(config_file=path, context=context, client_configuration=config, persist_config=False)

@@ -30,6 +30,7 @@ from upgradectl.tools.helm import (
     HELM_SECRET_TYPE,
     HelmDecodeError,
     HelmRelease,
+    UnreadableRelease,
     current_releases,
     decode_release_payload,
     encode_release,
@@ -46,7 +47,8 @@ def redacted_release_secret(secret: dict[str, Any]) -> dict[str, Any] | None:
     """A Helm release Secret with credentials redacted inside the release (values, manifest, notes);
     None when its payload cannot be decoded (then nobody can vouch it is clean, so it is not kept)."""
     try:
-        payload = decode_release_payload(str((secret.get("data") or {}).get("release", "")))
+        data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+        payload = decode_release_payload(str(data.get("release", "")))
     except HelmDecodeError:
         return None
     clean = redact({k: v for k, v in secret.items() if k not in ("data", "stringData")})
@@ -62,6 +64,7 @@ class LiveCluster:
         self.name = name
         self.context = context
         self.warnings: list[str] = []  # things skipped on purpose (e.g. an undecodable Helm record)
+        self._unreadable: list[UnreadableRelease] = []  # Helm release secrets that could not be decoded
         self._cache: dict[tuple, Any] = {}
         self._locks: dict[tuple, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
@@ -135,6 +138,11 @@ class LiveCluster:
 
     def helm_releases(self) -> list[HelmRelease]:
         return current_releases(self.objects("v1", "Secret"))
+
+    def unreadable_helm_releases(self) -> list[UnreadableRelease]:
+        """Release secrets that could not be decoded (left out of the objects read; see warnings)."""
+        self.objects("v1", "Secret")
+        return list(self._unreadable)
 
     def observed_at(self) -> datetime:
         """The API server's clock at the first read (its Date header): pod and job ages use the clock that
@@ -222,6 +230,13 @@ class LiveCluster:
                         continue
                     kept = redacted_release_secret(obj)
                     if kept is None:
+                        self._unreadable.append(
+                            UnreadableRelease(
+                                str((meta or {}).get("namespace", "")), str((meta or {}).get("name", "")),
+                                str(((meta or {}).get("labels") or {}).get("name", "")),
+                                "not a Helm release payload (base64, then gzip, then JSON)",
+                            )
+                        )
                         self.warnings.append(
                             f"{self.name}: Helm release secret {(meta or {}).get('namespace')}/"
                             f"{(meta or {}).get('name')} could not be decoded; left out"

@@ -1,15 +1,20 @@
 """Redact credentials: replace values that look like secrets with `<redacted>` before they are kept.
 
 One public function, `redact`, for every place cluster data leaves the cluster's trust boundary: the
-snapshot recorder, live cluster reads, and (later) prompts to a model. It walks dicts and lists and
-rewrites text (Helm manifests, config files embedded in ConfigMaps, JSON annotations):
+snapshot recorder, live cluster reads, every model tool result and prompt, logs and reports. It walks
+dicts and lists and rewrites text (Helm manifests, config files embedded in ConfigMaps, JSON annotations):
 
-- values under keys named like credentials (password, secret, token, apiKey, accessKey, privateKey,
-  credentials...); keys that *refer* to a secret (secretName, secretRef, existingSecret, tokenFile)
-  are kept, and so are booleans, empty values and `$variable` references;
+- upgradectl's key-name rules: values under keys named like credentials (password, passwd, DB_PASS, dbPass,
+  password2, secret, token, tokenValue, apiKey, X-Api-Key, licenseKey, accessKey, privateKey, docker `auth`,
+  URL `sig`, credentials...), in YAML, JSON, INI (`key = value`), `key=value` and `--flag VALUE` forms; keys
+  that *refer* to a secret (secretName, secretRef, existingSecret, tokenFile) are kept, and so are booleans,
+  empty values and `$variable` references;
 - `{name: DB_PASSWORD, value: ...}` environment pairs, and every value of a Secret's data/stringData;
-- anywhere in text: PEM blocks, AWS access key ids, bearer tokens, JWTs, GitHub/Slack tokens and
-  passwords in URLs.
+- anywhere in text, detect-secrets' maintained detectors (Yelp/detect-secrets plugins: AWS, GitHub, GitLab,
+  Slack tokens and webhooks, Stripe, SendGrid, Twilio, npm, PyPI, JWTs, private keys, basic auth in URLs,
+  Azure storage keys...), its keyword detector and high-entropy quoted strings, plus shapes it lacks
+  (Google `AIza` keys, Anthropic/OpenAI `sk-...` keys, bearer tokens, PEM bodies);
+- single-token values with the entropy of a random key (detect-secrets' Base64 limit, 4.5 bits a char).
 
 It errs on the side of hiding: a false positive costs a value in a report, a miss leaks a credential.
 """
@@ -24,12 +29,15 @@ REDACTED = "<redacted>"
 
 T = TypeVar("T")
 
-# Normalized key endings (lowercase, only a-z0-9) that name a credential.
+# Normalized key endings (lowercase, only a-z0-9, trailing digits dropped) that name a credential.
 _CREDENTIAL_ENDINGS = (
-    "password", "passwd", "passphrase", "pwd", "secret", "token", "apikey", "accesskey", "accesskeyid",
+    "password", "passwd", "passphrase", "pwd", "pass", "secret", "token", "apikey", "accesskey", "accesskeyid",
     "secretkey", "privatekey", "credential", "credentials", "authorization", "sessionkey", "signingkey",
-    "encryptionkey", "clientkey", "webhookurl",
+    "encryptionkey", "clientkey", "webhookurl", "licensekey", "licencekey", "connectionstring", "dsn", "cookie",
 )
+_CREDENTIAL_KEYS = {"auth", "sig", "signature", "apisecret", "xauthtoken"}  # whole names only (docker auth, SAS sig)
+_NOT_CREDENTIALS = ("bypass", "compass", "surpass", "keypass")  # endings that only look like one
+_VALUE_SUFFIXES = ("value", "data", "string", "b64", "base64", "hash", "text")  # tokenValue, passwordData
 # Keys that point at a credential instead of holding one (names, references, files, switches).
 _REFERENCE_ENDINGS = (
     "ref", "refs", "name", "names", "file", "files", "path", "dir", "selector", "namespace", "kind", "type",
@@ -39,8 +47,10 @@ _REFERENCE_KEYS = {"key", "keys", "items", "create", "existing"}
 
 # Fragments at least one of which any text holding a credential contains (see _suspect): key words in
 # lowercased text, token prefixes as written.
-_WORDS = re.compile("pass|pwd|secret|token|key|credential|authoriz|bearer|cookie|://")
-_PREFIXES = re.compile("AKIA|ASIA|eyJ|gh[pousr]_|github_pat_|xox|-----BEGIN")
+_WORDS = re.compile("pass|pwd|secret|token|key|credential|auth|bearer|basic|cookie|sig|dsn|://|hooks")
+_PREFIXES = re.compile(
+    "AKIA|ASIA|eyJ|gh[pousr]_|github_pat_|xox|-----BEGIN|AIza|sk-|sk_live|SG\\.|gl[a-z]+-|npm_|pypi-"
+)
 _SHORTEST_SECRET_TEXT = 8  # shorter free text cannot hold `key: value` with a credential key, nor a token shape
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
 _TOKEN_SHAPES = re.compile(
@@ -49,7 +59,16 @@ _TOKEN_SHAPES = re.compile(
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}"  # GitHub tokens
     r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
 )
-_BEARER = re.compile(r"\b(bearer)(\s+)(?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{16,}=*", re.IGNORECASE)
+_BEARER = re.compile(r"\b(bearer|basic)(\s+)(?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{12,}=*", re.IGNORECASE)
+# shapes detect-secrets 1.5 has no plugin for: Google API keys, Anthropic / OpenAI project keys, URL signatures
+_EXTRA_SHAPES = re.compile(
+    r"\bAIza[0-9A-Za-z_\-]{35}"
+    r"|\bsk-(?:ant-[a-z0-9]+-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"
+)
+# `--password VALUE` and `-H "X-Api-Key: VALUE"` in command lines and scripts
+_FLAG_VALUE = re.compile(r"(?<![\w-])(--?[A-Za-z][A-Za-z0-9_.\-]*)(\s+)(?![-<\s])([^\s\"']+)")
+_INLINE_PAIR = re.compile(r"(?<![\w.\-])([A-Za-z][A-Za-z0-9_.\-]*)(\s*:\s+)(?![<\s])([^\s\"',;]+)")
+_INI_LINE = re.compile(r"^(?P<lead>\s*)(?P<key>[A-Za-z0-9_.\-]+)(?P<eq>\s*=\s*)(?P<value>\S.*)$")
 _URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s/:@]+):([^\s/@]+)@", re.IGNORECASE)
 _JSON_PAIR = re.compile(r'"([A-Za-z0-9_.\-]+)"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
 _ASSIGNMENT = re.compile(r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]+)=([^\s&\"',;]+)")
@@ -81,8 +100,18 @@ def _is_reference_key(key: str) -> bool:
 
 @lru_cache(maxsize=8192)
 def _is_credential_key(key: str) -> bool:
-    """True for keys like password, adminPassword, AWS_SECRET_ACCESS_KEY, --api-key, tls.privateKey."""
-    return not _is_reference_key(key) and _normalized(key).endswith(_CREDENTIAL_ENDINGS)
+    """True for keys like password, adminPassword, AWS_SECRET_ACCESS_KEY, --api-key, tls.privateKey, DB_PASS,
+    password2, tokenValue, X-Api-Key, licenseKey and docker's `auth`."""
+    if _is_reference_key(key):
+        return False
+    norm = _normalized(key).rstrip("0123456789")
+    if norm in _CREDENTIAL_KEYS:
+        return True
+    for suffix in _VALUE_SUFFIXES:  # tokenValue -> token, passwordData -> password
+        if norm.endswith(suffix) and len(norm) > len(suffix):
+            norm = norm[: -len(suffix)]
+            break
+    return norm.endswith(_CREDENTIAL_ENDINGS) and not norm.endswith(_NOT_CREDENTIALS)
 
 
 def _hides_something(value: Any) -> bool:
@@ -95,12 +124,44 @@ def _hides_something(value: Any) -> bool:
     return isinstance(value, (int, float))
 
 
+_KEY_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-]{20,512}$")
+_KEY_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/=_\-]{20,512}(?![A-Za-z0-9+/=_\-])")
+_ENTROPY_LIMIT = 4.5  # detect-secrets' default for its Base64HighEntropyString plugin
+
+
+def _random_key(text: str) -> bool:
+    """One token with the mixed case, digits and entropy of a generated key (not a name, digest or UID:
+    those are lowercase or hex, far below the limit)."""
+    if not _KEY_CHARS.match(text) or text.lower() == text or text.upper() == text:
+        return False
+    if not any(c.isdigit() for c in text):
+        return False
+    return _detectors().base64.calculate_shannon_entropy(text) > _ENTROPY_LIMIT
+
+
+_CACHED_TEXT = 1024  # names, labels, images, flags repeat across a cluster's objects: remember their verdict
+
+
+@lru_cache(maxsize=16384)
+def _redact_short(value: str) -> str:
+    return REDACTED if _random_key(value) else _redact_text(value)
+
+
+def _credential_flag(arg: Any) -> bool:
+    """`--password` or `-api-key` alone in an argument list: the next argument is its value."""
+    return type(arg) is str and arg.startswith("-") and "=" not in arg and _is_credential_key(arg.lstrip("-"))
+
+
 def _walk(value: Any, credential: bool) -> Any:
     kind = type(value)
     if kind is str:
         if credential:
             return REDACTED if _hides_something(value) else value
-        return _redact_text(value) if len(value) >= _SHORTEST_SECRET_TEXT else value
+        if len(value) < _SHORTEST_SECRET_TEXT:
+            return value
+        if len(value) <= _CACHED_TEXT:
+            return _redact_short(value)
+        return REDACTED if _random_key(value) else _redact_text(value)
     if kind is dict:
         secret_doc = value.get("kind") == "Secret"
         name = value.get("name")
@@ -127,7 +188,10 @@ def _walk(value: Any, credential: bool) -> Any:
     if kind is list:
         changed = None
         for index, item in enumerate(value):
-            new = _walk(item, credential)
+            if index and type(item) is str and _credential_flag(value[index - 1]) and _hides_something(item):
+                new: Any = REDACTED  # ["--password", "x"]
+            else:
+                new = _walk(item, credential)
             if new is not item:
                 if changed is None:
                     changed = list(value)
@@ -138,20 +202,94 @@ def _walk(value: Any, credential: bool) -> Any:
     return value
 
 
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.]{16,}")
+
+
+def _maybe_library_secret(text: str) -> bool:
+    """Cheap first look for the detectors: a run of 16+ token characters, a quote or a key word."""
+    return _TOKEN_RUN.search(text) is not None or _suspect(text)
+
+
 def _suspect(text: str) -> bool:
     """Cheap first look: could this text hold a credential at all? (Most cluster strings cannot.)"""
     return _PREFIXES.search(text) is not None or _WORDS.search(text.lower()) is not None
 
 
+class _Detectors:
+    """detect-secrets' plugins, built once: every regex detector but public IPs (not a credential), the keyword
+    detector and the Base64 entropy one. Only `analyze_string` is called: it never verifies a secret over the
+    network. (One pattern combining them all was 40x slower than asking each: alternation defeats the regex
+    engine's literal prefix search.)"""
+
+    def __init__(self) -> None:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.plugins.base import RegexBasedDetector
+        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+        from detect_secrets.plugins.keyword import CONFIG_DENYLIST_REGEX_TO_GROUP, KeywordDetector
+
+        classes = get_mapping_from_secret_type_to_class().values()
+        self.regex = [c() for c in classes if issubclass(c, RegexBasedDetector) and c.__name__ != "IPPublicDetector"]
+        self.keyword = KeywordDetector()
+        self.keyword_regexes = CONFIG_DENYLIST_REGEX_TO_GROUP
+        self.base64 = Base64HighEntropyString(limit=_ENTROPY_LIMIT)
+
+    def secrets_in(self, text: str) -> set[str]:
+        """Every secret value the detectors find in the text."""
+        found: set[str] = set()
+        for detector in self.regex:  # the patterns of detector.analyze_string, whose findall gives a
+            for pattern in detector.denylist:  # prefix group (`ghp`) where the whole token is the secret
+                for match in pattern.finditer(text):
+                    found.add(_secret_part(match))
+        if '"' in text or "'" in text:
+            found.update(
+                s for s in self.base64.analyze_string(text) if self.base64.calculate_shannon_entropy(s) > _ENTROPY_LIMIT
+            )
+        for line in text.split("\n"):
+            if _suspect(line):
+                found.update(
+                    s for s in self.keyword.analyze_string(line, denylist_regex_to_group=self.keyword_regexes)
+                    if _hides_something(s)
+                )
+        return {s for s in found if len(s) >= 4 and s != REDACTED}
+
+
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9_\-]")
+
+
+def _secret_part(match: re.Match[str]) -> str:
+    """The secret in a detector's match: its last group when that is not just the token's prefix (the password
+    of a URL, a quoted key), else the whole match, run on to the end of the token (a detector's fixed length
+    must not leave a tail behind) and without the delimiters some patterns include."""
+    last = max((i for i in range(1, (match.re.groups or 0) + 1) if match.group(i)), default=0)
+    if last and match.start(last) > match.start():
+        return match.group(last)
+    end, text = match.end(), match.string
+    while end and end < len(text) and _TOKEN_CHAR.match(text[end - 1]) and _TOKEN_CHAR.match(text[end]):
+        end += 1
+    return text[match.start() : end].strip(" \t=:\"'")
+
+
+@lru_cache(maxsize=1)
+def _detectors() -> _Detectors:
+    return _Detectors()
+
+
 def _redact_text(text: str) -> str:
-    """Redact credentials inside free text: token shapes anywhere, credential keys in YAML/JSON/flags."""
-    if not _suspect(text):
+    """Redact credentials inside free text: detect-secrets' findings and token shapes anywhere, credential
+    keys in YAML, JSON, INI, `key=value` and `--flag value` forms."""
+    if "-----BEGIN" in text:
+        text = _PEM.sub(REDACTED, text)  # whole blocks first: the detectors would take only their headers
+    library = _detectors().secrets_in(text) if _maybe_library_secret(text) else set()
+    if not library and not _suspect(text):
         return text
-    text = _PEM.sub(REDACTED, text)
+    for secret in sorted(library, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
+    text = _EXTRA_SHAPES.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
     text = _JSON_PAIR.sub(_json_pair, text)
+    text = _KEY_TOKEN.sub(lambda m: REDACTED if _random_key(m.group(0)) else m.group(0), text)
     if "\n" in text:
         return "".join(_redact_yaml_doc(doc) for doc in _DOC_SPLIT.split(text))
     return _redact_line(text)
@@ -170,13 +308,31 @@ def _assignment(m: re.Match[str]) -> str:
 
 
 def _redact_line(line: str) -> str:
-    """One line: `key: value` with a credential key, and `key=value` assignments (flags, env files, URLs)."""
+    """One line: `key: value` and INI `key = value` with a credential key, `key=value` assignments (flags, env
+    files, URL parameters), `--flag value` and `Header: value` pairs anywhere in it."""
     m = _YAML_LINE.match(line)
     if m and m.group("value") and _is_credential_key(m.group("key")):
         value = m.group("value")
         if _hides_something(value.split(" #", 1)[0]) and value[:1] not in "|>&*":
             return f"{m.group('lead')}{m.group('q')}{m.group('key')}{m.group('q')}: {REDACTED}"
-    return _ASSIGNMENT.sub(_assignment, line)
+    ini = _INI_LINE.match(line)
+    if ini and _is_credential_key(ini.group("key")) and _hides_something(ini.group("value")):
+        return f"{ini.group('lead')}{ini.group('key')}{ini.group('eq')}{REDACTED}"
+    line = _ASSIGNMENT.sub(_assignment, line)
+    line = _FLAG_VALUE.sub(_flag_value, line)
+    return _INLINE_PAIR.sub(_inline_pair, line)
+
+
+def _flag_value(m: re.Match[str]) -> str:
+    if _is_credential_key(m.group(1).lstrip("-")) and _hides_something(m.group(3)):
+        return f"{m.group(1)}{m.group(2)}{REDACTED}"
+    return m.group(0)
+
+
+def _inline_pair(m: re.Match[str]) -> str:
+    if _is_credential_key(m.group(1)) and _hides_something(m.group(3)):
+        return f"{m.group(1)}{m.group(2)}{REDACTED}"
+    return m.group(0)
 
 
 def _indent(line: str) -> int:

@@ -22,9 +22,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.kubemeta import parse_field_selector, parse_label_selector, version_priority
 from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.textfiles import parse_json, parse_yaml, read_text
 
 VERBS = ["get", "list"]
 
@@ -345,11 +345,9 @@ def _offset(token: str, total: int) -> int:
 
 
 def _read(file: Path) -> Any:
-    text = file.read_text()
-    try:
-        return json.loads(text) if file.suffix == ".json" else yamlio.load(text)
-    except (yamlio.YAMLError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from exc
+    text = read_text(file, "snapshot list", SourceError)
+    parse = parse_json if file.suffix == ".json" else parse_yaml
+    return parse(text, file, "snapshot list", SourceError)
 
 
 def _kind_from_plural(plural: str) -> str:

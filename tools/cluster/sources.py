@@ -7,16 +7,17 @@ answers the same methods. There is deliberately no method that writes.
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
-from upgradectl.tools import yamlio
-from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, current_releases
+from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, UnreadableRelease, read_releases
+from upgradectl.tools.textfiles import load_yaml_file, parse_json, parse_yaml, read_text, type_name
 
 
 class SourceError(RuntimeError):
@@ -53,6 +54,8 @@ class ClusterSource(Protocol):
 
     def helm_releases(self) -> list[HelmRelease]: ...
 
+    def unreadable_helm_releases(self) -> list[UnreadableRelease]: ...
+
     def observed_at(self) -> datetime: ...
 
 
@@ -64,16 +67,24 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return "", api_version
 
 
+_K8S_CORE = re.compile(r"^\d{1,4}\.\d{1,4}(?:\.\d{1,6})?$")
+
+
 def kubernetes_version(server_version: dict[str, Any]) -> str:
-    """'v1.29.6-eks-1552ad0' -> '1.29.6'."""
+    """'v1.29.6-eks-1552ad0' -> '1.29.6'; SourceError when neither gitVersion nor major/minor is one."""
+    if not isinstance(server_version, dict):
+        raise SourceError(f"server version is {type_name(server_version)}, not a mapping with gitVersion")
     git = str(server_version.get("gitVersion", "")).lstrip("v")
     core = git.split("-", 1)[0].split("+", 1)[0]
-    if core.count(".") >= 1:
-        return core
+    if _K8S_CORE.match(core):
+        return core if core.count(".") == 2 else f"{core}.0"
     major = str(server_version.get("major", "")).rstrip("+")
     minor = str(server_version.get("minor", "")).rstrip("+")
-    if not (major and minor):
-        raise SourceError(f"server version has no usable gitVersion or major/minor: {server_version}")
+    if not (major.isdigit() and minor.isdigit()):
+        raise SourceError(
+            "server version has no usable gitVersion (like v1.29.6) or numeric major/minor; "
+            "re-record the snapshot or check the API server's /version"
+        )
     return f"{major}.{minor}.0"
 
 
@@ -88,8 +99,17 @@ class SnapshotCluster:
                 f"{self.path} is not a snapshot: {meta_file} is missing "
                 "(record one with `upgradectl snapshot --context C --out DIR`)"
             )
-        self.meta: dict[str, Any] = yamlio.load(meta_file.read_text()) or {}
-        self.name = name or self.meta.get("name") or self.path.name
+        meta = load_yaml_file(meta_file, "snapshot file", SourceError)
+        if meta is None:
+            meta = {}
+        if not isinstance(meta, dict):
+            raise SourceError(
+                f"snapshot file {meta_file} is {type_name(meta)}, not a mapping with name, server_version and "
+                "recorded_at (see docs/snapshot-format.md)"
+            )
+        self.meta: dict[str, Any] = meta
+        self.name = name or str(self.meta.get("name") or self.path.name)
+        self._recorded_at = self._read_recorded_at(meta_file)
 
     def __repr__(self) -> str:
         return f"SnapshotCluster({self.name!r}, {str(self.path)!r})"
@@ -98,6 +118,15 @@ class SnapshotCluster:
         version = self.meta.get("server_version")
         if not version:
             raise SourceError(f"{self.path / 'cluster.yaml'} has no server_version block")
+        if not isinstance(version, dict):
+            raise SourceError(
+                f"{self.path / 'cluster.yaml'}: server_version is {type_name(version)}; it must be the API server's "
+                "/version mapping (gitVersion: v1.29.6, major: '1', minor: '29')"
+            )
+        try:
+            kubernetes_version(version)
+        except SourceError as exc:
+            raise SourceError(f"{self.path / 'cluster.yaml'}: {exc}") from None
         return dict(version)
 
     @cached_property
@@ -119,14 +148,12 @@ class SnapshotCluster:
         return found
 
     def _load(self, file: Path) -> list[dict[str, Any]]:
-        text = file.read_text()
-        try:
-            doc = json.loads(text) if file.suffix == ".json" else yamlio.load(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as exc:
-            raise SourceError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from exc
+        text = read_text(file, "snapshot list", SourceError)
+        parse = parse_json if file.suffix == ".json" else parse_yaml
+        doc = parse(text, file, "snapshot list", SourceError)
         if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
-            raise SourceError(f"{file}: expected a List document with an items list")
-        return doc.get("items") or []
+            raise SourceError(f"snapshot list {file}: expected a List document with an items list")
+        return [_checked_object(item, file, index) for index, item in enumerate(doc.get("items") or [])]
 
     def _list(self, key: tuple[str, str]) -> list[dict[str, Any]]:
         """One recorded resource list, read on first use (a plan reads a fraction of a snapshot)."""
@@ -144,8 +171,8 @@ class SnapshotCluster:
         scopes = {}
         key = ("apiextensions.k8s.io/v1", "customresourcedefinitions")
         for crd in self._list(key) if key in self._files else []:
-            spec = crd.get("spec", {})
-            names = spec.get("names", {})
+            spec = crd.get("spec") or {}
+            names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
             scopes[(spec.get("group", ""), names.get("kind", ""))] = (
                 names.get("plural", ""),
                 spec.get("scope") == "Namespaced",
@@ -201,21 +228,106 @@ class SnapshotCluster:
         return result
 
     def helm_releases(self) -> list[HelmRelease]:
-        secrets = [s for s in self.objects("v1", "Secret") if s.get("type") == HELM_SECRET_TYPE]
-        return current_releases(secrets)
+        return self._releases[0]
+
+    def unreadable_helm_releases(self) -> list[UnreadableRelease]:
+        """Release secrets in the snapshot that could not be decoded (not checked, so a plan says so)."""
+        return self._releases[1]
+
+    @cached_property
+    def _releases(self) -> tuple[list[HelmRelease], list[UnreadableRelease]]:
+        return read_releases([s for s in self.objects("v1", "Secret") if s.get("type") == HELM_SECRET_TYPE])
 
     def observed_at(self) -> datetime:
         """When the snapshot was recorded (ages of pods and jobs are measured from here)."""
+        return self._recorded_at or datetime.now(UTC)
+
+    def _read_recorded_at(self, meta_file: Path) -> datetime | None:
         raw = self.meta.get("recorded_at")
         if not raw:
-            return datetime.now(UTC)
-        value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+            return None
+        try:
+            value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        except ValueError:
+            raise SourceError(
+                f"{meta_file}: recorded_at is not a date and time; write it as ISO 8601, e.g. 2026-11-20T09:00:00Z"
+            ) from None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def metrics_files(self) -> list[Path]:
         """Recorded metric sample files (JSON lines), if any."""
         root = self.path / "metrics"
         return sorted(root.glob("*.jsonl")) if root.is_dir() else []
+
+
+@dataclass(frozen=True)
+class RecordedSeries:
+    """One line of a snapshot's metrics/*.jsonl (VictoriaMetrics' /api/v1/export format)."""
+
+    metric: dict[str, str]
+    values: list[float]
+    timestamps: list[float]
+
+    @property
+    def name(self) -> str:
+        return self.metric.get("__name__", "")
+
+
+def recorded_series(file: Path) -> Iterator[RecordedSeries]:
+    """Every series of a recorded metrics file; SourceError naming the file and line of one that is not
+    `{"metric": {...}, "values": [...], "timestamps": [...]}` (numbers, NaN as null or "NaN")."""
+    text = read_text(file, "recorded metrics file", SourceError)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            raise SourceError(f"recorded metrics file {file}, line {number}: not a JSON object; re-record it") from None
+        metric = raw.get("metric") if isinstance(raw, dict) else None
+        values = raw.get("values", []) if isinstance(raw, dict) else None
+        stamps = raw.get("timestamps", []) if isinstance(raw, dict) else None
+        if not isinstance(metric, dict) or not isinstance(values, list) or not isinstance(stamps, list):
+            raise SourceError(
+                f"recorded metrics file {file}, line {number}: expected metric (a mapping), values and timestamps "
+                "(lists), as /api/v1/export writes them"
+            )
+        try:
+            numbers = [math.nan if v is None else float(v) for v in values]
+            times = [float(t) for t in stamps]
+        except (TypeError, ValueError):
+            raise SourceError(
+                f"recorded metrics file {file}, line {number}: values and timestamps must be numbers"
+            ) from None
+        yield RecordedSeries({str(k): str(v) for k, v in metric.items()}, numbers, times)
+
+
+_MAPPING_FIELDS = ("metadata", "spec", "status", "data", "stringData")
+
+
+def _checked_object(item: Any, file: Path, index: int) -> dict[str, Any]:
+    """A recorded object as every reader may assume it: a mapping with metadata.name, whose metadata, spec,
+    status and data are mappings (null spec/status/data are dropped, as the API server omits empty fields);
+    SourceError naming the file and item for anything else."""
+    if not isinstance(item, dict):
+        raise SourceError(f"snapshot list {file}: items[{index}] is {type_name(item)}, not an object; re-record it")
+    nulls = [key for key in _MAPPING_FIELDS if key in item and item[key] is None]
+    for key in _MAPPING_FIELDS:
+        if key in item and item[key] is not None and not isinstance(item[key], dict):
+            raise SourceError(
+                f"snapshot list {file}: items[{index}].{key} is {type_name(item[key])}, not a mapping; re-record it"
+            )
+    meta = item.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise SourceError(
+            f"snapshot list {file}: items[{index}] has no metadata.name (every Kubernetes object has one); re-record it"
+        )
+    for key in ("labels", "annotations"):
+        if isinstance(meta, dict) and meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise SourceError(
+                f"snapshot list {file}: items[{index}].metadata.{key} is {type_name(meta[key])}, not a mapping"
+            )
+    return {k: v for k, v in item.items() if k not in nulls} if nulls else item
 
 
 def _plural_spellings(kind: str) -> set[str]:

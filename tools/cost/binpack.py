@@ -154,6 +154,8 @@ def eligible_kept(p: PackingInput) -> np.ndarray:
 def islands(p: PackingInput) -> list[Island]:
     """Connected components of groups linked through the offerings and kept nodes they may use."""
     n_g = len(p.group_demand)
+    if n_g == 0:  # nothing movable (a cluster with no pods, or only pinned ones)
+        return []
     links = np.hstack([eligible_offers(p), eligible_kept(p)])  # (G, O + K)
     label = np.arange(n_g)
     big = n_g + 1

@@ -432,7 +432,7 @@ def simulate(source: ClusterSource, prices: PriceTable, region: str) -> Simulati
             sig2_rows.append(np.where(gfit[g], sig_offer[gsig[g]], 0))
             sig2_base.append(int(gsig[g]))
         gsig2[g] = combo[key]
-    sig2_offer = np.array(sig2_rows, dtype=np.int64).reshape(-1, len(offerings))
+    sig2_offer = np.array(sig2_rows, dtype=np.int64).reshape(len(sig2_rows), len(offerings))  # 0 x 0 too
 
     # nodes that stay: non-Karpenter nodes (untouched) and Karpenter nodes holding a pinned pod
     kept_names = sorted({by_index[i].node for i in staying if by_index[i].node in karpenter_nodes

@@ -15,7 +15,6 @@ KPI definitions (the same for the current and the projected cluster):
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -34,7 +33,7 @@ from upgradectl.cost_models import (
     ScaleUpTime,
 )
 from upgradectl.tools.cluster.resources import capacity_type
-from upgradectl.tools.cluster.sources import ClusterSource
+from upgradectl.tools.cluster.sources import ClusterSource, SourceError, recorded_series
 from upgradectl.tools.cost.consolidation import ActivePod, ProjectedNode, Simulation, node_manager, simulate
 from upgradectl.tools.cost.nodepools import node_zone
 from upgradectl.tools.cost.placement_check import check_simulation
@@ -176,24 +175,16 @@ def scale_up_time(source: ClusterSource) -> ScaleUpTime | None:
     buckets: dict[str, list[float]] = {}
     summary_name = ""
     for file in files:
-        with Path(file).open() as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                try:
-                    series = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                metric = series.get("metric", {})
-                name = metric.get("__name__", "")
-                values = [float(v) for v in series.get("values", []) if v is not None]
-                if not values:
-                    continue
-                if name in STARTUP_METRICS and "quantile" in metric:
-                    quantiles[metric["quantile"]].extend(values)
-                    summary_name = name
-                elif name == f"{STARTUP_METRICS[0]}_bucket" and "le" in metric:
-                    buckets[metric["le"]] = [values[0], values[-1]]
+        for series in recorded_series(Path(file)):
+            metric, name = series.metric, series.name
+            values = [v for v in series.values if not math.isnan(v)]
+            if not values:
+                continue
+            if name in STARTUP_METRICS and "quantile" in metric:
+                quantiles[metric["quantile"]].extend(values)
+                summary_name = name
+            elif name == f"{STARTUP_METRICS[0]}_bucket" and "le" in metric:
+                buckets[metric["le"]] = [values[0], values[-1]]
     if buckets:
         return _from_histogram(buckets, files)
     if quantiles:
@@ -256,7 +247,8 @@ def analyze_cluster(source: ClusterSource, prices: PriceTable, region: str, prov
             f"regions.{region or 'REGION'} block"
         )
     has_karpenter = any(
-        node_manager(n["metadata"].get("labels") or {})[0] == "karpenter" for n in source.objects("v1", "Node")
+        node_manager((n.get("metadata") or {}).get("labels") or {})[0] == "karpenter"
+        for n in source.objects("v1", "Node")
     )
     sim = simulate(source, prices, region) if has_karpenter else None
     pods = sim.pods if sim else active_pods(source.objects("v1", "Pod"))
@@ -265,9 +257,14 @@ def analyze_cluster(source: ClusterSource, prices: PriceTable, region: str, prov
     if current.unpriced_nodes:
         incomplete.append(f"{len(current.unpriced_nodes)} node(s) have no price (instance type or region missing "
                           f"from the price table): {', '.join(current.unpriced_nodes[:5])}")
+    try:
+        scale_up = scale_up_time(source)
+    except SourceError as exc:  # a broken metrics file: that KPI could not be measured
+        scale_up = None
+        incomplete.append(f"scale-up time not measured: {exc}")
     report = CostReport(
         cluster=source.name, provider=provider, region=region, observed_at=observed, prices=price_ref(prices, rows),
-        current=current, nodes=rows, scale_up=scale_up_time(source), incomplete=incomplete, notes=notes,
+        current=current, nodes=rows, scale_up=scale_up, incomplete=incomplete, notes=notes,
     )
     if sim is None:
         notes.append("no Karpenter-managed nodes: nothing to consolidate (node groups stay as they are)")

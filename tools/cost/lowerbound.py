@@ -49,7 +49,6 @@ Why the value is a true lower bound (every feasible integral packing costs at le
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -76,9 +75,9 @@ AGG_MAX_GROUPS = 10  # aggregated MIP only for islands with at most this many gr
 # processing alone takes seconds and the bound hardly moves)
 ENUM_ROWS = 60000  # partial patterns examined per node type in the pattern model
 PATTERN_LIMIT = 8000  # patterns per island in the pattern model
-MIP_NODES = 200  # branch-and-bound nodes per integer model: the limit that normally stops it
-MIP_SECONDS = 1.0  # per integer model, a safety net
-MIP_BUDGET = 1.5  # all integer models of one bound together
+MIP_NODES = 200  # branch-and-bound nodes per integer model: the limit that stops it (work, not time)
+MIP_MODELS = 16  # integer models per bound at most (a work budget: the same plan on a busy or idle machine)
+MIP_SECONDS = 30.0  # per integer model, a safety net far above the node limit's time even on a loaded machine
 SAFETY = 1e-7  # relative margin on the LP value
 MIP_SAFETY = 1e-6  # relative margin on a branch-and-bound dual bound (its tolerances are looser)
 
@@ -383,7 +382,7 @@ def _patterned(q: PackingInput, seconds: float,
 def _integer_models(p: PackingInput, lp: _LP) -> tuple[float, dict[int, IslandPlan], int]:
     """(bound gained over the LP, plans per island, islands raised) from the islands' integer models."""
     gained, plans, raised = 0.0, {}, 0
-    deadline = time.perf_counter() + MIP_BUDGET
+    models = 0
     for island in islands(p):
         q = restrict(p, island)
         if q.pods > INTEGER_MAX_PODS:
@@ -392,10 +391,10 @@ def _integer_models(p: PackingInput, lp: _LP) -> tuple[float, dict[int, IslandPl
         best = lp_part
         plan = IslandPlan()
         for solve in (_patterned, _aggregated):  # the aggregated model only where patterns are too many
-            left = deadline - time.perf_counter()
-            if left < 0.05 or (solve is _aggregated and plan.nodes is not None):
+            if models >= MIP_MODELS or (solve is _aggregated and plan.nodes is not None):
                 break
-            solved = solve(q, min(MIP_SECONDS, left))
+            models += 1
+            solved = solve(q, MIP_SECONDS)
             if solved is None:
                 continue
             best = max(best, solved[0] - MIP_SAFETY * max(1.0, abs(solved[0])))

@@ -12,11 +12,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.resources import Requests
+from upgradectl.tools.textfiles import load_yaml_file
 
 GIB = 2**30
 MIB = 2**20
@@ -127,10 +127,7 @@ def load_prices(override: Path | None = None) -> PriceTable:
         path = Path(override)
         if not path.is_file():
             raise PriceError(f"--prices {path}: file not found")
-        try:
-            extra = yamlio.load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise PriceError(f"--prices {path}: not valid YAML: {exc}") from exc
+        extra = load_yaml_file(path, "--prices file", PriceError) or {}
         if not isinstance(extra, dict):
             raise PriceError(f"--prices {path}: expected a mapping with instance_types/regions (see {where})")
         raw = _merge(raw, extra)

@@ -53,7 +53,16 @@ def describe(edit: FileEdit) -> str:
         if edit.action == "rename-key":
             return f"{where}: rename {_dotted(edit.path)} -> {_dotted(edit.new_path)}"
         if edit.action == "remove-key":
-            return f"{where}: remove {_dotted(edit.path)} (no longer supported)"
+            was = f" ({edit.old})" if edit.old else " (no longer supported)"
+            return f"{where}: remove {_dotted(edit.path)}{was}"
+        if edit.action == "replace-key":
+            return f"{where}: {_dotted(edit.path)}: {edit.old}  ->  {_dotted(edit.new_path)}: {edit.new}"
+        if edit.action == "add-key":
+            return f"{where}: set {_dotted(edit.path)}: {edit.new}"
+        if edit.action == "set":
+            return f"{where}: {_dotted(edit.path)}: {edit.old}  ->  {edit.new}"
+        if edit.action == "manual" and edit.path:
+            return f"{where}: by hand: {_dotted(edit.path)}: {edit.note}"
     if edit.purpose == "selector":
         return f"{where}: {_what(edit)}: select on {edit.new or 'the new label'} instead of {edit.old}"
     if edit.purpose == "annotation":
@@ -156,9 +165,22 @@ def _apply_yaml(text: str, edit: FileEdit) -> str:
     lines = text.splitlines(keepends=True)
     doc = yaml_edit.select(docs, edit.document, where)
     full = [*edit.values_root, *edit.path]
+    raw = edit.value_type == "yaml"
     if edit.action == "set":
-        splice = yaml_edit.value_splice(doc, lines, full, edit.old, edit.new, where)
+        splice = yaml_edit.value_splice(doc, lines, full, edit.old, edit.new, where, raw)
         return yaml_edit.apply_splices(text, [splice], where)
+    if edit.action == "replace-key":  # a new key and value on the old one's line
+        target = [*edit.values_root, *edit.new_path]
+        if full[:-1] != target[:-1]:
+            raise EditError(f"{where}: replace-key keeps the parent; {yaml_edit.describe_path(target)} has another")
+        parent, key = yaml_edit.parent_of(doc, full, where)
+        if target[-1] in parent:
+            raise EditError(f"{where}: {yaml_edit.describe_path(target)} is already set")
+        splices = [yaml_edit.key_splice(parent, lines, str(key), str(target[-1])),
+                   yaml_edit.value_splice(doc, lines, full, edit.old, edit.new, where, raw=True)]  # fmt: skip
+        return yaml_edit.apply_splices(text, splices, where)
+    if edit.action == "add-key":
+        return yaml_edit.rewrite(text, lambda d: _add(d, edit, full), where)
     if edit.action == "replace-label":
         return yaml_edit.apply_splices(text, _label_splices(doc, lines, edit.old, edit.new), where)
     if edit.action == "rename-key":
@@ -173,9 +195,24 @@ def _apply_yaml(text: str, edit: FileEdit) -> str:
     raise EditError(f"{where}: unknown edit action {edit.action}")
 
 
+def _add(docs: list, edit: FileEdit, full: list) -> None:
+    """Set a key that is not there yet (creating its parents), its value a YAML scalar."""
+    doc = yaml_edit.select(docs, edit.document, edit.file)
+    node = doc
+    for step in full[:-1]:
+        if step not in node:
+            node[step] = yaml_edit.CommentedMap()
+        node = node[step]
+    if full[-1] in node:
+        raise EditError(f"{edit.file}: {yaml_edit.describe_path(full)} is already set")
+    node[full[-1]] = yaml_edit.scalar(edit.new)
+
+
 def _remove(docs: list, edit: FileEdit, full: list) -> None:
     doc = yaml_edit.select(docs, edit.document, edit.file)
     parent, key = yaml_edit.parent_of(doc, full, edit.file)
+    if edit.old and yaml_edit.scalar_text(parent[key]) != edit.old:
+        raise EditError(f"{edit.file}: {yaml_edit.describe_path(full)} is {parent[key]!r}, expected {edit.old!r}")
     del parent[key]
     yaml_edit.drop_empty_parents(doc, full, len(edit.values_root))
 

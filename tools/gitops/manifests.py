@@ -17,8 +17,10 @@ import yaml
 
 from upgradectl.tools import yamlio
 from upgradectl.tools.metrics.labels import PromQLSyntaxError, metric_names
+from upgradectl.tools.textfiles import yaml_problem
 
 YAML_SUFFIXES = (".yaml", ".yml")
+MANIFEST_SUFFIXES = YAML_SUFFIXES + (".json",)  # kubectl, kustomize and Flux read JSON manifests too
 
 SKIP_DIRS = {".git", "node_modules", ".terraform"}
 
@@ -40,12 +42,19 @@ class Manifest:
         return str(self.doc.get("kind", ""))
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """The document's metadata mapping; {} when it is missing, null, a list or a string (a broken
+        manifest is still reported by its apiVersion and kind)."""
+        meta = self.doc.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
     def name(self) -> str:
-        return str(self.doc.get("metadata", {}).get("name", ""))
+        return str(self.metadata.get("name") or "")
 
     @property
     def namespace(self) -> str:
-        return str(self.doc.get("metadata", {}).get("namespace", ""))
+        return str(self.metadata.get("namespace") or "")
 
 
 @dataclass(frozen=True)
@@ -93,23 +102,54 @@ def looks_like_manifest(text: str) -> bool:
     return bool(_MANIFEST_SHAPE.search(text))
 
 
-def load_manifests(root: Path) -> tuple[list[Manifest], list[ParseProblem]]:
-    """Every Kubernetes-shaped YAML document under root, and the manifest files that did not parse."""
+def load_manifests(root: Path, only: Path | None = None) -> tuple[list[Manifest], list[ParseProblem]]:
+    """Every Kubernetes-shaped YAML or JSON document under root (or in the one file `only`), and the
+    files that did not parse, each with the line and the problem (never the file's text)."""
     manifests: list[Manifest] = []
     problems: list[ParseProblem] = []
-    for path in iter_files(root, YAML_SUFFIXES):
+    paths = [only] if only is not None else iter_files(root, MANIFEST_SUFFIXES)
+    for path in paths:
         if is_chart_template(path, root):
             continue
         rel = str(path.relative_to(root))
-        text = path.read_text(errors="replace")
-        try:
-            for line, doc in _documents_with_lines(text):
-                if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
-                    manifests.append(Manifest(rel, line, doc))
-        except yaml.YAMLError as exc:
-            if looks_like_manifest(text):
-                problems.append(ParseProblem(rel, str(exc).splitlines()[0]))
+        found, problem = _file_manifests(path, rel)
+        manifests.extend(found)
+        if problem:
+            problems.append(ParseProblem(rel, problem))
     return manifests, problems
+
+
+def _file_manifests(path: Path, rel: str) -> tuple[list[Manifest], str]:
+    """One file's manifests, and what stopped it from being read ('' when nothing did)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [], f"cannot be read ({exc.strerror or type(exc).__name__})"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return [], f"not UTF-8 text (invalid byte at line {line})"
+    found: list[Manifest] = []
+    try:
+        for line, doc in _documents_with_lines(text):
+            if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
+                found.append(Manifest(rel, line, doc))
+    except yaml.YAMLError as exc:
+        if path.suffix == ".json":  # JSON that YAML cannot read (tabs, escapes): read it as JSON, at line 1
+            try:
+                doc = json.loads(text)
+            except (json.JSONDecodeError, RecursionError):
+                return found, yaml_problem(exc)
+            items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
+            docs = items if isinstance(items, list) else []
+            return [Manifest(rel, 1, d) for d in docs if isinstance(d, dict) and "apiVersion" in d and "kind" in d], ""
+        if not looks_like_manifest(text):
+            return found, ""  # an application's own config file: no GitOps input, whatever its tags
+        return found, yaml_problem(exc)
+    except RecursionError:
+        return found, "nests too deeply to be a manifest"
+    return found, ""
 
 
 def find_line(path: Path, needle: str, start: int = 1) -> int:

@@ -156,31 +156,52 @@ def _unquote(token: str) -> str:
     return token
 
 
-Splice = tuple[int, int, int, str, str]  # line, start col, end col, expected old value, new value
+# line, start col, end col, expected old value, new value, and whether `new` is a YAML scalar written as given
+Splice = tuple[int, int, int, str, str] | tuple[int, int, int, str, str, bool]
 
 
 def apply_splices(text: str, splices: list[Splice], where: str = "") -> str:
     """Replace scalar tokens at (line, col) positions; each must still read as its expected old value."""
     lines = text.splitlines(keepends=True)
-    for line, start, end, old, new in sorted(splices, reverse=True):
+    for splice in sorted(splices, key=lambda s: (s[0], s[1]), reverse=True):
+        line, start, end, old, new = splice[:5]
+        raw = len(splice) > 5 and bool(splice[5])
         row = lines[line]
         token = row[start:end]
-        if _unquote(token) != old:
+        if scalar_text(_plain_value(token)) != old:
             raise EditError(f"{where}:{line + 1}: expected {old!r}, found {token!r}")
-        lines[line] = row[:start] + _render(token, new) + row[end:]
+        lines[line] = row[:start] + (new if raw else _render(token, new)) + row[end:]
     return "".join(lines)
 
 
-def value_splice(doc: Any, lines: list[str], path: Path, old: str, new: str, where: str = "") -> Splice:
-    """The splice that sets the scalar at path from old to new (`lines`: the file's source lines)."""
+def _plain_value(token: str) -> Any:
+    """A token as YAML reads it when unquoted (so `true` compares as 'true'), else its unquoted text."""
+    if token[:1] in "'\"":
+        return _unquote(token)
+    try:
+        return YAML(typ="safe").load(f"k: {token}\n")["k"]
+    except (YAMLError, TypeError, KeyError):
+        return token
+
+
+def scalar_text(value: Any) -> str:
+    """How a plan names a scalar value: booleans in YAML's spelling (true/false), everything else as str()."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def value_splice(
+    doc: Any, lines: list[str], path: Path, old: str, new: str, where: str = "", raw: bool = False
+) -> Splice:
+    """The splice that sets the scalar at path from old to new (`lines`: the file's source lines); `raw`: new is
+    a YAML scalar written as given (true, 443, 'quoted')."""
     parent, key = parent_of(doc, path, where)
     current = parent[key]
     if isinstance(current, (CommentedMap, CommentedSeq)):
         raise EditError(f"{where}: {describe_path(path)} is not a single value")
-    if str(current) != old:
+    if scalar_text(current) != old:
         raise EditError(f"{where}: {describe_path(path)} is {current!r}, expected {old!r} (edited since the plan?)")
     line, col = parent.lc.value(key) if isinstance(parent, CommentedMap) else parent.lc.item(key)
-    return line, col, _token_end(lines[line], col), old, new
+    return line, col, _token_end(lines[line], col), old, new, raw
 
 
 def key_splice(parent: CommentedMap, lines: list[str], key: str, new_key: str) -> Splice:
@@ -219,6 +240,11 @@ def rewrite(text: str, change: Callable[[list[Any]], None], where: str = "") -> 
     out = io.StringIO()
     y.dump_all(docs, out)
     return out.getvalue()
+
+
+def scalar(text: str) -> Any:
+    """A YAML scalar given as text (`native`, `true`, `'true'`) as ruamel keeps it (quotes preserved)."""
+    return _yaml().load(f"v: {text}\n")["v"]
 
 
 def drop_empty_parents(doc: Any, path: Path, stop: int) -> None:

@@ -20,9 +20,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from upgradectl.models import Category, Comparison, Severity, ToolName
+from upgradectl.models import Category, Comparison, Owner, Severity, ToolName
 from upgradectl.tools import yamlio
 from upgradectl.tools.knowledge.overlay import OverlayError, merge, overlay_disabled, overlay_path, read_overlay
+from upgradectl.tools.textfiles import parse_yaml, read_text, schema_problems
 from upgradectl.tools.versions import Version, VersionError, in_line_range, kube_minor
 
 
@@ -151,6 +152,50 @@ DetectorKind = Literal[
 ]
 
 
+class Requirement(Entry):
+    """A value a migrated setting needs beside it (routingMode=native needs a native-routing CIDR when the
+    agent masquerades), and when it does not."""
+
+    key: str = Field(description="Dotted Helm value path that must be set")
+    why: str
+    unless: dict[str, str] = Field(
+        default_factory=dict,
+        description="Not needed when every one of these values is set to this (case-insensitive) text, "
+        "e.g. {enableIPv4Masquerade: 'false'} or {ipam.mode: 'eni'}",
+    )
+    unless_any: list[dict[str, str]] = Field(
+        default_factory=list, description="Not needed when any one of these sets of values holds"
+    )
+
+
+class ValueMigration(Entry):
+    """How one old value of a removed or changed Helm value maps to new keys and values.
+
+    `values` selects the old values this mapping covers ('*' for any). `set` gives the new keys with their
+    values as YAML scalars (`{value}` keeps the old value: tunnel: vxlan -> tunnelProtocol: vxlan); the old key
+    is removed unless `set` names it too. `also_false` lists feature keys the old value forced off (set them to
+    false where the release sets them: they stop being ignored). `requires` are values that must also be set.
+    `manual` (no `set`): no safe automatic edit exists; the text says what a person must decide.
+    """
+
+    values: list[str] = Field(description="Old values covered (case-insensitive), or ['*']")
+    set: dict[str, str] = Field(default_factory=dict)
+    also_false: list[str] = Field(default_factory=list)
+    requires: list[Requirement] = Field(default_factory=list)
+    manual: str = ""
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _set_or_manual(self) -> ValueMigration:
+        if bool(self.set) == bool(self.manual):
+            raise ValueError("a value migration has either `set` (an automatic edit) or `manual` (why not)")
+        return self
+
+    def covers(self, value: object) -> bool:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        return "*" in self.values or text.lower() in {v.lower() for v in self.values}
+
+
 class Detector(Entry):
     """How to see in the fleet that a breaking change affects it."""
 
@@ -166,6 +211,11 @@ class Detector(Entry):
         default_factory=list, description="helm_value/config_key: match only when the value is one of these"
     )
     renames: dict[str, str] = Field(default_factory=dict, description="old -> new ('' when removed)")
+    migrations: dict[str, list[ValueMigration]] = Field(
+        default_factory=dict,
+        description="helm_value: per old key, how each old value maps to new keys and values (first match wins); "
+        "a key listed here is never renamed blindly",
+    )
     invalid_unless: str = Field(
         default="", description="helm_value: match only values that do not fullmatch this regex"
     )
@@ -360,21 +410,79 @@ class ChartInfo(Entry):
         return bare
 
 
+WHEN_PATTERN = (
+    r"^(always|crosses_minor|crosses_major|crosses_rollback_limit|crosses [0-9][0-9.]*(, ?[0-9][0-9.]*)*"
+    r"|from_below [0-9][0-9.]*|to_at_least [0-9][0-9.]*)$"
+)
+
+
+def _condition_holds(condition: str, a: str, b: str, limits: list[RollbackLimit]) -> bool:
+    """One `when` condition for the hop a -> b (grammar: WHEN_PATTERN)."""
+    va, vb = Version.parse(a), Version.parse(b)
+    word, _, rest = condition.partition(" ")
+    if word == "crosses_minor":
+        return va.line != vb.line
+    if word == "crosses_major":
+        return va.major != vb.major
+    if word == "crosses_rollback_limit":
+        return bool(limits)
+    if word == "crosses":
+        return any(va < Version.parse(v.strip()) <= vb for v in rest.split(","))
+    if word == "from_below":
+        return va < Version.parse(rest)
+    if word == "to_at_least":
+        return vb >= Version.parse(rest)
+    return True
+
+
 class StepTemplate(Entry):
-    """A procedure step; {from}, {to}, {cluster}, {namespace}, {release}, {chart} are filled per hop."""
+    """A procedure step, rendered once per hop that satisfies `when` and whose release `owners` includes.
+
+    Placeholders filled from the hop and the cluster's facts: {from}/{to} chart versions as the repository
+    spells them, {from_app}/{to_app} tool versions, {cluster}, {namespace}, {release}, {chart} (repository),
+    {chart_name}. A rollback step brings back {from}. `when`: always; crosses_minor / crosses_major; `crosses
+    1.0.0` (or a comma list: any of them lies in (from, to]); crosses_rollback_limit (the hop crosses a rollback
+    limit). `reads`/`writes`: the local files its commands read and write (rendered the same way); `inputs`:
+    `<PLACEHOLDER>`s in the commands a person must fill, with how to find the value.
+    """
 
     title: str
     detail: str = ""
     commands: list[str] = Field(default_factory=list)
-    when: Literal["always", "crosses_minor", "crosses_major"] = "always"
+    when: str = Field(default="always", pattern=WHEN_PATTERN)
+    unless: str = Field(default="", pattern=r"^$|" + WHEN_PATTERN[1:], description="Skip the step when this holds")
+    owners: list[Owner] = Field(default_factory=list, description="Release owners this step is for; [] = every one")
+    reads: list[str] = Field(default_factory=list)
+    writes: list[str] = Field(default_factory=list)
+    inputs: dict[str, str] = Field(default_factory=dict)
     source: str = ""
+
+    @model_validator(mode="after")
+    def _placeholders_declared(self) -> StepTemplate:
+        used = {m for c in self.commands for m in re.findall(r"<[A-Za-z0-9_{}-]+>", c)}
+        missing = sorted(used - set(self.inputs))
+        if missing:
+            raise ValueError(f"step {self.title!r}: placeholders {missing} need an entry in inputs")
+        return self
+
+    def applies(self, a: str, b: str, limits: list[RollbackLimit] | None = None) -> bool:
+        """Whether the step belongs to the hop a -> b (`limits`: the rollback limits the hop crosses)."""
+        holds = _condition_holds(self.when, a, b, limits or [])
+        return holds and not (self.unless and _condition_holds(self.unless, a, b, limits or []))
+
+    def for_owner(self, owner: str) -> bool:
+        return not self.owners or owner in self.owners
 
 
 class Procedure(Entry):
+    """The documented procedure per phase. Every phase renders per hop; `restore` replaces the plain rollback
+    when a hop crossed a rollback limit that a downgrade cannot undo (bring back the backup instead)."""
+
     pre_checks: list[StepTemplate] = Field(default_factory=list)
     upgrade: list[StepTemplate]
     verify: list[StepTemplate] = Field(default_factory=list)
     rollback: list[StepTemplate]
+    restore: list[StepTemplate] = Field(default_factory=list)
     disruptive: bool = Field(default=False, description="The upgrade interrupts traffic or workloads")
     notes: list[str] = Field(default_factory=list)
 
@@ -518,21 +626,25 @@ class ToolKnowledge(Entry):
         return self.releases[-1].latest_patch
 
     def chart_version_for(self, app_version: str) -> str:
-        """The chart version that ships an app version (same when the chart follows the app)."""
+        """The chart version that ships an app version (same when the chart follows the app): the newest chart
+        of the index table with that appVersion. '' when unknown: never a guess."""
         if self.chart.app_version_mapping == "same":
             return app_version
+        wanted = Version.parse(app_version)
+        shipping = [Version.parse(c) for c, app in self.chart.chart_to_app.items() if Version.parse(app) == wanted]
+        if shipping:
+            return str(max(shipping))
         release = self.release(app_version)
-        if release and release.chart_version and Version.parse(release.latest_patch) == Version.parse(app_version):
+        if release and release.chart_version and Version.parse(release.latest_patch) == wanted:
             return release.chart_version
-        for chart, app in self.chart.chart_to_app.items():
-            if Version.parse(app) == Version.parse(app_version):
-                return chart
         return ""
 
     def app_version_for_chart(self, chart_version: str) -> str:
+        """The app version a chart version ships; '' when the table does not know it."""
         if self.chart.app_version_mapping == "same":
             return chart_version
-        return self.chart.chart_to_app.get(chart_version, "")
+        bare = chart_version.lstrip("v")
+        return next((app for c, app in self.chart.chart_to_app.items() if c.lstrip("v") == bare), "")
 
     def changes_crossed(self, a: str, b: str, path_start: str | None = None) -> list[BreakingChange]:
         """Breaking changes introduced in (a, b], honouring `applies_below` against the path start; on the first hop
@@ -596,8 +708,13 @@ def knowledge_dir() -> Traversable:
 
 
 def _load_yaml(name: str) -> dict:
-    text = knowledge_dir().joinpath(name).read_text()
-    return yamlio.load(text)
+    """One knowledge file: KnowledgeError naming it when it is not UTF-8 YAML (never quoting it)."""
+    file = knowledge_dir().joinpath(name)
+    if isinstance(file, Path):  # an overlay directory on disk ($UPGRADECTL_KNOWLEDGE_DIR)
+        if not file.is_file():
+            raise FileNotFoundError(file)
+        return parse_yaml(read_text(file, "knowledge file", KnowledgeError), file, "knowledge file", KnowledgeError)
+    return yamlio.load(file.read_text())
 
 
 def bundled_data(tool: str) -> dict:
@@ -641,7 +758,9 @@ def _load_tool(tool: str, source: tuple[str, int], overlay_file: str, overlay_st
     try:
         bundled = ToolKnowledge.model_validate(data)
     except ValidationError as exc:
-        raise KnowledgeError(f"tools/knowledge/data/{tool}.yaml does not match the schema:\n{exc}") from exc
+        raise KnowledgeError(
+            f"{knowledge_dir().joinpath(f'{tool}.yaml')} does not match the schema: {schema_problems(exc)}"
+        ) from None
     if not overlay_file:
         return bundled
     try:
@@ -671,7 +790,9 @@ def load_kubernetes() -> KubernetesKnowledge:
     try:
         return KubernetesKnowledge.model_validate(_load_yaml("kubernetes.yaml"))
     except ValidationError as exc:
-        raise KnowledgeError(f"tools/knowledge/data/kubernetes.yaml does not match the schema:\n{exc}") from exc
+        raise KnowledgeError(
+            f"{knowledge_dir().joinpath('kubernetes.yaml')} does not match the schema: {schema_problems(exc)}"
+        ) from None
 
 
 def available_tools() -> list[str]:

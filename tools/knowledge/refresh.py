@@ -27,6 +27,7 @@ import yaml
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from upgradectl.tools import yamlio
+from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
 from upgradectl.tools.knowledge.loader import ToolKnowledge, bundled_data, load_bundled_tool
 from upgradectl.tools.knowledge.overlay import (
     Overlay,
@@ -110,6 +111,7 @@ class Upstream:
         self.api_url = api_url.rstrip("/")
         self.helm_repo_url = helm_repo_url.rstrip("/") if helm_repo_url else None
         self.attempts, self.backoff = max(1, attempts), backoff
+        self.timeout = timeout
         self._http = httpx.Client(
             timeout=timeout,
             transport=transport,
@@ -128,8 +130,12 @@ class Upstream:
 
     def _get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
         def attempt() -> httpx.Response:
-            try:
-                response = self._http.get(url, params=params)
+            try:  # a whole-request deadline (tools/deadline.py): per-read timeouts never stop a trickling server
+                response = call_with_deadline(lambda: self._http.get(url, params=params), self.timeout)
+            except DeadlineExceeded:
+                raise _Retryable(
+                    RefreshError(f"{url} did not answer in full within {self.timeout:g}s", True, url)
+                ) from None
             except httpx.TimeoutException as exc:
                 raise _Retryable(
                     RefreshError(f"{url} did not answer in time ({exc.__class__.__name__})", True, url)

@@ -20,6 +20,7 @@ from upgradectl.models import Gate, ToolName
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.metrics.labels import PromQLSyntaxError, rename_metrics
 from upgradectl.tools.metrics.storage_integrity import IntegrityBaseline
+from upgradectl.tools.textfiles import json_problem, read_text
 from upgradectl.tools.versions import Version
 
 
@@ -117,10 +118,13 @@ def backport_gate(gate: Gate, k: ToolKnowledge, running: str, target: str) -> tu
 def load_baseline(path: Path) -> BaselineFile:
     if not path.is_file():
         raise BaselineError(f"baseline file {path} not found; record one with `upgradectl baseline --out {path}`")
+    text = read_text(path, "baseline file", BaselineError)
     try:
-        return BaselineFile.model_validate(json.loads(path.read_text()))
+        return BaselineFile.model_validate(json.loads(text))
     except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline file {path} is not JSON ({exc}); re-record it with upgradectl baseline") from exc
+        raise BaselineError(
+            f"baseline file {path} is not JSON ({json_problem(exc)}); re-record it with upgradectl baseline"
+        ) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise BaselineError(f"{path} is not an upgradectl baseline file: {problems}") from exc

@@ -2,8 +2,11 @@
 
 It speaks only the endpoints both VictoriaMetrics and Prometheus serve: `/api/v1/query`,
 `/api/v1/query_range`, `/api/v1/series`, `/api/v1/label/<name>/values` and `/api/v1/status/tsdb`.
-Every call has a timeout; connection errors, timeouts, 429 and 5xx are retried a bounded number of
-times with exponential backoff (tenacity); a query the server rejects (400/422) is not retried.
+Every request has a whole-request deadline (`timeout`, connect to last byte: a server trickling bytes
+cannot hold a command past it); connection errors, timeouts, 429 and 5xx are retried a bounded number of
+times with exponential backoff (tenacity); a query the server rejects (400/422) is not retried. Once a
+source has timed out or refused every attempt, later queries to it fail at once with the same error
+(one unreachable source costs one query's attempts, not every gate's).
 Errors are `PromQLError`s that carry the URL and the query and say what to fix. Results are bounded
 (series, points, bytes) and say what was cut, so a careless query cannot flood a report or a prompt.
 """
@@ -18,6 +21,8 @@ from typing import Any, Literal
 
 import httpx
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
 
 ErrorKind = Literal["unreachable", "rejected", "server", "bad_response", "too_large"]
 RETRIED_STATUS = {429, 500, 502, 503, 504}
@@ -109,10 +114,16 @@ class PromClient:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.max_series, self.max_points, self.max_bytes = max_series, max_points, max_bytes
+        self.timeout = timeout
+        self._transport = transport
+        self._down: PromQLError | None = None  # set when the source was unreachable after every attempt
+        self._http = self._new_http()
+
+    def _new_http(self) -> httpx.Client:
         loopback = httpx.URL(self.base_url).host in ("127.0.0.1", "localhost", "::1")
-        self._http = httpx.Client(
-            timeout=timeout,
-            transport=transport,
+        return httpx.Client(
+            timeout=self.timeout,
+            transport=self._transport,
             headers={"Accept": "application/json"},
             trust_env=not loopback,  # HTTP(S)_PROXY from the environment, but never for a loopback server
         )
@@ -204,11 +215,34 @@ class PromClient:
         )
 
     def _get(self, path: str, params: dict[str, str], query: str) -> Any:
+        if self._down is not None:
+            down = self._down
+            raise PromQLError(down.kind, down.url, query, f"{down.reason} (an earlier query)", down.hint)
+        try:
+            return self._get_with_retries(path, params, query)
+        except PromQLError as exc:
+            if exc.kind == "unreachable":
+                self._down = exc
+            raise
+
+    def _get_with_retries(self, path: str, params: dict[str, str], query: str) -> Any:
         url = self.base_url + path
 
-        def once() -> Any:
+        def within_deadline() -> Any:
+            http = self._http
             try:
-                with self._http.stream("GET", url, params=params) as response:
+                return call_with_deadline(lambda: fetch(http), self.timeout, on_expiry=http.close)
+            except DeadlineExceeded:
+                self._http = self._new_http()  # the old one was closed to stop the abandoned read
+                raise _Retryable(
+                    PromQLError("unreachable", self.base_url, query,
+                                f"no complete answer within {self.timeout:g}s (the whole request's deadline)",
+                                "the server is slow or trickling its answer; raise --timeout or narrow the query")
+                ) from None  # fmt: skip
+
+        def fetch(http: httpx.Client) -> Any:
+            try:
+                with http.stream("GET", url, params=params) as response:
                     body = bytearray()
                     for chunk in response.iter_bytes():
                         body.extend(chunk)
@@ -239,7 +273,7 @@ class PromClient:
                 reraise=True,
             ):
                 with attempt:
-                    return once()
+                    return within_deadline()
         except _Retryable as exc:
             raise exc.error from None
         except RetryError as exc:  # pragma: no cover - reraise=True makes this unreachable

@@ -13,7 +13,7 @@ import typer
 
 from upgradectl import __version__
 from upgradectl.cli.output import err
-from upgradectl.exit_codes import EXIT_INTERNAL
+from upgradectl.exit_codes import EXIT_INTERNAL, bug_summary
 
 app = typer.Typer(
     name="upgradectl",
@@ -25,7 +25,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 incomplete (something could not "
-    "be checked), 4 internal error, 5 the model failed (plan written from playbooks only).",
+    "be checked), 5 the model failed (plan written from playbooks only), 70 internal error (a bug). scan keeps "
+    "Pluto's codes (see scan --help).",
 )
 def _version_callback(value: bool) -> None:
     if value:
@@ -43,7 +44,9 @@ def main_options(
 
 
 def register_commands() -> None:
-    """Each command group lives in its own module under upgradectl/cli/commands/."""
+    """Each command group lives in its own module under upgradectl/cli/commands/ (registered once)."""
+    if app.registered_commands:
+        return
     from upgradectl.cli.commands import cluster as cluster_commands
     from upgradectl.cli.commands import cost as cost_commands
     from upgradectl.cli.commands import delegate as delegate_commands
@@ -77,7 +80,7 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: a bug must not print a traceback at users
         if os.environ.get("UPGRADECTL_DEBUG"):
             raise
-        err.print(f"internal error (a bug in upgradectl): {type(exc).__name__}: {exc}\n"
+        err.print(f"internal error (a bug in upgradectl): {bug_summary(exc)}\n"
                   "Re-run with UPGRADECTL_DEBUG=1 to see the traceback, and please report it.", highlight=False,
                   markup=False)
         sys.exit(EXIT_INTERNAL)

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import CommandResult, bound_json, clip
+from upgradectl.mcp_server.roots import confine, confine_fleet
 
 GATE_MEANING = {
     0: "every gate passed: promotion may proceed",
@@ -25,6 +26,7 @@ GATE_MEANING = {
 }
 COST_MEANING = {0: "analysis complete", 3: "incomplete: a cluster could not be read or a checker found a violation"}
 GENERIC_MEANING = {0: "done", 1: "blockers found", 3: "incomplete: something could not be checked"}
+# 2 (usage) and 70 (internal error, upgradectl/exit_codes.py) never come back as results: they are tool errors
 RUN_MEANING = {
     0: "the run finished: every change set committed, reconciled, and its gates passed (or it was rejected)",
     1: "a gate failed: that commit was reverted and the run stopped",
@@ -48,7 +50,7 @@ def run_command(args: list[str], meaning: dict[int, str], *, max_items: int = 30
     from typer.testing import CliRunner
 
     from upgradectl.cli.app import app
-    from upgradectl.exit_codes import EXIT_INTERNAL, EXIT_USAGE
+    from upgradectl.exit_codes import EXIT_INTERNAL, EXIT_USAGE, bug_summary
 
     if args[0] not in available_commands():
         raise ToolError(
@@ -60,8 +62,8 @@ def run_command(args: list[str], meaning: dict[int, str], *, max_items: int = 30
     stderr = clip(outcome.stderr.strip(), 2000)
     if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
         raise ToolError(
-            f"internal error in upgradectl running `{command}`: {type(outcome.exception).__name__}: "
-            f"{outcome.exception}. This is a bug; the server keeps serving."
+            f"internal error in upgradectl running `{command}`: {bug_summary(outcome.exception)}. This is a bug; "
+            "the server keeps serving."
         )
     if outcome.exit_code == EXIT_USAGE:
         raise ToolError(f"`{command}` rejected its arguments: {stderr or 'usage error'}")
@@ -119,6 +121,8 @@ def validate(
     1 a gate failed, 3 inconclusive (both 1 and 3 block promotion).
     """
     with tool_call("validate"):
+        fleet = confine_fleet(fleet)
+        baseline = str(confine(baseline, "baseline")) if baseline else None
         args = ["validate", "--tool", tool, "--fleet", fleet, "--format", "json", *_opt("--clusters", _csv(clusters))]
         args += [*_opt("--baseline", baseline), *_opt("--version", version), *_opt("--metrics-url", metrics_url)]
         args += _opt("--at", at)
@@ -142,6 +146,8 @@ def cost(
     `truncated`) and exit code 0 complete or 3 incomplete.
     """
     with tool_call("cost"):
+        fleet = confine_fleet(fleet)
+        prices = str(confine(prices, "prices")) if prices else None
         args = [
             "cost",
             "--fleet",
@@ -166,7 +172,9 @@ Note = Annotated[str, Field(description="Why, for the run's record.")]
 
 
 def _store(state_dir: str | None, checkpoint: str | None) -> list[str]:
-    return [*_opt("--state-dir", state_dir), *_opt("--checkpoint", checkpoint)]
+    """--state-dir (confined to the roots; the server's default when not given) and --checkpoint (a URL)."""
+    directory = str(confine(state_dir, "state_dir")) if state_dir else None
+    return [*_opt("--state-dir", directory), *_opt("--checkpoint", checkpoint)]
 
 
 def list_runs(state_dir: StateDir = None, checkpoint: Checkpoint = None) -> CommandResult:

@@ -17,7 +17,11 @@ from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from upgradectl.exit_codes import bug_summary
+from upgradectl.mcp_server.results import clip
+
 _ONE_AT_A_TIME = threading.Lock()
+ERROR_CAP = 2000  # characters of any tool error: results and errors are bounded, whatever the input
 
 
 def _anticipated() -> tuple[type[BaseException], ...]:
@@ -36,15 +40,18 @@ def tool_call(name: str) -> Iterator[None]:
     with _ONE_AT_A_TIME:
         try:
             yield
-        except ToolError:
-            raise
+        except ToolError as exc:
+            message = str(exc)
+            if len(message) <= ERROR_CAP:
+                raise
+            raise ToolError(clip(message, ERROR_CAP)) from None
         except _anticipated() as exc:
-            raise ToolError(str(exc)) from exc
+            raise ToolError(clip(str(exc), ERROR_CAP)) from None
         except Exception as exc:  # a bug must not take the server down or hide what went wrong
             if os.environ.get("UPGRADECTL_DEBUG"):
                 traceback.print_exc(file=sys.stderr)
             raise ToolError(
-                f"internal error in upgradectl while running {name} ({type(exc).__name__}: {exc}). This is a bug, "
+                f"internal error in upgradectl while running {name} ({bug_summary(exc)}). This is a bug, "
                 "not a problem with your arguments; the server keeps serving. Set UPGRADECTL_DEBUG=1 on the server "
                 "for the traceback."
             ) from exc

@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections import Counter, OrderedDict
-from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -28,7 +27,9 @@ from upgradectl.mcp_server.results import (
     clip,
     severity_counts,
 )
+from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.models import SEVERITY_ORDER, Environment, Finding, Plan, Severity, Trigger
+from upgradectl.tools.textfiles import schema_problems
 
 KEPT_PLANS = 8  # plans remembered per server process, most recent first out last
 MAX_CLUSTERS_SHOWN = 50
@@ -67,15 +68,16 @@ class PlanStore:
     def get(self, plan_id: str | None, plan_file: str | None) -> tuple[str, Plan]:
         """The plan named by id or file; a ToolError says which ids exist when neither is found."""
         if plan_file:
-            path = Path(plan_file).expanduser()
+            path = confine(plan_file, "plan_file")
             if path.is_dir():
                 path = path / "plan.json"
             try:
-                return str(path), Plan.model_validate_json(path.read_text())
+                return str(path), Plan.model_validate_json(path.read_bytes())
             except OSError as exc:
                 raise ToolError(f"plan_file {plan_file}: cannot read it ({exc.strerror or exc})") from exc
             except ValidationError as exc:
-                raise ToolError(f"plan_file {plan_file} is not an upgradectl plan.json: {clip(str(exc), 300)}") from exc
+                problems = schema_problems(exc)
+                raise ToolError(f"plan_file {plan_file} is not an upgradectl plan.json: {problems}") from None
         if plan_id and plan_id in self._plans:
             return plan_id, self._plans[plan_id]
         known = ", ".join(self._plans) or "none yet"
@@ -280,6 +282,7 @@ class PlanTools:
         """
         from upgradectl.agents.request import parse_request
         from upgradectl.app.report import write_plan
+        from upgradectl.cli.argv import parse_upgradectl
         from upgradectl.graph.run import run_plan
         from upgradectl.tools.cluster.fleet import default_live_opener, load_fleet
 
@@ -289,6 +292,8 @@ class PlanTools:
                     "say what to upgrade: pass request (words) or tool (karpenter, victoriametrics, "
                     "flux, argocd, cilium)"
                 )
+            fleet = confine_fleet(fleet)
+            out = confine(out_dir, "out_dir") if out_dir else None
             loaded = load_fleet(fleet, live_opener=default_live_opener)
             upgrade = parse_request(
                 request,
@@ -299,9 +304,9 @@ class PlanTools:
                 environments=list(environments) if environments else None,
                 known_clusters=list(loaded.clusters),
             )
-            result = run_plan(upgrade, loaded, fleet)
+            result = run_plan(upgrade, loaded, fleet, command_parser=parse_upgradectl)
             plan_id = self.store.add(result)
-            files = [str(p) for p in write_plan(result, Path(out_dir).expanduser())] if out_dir else []
+            files = [str(p) for p in write_plan(result, out)] if out else []
             page = findings_page(
                 result.findings, severity=severity, cluster=cluster, code=code, limit=limit, plan_id=plan_id
             )

@@ -185,7 +185,10 @@ class ScanResult(BaseModel):
 
     targets: dict[str, str]
     scanned: dict[str, int]
-    exit_code: int = Field(description="Pluto's: 0 none, 2 deprecated, 3 removed/stored, 4 replacement unavailable")
+    exit_code: int = Field(
+        description="Pluto's: 0 none, 1 something could not be read (see notes), 2 deprecated, 3 removed/stored, "
+        "4 replacement unavailable"
+    )
     by_status: dict[str, int]
     matching: int
     shown: list[ScanUsage]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -12,6 +11,7 @@ from pydantic import Field
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.planning import Limit
 from upgradectl.mcp_server.results import ScanResult, ScanUsage, clip
+from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS
 
 ScanStatus = Literal["deprecated", "removed", "stored", "replacement-unavailable"]
@@ -44,8 +44,9 @@ def scan(
 
     Use before a Kubernetes or tool upgrade to see which objects, manifests (file:line) and releases still
     use an API that is going away, and what replaces it. Give fleet and/or manifests. Returns counts by
-    status, the scanned totals, notes about what was skipped, Pluto's exit code (0 none, 2 deprecated,
-    3 removed or still stored, 4 replacement not served yet) and up to `limit` usages, worst first.
+    status, the scanned totals, notes about what was skipped or could not be read, Pluto's exit code (0 none,
+    1 a manifest, cluster or release could not be read, 2 deprecated, 3 removed or still stored, 4 replacement
+    not served yet) and up to `limit` usages, worst first. Paths must lie under the server's roots.
     """
     from upgradectl.cli.commands.scan import run_scan
 
@@ -54,7 +55,8 @@ def scan(
             raise ToolError("nothing to scan: pass fleet ('demo' or a fleet.yaml path) and/or manifests (directories)")
         if helm and not fleet:
             raise ToolError("helm=true reads Helm release secrets from clusters: pass fleet too")
-        report = run_scan(target, [Path(m).expanduser() for m in manifests or []], fleet, clusters, helm)
+        paths = [confine(m, "manifests") for m in manifests or []]
+        report = run_scan(target, paths, confine_fleet(fleet) if fleet else None, clusters, helm)
         rows = sorted(report.usages, key=lambda u: (-EXIT_FOR_STATUS[u.status], u.rule.component, u.location))
         matching = [
             u for u in rows if (status is None or u.status == status) and (cluster is None or u.cluster == cluster)

@@ -8,12 +8,15 @@ starting the server says otherwise. Transports: stdio (what Claude Code launches
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
 from upgradectl import __version__
 from upgradectl.mcp_server import bridge, scanning
 from upgradectl.mcp_server.planning import PlanTools
+from upgradectl.mcp_server.roots import configure as configure_roots
 
 INSTRUCTIONS = (
     "upgradectl plans safe, staged upgrades of Karpenter, VictoriaMetrics, Flux, Argo CD and Cilium across a "
@@ -21,7 +24,8 @@ INSTRUCTIONS = (
     "bundled example fleet); page its findings with `plan_findings` and look up any code with "
     "`explain_finding`, both by the plan_id it returns. `scan` finds deprecated/removed APIs; `validate` "
     "judges metric gates after a step; `cost` measures Karpenter cost KPIs. Results are bounded: when a list "
-    "is cut, the result says how to narrow it. Nothing here writes to a cluster or a repository."
+    "is cut, the result says how to narrow it. Nothing here writes to a cluster or a repository. Paths must lie "
+    "under the directories the server was started with (--root; default its working directory)."
 )
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -31,8 +35,10 @@ WRITES_FILES = ToolAnnotations(
 DECIDES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 
 
-def build_server(allow_approve: bool = False) -> MCPServer:
-    """The MCP server with every tool registered; approve/reject (and list_runs) only when allowed."""
+def build_server(allow_approve: bool = False, roots: list[Path] | None = None) -> MCPServer:
+    """The MCP server with every tool registered; approve/reject (and list_runs) only when allowed. Tools read
+    and write only under `roots` (default: the working directory; mcp_server/roots.py)."""
+    configure_roots(roots)
     server = MCPServer(
         "upgradectl", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING", subscriptions=False
     )
@@ -52,9 +58,9 @@ def build_server(allow_approve: bool = False) -> MCPServer:
     return server
 
 
-def serve(allow_approve: bool = False, http_port: int | None = None) -> None:
+def serve(allow_approve: bool = False, http_port: int | None = None, roots: list[Path] | None = None) -> None:
     """Serve on stdio, or on http://127.0.0.1:PORT/mcp (streamable HTTP) when a port is given."""
-    server = build_server(allow_approve)
+    server = build_server(allow_approve, roots)
     if http_port is None:
         server.run("stdio")
     else:

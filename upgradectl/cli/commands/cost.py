@@ -53,7 +53,7 @@ def cost(
         with_plots,
         write_cost,
     )
-    from upgradectl.tools.cluster.fleet import FleetError, load_fleet
+    from upgradectl.tools.cluster.fleet import FleetError, load_fleet, unknown_clusters_message
     from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
     from upgradectl.tools.cost.kpis import analyze_cluster, compare
     from upgradectl.tools.cost.prices import PriceError, load_prices
@@ -72,7 +72,12 @@ def cost(
             sources = [SnapshotCluster(before), SnapshotCluster(after)]
         except SourceError as exc:
             raise fail(str(exc)) from None
-        reports = [analyze_cluster(s, table, _region_of(s, region), str(s.meta.get("provider", ""))) for s in sources]
+        try:
+            reports = [
+                analyze_cluster(s, table, _region_of(s, region), str(s.meta.get("provider", ""))) for s in sources
+            ]
+        except SourceError as exc:
+            raise fail(str(exc)) from None
         comparison = compare(*reports)
         if output_format == "json":
             text = comparison.model_dump_json(indent=2)
@@ -94,7 +99,7 @@ def cost(
     wanted = [c.strip() for c in cluster.split(",") if c.strip()] if cluster else list(loaded.clusters)
     unknown = [c for c in wanted if c not in loaded.clusters]
     if unknown:
-        raise fail(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
+        raise fail(unknown_clusters_message(unknown, loaded.clusters))
     reports = []
     unreachable = []
     for name in wanted:
@@ -102,8 +107,11 @@ def cost(
         if entry.source is None:
             unreachable.append(f"{name}: {entry.error}")
             continue
-        reports.append(analyze_cluster(entry.source, table, _region_of(entry.source, entry.entry.region),
-                                       entry.entry.provider))
+        try:
+            reports.append(analyze_cluster(entry.source, table, _region_of(entry.source, entry.entry.region),
+                                           entry.entry.provider))
+        except SourceError as exc:  # a snapshot file that does not read: this cluster is incomplete
+            unreachable.append(f"{name}: {exc}")
     if out:
         reports = with_plots(reports, out)
         written = write_cost(reports, loaded.name, out)

@@ -35,6 +35,15 @@ def mcp(
             "Off by default.",
         ),
     ] = False,
+    root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--root",
+            help="A directory the tools may read and write under (fleet files, snapshots, manifests, plan files, "
+            "out_dir, prices, baselines, state dirs); repeatable. Default: the working directory. Any other path "
+            "is refused with a tool error.",
+        ),
+    ] = None,
 ) -> None:
     """Serve upgradectl to Claude Code and other MCP clients: plan, plan_findings, explain_finding, scan,
     validate, cost (and list_runs/approve/reject with --allow-approve).
@@ -46,9 +55,16 @@ def mcp(
         from upgradectl.mcp_server.server import serve
     except ImportError as exc:
         raise fail(f"the MCP server needs the `mcp` package ({exc}); install it with: pip install 'mcp>=2'") from None
+    from upgradectl.mcp_server.roots import configure
+
+    try:
+        roots = configure(root)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     if http is not None:
-        err.print(f"upgradectl MCP server on http://127.0.0.1:{http}/mcp (Ctrl-C stops it)", highlight=False)
-    serve(allow_approve=allow_approve, http_port=http)
+        err.print(f"upgradectl MCP server on http://127.0.0.1:{http}/mcp (Ctrl-C stops it); roots: "
+                  f"{', '.join(map(str, roots))}")
+    serve(allow_approve=allow_approve, http_port=http, roots=roots)
 
 
 def agent_source() -> Path:

@@ -37,7 +37,7 @@ def doctor(
     if output_format == "json":
         print(json.dumps({**report.model_dump(), "summary": report.counts(), "exit_code": code}, indent=2))
         raise typer.Exit(code)
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, markup=False)
     out.print(f"upgradectl doctor: fleet {fleet}" + (f" ({report.fleet_dir})" if report.fleet_dir else ""))
     for check in report.checks:
         need = "required" if check.required else "optional"

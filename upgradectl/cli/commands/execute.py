@@ -27,7 +27,7 @@ EXEC_EXIT_HELP = (
     "cleanly); 1 a gate failed: that commit was reverted and the run stopped; 3 a gate was inconclusive or "
     "the cluster did not reconcile in time: reverted and stopped; 6 paused for approval (upgradectl approve "
     "RUN_ID); 7 rejected; 2 usage error (bad flags, a plan that does not apply to the repo, git failed); "
-    "4 internal error."
+    "70 internal error."
 )
 
 StateDirOpt = Annotated[
@@ -50,8 +50,11 @@ def _load_plan(path: Path):
 
     if not path.is_file():
         raise fail(f"plan file {path} not found; write one with `upgradectl plan ... --format json > {path}`")
+    from upgradectl.tools.textfiles import read_text
+
+    text = read_text(path, "plan file", fail)  # not UTF-8, unreadable: a usage error naming the file
     try:
-        return Plan.model_validate_json(path.read_text())
+        return Plan.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise fail(f"{path} is not an upgradectl plan: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

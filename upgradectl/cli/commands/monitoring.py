@@ -59,7 +59,14 @@ AtOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per HTTP request (3 attempts with backoff).")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds each metrics request may take in all, connect to last byte (3 attempts with backoff; a source "
+        "that times out every attempt is not asked again in this run).",
+    ),
+]
 
 
 @dataclass
@@ -122,7 +129,7 @@ def resolve_scope(
     from upgradectl.agents.request import RequestError, resolve_tool_name
     from upgradectl.tools.analysis.inventory import detect_installation
     from upgradectl.tools.analysis.paths import PathError
-    from upgradectl.tools.cluster.fleet import FleetError, load_fleet
+    from upgradectl.tools.cluster.fleet import FleetError, load_fleet, unknown_clusters_message
     from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
     from upgradectl.tools.versions import VersionError
 
@@ -137,7 +144,7 @@ def resolve_scope(
     wanted = _split(clusters)
     unknown = [c for c in wanted if c not in loaded.clusters]
     if unknown:
-        raise fail(f"unknown cluster(s) {', '.join(unknown)}; the fleet has {', '.join(loaded.clusters)}")
+        raise fail(unknown_clusters_message(unknown, loaded.clusters))
     targets: list[Target] = []
     for name, cluster in loaded.clusters.items():
         if wanted and name not in wanted:

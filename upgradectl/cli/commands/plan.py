@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from upgradectl.cli.output import err, fail
+from upgradectl.cli.output import err, fail, usable_out_dir, write_failed
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK
 from upgradectl.models import SEVERITY_ORDER, Plan
 
@@ -125,11 +125,17 @@ def plan(
         typer.Option("--run-log", help="JSON-lines log of model calls, tokens, cost and tool calls (default: "
                      "run-log.jsonl in --out when the model is on)."),
     ] = None,
+    charts_dir: ChartsDirOpt = None,
+    fetch_charts: FetchChartsOpt = True,
 ) -> None:
-    """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout."""
+    """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout.
+
+    The release's values are checked against the target chart itself (keys it no longer has, schema and documented
+    options); the finished plan is proven consistent by the plan verifier (see `upgradectl verify-plan`)."""
     from upgradectl.agents.inventory import PlanningError
     from upgradectl.agents.request import RequestError
     from upgradectl.app.report import render_json, render_markdown, write_plan
+    from upgradectl.cli.argv import parse_upgradectl
     from upgradectl.cli.commands.llm_mode import open_llm_session, parse_request_with_model, report_llm
     from upgradectl.cli.progress import plan_progress
     from upgradectl.graph.run import run_plan
@@ -149,6 +155,8 @@ def plan(
         raise fail("--repo plans from a repository without a fleet file and does not combine with --fleet or "
                    "--context; to mix, name the repository in the fleet file (gitops: {path: ...}) and give the "
                    "Git-only clusters gitops_path")
+    if out is not None:
+        usable_out_dir(out)
     environments = [e.strip() for e in env.split(",") if e.strip()] if env else []
     if context is not None and len(environments) > 1:
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
@@ -176,7 +184,8 @@ def plan(
             known_clusters=list(loaded.clusters),
         )
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
-            result = run_plan(upgrade, loaded, fleet_ref, llm=session, on_update=on_update)
+            result = run_plan(upgrade, loaded, fleet_ref, llm=session, on_update=on_update,
+                              charts=chart_store(charts_dir, fetch_charts), command_parser=parse_upgradectl)
     except PlanningError as exc:
         unread = [c for c in loaded.clusters.values() if c.unreachable] if loaded else []
         for cluster in unread:
@@ -188,12 +197,89 @@ def plan(
     except (RequestError, FleetError, KnowledgeError) as exc:
         raise fail(str(exc)) from None
     report_llm(result, session)
-    if out:
-        written = write_plan(result, out)
-        err.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
     text = render_json(result) if output_format == "json" else render_markdown(result)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()  # the plan is out before anything else can fail
+    if out:
+        try:
+            written = write_plan(result, out)
+        except OSError as exc:
+            raise write_failed(out, exc) from None
+        err.print(f"wrote {', '.join(str(p) for p in written)}")
     raise typer.Exit(exit_code(result, fail_on))
+
+
+ChartsDirOpt = Annotated[
+    Path | None,
+    typer.Option("--charts-dir", help="Local charts for the values checks, offline: chart archives (*.tgz), unpacked "
+                 "charts (a folder with Chart.yaml) or a Helm repository folder (index.yaml), found by name and "
+                 "version. Tried before the cache and the network."),
+]
+FetchChartsOpt = Annotated[
+    bool,
+    typer.Option("--fetch-charts/--no-fetch-charts", help="Fetch target charts from their Helm repository or OCI "
+                 "registry (cached under ~/.local/share/upgradectl/charts). Without it, a chart not in --charts-dir "
+                 "or the cache leaves its values check inconclusive."),
+]
+
+
+def chart_store(charts_dir: Path | None, fetch: bool):
+    """The chart store of a run: --charts-dir, then the cache under the state directory, then the network."""
+    from upgradectl.graph.run import default_chart_store
+
+    if charts_dir is not None and not charts_dir.is_dir():
+        raise fail(f"--charts-dir {charts_dir}: not a directory")
+    return default_chart_store(charts_dir, fetch)
+
+
+def verify_plan_command(
+    plan_file: Annotated[Path, typer.Argument(help="plan.json written by `upgradectl plan --format json` (or --out).")],
+    fleet: Annotated[
+        str | None,
+        typer.Option("--fleet", "-f", help="The fleet the plan was made for, when it is not where the plan says "
+                     "(the plan records how --fleet was given)."),
+    ] = None,
+    charts_dir: ChartsDirOpt = None,
+    fetch_charts: FetchChartsOpt = True,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Prove a plan consistent before anyone pastes it: every command's versions match its hop (rollback steps
+    bring back the hop's from-version), rollbacks respect the rollback limits crossed, steps run only on the hops
+    their conditions allow, every file read exists or an earlier step wrote it, upgradectl's own commands carry the
+    plan's fleet, clusters and baseline and parse with this CLI, every file edit applies, the values it leaves are
+    accepted by the target chart, and migrated manifests validate for the Kubernetes version they run on.
+
+    Exit 0: consistent; 1: violations (each names the stage and step); 2: the plan or fleet cannot be read."""
+    from upgradectl.cli.argv import parse_upgradectl
+    from upgradectl.graph.verify import check_plan, load_plan_file
+    from upgradectl.tools.cluster.fleet import FleetError, load_fleet
+
+    if output_format not in ("text", "json"):
+        raise fail(f"--format {output_format!r} is not one of text, json")
+    try:
+        plan = load_plan_file(plan_file)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    ref = fleet or plan.fleet
+    loaded = None
+    if not ref.startswith("context "):
+        try:
+            loaded = load_fleet(ref)
+        except FleetError as exc:
+            raise fail(f"{exc}\n(the plan was made for --fleet {plan.fleet}; pass --fleet to name where it is now)") \
+                from None
+    verification = check_plan(plan, loaded, chart_store(charts_dir, fetch_charts), parse_upgradectl)
+    if output_format == "json":
+        sys.stdout.write(verification.model_dump_json(indent=2) + "\n")
+    else:
+        for violation in verification.violations:
+            sys.stdout.write(f"FAIL {violation.check}: {violation.environment} {violation.step}: "
+                             f"{violation.message}\n")
+        for note in verification.inconclusive:
+            sys.stdout.write(f"NOT CHECKED: {note}\n")
+        verdict = "consistent" if verification.ok else f"{len(verification.violations)} violation(s)"
+        sys.stdout.write(f"{plan_file}: {verdict} ({'; '.join(verification.checked)})\n")
+    raise typer.Exit(EXIT_OK if verification.ok else EXIT_BLOCKERS)
 
 
 def _open_context(entry, kubeconfig: str | None):
@@ -215,3 +301,4 @@ def schema() -> None:
 def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command()(schema)
+    app.command("verify-plan")(verify_plan_command)
