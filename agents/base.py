@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from upgradectl.cost_models import CostReport
 from upgradectl.models import (
     AgentName,
     Category,
@@ -24,6 +24,8 @@ from upgradectl.models import (
     Decision,
     Evidence,
     Finding,
+    Gate,
+    RolloutStage,
     Severity,
     Subject,
     UpgradePath,
@@ -152,7 +154,7 @@ class TaskInput:
     paths: list[UpgradePath]
     findings: list[Finding] = field(default_factory=list)
     decision: Decision | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)  # earlier tasks' structured outputs
+    hop_gates: dict[str, list[Gate]] = field(default_factory=dict)  # stage 4's gates per hop "from->to"
     fleet_ref: str = "demo"  # how the user named the fleet (--fleet): upgradectl's own commands repeat it
     charts: ChartStore | None = None  # target charts for the values check (None: the check is off)
 
@@ -182,9 +184,13 @@ class TaskInput:
 
 @dataclass
 class TaskResult:
+    """A playbook's findings, what it checked, and the typed outputs later stages and the plan read."""
+
     findings: list[Finding]
     checked: list[str]
-    outputs: dict[str, Any] = field(default_factory=dict)
+    cost: list[CostReport] = field(default_factory=list)  # stage 1 cost-opportunities, shown in the plan
+    hop_gates: dict[str, list[Gate]] = field(default_factory=dict)  # stage 4 monitoring-preparation, per hop
+    rollout: list[RolloutStage] = field(default_factory=list)  # stage 5, the environment's rollout stage
 
 
 Playbook = Callable[[TaskInput], TaskResult]
@@ -252,6 +258,7 @@ def make_finding(
 
 
 def relpath(path: Path, base: Path) -> str:
+    """`path` relative to `base` when it is under it, else as given (for messages and commands)."""
     try:
         return str(path.relative_to(base))
     except ValueError:

@@ -460,14 +460,14 @@ def rollout_for(env: Environment):
     """Stage 5 playbook for one environment (plan mode writes the stage, execute mode runs it)."""
 
     def playbook(t: TaskInput) -> TaskResult:
-        stage = build_stage(t, env, t.outputs.get("hop_gates", {}))
+        stage = build_stage(t, env, t.hop_gates)
         if stage is None:
             return TaskResult([], [f"no cluster in {env} runs {t.knowledge.display_name}: nothing to roll out"])
         checked = [
             f"{env}: {len(stage.clusters)} cluster(s), {len(stage.hops)} hop(s), {len(stage.steps)} steps, "
             f"{len(stage.gates)} gates, {len(stage.rollback_steps)} rollback steps, soak {stage.soak_minutes}m"
         ]
-        return TaskResult([], checked, {"rollout": [stage]})
+        return TaskResult([], checked, rollout=[stage])
 
     playbook.__name__ = f"rollout_{env}"
     playbook.__doc__ = f"Stage 5: the {env} rollout stage."

@@ -56,11 +56,6 @@ class Inventory:
     checked: list[str]
 
 
-def _range_text(k: ToolKnowledge, version: str) -> str:
-    kube_range = k.kube_range(version)
-    return str(kube_range) if kube_range else ""
-
-
 def _target_support(
     k: ToolKnowledge,
     target: str,

@@ -60,7 +60,7 @@ def gates_for(k: ToolKnowledge, version: str) -> list[Gate]:
 
 def cost_opportunities(t: TaskInput) -> TaskResult:
     """Stage 1: bin-packing efficiency and spot share from the nodes and pod requests, priced, with the
-    consolidation projection (outputs["cost"]: one CostReport per cluster, rendered in the plan)."""
+    consolidation projection (one CostReport per cluster, rendered in the plan)."""
     findings: list[Finding] = []
     checked = []
     reports: list[CostReport] = []
@@ -80,7 +80,9 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
         checked.append(cost_note)
         cost_evidence = [] if report is None else [cost_kpi_evidence(report)]
         if report is not None:
-            reports.append(report)
+            # the plan keeps KPIs, pools, consolidation and the projected nodes; the current per-node table
+            # (most of a big fleet's plan.json) stays with `upgradectl cost`
+            reports.append(report.model_copy(update={"nodes": []}))
             findings.extend(consolidation_findings(report))
         high = [n for n in managed if n.utilization >= HIGH_UTILIZATION]
         low = [n for n in managed if n.utilization < LOW_UTILIZATION]
@@ -137,7 +139,7 @@ def cost_opportunities(t: TaskInput) -> TaskResult:
                 detail="Baseline for the seed's spot-utilization KPI; compare it after the upgrade.",
             )
         )
-    return TaskResult(findings, checked, {"cost": reports})
+    return TaskResult(findings, checked, cost=reports)
 
 
 def cluster_cost(c: FleetCluster) -> tuple[CostReport | None, str]:
@@ -303,7 +305,7 @@ def monitoring_preparation(t: TaskInput) -> TaskResult:
                 f"{t.knowledge.tool} --to {hop.to_version} --out baseline.json, after it: upgradectl validate "
                 f"--tool {t.knowledge.tool} --baseline baseline.json (exit 0 = promote)"
             )
-    return TaskResult([], checked, {"hop_gates": gates})
+    return TaskResult([], checked, hop_gates=gates)
 
 
 def post_upgrade_validation(t: TaskInput) -> TaskResult:
@@ -319,7 +321,7 @@ def post_upgrade_validation(t: TaskInput) -> TaskResult:
             *kpis,
         ]
     checked = [f"{len(gates)} post-upgrade gates for {t.target}", f"KPIs to compare: {', '.join(kpis)}"]
-    return TaskResult([], checked, {"final_gates": gates, "kpis": kpis})
+    return TaskResult([], checked)
 
 
 # ------------------------------------------------------------------ gates on a live metrics source
@@ -391,7 +393,7 @@ def validate_cluster(
     baseline: ClusterBaseline | None,
 ) -> list[Gate]:
     """Every gate for `version` judged on `cluster` at `at` (relative ones against `baseline`), plus the
-    VictoriaMetrics data-integrity gates when the tool is VictoriaMetrics."""
+    data-integrity gates when the tool stores metrics (VictoriaMetrics: `stores_metrics` in its knowledge)."""
     gates = gates_for(k, version)
     present = presence(k, gates, client, cluster, at)
     if present.problem:
@@ -402,7 +404,7 @@ def validate_cluster(
             value, note = lookup(baseline, gate, version) if gate.relative_to_baseline else (None, "")
             result = judge(gate, measure(gate, client, cluster, at), value, note)
             judged.append(with_presence_note(_missing_note(result, present), present.names))
-    if k.tool == "victoriametrics":
+    if k.stores_metrics:
         judged.extend(_integrity(client, baseline, present))
     return judged
 
@@ -450,5 +452,5 @@ def baseline_cluster(
             recorded = _missing_note(record(gate, measure(gate, client, cluster, at)), present)
         query = scoped_query(gate.promql, cluster)
         entries.append(BaselineEntry(version=version, gate=recorded, query=query, renamed=renamed))
-    integrity = record_integrity(client, to_unix(at)) if k.tool == "victoriametrics" and present.reachable else None
+    integrity = record_integrity(client, to_unix(at)) if k.stores_metrics and present.reachable else None
     return entries, integrity

@@ -9,6 +9,8 @@ preparation, Stage 5 staged execution (dev, staging, production), Stage 6 valida
 
 from __future__ import annotations
 
+from collections import Counter
+
 from upgradectl.agents import argo_troubleshooter as argo
 from upgradectl.agents import flux_navigator as flux
 from upgradectl.agents import incident_responder as incident
@@ -33,7 +35,7 @@ def _infrastructure_preparation(t: TaskInput) -> TaskResult:
     checked = [f"{p.cluster}: version pinned at {p.file}:{p.line} ({p.kind})" for p in pins]
     missing = sorted(t.scope_names - {p.cluster for p in pins})
     checked.extend(f"{c}: no version pin in Terraform or GitOps (release upgraded directly)" for c in missing)
-    return TaskResult([], checked, {"pins": pins})
+    return TaskResult([], checked)
 
 
 TASKS: list[TaskSpec] = [
@@ -178,6 +180,11 @@ INVENTORY_TASK = ("inventory", 1, "flux-navigator", "Identify current tool versi
 
 def tasks_for_stage(stage: int) -> list[TaskSpec]:
     return [t for t in TASKS if t.stage == stage]
+
+
+def widest_stage() -> int:
+    """How many tasks the busiest stage fans out side by side (the default number of model requests in flight)."""
+    return max(Counter(t.stage for t in TASKS).values())
 
 
 def task(task_id: str) -> TaskSpec:

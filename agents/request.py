@@ -1,7 +1,8 @@
 """Chat-style request parsing, offline: free text (plus flags) -> UpgradeRequest.
 
-Rules, not a model: tool names and aliases, versions in any common spelling, and the trigger class
-from the words used. Every decision is recorded in `trigger_reasons` so the plan can show why.
+Rules, not a model: tool names and aliases (from each product's knowledge file), versions in any common
+spelling, and the trigger class from the words used. Every decision is recorded in `trigger_reasons` so the
+plan can show why.
 """
 
 from __future__ import annotations
@@ -11,26 +12,8 @@ import re
 from dataclasses import dataclass
 
 from upgradectl.models import ENVIRONMENT_ORDER, Environment, ToolName, Trigger, UpgradeRequest
+from upgradectl.tools.knowledge.loader import products
 from upgradectl.tools.versions import Version, VersionError
-
-TOOL_ALIASES: dict[str, ToolName] = {
-    "karpenter": "karpenter",
-    "victoriametrics": "victoriametrics",
-    "victoria metrics": "victoriametrics",
-    "victoria-metrics": "victoriametrics",
-    "vm": "victoriametrics",
-    "vmsingle": "victoriametrics",
-    "vmcluster": "victoriametrics",
-    "flux": "flux",
-    "fluxcd": "flux",
-    "flux cd": "flux",
-    "flux2": "flux",
-    "argocd": "argocd",
-    "argo cd": "argocd",
-    "argo-cd": "argocd",
-    "argo": "argocd",
-    "cilium": "cilium",
-}
 
 # Checked in this order: the first class with a hit wins, so a security request that also
 # mentions cost is still fast-tracked.
@@ -91,14 +74,34 @@ class ToolMention:
     alias: str
 
 
+def tool_aliases() -> dict[str, ToolName]:
+    """Every name a request may use for a product (its own name and its knowledge file's aliases) -> product."""
+    return {name.lower(): k.tool for k in products() for name in (k.tool, *k.aliases)}
+
+
+def known_tools() -> str:
+    """The products upgradectl plans, for messages: 'argocd, cilium, flux, ...'."""
+    return ", ".join(k.tool for k in products())
+
+
+def _alias_patterns() -> list[tuple[str, ToolName, str]]:
+    """(alias, product, regex) longest alias first; an alias is a whole word unless the words after it name
+    another product (the knowledge file's alias_not_before: 'argo' but not 'argo workflows')."""
+    patterns = []
+    for k in products():
+        for alias in (k.tool, *k.aliases):
+            pattern = rf"(?<![\w-]){re.escape(alias.lower())}(?![\w-])"
+            if alias in k.alias_not_before:
+                pattern += rf"(?!{k.alias_not_before[alias]})"
+            patterns.append((alias.lower(), k.tool, pattern))
+    return sorted(patterns, key=lambda entry: -len(entry[0]))
+
+
 def find_tools(text: str) -> list[ToolMention]:
     """Every known tool named in the text, in order of first mention."""
     lowered = text.lower()
     found: dict[ToolName, ToolMention] = {}
-    for alias, tool in sorted(TOOL_ALIASES.items(), key=lambda kv: -len(kv[0])):
-        pattern = rf"(?<![\w-]){re.escape(alias)}(?![\w-])"
-        if alias == "argo":
-            pattern += r"(?!\s+(workflows?|rollouts?|events))"
+    for alias, tool, pattern in _alias_patterns():
         for match in re.finditer(pattern, lowered):
             if tool not in found or match.start() < found[tool].position:
                 found[tool] = ToolMention(tool, match.start(), alias)
@@ -108,25 +111,27 @@ def find_tools(text: str) -> list[ToolMention]:
 def resolve_tool_name(name: str) -> ToolName:
     """A --tool value or alias -> tool, with a did-you-mean for typos."""
     key = name.strip().lower()
-    if key in TOOL_ALIASES:
-        return TOOL_ALIASES[key]
+    aliases = tool_aliases()
+    if key in aliases:
+        return aliases[key]
     raise RequestError(_unknown_tool_message(key))
 
 
 def _unknown_tool_message(word: str) -> str:
-    close = difflib.get_close_matches(word, list(TOOL_ALIASES), n=1, cutoff=0.6)
-    known = "karpenter, victoriametrics, flux, argocd, cilium"
+    aliases = tool_aliases()
+    close = difflib.get_close_matches(word, list(aliases), n=1, cutoff=0.6)
     if close:
-        return f"unknown tool '{word}': did you mean '{TOOL_ALIASES[close[0]]}'? (known tools: {known})"
-    return f"unknown tool '{word}' (known tools: {known})"
+        return f"unknown tool '{word}': did you mean '{aliases[close[0]]}'? (known tools: {known_tools()})"
+    return f"unknown tool '{word}' (known tools: {known_tools()})"
 
 
 def _guess_misspelled_tool(text: str) -> str:
     """The word in the text closest to a tool name, for a did-you-mean; '' when none is close."""
     words = re.findall(r"[a-zA-Z][\w-]{2,}", text.lower())
     best, best_score = "", 0.0
+    aliases = list(tool_aliases())
     for word in words:
-        for alias in TOOL_ALIASES:
+        for alias in aliases:
             if len(alias) < 4:
                 continue
             score = difflib.SequenceMatcher(None, word, alias).ratio()
@@ -244,10 +249,7 @@ def parse_request(
             guess = _guess_misspelled_tool(text)
             if guess:
                 raise RequestError(_unknown_tool_message(guess))
-            raise RequestError(
-                "the request names no tool: mention one of karpenter, victoriametrics, flux, argocd, cilium "
-                "or pass --tool"
-            )
+            raise RequestError(f"the request names no tool: mention one of {known_tools()} or pass --tool")
         if len(mentions) > 1:
             named = " and ".join(f"{m.tool} ('{m.alias}')" for m in mentions)
             raise RequestError(

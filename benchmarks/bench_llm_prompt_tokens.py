@@ -37,8 +37,8 @@ from upgradectl.agents.llm.client import LLMSession  # noqa: E402
 from upgradectl.agents.llm.results import CHARS_PER_TOKEN  # noqa: E402
 from upgradectl.agents.llm.run_log import RunLog  # noqa: E402
 from upgradectl.agents.registry import TASKS  # noqa: E402
-from upgradectl.graph.run import run_plan  # noqa: E402
-from upgradectl.models import UpgradeRequest  # noqa: E402
+from upgradectl.app.plan import run_graph  # noqa: E402
+from upgradectl.graph.state import RunContext  # noqa: E402
 from upgradectl.settings import LLMSettings  # noqa: E402
 from upgradectl.tools.cluster.fleet import demo_fleet_path, load_fleet  # noqa: E402
 
@@ -101,7 +101,8 @@ def measure(fleet_file: Path) -> tuple[dict[str, tuple[int, int]], float]:
         settings = LLMSettings(llm_tasks="all", allow_model_requests=False)
         session = LLMSession.open(settings, RunLog(None))
         started = time.perf_counter()
-        run_plan(UpgradeRequest(tool="karpenter"), load_fleet(str(fleet_file)), str(fleet_file), llm=session)
+        context = RunContext(fleet=load_fleet(str(fleet_file)), fleet_ref=str(fleet_file), llm=session)
+        run_graph({"tool": "karpenter"}, context)
         elapsed = time.perf_counter() - started
         bodies = list(server.bodies)
     sizes: dict[str, list[int]] = {}

@@ -4,6 +4,7 @@ against the thresholds. Plain text, so CI logs and tests read it as printed."""
 from __future__ import annotations
 
 from upgradectl.evals.results import ScenarioResult, SuiteResult
+from upgradectl.plain_table import table_lines
 
 COLUMNS = ("Scenario", "Tool", "Diff", "Recall", "False alarms", "Path", "Decision", "Gates", "Verifier", "Time",
            "Result")
@@ -59,12 +60,7 @@ def row(r: ScenarioResult, with_llm: bool = False) -> tuple[str, ...]:
 
 def table(rows: list[tuple[str, ...]], with_llm: bool = False) -> str:
     columns = (*COLUMNS[:-1], "LLM", COLUMNS[-1]) if with_llm else COLUMNS
-    widths = [max(len(str(x[i])) for x in [columns, *rows]) for i in range(len(columns))]
-    lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in [columns, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(table_lines(columns, [[str(v) for v in r] for r in rows], rule=True))
 
 
 def misses(results: list[ScenarioResult]) -> list[str]:

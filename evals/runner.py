@@ -1,6 +1,7 @@
-"""Run eval scenarios: each builds its fleet, plans the request the way `upgradectl plan` does (offline,
-or with the model replayed or live) and scores the plan. Scenarios run in parallel worker processes;
-a scenario that cannot produce a plan is an error result, never a crash of the suite."""
+"""Run eval scenarios: each builds its fleet, plans the request with the planner it is given (the plan use
+case of app/plan.py, which `upgradectl plan` runs; evals/ sits below app/ and is handed it) offline, or with
+the model replayed or live, and scores the plan. Scenarios run in parallel worker processes; a scenario
+that cannot produce a plan is an error result, never a crash of the suite."""
 
 from __future__ import annotations
 
@@ -14,25 +15,40 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from upgradectl import __version__
+from upgradectl.agents.inventory import PlanningError
+from upgradectl.agents.llm.run_log import RunLog
+from upgradectl.agents.request import RequestError
 from upgradectl.evals.fleets import scenario_fleet
-from upgradectl.evals.replay import REPLAY_FILE, ReplayError, ReplayLog, ReplayServer
+from upgradectl.evals.provenance import prompts_sha256
+from upgradectl.evals.replay import REPLAY_FILE, RecordingClient, ReplayError, ReplayLog, ReplayServer, new_log
 from upgradectl.evals.results import LLMMode, LLMRun, ScenarioResult
 from upgradectl.evals.scenario import LoadedScenario, ScenarioError, load_scenario
 from upgradectl.evals.scoring import score_plan
+from upgradectl.graph.state import PlanInput, RunContext
+from upgradectl.settings import LLMSettings
+from upgradectl.tools.charts.store import ChartStore
+from upgradectl.tools.cluster.fleet import Fleet, FleetError, load_fleet
+from upgradectl.tools.knowledge.loader import KnowledgeError
 from upgradectl.tools.knowledge.overlay import bundled_knowledge_only
+from upgradectl.tools.verify.commands import CommandParser
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the anthropic SDK loads only in LLM mode
     from upgradectl.agents.llm.client import LLMSession
     from upgradectl.models import Plan
-    from upgradectl.tools.cluster.fleet import Fleet
+
+Planner = Callable[[PlanInput, RunContext], "Plan"]
 
 REPLAY_API_KEY = "replay-not-a-real-key"
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How every scenario of one `upgradectl eval` runs."""
+    """How every scenario of one `upgradectl eval` runs; `planner` is a module-level function (worker processes
+    receive it by name), app.plan.plan_for_eval for `upgradectl eval`."""
 
+    planner: Planner
+    command_parser: CommandParser | None = None  # the CLI's (module-level, so worker processes get it by name)
     llm: LLMMode = "off"
     record: bool = False
     model: str | None = None
@@ -75,11 +91,7 @@ def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
 
 
 def _error_text(exc: Exception) -> str:
-    from upgradectl.agents.inventory import PlanningError
-    from upgradectl.agents.llm.client import LLMError
-    from upgradectl.agents.request import RequestError
-    from upgradectl.tools.cluster.fleet import FleetError
-    from upgradectl.tools.knowledge.loader import KnowledgeError
+    from upgradectl.agents.llm.client import LLMError  # the anthropic SDK: only needed to name its errors
 
     expected = (PlanningError, RequestError, FleetError, KnowledgeError, ScenarioError, ReplayError, LLMError)
     if isinstance(exc, expected):
@@ -88,33 +100,26 @@ def _error_text(exc: Exception) -> str:
 
 
 def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
-    from upgradectl.cli.argv import parse_upgradectl
-    from upgradectl.cli.commands.llm_mode import parse_request_with_model
-    from upgradectl.graph.run import run_plan
-    from upgradectl.tools.charts.store import ChartStore
-    from upgradectl.tools.cluster.fleet import load_fleet
-
     with ExitStack() as stack:
         fleet_ref = stack.enter_context(scenario_fleet(scenario))
         fleet = load_fleet(fleet_ref)
         roots = _roots(fleet)
         session, finish = _open_session(scenario, options, roots, stack)
         spec = scenario.spec.request
-        request = parse_request_with_model(
-            session,
-            spec.text,
-            tool=spec.tool,
-            to=spec.to,
-            trigger=spec.trigger,
-            clusters=list(spec.clusters) or None,
-            environments=list(spec.environments) or None,
-            known_clusters=list(fleet.clusters),
-        )
+        plan_input = {
+            "request": spec.text,
+            "tool": spec.tool,
+            "to": spec.to,
+            "trigger": spec.trigger,
+            "clusters": list(spec.clusters),
+            "environments": list(spec.environments),
+        }
         # offline and the same on every machine: no chart is fetched, so the values check says it could not run
-        plan = run_plan(request, fleet, scenario.id, llm=session, charts=ChartStore(fetch=False),
-                        command_parser=parse_upgradectl, today=options.today)
-        if plan.verification is None:
-            raise RuntimeError("the plan graph returned a plan the verifier did not check")
+        context = RunContext(fleet=fleet, fleet_ref=scenario.id, llm=session, charts=ChartStore(fetch=False),
+                             command_parser=options.command_parser)  # fmt: skip
+        if options.today is not None:  # the suite's pinned day, so support windows score the same every day
+            context.today = options.today
+        plan = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]
         return plan, finish(plan)
 
 
@@ -129,13 +134,9 @@ def _open_session(
     """The model session for the mode (None when off) and how to report on it after the plan."""
     if options.llm == "off":
         return None, lambda plan: LLMRun(mode="off")
-    import anthropic
+    import anthropic  # the SDK and the session load only in LLM mode
 
     from upgradectl.agents.llm.client import LLMSession
-    from upgradectl.agents.llm.run_log import RunLog
-    from upgradectl.evals.provenance import prompts_sha256
-    from upgradectl.evals.replay import RecordingClient, new_log
-    from upgradectl.settings import LLMSettings
 
     replay_file = scenario.folder / REPLAY_FILE
     if options.llm == "replay":
@@ -157,8 +158,6 @@ def _open_session(
     stack.callback(session.close)
     if not options.record:
         return session, lambda plan: _llm_run(plan, "live")
-    from upgradectl import __version__
-
     recording = new_log(session.model, upgradectl_version=__version__, prompts_sha256=prompts_sha256())
     session.client = RecordingClient(session.client, recording, roots)
 

@@ -1,14 +1,20 @@
-"""The six-stage LangGraph workflow: intake, then per stage a fan-out of the seed's tasks to the
-specialist agents (`Send`, parallel), a join, and the decision-tree step that stage owns.
+"""The six-stage LangGraph workflow: read the request, intake, then per stage a fan-out of the seed's tasks to
+the specialist agents (`Send`, parallel), a join, and the decision-tree step that stage owns.
 
-    intake -> stage1 => tasks -> stage2 (track) => tasks -> stage3 => tasks (rollback limits)
+    read_request -> intake -> stage1 => tasks -> stage2 (track) => tasks -> stage3 => tasks (rollback limits)
            -> stage4 (risk, strategy, approval) => tasks -> stage5 => rollout per env -> stage6 => tasks -> assemble
            -> verify (the plan verifier: violations become findings)
+
+A run starts from JSON (`PlanInput`); `read_request` opens the fleet into the run context unless the caller
+opened it, and reads the request. The same compiled graph serves `upgradectl plan`, MCP, the evals and
+LangGraph Server (upgradectl/graph_server.py), where anticipated errors become the `error` output instead of
+raising.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from langgraph.graph import END, START, StateGraph
@@ -17,11 +23,12 @@ from langgraph.types import Send
 
 from upgradectl import __version__
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
-from upgradectl.agents.inventory import take_inventory
+from upgradectl.agents.inventory import PlanningError, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
+from upgradectl.agents.request import RequestError, known_tools, parse_request
 from upgradectl.exit_codes import bug_summary
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision
-from upgradectl.graph.state import PlanState, RunContext, TaskPayload
+from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload, fleet_ref
 from upgradectl.graph.verify import verify
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
@@ -34,22 +41,69 @@ from upgradectl.models import (
     Subject,
 )
 from upgradectl.tools.analysis.inventory import tool_release
+from upgradectl.tools.charts.store import ChartStore
+from upgradectl.tools.cluster.fleet import FleetError, open_fleet
 from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.freshness import knowledge_info
-from upgradectl.tools.knowledge.loader import load_tool
+from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
+from upgradectl.tools.verify.commands import CommandParser
 
 STAGES = (1, 2, 3, 4, 5, 6)
+ANTICIPATED = (RequestError, FleetError, KnowledgeError, PlanningError)  # bad input, not bugs: the `error` output
+Node = Callable[[PlanState, RunContext], dict]
 
 
-def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
+def read_request(state: PlanState, ctx: RunContext) -> dict:
+    """Open the fleet into the run context (unless the caller did) and read the request: words and flags ->
+    UpgradeRequest, the model helping where the rules cannot (LLM mode)."""
+    text = state.get("request") or ""
+    if not text and not state.get("tool"):
+        raise RequestError(f"say what to upgrade: give 'request' (words) or 'tool' (one of {known_tools()})")
+    if ctx.fleet is None:
+        environments = state.get("environments") or []
+        ctx.fleet = open_fleet(
+            state.get("fleet") or "demo",
+            context=state.get("context") or "",
+            repo=state.get("repo") or "",
+            kubeconfig=state.get("kubeconfig") or "",
+            # a context is one cluster in the first environment named; a repository's clusters whose names say
+            # no environment are in the one environment named (several name a scope, not a default)
+            environment=environments[0] if environments and (state.get("context") or len(environments) == 1) else "",
+            kubernetes=state.get("kubernetes") or "",
+            live_opener=ctx.live_opener,
+        )
+        ctx.fleet_ref = ctx.fleet_ref or fleet_ref(state)
+    fleet = ctx.opened_fleet()
+    clusters = state.get("clusters") or None
+    if clusters is None and state.get("context"):  # the one live cluster is the scope: words cannot narrow it away
+        clusters = list(fleet.clusters)
+    warnings: list[str] = []
+    options = dict(
+        tool=state.get("tool") or None,
+        to=state.get("to") or None,
+        trigger=state.get("trigger") or None,
+        clusters=clusters,
+        environments=state.get("environments") or None,
+        known_clusters=list(fleet.clusters),
+    )
+    if ctx.llm is None:
+        upgrade = parse_request(text, **options)
+    else:  # the model reads what the rules cannot (the SDK loads only in LLM mode)
+        from upgradectl.agents.llm.request_reader import parse_request_with_model
+
+        upgrade = parse_request_with_model(ctx.llm, text, warnings, **options)
+    return {"upgrade": upgrade, "warnings": warnings}
+
+
+def intake(state: PlanState, ctx: RunContext) -> dict:
     """Stage 1, first task: inventory (flux-navigator) -> current versions, target, paths."""
     started = time.perf_counter()
-    ctx = runtime.context
-    request = state["request"]
+    fleet = ctx.opened_fleet()
+    request = state["upgrade"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, ctx.fleet, k, ctx.today, ctx.view)
+    inventory = take_inventory(request, fleet, k, ctx.today, ctx.view)
     findings = list(inventory.findings)
-    for name, cluster in ctx.fleet.clusters.items():
+    for name, cluster in fleet.clusters.items():
         if cluster.source is None or (request.clusters and name not in request.clusters):
             continue
         try:
@@ -72,7 +126,7 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
                     "or fix the release, then plan again.",
                 )
             )
-    for name, cluster in ctx.fleet.clusters.items():
+    for name, cluster in fleet.clusters.items():
         if cluster.unreachable and (not request.clusters or name in request.clusters):
             findings.append(
                 make_finding(
@@ -110,26 +164,26 @@ def intake(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         duration_ms=int((time.perf_counter() - started) * 1000),
     )
     return {
-        "clusters": [c.info for c in ctx.fleet.clusters.values()],
+        "fleet_clusters": [c.info for c in fleet.clusters.values()],
         "versions": inventory.versions,
         "target": inventory.target,
         "target_reason": inventory.target_reason,
         "paths": inventory.paths,
         "findings": findings,
         "task_log": [record],
-        "outputs": {"scope": [c.info.name for c in inventory.scope]},
+        "scope": [c.info.name for c in inventory.scope],
     }
 
 
 def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:
-    request = state["request"]
-    scope_names = state.get("outputs", {}).get("scope", [])
-    scope = [ctx.fleet.clusters[n] for n in scope_names]
+    request = state["upgrade"]
+    fleet = ctx.opened_fleet()
+    scope = [fleet.clusters[n] for n in state.get("scope", [])]
     k = load_tool(request.tool)
     releases = {c.info.name: r for c in scope if c.source and (r := tool_release(k, c.source))}
     return TaskInput(
         request=request,
-        fleet=ctx.fleet,
+        fleet=fleet,
         view=ctx.view,
         knowledge=k,
         scope=scope,
@@ -139,20 +193,20 @@ def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:
         paths=state["paths"],
         findings=list(state.get("findings", [])),
         decision=state.get("decision"),
-        outputs=dict(state.get("outputs", {})),
+        hop_gates=dict(state.get("hop_gates", {})),
         fleet_ref=ctx.fleet_ref,
         charts=ctx.charts,
     )
 
 
-def run_task(state: TaskPayload, runtime: Runtime[RunContext]) -> dict:
+def run_task(state: TaskPayload, ctx: RunContext) -> dict:
     """Run one seed task's playbook; a crash becomes an 'incomplete' finding, never a lost plan."""
     spec = task(state["task_id"])
     started = time.perf_counter()
     error = ""
     task_input = None
     try:
-        task_input = _task_input(state, runtime.context)
+        task_input = _task_input(state, ctx)
         result = spec.playbook(task_input)
     except Exception as exc:  # a playbook bug must not sink the other agents' work
         # a source that could not be read says which file and why; a bug is named by its place, never by a
@@ -183,15 +237,16 @@ def run_task(state: TaskPayload, runtime: Runtime[RunContext]) -> dict:
         error=error,
     )
     update: dict = {"findings": result.findings, "task_log": [record]}
-    llm = runtime.context.llm
+    llm = ctx.llm
     if llm is not None and task_input is not None and not error:  # Claude on top: adds, never removes
-        from upgradectl.agents.llm.loop import augment_task
+        from upgradectl.agents.llm.loop import augment_task  # the SDK loads only in LLM mode
 
         extra, llm_record = augment_task(spec, task_input, result.findings, llm)
         update["findings"] = [*result.findings, *extra]
         update["task_log"] = [record, *([llm_record] if llm_record else [])]
-    if result.outputs:
-        update["outputs"] = result.outputs
+    for output in ("cost", "hop_gates", "rollout"):  # the task's typed outputs, for later stages and the plan
+        if getattr(result, output):
+            update[output] = getattr(result, output)
     return update
 
 
@@ -206,8 +261,8 @@ def _fan_out(stage: int):
 def stage_entry(stage: int):
     """The node that opens a stage and applies the decision-tree step the previous stages enable."""
 
-    def enter(state: PlanState, runtime: Runtime[RunContext]) -> dict:
-        request = state["request"]
+    def enter(state: PlanState, ctx: RunContext) -> dict:
+        request = state["upgrade"]
         if stage == 2:
             track, reasons = choose_track(request.trigger)
             return {"track": track, "track_reasons": [*reasons, *request.trigger_reasons]}
@@ -233,10 +288,10 @@ def stage_entry(stage: int):
 
 
 def _summary(state: PlanState, findings: list[Finding]) -> str:
-    request = state["request"]
+    request = state["upgrade"]
     k = load_tool(request.tool)
     decision = state["decision"]
-    scope = state.get("outputs", {}).get("scope", [])
+    scope = state.get("scope", [])
     froms = sorted({p.from_version for p in state["paths"]})
     longest = max(state["paths"], key=lambda p: len(p.hops))
     route = " -> ".join([longest.from_version, *[h.to_version for h in longest.hops]])
@@ -261,23 +316,21 @@ def _summary(state: PlanState, findings: list[Finding]) -> str:
     return text
 
 
-
-def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
+def assemble(state: PlanState, ctx: RunContext) -> dict:
     """Validate everything into one Plan: findings sorted by severity, rollout in env order."""
-    ctx = runtime.context
     findings = sorted(
         state.get("findings", []), key=lambda f: (SEVERITY_ORDER.index(f.severity), f.code, f.subject.describe())
     )
-    rollout = sorted(state.get("outputs", {}).get("rollout", []), key=lambda s: ENVIRONMENT_ORDER.index(s.environment))
+    rollout = sorted(state.get("rollout", []), key=lambda s: ENVIRONMENT_ORDER.index(s.environment))
     log = sorted(state.get("task_log", []), key=lambda r: (r.stage, r.agent, r.task))
     # a model failure degrades the plan (plan.llm), it does not make the playbooks' checks incomplete
     incomplete = any(f.category == "incomplete" for f in findings) or any(r.error for r in log if r.mode == "playbook")
     plan = Plan(
         generated_at=datetime.now(UTC),
         upgradectl_version=__version__,
-        request=state["request"],
+        request=state["upgrade"],
         fleet=ctx.fleet_ref,
-        clusters=state["clusters"],
+        clusters=state["fleet_clusters"],
         versions=state["versions"],
         target_version=state["target"],
         target_reason=state["target_reason"],
@@ -288,32 +341,93 @@ def assemble(state: PlanState, runtime: Runtime[RunContext]) -> dict:
         task_log=log,
         summary=_summary(state, findings),
         incomplete=incomplete,
-        cost=state.get("outputs", {}).get("cost", []),
-        knowledge=knowledge_info(load_tool(state["request"].tool), ctx.today),
-        llm=LLMInfo(mode="on" if ctx.llm_mode == "on" else "off", model=ctx.model if ctx.llm_mode == "on" else ""),
+        cost=state.get("cost", []),
+        knowledge=knowledge_info(load_tool(state["upgrade"].tool), ctx.today),
+        llm=LLMInfo(mode="on", model=ctx.llm.model) if ctx.llm is not None else LLMInfo(mode="off", model=""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting
-        from upgradectl.agents.llm.narrative import finish_plan
+        from upgradectl.agents.llm.narrative import finish_plan  # the SDK loads only in LLM mode
 
         plan = finish_plan(plan, ctx.llm)
-    return {"plan": plan}
+    return {"plan": plan, "error": ""}
 
 
-def build_graph():
-    """Compile the plan graph. No clients are created here: they come from the run context."""
-    graph = StateGraph(PlanState, context_schema=RunContext)
-    graph.add_node("intake", intake)
+class _ServedRun:
+    """Where a served graph keeps its run's context: LangGraph Server passes none (only JSON), so the first
+    node starts a fresh one per run (with the chart store and command parser the graph was built with) and the
+    later nodes of that run find it here."""
+
+    def __init__(self, charts: ChartStore | None, command_parser: CommandParser | None) -> None:
+        self.charts, self.command_parser = charts, command_parser
+        self.context: RunContext | None = None
+
+    def start(self) -> RunContext:
+        self.context = RunContext(charts=self.charts, command_parser=self.command_parser)
+        return self.context
+
+
+def _bind(node: Node, served: _ServedRun | None, errors_as_output: bool):
+    """A LangGraph node calling `node(state, context)`: the context the caller passed, or (served graph) the
+    run's own; with errors_as_output an anticipated error (bad input) ends the run with `error` instead of
+    raising."""
+
+    def run(state: PlanState, runtime: Runtime[RunContext]) -> dict:
+        ctx = runtime.context
+        if served is not None:
+            # a new run starts at read_request: nothing of an earlier run's fleet carries over
+            ctx = served.start() if node is read_request else served.context
+        if ctx is None:
+            raise RuntimeError("no run context: pass context=RunContext(...) to the graph")
+        if not errors_as_output:
+            return node(state, ctx)
+        try:
+            return node(state, ctx)
+        except ANTICIPATED as exc:
+            return {"plan": None, "error": str(exc)}
+
+    run.__name__, run.__doc__ = node.__name__, node.__doc__  # (not functools.wraps: LangGraph reads the signature)
+    return run
+
+
+def _continue_unless_failed(next_node: str):
+    def route(state: PlanState) -> str:
+        return END if state.get("error") else next_node
+
+    route.__name__ = f"to_{next_node}"
+    return route
+
+
+def build_graph(
+    *, served: bool = False, charts: ChartStore | None = None, command_parser: CommandParser | None = None
+):
+    """Compile the plan graph. No clients are created here: the fleet and the model session live in the run
+    context the caller passes. `served` (LangGraph Server, which can only pass JSON): the first node builds each
+    run's context from the input (with `charts` and `command_parser`), and bad input ends the run with the
+    `error` output."""
+    # a served run builds its own context, so the server is not offered a schema it could never fill from JSON
+    context_schema = None if served else RunContext
+    graph = StateGraph(PlanState, context_schema=context_schema, input_schema=PlanInput, output_schema=PlanOutput)
+    run = _ServedRun(charts, command_parser) if served else None
+
+    def add(name: str, node: Node, **options) -> None:
+        graph.add_node(name, _bind(node, run, errors_as_output=served), **options)
+
+    add("read_request", read_request)
+    add("intake", intake)
+    graph.add_edge(START, "read_request")
+    graph.add_conditional_edges("read_request", _continue_unless_failed("intake"), ["intake", END])
+    graph.add_conditional_edges("intake", _continue_unless_failed("stage1"), ["stage1", END])
     previous = "intake"
     for stage in STAGES:
-        graph.add_node(f"stage{stage}", stage_entry(stage))
-        graph.add_node(f"stage{stage}_tasks", run_task, input_schema=TaskPayload)
-        graph.add_edge(previous, f"stage{stage}")
+        add(f"stage{stage}", stage_entry(stage))
+        add(f"stage{stage}_tasks", run_task, input_schema=TaskPayload)
+        if stage > 1:
+            graph.add_edge(previous, f"stage{stage}")
         graph.add_conditional_edges(f"stage{stage}", _fan_out(stage), [f"stage{stage}_tasks"])
         previous = f"stage{stage}_tasks"
-    graph.add_node("assemble", assemble)
-    graph.add_node("verify", verify)
+    add("assemble", assemble)
+    add("verify", verify)
     graph.add_edge(previous, "assemble")
-    graph.add_edge(START, "intake")
     graph.add_edge("assemble", "verify")
     graph.add_edge("verify", END)
-    return graph.compile()
+    return graph.compile(name="upgrade_plan")

@@ -31,12 +31,16 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from upgradectl.agents.monitoring_analyst import baseline_cluster, gates_for, validate_cluster
 from upgradectl.models import Gate, Plan
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, describe, unified_diff
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
 from upgradectl.tools.gitops.reconcile import expectations, wait_for
 from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.metrics.baselines import ClusterBaseline
+from upgradectl.tools.metrics.gates import inconclusive
+from upgradectl.tools.metrics.promql import PromClient
 
 
 def merge_steps(existing: dict[str, dict] | None, new: dict[str, dict] | None) -> dict[str, dict]:
@@ -146,10 +150,6 @@ def _metrics_url(ctx: ExecContext, cluster: str) -> str:
 
 
 def _record_baseline(ctx: ExecContext, cluster: str, running: str, target: str) -> dict:
-    from upgradectl.agents.monitoring_analyst import baseline_cluster
-    from upgradectl.tools.metrics.baselines import ClusterBaseline
-    from upgradectl.tools.metrics.promql import PromClient
-
     url = _metrics_url(ctx, cluster)
     now = time.time()
     moment = datetime.fromtimestamp(now, UTC)
@@ -166,11 +166,6 @@ def _record_baseline(ctx: ExecContext, cluster: str, running: str, target: str) 
 
 
 def _judge(ctx: ExecContext, cluster: str, version: str, baseline: dict | None) -> list[Gate]:
-    from upgradectl.agents.monitoring_analyst import gates_for, validate_cluster
-    from upgradectl.tools.metrics.baselines import ClusterBaseline
-    from upgradectl.tools.metrics.gates import inconclusive
-    from upgradectl.tools.metrics.promql import PromClient
-
     url = _metrics_url(ctx, cluster)
     if not url:
         why = f"no metrics URL for {cluster}: set metrics_url in the fleet file or pass --metrics-url"

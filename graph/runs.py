@@ -123,7 +123,7 @@ def opened(state_dir: Path | None, checkpoint: str | None):
     """Open the checkpointer and the run registry: Postgres when `checkpoint` is a postgres:// URL,
     else SQLite in `<state_dir>/runs.sqlite`."""
     if checkpoint and checkpoint.startswith(("postgres://", "postgresql://")):
-        try:
+        try:  # psycopg and the Postgres checkpointer: loaded only for a team's Postgres store
             import psycopg
             from langgraph.checkpoint.postgres import PostgresSaver
             from psycopg.rows import tuple_row
@@ -135,7 +135,7 @@ def opened(state_dir: Path | None, checkpoint: str | None):
         except psycopg.Error as exc:
             raise RunStoreError(f"cannot connect to the checkpoint database: {str(exc).strip()}") from None
         try:
-            from psycopg.rows import dict_row
+            from psycopg.rows import dict_row  # (psycopg: see above)
 
             conn.row_factory = dict_row
             saver = PostgresSaver(conn)
@@ -147,7 +147,7 @@ def opened(state_dir: Path | None, checkpoint: str | None):
         return
     if checkpoint:
         raise RunStoreError(f"--checkpoint {checkpoint!r}: give a postgres://user@host/db URL (SQLite is the default)")
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver  # langgraph's checkpointer: loaded only when runs are opened
 
     directory = state_dir or DEFAULT_STATE_DIR
     try:

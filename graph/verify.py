@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from langgraph.runtime import Runtime
-
 from upgradectl.agents.base import make_finding
 from upgradectl.graph.state import PlanState, RunContext
 from upgradectl.models import SEVERITY_ORDER, Evidence, Finding, Plan, PlanVerification, Subject, Violation
@@ -70,9 +68,8 @@ def check_plan(plan: Plan, fleet: Fleet | None, charts: ChartStore | None = None
                        manifests=ManifestValidator(_crd_lookup(fleet)))  # fmt: skip
 
 
-def verify(state: PlanState, runtime: Runtime[RunContext]) -> dict:
+def verify(state: PlanState, ctx: RunContext) -> dict:
     """The graph's final step: verify the assembled plan and attach the verdict (and findings on failure)."""
-    ctx = runtime.context
     plan = state["plan"]
     plan = plan if isinstance(plan, Plan) else Plan.model_validate(plan)
     verification = check_plan(plan, ctx.fleet, ctx.charts, ctx.command_parser)

@@ -1,11 +1,38 @@
-"""Shared fixtures. Tests never read ../shared: everything they need ships in the project."""
+"""Shared fixtures for every lane (tests/unit, tests/integration, tests/e2e). Tests never read ../shared:
+everything they need ships in the project.
+
+The helper modules beside this file (scripted_anthropic, live_servers, metrics_servers, llm_scripts,
+gitops_reconciler) and this one import by name from any lane: pyproject.toml puts tests/ on the path.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
+from package_build import build_wheel
+
+TESTS = Path(__file__).resolve().parent  # tests/: the shared data/ and fixtures/ live here
+LANES = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its lane (the folder it is in), so `-m unit` or `-m "not e2e"` selects lanes."""
+    for item in items:
+        lane = next((part for part in Path(str(item.fspath)).relative_to(TESTS).parts[:1] if part in LANES), None)
+        if lane:
+            item.add_marker(getattr(pytest.mark, lane))
+
+
+def pytest_configure(config):
+    """Parsed snapshot lists are cached (tools/cluster/parse_cache.py) in a directory of the test run's own,
+    shared by the workers and the CLIs the tests start, never in the developer's ~/.cache."""
+    os.environ.setdefault(
+        "UPGRADECTL_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"upgradectl-tests-{os.getuid()}" / "parsed")
+    )
 
 
 def require_binary(name: str) -> str:
@@ -46,6 +73,12 @@ def _no_real_model_requests(monkeypatch):
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UPGRADECTL_ALLOW_MODEL_REQUESTS", "0")
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory):
+    """upgradectl's wheel, built once per test session from a clean copy of the tracked files."""
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -24,14 +23,6 @@ from upgradectl.tools.cluster.snapshot_server import kubeconfig_for, make_server
 
 DEMO_FLEET = Path(str(resources.files("upgradectl") / "demo_fleet"))
 RAVAN = DEMO_FLEET / "clusters" / "ravan"
-
-
-def upgradectl(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    """The installed `upgradectl` script, as a user runs it."""
-    exe = Path(sys.executable).with_name("upgradectl")
-    run_env = {**os.environ, **(env or {})}
-    run_env.pop("ANTHROPIC_API_KEY", None)
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=run_env)
 
 
 @dataclass

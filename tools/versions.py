@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 _VERSION_RE = re.compile(r"^v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?(?:[-+].*)?$", re.IGNORECASE)
 
@@ -28,22 +28,9 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        match = _VERSION_RE.match(str(text).strip())
-        if not match:
-            raise VersionError(f"'{text}' is not a version (expected forms like 1.0.10, v0.37 or 0.37.x)")
-        major, minor, patch = match.groups()
-        wild = {"x", "*"}
-        parts = 1
-        if minor is not None and minor.lower() not in wild:
-            parts = 2
-            if patch is not None and patch.lower() not in wild:
-                parts = 3
-        return cls(
-            int(major),
-            int(minor) if parts >= 2 else 0,
-            int(patch) if parts >= 3 else 0,
-            parts,
-        )
+        """The version a string spells (each spelling parsed once: plans compare the knowledge base's
+        versions tens of thousands of times)."""
+        return _parse(cls, str(text))
 
     @property
     def line(self) -> str:
@@ -84,10 +71,6 @@ def normalize(text: str) -> str:
     return str(Version.parse(text))
 
 
-def line_of(text: str) -> str:
-    return Version.parse(text).line
-
-
 def minor_distance(a: str, b: str) -> int:
     """How many minor releases lie between two versions of the same major (b - a)."""
     va, vb = Version.parse(a), Version.parse(b)
@@ -115,3 +98,23 @@ def kube_minor(version: str) -> tuple[int, int]:
     """Kubernetes '1.29.6' or '1.29' -> (1, 29)."""
     v = Version.parse(version)
     return (v.major, v.minor)
+
+
+@lru_cache(maxsize=8192)
+def _parse(cls: type[Version], text: str) -> Version:
+    match = _VERSION_RE.match(text.strip())
+    if not match:
+        raise VersionError(f"'{text}' is not a version (expected forms like 1.0.10, v0.37 or 0.37.x)")
+    major, minor, patch = match.groups()
+    wild = {"x", "*"}
+    parts = 1
+    if minor is not None and minor.lower() not in wild:
+        parts = 2
+        if patch is not None and patch.lower() not in wild:
+            parts = 3
+    return cls(
+        int(major),
+        int(minor) if parts >= 2 else 0,
+        int(patch) if parts >= 3 else 0,
+        parts,
+    )

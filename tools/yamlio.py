@@ -13,7 +13,10 @@ and follow the Go YAML libraries the controllers (and kustomize) use:
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -57,7 +60,8 @@ for _loader in (Loader, RedefiningLoader):
     _loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
-def _redefined_anchor(exc: ComposerError) -> bool:
+def redefined_anchor(exc: ComposerError) -> bool:
+    """True when the composer refused a stream only because it defines an anchor again."""
     return "duplicate anchor" in str(exc)
 
 
@@ -66,7 +70,7 @@ def load(text: str) -> Any:
     try:
         return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
     except ComposerError as exc:
-        if not _redefined_anchor(exc):
+        if not redefined_anchor(exc):
             raise
         return yaml.load(text, Loader=RedefiningLoader)  # noqa: S506
 
@@ -76,7 +80,7 @@ def load_all(text: str) -> Iterator[Any]:
     try:
         return iter(list(yaml.load_all(text, Loader=Loader)))  # noqa: S506
     except ComposerError as exc:
-        if not _redefined_anchor(exc):
+        if not redefined_anchor(exc):
             raise
         return iter(list(yaml.load_all(text, Loader=RedefiningLoader)))  # noqa: S506
 
@@ -86,7 +90,7 @@ def documents_with_nodes(text: str) -> list[tuple[Node, Any]]:
     try:
         return _documents_with_nodes(text, Loader)
     except ComposerError as exc:
-        if not _redefined_anchor(exc):
+        if not redefined_anchor(exc):
             raise
         return _documents_with_nodes(text, RedefiningLoader)
 
@@ -136,3 +140,27 @@ def value_lines(node: Node, base: Path = ()) -> dict[Path, int]:
 def as_list(value: Any) -> list:
     """A YAML value expected to be a list, or [] when it is missing or something else (hand-written files)."""
     return value if isinstance(value, list) else []
+
+
+_pauses = 0
+_pause_lock = threading.Lock()
+
+
+@contextmanager
+def bulk_parse() -> Iterator[None]:
+    """Build a large parsed document without the cyclic garbage collector, then take what was built out of its
+    reach (gc.freeze). Parsed YAML and JSON hold no reference cycles, yet the collector re-walks every container
+    built so far each time it runs: most of the time a big snapshot list took to parse. Nests across threads."""
+    global _pauses
+    with _pause_lock:
+        _pauses += 1
+        if _pauses == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0:
+                gc.freeze()
+                gc.enable()

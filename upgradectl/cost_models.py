@@ -155,7 +155,11 @@ class CostReport(_Frozen):
     current: ClusterKPIs
     projected: ClusterKPIs | None = None
     consolidation: Consolidation | None = None
-    nodes: list[NodeCost] = Field(default_factory=list)
+    nodes: list[NodeCost] = Field(
+        default_factory=list,
+        description="Every current node with its requests and price (`upgradectl cost`; empty in a plan, whose "
+        "current figures are the KPIs)",
+    )
     projected_nodes: list[NodeCost] = Field(default_factory=list)
     pools: list[PoolCost] = Field(default_factory=list)
     scale_up: ScaleUpTime | None = None

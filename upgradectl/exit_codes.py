@@ -74,7 +74,7 @@ def bug_summary(exc: BaseException) -> str:
 
     Exception messages can quote what a reader was parsing (a YAML error shows the offending line, a decode
     error the bytes), and a bug report must never carry a file's content or a credential."""
-    import traceback
+    import traceback  # only when a bug is being reported
 
     where = ""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):

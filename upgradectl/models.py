@@ -8,14 +8,15 @@ not be mutated behind a reader's back. Nothing here imports from tools/, agents/
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from upgradectl.cost_models import CostReport
 
-ToolName = Literal["karpenter", "victoriametrics", "flux", "argocd", "cilium"]
-TOOLS: tuple[ToolName, ...] = ("karpenter", "victoriametrics", "flux", "argocd", "cilium")
+# A product upgradectl plans: the name of its knowledge file (tools/knowledge/data/<name>.yaml), which is where the
+# list of products lives; requests are checked against it when they are read (agents/request.py).
+ToolName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 
 Trigger = Literal["security", "cost", "feature", "compliance", "performance"]
 Environment = Literal["dev", "staging", "prod"]

@@ -111,7 +111,13 @@ class LLMSettings(BaseSettings):
     retry_initial_seconds: float = Field(default=1.0, ge=0)
     retry_max_seconds: float = Field(default=30.0, ge=0)
     max_retry_after_seconds: float = Field(default=60.0, ge=0, description="Longest retry-after we honour")
-    max_concurrent_requests: int = Field(default=4, ge=1, le=32)
+    max_concurrent_requests: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="Model requests in flight at once; unset: as many as the widest stage runs tasks side by side, "
+        "so no agent of a stage waits for another's request",
+    )
     llm_tasks: str = Field(default="all", description="Comma-separated seed task ids that run the loop, or all")
     allow_model_requests: bool = Field(
         default=True, description="False (tests): refuse any API address that is not on loopback"

@@ -32,6 +32,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity.wait import wait_random_exponential
 
 from upgradectl.agents.llm.run_log import RunLog
+from upgradectl.agents.registry import widest_stage
 from upgradectl.models import LLMInfo
 from upgradectl.settings import MODEL_ALIASES, PRICES_AS_OF, LLMSettings, price_for
 from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
@@ -154,7 +155,7 @@ def resolve_model(name: str) -> str:
 def deprecated_models() -> dict[str, str]:
     """Model id -> end-of-life date, as the installed SDK lists them (empty if the SDK stops shipping it)."""
     try:
-        from anthropic._data import DEPRECATED_MODELS
+        from anthropic._data import DEPRECATED_MODELS  # a private SDK module, so only where it is needed
     except ImportError:  # a private module: tolerate its disappearance
         return {}
     return dict(DEPRECATED_MODELS)
@@ -246,7 +247,8 @@ class LLMSession:
         self.findings_accepted = 0
         self.findings_dropped = 0
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent_requests)
+        self.concurrency = settings.max_concurrent_requests or widest_stage()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
 
     @classmethod
     def open(

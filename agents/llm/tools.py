@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from upgradectl.agents.base import FleetView
 from upgradectl.agents.llm.results import ToolOutput, redact_lines
-from upgradectl.models import TOOLS, EvidenceSource, UpgradeRequest
+from upgradectl.models import EvidenceSource, UpgradeRequest
 from upgradectl.tools.cluster.fleet import Fleet, unknown_clusters_message
 from upgradectl.tools.cluster.sources import ClusterSource, SourceError, recorded_series
-from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
+from upgradectl.tools.knowledge.loader import KnowledgeError, available_tools, load_tool
 
 TEXT_SUFFIXES = (".yaml", ".yml", ".json", ".md", ".txt", ".tf", ".tfvars", ".hcl", ".j2", ".tpl", ".cfg", ".ini")
 SKIP_DIRS = {".git", ".terraform", "node_modules"}
@@ -567,13 +567,13 @@ def knowledge_lookup(ctx: ToolContext, tool: str, topic: KnowledgeTopic, contain
     """Look up upgradectl's curated knowledge about a tool (each entry cites its upstream source).
 
     Args:
-        tool: One of karpenter, victoriametrics, flux, argocd, cilium.
+        tool: The product's name, as the plan's request names it (e.g. karpenter).
         topic: Which part: releases, breaking_changes, path_rules, rollback_limits, metric_renames, gates,
             iam_requirements, procedure or chart.
         contains: Only entries whose text contains this (case-insensitive), e.g. 0.32 or v1beta1.
     """
-    if tool not in TOOLS:
-        raise ToolFailure(f"unknown tool {tool!r}; one of {', '.join(TOOLS)}")
+    if tool not in available_tools():
+        raise ToolFailure(f"unknown tool {tool!r}; one of {', '.join(available_tools())}")
     try:
         k = load_tool(tool)
     except KnowledgeError as exc:

@@ -68,9 +68,9 @@ def _running(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installat
         meta = obj.get("metadata", {})
         label = meta.get("labels", {}).get("app.kubernetes.io/version", "")
         tag = _image_tag(image)
-        # a chart's version label describes the chart's default, an image tag what really runs;
-        # Flux labels its controllers with the Flux version while their images carry their own
-        version = _clean(tag) if k.tool != "flux" and _clean(tag) else _clean(label) or _clean(tag)
+        # a chart's version label describes the chart's default, an image tag what really runs; a product whose
+        # images carry their own versions (Flux's controllers) says so: version_from: label
+        version = _clean(tag) if k.version_from == "image" and _clean(tag) else _clean(label) or _clean(tag)
         if not version:
             continue
         how = f"image {image}" if version == _clean(tag) else f"label app.kubernetes.io/version={label}"

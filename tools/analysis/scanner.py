@@ -20,8 +20,8 @@ import yaml
 from upgradectl.exit_codes import SCAN_BAD_INPUT, SCAN_DEPRECATED, SCAN_REMOVED, SCAN_REPLACEMENT_UNAVAILABLE
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
-from upgradectl.tools.gitops.manifests import YAML_SUFFIXES, is_chart_template, iter_files, load_manifests
-from upgradectl.tools.knowledge.loader import available_tools, load_kubernetes, load_tool
+from upgradectl.tools.gitops.manifests import load_manifest_heads
+from upgradectl.tools.knowledge.loader import available_tools, load_kubernetes, load_tool, products
 from upgradectl.tools.textfiles import load_yaml_file
 from upgradectl.tools.versions import Version, VersionError
 
@@ -123,13 +123,18 @@ def parse_targets(text: str) -> dict[str, str]:
         if "=" not in part:
             raise ScanError(f"target {part!r} is not component=version (e.g. k8s=1.30,flux=2.7)")
         component, version = (x.strip() for x in part.split("=", 1))
-        component = {"kubernetes": "k8s", "argo-cd": "argocd", "vm": "victoriametrics"}.get(component, component)
+        component = {"kubernetes": "k8s", **product_aliases()}.get(component, component)
         try:
             Version.parse(version)
         except VersionError as exc:
             raise ScanError(f"target {component}={version}: {exc}") from exc
         targets[component] = version
     return targets
+
+
+def product_aliases() -> dict[str, str]:
+    """Another name of a product (its knowledge file's aliases: vm, argo-cd) -> the product."""
+    return {alias: product.tool for product in products() for alias in product.aliases}
 
 
 def knowledge_rules() -> list[ApiRule]:
@@ -245,24 +250,27 @@ class Scanner:
             known = ", ".join(sorted({r.component for r in self.rules}))
             raise ScanError(f"no rules for component(s) {', '.join(sorted(unknown))}; known: {known}")
         self._index: dict[tuple[str, str], list[ApiRule]] = {}
+        self._verdicts: dict[tuple[str, str], list[tuple[ApiRule, Status]]] = {}
         for r in self.rules:
             if not r.crd:
                 self._index.setdefault((r.api_version, r.kind), []).append(r)
 
     def verdicts(self, api_version: str, kind: str) -> list[tuple[ApiRule, Status]]:
-        found = []
-        for rule in self._index.get((api_version, kind), []):
-            target = self.targets.get(rule.component)
-            status = rule.status_at(target) if target else None
-            if status:
-                found.append((rule, status))
+        """The rules an object of this apiVersion and kind breaks at the targets (worked out once per pair)."""
+        found = self._verdicts.get((api_version, kind))
+        if found is None:
+            found = self._verdicts[(api_version, kind)] = []
+            for rule in self._index.get((api_version, kind), []):
+                target = self.targets.get(rule.component)
+                status = rule.status_at(target) if target else None
+                if status:
+                    found.append((rule, status))
         return found
 
     def scan_manifests(self, root: Path, report: ScanReport, only: Path | None = None) -> None:
-        """Manifests under root (or the one file `only` in it); files that do not parse are notes and
-        make the scan's exit code at least 1."""
-        manifests, problems = load_manifests(root, only)
-        templates = [] if only else [p for p in iter_files(root, YAML_SUFFIXES) if is_chart_template(p, root)]
+        """Manifests under root (or the one file `only` in it), read head only (apiVersion, kind, name); files
+        that do not parse are notes and make the scan's exit code at least 1."""
+        manifests, problems, templates = load_manifest_heads(root, only)
         report.scanned["manifests"] = report.scanned.get("manifests", 0) + len(manifests)
         if templates:
             report.notes.append(

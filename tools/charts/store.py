@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from upgradectl.state_dir import default_state_dir
 from upgradectl.tools import yamlio
 
 ARCHIVE_LIMIT = 20 * 1024 * 1024  # a chart archive larger than this is not a chart we read
@@ -250,3 +251,9 @@ class ChartStore:
         response.raise_for_status()
         body = response.json()
         return str(body.get("token") or body.get("access_token") or "")
+
+
+def default_chart_store(charts_dir: Path | None = None, fetch: bool = True) -> ChartStore:
+    """Target charts for the values checks: a local directory first, then the cache under the state directory
+    (`<state-dir>/charts`), then the chart's repository (when `fetch`)."""
+    return ChartStore(cache_dir=default_state_dir() / "charts", charts_dir=charts_dir, fetch=fetch)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from upgradectl.models import ENVIRONMENT_ORDER, ClusterInfo, Environment, Provider
+from upgradectl.tools.cluster.kubemeta import cluster_name_for_context
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
 from upgradectl.tools.gitops.layout import discover_clusters
 from upgradectl.tools.textfiles import parse_yaml, read_text
@@ -119,11 +121,11 @@ class Fleet:
     spec: FleetSpec
     clusters: dict[str, FleetCluster] = field(default_factory=dict)
 
-    @property
-    def gitops_root(self) -> Path | None:
+    @cached_property
+    def gitops_root(self) -> Path | None:  # resolved once: every agent asks, and resolving touches the disk
         return (self.root / self.spec.gitops.path).resolve() if self.spec.gitops else None
 
-    @property
+    @cached_property
     def gitops_prefix(self) -> str:
         """The GitOps repo's directory relative to the fleet root ('infra-flux/'; '' when it is the root), so
         every file a plan names is relative to the fleet root."""
@@ -132,7 +134,7 @@ class Fleet:
             return ""
         return f"{root.relative_to(self.root.resolve()).as_posix()}/"
 
-    @property
+    @cached_property
     def terraform_roots(self) -> list[Path]:
         return [(self.root / t.path).resolve() for t in self.spec.terraform]
 
@@ -228,19 +230,9 @@ def _fleet_file(ref: str) -> Path:
     return path
 
 
-def cluster_name_for_context(context: str) -> str:
-    """A fleet cluster name from a kube context name: 'arn:aws:eks:...:cluster/ravan' -> 'ravan',
-    'gke_project_zone_prod-1' -> 'prod-1', 'kind-dev' -> 'kind-dev'."""
-    name = context.rsplit("/", 1)[-1]
-    if name.startswith("gke_") and name.count("_") >= 3:
-        name = name.split("_", 3)[3]
-    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
-    return name or "cluster"
-
-
 def default_live_opener(entry: ClusterEntry) -> ClusterSource:
     """Open a fleet entry's kube context as a LiveCluster (the kubernetes client loads only when needed)."""
-    from upgradectl.tools.cluster.live import LiveCluster
+    from upgradectl.tools.cluster.live import LiveCluster  # the kubernetes client: loaded only for live clusters
 
     return LiveCluster.open(entry.context, entry.kubeconfig or None, name=entry.name)
 
@@ -324,6 +316,35 @@ def _provider_for_context(context: str) -> Provider:
     if context.startswith("kind-"):
         return "kind"
     return "other"
+
+
+def open_fleet(
+    ref: str = "demo",
+    *,
+    context: str = "",
+    repo: str = "",
+    kubeconfig: str = "",
+    environment: str = "",
+    kubernetes: str = "",
+    live_opener=None,
+) -> Fleet:
+    """The fleet a run names: a fleet file ('demo', a fleet.yaml, a directory holding one); with `context`, the
+    one live cluster of that kube context (in `environment`, default prod); with `repo`, the Git-only clusters
+    of a GitOps repository's layout (`environment` for those whose name says none). `kubeconfig` applies to
+    every kube context that names none of its own; `kubernetes` is the Kubernetes version of Git-only
+    clusters that name none; `live_opener` replaces how contexts are opened (tests)."""
+    opener = live_opener or partial(_open_context, kubeconfig=kubeconfig)
+    if context:
+        return context_fleet(context, kubeconfig, environment or "prod", opener)
+    if repo:
+        return repo_fleet(repo, kubernetes, environment)
+    return load_fleet(ref, live_opener=opener, kubernetes=kubernetes)
+
+
+def _open_context(entry: ClusterEntry, kubeconfig: str) -> ClusterSource:
+    if kubeconfig and not entry.kubeconfig:
+        entry = entry.model_copy(update={"kubeconfig": kubeconfig})
+    return default_live_opener(entry)
 
 
 def load_fleet(ref: str, live_opener=None, kubernetes: str = "") -> Fleet:

@@ -1,5 +1,6 @@
-"""Small pure pieces of the Kubernetes API's conventions, shared by the live reader and the snapshot
-server: version priority (which version of a group is preferred) and label/field selectors."""
+"""Small pure pieces of the Kubernetes API's conventions, shared by the live reader, the fleet and the
+snapshot server: version priority (which version of a group is preferred), label/field selectors, and
+the cluster name a kube context stands for."""
 
 from __future__ import annotations
 
@@ -91,3 +92,13 @@ def _field(obj: dict[str, Any], path: list[str]) -> str:
     if isinstance(node, bool):
         return "true" if node else "false"
     return str(node)
+
+
+def cluster_name_for_context(context: str) -> str:
+    """A fleet cluster name from a kube context name: 'arn:aws:eks:...:cluster/ravan' -> 'ravan',
+    'gke_project_zone_prod-1' -> 'prod-1', 'kind-dev' -> 'kind-dev'."""
+    name = context.rsplit("/", 1)[-1]
+    if name.startswith("gke_") and name.count("_") >= 3:
+        name = name.split("_", 3)[3]
+    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return name or "cluster"

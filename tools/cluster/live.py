@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from upgradectl.tools.cluster.kubeapi import KubeReader, ServedResource, current_context
-from upgradectl.tools.cluster.kubemeta import version_priority
+from upgradectl.tools.cluster.kubemeta import cluster_name_for_context, version_priority
 from upgradectl.tools.cluster.redact import redact
-from upgradectl.tools.cluster.sources import ResourceType, SourceError, split_api_version
+from upgradectl.tools.cluster.sources import ResourceType, SourceError, lean, split_api_version
 from upgradectl.tools.helm import (
     HELM_SECRET_TYPE,
     HelmDecodeError,
@@ -77,8 +77,6 @@ class LiveCluster:
         cls, context: str | None, kubeconfig: str | None = None, name: str | None = None, **reader_options: Any
     ) -> LiveCluster:
         """Connect through a kube context and read what every plan starts with (see `preflight`)."""
-        from upgradectl.tools.cluster.fleet import cluster_name_for_context
-
         context = context or current_context(kubeconfig)
         reader = KubeReader.from_kubeconfig(context, kubeconfig, **reader_options)
         cluster = cls(reader, name or cluster_name_for_context(context), context)
@@ -205,8 +203,8 @@ class LiveCluster:
     # ---------------------------------------------------------------- reading lists
 
     def _list(self, resource: ServedResource) -> list[dict[str, Any]]:
-        key = ("list", resource.group, resource.version, resource.plural)
-        return self._once(key, lambda: list(self.iter_objects(resource)))
+        key = ("list", resource.group, resource.version, resource.plural)  # kept lean, as a snapshot is read
+        return self._once(key, lambda: [lean(o) for o in self.iter_objects(resource)])
 
     def iter_objects(
         self, resource: ServedResource, on_page: Callable[[int, int | None], None] | None = None

@@ -222,6 +222,7 @@ class _Detectors:
     engine's literal prefix search.)"""
 
     def __init__(self) -> None:
+        # detect-secrets loads its plugin registry on import: only when a redactor is built
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
         from detect_secrets.plugins.base import RegexBasedDetector
         from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString

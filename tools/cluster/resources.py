@@ -51,8 +51,24 @@ class Requests:
         return Requests(self.cpu + other.cpu, self.memory + other.memory)
 
 
+def _request_key(spec: dict[str, Any]) -> tuple:
+    """Everything pod_requests reads from a pod spec, as raw values: the replicas of a workload share it."""
+
+    def raw(containers: list[dict[str, Any]] | None) -> tuple:
+        reqs = [((c.get("resources") or {}).get("requests") or {}, c.get("restartPolicy")) for c in containers or []]
+        return tuple((r.get("cpu", 0), r.get("memory", 0), policy) for r, policy in reqs)
+
+    overhead = spec.get("overhead") or {}
+    return raw(spec.get("containers", [])), raw(spec.get("initContainers")), overhead.get("cpu", 0), \
+        overhead.get("memory", 0)
+
+
+_parsed_requests: dict[tuple, Requests] = {}
+
+
 def pod_requests(pod: dict[str, Any]) -> Requests:
-    """Effective scheduling requests, as the scheduler computes them, plus overhead.
+    """Effective scheduling requests, as the scheduler computes them, plus overhead; parsed once per distinct
+    set of raw requests (at 50,000 pods the quantity parsing showed in every analysis that reads them).
 
     Regular init containers run one at a time before the app; sidecars (init containers with
     restartPolicy: Always, Kubernetes 1.29+) keep running next to everything started after them. So the
@@ -60,6 +76,17 @@ def pod_requests(pod: dict[str, Any]) -> Requests:
     own request plus the sidecars started before it.
     """
     spec = pod.get("spec", {})
+    try:
+        key = _request_key(spec)
+        known = _parsed_requests.get(key)
+    except (TypeError, AttributeError):  # malformed (unhashable or not a mapping): parse it as it is
+        return _parse_requests(spec)
+    if known is None:
+        known = _parsed_requests[key] = _parse_requests(spec)
+    return known
+
+
+def _parse_requests(spec: dict[str, Any]) -> Requests:
 
     def request(c: dict[str, Any]) -> Requests:
         req = (c.get("resources") or {}).get("requests") or {}

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
+from upgradectl.tools import parse_cache, yamlio
 from upgradectl.tools.helm import HELM_SECRET_TYPE, HelmRelease, UnreadableRelease, read_releases
-from upgradectl.tools.textfiles import load_yaml_file, parse_json, parse_yaml, read_text, type_name
+from upgradectl.tools.textfiles import json_problem, load_yaml_file, parse_json, parse_yaml, read_text, type_name
 
 
 class SourceError(RuntimeError):
@@ -108,6 +110,7 @@ class SnapshotCluster:
                 "recorded_at (see docs/snapshot-format.md)"
             )
         self.meta: dict[str, Any] = meta
+        self._reading = threading.Lock()
         self.name = name or str(self.meta.get("name") or self.path.name)
         self._recorded_at = self._read_recorded_at(meta_file)
 
@@ -148,18 +151,62 @@ class SnapshotCluster:
         return found
 
     def _load(self, file: Path) -> list[dict[str, Any]]:
-        text = read_text(file, "snapshot list", SourceError)
-        parse = parse_json if file.suffix == ".json" else parse_yaml
-        doc = parse(text, file, "snapshot list", SourceError)
-        if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
-            raise SourceError(f"snapshot list {file}: expected a List document with an items list")
-        return [_checked_object(item, file, index) for index, item in enumerate(doc.get("items") or [])]
+        """One List file's items, each checked (`_checked_object`) and kept lean (see `lean`); big lists keep
+        repeated values once (Shared), and big JSON lists are decoded item by item, so 50,000 pods never exist in
+        memory parsed whole and lean at once."""
+        if file.suffix != ".json":
+            with yamlio.bulk_parse():
+                cached = parse_cache.read(file, "snapshot-list")
+            if isinstance(cached, list):
+                return cached  # checked and kept lean before: the JSON copy reads ~30x faster than the YAML
+        text = read_text(file, "snapshot list", SourceError, max_bytes=MAX_LIST_BYTES)
+        shared = Shared() if len(text) >= SHARE_STRINGS_FROM else None
+        try:
+            items = self._items(file, text, shared)
+        finally:
+            if shared is not None:
+                shared.release()
+        if file.suffix != ".json":
+            parse_cache.write(file, "snapshot-list", items)
+        return items
+
+    def _items(self, file: Path, text: str, shared: Shared | None) -> list[dict[str, Any]]:
+        def keep(item: Any, index: int) -> dict[str, Any]:
+            return lean(_checked_object(item, file, index), shared)
+
+        with yamlio.bulk_parse():
+            if file.suffix == ".json" and shared is not None:
+                try:
+                    items = _json_list_items(text, keep)
+                except json.JSONDecodeError as exc:
+                    raise SourceError(
+                        f"snapshot list {file} is not valid JSON ({json_problem(exc)}); re-record it"
+                    ) from None
+                except RecursionError:
+                    raise SourceError(f"snapshot list {file} nests too deeply to be a snapshot list") from None
+                if items is None:
+                    raise SourceError(f"snapshot list {file}: expected a List document with an items list")
+                return items
+            parse = parse_json if file.suffix == ".json" else parse_yaml
+            doc = parse(text, file, "snapshot list", SourceError)
+            if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
+                raise SourceError(f"snapshot list {file}: expected a List document with an items list")
+            return [keep(item, index) for index, item in enumerate(doc.get("items") or [])]
 
     def _list(self, key: tuple[str, str]) -> list[dict[str, Any]]:
-        """One recorded resource list, read on first use (a plan reads a fraction of a snapshot)."""
+        """One recorded resource list, read on first use (a plan reads a fraction of a snapshot); agents that
+        ask for the same list at the same time wait for one read instead of each parsing it."""
         if key not in self._cache:
-            self._cache[key] = self._load(self._files[key])
+            with self._reading:
+                lock = self._list_locks.setdefault(key, threading.Lock())
+            with lock:
+                if key not in self._cache:
+                    self._cache[key] = self._load(self._files[key])
         return self._cache[key]
+
+    @cached_property
+    def _list_locks(self) -> dict[tuple[str, str], threading.Lock]:
+        return {}
 
     @cached_property
     def _cache(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -258,6 +305,148 @@ class SnapshotCluster:
         """Recorded metric sample files (JSON lines), if any."""
         root = self.path / "metrics"
         return sorted(root.glob("*.jsonl")) if root.is_dir() else []
+
+
+# Status fields upgradectl reads of the two kinds a big cluster has thousands of; the rest of their status
+# (pod conditions, IPs, container IDs and states; node image lists) is dropped when a list is loaded: it is
+# half of what 50,000 parsed pods take. The LLM tools show a pod's phase, start time and each container's
+# name, readiness and restarts, exactly these. `serve-snapshot` reads the files itself and serves them whole.
+LEAN_STATUS: dict[str, tuple[str, ...]] = {"Pod": ("phase", "startTime", "containerStatuses")}
+LEAN_CONTAINER_STATUS = ("name", "ready", "restartCount")
+DROPPED_NODE_STATUS = ("images",)
+SHARE_STRINGS_FROM = 4 * 2**20  # characters: lists this big keep one copy of each repeated value (Shared)
+MAX_LIST_BYTES = 2 * 2**30  # a recorded list of a big cluster (50,000 pods) runs to hundreds of MB
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+_JSON_DECODER = json.JSONDecoder()
+
+
+_LIST = object()  # marks a list's key in Shared (a dict's key is its keys, then its values' identities)
+
+
+class Shared:
+    """One copy of each repeated value of a big list: strings, and the specs, labels, annotations and owner
+    references that the replicas of one workload repeat (read-only, like everything a source returns).
+
+    `copy(value)` shares the strings; `one(value)` also makes two equal dicts (same keys in the same order) or
+    lists the same object, found by the identities of their already-shared parts (built bottom-up)."""
+
+    def __init__(self) -> None:
+        strings: dict[str, str] = {}
+        values: dict[tuple, Any] = {}
+        string, value = strings.setdefault, values.setdefault  # bound once: these run millions of times
+
+        def copy(v: Any) -> Any:
+            kind = type(v)
+            if kind is str:
+                return string(v, v)
+            if kind is dict:
+                return {string(k, k) if type(k) is str else k: copy(x) for k, x in v.items()}
+            if kind is list:
+                return [copy(x) for x in v]
+            return v
+
+        def one(v: Any) -> Any:
+            kind = type(v)
+            if kind is str:
+                return string(v, v)
+            if kind is dict:
+                built = {string(k, k) if type(k) is str else k: one(x) for k, x in v.items()}
+                return value((*built, *map(id, built.values())), built)
+            if kind is list:
+                items = [one(x) for x in v]
+                return value((_LIST, *map(id, items)), items)
+            return v
+
+        self.string = lambda v: string(v, v)
+        self.copy = copy
+        self.one = one
+        self.release = lambda: (strings.clear(), values.clear())  # the closures above form a cycle: empty it
+
+
+SHARED_METADATA_PARTS = ("labels", "annotations", "ownerReferences")
+
+
+def lean(item: Any, shared: Shared | None = None) -> Any:
+    """A recorded object as upgradectl keeps it: pods without the status fields nobody reads, nodes without
+    their image lists; with `shared`, repeated strings and the parts replicas repeat (each part of the spec,
+    labels, annotations, owner references) are one object (see Shared)."""
+    if isinstance(item, dict):
+        kind = item.get("kind")
+        status = item.get("status")
+        if kind == "Pod" and isinstance(status, dict):
+            kept = {k: status[k] for k in LEAN_STATUS["Pod"] if k in status}
+            if isinstance(kept.get("containerStatuses"), list):
+                kept["containerStatuses"] = [
+                    {k: c[k] for k in LEAN_CONTAINER_STATUS if k in c} if isinstance(c, dict) else c
+                    for c in kept["containerStatuses"]
+                ]
+            item = {**item, "status": kept}
+        elif kind == "Node" and isinstance(status, dict) and any(k in status for k in DROPPED_NODE_STATUS):
+            item = {**item, "status": {k: v for k, v in status.items() if k not in DROPPED_NODE_STATUS}}
+    if shared is None or not isinstance(item, dict):
+        return item if shared is None else shared.copy(item)
+    out = {}
+    for key, value in item.items():
+        if key == "spec" and isinstance(value, dict):
+            value = {shared.string(k): shared.one(v) for k, v in value.items()}
+        elif key == "metadata" and isinstance(value, dict):
+            value = {shared.string(k): shared.one(v) if k in SHARED_METADATA_PARTS else shared.copy(v)
+                     for k, v in value.items()}
+        else:
+            value = shared.copy(value)
+        out[shared.string(key)] = value
+    return out
+
+
+def _json_list_items(text: str, keep: Callable[[Any, int], Any]) -> list[Any] | None:
+    """The items of a JSON List document, each passed through `keep(item, index)` as soon as it is decoded;
+    None when the document is not an object or its `items` is not a list. Raises json.JSONDecodeError for text
+    that is not JSON."""
+    at = _JSON_WS.match(text, 0).end()
+    if not text.startswith("{", at):
+        _JSON_DECODER.decode(text)  # not JSON at all raises here; a JSON scalar or array is not a List
+        return None
+    items: list[Any] = []
+    at = _JSON_WS.match(text, at + 1).end()
+    first = True
+    while not text.startswith("}", at):
+        if not first:
+            if not text.startswith(",", at):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _JSON_WS.match(text, at + 1).end()
+        first = False
+        key, at = _JSON_DECODER.raw_decode(text, at)
+        at = _JSON_WS.match(text, at).end()
+        if not isinstance(key, str) or not text.startswith(":", at):
+            raise json.JSONDecodeError("Expecting property name and ':'", text, at)
+        at = _JSON_WS.match(text, at + 1).end()
+        if key == "items" and text.startswith("[", at):
+            items, at = _json_array(text, at, keep)
+        else:
+            value, at = _JSON_DECODER.raw_decode(text, at)
+            if key == "items":
+                if not isinstance(value, list):
+                    return None
+                items = [keep(v, index) for index, v in enumerate(value)]
+        at = _JSON_WS.match(text, at).end()
+    if _JSON_WS.match(text, at + 1).end() != len(text):
+        raise json.JSONDecodeError("Extra data", text, at + 1)
+    return items
+
+
+def _json_array(text: str, at: int, keep: Callable[[Any, int], Any]) -> tuple[list[Any], int]:
+    """The elements of the JSON array starting at `at` ('['), each through `keep`, and the index after its ']'."""
+    out: list[Any] = []
+    at = _JSON_WS.match(text, at + 1).end()
+    while not text.startswith("]", at):
+        if out:
+            if not text.startswith(",", at):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _JSON_WS.match(text, at + 1).end()
+        value, at = _JSON_DECODER.raw_decode(text, at)
+        out.append(keep(value, len(out)))
+        at = _JSON_WS.match(text, at).end()
+    return out, at + 1
 
 
 @dataclass(frozen=True)

@@ -75,10 +75,6 @@ class PackingResult:
     bin_used: np.ndarray  # (B, 3) requested by the moved pods
     kept: int
 
-    @property
-    def new_bins(self) -> np.ndarray:
-        return np.arange(self.kept, len(self.bin_offer))
-
     def new_cost(self, price: np.ndarray) -> float:
         offers = self.bin_offer[self.kept :]
         return float(price[offers].sum()) if len(offers) else 0.0

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,6 @@ from upgradectl.tools.cluster.resources import (
 )
 from upgradectl.tools.cluster.sources import ClusterSource
 from upgradectl.tools.cost.binpack import Guide, PackingInput, PackingResult, pack
-from upgradectl.tools.cost.lowerbound import LowerBound, lower_bound, relax
 from upgradectl.tools.cost.nodepools import (
     NODEPOOL_LABEL,
     PROVISIONER_LABEL,
@@ -49,6 +48,9 @@ from upgradectl.tools.cost.nodepools import (
     read_pools,
 )
 from upgradectl.tools.cost.prices import GIB, PriceTable, estimated_allocatable
+
+if TYPE_CHECKING:
+    from upgradectl.tools.cost.lowerbound import LowerBound
 
 DO_NOT_EVICT = ("karpenter.sh/do-not-evict", "karpenter.sh/do-not-disrupt")
 HOSTNAME = "kubernetes.io/hostname"
@@ -118,42 +120,15 @@ def node_manager(labels: dict[str, str]) -> tuple[str, str]:
     return "other", ""
 
 
-def _request_key(pod: dict[str, Any]) -> tuple:
-    """Everything pod_requests reads, as raw values: replicas of one workload share it."""
-    spec = pod.get("spec", {})
-
-    def raw(containers: list[dict[str, Any]] | None) -> tuple:
-        reqs = [((c.get("resources") or {}).get("requests") or {}, c.get("restartPolicy")) for c in containers or []]
-        return tuple((r.get("cpu", 0), r.get("memory", 0), policy) for r, policy in reqs)
-
-    overhead = spec.get("overhead") or {}
-    return raw(spec.get("containers", [])), raw(spec.get("initContainers")), overhead.get("cpu", 0), \
-        overhead.get("memory", 0)
-
-
-def _cached_requests(pod: dict[str, Any], parsed: dict[tuple, Requests]) -> Requests:
-    """pod_requests, parsed once per distinct request set (at 50,000 pods the quantity parsing is a
-    visible share of the simulation)."""
-    try:
-        key = _request_key(pod)
-        hit = parsed.get(key)
-    except TypeError:  # an unhashable (malformed) value: parse it directly
-        return pod_requests(pod)
-    if hit is None:
-        hit = parsed[key] = pod_requests(pod)
-    return hit
-
-
 def active_pods(pods: list[dict[str, Any]]) -> list[ActivePod]:
     """The pods bound to a node and running or pending, with their requests."""
     out = []
-    parsed: dict[tuple, Requests] = {}
     for pod in pods:
         if not is_active(pod):
             continue
         owners = pod.get("metadata", {}).get("ownerReferences") or []
         ds = any(o.get("kind") == "DaemonSet" for o in owners)
-        out.append(ActivePod(len(out), pod, pod["spec"]["nodeName"], _cached_requests(pod, parsed), ds))
+        out.append(ActivePod(len(out), pod, pod["spec"]["nodeName"], pod_requests(pod), ds))
     return out
 
 
@@ -472,6 +447,8 @@ def simulate(source: ClusterSource, prices: PriceTable, region: str) -> Simulati
         kept_rem=kept_rem,
         kept_zmask=np.full(len(kept_names), -1, dtype=np.int64),
     )
+    from upgradectl.tools.cost.lowerbound import lower_bound, relax  # scipy, ~0.3 s: only when pods are repacked
+
     bound = lower_bound(problem)
     result = pack(problem, Guide(bound.share, bound.duals), relax, bound.plans)
 

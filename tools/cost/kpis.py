@@ -34,7 +34,17 @@ from upgradectl.cost_models import (
 )
 from upgradectl.tools.cluster.resources import capacity_type
 from upgradectl.tools.cluster.sources import ClusterSource, SourceError, recorded_series
-from upgradectl.tools.cost.consolidation import ActivePod, ProjectedNode, Simulation, node_manager, simulate
+from upgradectl.tools.cost.consolidation import (
+    ActivePod,
+    ProjectedNode,
+    Simulation,
+    _node_allocatable,
+    active_pods,
+    daemonset_overhead,
+    node_manager,
+    node_price,
+    simulate,
+)
 from upgradectl.tools.cost.nodepools import node_zone
 from upgradectl.tools.cost.placement_check import check_simulation
 from upgradectl.tools.cost.prices import GIB, PriceTable
@@ -131,8 +141,6 @@ def _row(node: ProjectedNode, pods: list[ActivePod], extra_ds: tuple[float, floa
 
 def current_nodes(source: ClusterSource, prices: PriceTable, region: str, pods: list[ActivePod]) -> list[NodeCost]:
     """Every node as recorded, with its pods' requests and its price."""
-    from upgradectl.tools.cost.consolidation import _node_allocatable, node_price
-
     by_node: dict[str, list[ActivePod]] = defaultdict(list)
     for p in pods:
         by_node[p.node].append(p)
@@ -153,8 +161,6 @@ def current_nodes(source: ClusterSource, prices: PriceTable, region: str, pods: 
 
 def projected_nodes(sim: Simulation) -> list[NodeCost]:
     """The projected nodes with the pods the simulation put there (new nodes: plus their DaemonSets)."""
-    from upgradectl.tools.cost.consolidation import daemonset_overhead
-
     by_node: dict[str, list[ActivePod]] = defaultdict(list)
     for index, name in sim.placement.items():
         by_node[name].append(sim.pods[index])
@@ -236,8 +242,6 @@ def price_ref(prices: PriceTable, rows: list[NodeCost]) -> PriceTableRef:
 
 def analyze_cluster(source: ClusterSource, prices: PriceTable, region: str, provider: str = "") -> CostReport:
     """KPIs now, the consolidation projection with its lower bound and checker verdict, and scale-up time."""
-    from upgradectl.tools.cost.consolidation import active_pods
-
     observed = source.observed_at().isoformat()
     incomplete: list[str] = []
     notes: list[str] = []

@@ -29,7 +29,24 @@ def _q(value: Any) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
+_seen_requests: dict[tuple, tuple[float, float]] = {}
+
+
 def _requests(spec: dict[str, Any]) -> tuple[float, float]:
+    """Requests of a pod spec; worked out once per distinct set of raw container requests (replicas share one)."""
+    try:
+        key = tuple(
+            (str((c.get("resources") or {}).get("requests")), c.get("restartPolicy"))
+            for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+        ) + (len(spec.get("containers") or []), str(spec.get("overhead")))
+    except AttributeError:  # not the shape of a pod spec: computed (and failing) as it is
+        return _compute_requests(spec)
+    if key not in _seen_requests:
+        _seen_requests[key] = _compute_requests(spec)
+    return _seen_requests[key]
+
+
+def _compute_requests(spec: dict[str, Any]) -> tuple[float, float]:
     def one(c: dict[str, Any]) -> tuple[float, float]:
         r = (c.get("resources") or {}).get("requests") or {}
         return _q(r.get("cpu", 0)), _q(r.get("memory", 0))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 
 from upgradectl.tools import yamlio
 from upgradectl.tools.metrics.labels import PromQLSyntaxError, metric_names
@@ -84,12 +85,7 @@ def _documents_with_lines(text: str) -> Iterator[tuple[int, Any]]:
     """(line, document) for every YAML document, with the line of its first node. The items of a
     `kind: List` document come out one by one, each with its own line."""
     for node, doc in yamlio.documents_with_nodes(text):
-        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
-            item_nodes = next((v.value for k, v in node.value if getattr(k, "value", None) == "items"), [])
-            for item, item_node in zip(doc["items"], item_nodes, strict=False):
-                yield item_node.start_mark.line + 1, item
-            continue
-        yield node.start_mark.line + 1, doc
+        yield from _node_documents(node, doc)
 
 
 _MANIFEST_SHAPE = re.compile(r"^(?:-\s+|\s*)apiVersion:\s*\S.*$(?:.|\n)*?^(?:-\s+|\s*)kind:\s*\S|"
@@ -102,15 +98,22 @@ def looks_like_manifest(text: str) -> bool:
     return bool(_MANIFEST_SHAPE.search(text))
 
 
+def _node_documents(node: yaml.Node, doc: Any) -> Iterator[tuple[int, Any]]:
+    """(line, document) for one composed document node, or for each item when it is a `kind: List`."""
+    if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+        item_nodes = next((v.value for k, v in node.value if getattr(k, "value", None) == "items"), [])
+        for item, item_node in zip(doc["items"], item_nodes, strict=False):
+            yield item_node.start_mark.line + 1, item
+        return
+    yield node.start_mark.line + 1, doc
+
+
 def load_manifests(root: Path, only: Path | None = None) -> tuple[list[Manifest], list[ParseProblem]]:
     """Every Kubernetes-shaped YAML or JSON document under root (or in the one file `only`), and the
     files that did not parse, each with the line and the problem (never the file's text)."""
     manifests: list[Manifest] = []
     problems: list[ParseProblem] = []
-    paths = [only] if only is not None else iter_files(root, MANIFEST_SUFFIXES)
-    for path in paths:
-        if is_chart_template(path, root):
-            continue
+    for path in _manifest_paths(root, only)[0]:
         rel = str(path.relative_to(root))
         found, problem = _file_manifests(path, rel)
         manifests.extend(found)
@@ -119,37 +122,230 @@ def load_manifests(root: Path, only: Path | None = None) -> tuple[list[Manifest]
     return manifests, problems
 
 
-def _file_manifests(path: Path, rel: str) -> tuple[list[Manifest], str]:
-    """One file's manifests, and what stopped it from being read ('' when nothing did)."""
+def _manifest_text(path: Path) -> tuple[str, str]:
+    """(the file's text, '') or ('', what stopped it from being read), never quoting the file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [], f"cannot be read ({exc.strerror or type(exc).__name__})"
+        return "", f"cannot be read ({exc.strerror or type(exc).__name__})"
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), ""
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return [], f"not UTF-8 text (invalid byte at line {line})"
+        return "", f"not UTF-8 text (invalid byte at line {line})"
+
+
+def _json_documents(text: str) -> list[dict] | None:
+    """The objects of a JSON manifest file YAML could not read (tabs, escapes); None when it is not JSON."""
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
+    return [d for d in items if isinstance(d, dict)] if isinstance(items, list) else []
+
+
+def _manifest_paths(root: Path, only: Path | None) -> tuple[list[Path], list[Path]]:
+    """(files to read as manifests, Helm chart template files skipped): the one file `only`, or every YAML
+    and JSON file under root, in path order."""
+    files: list[Path] = []
+    templates: list[Path] = []
+    for path in [only] if only is not None else iter_files(root, MANIFEST_SUFFIXES):
+        (templates if is_chart_template(path, root) else files).append(path)
+    return files, templates
+
+
+def _file_manifests(path: Path, rel: str) -> tuple[list[Manifest], str]:
+    """One file's manifests, and what stopped it from being read ('' when nothing did)."""
+    text, problem = _manifest_text(path)
+    if problem:
+        return [], problem
     found: list[Manifest] = []
     try:
         for line, doc in _documents_with_lines(text):
             if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
                 found.append(Manifest(rel, line, doc))
     except yaml.YAMLError as exc:
-        if path.suffix == ".json":  # JSON that YAML cannot read (tabs, escapes): read it as JSON, at line 1
-            try:
-                doc = json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
-                return found, yaml_problem(exc)
-            items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
-            docs = items if isinstance(items, list) else []
-            return [Manifest(rel, 1, d) for d in docs if isinstance(d, dict) and "apiVersion" in d and "kind" in d], ""
+        docs = _json_documents(text) if path.suffix == ".json" else None  # read as JSON, at line 1
+        if docs is not None:
+            return [Manifest(rel, 1, d) for d in docs if "apiVersion" in d and "kind" in d], ""
         if not looks_like_manifest(text):
             return found, ""  # an application's own config file: no GitOps input, whatever its tags
         return found, yaml_problem(exc)
     except RecursionError:
         return found, "nests too deeply to be a manifest"
     return found, ""
+
+
+@dataclass(frozen=True)
+class ManifestHead:
+    """A manifest's identity (apiVersion, kind, name, namespace) with its file and line, read from the parsed
+    YAML nodes without building the rest of the document: all the API scanner needs, at a fraction of a load."""
+
+    file: str
+    line: int
+    api_version: str
+    kind: str
+    name: str
+    namespace: str
+
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# What can make a document unbuildable by the safe loader where the head reader does not look: explicit tags
+# (!), complex keys (? and [..]: / {..}:), aliases used as keys (*), and PyYAML's lone `=` (the value tag it
+# resolves but cannot build). A file without any of them needs no check; one with them is checked node by node.
+_FLOW_KEY = re.compile(r"[\]}]\s*:")
+
+
+def _unusual(text: str) -> bool:
+    return any(c in text for c in "!?*=") or (("]" in text or "}" in text) and bool(_FLOW_KEY.search(text)))
+
+
+def _values(node: yaml.Node) -> dict[str, yaml.Node] | None:
+    """A plain mapping node's scalar keys -> value nodes (a later duplicate wins, as in a load); None for any
+    other node and for a mapping that merges others in (`<<`), which only a full construction resolves."""
+    if not isinstance(node, yaml.MappingNode) or node.tag != _MAP_TAG:
+        return None
+    values: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        if key.tag == _MERGE_TAG:
+            return None
+        if isinstance(key, yaml.ScalarNode):
+            values[key.value] = value
+    return values
+
+
+def _buildable(loader: Any, node: yaml.Node) -> bool:
+    """True when a full load could build every node under this one: known tags and scalar keys only."""
+    known = loader.yaml_constructors
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if current.tag is None or current.tag not in known:
+            return False
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    return False
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return True
+
+
+def _build(loader: Any, node: yaml.Node) -> Any:
+    """A node's value exactly as a full load builds it (scalars directly, collections as documents)."""
+    if isinstance(node, yaml.ScalarNode):
+        return loader.yaml_constructors[node.tag](loader, node)
+    return loader.construct_document(node)
+
+
+def _head_doc(loader: Any, values: dict[str, yaml.Node]) -> dict[str, Any]:
+    """apiVersion, kind and metadata's name and namespace, built; nothing else of the document."""
+    doc = {key: _build(loader, values[key]) for key in ("apiVersion", "kind") if key in values}
+    if "metadata" in values:
+        meta_values = _values(values["metadata"])
+        doc["metadata"] = (
+            _build(loader, values["metadata"])
+            if meta_values is None
+            else {key: _build(loader, meta_values[key]) for key in ("name", "namespace") if key in meta_values}
+        )
+    return doc
+
+
+def _head(doc: Any, line: int, file: str) -> ManifestHead | None:
+    """The head of a built (or partly built) document with apiVersion and kind; None for anything else."""
+    if not (isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc):
+        return None
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    return ManifestHead(
+        file, line, str(doc["apiVersion"]), str(doc["kind"]), str(meta.get("name", "")), str(meta.get("namespace", ""))
+    )
+
+
+def _node_heads(loader: Any, node: yaml.Node, file: str, check: bool) -> Iterator[ManifestHead]:
+    """The heads one document node holds, as `_documents_with_lines` reads it (List items one by one).
+    A document that is not a plain mapping, or that `check` finds unbuildable, is built in full, so it fails
+    to parse exactly where a full load fails."""
+    values = _values(node)
+    if values is None or (check and not _buildable(loader, node)):
+        for line, doc in _node_documents(node, loader.construct_document(node)):
+            if (head := _head(doc, line, file)) is not None:
+                yield head
+        return
+    doc = _head_doc(loader, values)
+    items = values.get("items")
+    if str(doc.get("kind", "")).endswith("List") and isinstance(items, yaml.SequenceNode) and items.tag == _SEQ_TAG:
+        for item in items.value:  # taken as they are: a List inside a List is not opened
+            item_values = _values(item)
+            if item_values is not None:
+                item_doc = _head_doc(loader, item_values)
+            elif isinstance(item, yaml.MappingNode):  # merge keys or a tag: built in full
+                item_doc = loader.construct_document(item)
+            else:
+                continue
+            if (head := _head(item_doc, item.start_mark.line + 1, file)) is not None:
+                yield head
+        return
+    if (head := _head(doc, node.start_mark.line + 1, file)) is not None:
+        yield head
+
+
+def _heads_with_lines(text: str, file: str) -> list[ManifestHead]:
+    """The head of every Kubernetes-shaped document in a YAML stream (List items one by one); a stream that
+    defines an anchor again is read as load_manifests reads it (the later definition wins)."""
+    try:
+        return list(_stream_heads(text, file, yamlio.Loader))
+    except ComposerError as exc:
+        if not yamlio.redefined_anchor(exc):
+            raise
+        return list(_stream_heads(text, file, yamlio.RedefiningLoader))
+
+
+def _stream_heads(text: str, file: str, loader_class: type) -> Iterator[ManifestHead]:
+    check = _unusual(text)
+    loader = loader_class(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                yield from _node_heads(loader, node, file, check)
+    finally:
+        loader.dispose()
+
+
+def load_manifest_heads(
+    root: Path, only: Path | None = None
+) -> tuple[list[ManifestHead], list[ParseProblem], list[Path]]:
+    """The head of every Kubernetes-shaped YAML or JSON document under root (or in the one file `only`), the
+    files that did not parse (as load_manifests reports them), and the Helm chart template files skipped."""
+    files, templates = _manifest_paths(root, only)
+    heads: list[ManifestHead] = []
+    problems: list[ParseProblem] = []
+    for path in files:
+        rel = str(path.relative_to(root))
+        text, problem = _manifest_text(path)
+        found: list[ManifestHead] = []
+        try:
+            if not problem:
+                found.extend(_heads_with_lines(text, rel))
+        except yaml.YAMLError as exc:
+            docs = _json_documents(text) if path.suffix == ".json" else None
+            found = [h for d in docs or [] if (h := _head(d, 1, rel)) is not None]
+            problem = yaml_problem(exc) if docs is None and looks_like_manifest(text) else ""
+        except RecursionError:
+            problem = "nests too deeply to be a manifest"
+        heads.extend(found)
+        if problem:
+            problems.append(ParseProblem(rel, problem))
+    return heads, problems, templates
 
 
 def find_line(path: Path, needle: str, start: int = 1) -> int:

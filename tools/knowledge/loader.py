@@ -562,8 +562,21 @@ class OverlayState(Entry):
 
 
 class ToolKnowledge(Entry):
+    """Everything upgradectl knows about one product; its file is all a new product needs (plus optional
+    playbook hooks and eval scenarios): the product list, request aliases and finding codes come from here."""
+
     tool: ToolName
     display_name: str
+    aliases: list[str] = Field(
+        default_factory=list, description="Other names a request may use for it (the tool name always works)"
+    )
+    alias_not_before: dict[str, str] = Field(
+        default_factory=dict,
+        description="alias -> regex of the words that, right after it, name another product: "
+        "{'argo': '\\s+(workflows?|rollouts?|events)'}",
+    )
+    summary: str = Field(description="What it is in a few words, for the model that reads a request")
+    finding_prefix: str = Field(pattern=r"^[A-Z0-9]+$", description="Code prefix of generic findings, e.g. KARP")
     namespace: str
     release_name: str
     install_markers: list[str] = Field(description="Chart names that identify this tool in Helm releases")
@@ -582,7 +595,16 @@ class ToolKnowledge(Entry):
     gates: list[GateSpec] = Field(default_factory=list)
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
-    finding_prefix: str = Field(default="", description="Code prefix for generic findings, e.g. KARP")
+    stores_metrics: bool = Field(
+        default=False,
+        description="A metrics store: validation also re-runs the baseline's series counts and past-window "
+        "reference queries, so lost history fails the upgrade",
+    )
+    version_from: Literal["image", "label"] = Field(
+        default="image",
+        description="Where a workload says the version it runs: its image tag, or (when the images carry their "
+        "own versions, as Flux's controllers do) the app.kubernetes.io/version label",
+    )
     support: SupportPolicy | None = Field(default=None, description="None: not known which lines get fixes")
     as_of: str = Field(
         default="", pattern=DATE_OR_EMPTY, description="When these facts were last checked against upstream"
@@ -672,8 +694,7 @@ class ToolKnowledge(Entry):
 
     @property
     def prefix(self) -> str:
-        defaults = {"karpenter": "KARP", "flux": "FLUX", "argocd": "ARGO", "cilium": "CIL", "victoriametrics": "VM"}
-        return self.finding_prefix or defaults[self.tool]
+        return self.finding_prefix
 
     def gates_for(self, version: str) -> list[GateSpec]:
         return [g for g in self.gates if g.applies_to(version)]
@@ -761,6 +782,9 @@ def _load_tool(tool: str, source: tuple[str, int], overlay_file: str, overlay_st
         raise KnowledgeError(
             f"{knowledge_dir().joinpath(f'{tool}.yaml')} does not match the schema: {schema_problems(exc)}"
         ) from None
+    if bundled.tool != tool:
+        file = knowledge_dir().joinpath(f"{tool}.yaml")
+        raise KnowledgeError(f"{file} says tool: {bundled.tool}; name the file after it")
     if not overlay_file:
         return bundled
     try:
@@ -785,8 +809,12 @@ def _load_tool(tool: str, source: tuple[str, int], overlay_file: str, overlay_st
     return refreshed.model_copy(update={"overlay": state})
 
 
-@cache
 def load_kubernetes() -> KubernetesKnowledge:
+    return _load_kubernetes(str(knowledge_dir()))
+
+
+@cache
+def _load_kubernetes(folder: str) -> KubernetesKnowledge:
     try:
         return KubernetesKnowledge.model_validate(_load_yaml("kubernetes.yaml"))
     except ValidationError as exc:
@@ -796,6 +824,11 @@ def load_kubernetes() -> KubernetesKnowledge:
 
 
 def available_tools() -> list[str]:
-    """Tools that have a knowledge file."""
+    """Tools that have a knowledge file: the products upgradectl plans, in name order."""
     folder = knowledge_dir()
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name != "kubernetes.yaml")
+
+
+def products() -> list[ToolKnowledge]:
+    """Every product's knowledge, in name order: where lists of products, aliases and code prefixes come from."""
+    return [load_tool(tool) for tool in available_tools()]

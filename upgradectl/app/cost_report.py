@@ -7,24 +7,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from upgradectl import __version__
-from upgradectl.app.report import _environment
+from upgradectl.app.templates import template_environment, tidy
 from upgradectl.cost_models import CostComparison, CostReport
 
 
-def _tidy(text: str) -> str:
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text
-
-
 def render_cost_markdown(reports: list[CostReport], fleet: str) -> str:
-    template = _environment().get_template("report/cost.md.j2")
+    template = template_environment().get_template("report/cost.md.j2")
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return _tidy(template.render(reports=reports, fleet=fleet, generated=generated, version=__version__))
+    return tidy(template.render(reports=reports, fleet=fleet, generated=generated, version=__version__))
 
 
 def render_comparison_markdown(comparison: CostComparison) -> str:
-    return _tidy(_environment().get_template("report/cost_compare.md.j2").render(cmp=comparison))
+    return tidy(template_environment().get_template("report/cost_compare.md.j2").render(cmp=comparison))
 
 
 def render_cost_json(reports: list[CostReport]) -> str:
@@ -33,7 +27,7 @@ def render_cost_json(reports: list[CostReport]) -> str:
 
 def with_plots(reports: list[CostReport], out_dir: Path) -> list[CostReport]:
     """Draw each report's plots into out_dir (PNG) and return the reports linking to them."""
-    from upgradectl.tools.cost.plots import write_plots
+    from upgradectl.tools.cost.plots import write_plots  # matplotlib: loaded only when plots are drawn
 
     return [write_plots(r, out_dir) for r in reports]
 

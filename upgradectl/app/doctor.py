@@ -12,12 +12,16 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from upgradectl.tools.cluster.fleet import Fleet, FleetError, load_fleet
+from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.metrics.promql import PromClient, PromQLError
+from upgradectl.tools.terraform import read_root
 
 PROBE_TIMEOUT = 5.0
 Status = Literal["ok", "fail", "warn"]
@@ -148,17 +152,7 @@ def context_check(name: str, context: str, kubeconfig: str) -> Check:
         "login), VPN or network, the context name (`kubectl config get-contexts`); or plan from a recorded "
         "snapshot (`upgradectl snapshot`)"
     )
-    try:
-        from upgradectl.tools.cluster.kubeapi import KubeReader
-    except ImportError:
-        return Check(
-            name=f"cluster {name}",
-            status="fail",
-            required=True,
-            fix=fix,
-            detail=f"kube context {context}: live cluster support is not in this build of upgradectl",
-        )
-    from upgradectl.tools.cluster.sources import SourceError
+    from upgradectl.tools.cluster.kubeapi import KubeReader  # the kubernetes client: loaded only for contexts
 
     try:
         reader = KubeReader.from_kubeconfig(context, kubeconfig or None, read_timeout=PROBE_TIMEOUT, attempts=1)
@@ -204,18 +198,6 @@ def probe_metrics(url: str) -> str:
     """'' when the Prometheus-compatible API at url answers `vector(1)`, else what went wrong."""
     if not url.startswith(("http://", "https://")):
         return "must start with http:// or https://"
-    try:
-        from upgradectl.tools.metrics.promql import PromClient, PromQLError
-    except ImportError:  # a build without the metrics client: a plain HTTP probe
-        import httpx
-
-        try:
-            response = httpx.get(
-                f"{url.rstrip('/')}/api/v1/query", params={"query": "vector(1)"}, timeout=PROBE_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            return f"unreachable: {exc}"
-        return "" if response.status_code == 200 else f"HTTP {response.status_code}"
     try:
         with PromClient(url, timeout=PROBE_TIMEOUT, attempts=1) as client:
             client.query("vector(1)")
@@ -282,8 +264,6 @@ def git_toplevel(path: Path) -> str:
 
 def terraform_checks(fleet: Fleet) -> Iterator[Check]:
     """Each Terraform root must exist and parse (python-hcl2; no terraform binary needed)."""
-    from upgradectl.tools.terraform import read_root
-
     for root in fleet.terraform_roots:
         name = f"terraform {root.name}"
         if not root.is_dir():
@@ -363,8 +343,6 @@ def binary_checks() -> Iterator[Check]:
 
 def package_checks() -> Iterator[Check]:
     """Optional Python packages behind `upgradectl mcp` and `langgraph dev`."""
-    from importlib.util import find_spec
-
     wanted = {
         "mcp": ("upgradectl mcp (Claude Code delegation)", "pip install 'mcp>=2'"),
         "langgraph_api": ("langgraph dev (LangGraph Server, in memory)", "pip install 'langgraph-cli[inmem]'"),

@@ -7,25 +7,11 @@ from collections import Counter
 from itertools import groupby
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from upgradectl.agents.registry import STAGE_NAMES
+from upgradectl.app.cost_report import with_plots
+from upgradectl.app.templates import template_environment, tidy
 from upgradectl.models import SEVERITY_ORDER, Finding, Plan
 from upgradectl.tools.knowledge.loader import load_tool
-
-
-def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("upgradectl.prompts", ""),
-        undefined=StrictUndefined,
-        trim_blocks=False,
-        lstrip_blocks=False,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.globals["yesno"] = lambda v: "unknown" if v is None else ("yes" if v else "**no**")
-    return env
-
 
 GROUP_SEVERITIES = ("low", "info")
 GROUP_MIN = 4  # a low/info code with this many instances is shown once, with one line per instance
@@ -57,7 +43,7 @@ def render_markdown(plan: Plan) -> str:
     by_severity = [(s, _blocks([f for f in plan.findings if f.severity == s], s)) for s in SEVERITY_ORDER]
     log = sorted(plan.task_log, key=lambda r: r.stage)
     text = (
-        _environment()
+        template_environment()
         .get_template("report/plan.md.j2")
         .render(
             plan=plan,
@@ -68,9 +54,7 @@ def render_markdown(plan: Plan) -> str:
             narrative_for=lambda env: plan.narrative.get(env, ""),
         )
     )
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text.lstrip("\n")
+    return tidy(text).lstrip("\n")
 
 
 def render_json(plan: Plan) -> str:
@@ -81,8 +65,6 @@ def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
     """Write plan.md and plan.json into out_dir (created if needed); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if plan.cost:  # plots next to plan.md, linked from its cost section
-        from upgradectl.app.cost_report import with_plots
-
         plan = plan.model_copy(update={"cost": with_plots(plan.cost, out_dir)})
     md, js = out_dir / "plan.md", out_dir / "plan.json"
     md.write_text(render_markdown(plan))

@@ -1,6 +1,6 @@
 """Live progress of a plan run on a terminal: one line per stage, advanced as each agent task finishes.
 
-The graph renders nothing; `run_plan(on_update=...)` hands this module LangGraph's stream_mode="updates"
+The graph renders nothing; `app.plan.plan(on_update=...)` hands this module LangGraph's stream_mode="updates"
 chunks ({node name: state update}) and it draws them with rich on stderr. Node names say where the run
 is: `intake` (stage 1 inventory), `stageN` (stage N opens), `stageN_tasks` (one agent task of stage N
 finished: its task log record names the agent and the task, its findings are counted).

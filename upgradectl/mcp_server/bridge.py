@@ -1,19 +1,26 @@
-"""validate, cost, list_runs, approve, reject: commands other parts of upgradectl own, run in-process.
+"""validate, cost, list_runs, approve, reject: the use cases `upgradectl validate|cost|runs|approve|reject`
+run (app/gates.py, app/cost.py, app/execute.py), called in this process.
 
-Each is run through its documented command line (`upgradectl validate ... --format json`) in this process,
-so there is one implementation and its JSON output is the contract: the gates (commands/monitoring.py,
-tools/metrics/gates.py), the cost analysis (commands/cost.py, tools/cost/kpis.py) and durable runs (`runs`, `approve`,
-`reject`). A build without one of those commands answers with a tool error saying it is not available.
+Each result carries the data the command prints with `--format json`, its exit code and what it means, and
+the equivalent command line, to run by hand or in CI. Bad arguments become tool errors naming the fix.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from upgradectl.app import execute as gitops_runs
+from upgradectl.app.cost import CostRequest
+from upgradectl.app.cost import cost as analyze_cost
+from upgradectl.app.errors import UseCaseError
+from upgradectl.app.gates import GateRequest, validation_report
+from upgradectl.app.gates import validate as judge_gates
+from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import CommandResult, bound_json, clip
 from upgradectl.mcp_server.roots import confine, confine_fleet
@@ -36,53 +43,28 @@ RUN_MEANING = {
 }
 
 
-def available_commands() -> set[str]:
-    """Command names this build of the CLI has (registering them if nobody has yet)."""
-    from upgradectl.cli.app import app, register_commands
-
-    if not app.registered_commands:
-        register_commands()
-    return {info.name or info.callback.__name__.replace("_", "-") for info in app.registered_commands if info.callback}
-
-
-def run_command(args: list[str], meaning: dict[int, str], *, max_items: int = 30) -> CommandResult:
-    """Run `upgradectl ARGS` in-process; usage errors and bugs become tool errors, the rest a CommandResult."""
-    from typer.testing import CliRunner
-
-    from upgradectl.cli.app import app
-    from upgradectl.exit_codes import EXIT_INTERNAL, EXIT_USAGE, bug_summary
-
-    if args[0] not in available_commands():
-        raise ToolError(
-            f"`upgradectl {args[0]}` is not available in this build of upgradectl; update upgradectl, or use "
-            "plan / scan / explain_finding meanwhile"
-        )
-    outcome = CliRunner().invoke(app, args, catch_exceptions=True)
-    command = "upgradectl " + " ".join(_quote(a) for a in args)
-    stderr = clip(outcome.stderr.strip(), 2000)
-    if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
-        raise ToolError(
-            f"internal error in upgradectl running `{command}`: {bug_summary(outcome.exception)}. This is a bug; "
-            "the server keeps serving."
-        )
-    if outcome.exit_code == EXIT_USAGE:
-        raise ToolError(f"`{command}` rejected its arguments: {stderr or 'usage error'}")
-    if outcome.exit_code == EXIT_INTERNAL:
-        raise ToolError(f"internal error in upgradectl running `{command}`: {stderr}")
-    data, text, cut = None, "", []
-    try:
-        data, cut = bound_json(json.loads(outcome.stdout), max_items=max_items)
-    except json.JSONDecodeError:
-        text = clip(outcome.stdout.strip(), 4000)
+def command_result(
+    args: list[str], exit_code: int, meaning: dict[int, str], data: Any, notes: list[str], *, max_items: int = 30
+) -> CommandResult:
+    """A use case's outcome as the tool's result: bounded data, the exit code and its meaning, the command line."""
+    bounded, cut = bound_json(data, max_items=max_items)
     return CommandResult(
-        command=command,
-        exit_code=outcome.exit_code,
-        meaning=meaning.get(outcome.exit_code, f"exit code {outcome.exit_code}"),
-        data=data,
-        text=text,
-        errors=stderr,
+        command=_command(args),
+        exit_code=exit_code,
+        meaning=meaning.get(exit_code, f"exit code {exit_code}"),
+        data=bounded,
+        errors=clip("\n".join(notes).strip(), 2000),
         truncated=cut,
     )
+
+
+def rejected(args: list[str], exc: UseCaseError) -> ToolError:
+    """The tool error for arguments the use case refused (what the command would print, and its line)."""
+    return ToolError(f"`{_command(args)}` rejected its arguments: {exc.message}")
+
+
+def _command(args: list[str]) -> str:
+    return "upgradectl " + " ".join(_quote(a) for a in args)
 
 
 def _quote(arg: str) -> str:
@@ -94,7 +76,7 @@ def _csv(values: list[str] | None) -> str | None:
 
 
 def validate(
-    tool: Annotated[str, Field(description="karpenter, victoriametrics, flux, argocd or cilium.")],
+    tool: Annotated[str, Field(description="A product of the knowledge base, by name or alias (karpenter, vm...).")],
     fleet: Annotated[
         str, Field(description="'demo' or a fleet.yaml path; each cluster's metrics_url is read.")
     ] = "demo",
@@ -126,7 +108,15 @@ def validate(
         args = ["validate", "--tool", tool, "--fleet", fleet, "--format", "json", *_opt("--clusters", _csv(clusters))]
         args += [*_opt("--baseline", baseline), *_opt("--version", version), *_opt("--metrics-url", metrics_url)]
         args += _opt("--at", at)
-        return run_command(args, GATE_MEANING)
+        wanted = GateRequest(
+            tool=tool, fleet=fleet, clusters=list(clusters or []), metrics_url=metrics_url, at=at,
+            baseline=Path(baseline) if baseline else None, version=version,
+        )  # fmt: skip
+        try:
+            outcome = judge_gates(wanted)
+        except UseCaseError as exc:
+            raise rejected(args, exc) from None
+        return command_result(args, outcome.exit_code, GATE_MEANING, validation_report(wanted, outcome), [])
 
 
 def cost(
@@ -157,7 +147,14 @@ def cost(
             *_opt("--cluster", _csv(clusters)),
             *_opt("--prices", prices),
         ]
-        return run_command(args, COST_MEANING, max_items=15)
+        try:
+            outcome = analyze_cost(CostRequest(fleet=fleet, clusters=list(clusters or []),
+                                               prices=Path(prices) if prices else None))  # fmt: skip
+        except UseCaseError as exc:
+            raise rejected(args, exc) from None
+        notes = [f"incomplete: {line}" for line in outcome.unreachable]
+        notes += [f"checker violation: {violation}" for violation in outcome.violations]
+        return command_result(args, outcome.exit_code, COST_MEANING, outcome.data(), notes, max_items=15)
 
 
 StateDir = Annotated[
@@ -185,7 +182,12 @@ def list_runs(state_dir: StateDir = None, checkpoint: Checkpoint = None) -> Comm
     rollout stands. Returns the `upgradectl runs --format json` rows.
     """
     with tool_call("list_runs"):
-        return run_command(["runs", "--format", "json", *_store(state_dir, checkpoint)], GENERIC_MEANING)
+        args = ["runs", "--format", "json", *_store(state_dir, checkpoint)]
+        try:
+            rows = gitops_runs.list_runs(_path(state_dir), checkpoint)
+        except UseCaseError as exc:
+            raise rejected(args, exc) from None
+        return command_result(args, EXIT_OK, GENERIC_MEANING, rows, [])
 
 
 def approve(
@@ -210,7 +212,7 @@ def approve(
             "json",
             *_store(state_dir, checkpoint),
         ]
-        return run_command(args, RUN_MEANING)
+        return _answer(args, run_id, gitops_runs.Decision(True, by, note), state_dir, checkpoint)
 
 
 def reject(
@@ -223,7 +225,24 @@ def reject(
     """
     with tool_call("reject"):
         args = ["reject", run_id, "--by", by, *_opt("--note", note), "--format", "json", *_store(state_dir, checkpoint)]
-        return run_command(args, RUN_MEANING)
+        return _answer(args, run_id, gitops_runs.Decision(False, by, note), state_dir, checkpoint)
+
+
+def _answer(
+    args: list[str], run_id: str, decision: gitops_runs.Decision, state_dir: str | None, checkpoint: str | None
+) -> CommandResult:
+    """Approve or reject, continuing the run here; what it reports on the way becomes the result's notes."""
+    said: list[str] = []
+    try:
+        outcome = gitops_runs.approve(run_id, decision, said.append, _path(state_dir), checkpoint)
+    except UseCaseError as exc:
+        raise rejected(args, exc) from None
+    code = EXIT_OK if outcome.exit_code == EXIT_REJECTED and not decision.approved else outcome.exit_code
+    return command_result(args, code, RUN_MEANING, outcome.report, said)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _opt(flag: str, value: str | None) -> list[str]:

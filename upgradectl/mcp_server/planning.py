@@ -1,6 +1,6 @@
-"""The plan, plan_findings and explain_finding tools: the same request parser, fleet loader and plan graph as
-`upgradectl plan`, with results cut down for a model and plans kept for the session so they can be looked
-into again without re-running."""
+"""The plan, plan_findings and explain_finding tools: the plan use case `upgradectl plan` runs (app/plan.py),
+with results cut down for a model and plans kept for the session so they can be looked into again without
+re-running."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from typing import Annotated
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, ValidationError
 
+from upgradectl.app.plan import PlanOutcome, PlanRequest
+from upgradectl.app.plan import plan as plan_upgrade
+from upgradectl.app.report import write_plan
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import (
     MAX_LIMIT,
@@ -29,7 +32,9 @@ from upgradectl.mcp_server.results import (
 )
 from upgradectl.mcp_server.roots import confine, confine_fleet
 from upgradectl.models import SEVERITY_ORDER, Environment, Finding, Plan, Severity, Trigger
+from upgradectl.tools.knowledge.loader import products
 from upgradectl.tools.textfiles import schema_problems
+from upgradectl.tools.verify.commands import CommandParser
 
 KEPT_PLANS = 8  # plans remembered per server process, most recent first out last
 MAX_CLUSTERS_SHOWN = 50
@@ -136,10 +141,11 @@ def findings_page(
     )
 
 
-def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, files: list[str]) -> PlanResult:
+def summarise(
+    outcome: PlanOutcome, fail_on: Severity, plan_id: str, page: FindingsPage, files: list[str]
+) -> PlanResult:
     """The plan as a model should first see it: decision, path, rollout, counts and one page of findings."""
-    from upgradectl.cli.commands.plan import exit_code
-
+    plan = outcome.plan
     versions = [
         ClusterVersionBrief(
             cluster=v.cluster,
@@ -163,7 +169,7 @@ def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, f
         incomplete=plan.incomplete,
         fail_on=fail_on,
         blockers=len(plan.findings_at_or_above(fail_on)),
-        exit_code=exit_code(plan, fail_on),
+        exit_code=outcome.exit_code,
         versions=versions[:MAX_CLUSTERS_SHOWN],
         versions_note=(
             f"{len(versions)} clusters, first {MAX_CLUSTERS_SHOWN} shown; plan.json has them all"
@@ -218,8 +224,9 @@ def summarise(plan: Plan, plan_id: str, fail_on: Severity, page: FindingsPage, f
 class PlanTools:
     """plan, plan_findings and explain_finding, sharing this session's PlanStore."""
 
-    def __init__(self) -> None:
+    def __init__(self, command_parser: CommandParser | None = None) -> None:
         self.store = PlanStore()
+        self.command_parser = command_parser  # the CLI's, handed over by `upgradectl mcp`: plans are verified with it
 
     def plan(
         self,
@@ -234,7 +241,8 @@ class PlanTools:
         tool: Annotated[
             str | None,
             Field(
-                description="karpenter, victoriametrics, flux, argocd or cilium (aliases: vm, argo cd, fluxcd); "
+                description="A product of upgradectl's knowledge base, by name or alias (karpenter, victoriametrics, "
+                "flux, argocd, cilium; vm, argo cd, fluxcd); "
                 "overrides the text."
             ),
         ] = None,
@@ -271,7 +279,8 @@ class PlanTools:
     ) -> PlanResult:
         """Plan a safe, staged upgrade of one tool across a Kubernetes fleet, offline and read-only.
 
-        Use this first for any Karpenter, VictoriaMetrics, Flux, Argo CD or Cilium upgrade question: it reads
+        Use this first for any upgrade question about a product it knows (Karpenter, VictoriaMetrics, Flux,
+        Argo CD, Cilium and any product added to its knowledge base): it reads
         each cluster (recorded snapshot or kube context), the GitOps repo and Terraform, and runs the
         six-stage workflow with five specialist agents (deterministic playbooks, no LLM inside). It returns
         the current and target version per cluster, the upgrade path hop by hop, the decision (track, risk,
@@ -280,37 +289,32 @@ class PlanTools:
         Keep the returned plan_id to page findings (plan_findings) or explain a code (explain_finding)
         without re-running. Takes a few seconds on the demo fleet. Nothing is changed anywhere.
         """
-        from upgradectl.agents.request import parse_request
-        from upgradectl.app.report import write_plan
-        from upgradectl.cli.argv import parse_upgradectl
-        from upgradectl.graph.run import run_plan
-        from upgradectl.tools.cluster.fleet import default_live_opener, load_fleet
-
         with tool_call("plan"):
             if not request and not tool:
                 raise ToolError(
                     "say what to upgrade: pass request (words) or tool (karpenter, victoriametrics, "
                     "flux, argocd, cilium)"
                 )
-            fleet = confine_fleet(fleet)
             out = confine(out_dir, "out_dir") if out_dir else None
-            loaded = load_fleet(fleet, live_opener=default_live_opener)
-            upgrade = parse_request(
-                request,
-                tool=tool,
-                to=to,
-                trigger=trigger,
-                clusters=clusters,
-                environments=list(environments) if environments else None,
-                known_clusters=list(loaded.clusters),
+            outcome = plan_upgrade(
+                PlanRequest(
+                    text=request,
+                    tool=tool,
+                    to=to,
+                    clusters=clusters,
+                    environments=list(environments) if environments else None,
+                    trigger=trigger,
+                    fleet=confine_fleet(fleet),
+                    fail_on=fail_on,
+                ),
+                command_parser=self.command_parser,
             )
-            result = run_plan(upgrade, loaded, fleet, command_parser=parse_upgradectl)
-            plan_id = self.store.add(result)
-            files = [str(p) for p in write_plan(result, out)] if out else []
+            files = [str(p) for p in write_plan(outcome.plan, out)] if out else []
+            plan_id = self.store.add(outcome.plan)
             page = findings_page(
-                result.findings, severity=severity, cluster=cluster, code=code, limit=limit, plan_id=plan_id
+                outcome.plan.findings, severity=severity, cluster=cluster, code=code, limit=limit, plan_id=plan_id
             )
-            return summarise(result, plan_id, fail_on, page, files)
+            return summarise(outcome, fail_on, plan_id, page, files)
 
     def plan_findings(
         self,
@@ -386,10 +390,7 @@ class PlanTools:
 
 
 def _knowledge_entry(code: str) -> ExplainResult:
-    from upgradectl.tools.knowledge.loader import available_tools, load_tool
-
-    for tool in available_tools():
-        k = load_tool(tool)
+    for k in products():
         for change in k.breaking_changes:
             if change.id == code:
                 detector = change.detector
@@ -445,9 +446,7 @@ def _instance(finding: Finding) -> FindingInstance:
 
 
 def _unknown_code_message(code: str, had_plan: bool) -> str:
-    from upgradectl.tools.knowledge.loader import available_tools, load_tool
-
-    known = [c.id for t in available_tools() for c in load_tool(t).breaking_changes]
+    known = [change.id for k in products() for change in k.breaking_changes]
     close = difflib.get_close_matches(code, known, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     where = (

@@ -69,6 +69,7 @@ def confine_fleet(value: str, argument: str = "fleet") -> str:
     before any cluster is opened."""
     if value == "demo":
         return value
+    # the fleet loader (kubernetes client): only for fleet files
     from upgradectl.tools.cluster.fleet import read_fleet_spec
 
     path = confine(value, argument)

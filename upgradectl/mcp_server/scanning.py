@@ -1,4 +1,4 @@
-"""The scan tool: `upgradectl scan` (tools/analysis/scanner.py via commands.scan.run_scan), results bounded."""
+"""The scan tool: the scan use case `upgradectl scan` runs (app/scan.py), results bounded."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from upgradectl.app.scan import ScanRequest
+from upgradectl.app.scan import scan as run_scan
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.planning import Limit
 from upgradectl.mcp_server.results import ScanResult, ScanUsage, clip
@@ -48,15 +50,16 @@ def scan(
     1 a manifest, cluster or release could not be read, 2 deprecated, 3 removed or still stored, 4 replacement
     not served yet) and up to `limit` usages, worst first. Paths must lie under the server's roots.
     """
-    from upgradectl.cli.commands.scan import run_scan
-
     with tool_call("scan"):
         if not fleet and not manifests:
             raise ToolError("nothing to scan: pass fleet ('demo' or a fleet.yaml path) and/or manifests (directories)")
         if helm and not fleet:
             raise ToolError("helm=true reads Helm release secrets from clusters: pass fleet too")
-        paths = [confine(m, "manifests") for m in manifests or []]
-        report = run_scan(target, paths, confine_fleet(fleet) if fleet else None, clusters, helm)
+        wanted = ScanRequest(
+            target=target, manifests=[confine(m, "manifests") for m in manifests or []],
+            fleet=confine_fleet(fleet) if fleet else None, clusters=clusters, helm=helm,
+        )  # fmt: skip
+        report = run_scan(wanted)
         rows = sorted(report.usages, key=lambda u: (-EXIT_FOR_STATUS[u.status], u.rule.component, u.location))
         matching = [
             u for u in rows if (status is None or u.status == status) and (cluster is None or u.cluster == cluster)

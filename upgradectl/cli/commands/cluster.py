@@ -3,6 +3,7 @@ read-only Kubernetes API on loopback)."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import time
@@ -63,6 +64,7 @@ def snapshot(
     ConfigMaps, CRDs with storedVersions and every custom resource. Secrets: only Helm release records,
     with credential-looking values redacted; no other Secret is ever read.
     """
+    # the kubernetes client and every product's knowledge: loaded when a recording starts, so --help stays fast
     from upgradectl.tools.cluster.live import LiveCluster
     from upgradectl.tools.cluster.recorder import SnapshotExists, record_snapshot
     from upgradectl.tools.cluster.sources import SourceError
@@ -110,8 +112,7 @@ def serve_snapshot(
     Discovery, list and get for core and custom resources (label and field selectors, limit/continue).
     Anything that would change something (POST, PUT, PATCH, DELETE) gets 405. Ctrl-C stops it.
     """
-    import logging
-
+    # the snapshot server: loaded when serving, so --help stays fast
     from upgradectl.tools.cluster.snapshot_api import SnapshotAPI
     from upgradectl.tools.cluster.snapshot_server import kubeconfig_for, make_server, server_url, write_kubeconfig
     from upgradectl.tools.cluster.sources import SourceError

@@ -8,13 +8,8 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import err, fail
-from upgradectl.exit_codes import EXIT_INCOMPLETE, EXIT_OK
-
-
-def _region_of(source, fallback: str) -> str:
-    meta = getattr(source, "meta", {}) or {}
-    return fallback or str(meta.get("region") or "")
 
 
 def cost(
@@ -46,85 +41,37 @@ def cost(
     """Measure cost per pod-hour, spot share, bin-packing efficiency and scale-up time, and project what
     consolidating the Karpenter nodes onto the cheapest allowed instance types would save (with the
     lower bound it is measured against). With --before/--after: the KPI deltas of an upgrade."""
-    from upgradectl.app.cost_report import (
-        render_comparison_markdown,
-        render_cost_json,
-        render_cost_markdown,
-        with_plots,
-        write_cost,
-    )
-    from upgradectl.tools.cluster.fleet import FleetError, load_fleet, unknown_clusters_message
-    from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
-    from upgradectl.tools.cost.kpis import analyze_cluster, compare
-    from upgradectl.tools.cost.prices import PriceError, load_prices
+    # the cost analysis loads numpy and scipy: imported when it runs, so --help stays fast
+    from upgradectl.app.cost import CostRequest
+    from upgradectl.app.cost import cost as analyze_cost
+    from upgradectl.app.cost_report import render_comparison_markdown, render_cost_json, render_cost_markdown
 
     if output_format not in ("md", "json"):
         raise fail(f"--format {output_format!r} is not one of md, json")
-    if bool(before) != bool(after):
-        raise fail("--before and --after go together: pass both snapshot directories")
+    wanted = CostRequest(
+        fleet=fleet, clusters=[c.strip() for c in cluster.split(",") if c.strip()] if cluster else [], prices=prices,
+        out=out, before=before, after=after, region=region,
+    )  # fmt: skip
     try:
-        table = load_prices(prices)
-    except PriceError as exc:
-        raise fail(str(exc)) from None
-
-    if before and after:
-        try:
-            sources = [SnapshotCluster(before), SnapshotCluster(after)]
-        except SourceError as exc:
-            raise fail(str(exc)) from None
-        try:
-            reports = [
-                analyze_cluster(s, table, _region_of(s, region), str(s.meta.get("provider", ""))) for s in sources
-            ]
-        except SourceError as exc:
-            raise fail(str(exc)) from None
-        comparison = compare(*reports)
-        if output_format == "json":
-            text = comparison.model_dump_json(indent=2)
-        else:
-            text = render_comparison_markdown(comparison)
-        if out:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "cost-compare.md").write_text(render_comparison_markdown(comparison))
-            (out / "cost-compare.json").write_text(comparison.model_dump_json(indent=2) + "\n")
-            err.print(f"wrote {out / 'cost-compare.md'}, {out / 'cost-compare.json'}", highlight=False)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        incomplete = any(r.incomplete for r in reports)
-        raise typer.Exit(EXIT_INCOMPLETE if incomplete else EXIT_OK)
-
-    try:
-        loaded = load_fleet(fleet)
-    except FleetError as exc:
-        raise fail(str(exc)) from None
-    wanted = [c.strip() for c in cluster.split(",") if c.strip()] if cluster else list(loaded.clusters)
-    unknown = [c for c in wanted if c not in loaded.clusters]
-    if unknown:
-        raise fail(unknown_clusters_message(unknown, loaded.clusters))
-    reports = []
-    unreachable = []
-    for name in wanted:
-        entry = loaded.clusters[name]
-        if entry.source is None:
-            unreachable.append(f"{name}: {entry.error}")
-            continue
-        try:
-            reports.append(analyze_cluster(entry.source, table, _region_of(entry.source, entry.entry.region),
-                                           entry.entry.provider))
-        except SourceError as exc:  # a snapshot file that does not read: this cluster is incomplete
-            unreachable.append(f"{name}: {exc}")
-    if out:
-        reports = with_plots(reports, out)
-        written = write_cost(reports, loaded.name, out)
-        err.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
-    text = render_cost_json(reports) if output_format == "json" else render_cost_markdown(reports, loaded.name)
+        outcome = analyze_cost(wanted)
+    except UseCaseError as exc:
+        raise fail(exc.message, exc.exit_code) from None
+    if outcome.comparison is not None and output_format == "json":
+        text = outcome.comparison.model_dump_json(indent=2)
+    elif outcome.comparison is not None:
+        text = render_comparison_markdown(outcome.comparison)
+    elif output_format == "json":
+        text = render_cost_json(outcome.reports)
+    else:
+        text = render_cost_markdown(outcome.reports, outcome.fleet)
+    if outcome.files:
+        err.print(f"wrote {', '.join(str(p) for p in outcome.files)}", highlight=False)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    for line in unreachable:
+    for line in outcome.unreachable:
         err.print(f"incomplete: {line}", highlight=False, markup=False)
-    violations = [v for r in reports if r.consolidation for v in r.consolidation.violations]
-    for v in violations:
-        err.print(f"checker violation: {v}", highlight=False, markup=False)
-    incomplete = unreachable or violations or any(r.incomplete for r in reports)
-    raise typer.Exit(EXIT_INCOMPLETE if incomplete else EXIT_OK)
+    for violation in outcome.violations:
+        err.print(f"checker violation: {violation}", highlight=False, markup=False)
+    raise typer.Exit(outcome.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.cli.argv import command_parser
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_OK
 
@@ -18,6 +19,7 @@ AGENT_FILE = "tool-upgrade-workflow.md"
 
 
 def mcp(
+    ctx: typer.Context,
     http: Annotated[
         int | None,
         typer.Option(
@@ -51,11 +53,11 @@ def mcp(
     Stdio by default (stdout is the protocol, so there is no --format). Add it to Claude Code with:
     claude mcp add upgradectl -- upgradectl mcp
     """
-    try:
+    try:  # the MCP SDK loads only for `upgradectl mcp`; starting the server is all the CLI does with it
         from upgradectl.mcp_server.server import serve
     except ImportError as exc:
         raise fail(f"the MCP server needs the `mcp` package ({exc}); install it with: pip install 'mcp>=2'") from None
-    from upgradectl.mcp_server.roots import configure
+    from upgradectl.mcp_server.roots import configure  # with the server: only when `mcp` runs
 
     try:
         roots = configure(root)
@@ -64,7 +66,7 @@ def mcp(
     if http is not None:
         err.print(f"upgradectl MCP server on http://127.0.0.1:{http}/mcp (Ctrl-C stops it); roots: "
                   f"{', '.join(map(str, roots))}")
-    serve(allow_approve=allow_approve, http_port=http, roots=roots)
+    serve(allow_approve=allow_approve, http_port=http, roots=roots, command_parser=command_parser(ctx))
 
 
 def agent_source() -> Path:

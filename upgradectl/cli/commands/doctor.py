@@ -28,7 +28,7 @@ def doctor(
     Exit 0 when every required check passes (warnings are optional extras), 3 when something required is
     missing, 2 on a usage error.
     """
-    from upgradectl.app.doctor import diagnose
+    from upgradectl.app.doctor import diagnose  # the probes (HTTP, Terraform parser): loaded when a check runs
 
     if output_format not in ("text", "json"):
         raise fail(f"--format {output_format!r} is not one of text, json")

@@ -13,11 +13,14 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.app.errors import UseCaseError
+from upgradectl.cli.argv import command_parser
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_OK
 
 
 def eval_command(
+    ctx: typer.Context,
     scenario: Annotated[
         str,
         typer.Option(
@@ -53,70 +56,39 @@ def eval_command(
     ] = False,
 ) -> None:
     """Run the eval scenarios, score every plan, print the table; exit 1 when a suite threshold is missed."""
-    from upgradectl.evals import suite as eval_suite
+    # the eval use case loads the planner (agents, langgraph): imported when it runs, so --help stays fast
+    from upgradectl.app.eval import EvalRequest, evaluate
+    from upgradectl.evals.replay import REPLAY_FILE
     from upgradectl.evals.report import render
-    from upgradectl.evals.results import LLM_MODES
-    from upgradectl.evals.runner import RunOptions, default_jobs
-    from upgradectl.evals.scenario import ScenarioError, schema
+    from upgradectl.evals.scenario import schema
 
     if show_schema:
         print(json.dumps(schema(), indent=2))
         raise typer.Exit(EXIT_OK)
     if output_format not in ("table", "json"):
         raise fail(f"--format {output_format!r} is not one of table, json")
-    if llm not in LLM_MODES:
-        raise fail(f"--llm {llm!r} is not one of {', '.join(LLM_MODES)}")
-    if record and llm != "live":
-        raise fail("--record writes replay files from real model turns: use it with --llm live")
-    if model and llm != "live":
-        raise fail("--model chooses the live model; replay uses the model each scenario was recorded with")
-    if llm == "live":
-        from upgradectl.settings import api_key_configured
+    wanted = EvalRequest(scenario=scenario, llm=llm, record=record, jobs=jobs, suite=suite, model=model, out=out)
 
-        if not api_key_configured():
-            raise fail("--llm live needs ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN); offline, use --llm off or replay")
-    file = eval_suite.suite_file(suite)
-    try:
-        chosen = eval_suite.select(file, scenario)
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
-    if llm == "replay":
-        chosen = _recorded(chosen)
-    workers = jobs or default_jobs()
-    options = RunOptions(llm=llm, record=record, model=model, plans_dir=out / "plans" if out else None)  # type: ignore[arg-type]
-    err.print(f"running {len(chosen)} scenario(s) on {min(workers, len(chosen))} worker(s), llm {llm}", highlight=False)
+    def starting(count: int, workers: int, skipped: list[str]) -> None:
+        if skipped:
+            names = ", ".join(skipped)
+            err.print(f"skipping {len(skipped)} scenario(s) without {REPLAY_FILE}: {names}", highlight=False)
+        err.print(f"running {count} scenario(s) on {workers} worker(s), llm {llm}", highlight=False)
 
     def progress(result) -> None:
         state = "error" if result.error else "pass" if result.passed else "FAIL"
         err.print(f"  {result.id}: {state} ({result.seconds:.1f}s)", highlight=False, markup=False)
 
     try:
-        result = eval_suite.run(file, chosen, options, workers, progress)
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
-    report = result.model_dump_json(indent=2)
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(report + "\n")
+        outcome = evaluate(wanted, on_start=starting, progress=progress, command_parser=command_parser(ctx))
+    except UseCaseError as exc:
+        raise fail(exc.message, exc.exit_code) from None
+    result = outcome.result
+    if outcome.files:
         err.print(f"wrote {out / 'results.json'} and {out / 'plans'}/", highlight=False)
+    report = result.model_dump_json(indent=2)
     sys.stdout.write(report + "\n" if output_format == "json" else render(result))
     raise typer.Exit(EXIT_OK if result.passed else EXIT_BLOCKERS)
-
-
-def _recorded(scenarios: list) -> list:
-    """Replay runs the scenarios that have recorded model turns; the others are named on stderr."""
-    from upgradectl.evals.replay import REPLAY_FILE
-
-    recorded = [s for s in scenarios if (s.folder / REPLAY_FILE).is_file()]
-    missing = [s.id for s in scenarios if s not in recorded]
-    if not recorded:
-        raise fail(
-            f"none of the {len(scenarios)} chosen scenario(s) has recorded model turns ({REPLAY_FILE}); record them "
-            "with `upgradectl eval --llm live --record --scenario ID` (needs ANTHROPIC_API_KEY)"
-        )
-    if missing:
-        err.print(f"skipping {len(missing)} scenario(s) without {REPLAY_FILE}: {', '.join(missing)}", highlight=False)
-    return recorded
 
 
 def register(app: typer.Typer) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
+from upgradectl.app.gates import summary_counts
 from upgradectl.models import Gate
 from upgradectl.tools.metrics.gates import fmt, pct, utc
 
@@ -16,11 +16,6 @@ def rule(gate: Gate) -> str:
     if gate.relative_to_baseline:
         return f"change {gate.comparison} {pct(gate.threshold)}"
     return f"{gate.comparison} {fmt(gate.threshold)}"
-
-
-def summary_counts(gates: list[Gate]) -> dict[str, int]:
-    counts = Counter(g.result or "recorded" for g in gates)
-    return {key: counts.get(key, 0) for key in ("pass", "fail", "inconclusive", "recorded") if counts.get(key)}
 
 
 def render_table(tool: str, mode: str, at: float, clusters: list[tuple[Any, list[Gate]]]) -> str:

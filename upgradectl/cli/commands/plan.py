@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from upgradectl.app.errors import UseCaseError
+from upgradectl.cli.argv import command_parser
 from upgradectl.cli.output import err, fail, usable_out_dir, write_failed
-from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK
+from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_OK
 from upgradectl.models import SEVERITY_ORDER, Plan
 
 
-def exit_code(plan: Plan, fail_on: str) -> int:
-    """1 when a finding at or above fail_on exists, else 3 when incomplete, else 5 when the model failed
-    (LLM mode; the plan holds the playbook findings), else 0."""
-    if plan.findings_at_or_above(fail_on):  # type: ignore[arg-type]
-        return EXIT_BLOCKERS
-    if plan.incomplete:
-        return EXIT_INCOMPLETE
-    if plan.llm.degraded:
-        return EXIT_LLM_DEGRADED
-    return EXIT_OK
-
-
 def plan(
+    ctx: typer.Context,
     request: Annotated[
         str,
         typer.Argument(
@@ -45,7 +35,8 @@ def plan(
     tool: Annotated[
         str | None,
         typer.Option(
-            "--tool", help="Tool to upgrade: karpenter, victoriametrics, flux, argocd, cilium (aliases accepted)."
+            "--tool", help="Tool to upgrade, by name or alias: any product of the knowledge base (karpenter, "
+            "victoriametrics, flux, argocd, cilium, ...; aliases such as vm or 'argo cd')."
         ),
     ] = None,
     to: Annotated[
@@ -132,81 +123,59 @@ def plan(
 
     The release's values are checked against the target chart itself (keys it no longer has, schema and documented
     options); the finished plan is proven consistent by the plan verifier (see `upgradectl verify-plan`)."""
-    from upgradectl.agents.inventory import PlanningError
-    from upgradectl.agents.request import RequestError
+    # the plan use case loads the agents and langgraph: imported when a plan runs, so --help stays fast
+    from upgradectl.app.plan import PlanRequest
+    from upgradectl.app.plan import plan as plan_upgrade
     from upgradectl.app.report import render_json, render_markdown, write_plan
-    from upgradectl.cli.argv import parse_upgradectl
-    from upgradectl.cli.commands.llm_mode import open_llm_session, parse_request_with_model, report_llm
     from upgradectl.cli.progress import plan_progress
-    from upgradectl.graph.run import run_plan
-    from upgradectl.tools.cluster.fleet import FleetError, context_fleet, load_fleet, repo_fleet
-    from upgradectl.tools.knowledge.loader import KnowledgeError
 
     if output_format not in ("md", "json"):
         raise fail(f"--format {output_format!r} is not one of md, json")
     if fail_on not in SEVERITY_ORDER:
         raise fail(f"--fail-on {fail_on!r} is not one of {', '.join(SEVERITY_ORDER)}")
+    if llm not in ("off", "auto", "on"):
+        raise fail(f"--llm {llm!r} is not one of off, auto, on")
     if not request and not tool:
         raise fail('say what to upgrade: upgradectl plan "Karpenter needs upgrade ..." or --tool karpenter')
     if context is not None and fleet != "demo":
         raise fail("--context plans one live cluster and does not combine with --fleet; to mix, name the context in "
                    "the fleet file (clusters: - name: ..., environment: ..., context: ...)")
-    if repo is not None and (fleet != "demo" or context is not None):
-        raise fail("--repo plans from a repository without a fleet file and does not combine with --fleet or "
-                   "--context; to mix, name the repository in the fleet file (gitops: {path: ...}) and give the "
-                   "Git-only clusters gitops_path")
     if out is not None:
         usable_out_dir(out)
-    environments = [e.strip() for e in env.split(",") if e.strip()] if env else []
+    environments = _split(env)
     if context is not None and len(environments) > 1:
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
-    loaded = None
-    fleet_ref = f"context {context}" if context is not None else f"repo:{Path(repo).resolve()}" if repo else fleet
-    session = open_llm_session(llm, model, run_log, out)
+    wanted = PlanRequest(
+        text=request, tool=tool, to=to, clusters=_split(clusters) or None, environments=environments or None,
+        trigger=trigger, fleet=fleet, context=context, kubeconfig=kubeconfig, repo=repo, kubernetes=kubernetes,
+        llm=llm, model=model, run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir,
+        fetch_charts=fetch_charts,
+    )  # fmt: skip
     try:
-        if context is not None:
-            loaded = context_fleet(context, kubeconfig or "", environments[0] if environments else "prod")
-        elif repo is not None:
-            loaded = repo_fleet(repo, kubernetes or "", environments[0] if len(environments) == 1 else "")
-        else:
-            loaded = load_fleet(fleet, live_opener=partial(_open_context, kubeconfig=kubeconfig),
-                                kubernetes=kubernetes or "")  # fmt: skip
-        upgrade = parse_request_with_model(
-            session,
-            request,
-            tool=tool,
-            to=to,
-            trigger=trigger,
-            # with --context the one cluster is the scope: words like "on staging" do not narrow it away
-            clusters=[c.strip() for c in clusters.split(",") if c.strip()] if clusters
-            else list(loaded.clusters) if context is not None else None,
-            environments=[e.strip() for e in env.split(",") if e.strip()] if env else None,
-            known_clusters=list(loaded.clusters),
-        )
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
-            result = run_plan(upgrade, loaded, fleet_ref, llm=session, on_update=on_update,
-                              charts=chart_store(charts_dir, fetch_charts), command_parser=parse_upgradectl)
-    except PlanningError as exc:
-        unread = [c for c in loaded.clusters.values() if c.unreachable] if loaded else []
-        for cluster in unread:
-            err.print(f"{cluster.info.name} could not be read: {cluster.error}", highlight=False, markup=False)
-        if unread:
-            message = f"{exc}\nno plan: {len(unread)} cluster(s) could not be read (see above)"
-            raise fail(message, EXIT_INCOMPLETE) from None
-        raise fail(str(exc)) from None
-    except (RequestError, FleetError, KnowledgeError) as exc:
-        raise fail(str(exc)) from None
-    report_llm(result, session)
-    text = render_json(result) if output_format == "json" else render_markdown(result)
+            outcome = plan_upgrade(wanted, on_update=on_update, command_parser=command_parser(ctx))
+    except UseCaseError as exc:
+        for line in exc.details:
+            err.print(line, highlight=False, markup=False)
+        raise fail(exc.message, exc.exit_code) from None
+    for warning in outcome.warnings:
+        err.print(f"warning: {warning}", highlight=False, markup=False)
+    report_llm(outcome.plan, outcome.run_log)
+    text = render_json(outcome.plan) if output_format == "json" else render_markdown(outcome.plan)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()  # the plan is out before anything else can fail
     if out:
         try:
-            written = write_plan(result, out)
+            written = write_plan(outcome.plan, out)
         except OSError as exc:
             raise write_failed(out, exc) from None
         err.print(f"wrote {', '.join(str(p) for p in written)}")
-    raise typer.Exit(exit_code(result, fail_on))
+    raise typer.Exit(outcome.exit_code)
+
+
+def _split(value: str | None) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']."""
+    return [item.strip() for item in value.split(",") if item.strip()] if value else []
 
 
 ChartsDirOpt = Annotated[
@@ -225,7 +194,7 @@ FetchChartsOpt = Annotated[
 
 def chart_store(charts_dir: Path | None, fetch: bool):
     """The chart store of a run: --charts-dir, then the cache under the state directory, then the network."""
-    from upgradectl.graph.run import default_chart_store
+    from upgradectl.tools.charts.store import default_chart_store  # httpx and the chart readers: when one runs
 
     if charts_dir is not None and not charts_dir.is_dir():
         raise fail(f"--charts-dir {charts_dir}: not a directory")
@@ -233,6 +202,7 @@ def chart_store(charts_dir: Path | None, fetch: bool):
 
 
 def verify_plan_command(
+    ctx: typer.Context,
     plan_file: Annotated[Path, typer.Argument(help="plan.json written by `upgradectl plan --format json` (or --out).")],
     fleet: Annotated[
         str | None,
@@ -250,7 +220,7 @@ def verify_plan_command(
     accepted by the target chart, and migrated manifests validate for the Kubernetes version they run on.
 
     Exit 0: consistent; 1: violations (each names the stage and step); 2: the plan or fleet cannot be read."""
-    from upgradectl.cli.argv import parse_upgradectl
+    # the verifier loads the knowledge base and chart checks: imported when verify-plan runs, so --help stays fast
     from upgradectl.graph.verify import check_plan, load_plan_file
     from upgradectl.tools.cluster.fleet import FleetError, load_fleet
 
@@ -268,7 +238,7 @@ def verify_plan_command(
         except FleetError as exc:
             raise fail(f"{exc}\n(the plan was made for --fleet {plan.fleet}; pass --fleet to name where it is now)") \
                 from None
-    verification = check_plan(plan, loaded, chart_store(charts_dir, fetch_charts), parse_upgradectl)
+    verification = check_plan(plan, loaded, chart_store(charts_dir, fetch_charts), command_parser(ctx))
     if output_format == "json":
         sys.stdout.write(verification.model_dump_json(indent=2) + "\n")
     else:
@@ -282,20 +252,34 @@ def verify_plan_command(
     raise typer.Exit(EXIT_OK if verification.ok else EXIT_BLOCKERS)
 
 
-def _open_context(entry, kubeconfig: str | None):
-    """Open a fleet entry's kube context live; --kubeconfig applies when the entry names none."""
-    from upgradectl.tools.cluster.fleet import default_live_opener
 
-    if kubeconfig and not entry.kubeconfig:
-        entry = entry.model_copy(update={"kubeconfig": kubeconfig})
-    return default_live_opener(entry)
+
+def report_llm(plan: Plan, run_log: Path | None) -> None:
+    """Tell stderr how the model did (nothing when it was off)."""
+    info = plan.llm
+    if info.mode == "off":
+        return
+    cost = f", ~${info.cost_usd:.4f}" if info.cost_usd is not None else ""
+    prompt = info.input_tokens + info.cache_creation_input_tokens + info.cache_read_input_tokens
+    err.print(
+        f"model {info.model}: {info.calls} call(s), {prompt} input / {info.output_tokens} output tokens{cost}; "
+        f"findings added {info.findings_accepted}, dropped {info.findings_dropped}",
+        highlight=False,
+        markup=False,
+    )
+    if info.degraded:
+        err.print(
+            f"warning: the model failed ({info.error}); the plan holds the playbook findings only where it did not run",
+            highlight=False,
+            markup=False,
+        )
+    if run_log:
+        err.print(f"run log: {run_log}", highlight=False, markup=False)
 
 
 def schema() -> None:
     """Print the JSON schema of the Plan that `plan --format json` emits."""
     print(json.dumps(Plan.model_json_schema(), indent=2))
-
-
 
 
 def register(app: typer.Typer) -> None:

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import fail
 from upgradectl.exit_codes import SCAN_BAD_INPUT
-from upgradectl.tools.analysis.scanner import (
-    EXIT_FOR_STATUS,
-    ScanError,
-    Scanner,
-    ScanReport,
-    parse_targets,
-    pluto_rules,
-)
+from upgradectl.plain_table import table_lines
+from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS, ScanReport
 
 
 def _usage(message: str) -> typer.Exit:
@@ -70,66 +64,23 @@ def scan(
     including a manifest, cluster or Helm release that could not be read (named in a note; the worst code
     wins). 70 is an internal error (a bug), as for every command.
     """
-    from upgradectl.tools.cluster.fleet import FleetError
+    # the scanner loads every product's knowledge: imported when a scan runs, so --help stays fast
+    from upgradectl.app.scan import ScanRequest
+    from upgradectl.app.scan import scan as run_scan
 
     if output_format not in ("text", "json", "markdown"):
         raise _usage(f"--format {output_format!r} is not one of text, json, markdown")
-    if not manifests and not fleet:
-        raise _usage("nothing to scan: pass --manifests DIR and/or --fleet FLEET")
-    if helm and not fleet:
-        raise _usage("--helm reads Helm release secrets from clusters: add --fleet")
+    wanted = ScanRequest(
+        target=target, manifests=list(manifests or []), fleet=fleet,
+        clusters=[c.strip() for c in cluster.split(",")] if cluster else None, helm=helm,
+        additional_versions=additional_versions,
+    )  # fmt: skip
     try:
-        report = run_scan(
-            target, manifests, fleet, [c.strip() for c in cluster.split(",")] if cluster else None, helm,
-            additional_versions,
-        )  # fmt: skip
-    except (ScanError, FleetError) as exc:
-        raise _usage(str(exc)) from None
+        report = run_scan(wanted)
+    except UseCaseError as exc:
+        raise _usage(exc.message) from None
     _print(report, output_format)
     raise typer.Exit(report.exit_code)
-
-
-def run_scan(
-    target: str,
-    manifests: list[Path] | None,
-    fleet: str | None,
-    clusters: list[str] | None,
-    helm: bool,
-    additional_versions: Path | None = None,
-) -> ScanReport:
-    """Scan manifests and/or a fleet's clusters (the CLI and the MCP server share this); bad input raises
-    ScanError or FleetError with a message that names it."""
-    from upgradectl.tools.cluster.fleet import load_fleet, unknown_clusters_message
-    from upgradectl.tools.cluster.sources import SourceError
-
-    extra, extra_targets = pluto_rules(additional_versions) if additional_versions else ([], {})
-    scanner = Scanner(parse_targets(target), extra, extra_targets)
-    report = ScanReport(targets=scanner.targets)
-    for path in manifests or []:
-        if not path.exists():
-            raise ScanError(f"--manifests {path}: no such file or directory")
-        if path.is_dir():
-            scanner.scan_manifests(path, report)
-        else:
-            scanner.scan_manifests(path.parent, report, only=path)
-    if fleet:
-        loaded = load_fleet(fleet)
-        wanted = clusters or list(loaded.clusters)
-        unknown = [c for c in wanted if c not in loaded.clusters]
-        if unknown:
-            raise ScanError(unknown_clusters_message(unknown, loaded.clusters))
-        for name in wanted:
-            member = loaded.clusters[name]
-            if member.source is None:
-                report.unread.append(name)
-                report.notes.append(f"{name}: not scanned: {member.error}")
-                continue
-            try:
-                scanner.scan_cluster(name, member.source, report, helm)
-            except SourceError as exc:  # a snapshot file that does not read: that cluster was not (fully) scanned
-                report.unread.append(name)
-                report.notes.append(f"{name}: not scanned: {exc}")
-    return report
 
 
 def _print(report: ScanReport, output_format: str) -> None:
@@ -160,26 +111,20 @@ def _print(report: ScanReport, output_format: str) -> None:
         for note in report.notes:
             print(f"\n> {note}")
         return
-    console = Console(width=200, markup=False, highlight=False)  # cells are file paths and object names
     if not rows:
-        console.print(
-            f"No deprecated or removed APIs for targets {report.targets} (scanned: {report.scanned}).", highlight=False
-        )
+        print(f"No deprecated or removed APIs for targets {report.targets} (scanned: {report.scanned}).")
     else:
-        table = Table("STATUS", "KIND", "API VERSION", "WHERE", "NAME", "REMOVED IN", "REPLACEMENT", box=None)
-        for u in rows:
-            table.add_row(
-                u.status,
-                u.rule.kind,
-                u.rule.api_version,
-                u.location,
-                u.name,
-                f"{u.rule.component} {u.rule.removed_in}",
-                u.rule.replacement or "-",
-            )
-        console.print(table)
+        lines = table_lines(
+            ("STATUS", "KIND", "API VERSION", "WHERE", "NAME", "REMOVED IN", "REPLACEMENT"),
+            [
+                (u.status, u.rule.kind, u.rule.api_version, u.location, u.name,
+                 f"{u.rule.component} {u.rule.removed_in}", u.rule.replacement or "-")
+                for u in rows
+            ],
+        )  # fmt: skip
+        sys.stdout.writelines(f"{line}\n" for line in lines)
     for note in report.notes:
-        console.print(f"note: {note}", highlight=False)
+        print(f"note: {note}")
 
 
 def register(app: typer.Typer) -> None:
