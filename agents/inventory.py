@@ -324,6 +324,19 @@ def git_installation(cluster: str, declarations: list[Declaration], prefix: str)
     return Installation(cluster, chosen.version, chosen.declared, None, evidence)
 
 
+def git_only_version(k: ToolKnowledge, view: FleetView, name: str) -> str:
+    """The version a Git-only cluster runs as a plan reads it: what Git declares, else the oldest release that
+    serves the objects Git applies (as the inventory infers it); '' when Git tells neither."""
+    declarations = view.declarations_for(k, name)
+    declared = git_installation(name, declarations, view.fleet.gitops_prefix)
+    if declared is not None:
+        return declared.version
+    if declarations:  # installed, but Git does not say which version
+        return ""
+    inferred = served_range(k, view.manifests_for({name}), view.fleet.gitops_prefix)
+    return inferred.low if inferred is not None else ""
+
+
 def _git_only_inventory(
     k: ToolKnowledge,
     view: FleetView,

@@ -9,6 +9,7 @@ documentation (Flux helm-controller and kustomize docs, Cilium's upgrade notes i
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import require_binary
-from run_cli import upgradectl
+from run_cli import EXE, upgradectl
 
 from upgradectl.tools.cluster.fleet import FleetError, load_fleet, repo_fleet
 from upgradectl.tools.gitops.desired import desired_state
@@ -154,6 +155,26 @@ def test_plan_from_a_repository_edits_values_where_the_generator_reads_them(tmp_
     assert refused.returncode == 2 and "planned from Git alone" in refused.stderr
     assert "-      version: 1.16.3\n+      version: 1.16.19\n" in diff
     assert "spec.values.enableRuntimeDeviceDetection" not in diff
+
+
+def test_the_gate_commands_a_git_only_plan_prints_run_as_written(tmp_path):
+    """baseline and validate measure a Git-only cluster at the version Git declares (its metrics are read like any
+    cluster's); without a metrics URL every gate is inconclusive and says how to give one."""
+    repo = git_copy(GITOPS / "onedr0p-home-ops-2024-10-15", tmp_path / "home-ops")
+    _, plan = plan_json("--tool", "cilium", "--repo", str(repo), "--kubernetes", "1.30", "--to", "1.17")
+    commands = [c for stage in plan["rollout"] for step in stage["steps"] for c in step["commands"]
+                if c.startswith(("upgradectl baseline", "upgradectl validate"))]  # fmt: skip
+    assert {c.split()[1] for c in commands} == {"baseline", "validate"}
+    for command in commands:  # from the directory of the fleet (here the repository), as the plan says
+        run = subprocess.run([str(EXE), *shlex.split(command)[1:]], cwd=repo, capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+        assert run.returncode == 3, run.stdout + run.stderr  # inconclusive: nothing measured, never a pass
+        assert "Traceback" not in run.stderr
+        # baseline: the version the HelmRelease pins now (line 12); validate: the version the command names
+        words = shlex.split(command)
+        running = words[words.index("--version") + 1] if "--version" in words else "1.16.3"
+        assert f"main  (Cilium {running}, metrics none)" in run.stdout, run.stdout
+        assert "no metrics URL for main: set metrics_url in the fleet file or pass --metrics-url" in run.stdout
 
 
 def test_git_only_fleet_entry_plans_the_version_the_helmrelease_pins(tmp_path):
