@@ -400,6 +400,38 @@ def _git_only_inventory(
     ]
 
 
+def _older_than_knowledge(
+    k: ToolKnowledge, paths: list[UpgradePath], installs: dict[str, Installation]
+) -> list[Finding]:
+    """A version older than every release the knowledge base covers has no planned hop: a blocker, with where the
+    version was read and the first release the base knows (the plan is still written, not refused)."""
+    oldest = k.releases[0]
+    findings = []
+    for path in paths:
+        if path.feasible or path.hops:
+            continue
+        evidence = [e for c in path.clusters for e in installs[c].evidence][:3]
+        findings.append(
+            make_finding(
+                code=f"{k.prefix}-CURRENT-OLDER-THAN-KNOWLEDGE",
+                severity="critical",
+                category="compatibility",
+                title=f"{k.display_name} {path.from_version} on {', '.join(path.clusters)} is older than every release "
+                f"the knowledge base covers ({oldest.line} to {k.newest()}): no path is planned from it",
+                agent=AGENT,
+                subject=Subject(cluster=",".join(path.clusters), tool=k.tool, version=path.from_version),
+                evidence=[*evidence, knowledge_evidence(k, f"releases[{oldest.line}]", f"oldest line covered: "
+                                                        f"{oldest.line} (latest patch {oldest.latest_patch})",
+                                                        oldest.source)],  # fmt: skip
+                detail="The breaking changes, Kubernetes ranges and path rules before the oldest covered line are not "
+                "in the knowledge base, so no hop from this version can be checked.",
+                remediation="; ".join(path.blockers),
+                sources=[oldest.source],
+            )
+        )
+    return findings
+
+
 def _differ(found: Installation, declared: Installation) -> bool:
     """Git and the cluster disagree: on the chart version when both install a chart, else on the version."""
     if found.chart_version and declared.chart_version and found.release is not None:
@@ -617,6 +649,7 @@ def take_inventory(
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
     others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]
     findings.extend(_companions_outside(k, others, target, checked, fleet.gitops_root))
+    findings.extend(_older_than_knowledge(k, paths, installs))
     for path in paths:
         checked.append(
             f"path for {', '.join(path.clusters)}: "

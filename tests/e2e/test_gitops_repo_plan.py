@@ -177,6 +177,21 @@ def test_the_gate_commands_a_git_only_plan_prints_run_as_written(tmp_path):
         assert "no metrics URL for main: set metrics_url in the fleet file or pass --metrics-url" in run.stdout
 
 
+def test_a_version_older_than_the_knowledge_base_is_a_blocked_plan(tmp_path):
+    """onedr0p/home-ops as it was with Flux 0.41 (bjw-s/home-ops pinned v0.41.2 in the same two places in 2023-04): the
+    plan is written and blocked (exit 1), citing where Git pins it, instead of refusing the request (exit 2)."""
+    repo = git_copy(GITOPS / "onedr0p-home-ops-2023-12-17", tmp_path / "home-ops")
+    for file in ("kubernetes/main/flux/config/flux.yaml", "kubernetes/main/bootstrap/flux/kustomization.yaml"):
+        (repo / file).write_text((repo / file).read_text().replace("v2.2.1", "v0.41.2"))
+    code, plan = plan_json("--tool", "flux", "--repo", str(repo), "--kubernetes", "1.27", "--clusters", "main")
+    assert code == 1
+    blocked = next(f for f in plan["findings"] if f["code"] == "FLUX-CURRENT-OLDER-THAN-KNOWLEDGE")
+    assert blocked["severity"] == "critical" and "Flux 0.41.2 on main" in blocked["title"]
+    assert blocked["evidence"][0]["ref"] == "kubernetes/main/flux/config/flux.yaml:12"
+    assert [(p["feasible"], p["hops"]) for p in plan["paths"]] == [(False, [])]
+    assert "upgrade it to 2.0.1" in plan["paths"][0]["blockers"][0]
+
+
 def test_git_only_fleet_entry_plans_the_version_the_helmrelease_pins(tmp_path):
     """The issue's reproduction: a fleet cluster with only gitops_path."""
     git_copy(GITOPS / "onedr0p-home-ops-2023-12-17", tmp_path / "home-ops")
