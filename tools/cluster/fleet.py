@@ -422,6 +422,9 @@ def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
     return FleetCluster(entry=entry, source=source, info=info)
 
 
+GIT_ONLY = "planned from Git alone: no snapshot or kube context to read it through"
+
+
 def _git_only(entry: ClusterEntry) -> FleetCluster:
     """A cluster planned from its desired state: no source; Kubernetes version from the fleet entry ('' unknown)."""
     info = ClusterInfo(
@@ -435,4 +438,4 @@ def _git_only(entry: ClusterEntry) -> FleetCluster:
         reachable=False,
         git_only=True,
     )
-    return FleetCluster(entry=entry, source=None, info=info)
+    return FleetCluster(entry=entry, source=None, info=info, error=GIT_ONLY)

@@ -160,7 +160,8 @@ def plan(
         raise fail(exc.message, exc.exit_code) from None
     for warning in outcome.warnings:
         err.print(f"warning: {warning}", highlight=False, markup=False)
-    report_llm(outcome.plan, outcome.run_log)
+    for planned in getattr(outcome.plan, "sections", [outcome.plan]):  # a combined plan: each section's model use
+        report_llm(planned, outcome.run_log)
     text = render_json(outcome.plan) if output_format == "json" else render_markdown(outcome.plan)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()  # the plan is out before anything else can fail
@@ -221,7 +222,8 @@ def verify_plan_command(
 
     Exit 0: consistent; 1: violations (each names the stage and step); 2: the plan or fleet cannot be read."""
     # the verifier loads the knowledge base and chart checks: imported when verify-plan runs, so --help stays fast
-    from upgradectl.graph.verify import check_plan, load_plan_file
+    from upgradectl.graph.verify import check_combined, check_plan, load_plan_file
+    from upgradectl.models import CombinedPlan
     from upgradectl.tools.cluster.fleet import FleetError, load_fleet
 
     if output_format not in ("text", "json"):
@@ -238,7 +240,8 @@ def verify_plan_command(
         except FleetError as exc:
             raise fail(f"{exc}\n(the plan was made for --fleet {plan.fleet}; pass --fleet to name where it is now)") \
                 from None
-    verification = check_plan(plan, loaded, chart_store(charts_dir, fetch_charts), command_parser(ctx))
+    check = check_combined if isinstance(plan, CombinedPlan) else check_plan
+    verification = check(plan, loaded, chart_store(charts_dir, fetch_charts), command_parser(ctx))
     if output_format == "json":
         sys.stdout.write(verification.model_dump_json(indent=2) + "\n")
     else:
