@@ -196,7 +196,9 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown as it
     will read after the previous hops (the file today holds the path's starting version)."""
     k = t.knowledge
-    declared = re.split(r"[:=]", pin.text, maxsplit=1)[-1].strip().strip('"' + "'")
+    if pin.pin != "chart":
+        return _own_version_edit(t, pin, a, b)
+    declared = re.sub(r"\s+#.*$", "", re.split(r"[:=]", pin.text, maxsplit=1)[-1]).strip().strip('"' + "'")
     path_of = t.path_for(pin.cluster)
     before = k.chart_version_for(a)
     first_hop = path_of is None or path_of.from_version == a  # the file holds what is pinned today
@@ -222,6 +224,28 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     )
 
 
+def _own_version_edit(t: TaskInput, pin: VersionPin, a: str, b: str) -> FileEdit:
+    """A pin of the tool's own version (an OCIRepository tag, a FluxInstance version, an image tag) set to
+    the hop's version as Git spells it; a generated or bootstrap-only file is a change to make by hand."""
+    spell = "v" if pin.declared.startswith("v") else ""
+    start = t.path_for(pin.cluster)
+    value = pin.value or pin.declared
+    current = pin.declared if start is not None and a == start.from_version else f"{spell}{a}"
+    old, new = value.replace(pin.declared, current, 1), value.replace(pin.declared, f"{spell}{b}", 1)
+    shown = pin.text.replace(value, "{value}", 1) if value in pin.text else f"{pin.text} {{value}}"
+    common = {"cluster": pin.cluster, "from_version": a, "to_version": b, "file": pin.file, "line": pin.line,
+              "format": "yaml", "old": old, "shown": shown,
+              "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
+    if pin.pin == "generated":
+        note = (f"regenerate {pin.file} for {t.knowledge.display_name} {b}: flux install --version={spell}{b} "
+                f"--export > {pin.file} (add the --components-extra it was generated with)")  # fmt: skip
+        return FileEdit(purpose="chart-version", action="manual", note=note, **common)
+    if pin.pin == "bootstrap":
+        note = f"also set {spell}{b} here (applied by hand at bootstrap, not reconciled: a re-bootstrap installs it)"
+        return FileEdit(purpose="manual", action="manual", note=note, **common)
+    document, path = _yaml_site(t, pin.file, pin.line)
+    return FileEdit(purpose="chart-version", action="set", new=new, document=document, path=path,
+                    **{k: v for k, v in common.items() if k not in ("document", "path")})  # fmt: skip
 def _no_chart_note(k, version: str) -> str:
     """Why no chart version can be pinned for `version`, with the nearest chart the index table knows."""
     line = Version.parse(version).line
@@ -293,6 +317,24 @@ class ValuesSite:
     document: dict[str, str]
     root: list[str | int]
     editable: bool = True
+    line: int = 0
+
+
+def _git_value_site(t: TaskInput, cluster: str, key: str) -> ValuesSite | None:
+    """Where Git defines one Helm value for a cluster, as its controller merges the values (the generator's
+    source file for a kustomize-generated ConfigMap, spec.values, an Argo CD values file); None when Git
+    declares no values for the tool there. A value the cluster has but Git does not define cannot be edited in
+    Git: that site is not editable."""
+    composed = t.view.desired_values(t.knowledge, {cluster}).get(cluster, [])
+    if not composed or not key:
+        return None
+    for values in composed:
+        origin = values.origin(key)
+        if origin is not None:
+            return ValuesSite(f"{_gitops_prefix(t)}{origin.site.file}", origin.site.selector, list(origin.site.root),
+                              origin.site.editable, origin.line)  # fmt: skip
+    where = f"{key}: not set in Git ({', '.join(v.release for v in composed)}); set outside Git (helm --set?)"
+    return ValuesSite(where, {}, [], False)
 
 
 def _values_site(t: TaskInput, cluster: str) -> ValuesSite:
@@ -321,7 +363,12 @@ def _finding_edit(
     d = change.detector
     assert d is not None
     common: dict = {"cluster": cluster, "from_version": a, "to_version": b}
-    if f.subject.file:
+    git_site = _git_value_site(t, cluster, f.subject.helm_value_path) if d.kind == "helm_value" else None
+    if git_site is not None:  # where Git defines the value (a generator's source file, spec.values, valueFiles)
+        site = git_site
+        common.update(file=site.file, line=site.line, format="yaml" if site.editable else "",
+                      document=site.document, applies_to=_applies_to(t, site.file, cluster))  # fmt: skip
+    elif f.subject.file:
         file = f"{_gitops_prefix(t)}{f.subject.file}"
         document = {k: v for k, v in (("kind", f.subject.kind), ("name", f.subject.name),
                                       ("namespace", f.subject.namespace)) if v}  # fmt: skip
@@ -363,8 +410,7 @@ def _finding_edit(
 def _gitops_prefix(t: TaskInput) -> str:
     """The GitOps repo's directory relative to the fleet root ('infra-flux/'), so every edit names a file
     the same way."""
-    root = t.fleet.gitops_root
-    return f"{root.relative_to(t.fleet.root)}/" if root and root.is_relative_to(t.fleet.root) else ""
+    return t.fleet.gitops_prefix
 
 
 def _crd_pins(t: TaskInput, cluster: str) -> list[VersionPin]:
@@ -393,12 +439,19 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
     edits.extend(module_edits(t, cluster, a, b))  # modules the hop needs, with the pin they serve
     edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
     release = t.releases.get(cluster)
-    site = _values_site(t, cluster)
-    for value_path, value in _image_tag_pins(release.values, path.from_version) if release else []:
+    if release is not None:
+        tags = _image_tag_pins(release.values, path.from_version)
+    else:  # a Git-only cluster: the values Git declares
+        composed = t.view.desired_values(k, {cluster}).get(cluster, [])
+        tags = [tag for values in composed for tag in _image_tag_pins(values.values, path.from_version)]
+    for value_path, value in tags:
+        site = _git_value_site(t, cluster, value_path) or _values_site(t, cluster)
+        if any(e.file == site.file and e.line == site.line and e.line for e in edits):
+            continue  # that value is a version pin already edited above (a Flux distribution version)
         spell = "v" if value.startswith("v") else ""
         edits.append(
             FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="image-tag",
-                     action="set" if site.editable else "manual", file=site.file,
+                     action="set" if site.editable else "manual", file=site.file, line=site.line,
                      format="yaml" if site.editable else "", document=site.document, values_root=site.root,
                      path=value_path.split("."), old=f"{spell}{a}", new=f"{spell}{b}",
                      applies_to=_applies_to(t, site.file, cluster) if site.editable else [cluster])  # fmt: skip
@@ -407,7 +460,8 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
         edits.append(
             FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="manual", action="manual",
                      note=f"no version pin found in Terraform or GitOps for {cluster}: upgrade Helm release "
-                     f"{release.ref if release else k.release_name} directly")  # fmt: skip
+                     f"{release.ref} directly" if release else f"no version pin found in Terraform or GitOps for "
+                     f"{cluster}: upgrade {k.display_name} with the steps below")  # fmt: skip
         )
     unique: dict[str, FileEdit] = {}
     for edit in edits:

@@ -31,7 +31,7 @@ from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
 from upgradectl.exit_codes import bug_summary
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision, strategy_options
-from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload
+from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload, fleet_ref
 from upgradectl.graph.timeline import build_timeline
 from upgradectl.graph.verify import verify
 from upgradectl.models import (
@@ -72,12 +72,15 @@ def read_request(state: PlanState, ctx: RunContext) -> dict:
         ctx.fleet = open_fleet(
             state.get("fleet") or "demo",
             context=state.get("context") or "",
+            repo=state.get("repo") or "",
             kubeconfig=state.get("kubeconfig") or "",
-            environment=environments[0] if environments else "prod",
+            # a context is one cluster in the first environment named; a repository's clusters whose names say
+            # no environment are in the one environment named (several name a scope, not a default)
+            environment=environments[0] if environments and (state.get("context") or len(environments) == 1) else "",
+            kubernetes=state.get("kubernetes") or "",
             live_opener=ctx.live_opener,
         )
-        named = f"context {state['context']}" if state.get("context") else state.get("fleet") or "demo"
-        ctx.fleet_ref = ctx.fleet_ref or named
+        ctx.fleet_ref = ctx.fleet_ref or fleet_ref(state)
     fleet = ctx.opened_fleet()
     clusters = state.get("clusters") or None
     if clusters is None and state.get("context"):  # the one live cluster is the scope: words cannot narrow it away
@@ -107,7 +110,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     fleet = ctx.opened_fleet()
     request = state["upgrade"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, fleet, k, ctx.today, osv=ctx.osv, osv_off=ctx.osv_off)
+    inventory = take_inventory(request, fleet, k, ctx.today, ctx.view, osv=ctx.osv, osv_off=ctx.osv_off)
     findings = list(inventory.findings)
     for name, cluster in fleet.clusters.items():
         if cluster.source is None or (request.clusters and name not in request.clusters):
@@ -133,7 +136,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
                 )
             )
     for name, cluster in fleet.clusters.items():
-        if cluster.source is None and (not request.clusters or name in request.clusters):
+        if cluster.unreachable and (not request.clusters or name in request.clusters):
             findings.append(
                 make_finding(
                     code="FLEET-CLUSTER-UNREACHABLE",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from typing_extensions import TypedDict  # (not typing's: pydantic builds the served graph's JSON schemas from it)
@@ -36,7 +37,7 @@ from upgradectl.models import (
     UpgradeRequest,
 )
 from upgradectl.tools.charts.store import ChartStore
-from upgradectl.tools.cluster.fleet import ClusterEntry, Fleet
+from upgradectl.tools.cluster.fleet import REPO_PREFIX, ClusterEntry, Fleet
 from upgradectl.tools.cluster.sources import ClusterSource
 from upgradectl.tools.knowledge.freshness import today
 from upgradectl.tools.verify.commands import CommandParser
@@ -69,6 +70,9 @@ class PlanInput(TypedDict, total=False):
     fleet.yaml path (or a directory holding one) as the process running the graph sees its file system;
     `context` plans the one live cluster of that kube context instead (its environment is the one entry of
     `environments`, default prod), and `kubeconfig` applies to contexts that name no kubeconfig of their own.
+    `repo` plans from a GitOps repository checkout alone (no fleet file; clusters from its layout, a cluster
+    whose name says no environment in the one entry of `environments`, else prod); `kubernetes` (X.Y) is the
+    Kubernetes version of Git-only clusters that name none (unknown otherwise).
     """
 
     request: str
@@ -81,6 +85,18 @@ class PlanInput(TypedDict, total=False):
     context: str
     kubeconfig: str
     strategy: str  # rolling, canary, blue-green or maintenance-window instead of the decision tree's choice
+    repo: str
+    kubernetes: str
+
+
+def fleet_ref(plan_input: PlanInput) -> str:
+    """What plan.fleet says, so `changes` and `execute` re-open the same fleet: "context NAME", "repo:/abs/path"
+    for a repository planned without a fleet file, else the fleet reference ("demo" by default)."""
+    if plan_input.get("context"):
+        return f"context {plan_input['context']}"
+    if plan_input.get("repo"):
+        return f"{REPO_PREFIX}{Path(plan_input['repo']).expanduser().resolve()}"
+    return plan_input.get("fleet") or "demo"
 
 
 class PlanOutput(TypedDict, total=False):

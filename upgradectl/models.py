@@ -106,15 +106,29 @@ class ClusterInfo(Frozen):
     environment: Environment
     provider: Provider
     region: str = ""
-    kubernetes_version: str = Field(description="Server gitVersion without the v, e.g. 1.29.6")
+    kubernetes_version: str = Field(
+        description="Server gitVersion without the v, e.g. 1.29.6; for a Git-only cluster the version the fleet "
+        "or --kubernetes gives, '' when unknown"
+    )
     role: str = Field(default="workload", description="workload, management or monitoring")
-    source: str = Field(description="Where the data came from: a snapshot directory or a kube context")
+    source: str = Field(
+        description="Where the data came from: a snapshot directory, a kube context, or 'git: <path>' (Git-only)"
+    )
     reachable: bool = True
     error: str = ""
+    git_only: bool = Field(
+        default=False, description="No cluster access by design: versions and values are read from Git (and Terraform)"
+    )
+
+    @property
+    def kubernetes_known(self) -> bool:
+        return bool(self.kubernetes_version) and self.kubernetes_version != "0.0.0"
 
     @property
     def kubernetes_minor(self) -> str:
-        """Major.minor of the server version, e.g. '1.29'."""
+        """Major.minor of the server version, e.g. '1.29' ('unknown' when no version is known)."""
+        if not self.kubernetes_known:
+            return "unknown"
         major, minor, *_ = self.kubernetes_version.split(".")
         return f"{major}.{minor}"
 

@@ -605,6 +605,18 @@ class SupportPolicy(Entry):
     uncertain: bool = False
 
 
+class ServedApi(Entry):
+    """An API version of the tool's own objects and the first release that serves it. With the removals in
+    breaking_changes this bounds which versions can run a cluster whose Git applies that API, when Git does
+    not pin the tool's version (a bootstrap placeholder)."""
+
+    api_version: str
+    kinds: list[str] = Field(default_factory=list, description="Kinds at this version; empty: every kind")
+    served_from: str
+    source: str
+    uncertain: bool = False
+
+
 class Upstream(Entry):
     """Where `knowledge refresh` reads new releases: the project's GitHub releases (and the chart's Helm index)."""
 
@@ -713,6 +725,9 @@ class ToolKnowledge(Entry):
         default_factory=list, description="Packages to ask OSV about for this tool's vulnerabilities"
     )
     overlay: OverlayState | None = Field(default=None, description="Set by the loader when an overlay applies")
+    served_apis: list[ServedApi] = Field(
+        default_factory=list, description="API versions of the tool's objects and the release that first serves each"
+    )
     procedure: Procedure
     strategies: Strategies = Field(default_factory=Strategies, description="Canary and blue-green, per tool")
     sources: list[str]

@@ -66,11 +66,6 @@ def _load_fleet(ref: str) -> Fleet:
         raise UseCaseError(str(exc)) from None
 
 
-def _gitops_prefix(fleet: Fleet) -> str:
-    root = fleet.gitops_root
-    return f"{root.relative_to(fleet.root)}/" if root and root.is_relative_to(fleet.root) else ""
-
-
 # ---------------------------------------------------------------- changes
 
 
@@ -133,6 +128,15 @@ class RunOutcome:
 
 def preflight(plan: Plan, loaded: Fleet, sets: list[ChangeSet]) -> None:
     """Refuse, before any commit, a plan that cannot be executed as a staged rollout."""
+    git_only = sorted({c for s in plan.rollout for c in s.clusters
+                       if c in loaded.clusters and loaded.clusters[c].entry.git_only})  # fmt: skip
+    if git_only:
+        raise UseCaseError(
+            f"{', '.join(git_only)} {'is' if len(git_only) == 1 else 'are'} planned from Git alone: execute waits for "
+            "every cluster to report each change reconciled and judges its gates, which needs cluster access (a "
+            "context in the fleet file). Without it, review and apply the edits of `upgradectl changes --plan PLAN` "
+            "yourself, environment by environment."
+        )
     blocked = [b for p in plan.paths for b in p.blockers if not p.feasible]
     if blocked:
         raise UseCaseError(f"the plan is not feasible: {'; '.join(blocked)}")
@@ -237,7 +241,7 @@ def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, sa
     return ExecContext(
         plan=plan, fleet=loaded, knowledge=load_tool(plan.request.tool), sets=change_sets(plan),
         repo=GitRepo(Path(worktree) if worktree else source), source_root=source,
-        gitops_prefix=_gitops_prefix(loaded), branch=branch, dry_run=bool(options["dry_run"]),
+        gitops_prefix=loaded.gitops_prefix, branch=branch, dry_run=bool(options["dry_run"]),
         push=bool(options["push"]), remote=options["remote"], soak_seconds=options["soak"],
         reconcile_timeout=float(options["reconcile_timeout"]), poll_interval=float(options["poll"]),
         metrics_url=options["metrics_url"], fleet_ref=options["fleet"], say=say, notify=notify,

@@ -49,6 +49,8 @@ class PlanRequest(BaseModel):
     fleet: str = "demo"
     context: str | None = None  # plan the one live cluster of this kube context instead of a fleet
     kubeconfig: str | None = None
+    repo: str | None = None  # plan from this GitOps repository checkout alone, without a fleet file
+    kubernetes: str | None = None  # Kubernetes version (X.Y) of Git-only clusters that name none
     llm: LLMMode = "off"
     model: str | None = None
     run_log: Path | None = None
@@ -72,6 +74,8 @@ class PlanRequest(BaseModel):
             "context": self.context,
             "kubeconfig": self.kubeconfig,
             "strategy": self.strategy,
+            "repo": self.repo,
+            "kubernetes": self.kubernetes,
         }
         return {key: value for key, value in values.items() if value}  # type: ignore[return-value]
 
@@ -95,18 +99,23 @@ def plan(
     it the plan verifier proves upgradectl's own commands in the plan parse; without it that check is reported as
     not run.
     """
-    from upgradectl.graph.state import RunContext  # loads langgraph: keeps interfaces' start-up light
+    from upgradectl.graph.state import RunContext, fleet_ref  # loads langgraph: keeps interfaces' start-up light
 
     if request.charts_dir is not None and not request.charts_dir.is_dir():
         raise UseCaseError(f"--charts-dir {request.charts_dir}: not a directory")
+    if request.repo and (request.context or request.fleet != "demo"):
+        raise UseCaseError("--repo plans from a repository without a fleet file and does not combine with --fleet or "
+                           "--context; to mix, name the repository in the fleet file (gitops: {path: ...}) and give "
+                           "the Git-only clusters gitops_path")  # fmt: skip
     try:
         tools = requested_tools(request.text, request.tool)
     except RequestError as exc:
         raise UseCaseError(str(exc)) from None
     osv = open_osv(request.osv, request.osv_url)
     session, warnings = open_llm_session(request.llm, request.model, request.run_log, request.out)
+    plan_input = request.graph_input()
     context = RunContext(
-        fleet_ref=f"context {request.context}" if request.context else request.fleet,
+        fleet_ref=fleet_ref(plan_input),
         llm=session,
         charts=default_chart_store(request.charts_dir, request.fetch_charts),
         command_parser=command_parser,
@@ -120,9 +129,9 @@ def plan(
             combined, run_warnings = plan_combined(request, tools, context, run_graph, on_update)
             return PlanOutcome(combined, combined_exit_code(combined, request.fail_on), [*warnings, *run_warnings],
                                session.run_log.path if session is not None else None)
-        planned, run_warnings = run_graph(request.graph_input(), context, on_update)
+        planned, run_warnings = run_graph(plan_input, context, on_update)
     except PlanningError as exc:
-        unread = [c for c in context.fleet.clusters.values() if c.source is None] if context.fleet else []
+        unread = [c for c in context.fleet.clusters.values() if c.unreachable] if context.fleet else []
         if unread:
             details = [f"{c.info.name} could not be read: {c.error}" for c in unread]
             message = f"{exc}\nno plan: {len(unread)} cluster(s) could not be read (see above)"

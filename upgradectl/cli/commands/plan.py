@@ -88,6 +88,23 @@ def plan(
             "(default: $KUBECONFIG, then ~/.kube/config).",
         ),
     ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="Plan from a GitOps repository alone, without a fleet file: clusters from its layout (Flux "
+            "clusters/<name>/ syncs, Argo CD destinations, else one cluster named after the directory), versions "
+            "and Helm values as Git declares them, environments from cluster names (else --env, else prod).",
+        ),
+    ] = None,
+    kubernetes: Annotated[
+        str | None,
+        typer.Option(
+            "--kubernetes",
+            help="Kubernetes version (X.Y) of Git-only clusters (--repo, or fleet entries without snapshot, context "
+            "or kubernetes_version). Unknown: compatibility findings say so and the plan is incomplete (exit 3).",
+        ),
+    ] = None,
     llm: Annotated[
         str,
         typer.Option(
@@ -143,9 +160,9 @@ def plan(
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
     wanted = PlanRequest(
         text=request, tool=tool, to=to, clusters=_split(clusters) or None, environments=environments or None,
-        trigger=trigger, strategy=strategy, fleet=fleet, context=context, kubeconfig=kubeconfig, llm=llm, model=model,
-        run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir, fetch_charts=fetch_charts,
-        osv_url=osv_url, osv=not no_osv,
+        trigger=trigger, strategy=strategy, fleet=fleet, context=context, kubeconfig=kubeconfig, repo=repo,
+        kubernetes=kubernetes, llm=llm, model=model, run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir,
+        fetch_charts=fetch_charts, osv_url=osv_url, osv=not no_osv,
     )  # fmt: skip
     try:
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
