@@ -505,6 +505,8 @@ class TimelineEntry(Frozen):
     end: datetime
     window: str = Field(default="", description="The maintenance window its change is placed in")
     basis: str = Field(default="estimate", description="Where the durations come from: estimate, or observed")
+    soak_reason: str = Field(default="", description="Why the soak is longer than the plan's: what an earlier "
+                             "environment's run of the same hop observed (a borderline gate)")
 
 
 class Timeline(Frozen):

@@ -308,6 +308,7 @@ def run_report(run: str, values: dict, ctx, paused: dict | None = None) -> dict:
             "revert_reason": rec.get("revert_reason", ""), "recheck_result": rec.get("recheck_result", ""),
             "recheck_gates": rec.get("recheck_gates", {}), "diff": rec.get("diff", ""), "error": rec.get("error", ""),
             "phase": cs.phase, "window": rec.get("window", ""), "observed": rec.get("observed", {}),
+            "soak_seconds": rec.get("soak_seconds"), "soak_reason": rec.get("soak_reason", ""),
             "approval": (values.get("approvals") or {}).get(cs.key, {}), "handwork_by": rec.get("handwork_by", ""),
         })  # fmt: skip
     return {"run_id": run, "status": "paused" if paused else values.get("status", ""),
@@ -318,7 +319,8 @@ def run_report(run: str, values: dict, ctx, paused: dict | None = None) -> dict:
 
 def _remaining(ctx, values: dict) -> dict:
     """The plan's timeline re-estimated with what this run observed: the change minutes each finished change set
-    took replace the estimate for the same hop and phase in later environments."""
+    took replace the estimate for the same hop and phase in later environments, whose soak a borderline gate
+    lengthens."""
     from upgradectl.graph.timeline import build_timeline, observed_key  # with the graph: loaded by a run
 
     seen: dict[str, float] = {}
@@ -327,7 +329,7 @@ def _remaining(ctx, values: dict) -> dict:
         if minutes is not None:
             seen.setdefault(observed_key(cs), float(minutes))
     done = {k for k, rec in (values.get("steps") or {}).items() if rec.get("status") == "passed"}
-    timeline = build_timeline(ctx.plan, ctx.knowledge, ctx.windows, ctx.now(), seen, done)
+    timeline = build_timeline(ctx.plan, ctx.knowledge, ctx.windows, ctx.now(), seen, done, values.get("steps"))
     return timeline.model_dump(mode="json")
 
 

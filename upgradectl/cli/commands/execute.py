@@ -158,6 +158,7 @@ def render(data: dict, fmt: str) -> str:
             lines.append(f"rest of the rollout (from now, {len(left)} change set(s)), ends {left[-1]['end'][:16]}:")
             lines.extend(f"  {e['start'][:16]} {e['key']}: change {e['change_minutes']} min ({e['basis']}), soak "
                          f"{e['soak_minutes']} min" + (f", window {e['window']}" if e["window"] else "")
+                         + (f" (soak lengthened: {e['soak_reason']})" if e.get("soak_reason") else "")
                          for e in left[:12])  # fmt: skip
     if paused:
         lines.extend(_pause_lines(run, paused))
@@ -177,10 +178,13 @@ def _step_record(step: dict) -> list[str]:
         lines.append(f"      steps by hand after the commit done by {step['handwork_by']}")
     if step.get("window"):
         lines.append(f"      in maintenance window {step['window']}")
+    if step.get("soak_reason"):
+        lines.append(f"      soaked {step['soak_seconds']:g}s, longer than planned: {step['soak_reason']}")
     seen = step.get("observed") or {}
     if seen:
         lines.append(f"      observed: change {seen['change_minutes']} min to reconciled, soak {seen['soak_minutes']} "
                      "min until the gates were judged")  # fmt: skip
+        lines.extend(f"      borderline gate: {note}" for note in seen.get("borderline") or [])
     return lines
 
 
