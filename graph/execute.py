@@ -144,7 +144,8 @@ def approval_reasons(plan: Plan, sets: list[ChangeSet], index: int) -> list[str]
     findings = open_findings(plan, sets, index)
     if findings:
         codes = sorted({code for code, _, _ in findings})
-        reasons.append(f"{len(findings)} open high/critical finding(s) on {', '.join(cs.clusters)}: accept them "
+        where = sorted({cluster for _, cluster, _ in findings})
+        reasons.append(f"{len(findings)} open high/critical finding(s) on {', '.join(where)}: accept them "
                        f"with `approve --accept {' --accept '.join(codes)}` or fix them first")  # fmt: skip
     return reasons
 

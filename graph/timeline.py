@@ -27,6 +27,7 @@ from upgradectl.tools.metrics.gates import headroom
 RECONCILE_MINUTES = 15  # commit -> controllers report the new version (the executor's default wait is 15 min)
 BY_HAND_MINUTES = 15  # one checklist step done by a person (a chart applied, a pod recycled, readers moved)
 PAUSE_SEVERITIES = ("high", "critical")  # open findings of these severities stop `execute` until accepted
+FLEET_WIDE = "(fleet-wide)"  # the cluster a finding about no one cluster is shown under when a run pauses for it
 BORDERLINE_HEADROOM = 0.25  # a passed gate with less of its allowed distance left is borderline
 BORDERLINE_SOAK_FACTOR = 2  # later environments soak a hop that was borderline this many times the plan's soak
 
@@ -40,12 +41,16 @@ def disruptive(plan: Plan, k: ToolKnowledge) -> bool:
 
 def open_findings(plan: Plan, sets: list[ChangeSet], index: int) -> list[tuple[str, str, str]]:
     """(code, cluster, title) of the high and critical findings a change set must not start with unaccepted:
-    those about its clusters, at the first change set that touches each cluster."""
+    those about its clusters, at the first change set that touches each cluster, and those about no one cluster
+    (fleet-wide: the cluster is FLEET_WIDE) at the run's first change set."""
     earlier = {c for cs in sets[:index] for c in cs.clusters}
     fresh = [c for c in sets[index].clusters if c not in earlier]
     wanted = {s for s in SEVERITY_ORDER if SEVERITY_ORDER.index(s) <= SEVERITY_ORDER.index("high")}  # critical, high
-    return sorted({(f.code, f.subject.cluster, f.title) for f in plan.findings
-                   if f.severity in wanted and f.subject.cluster in fresh})  # fmt: skip
+    mine = {(f.code, f.subject.cluster, f.title) for f in plan.findings
+            if f.severity in wanted and f.subject.cluster in fresh}  # fmt: skip
+    if index == 0:
+        mine |= {(f.code, FLEET_WIDE, f.title) for f in plan.findings if f.severity in wanted and not f.subject.cluster}
+    return sorted(mine)
 
 
 def observed_key(cs: ChangeSet) -> str:

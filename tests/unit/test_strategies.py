@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from upgradectl.agents.base import make_finding
 from upgradectl.graph.decision import choose_strategy, strategy_options
-from upgradectl.graph.timeline import borderline_gates, soak_lesson
-from upgradectl.models import Gate
+from upgradectl.graph.timeline import FLEET_WIDE, borderline_gates, open_findings, soak_lesson
+from upgradectl.models import Evidence, Gate, Plan, Subject
 from upgradectl.tools.cluster.windows import WindowSpec, inside, next_opening
 from upgradectl.tools.gitops.changes import ChangeSet
 from upgradectl.tools.knowledge.loader import load_tool
@@ -110,3 +111,21 @@ def test_a_borderline_gate_lengthens_the_same_hop_later_never_another_hop_or_env
     for index in (2, 4):  # staging and prod both run the borderline hop again
         lesson = soak_lesson(sets, steps, index)
         assert lesson is not None and lesson.factor > 1 and "in dev dev-apps: cilium-drops" in lesson.reason
+
+
+def test_fleet_wide_high_findings_pause_the_first_change_set_only():
+    rows = [("REPO-WIDE", "high", "", "repo-wide problem"), ("DEV-ONLY", "critical", "dev-apps", "dev"),
+            ("PROD-ONLY", "high", "ravan", "prod"), ("NOT-IN-RUN", "critical", "gke-staging-apps", "not in the run"),
+            ("LOW-SEV", "medium", "", "fleet-wide but medium")]  # fmt: skip
+    plan = Plan.model_construct(findings=[_finding(*row) for row in rows])
+    sets = [ChangeSet("dev", "1.14.5", "1.14.19", ["dev-apps"]), ChangeSet("prod", "1.14.5", "1.14.19", ["ravan"])]
+    first, second = open_findings(plan, sets, 0), open_findings(plan, sets, 1)
+    assert ("REPO-WIDE", FLEET_WIDE, "repo-wide problem") in first and ("DEV-ONLY", "dev-apps", "dev") in first
+    assert [code for code, _, _ in second] == ["PROD-ONLY"]  # the fleet-wide one was asked about once, first
+    assert all(code != "NOT-IN-RUN" and code != "LOW-SEV" for code, _, _ in first + second)
+
+
+def _finding(code: str, severity: str, cluster: str, title: str):
+    evidence = [Evidence(source="knowledge", ref="test", excerpt=title)]
+    return make_finding(code=code, severity=severity, category="compatibility", title=title, agent="flux-navigator",
+                        evidence=evidence, subject=Subject(cluster=cluster))  # fmt: skip
