@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 
 from upgradectl.cli.argv import command_parser
+from upgradectl.cli.options import format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_OK
 
@@ -87,12 +89,11 @@ def install_claude_agent(
     ] = None,
     user: Annotated[bool, typer.Option("--user", help="Install into ~/.claude/agents/ for every project.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing, different file.")] = False,
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))] = "text",
 ) -> None:
     """Install the tool-upgrade-workflow Claude Code subagent and print the `claude mcp add` line for the
     MCP server it prefers (it falls back to this CLI through Bash without it)."""
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r} is not one of text, json")
+    output_format = choose_format(output_format, ("text", "json"))
     if user and project is not None:
         raise fail("--project and --user exclude each other: pick where the subagent goes")
     base = Path.home() if user else (project or Path.cwd())

@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 
 from upgradectl.app.errors import UseCaseError
+from upgradectl.cli.options import format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 
@@ -32,7 +34,7 @@ CheckpointOpt = Annotated[
     typer.Option("--checkpoint", help="postgres://user:pass@host/db to keep checkpoints and the run list in "
                  "Postgres (shared by a team); default: SQLite in --state-dir."),
 ]  # fmt: skip
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+FormatOpt = Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))]
 
 
 def _emit(text: str) -> None:
@@ -43,9 +45,8 @@ def _say(text: str) -> None:
     err.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def _check_format(output_format: str) -> None:
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r} is not one of text, json")
+def _check_format(output_format: str) -> str:
+    return choose_format(output_format, ("text", "json"))
 
 
 # ---------------------------------------------------------------- changes
@@ -105,7 +106,7 @@ def execute(
     """
     from upgradectl.app import execute as gitops_runs  # the GitOps editors and langgraph: imported when a run starts
 
-    _check_format(output_format)
+    output_format = _check_format(output_format)
     wanted = gitops_runs.ExecuteRequest(
         plan_file=plan_file, fleet=fleet, dry_run=dry_run, push=push, remote=remote, branch=branch, base=base,
         run_id=run_id, soak=soak, reconcile_timeout=reconcile_timeout, poll=poll, metrics_url=metrics_url,
@@ -159,7 +160,7 @@ def render(data: dict, fmt: str) -> str:
 def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, checkpoint, output_format: str) -> int:
     from upgradectl.app import execute as gitops_runs  # langgraph: imported when a run continues
 
-    _check_format(output_format)
+    output_format = _check_format(output_format)
     try:
         outcome = gitops_runs.approve(run, gitops_runs.Decision(approved, by or "", note), _say, state_dir, checkpoint)
     except UseCaseError as exc:
@@ -208,7 +209,7 @@ def resume(
     """
     from upgradectl.app import execute as gitops_runs  # langgraph: imported when a run continues
 
-    _check_format(output_format)
+    output_format = _check_format(output_format)
     try:
         outcome = gitops_runs.resume(run, _say, state_dir, checkpoint)
     except UseCaseError as exc:
