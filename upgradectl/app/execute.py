@@ -63,24 +63,52 @@ def _gitops_prefix(fleet: Fleet) -> str:
 # ---------------------------------------------------------------- changes
 
 
-def changes(plan_file: Path, fleet: str | None = None) -> str:
-    """A plan's file edits as a unified diff, per environment and hop, in the order execute commits them; each
-    change set applies on top of the previous ones (in memory). Edits the plan does not make are comments."""
+@dataclass(frozen=True)
+class ChangeDiff:
+    """One commit of execute as `changes` shows it: environment, hop, clusters, the files' diff, manual work."""
+
+    environment: str
+    tool: str
+    from_version: str
+    to_version: str
+    clusters: list[str]
+    files: list[str]
+    manual: list[str]  # what a person must do (execute pauses for it)
+    diff: str  # unified diff of this change set on top of the previous ones
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "tool": self.tool, "from_version": self.from_version,
+                "to_version": self.to_version, "clusters": self.clusters, "files": self.files,
+                "manual": self.manual, "diff": self.diff}  # fmt: skip
+
+
+def change_diffs(plan_file: Path, fleet: str | None = None) -> list[ChangeDiff]:
+    """A plan's file edits per environment and hop, in the order execute commits them; each change set applies
+    on top of the previous ones (in memory: nothing is written)."""
     plan = load_plan(plan_file)
     loaded = _load_fleet(fleet or plan.fleet)
     texts: dict[str, str] = {}
-    out = []
+    diffs = []
     for cs in change_sets(plan):
-        out.append(f"# {cs.environment}: {plan.request.tool} {cs.from_version} -> {cs.to_version} "
-                   f"({', '.join(cs.clusters)})\n")  # fmt: skip
-        out.extend(f"# by hand: {describe(e)}\n" for e in cs.manual)
         try:
             before = {f: texts.get(f) or (loaded.root / f).read_text() for f in cs.files}
             after = apply_edits(before, cs.edits)
         except (EditError, OSError) as exc:
             raise UseCaseError(f"{cs.key}: {exc}") from None
         texts.update(after)
-        out.append(unified_diff(before, after))
+        diffs.append(ChangeDiff(environment=cs.environment, tool=plan.request.tool, from_version=cs.from_version,
+                                to_version=cs.to_version, clusters=list(cs.clusters), files=cs.files,
+                                manual=[describe(e) for e in cs.manual], diff=unified_diff(before, after)))  # fmt: skip
+    return diffs
+
+
+def changes(plan_file: Path, fleet: str | None = None) -> str:
+    """change_diffs as text: a comment line per change set (and per manual change), then its unified diff."""
+    out = []
+    for cd in change_diffs(plan_file, fleet):
+        out.append(f"# {cd.environment}: {cd.tool} {cd.from_version} -> {cd.to_version} ({', '.join(cd.clusters)})\n")
+        out.extend(f"# by hand: {line}\n" for line in cd.manual)
+        out.append(cd.diff)
     return "".join(out) or "# the plan has no file edits"
 
 

@@ -60,6 +60,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("execute", "Continue a run after a crash or a restart (from its last checkpoint; no commit is made "
                "twice)."),
     "runs": ("execute", "List execution runs: id, plan, status, current step, created."),
+    "demo": ("demo", "Try upgradectl on the bundled demo fleet: `demo metrics` serves its recorded metrics on "
+             "loopback for `baseline` and `validate`."),
     "knowledge": ("knowledge", "How current upgradectl's knowledge of each tool is, and refreshing its releases from "
                   "upstream."),
 }

@@ -55,17 +55,23 @@ def _check_format(output_format: str) -> str:
 def changes(
     plan_file: Annotated[Path, typer.Option("--plan", help="plan.json written by `upgradectl plan --format json`.")],
     fleet: Annotated[str | None, typer.Option("--fleet", "-f", help="Fleet (default: the plan's).")] = None,
+    output_format: FormatOpt = "text",
 ) -> None:
     """Show a plan's file edits as a unified diff, per environment and hop, in the order execute commits them.
 
     Each change set is applied on top of the previous ones (in memory: nothing is written). Changes
-    upgradectl does not make itself are listed as comments. Exit 0, or 2 when the plan does not apply to
-    the files as they are now.
+    upgradectl does not make itself are listed as comments (text) or under "manual" (json: one object per
+    change set with environment, versions, clusters, files and its diff). Exit 0, or 2 when the plan does not
+    apply to the files as they are now.
     """
     from upgradectl.app import execute as gitops_runs  # the GitOps editors: imported when a command runs
 
+    output_format = _check_format(output_format)
     try:
-        _emit(gitops_runs.changes(plan_file, fleet))
+        if output_format == "json":
+            _emit(json.dumps([cd.as_dict() for cd in gitops_runs.change_diffs(plan_file, fleet)], indent=2))
+        else:
+            _emit(gitops_runs.changes(plan_file, fleet))
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     raise typer.Exit(EXIT_OK)
