@@ -51,7 +51,7 @@ def eval_command(
     ] = None,
     model: Annotated[str | None, typer.Option("--model", help="With --llm live: model id or alias.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write results.json and every plan (plans/<id>.json) here.")
+        Path | None, typer.Option("--out", "-o", help="Also write results.json and every plan (plans/<id>.json) here.")
     ] = None,
     show_schema: Annotated[
         bool, typer.Option("--schema", help="Print the JSON schema of scenario.yaml and exit.")
