@@ -117,7 +117,7 @@ app = typer.Typer(
     "Kubernetes clusters (dev -> staging -> prod). Every finding cites the evidence it rests on. Works offline on "
     'recorded snapshots; try: upgradectl plan "Karpenter needs upgrade for better bin packing" --fleet demo',
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 incomplete (something could not "

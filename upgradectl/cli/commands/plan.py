@@ -186,8 +186,8 @@ def default_report_dir(plan: Plan) -> Path:
 
 def print_lines(lines: list) -> None:
     """Styled summary lines on stdout: colour on a terminal, plain text in pipes, files and under NO_COLOR."""
-    from rich.console import Console
-    from rich.text import Text
+    from rich.console import Console  # rich: loaded only when a summary is printed
+    from rich.text import Text  # rich: loaded only when a summary is printed
 
     console = Console(markup=False, highlight=False, soft_wrap=True)
     for line in lines:
