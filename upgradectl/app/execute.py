@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from upgradectl.app.errors import UseCaseError
+from upgradectl.app.pr_body import PullRequestBody, pull_request_bodies
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_OK, EXIT_PAUSED, EXIT_REJECTED, EXIT_USAGE
 from upgradectl.graph.runs import DEFAULT_STATE_DIR, FINAL, RunStoreError, new_record, opened
 from upgradectl.models import ENVIRONMENT_ORDER, Plan
@@ -100,6 +101,13 @@ def change_diffs(plan_file: Path, fleet: str | None = None) -> list[ChangeDiff]:
                                 to_version=cs.to_version, clusters=list(cs.clusters), files=cs.files,
                                 manual=[describe(e) for e in cs.manual], diff=unified_diff(before, after)))  # fmt: skip
     return diffs
+
+
+def pull_requests(plan_file: Path, fleet: str | None = None) -> list[PullRequestBody]:
+    """A pull-request description per environment and hop, each with the diff `changes` shows for it."""
+    plan = load_plan(plan_file)
+    diffs = {f"{cd.environment}/{cd.from_version}->{cd.to_version}": cd.diff for cd in change_diffs(plan_file, fleet)}
+    return pull_request_bodies(plan, diffs)
 
 
 def changes(plan_file: Path, fleet: str | None = None) -> str:

@@ -54,10 +54,12 @@ def shared_title(findings: list[Finding]) -> str:
     first = findings[0].title
     if len(findings) == 1:
         return first
-    prefix = os.path.commonprefix([f.title for f in findings])
+    titles = [f.title for f in findings]
+    prefix = os.path.commonprefix(titles)
+    enough = max(20, min(len(t) for t in titles) // 2)  # a shared prefix that says what the problem is
     for separator in (": ", " (", "; ", " "):
         cut = prefix.rfind(separator)
-        if cut >= 20:
+        if cut >= enough:
             return prefix[:cut].rstrip(" :;(")
     return first
 

@@ -13,7 +13,7 @@ import typer
 from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.options import format_help
 from upgradectl.cli.options import output_format as choose_format
-from upgradectl.cli.output import err, fail
+from upgradectl.cli.output import err, fail, usable_out_dir, write_failed
 from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 
 EXEC_EXIT_HELP = (
@@ -56,6 +56,11 @@ def changes(
     plan_file: Annotated[Path, typer.Option("--plan", help="plan.json written by `upgradectl plan --format json`.")],
     fleet: Annotated[str | None, typer.Option("--fleet", "-f", help="Fleet (default: the plan's).")] = None,
     output_format: FormatOpt = "text",
+    pr_body: Annotated[bool, typer.Option("--pr-body", help="Print a pull-request description per environment "
+                                          "and hop instead: what changes and why, evidence, gates to watch, "
+                                          "rollback, approval, and the diff.")] = False,  # fmt: skip
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="With --pr-body: write one Markdown file per "
+                                             "environment and hop into this directory.")] = None,  # fmt: skip
 ) -> None:
     """Show a plan's file edits as a unified diff, per environment and hop, in the order execute commits them.
 
@@ -67,14 +72,36 @@ def changes(
     from upgradectl.app import execute as gitops_runs  # the GitOps editors: imported when a command runs
 
     output_format = _check_format(output_format)
+    if out is not None and not pr_body:
+        raise fail("--out writes the --pr-body descriptions: add --pr-body (the diff itself goes to stdout)")
     try:
-        if output_format == "json":
+        if pr_body:
+            _pull_requests(gitops_runs.pull_requests(plan_file, fleet), output_format, out)
+        elif output_format == "json":
             _emit(json.dumps([cd.as_dict() for cd in gitops_runs.change_diffs(plan_file, fleet)], indent=2))
         else:
             _emit(gitops_runs.changes(plan_file, fleet))
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     raise typer.Exit(EXIT_OK)
+
+
+def _pull_requests(bodies: list, output_format: str, out: Path | None) -> None:
+    """PR descriptions to stdout (text: separated by a rule; json: title and body each), or one file each."""
+    if out is not None:
+        usable_out_dir(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for body in bodies:
+                (out / body.file_name).write_text(body.body)
+        except OSError as exc:
+            raise write_failed(out, exc) from None
+        _say(f"wrote {len(bodies)} pull-request description(s) into {out}")
+    elif output_format == "json":
+        _emit(json.dumps([{"environment": b.environment, "from_version": b.from_version, "to_version": b.to_version,
+                           "title": b.title, "body": b.body} for b in bodies], indent=2))  # fmt: skip
+    else:
+        _emit("\n---\n\n".join(body.body for body in bodies) or "# the plan has no file edits")
 
 
 # ---------------------------------------------------------------- execute
