@@ -49,4 +49,5 @@ def test_findings_of_one_code_are_one_problem_at_their_worst_severity():
     assert first.title == "Provisioner no longer served"  # the subjects cut off
     assert problem_counts(problems) == {"high": 2, "low": 1}
     assert [p.code for p in problems if not p.blocking] == ["C-SETUP"]
-    assert shared_title([finding("X-Y", "low", "abc", "c1"), finding("X-Y", "low", "xyz", "c2")]) == "abc"
+    unlike = [finding("X-Y", "low", "abc", "c1"), finding("X-Y", "low", "xyz", "c2")]
+    assert shared_title(unlike) == "abc (and 1 more like it)"

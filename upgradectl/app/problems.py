@@ -61,7 +61,7 @@ def shared_title(findings: list[Finding]) -> str:
         cut = prefix.rfind(separator)
         if cut >= enough:
             return prefix[:cut].rstrip(" :;(")
-    return first
+    return f"{first} (and {len(findings) - 1} more like it)"
 
 
 def problem_counts(problems: list[Problem]) -> dict[str, int]:

@@ -30,6 +30,7 @@ class StageProgress:
         self.progress = progress
         self.bars: dict[int, TaskID] = {}
         self.broken = False
+        self.final_line = ""  # printed under the bars when the run ends: the plan's own counts
         for stage, name in STAGE_NAMES.items():
             total = len(tasks_for_stage(stage)) + (1 if stage == 1 else 0)  # stage 1 also runs the inventory
             self.bars[stage] = progress.add_task(
@@ -86,6 +87,9 @@ class StageProgress:
             "Plan".ljust(STAGE_LABEL), total=1, completed=1, findings=len(plan.findings),
             last=f"{distinct} distinct problems; {per_stage[None]} from the verifier",
         )  # fmt: skip
+        elapsed = self.progress.tasks[self.bars[1]].elapsed or 0.0
+        self.final_line = (f"planned in {elapsed:.1f} s: {len(plan.findings)} findings, {distinct} distinct "
+                           f"problems ({per_stage[None]} from the verifier)")  # fmt: skip
 
 
 def _stage_of(node: str) -> int | None:
@@ -130,5 +134,8 @@ def plan_progress(console: Console) -> Iterator[OnUpdate | None]:
         transient=False,
         expand=False,
     )
+    stages = StageProgress(progress)
     with progress:
-        yield StageProgress(progress)
+        yield stages
+    if stages.final_line:
+        console.print(stages.final_line, markup=False, highlight=False, overflow="ellipsis", no_wrap=True)

@@ -14,7 +14,8 @@ from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_OK
 
-demo_app = typer.Typer(help="Try upgradectl on the bundled demo fleet.", no_args_is_help=True, add_completion=False,
+demo_app = typer.Typer(help="Try upgradectl on the bundled demo fleet: `demo metrics` serves its recorded metrics on "
+                       "loopback for `baseline` and `validate`.", no_args_is_help=True, add_completion=False,
                        rich_markup_mode=None)  # fmt: skip
 
 
