@@ -108,6 +108,34 @@ def find_tools(text: str) -> list[ToolMention]:
     return sorted(found.values(), key=lambda m: m.position)
 
 
+KUBERNETES = "kubernetes"  # the cluster itself: `plan "upgrade kubernetes to 1.31"` plans the tools it needs first
+_KUBERNETES_WORDS = re.compile(r"(?<![\w-])(kubernetes|k8s)(?![\w-])", re.IGNORECASE)
+
+
+def requested_tools(text: str, tool: str | None = None) -> list[ToolName]:
+    """Every tool a request names, in order: `--tool a,b` (comma-separated) or every product its words name; the
+    one entry 'kubernetes' when it asks for a Kubernetes upgrade (`--tool kubernetes`, or words naming Kubernetes
+    and no product: "upgrade kubernetes to 1.31"). RequestError for an unknown or repeated name."""
+    if tool:
+        names = [name.strip() for name in tool.split(",") if name.strip()]
+        if not names:
+            raise RequestError(f"--tool {tool!r} names no tool (known tools: {known_tools()}, or kubernetes)")
+        resolved = [KUBERNETES if n.lower() in (KUBERNETES, "k8s") else resolve_tool_name(n) for n in names]
+        repeated = sorted({t for t in resolved if resolved.count(t) > 1})
+        if repeated:
+            raise RequestError(f"--tool {tool!r} names {', '.join(repeated)} more than once; name each tool once")
+        if KUBERNETES in resolved and len(resolved) > 1:
+            raise RequestError(
+                f"--tool {tool!r}: a Kubernetes plan already includes every installed tool that must move first; "
+                "pass --tool kubernetes alone, or the tools alone"
+            )
+        return resolved
+    mentions = find_tools(text)
+    if not mentions and _KUBERNETES_WORDS.search(text):
+        return [KUBERNETES]
+    return [m.tool for m in mentions]
+
+
 def resolve_tool_name(name: str) -> ToolName:
     """A --tool value or alias -> tool, with a did-you-mean for typos."""
     key = name.strip().lower()
@@ -253,8 +281,9 @@ def parse_request(
         if len(mentions) > 1:
             named = " and ".join(f"{m.tool} ('{m.alias}')" for m in mentions)
             raise RequestError(
-                f"the request names {len(mentions)} tools, {named}; a plan upgrades one tool: pass --tool "
-                f"{mentions[0].tool} (or --tool {mentions[1].tool}), and plan the other separately"
+                f"the request names {len(mentions)} tools, {named}; `upgradectl plan` plans them together "
+                f"(--tool {','.join(m.tool for m in mentions)}); this entry point plans one: pass --tool "
+                f"{mentions[0].tool}"
             )
         tool_name = mentions[0].tool
         reasons.append(f"tool '{tool_name}' from the words '{mentions[0].alias}'")

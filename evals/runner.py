@@ -26,6 +26,7 @@ from upgradectl.evals.results import LLMMode, LLMRun, ScenarioResult
 from upgradectl.evals.scenario import LoadedScenario, ScenarioError, load_scenario
 from upgradectl.evals.scoring import score_plan
 from upgradectl.graph.state import PlanInput, RunContext
+from upgradectl.models import CombinedPlan
 from upgradectl.settings import LLMSettings
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetError, load_fleet
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # the anthropic SDK loads only in LLM mode
     from upgradectl.agents.llm.client import LLMSession
     from upgradectl.models import Plan
 
-Planner = Callable[[PlanInput, RunContext], "Plan"]
+Planner = Callable[[PlanInput, RunContext], "Plan | CombinedPlan"]
 
 REPLAY_API_KEY = "replay-not-a-real-key"
 
@@ -120,7 +121,21 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
         if options.today is not None:  # the suite's pinned day, so support windows score the same every day
             context.today = options.today
         plan = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]
+        if isinstance(plan, CombinedPlan):
+            plan = scored_section(plan, scenario.spec.tool)
         return plan, finish(plan)
+
+
+def scored_section(combined: CombinedPlan, tool: str) -> Plan:
+    """The section of a combined plan a scenario scores: the tool's own plan, carrying the combined plan's verdict
+    (its sections, rollout and Kubernetes order) and the Kubernetes findings about that tool."""
+    section = next((s for s in combined.sections if s.request.tool == tool), None)
+    if section is None:
+        raise RuntimeError(f"the combined plan has no {tool} section (sections: "
+                           f"{', '.join(s.request.tool for s in combined.sections) or 'none'})")
+    extra = [f for f in combined.kubernetes.findings if f.subject.tool == tool] if combined.kubernetes else []
+    return section.model_copy(update={"verification": combined.verification,
+                                      "findings": [*section.findings, *extra]})
 
 
 def _roots(fleet: Fleet) -> list[str]:

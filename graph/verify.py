@@ -11,8 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from upgradectl.agents.base import make_finding
+from upgradectl.graph.combine import combined_verification, kubernetes_order_violations, rollout_violations
 from upgradectl.graph.state import PlanState, RunContext
-from upgradectl.models import SEVERITY_ORDER, Evidence, Finding, Plan, PlanVerification, Subject, Violation
+from upgradectl.models import (
+    SEVERITY_ORDER,
+    CombinedPlan,
+    Evidence,
+    Finding,
+    Plan,
+    PlanVerification,
+    Subject,
+    Violation,
+)
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.knowledge.loader import load_tool
@@ -76,10 +86,26 @@ def verify(state: PlanState, ctx: RunContext) -> dict:
     return {"plan": with_verification(plan, verification)}
 
 
-def load_plan_file(path: Path) -> Plan:
+def check_combined(plan: CombinedPlan, fleet: Fleet | None, charts: ChartStore | None = None,
+                   command_parser: CommandParser | None = None) -> PlanVerification:
+    """Every section through the verifier, then the combined rollout against the sections and (Kubernetes plans)
+    every tool hop against the Kubernetes version its cluster runs at that point."""
+    sections = [with_verification(s, check_plan(s, fleet, charts, command_parser)) for s in plan.sections]
+    extra = rollout_violations(plan)
+    checked = ["combined rollout = the sections' steps in the plan's order"]
+    if plan.kubernetes is not None:
+        extra += kubernetes_order_violations(plan)
+        checked.append("every tool hop supported on the Kubernetes version its cluster runs at that step")
+    return combined_verification(sections, extra, checked)
+
+
+def load_plan_file(path: Path) -> Plan | CombinedPlan:
     """A plan.json as `upgradectl plan --format json` writes it (ValueError with the reason otherwise)."""
     try:
-        return Plan.model_validate_json(path.read_text())
+        text = path.read_text()
+        if '"kind"' in text[:400]:  # a combined plan leads with schema_version, then kind
+            return CombinedPlan.model_validate_json(text)
+        return Plan.model_validate_json(text)
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read: {exc.strerror}") from exc
     except ValueError as exc:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run every check: ruff, then pytest (tests/unit, tests/integration: real servers on loopback,
-# tests/e2e: the CLI, MCP and LangGraph Server as users run them), then the offline eval suite (upgradectl eval).
+# tests/e2e: the CLI, MCP and LangGraph Server as users run them). The offline eval suite (`upgradectl eval`)
+# runs once, inside the e2e lane (tests/e2e/test_evals.py), and fails it when a threshold is missed.
 # Tests run in parallel (pytest-xdist, one worker per core; PYTEST_WORKERS overrides).
 #   scripts/test.sh --fast     ruff and the unit lane only (under a minute): run it before every commit
 #   scripts/test.sh -k parsing extra arguments go to pytest
@@ -21,6 +22,4 @@ set +e
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "no tests collected"; rc=0; fi
-# the offline eval suite (evals/): exits 1 when a threshold of evals/suite.yaml is missed
-.venv/bin/upgradectl eval --llm off || { erc=$?; [ "$rc" -ne 0 ] || rc=$erc; }
 exit "$rc"

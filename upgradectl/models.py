@@ -384,7 +384,7 @@ class Violation(Frozen):
 
     check: Literal[
         "hop-version", "step-condition", "rollback-limit", "file-read", "upgradectl-command", "file-edit",
-        "chart-values", "manifest-schema", "placeholder",
+        "chart-values", "manifest-schema", "placeholder", "combined-rollout", "kubernetes-order",
     ]
     environment: str = ""
     step: str = Field(default="", description="Where: 'steps[4]' or 'rollback_steps[2]' and the step title")
@@ -488,3 +488,67 @@ class Plan(Frozen):
     def findings_at_or_above(self, severity: Severity) -> list[Finding]:
         limit = SEVERITY_ORDER.index(severity)
         return [f for f in self.findings if SEVERITY_ORDER.index(f.severity) <= limit]
+
+
+class ToolOrder(Frozen):
+    """One tool's place in a combined rollout, and the constraints (from the knowledge base) that put it there."""
+
+    tool: ToolName
+    reasons: list[str]
+    after_control_plane: bool = Field(default=False, description="Kubernetes plans: moves only after the control plane")
+
+
+class ControlPlaneHop(Frozen):
+    """One Kubernetes minor a cluster's control plane moves, and the tool moves that must come before it."""
+
+    cluster: str
+    provider: Provider
+    from_version: str = Field(description="Kubernetes minor before the hop, e.g. 1.29")
+    to_version: str = Field(description="Kubernetes minor after the hop, e.g. 1.30")
+
+
+class ToolBlocker(Frozen):
+    """A tool whose running version does not support a Kubernetes version the upgrade passes through."""
+
+    cluster: str
+    tool: ToolName
+    current_version: str
+    current_kubernetes_range: str
+    needed_version: str = Field(description="The release to reach before the control plane moves; '' when none fits")
+    needed_kubernetes_range: str = ""
+    when: Literal["before", "after"] = Field(description="before the control plane moves, or only after it")
+    reason: str
+    source: str = ""
+
+
+class KubernetesReadiness(Frozen):
+    """A Kubernetes upgrade per cluster: control-plane hops one minor at a time and the tools that block them."""
+
+    target: str = Field(description="Target Kubernetes minor, e.g. 1.31")
+    hops: list[ControlPlaneHop]
+    blockers: list[ToolBlocker]
+    findings: list[Finding] = Field(default_factory=list, description="API removals and manifests that would fail")
+
+
+class CombinedPlan(Frozen):
+    """Several tools (or a Kubernetes upgrade and the tools it needs first) in one plan: a full single-tool plan per
+    section and one rollout whose per-environment order obeys the cross-tool constraints (`order`)."""
+
+    schema_version: Literal[1] = 1
+    kind: Literal["multi-tool", "kubernetes"]
+    generated_at: datetime
+    upgradectl_version: str
+    request: str
+    fleet: str
+    order: list[ToolOrder] = Field(description="Tools in rollout order, with the reasons for that order")
+    sections: list[Plan] = Field(description="One complete plan per tool, as `plan --tool T` would give it")
+    kubernetes: KubernetesReadiness | None = None
+    decision: Decision = Field(description="The highest risk among the sections (and the Kubernetes upgrade)")
+    rollout: list[RolloutStage]
+    summary: str
+    verification: PlanVerification | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        extra = self.kubernetes.findings if self.kubernetes else []
+        return [f for section in self.sections for f in section.findings] + list(extra)

@@ -105,3 +105,25 @@ def test_plan_has_a_cost_section_with_linked_plots(tmp_path):
     report = plan["cost"][0]
     assert report["nodes"] == [] and report["current"]["nodes"] == 12 and len(report["projected_nodes"]) > 0
     assert sum(report["current"]["utilization_histogram"]) == report["current"]["nodes"]
+
+
+def test_a_plan_draws_plots_for_the_clusters_that_save_most_and_says_where_the_rest_are(tmp_path, monkeypatch):
+    from upgradectl.app import report
+    from upgradectl.models import Plan
+
+    result = run("plan", "Karpenter needs upgrade for better bin packing and cost optimization", "--fleet", "demo",
+                 "--out", str(tmp_path / "full"))
+    assert result.returncode in (0, 1, 3), result.stderr
+    plan = Plan.model_validate_json((tmp_path / "full" / "plan.json").read_text())
+    assert len(plan.cost) >= 2
+    plan = plan.model_copy(update={"cost": [r.model_copy(update={"plots": []}) for r in plan.cost]})  # as planned
+    monkeypatch.setattr(report, "PLAN_PLOT_CLUSTERS", 1)
+    report.write_plan(plan, tmp_path / "one")
+    written = json.loads((tmp_path / "one" / "plan.json").read_text())["cost"]
+    drawn = [r for r in written if r["plots"]]
+    assert len(drawn) == 1
+    savings = {r["cluster"]: (r["consolidation"] or {}).get("savings_hourly", 0.0) for r in written}
+    assert savings[drawn[0]["cluster"]] == max(savings.values())
+    for skipped in (r for r in written if not r["plots"]):
+        assert any("`upgradectl cost` draws" in note for note in skipped["notes"])
+        assert not list((tmp_path / "one").glob(f"cost-{skipped['cluster']}-*.png"))

@@ -328,7 +328,8 @@ def test_mutated_knowledge_overlays_are_knowledge_errors(data):
         target = overlay / data.draw(st.sampled_from(["kubernetes.yaml", "cilium.yaml"]))
         target.write_bytes(data.draw(mutated(target.read_bytes())))
         monkeypatch.setenv(loader.KNOWLEDGE_DIR_ENV, str(overlay))
-        for load in (loader.load_kubernetes.__wrapped__, lambda: loader.load_bundled_tool("cilium")):
+        uncached_kubernetes = loader._load_kubernetes.__wrapped__
+        for load in (lambda: uncached_kubernetes(str(overlay)), lambda: loader.load_bundled_tool("cilium")):
             try:
                 load()
             except loader.KnowledgeError as exc:

@@ -149,10 +149,10 @@ def test_server_run_gives_the_cli_plan(langgraph_dev):
     assert served.get("error", "") == "", served["error"]
     # the served graph is the six-stage graph: every stage and each agent task streams as a node of its own
     stages = [f"stage{n}" for n in range(1, 7)]
-    assert {"read_request", "intake", *stages, *(f"{s}_tasks" for s in stages), "assemble"} <= set(nodes)
+    assert {"read_request", "intake", *stages, *(f"{s}_tasks" for s in stages), "assemble", "verify"} <= set(nodes)
     assert nodes.index("read_request") < nodes.index("intake") < nodes.index("stage1") < nodes.index("stage6")
     assert nodes.count("stage5_tasks") == 3  # the rollout tasks for dev, staging and prod, each one update
-    assert nodes[-1] == "assemble"
+    assert nodes[-2:] == ["assemble", "verify"]  # the plan verifier checks the assembled plan last
     assert comparable(served["plan"]) == comparable(
         cli_plan("--tool", "karpenter", "--to", "1.0.10", "--fleet", "demo")
     )

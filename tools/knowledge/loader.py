@@ -698,9 +698,28 @@ class KubernetesRemoval(Entry):
     uncertain: bool = False
 
 
+class ProviderUpgrade(Entry):
+    """How a managed provider moves a control plane one minor, and how to list its add-ons for that minor.
+
+    Commands are templates: {to} is the target minor, {region} the fleet entry's region; <PLACEHOLDER>s are
+    explained in `inputs` (what the value is and how to find it)."""
+
+    provider: Literal["eks", "gke", "aks"]
+    control_plane: list[str] = Field(min_length=1)
+    addons: list[str] = Field(default_factory=list, description="Add-on compatibility for the target minor")
+    inputs: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    source: str
+    uncertain: bool = False
+
+
 class KubernetesKnowledge(Entry):
     removals: list[KubernetesRemoval]
+    providers: list[ProviderUpgrade] = Field(default_factory=list)
     sources: list[str]
+
+    def provider(self, name: str) -> ProviderUpgrade | None:
+        return next((p for p in self.providers if p.provider == name), None)
 
 
 KNOWLEDGE_DIR_ENV = "UPGRADECTL_KNOWLEDGE_DIR"

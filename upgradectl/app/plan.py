@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from upgradectl.agents.inventory import PlanningError
-from upgradectl.agents.request import RequestError
+from upgradectl.agents.request import KUBERNETES, RequestError, requested_tools
 from upgradectl.app.errors import UseCaseError
 from upgradectl.app.llm import LLMMode, open_llm_session
-from upgradectl.exit_codes import EXIT_INCOMPLETE, plan_exit_code
-from upgradectl.models import Plan, Severity
+from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK, plan_exit_code
+from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Plan, Severity
 from upgradectl.tools.charts.store import default_chart_store
 from upgradectl.tools.cluster.fleet import FleetError
 from upgradectl.tools.knowledge.loader import KnowledgeError
@@ -75,7 +75,7 @@ class PlanRequest(BaseModel):
 class PlanOutcome:
     """A plan and what to tell its reader: the exit code for --fail-on, warnings, the run log."""
 
-    plan: Plan
+    plan: Plan | CombinedPlan  # a CombinedPlan when the request names several tools, or Kubernetes
     exit_code: int
     warnings: list[str] = field(default_factory=list)
     run_log: Path | None = None
@@ -94,6 +94,10 @@ def plan(
 
     if request.charts_dir is not None and not request.charts_dir.is_dir():
         raise UseCaseError(f"--charts-dir {request.charts_dir}: not a directory")
+    try:
+        tools = requested_tools(request.text, request.tool)
+    except RequestError as exc:
+        raise UseCaseError(str(exc)) from None
     session, warnings = open_llm_session(request.llm, request.model, request.run_log, request.out)
     context = RunContext(
         fleet_ref=f"context {request.context}" if request.context else request.fleet,
@@ -102,6 +106,12 @@ def plan(
         command_parser=command_parser,
     )
     try:
+        if len(tools) > 1 or tools == [KUBERNETES]:
+            from upgradectl.app.combined_plan import plan_combined  # reason: only combined requests load it
+
+            combined, run_warnings = plan_combined(request, tools, context, run_graph, on_update)
+            return PlanOutcome(combined, combined_exit_code(combined, request.fail_on), [*warnings, *run_warnings],
+                               session.run_log.path if session is not None else None)
         planned, run_warnings = run_graph(request.graph_input(), context, on_update)
     except PlanningError as exc:
         unread = [c for c in context.fleet.clusters.values() if c.source is None] if context.fleet else []
@@ -121,6 +131,19 @@ def plan(
         warnings=[*warnings, *run_warnings],
         run_log=session.run_log.path if session is not None else None,
     )
+
+
+def combined_exit_code(combined: CombinedPlan, fail_on: Severity) -> int:
+    """The most serious of the sections' exit codes (findings first, then incomplete, then a degraded model), and 1
+    for a Kubernetes finding at or above --fail-on or a verifier violation of the combined order."""
+    codes = [plan_exit_code(section, fail_on) for section in combined.sections]
+    extra = combined.kubernetes.findings if combined.kubernetes else []
+    if any(SEVERITY_ORDER.index(f.severity) <= SEVERITY_ORDER.index(fail_on) for f in extra):
+        codes.append(EXIT_BLOCKERS)
+    for code in (EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED):
+        if code in codes:
+            return code
+    return EXIT_OK
 
 
 def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | None = None) -> tuple[Plan, list[str]]:
@@ -147,8 +170,18 @@ def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | 
     return planned, warnings
 
 
-def plan_for_eval(plan_input: PlanInput, context: RunContext) -> Plan:
-    """The planner the eval runner is given (evals/ sits below app/ and cannot import it)."""
+def plan_for_eval(plan_input: PlanInput, context: RunContext) -> Plan | CombinedPlan:
+    """The planner the eval runner is given (evals/ sits below app/ and cannot import it); a request naming several
+    tools, or Kubernetes, gives the combined plan (the runner scores the scenario's tool's section)."""
+    tools = requested_tools(plan_input.get("request") or "", plan_input.get("tool"))
+    if len(tools) > 1 or tools == [KUBERNETES]:
+        from upgradectl.app.combined_plan import plan_combined  # reason: only combined requests load it
+
+        wanted = PlanRequest(text=plan_input.get("request") or "", tool=plan_input.get("tool"),
+                             to=plan_input.get("to"), clusters=plan_input.get("clusters"),
+                             environments=plan_input.get("environments"), trigger=plan_input.get("trigger"),
+                             fleet=context.fleet_ref)
+        return plan_combined(wanted, tools, context, run_graph)[0]
     planned = run_graph(plan_input, context)[0]
     if planned.verification is None:  # a plan is scored only when the verifier has checked it
         raise RuntimeError("the plan graph returned a plan the verifier did not check")

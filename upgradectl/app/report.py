@@ -1,5 +1,5 @@
-"""Render a Plan to Markdown (Jinja2 template in prompts/report/), JSON and one self-contained HTML page, and
-write them out."""
+"""Render a Plan (or a combined plan) to Markdown (Jinja2 templates in prompts/report/), JSON and one
+self-contained HTML page, and write them out."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from upgradectl.app.html_report import markdown_page
 from upgradectl.app.problems import distinct_problems, problem_counts
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.app.timeline import duration, rollout_timeline
-from upgradectl.models import SEVERITY_ORDER, Plan
+from upgradectl.cost_models import CostReport
+from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Plan
 from upgradectl.tools.knowledge.loader import load_tool
 
 WRAP_WIDTH = 110
@@ -23,11 +24,20 @@ DETAILS_OPEN = "<!-- upgradectl: instances {count} -->"  # the HTML report folds
 DETAILS_CLOSE = "<!-- upgradectl: end of instances -->"
 TOP_BLOCKERS = 5
 
+# A plan draws cost plots for at most this many clusters: drawing costs ~0.3 s per cluster, and a plan over a
+# hundred clusters would spend most of its time on pictures nobody pages through; `upgradectl cost` draws any.
+PLAN_PLOT_CLUSTERS = 12
 
-def render_markdown(plan: Plan, html_markers: bool = False) -> str:
-    """plan.md: executive summary, distinct problems with their instances, rollout, then detail.
+
+def render_markdown(plan: Plan | CombinedPlan, html_markers: bool = False) -> str:
+    """plan.md: executive summary, distinct problems with their instances, rollout, then detail; a combined plan
+    is its order, combined rollout, then each section as its own plan.
 
     `html_markers` leaves a marker around each problem's instances that render_html folds into <details>."""
+    if isinstance(plan, CombinedPlan):
+        sections = [_demoted(render_markdown(section, html_markers)) for section in plan.sections]
+        text = template_environment().get_template("report/combined.md.j2").render(plan=plan, sections=sections)
+        return tidy(text).lstrip("\n")
     problems = distinct_problems(plan)
     blocking = [p for p in problems if p.blocking]
     by_severity = []
@@ -67,11 +77,40 @@ def wrap(text: str, indent: str = "", width: int = WRAP_WIDTH) -> str:
                          break_on_hyphens=False)  # fmt: skip
 
 
-def render_json(plan: Plan) -> str:
+def _demoted(markdown: str) -> str:
+    """Every heading one level down, so a section's plan nests under the combined plan's title."""
+    return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
+
+
+def _plotted(reports: list[CostReport], out_dir: Path) -> list[CostReport]:
+    """The plan's cost reports, the PLAN_PLOT_CLUSTERS with the largest projected savings drawn; the others
+    say where their plots are."""
+    def saving(report: CostReport) -> float:
+        return report.consolidation.savings_hourly if report.consolidation else 0.0
+
+    ranked = sorted(range(len(reports)), key=lambda i: (-saving(reports[i]), reports[i].cluster))
+    drawn = set(ranked[:PLAN_PLOT_CLUSTERS])
+    plotted = dict(zip(sorted(drawn), with_plots([reports[i] for i in sorted(drawn)], out_dir), strict=True))
+    note = (f"plots are drawn for the {PLAN_PLOT_CLUSTERS} clusters with the largest projected savings; "
+            "`upgradectl cost` draws this cluster's")
+    return [plotted[i] if i in drawn else r.model_copy(update={"notes": [*r.notes, note]})
+            for i, r in enumerate(reports)]
+
+
+def _with_plots(plan: Plan | CombinedPlan, out_dir: Path) -> Plan | CombinedPlan:
+    """The plan with its cost plots drawn into out_dir (a combined plan: each section's)."""
+    if isinstance(plan, CombinedPlan):
+        return plan.model_copy(update={"sections": [_with_plots(s, out_dir) for s in plan.sections]})
+    if not plan.cost:
+        return plan
+    return plan.model_copy(update={"cost": _plotted(plan.cost, out_dir)})
+
+
+def render_json(plan: Plan | CombinedPlan) -> str:
     return json.dumps(plan.model_dump(mode="json"), indent=2)
 
 
-def render_report(plan: Plan, output_format: str) -> str:
+def render_report(plan: Plan | CombinedPlan, output_format: str) -> str:
     """The full report in one format: md, json or html (plots drawn into a temporary directory and inlined)."""
     if output_format == "json":
         return render_json(plan)
@@ -83,13 +122,7 @@ def render_report(plan: Plan, output_format: str) -> str:
     return render_markdown(plan)
 
 
-def _with_plots(plan: Plan, out_dir: Path) -> Plan:
-    if not plan.cost:
-        return plan
-    return plan.model_copy(update={"cost": with_plots(plan.cost, out_dir)})
-
-
-def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
+def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
     """Write plan.md, plan.json and plan.html into out_dir (created if needed); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = _with_plots(plan, out_dir)  # plots next to plan.md, linked from its cost section
@@ -97,10 +130,14 @@ def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
     md.write_text(render_markdown(plan))
     js.write_text(render_json(plan) + "\n")
     page.write_text(render_html(plan, out_dir))
-    return [md, js, page, *[out_dir / p.path for r in plan.cost for p in r.plots]]
+    sections = plan.sections if isinstance(plan, CombinedPlan) else [plan]
+    return [md, js, page, *[out_dir / p.path for s in sections for r in s.cost for p in r.plots]]
 
 
-def render_html(plan: Plan, assets: Path | None) -> str:
+def render_html(plan: Plan | CombinedPlan, assets: Path | None) -> str:
     """plan.html: the Markdown report as one self-contained page (plots from `assets` inlined)."""
-    title = f"Upgrade plan: {load_tool(plan.request.tool).display_name} -> {plan.target_version}"
+    if isinstance(plan, CombinedPlan):
+        title = f"Upgrade plan: {plan.request}"
+    else:
+        title = f"Upgrade plan: {load_tool(plan.request.tool).display_name} -> {plan.target_version}"
     return markdown_page(render_markdown(plan, html_markers=True), title, assets)

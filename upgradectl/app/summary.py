@@ -13,7 +13,7 @@ from pathlib import Path
 from upgradectl.app.problems import Problem, distinct_problems, problem_counts
 from upgradectl.app.timeline import duration, rollout_timeline
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK, MEANING
-from upgradectl.models import Plan
+from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Plan
 from upgradectl.tools.knowledge.loader import load_tool
 
 WIDTH = 80
@@ -29,10 +29,21 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 3, 0)].rstrip() + "..."
 
 
-def exit_meaning(plan: Plan, exit_code: int, fail_on: str) -> str:
+def sections(plan: Plan | CombinedPlan) -> list[Plan]:
+    """The single-tool plans a plan holds: itself, or a combined plan's sections in rollout order."""
+    return list(plan.sections) if isinstance(plan, CombinedPlan) else [plan]
+
+
+def headline(plan: Plan | CombinedPlan) -> str:
+    """'Karpenter (AWS provider) -> 1.14.3', or each tool and target of a combined plan."""
+    return ", then ".join(f"{load_tool(s.request.tool).display_name} -> {s.target_version}" for s in sections(plan))
+
+
+def exit_meaning(plan: Plan | CombinedPlan, exit_code: int, fail_on: str) -> str:
     """What the exit code says about this plan, in words."""
     if exit_code == EXIT_BLOCKERS:
-        count = len(plan.findings_at_or_above(fail_on))  # type: ignore[arg-type]
+        worst = SEVERITY_ORDER.index(fail_on)  # type: ignore[arg-type]
+        count = sum(1 for f in plan.findings if SEVERITY_ORDER.index(f.severity) <= worst)
         return f"exit 1: {count} finding(s) at or above --fail-on {fail_on}; resolve them before executing"
     if exit_code == EXIT_INCOMPLETE:
         return "exit 3: incomplete: some checks could not run (findings in category 'incomplete')"
@@ -43,29 +54,31 @@ def exit_meaning(plan: Plan, exit_code: int, fail_on: str) -> str:
     return f"exit {exit_code}: {MEANING.get(exit_code, 'see upgradectl --help')}"
 
 
-def summary_line(plan: Plan, exit_code: int, fail_on: str) -> str:
+def summary_line(plan: Plan | CombinedPlan, exit_code: int, fail_on: str) -> str:
     """The plan in one line (`plan -q`)."""
     problems = distinct_problems(plan)
     counts = ", ".join(f"{n} {s}" for s, n in problem_counts([p for p in problems if p.blocking]).items()) or "none"
     timeline = rollout_timeline(plan)
-    hops = max((len(path.hops) for path in plan.paths), default=0)
+    paths = [path for section in sections(plan) for path in section.paths]
+    hops = max((len(path.hops) for path in paths), default=0)
     return (
-        f"{load_tool(plan.request.tool).display_name} -> {plan.target_version}: {len(plan.paths)} "
+        f"{headline(plan)}: {len(paths)} "
         f"path(s), up to {hops} hop(s); problems: {counts}; risk {plan.decision.risk.level}, "
         f"{plan.decision.strategy.kind}; rollout >= {duration(timeline.total_minutes)}, "
         f"{timeline.approvals} approval(s); exit {exit_code}"
     )
 
 
-def render_summary(plan: Plan, exit_code: int, fail_on: str, report: Path | None) -> list[Line]:
+def render_summary(plan: Plan | CombinedPlan, exit_code: int, fail_on: str, report: Path | None) -> list[Line]:
     """The terminal summary as styled lines (see the module docstring)."""
-    tool = load_tool(plan.request.tool).display_name
-    clusters = sorted({c for path in plan.paths for c in path.clusters})
+    clusters = sorted({c for section in sections(plan) for path in section.paths for c in path.clusters})
     lines: list[Line] = [
-        [(clip(f"{tool} -> {plan.target_version}", WIDTH - 30), "bold"),
-         (f" on {len(clusters)} cluster(s), fleet {plan.fleet}", "")],  # fmt: skip
+        [(clip(headline(plan), WIDTH - 30), "bold"), (f" on {len(clusters)} cluster(s), fleet {plan.fleet}", "")],
     ]
-    lines += _paths(plan)
+    for section in sections(plan):
+        if isinstance(plan, CombinedPlan):
+            lines.append([(f" {load_tool(section.request.tool).display_name}", "bold")])
+        lines += _paths(section)
     problems = distinct_problems(plan)
     lines += _problems(plan, problems)
     decision = plan.decision
@@ -104,7 +117,7 @@ def _paths(plan: Plan) -> list[Line]:
     return lines
 
 
-def _problems(plan: Plan, problems: list[Problem]) -> list[Line]:
+def _problems(plan: Plan | CombinedPlan, problems: list[Problem]) -> list[Line]:
     blocking = [p for p in problems if p.blocking]
     counts = problem_counts(blocking)
     head: Line = [("Problems  ", "bold")]
@@ -125,7 +138,7 @@ def _problems(plan: Plan, problems: list[Problem]) -> list[Line]:
     return lines
 
 
-def _rollout(plan: Plan) -> list[Line]:
+def _rollout(plan: Plan | CombinedPlan) -> list[Line]:
     timeline = rollout_timeline(plan)
     lines: list[Line] = [[], [("Rollout   ", "bold"), ("environment -> hops -> soak per hop = least time", "dim")]]
     for index, stage in enumerate(timeline.stages, 1):

@@ -5,6 +5,7 @@ Exit codes are the same for every command: upgradectl/exit_codes.py.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -62,6 +63,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("execute", "List execution runs: id, plan, status, current step, created."),
     "demo": ("demo", "Try upgradectl on the bundled demo fleet: `demo metrics` serves its recorded metrics on "
              "loopback for `baseline` and `validate`."),
+    "status": ("status", "The fleet board: per cluster and tool, running version, support status, Kubernetes "
+               "compatibility, the newest release that fits, and drift between environments; exit 1 when something "
+               "is out of support, incompatible or drifted."),
     "knowledge": ("knowledge", "How current upgradectl's knowledge of each tool is, and refreshing its releases from "
                   "upstream."),
 }
@@ -148,7 +152,15 @@ def main_options(
 def parse_upgradectl(argv: list[str]) -> str | None:
     """None when `upgradectl ARGV` parses with this CLI, else its error (module-level: worker processes and
     servers are handed it by name)."""
-    return parse_with(typer.main.get_command(app), argv)  # the lazy group imports only the command in argv
+    return parse_with(_command_group(), argv)
+
+
+@functools.cache
+def _command_group() -> Any:
+    """The app's click group, built once: a plan's verifier parses every upgradectl command it prints, and
+    building the group (typer reads each command's signature) costs more than parsing. The lazy group imports
+    only the commands it is asked for, and keeps them."""
+    return typer.main.get_command(app)
 
 
 def register_commands() -> None:

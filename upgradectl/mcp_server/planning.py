@@ -309,6 +309,11 @@ class PlanTools:
                 ),
                 command_parser=self.command_parser,
             )
+            if not isinstance(outcome.plan, Plan):  # a combined plan (several tools, or Kubernetes): not served yet
+                raise ToolError(
+                    "this request names several tools (or Kubernetes itself): the MCP plan tool plans one tool; pass "
+                    "tool=<one of them>, or run `upgradectl plan` for the combined plan"
+                )
             files = [str(p) for p in write_plan(outcome.plan, out)] if out else []
             plan_id = self.store.add(outcome.plan)
             page = findings_page(

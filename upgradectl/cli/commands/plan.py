@@ -153,7 +153,8 @@ def plan(
     if not quiet:
         for warning in outcome.warnings:
             err.print(f"warning: {warning}", highlight=False, markup=False)
-        report_llm(outcome.plan, outcome.run_log)
+        for planned in getattr(outcome.plan, "sections", [outcome.plan]):  # a combined plan: each section's
+            report_llm(planned, outcome.run_log)
     if output_format != "text":
         text = render_report(outcome.plan, output_format)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -176,12 +177,13 @@ def plan(
     raise typer.Exit(outcome.exit_code)
 
 
-def default_report_dir(plan: Plan) -> Path:
+def default_report_dir(plan) -> Path:
     """Where the full report goes when --out is not given: its own directory under the state directory."""
     from upgradectl.state_dir import default_state_dir  # only when a report is written there
 
     stamp = plan.generated_at.strftime("%Y%m%d-%H%M%S")
-    return default_state_dir() / "plans" / f"{stamp}-{plan.request.tool}-{plan.target_version}"
+    tools = "-".join(f"{s.request.tool}-{s.target_version}" for s in getattr(plan, "sections", [plan]))
+    return default_state_dir() / "plans" / f"{stamp}-{tools}"
 
 
 def print_lines(lines: list) -> None:
@@ -242,7 +244,8 @@ def verify_plan_command(
 
     Exit 0: consistent; 1: violations (each names the stage and step); 2: the plan or fleet cannot be read."""
     # the verifier loads the knowledge base and chart checks: imported when verify-plan runs, so --help stays fast
-    from upgradectl.graph.verify import check_plan, load_plan_file
+    from upgradectl.graph.verify import check_combined, check_plan, load_plan_file
+    from upgradectl.models import CombinedPlan
     from upgradectl.tools.cluster.fleet import FleetError, load_fleet
 
     output_format = choose_format(output_format, ("text", "json"))
@@ -258,7 +261,8 @@ def verify_plan_command(
         except FleetError as exc:
             raise fail(f"{exc}\n(the plan was made for --fleet {plan.fleet}; pass --fleet to name where it is now)") \
                 from None
-    verification = check_plan(plan, loaded, chart_store(charts_dir, fetch_charts), command_parser(ctx))
+    check = check_combined if isinstance(plan, CombinedPlan) else check_plan
+    verification = check(plan, loaded, chart_store(charts_dir, fetch_charts), command_parser(ctx))
     if output_format == "json":
         sys.stdout.write(verification.model_dump_json(indent=2) + "\n")
     else:

@@ -1,0 +1,208 @@
+"""Kubernetes upgrade readiness: per cluster, which installed tools cannot run on the Kubernetes versions the upgrade
+passes through, the release each must reach first, the API removals the target brings, and the control-plane hops
+(one minor at a time) with the provider's commands, listed and never run.
+
+Facts come from the knowledge base with their sources: each release's Kubernetes range (tools/knowledge/data/*.yaml),
+the API removals (kubernetes.yaml, through the scanner) and the providers' control-plane commands (kubernetes.yaml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from upgradectl.agents.base import make_finding
+from upgradectl.models import ControlPlaneHop, Evidence, Finding, Step, Subject, ToolBlocker
+from upgradectl.tools.analysis.inventory import detect_installation
+from upgradectl.tools.analysis.scanner import Scanner, ScanReport
+from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.knowledge.loader import KubernetesKnowledge, Release, ToolKnowledge
+from upgradectl.tools.knowledge.support import line_support
+from upgradectl.tools.versions import Version, kube_minor
+
+AGENT = "incident-responder"  # the seed's compatibility checks before an upgrade
+CONTROL_PLANE_TAG = "[kubernetes] "
+
+
+def minor_text(version: str) -> str:
+    """'1.29.6' -> '1.29'."""
+    major, minor = kube_minor(version)
+    return f"{major}.{minor}"
+
+
+def minors_between(current: str, target: str) -> list[str]:
+    """Every Kubernetes minor from the cluster's to the target, both included: '1.29.6', '1.31' -> 1.29, 1.30, 1.31."""
+    (major, low), (_, high) = kube_minor(current), kube_minor(target)
+    return [f"{major}.{m}" for m in range(low, high + 1)]
+
+
+def covering_release(k: ToolKnowledge, current: str, minors: list[str]) -> Release | None:
+    """The newest reviewed release at or above `current` whose Kubernetes range holds every minor in `minors`: the
+    one version that can run before, during and after the control-plane hops."""
+    for release in reversed(k.releases):
+        patch = release.latest_patch
+        kube_range = release.kube_range_for(patch)
+        if (kube_range is None or not release.notes_reviewed or patch in release.avoid
+                or Version.parse(patch) < Version.parse(current)):
+            continue
+        if all(kube_range.contains(m) for m in minors):
+            return release
+    return None
+
+
+@dataclass
+class Readiness:
+    """What the Kubernetes plan needs: hops, blockers, findings, and per tool the release and clusters to plan."""
+
+    target: str
+    hops: list[ControlPlaneHop] = field(default_factory=list)
+    blockers: list[ToolBlocker] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    sections: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # tool -> (target version, clusters)
+    notes: list[str] = field(default_factory=list)
+
+
+def _blocker(k: ToolKnowledge, member: FleetCluster, target: str, today: date) -> tuple[ToolBlocker, Finding] | None:
+    """The tool `k` on one cluster, when its running release does not cover every minor up to `target`."""
+    name = member.info.name
+    installed = detect_installation(k, member.source, name)
+    if installed is None or installed.provider_managed:
+        return None
+    release = k.release(installed.version)
+    current_range = release.kube_range_for(installed.version) if release else None
+    minors = minors_between(member.info.kubernetes_version, target)
+    if current_range is None or all(current_range.contains(m) for m in minors):
+        return None  # fits every step (or publishes no range: nothing to check it against)
+    needed = covering_release(k, installed.version, minors)
+    needed_range = needed.kube_range_for(needed.latest_patch) if needed else None
+    span = f"{minors[0]} through {minors[-1]}"
+    if needed is not None:
+        support = line_support(k, needed.line, today)
+        reason = (f"{k.display_name} {installed.version} supports Kubernetes {current_range}, not {span}; "
+                  f"{needed.latest_patch} supports {needed_range}, so it can move before the control plane and stay "
+                  f"supported through every hop" + ("" if support.supported else f" ({support.reason})"))
+    else:
+        reason = (f"{k.display_name} {installed.version} supports Kubernetes {current_range}, not {span}, and no "
+                  f"known release supports all of {span}: move it between control-plane hops")
+    blocker = ToolBlocker(
+        cluster=name, tool=k.tool, current_version=installed.version, current_kubernetes_range=str(current_range),
+        needed_version=needed.latest_patch if needed else "",
+        needed_kubernetes_range=str(needed_range) if needed_range else "", when="before", reason=reason,
+        source=needed.source if needed else (release.source if release else ""),
+    )
+    knowledge = Evidence(source="knowledge", ref=f"{k.tool}: releases[{release.line if release else '?'}].kubernetes",
+                         excerpt=f"{installed.version} supports Kubernetes {current_range}")
+    finding = make_finding(
+        code="K8S-TOOL-BLOCKS-UPGRADE" if needed else "K8S-TOOL-NO-BRIDGE-RELEASE",
+        severity="high", category="compatibility",
+        title=f"{k.display_name} {installed.version} on {name} blocks Kubernetes {target}",
+        agent=AGENT, evidence=[*installed.evidence, knowledge],
+        subject=Subject(cluster=name, tool=k.tool, version=installed.version), detail=reason,
+        remediation=(f"upgrade {k.display_name} to {needed.latest_patch} (its section of this plan) before the "
+                     "control plane moves") if needed else "plan the tool between control-plane hops",
+        sources=[s for s in (release.source if release else "", blocker.source) if s],
+    )
+    return blocker, finding
+
+
+def _api_findings(usages: ScanReport, target: str) -> list[Finding]:
+    """Objects (cluster or GitOps files) at an API version the target Kubernetes no longer serves."""
+    found = []
+    for usage in usages.usages:
+        if usage.rule.component != "k8s" or usage.status not in ("removed", "replacement-unavailable"):
+            continue
+        where = "gitops" if usage.source == "manifest" else "cluster"
+        ref = f"{usage.file}:{usage.line}" if usage.file else usage.location
+        found.append(make_finding(
+            code="K8S-API-REMOVED", severity="critical", category="deprecated-api",
+            title=f"{usage.rule.kind} {usage.name} uses {usage.rule.api_version}, removed in Kubernetes "
+                  f"{usage.rule.removed_in} (target {target})",
+            agent=AGENT, evidence=[Evidence(source=where, ref=ref, excerpt=f"apiVersion: {usage.rule.api_version}")],
+            subject=Subject(cluster=usage.cluster, api_version=usage.rule.api_version, kind=usage.rule.kind,
+                            namespace=usage.namespace, name=usage.name, file=usage.file, line=usage.line),
+            remediation=(f"migrate to {usage.rule.replacement} before the control plane reaches "
+                         f"{usage.rule.removed_in}") if usage.rule.replacement else "remove it before the upgrade",
+            sources=[usage.rule.source] if usage.rule.source else [],
+        ))
+    return found
+
+
+def control_plane_steps(kube: KubernetesKnowledge, member: FleetCluster, hop: ControlPlaneHop) -> list[Step]:
+    """The provider's commands for one control-plane hop (from the knowledge base, with its source), or a note
+    saying the distribution's own procedure applies when the knowledge base has none for this provider."""
+    info = member.info
+    title = f"{CONTROL_PLANE_TAG}{info.name}: control plane {hop.from_version} -> {hop.to_version} ({info.provider})"
+    procedure = kube.provider(info.provider)
+    if procedure is None:
+        return [Step(title=title, kind="note", cluster=info.name, from_version=hop.from_version,
+                     to_version=hop.to_version,
+                     detail=f"upgradectl has no {info.provider} procedure: upgrade the control plane one minor with "
+                            "your distribution's own procedure")]
+
+    def fill(text: str) -> str:
+        return text.replace("{to}", hop.to_version).replace("{region}", info.region or "<REGION>")
+
+    inputs = {name: fill(how) for name, how in procedure.inputs.items()}
+    if not info.region:
+        inputs["REGION"] = f"the region or location of {info.name} (the fleet file names none)"
+    steps = []
+    if procedure.addons:
+        steps.append(Step(title=f"{CONTROL_PLANE_TAG}{info.name}: add-on versions for Kubernetes {hop.to_version}",
+                          kind="pre-check", cluster=info.name, from_version=hop.from_version,
+                          to_version=hop.to_version, inputs=inputs, source=procedure.source,
+                          commands=[fill(c) for c in procedure.addons],
+                          detail="Provider add-ons (VPC CNI, CoreDNS, kube-proxy...) that support the new minor."))
+    steps.append(Step(title=title, kind="upgrade", cluster=info.name, from_version=hop.from_version,
+                      to_version=hop.to_version, inputs=inputs, source=procedure.source,
+                      commands=[fill(c) for c in procedure.control_plane],
+                      detail=" ".join(procedure.notes) + (" (provider procedure not re-checked upstream)"
+                                                          if procedure.uncertain else "")))
+    return steps
+
+
+def assess(fleet: Fleet, clusters: list[str], target: str, products: list[ToolKnowledge], today: date) -> Readiness:
+    """Readiness of `clusters` of `fleet` for Kubernetes `target` (a minor)."""
+    readiness = Readiness(target=target)
+    scanner = Scanner({"k8s": target})
+    report = ScanReport(targets=scanner.targets)
+    spans: dict[str, list[tuple[str, str, list[str]]]] = {}  # tool -> (cluster, running version, minors crossed)
+    for name in clusters:
+        member = fleet.clusters[name]
+        current = member.info.kubernetes_version
+        minors = minors_between(current, target)
+        if kube_minor(current) >= kube_minor(target):
+            readiness.notes.append(f"{name} already runs Kubernetes {minor_text(current)}: nothing to do there")
+            continue
+        readiness.hops += [ControlPlaneHop(cluster=name, provider=member.info.provider, from_version=a, to_version=b)
+                           for a, b in zip(minors, minors[1:], strict=False)]
+        for k in products:
+            found = _blocker(k, member, target, today)
+            if found is None:
+                continue
+            blocker, finding = found
+            readiness.blockers.append(blocker)
+            readiness.findings.append(finding)
+            if blocker.needed_version:
+                spans.setdefault(k.tool, []).append((name, blocker.current_version, minors))
+        scanner.scan_cluster(name, member.source, report, False)
+    by_tool = {k.tool: k for k in products}
+    for tool, where in spans.items():
+        # one release for the tool's section: it must cover every minor of every cluster it moves on
+        newest_running = max((version for _, version, _ in where), key=Version.parse)
+        every_minor = sorted({m for _, _, minors in where for m in minors}, key=kube_minor)
+        joint = covering_release(by_tool[tool], newest_running, every_minor)
+        if joint is None:
+            readiness.notes.append(f"{tool}: no one release covers Kubernetes {', '.join(every_minor)} on "
+                                   f"{', '.join(n for n, _, _ in where)}: plan those clusters separately")
+            continue
+        readiness.sections[tool] = (joint.latest_patch, [n for n, _, _ in where])
+        joint_range = str(joint.kube_range_for(joint.latest_patch))
+        readiness.blockers = [
+            b.model_copy(update={"needed_version": joint.latest_patch, "needed_kubernetes_range": joint_range})
+            if b.tool == tool and b.needed_version else b for b in readiness.blockers
+        ]
+    if fleet.gitops_root is not None and fleet.gitops_root.is_dir():
+        scanner.scan_manifests(fleet.gitops_root, report)
+    readiness.findings += _api_findings(report, target)
+    readiness.notes += report.notes
+    return readiness

@@ -1,0 +1,75 @@
+"""Combined plans as a user runs them: several tools in one plan, and a Kubernetes upgrade with the tools it needs
+first; both proven by `verify-plan`, and a reordered rollout caught by it.
+
+Expectations from upstream compatibility pages (cited by the knowledge files) and the demo fleet's snapshots:
+Karpenter 0.31 (ravan, dev-apps, eks-staging-apps) supports Kubernetes up to 1.28, Cilium 1.14 up to 1.27, Flux 2.2
+up to 1.29, Argo CD 2.10 (keystone) up to 1.28: each blocks 1.30 and 1.31 on the EKS clusters.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.run_cli import plan, upgradectl
+
+TODAY = {"UPGRADECTL_TODAY": "2026-12-06"}
+
+
+def _verify(tmp_path, planned: dict, name: str):
+    path = tmp_path / name
+    path.write_text(json.dumps(planned))
+    return upgradectl("verify-plan", str(path), "--no-fetch-charts", env=TODAY)
+
+
+def test_two_tools_in_one_plan_with_both_paths_and_one_rollout(tmp_path):
+    planned = plan("upgrade Cilium and Karpenter", "--fleet", "demo", "--llm", "off", env=TODAY)
+    assert planned["kind"] == "multi-tool"
+    assert [s["request"]["tool"] for s in planned["sections"]] == [o["tool"] for o in planned["order"]]
+    assert {o["tool"] for o in planned["order"]} == {"cilium", "karpenter"}
+    sections = {s["request"]["tool"]: s for s in planned["sections"]}
+    assert sections["cilium"]["paths"][0]["from_version"] == "1.14.5"
+    assert {p["from_version"] for p in sections["karpenter"]["paths"]} == {"0.31.3", "0.31.5"}
+    assert [stage["environment"] for stage in planned["rollout"]] == ["dev", "staging", "prod"]
+    dev = [step["title"] for step in planned["rollout"][0]["steps"]]
+    last_cilium = max(i for i, t in enumerate(dev) if t.startswith("[cilium]"))
+    assert all(t.startswith("[karpenter]") for t in dev[last_cilium + 1:])  # one tool after the other
+    levels = {s["decision"]["risk"]["level"] for s in planned["sections"]}
+    order = ["low", "medium", "high", "critical"]
+    assert planned["decision"]["risk"]["level"] == max(levels, key=order.index)
+    assert not planned["verification"]["violations"]
+    checked = _verify(tmp_path, planned, "multi.json")
+    assert checked.returncode == 0, checked.stdout
+    same = upgradectl("plan", "--tool", "cilium,karpenter", "--fleet", "demo", "--llm", "off", "--format", "json",
+                      env=TODAY)
+    assert [o["tool"] for o in json.loads(same.stdout)["order"]] == ["cilium", "karpenter"]
+
+
+def test_a_combination_that_cannot_be_planned_is_a_usage_error():
+    both = upgradectl("plan", "upgrade Cilium and Karpenter", "--to", "1.16", "--llm", "off")
+    assert both.returncode == 2 and "names 2 tools" in both.stderr and "Traceback" not in both.stderr
+    no_target = upgradectl("plan", "upgrade kubernetes", "--llm", "off")
+    assert no_target.returncode == 2 and "target minor" in no_target.stderr
+
+
+def test_kubernetes_131_lists_the_blocking_tools_per_eks_cluster_in_a_supported_order(tmp_path):
+    planned = plan("upgrade kubernetes to 1.31", "--fleet", "demo", "--llm", "off", env=TODAY)
+    assert planned["kind"] == "kubernetes" and planned["kubernetes"]["target"] == "1.31"
+    blockers = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"]}
+    for cluster in ("dev-apps", "eks-staging-apps", "ravan"):
+        assert {"karpenter", "cilium", "flux"} <= {t for c, t in blockers if c == cluster}
+    assert blockers[("keystone", "argocd")]["needed_version"].startswith("3.0.")  # 3.0 supports 1.29-1.32
+    assert blockers[("ravan", "cilium")]["needed_version"].startswith("1.17.")  # 1.16 stops at 1.30
+    assert blockers[("ravan", "flux")]["needed_version"].startswith("2.4.")  # 2.5 starts at 1.30
+    hops = [(h["from_version"], h["to_version"]) for h in planned["kubernetes"]["hops"] if h["cluster"] == "ravan"]
+    assert hops == [("1.29", "1.30"), ("1.30", "1.31")]  # one minor at a time
+    prod = [s for s in planned["rollout"] if s["environment"] == "prod"][0]["steps"]
+    first_control_plane = next(i for i, s in enumerate(prod) if s["title"].startswith("[kubernetes] ravan: control"))
+    assert "aws eks update-cluster-version" in prod[first_control_plane]["commands"][0]
+    assert "--kubernetes-version 1.30" in prod[first_control_plane]["commands"][0]
+    assert all(s["title"].startswith("[kubernetes]") for s in prod[first_control_plane - 1:])  # tools first
+    assert not planned["verification"]["violations"]
+    assert _verify(tmp_path, planned, "k8s.json").returncode == 0
+    prod.insert(0, prod.pop(first_control_plane))  # the control plane before the tools: caught
+    broken = _verify(tmp_path, planned, "reordered.json")
+    assert broken.returncode == 1 and "kubernetes-order" in broken.stdout
+    assert "karpenter 0.31.3 on ravan" in broken.stdout
