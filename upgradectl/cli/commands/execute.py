@@ -128,6 +128,20 @@ def execute(
     state_dir: StateDirOpt = None,
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
+    open_pr: Annotated[bool, typer.Option("--open-pr", help="With --push and --no-dry-run: once an environment's "
+                                          "hops are committed, push them as BRANCH-ENV and open one pull request "
+                                          "per environment on GitHub ($GITHUB_TOKEN or $GH_TOKEN) or GitLab "
+                                          "($GITLAB_TOKEN), described as `changes --pr-body` describes each hop; "
+                                          "each environment's PR builds on the previous one's branch.")] = False,
+    pr_base: Annotated[str, typer.Option("--pr-base", help="Branch the first environment's pull request merges "
+                                         "into.")] = "main",  # fmt: skip
+    forge: Annotated[str | None, typer.Option("--forge", help="github or gitlab (default: from the remote's "
+                                              "URL).")] = None,  # fmt: skip
+    forge_api: Annotated[str | None, typer.Option("--forge-api", help="API root for GitHub Enterprise or a "
+                                                  "self-hosted GitLab (default: api.github.com, "
+                                                  "gitlab.com/api/v4).")] = None,  # fmt: skip
+    forge_repo: Annotated[str | None, typer.Option("--forge-repo", help="owner/repo or group/project (default: "
+                                                   "from the remote's URL).")] = None,  # fmt: skip
 ) -> None:
     """Carry out a plan through GitOps: per environment and hop, commit, wait for reconciliation, soak, gate.
 
@@ -143,7 +157,8 @@ def execute(
     wanted = gitops_runs.ExecuteRequest(
         plan_file=plan_file, fleet=fleet, dry_run=dry_run, push=push, remote=remote, branch=branch, base=base,
         run_id=run_id, soak=soak, reconcile_timeout=reconcile_timeout, poll=poll, metrics_url=metrics_url,
-        state_dir=state_dir, checkpoint=checkpoint,
+        state_dir=state_dir, checkpoint=checkpoint, open_pr=open_pr, pr_base=pr_base, forge=forge,
+        forge_api=forge_api, forge_repo=forge_repo,
     )  # fmt: skip
     try:
         outcome = gitops_runs.execute(wanted, _say)
@@ -180,6 +195,9 @@ def render(data: dict, fmt: str) -> str:
             lines.extend("      " + ln for ln in step["diff"].splitlines())
     if dry_run:
         lines.extend(f"  {entry}" for entry in data["log"] if "would" in entry and ": would commit" not in entry)
+    for pull in data.get("pull_requests", []):
+        lines.append(f"  pull request {pull['environment']}: {pull.get('url') or 'not opened: ' + pull['error']} "
+                     f"({pull['head']} -> {pull['base']})")  # fmt: skip
     if paused:
         lines.append(f"paused before {paused['step']}: {'; '.join(paused['reasons'])}")
         lines.extend(f"  by hand first (on branch {paused['branch']}): {m}" for m in paused["manual"])
