@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -68,7 +70,18 @@ def mcp(
     if http is not None:
         err.print(f"upgradectl MCP server on http://127.0.0.1:{http}/mcp (Ctrl-C stops it); roots: "
                   f"{', '.join(map(str, roots))}")
+    else:
+        # On stdio the server waits for stdin in a worker thread that no cancellation reaches, so asyncio's own
+        # Ctrl-C handling would wait for it forever: stop at once instead (nothing is in flight that a crash
+        # would not survive: run state is in SQLite transactions).
+        signal.signal(signal.SIGINT, _stop_now)
     serve(allow_approve=allow_approve, http_port=http, roots=roots, command_parser=command_parser(ctx))
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C on the stdio server: say so and exit 130 (as every command does when interrupted)."""
+    err.print("interrupted", highlight=False)
+    os._exit(130)
 
 
 def agent_source() -> Path:
