@@ -35,6 +35,8 @@ from upgradectl.tools.analysis.detectors import ScanInput
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
 from upgradectl.tools.cluster.redact import redact
+from upgradectl.tools.gitops.desired import Declaration, DesiredState, desired_state
+from upgradectl.tools.gitops.kustomize import read_kustomizations
 from upgradectl.tools.gitops.manifests import (
     Manifest,
     MetricUse,
@@ -44,6 +46,7 @@ from upgradectl.tools.gitops.manifests import (
     load_manifests,
     rule_metric_uses,
 )
+from upgradectl.tools.gitops.values import ComposedValues, RepoFiles
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.terraform import TerraformRoot, read_root
@@ -72,6 +75,7 @@ class FleetView:
 
     def __init__(self, fleet: Fleet):
         self.fleet = fleet
+        self._desired: dict[str, DesiredState] = {}
 
     @cached_property
     def gitops(self) -> tuple[list[Manifest], list[ParseProblem]]:
@@ -104,6 +108,34 @@ class FleetView:
     def manifests_for(self, clusters: set[str]) -> list[Manifest]:
         """Manifests that at least one of these clusters applies (unreferenced files are not applied)."""
         return [m for m in self.manifests if self.manifest_clusters.get(m.file, set()) & clusters]
+
+    @cached_property
+    def repo_files(self) -> RepoFiles | None:
+        """The GitOps repo's manifests, kustomizations and values files, parsed once (None without a repo)."""
+        root = self.fleet.gitops_root
+        if not root or not root.is_dir():
+            return None
+        return RepoFiles(root, self.manifests, read_kustomizations(root))
+
+    def desired(self, k: ToolKnowledge) -> DesiredState:
+        """Where Git (and Terraform) declares the tool's version, with the values each release gets (cached)."""
+        if k.tool not in self._desired:
+            self._desired[k.tool] = desired_state(k, self.repo_files, self.terraform, list(self.fleet.clusters))
+        return self._desired[k.tool]
+
+    def declarations_for(self, k: ToolKnowledge, cluster: str) -> list[Declaration]:
+        """The tool's declarations one cluster applies, strongest first."""
+        return self.desired(k).for_cluster(cluster, self.manifest_clusters)
+
+    def desired_values(self, k: ToolKnowledge, clusters: set[str]) -> dict[str, list[ComposedValues]]:
+        """cluster -> the values of each of the tool's releases Git declares for it."""
+        found: dict[str, list[ComposedValues]] = {}
+        for cluster in sorted(clusters):
+            for declaration in self.declarations_for(k, cluster):
+                mine = found.setdefault(cluster, [])
+                if declaration.values is not None and all(v is not declaration.values for v in mine):
+                    mine.append(declaration.values)
+        return found
 
 
 
@@ -139,7 +171,33 @@ class TaskInput:
             gitops_root=self.fleet.gitops_root,
             # dashboards and alert rules watch every cluster's metrics wherever they are deployed
             metric_uses=self.view.metric_uses,
+            # Git's values for the clusters whose deployed release cannot be read (Git-only clusters)
+            desired_values=self.view.desired_values(self.knowledge, clusters - set(self.releases)),
         )
+
+    def argocd_destinations(self, clusters: set[str] | None = None) -> set[str]:
+        """Clusters the Argo CD instances of these clusters (default: the scope) deploy to: their Applications'
+        destinations, from the manifests those clusters apply."""
+        names = set()
+        for m in self.view.manifests_for(self.scope_names if clusters is None else clusters):
+            if m.kind == "Application" and m.api_version.startswith("argoproj.io/"):
+                names.add(str(((m.doc.get("spec") or {}).get("destination") or {}).get("name", "")))
+        return names & set(self.fleet.clusters)
+
+    def affected_clusters(self, clusters: set[str] | None = None) -> set[str]:
+        """Clusters whose applications the upgrade reaches: these (default: the scope) and where their Argo CD
+        deploys."""
+        base = self.scope_names if clusters is None else clusters
+        return base | self.argocd_destinations(base) if self.knowledge.deploys_applications else set(base)
+
+    def prerelease_of(self, clusters: set[str]) -> dict[str, list[str]]:
+        """cluster -> its pre-release namespaces, for the clusters the upgrade of these clusters reaches."""
+        found = {}
+        for name in sorted(self.affected_clusters(clusters)):
+            namespaces = self.fleet.clusters[name].entry.prerelease_namespaces
+            if namespaces:
+                found[name] = list(namespaces)
+        return found
 
     def path_for(self, cluster: str) -> UpgradePath | None:
         return next((p for p in self.paths if cluster in p.clusters), None)
@@ -172,6 +230,16 @@ class TaskSpec:
     title: str
     asks: tuple[str, ...]
     playbook: Playbook
+
+
+def kubernetes_evidence(cluster: FleetCluster) -> Evidence:
+    """Where a cluster's Kubernetes version comes from: its API server's /version, or for a Git-only cluster the
+    version the fleet file or --kubernetes gives."""
+    info = cluster.info
+    if info.git_only:
+        where = f"{info.name}: Kubernetes version of this Git-only cluster (fleet kubernetes_version or --kubernetes)"
+        return Evidence(source="gitops", ref=where, excerpt=f"kubernetes {info.kubernetes_version}")
+    return Evidence(source="cluster", ref=f"{info.name}: /version", excerpt=f"gitVersion v{info.kubernetes_version}")
 
 
 def knowledge_evidence(k: ToolKnowledge, where: str, excerpt: str, source: str = "") -> Evidence:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
 from upgradectl.agents.value_migrations import plan_migration
 from upgradectl.models import (
+    Evidence,
     Finding,
+    Subject,
     UpgradePath,
 )
 from upgradectl.tools.analysis.detectors import Hit, run_detector
@@ -74,4 +76,39 @@ def detect_changes(t: TaskInput, kinds: tuple[str, ...], agent: str) -> TaskResu
         )
     if not checked:
         checked.append(f"no detectable {'/'.join(kinds)} changes are crossed by the planned paths")
+    return TaskResult(findings, checked)
+
+
+def unread_values(t: TaskInput, agent: str) -> TaskResult:
+    """Helm values Git declares but that could not be read (SOPS-encrypted, a Secret or file not in the
+    repository) on clusters planned from Git alone: when the path crosses a Helm value change, those values
+    were not checked, which is said."""
+    crossed = [c for c, _, _ in _changes_on_paths(t, ("helm_value",))]
+    if not crossed:
+        return TaskResult([], [])
+    findings, checked = [], []
+    for cluster, composed in sorted(t.view.desired_values(t.knowledge, t.scope_names).items()):
+        if cluster in t.releases:  # the deployed release's values were read from the cluster
+            continue
+        for values in composed:
+            checked.append(f"{cluster}: {values.release} values from {len(values.layers)} source(s): "
+                           f"{'; '.join(values.layers) or 'none'}")  # fmt: skip
+            for unread in values.unread:
+                findings.append(
+                    make_finding(
+                        code="GITOPS-VALUES-NOT-CHECKED",
+                        severity="medium",
+                        category="incomplete",
+                        title=f"{cluster}: {values.release} takes values from {unread.what}, which could not be "
+                        f"read ({unread.why}): the Helm value changes on the path were not checked there",
+                        agent=agent,  # type: ignore[arg-type]
+                        subject=Subject(cluster=cluster, helm_release=values.release.split(" ", 1)[-1],
+                                        file=unread.ref.split(":", 1)[0]),  # fmt: skip
+                        evidence=[Evidence(source="gitops", ref=unread.ref, excerpt=f"{unread.what}: {unread.why}")],
+                        detail="Values changed or removed by the path: "
+                        + "; ".join(f"{c.id} ({', '.join(c.detector.watched_keys())})" for c in crossed if c.detector),
+                        remediation="Check those keys in the decrypted values by hand (sops -d FILE | grep KEY), or "
+                        "plan with cluster access (snapshot or context) so the deployed values are read.",
+                    )
+                )
     return TaskResult(findings, checked)

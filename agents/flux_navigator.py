@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, kubernetes_evidence, make_finding
 from upgradectl.agents.chart_values import chart_values
-from upgradectl.agents.detection import detect_changes
+from upgradectl.agents.detection import detect_changes, unread_values
 from upgradectl.agents.pins import chart_name
 from upgradectl.models import (
     Evidence,
@@ -157,7 +157,6 @@ def compatibility(t: TaskInput) -> TaskResult:
         for hop in path.hops:
             release = k.release(hop.to_version)
             for cluster in hop.unsupported_on:
-                kube = t.cluster(cluster).info.kubernetes_version
                 target_hop = hop.kind == "target"
                 findings.append(
                     make_finding(
@@ -169,7 +168,7 @@ def compatibility(t: TaskInput) -> TaskResult:
                         agent=AGENT,
                         subject=Subject(cluster=cluster, tool=k.tool, version=hop.to_version),
                         evidence=[
-                            Evidence(source="cluster", ref=f"{cluster}: /version", excerpt=f"gitVersion v{kube}"),
+                            kubernetes_evidence(t.cluster(cluster)),
                             knowledge_evidence(
                                 k,
                                 f"releases[{release.line}]",
@@ -203,6 +202,9 @@ def compatibility(t: TaskInput) -> TaskResult:
 def helm_and_crds(t: TaskInput) -> TaskResult:
     """Stage 2: Helm values renamed or removed on the path, chart location, CRD upgrade mechanism."""
     result = detect_changes(t, ("helm_value",), AGENT)
+    unread = unread_values(t, AGENT)
+    result.findings.extend(unread.findings)
+    result.checked.extend(unread.checked)
     generic = chart_values(replace(t, findings=[*t.findings, *result.findings]))
     result = TaskResult([*result.findings, *generic.findings], [*result.checked, *generic.checked])
     k = t.knowledge

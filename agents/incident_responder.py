@@ -1,20 +1,27 @@
-"""incident-responder: the way back (rollback limits crossed, backups), and the rollout itself:
-one stage per environment with exact steps, file changes, gates, rollback steps, soak and approval."""
+"""incident-responder: whether each cluster is in an incident before anything starts (firing alerts, nodes,
+failing pods, Flux and Argo CD delivery, recent warnings), the way back (rollback limits crossed, backups), and
+the rollout itself: one stage per environment with a health pre-flight, exact steps, file changes, gates,
+rollback steps, soak and approval. A cluster in an incident is blocked: its stage says so and
+`upgradectl execute` re-reads its health before every hop and will not start there."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, replace
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding, relpath
+from upgradectl.agents.communication import with_people
 from upgradectl.agents.ownership import release_owner
 from upgradectl.agents.pins import VersionPin, gitops_pins
-from upgradectl.agents.procedures import HopFacts, rollback_steps, rollout_steps
-from upgradectl.agents.terraform_auditor import terraform_pins
+from upgradectl.agents.procedures import HopFacts
+from upgradectl.agents.strategies import cluster_facts, hop_rollout, waves
+from upgradectl.agents.terraform_auditor import init_flags, module_edits, terraform_pins
 from upgradectl.agents.value_migrations import MigrationPlan, migration_edits, plan_migration
 from upgradectl.models import (
     EditPurpose,
     Environment,
+    Evidence,
     FileEdit,
     Finding,
     Gate,
@@ -25,15 +32,114 @@ from upgradectl.models import (
     Subject,
     UpgradePath,
 )
-from upgradectl.tools.gitops.changes import EditError, describe
+from upgradectl.tools.cluster.health import ClusterHealth, HealthSignal, fleet_cluster_health
+from upgradectl.tools.gitops.changes import ROOT_WIDE_PURPOSES, EditError, describe, later_clusters
 from upgradectl.tools.gitops.yaml_edit import locate
 from upgradectl.tools.knowledge.loader import BreakingChange
 from upgradectl.tools.terraform import resolve_values_file
 from upgradectl.tools.versions import Version
 
 AGENT = "incident-responder"
+INCIDENT_CODE = "HEALTH-INCIDENT-IN-PROGRESS"
+DEGRADED_CODE = "HEALTH-DEGRADED-BASELINE"
+SHOWN_SIGNALS = 12
 BASE_SOAK_MINUTES: dict[Environment, int] = {"dev": 30, "staging": 120, "prod": 240}
 RISK_SOAK_FACTOR: dict[RiskLevel, float] = {"low": 0.5, "medium": 1.0, "high": 1.5, "critical": 2.0}
+
+
+def _signal_evidence(signals: list[HealthSignal]) -> list[Evidence]:
+    shown = [Evidence(source="metrics" if s.kind == "alert" else "cluster", ref=s.ref, excerpt=s.excerpt)
+             for s in signals[:SHOWN_SIGNALS]]  # fmt: skip
+    if len(signals) > SHOWN_SIGNALS:
+        rest = signals[SHOWN_SIGNALS:]
+        shown.append(Evidence(source="cluster", ref=f"{len(rest)} more", excerpt="; ".join(s.ref for s in rest)))
+    return shown
+
+
+def incident_finding(health: ClusterHealth, fleet_arg: str = "--fleet demo") -> Finding:
+    """The blocking finding for a cluster in an incident, every blocking signal as evidence."""
+    cluster = health.cluster
+    noted = [s for s in health.noted if s.kind in ("alert", "event")]  # the alerts and warnings that go with it
+    return make_finding(
+        code=INCIDENT_CODE,
+        severity="critical",
+        category="health",
+        title=f"{cluster} is in an incident ({health.summary()}): no upgrade step starts there until it is resolved",
+        agent=AGENT,
+        subject=Subject(cluster=cluster),
+        evidence=_signal_evidence([*health.incident, *noted]),
+        detail="Read like `flux check --pre`, before anything changes: firing critical alerts, NotReady nodes, "
+        "crash-looping pods, failing Flux objects and degraded Argo CD applications outside the pre-release "
+        "namespaces. Upgrading now would mix the upgrade's effects with the incident's and hide both. This cluster "
+        "stays in the plan, blocked; the other clusters are planned as usual.",
+        remediation=f"Resolve the incident first, then check again with `upgradectl health {fleet_arg} --clusters "
+        f"{cluster}` "
+        "(exit 0 when clear). `upgradectl execute` reads the cluster's health before every hop and refuses to start "
+        "one while it is in an incident.",
+    )
+
+
+def fleet_health(t: TaskInput) -> TaskResult:
+    """Stage 1: is any cluster in scope in an incident right now? Blocked clusters get a critical finding."""
+    findings: list[Finding] = []
+    checked: list[str] = []
+    for c in t.scope:
+        health = fleet_cluster_health(t.fleet, c.info.name)
+        checked.extend(health.read)
+        checked.extend(f"not checked: {p}" for p in health.problems)
+        if health.incident:
+            findings.append(incident_finding(health, health_fleet_arg(t)[0]))
+            checked.append(f"{c.info.name}: BLOCKED: {health.summary()}")
+            continue
+        noted = [s for s in health.noted if s.gating]
+        checked.append(f"{c.info.name}: no incident" + (f"; {len(noted)} existing problem(s) noted" if noted else ""))
+        if noted:
+            findings.append(
+                make_finding(
+                    code=DEGRADED_CODE,
+                    severity="low",
+                    category="health",
+                    title=f"{c.info.name}: {len(noted)} problem(s) already present before the upgrade (not an "
+                    "incident); only new ones after a hop fail its health gate",
+                    agent=AGENT,
+                    subject=Subject(cluster=c.info.name),
+                    evidence=_signal_evidence(noted),
+                    detail="Warning-level alerts, pods not Ready outside the system namespaces, Flux objects still "
+                    "reconciling and recent warning events are the baseline each hop is compared with.",
+                    remediation="Fix them before the rollout if you can: a problem that exists on both sides of a hop "
+                    "cannot be told apart from one the hop caused.",
+                )
+            )
+    return TaskResult(findings, checked)
+
+
+def health_gate_spec(clusters: list[str], prerelease: dict[str, list[str]] | None = None,
+                     fleet_arg: str = "--fleet demo") -> Gate:
+    """The health gate of a stage as the plan shows it (execute judges it from the clusters, not from PromQL)."""
+    if prerelease:
+        where = "; ".join(f"{c}: {', '.join(ns)}" for c, ns in prerelease.items())
+        return Gate(name="prerelease-workloads-health", promql="", comparison="==", threshold=0.0,
+                    source=f"upgradectl health {fleet_arg} --clusters {','.join(prerelease)} --baseline FILE",
+                    description=f"No new failure in the pre-release namespaces ({where}) since the pre-flight: crash "
+                    "loops, unready pods, degraded applications, warning alerts, incident-grade events")  # fmt: skip
+    return Gate(name="cluster-health", promql="", comparison="==", threshold=0.0,
+                source=f"upgradectl health {fleet_arg} --clusters {','.join(clusters)} --baseline FILE",
+                description="Nothing new since the pre-flight: no critical alert, NotReady node, crash-looping pod, "
+                "failing Flux object or degraded Argo CD application, no incident-grade warning event")  # fmt: skip
+
+
+def health_fleet_arg(t: TaskInput) -> tuple[str, dict[str, str]]:
+    """`--fleet X` for `upgradectl health` (the plan's fleet; a fleet file to write when it was one kube context)."""
+    if t.fleet_ref.startswith("context "):
+        placeholder = "<fleet.yaml>"
+        return f"--fleet {placeholder}", {placeholder: f"a fleet file naming this cluster ({t.fleet_ref}) and its "
+                                                       "metrics_url, for the alerts"}
+    return f"--fleet {shlex.quote(t.fleet_ref)}", {}
+
+
+def blocked_clusters(findings: list[Finding]) -> dict[str, Finding]:
+    """Clusters the health check blocked, with their incident finding."""
+    return {f.subject.cluster: f for f in findings if f.code == INCIDENT_CODE}
 
 
 def rollback_design(t: TaskInput) -> TaskResult:
@@ -90,7 +196,9 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown as it
     will read after the previous hops (the file today holds the path's starting version)."""
     k = t.knowledge
-    declared = re.split(r"[:=]", pin.text, maxsplit=1)[-1].strip().strip('"' + "'")
+    if pin.pin != "chart":
+        return _own_version_edit(t, pin, a, b)
+    declared = re.sub(r"\s+#.*$", "", re.split(r"[:=]", pin.text, maxsplit=1)[-1]).strip().strip('"' + "'")
     path_of = t.path_for(pin.cluster)
     before = k.chart_version_for(a)
     first_hop = path_of is None or path_of.from_version == a  # the file holds what is pinned today
@@ -116,6 +224,28 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     )
 
 
+def _own_version_edit(t: TaskInput, pin: VersionPin, a: str, b: str) -> FileEdit:
+    """A pin of the tool's own version (an OCIRepository tag, a FluxInstance version, an image tag) set to
+    the hop's version as Git spells it; a generated or bootstrap-only file is a change to make by hand."""
+    spell = "v" if pin.declared.startswith("v") else ""
+    start = t.path_for(pin.cluster)
+    value = pin.value or pin.declared
+    current = pin.declared if start is not None and a == start.from_version else f"{spell}{a}"
+    old, new = value.replace(pin.declared, current, 1), value.replace(pin.declared, f"{spell}{b}", 1)
+    shown = pin.text.replace(value, "{value}", 1) if value in pin.text else f"{pin.text} {{value}}"
+    common = {"cluster": pin.cluster, "from_version": a, "to_version": b, "file": pin.file, "line": pin.line,
+              "format": "yaml", "old": old, "shown": shown,
+              "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
+    if pin.pin == "generated":
+        note = (f"regenerate {pin.file} for {t.knowledge.display_name} {b}: flux install --version={spell}{b} "
+                f"--export > {pin.file} (add the --components-extra it was generated with)")  # fmt: skip
+        return FileEdit(purpose="chart-version", action="manual", note=note, **common)
+    if pin.pin == "bootstrap":
+        note = f"also set {spell}{b} here (applied by hand at bootstrap, not reconciled: a re-bootstrap installs it)"
+        return FileEdit(purpose="manual", action="manual", note=note, **common)
+    document, path = _yaml_site(t, pin.file, pin.line)
+    return FileEdit(purpose="chart-version", action="set", new=new, document=document, path=path,
+                    **{k: v for k, v in common.items() if k not in ("document", "path")})  # fmt: skip
 def _no_chart_note(k, version: str) -> str:
     """Why no chart version can be pinned for `version`, with the nearest chart the index table knows."""
     line = Version.parse(version).line
@@ -187,6 +317,24 @@ class ValuesSite:
     document: dict[str, str]
     root: list[str | int]
     editable: bool = True
+    line: int = 0
+
+
+def _git_value_site(t: TaskInput, cluster: str, key: str) -> ValuesSite | None:
+    """Where Git defines one Helm value for a cluster, as its controller merges the values (the generator's
+    source file for a kustomize-generated ConfigMap, spec.values, an Argo CD values file); None when Git
+    declares no values for the tool there. A value the cluster has but Git does not define cannot be edited in
+    Git: that site is not editable."""
+    composed = t.view.desired_values(t.knowledge, {cluster}).get(cluster, [])
+    if not composed or not key:
+        return None
+    for values in composed:
+        origin = values.origin(key)
+        if origin is not None:
+            return ValuesSite(f"{_gitops_prefix(t)}{origin.site.file}", origin.site.selector, list(origin.site.root),
+                              origin.site.editable, origin.line)  # fmt: skip
+    where = f"{key}: not set in Git ({', '.join(v.release for v in composed)}); set outside Git (helm --set?)"
+    return ValuesSite(where, {}, [], False)
 
 
 def _values_site(t: TaskInput, cluster: str) -> ValuesSite:
@@ -215,7 +363,12 @@ def _finding_edit(
     d = change.detector
     assert d is not None
     common: dict = {"cluster": cluster, "from_version": a, "to_version": b}
-    if f.subject.file:
+    git_site = _git_value_site(t, cluster, f.subject.helm_value_path) if d.kind == "helm_value" else None
+    if git_site is not None:  # where Git defines the value (a generator's source file, spec.values, valueFiles)
+        site = git_site
+        common.update(file=site.file, line=site.line, format="yaml" if site.editable else "",
+                      document=site.document, applies_to=_applies_to(t, site.file, cluster))  # fmt: skip
+    elif f.subject.file:
         file = f"{_gitops_prefix(t)}{f.subject.file}"
         document = {k: v for k, v in (("kind", f.subject.kind), ("name", f.subject.name),
                                       ("namespace", f.subject.namespace)) if v}  # fmt: skip
@@ -257,8 +410,7 @@ def _finding_edit(
 def _gitops_prefix(t: TaskInput) -> str:
     """The GitOps repo's directory relative to the fleet root ('infra-flux/'), so every edit names a file
     the same way."""
-    root = t.fleet.gitops_root
-    return f"{root.relative_to(t.fleet.root)}/" if root and root.is_relative_to(t.fleet.root) else ""
+    return t.fleet.gitops_prefix
 
 
 def _crd_pins(t: TaskInput, cluster: str) -> list[VersionPin]:
@@ -284,14 +436,22 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
             made = _finding_edit(t, cluster, f, change, a, b)
             edits.extend(made if isinstance(made, list) else [made])
     pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
+    edits.extend(module_edits(t, cluster, a, b))  # modules the hop needs, with the pin they serve
     edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
     release = t.releases.get(cluster)
-    site = _values_site(t, cluster)
-    for value_path, value in _image_tag_pins(release.values, path.from_version) if release else []:
+    if release is not None:
+        tags = _image_tag_pins(release.values, path.from_version)
+    else:  # a Git-only cluster: the values Git declares
+        composed = t.view.desired_values(k, {cluster}).get(cluster, [])
+        tags = [tag for values in composed for tag in _image_tag_pins(values.values, path.from_version)]
+    for value_path, value in tags:
+        site = _git_value_site(t, cluster, value_path) or _values_site(t, cluster)
+        if any(e.file == site.file and e.line == site.line and e.line for e in edits):
+            continue  # that value is a version pin already edited above (a Flux distribution version)
         spell = "v" if value.startswith("v") else ""
         edits.append(
             FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="image-tag",
-                     action="set" if site.editable else "manual", file=site.file,
+                     action="set" if site.editable else "manual", file=site.file, line=site.line,
                      format="yaml" if site.editable else "", document=site.document, values_root=site.root,
                      path=value_path.split("."), old=f"{spell}{a}", new=f"{spell}{b}",
                      applies_to=_applies_to(t, site.file, cluster) if site.editable else [cluster])  # fmt: skip
@@ -300,7 +460,8 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
         edits.append(
             FileEdit(cluster=cluster, from_version=a, to_version=b, purpose="manual", action="manual",
                      note=f"no version pin found in Terraform or GitOps for {cluster}: upgrade Helm release "
-                     f"{release.ref if release else k.release_name} directly")  # fmt: skip
+                     f"{release.ref} directly" if release else f"no version pin found in Terraform or GitOps for "
+                     f"{cluster}: upgrade {k.display_name} with the steps below")  # fmt: skip
         )
     unique: dict[str, FileEdit] = {}
     for edit in edits:
@@ -348,45 +509,84 @@ def _hop_facts(t: TaskInput, cluster: str, env: Environment, path: UpgradePath, 
         k8s_service=service if k.tool == "cilium" else {},
         installed_chart=release.chart_version if release and index == 0 else "",
         migrations=hop_migrations(t, cluster, hop.from_version, hop.to_version, path),
+        terraform_init=init_flags(t, cluster, hop.from_version, hop.to_version),
     )  # fmt: skip
 
 
 def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]) -> RolloutStage | None:
     """One environment's rollout: per cluster and hop, the baseline, checks, change, upgrade, verification and
-    gates, each rendered from that hop; and per hop the way back to its from-version (newest hop first)."""
+    gates, each rendered from that hop under the plan's strategy (agents/strategies.py: a canary cluster first, a
+    canary subset or a parallel installation inside a cluster); and per hop the way back to its from-version
+    (newest hop first)."""
     assert t.decision is not None
     clusters = sorted(c.info.name for c in t.scope if c.info.environment == env)
     if not clusters:
         return None
     fast = t.decision.track == "security-fast-track"
     soak = soak_minutes(env, t.decision.risk.level, fast)
-    steps: list[Step] = []
+    blocked = {c: f for c, f in blocked_clusters(t.findings).items() if c in clusters}
+    fleet_arg, fleet_inputs = health_fleet_arg(t)
+    health_file = f"health-{env}-before.json"
+    kind = t.decision.strategy.kind
+    planned = {cluster: _cluster_hops(t, cluster, env) for cluster in clusters if t.path_for(cluster) is not None}
+    files = {c: {e.file for _, edits in hops for e in edits if e.file} for c, (_, hops) in planned.items()}
+    groups, notes = waves(t, list(planned), files, kind)
+    order = [c for group in groups for c in group] or list(planned)
+    steps: list[Step] = [
+        Step(
+            title=f"Pre-flight: check the health of {', '.join(clusters)} (no hop starts on a cluster in an incident)",
+            detail="Like `flux check --pre`: firing critical alerts, NotReady nodes, crash-looping pods, failing Flux "
+            "objects or degraded Argo CD applications stop the stage (exit 1); the file it writes is what each hop's "
+            "health gate compares with." + "".join(f" BLOCKED at planning time: {f.title}." for f in blocked.values()),
+            kind="pre-check",
+            commands=[f"upgradectl health {fleet_arg} --clusters {','.join(clusters)} --out {health_file}"],
+            writes=[health_file], inputs=fleet_inputs,
+        ),
+    ]
     hops_done: list[str] = []
     gates: dict[tuple[str, str], Gate] = {}
     rollback: list[Step] = []
     owners = []
-    for cluster in clusters:
-        path = t.path_for(cluster)
-        if path is None:
-            continue
-        ownership = release_owner(t, cluster)
+    for cluster in order:
+        ownership, hops = planned[cluster]
         owners.append(f"{cluster}: release owned by {ownership.describe()}")
-        for index, hop in enumerate(path.hops):
-            a, b = hop.from_version, hop.to_version
-            facts = _hop_facts(t, cluster, env, path, index, ownership)
+        for facts, edits in hops:
+            a, b = facts.a, facts.b
             hops_done.append(f"{cluster}: {a} -> {b}")
-            edits = _file_edits(t, cluster, a, b, path)
-            steps.extend(rollout_steps(t, facts, edits, soak))
+            rolled = hop_rollout(t, facts, edits, soak, kind)
+            steps.extend(rolled.steps)
+            notes.extend([rolled.note] if rolled.note else [])
+            steps.append(Step(
+                title=f"{cluster}: health gate after {a} -> {b}: nothing new since the pre-flight",
+                detail="Fails (exit 1) on a new critical alert, NotReady node, crash-looping pod, failing Flux "
+                "object or Argo CD application, or incident-grade warning event; pre-release namespaces are judged "
+                "on their own.",
+                kind="validate", cluster=cluster, from_version=a, to_version=b, reads=[health_file],
+                inputs=fleet_inputs, phase=rolled.steps[-1].phase if rolled.steps else "",
+                commands=[f"upgradectl health {fleet_arg} --clusters {cluster} --baseline {health_file}"],
+            ))  # fmt: skip
             for gate in hop_gates.get(f"{a}->{b}", []):
                 gates.setdefault((gate.name, gate.promql), gate)
-            rollback = rollback_steps(t, facts, edits) + rollback  # newest hop first
-    approval = env == "prod" or t.decision.approval_required
+            rollback = rolled.rollback + rollback  # newest hop first
+    gates[("cluster-health", "")] = health_gate_spec(clusters, fleet_arg=fleet_arg)
+    prerelease = t.prerelease_of(set(clusters))
+    if prerelease:
+        gates[("prerelease-workloads-health", "")] = health_gate_spec(clusters, prerelease, fleet_arg)
+    approval = env == "prod" or t.decision.approval_required or bool(blocked)
     reasons = []
     if env == "prod":
         reasons.append("production changes always wait for an explicit approval")
     if t.decision.approval_required:
         reasons.extend(t.decision.approval_reasons)
-    return RolloutStage(
+    reasons.extend(f"{c} was in an incident when planned ({INCIDENT_CODE}): approve only once "
+                   f"`upgradectl health {fleet_arg} --clusters {c}` exits 0" for c in sorted(blocked))  # fmt: skip
+    env_of = {c.info.name: c.info.environment for c in t.scope}
+    root_wide = {(e.file, f"{e.from_version} -> {e.to_version}"): later_clusters(e, env, env_of)
+                 for step in steps for e in step.edits if e.purpose in ROOT_WIDE_PURPOSES}  # fmt: skip
+    root_notes = [f"{file}: the module/provider version bump of the hop {hop} also configures {', '.join(later)} "
+                  "(one version per Terraform root): `upgradectl execute` waits for an approval before committing it"
+                  for (file, hop), later in root_wide.items() if later]  # fmt: skip
+    stage = RolloutStage(
         environment=env,
         clusters=clusters,
         hops=hops_done,
@@ -396,10 +596,26 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         approval_required=approval,
         approval_reasons=reasons,
         soak_minutes=soak,
-        notes=[f"strategy: {t.decision.strategy.kind}", f"testing: {t.decision.testing}", *owners,
+        notes=[f"strategy: {kind}", f"testing: {t.decision.testing}", *notes, *owners,
                "run every command from the directory of the fleet file; rollback steps undo one hop each, when "
-               "that hop's gates fail or it does not reconcile (earlier hops that passed stay)"],
+               "that hop's gates fail or it does not reconcile (earlier hops that passed stay)",
+               *root_notes, *(f"BLOCKED: {f.title}" for f in blocked.values())],
+        waves=groups,
     )
+    return with_people(t.fleet, t.knowledge.display_name, stage)  # owners, the user's tests, stage messages
+
+
+def _cluster_hops(t: TaskInput, cluster: str, env: Environment):
+    """(owner, [(facts, edits) per hop]) of one cluster: what every hop's steps are rendered from."""
+    path = t.path_for(cluster)
+    assert path is not None
+    ownership = release_owner(t, cluster)
+    facts_of_cluster = cluster_facts(t, cluster)
+    hops = []
+    for index, hop in enumerate(path.hops):
+        facts = replace(_hop_facts(t, cluster, env, path, index, ownership), facts=facts_of_cluster)
+        hops.append((facts, _file_edits(t, cluster, hop.from_version, hop.to_version, path)))
+    return ownership, hops
 
 
 def rollout_for(env: Environment):

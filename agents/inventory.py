@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from upgradectl.agents.base import knowledge_evidence, make_finding
+from upgradectl.agents.advisories import advisory_findings
+from upgradectl.agents.base import FleetView, knowledge_evidence, kubernetes_evidence, make_finding
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
+    AdvisoryReport,
     ClusterVersion,
     Evidence,
     Finding,
@@ -17,7 +19,15 @@ from upgradectl.models import (
     UpgradePath,
     UpgradeRequest,
 )
-from upgradectl.tools.analysis.inventory import Installation, companions, detect_installation
+from upgradectl.tools.advisories.osv import OsvClient
+from upgradectl.tools.advisories.ranking import assess
+from upgradectl.tools.analysis.inventory import (
+    Installation,
+    companions,
+    detect_installation,
+    running_images,
+    served_range,
+)
 from upgradectl.tools.analysis.paths import (
     PathError,
     latest_compatible,
@@ -29,6 +39,7 @@ from upgradectl.tools.analysis.paths import (
 )
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, unknown_clusters_message
 from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.gitops.desired import Declaration
 from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.freshness import today as clock_today
@@ -53,6 +64,7 @@ class Inventory:
     paths: list[UpgradePath]
     findings: list[Finding]
     checked: list[str]
+    advisories: AdvisoryReport | None = None
 
 
 def _target_support(
@@ -311,9 +323,195 @@ def _companions_outside(
     return findings
 
 
-def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, today: date | None = None) -> Inventory:
-    """Stage 1: current versions per cluster, the target, and a rule-abiding path per version group.
-    Support windows are judged on `today` (default: UPGRADECTL_TODAY or the local date)."""
+def git_installation(cluster: str, declarations: list[Declaration], prefix: str) -> Installation | None:
+    """The version Git declares for a cluster: the strongest declaration that names one, citing it and the
+    other declarations that agree."""
+    named = [d for d in declarations if d.version]
+    if not named:
+        return None
+    chosen = named[0]
+    agreeing = [d for d in named if d.version == chosen.version]
+    evidence = tuple(d.evidence(prefix) for d in agreeing[:3])
+    return Installation(cluster, chosen.version, chosen.declared, None, evidence)
+
+
+def git_only_version(k: ToolKnowledge, view: FleetView, name: str) -> str:
+    """The version a Git-only cluster runs as a plan reads it: what Git declares, else the oldest release that
+    serves the objects Git applies (as the inventory infers it); '' when Git tells neither."""
+    declarations = view.declarations_for(k, name)
+    declared = git_installation(name, declarations, view.fleet.gitops_prefix)
+    if declared is not None:
+        return declared.version
+    if declarations:  # installed, but Git does not say which version
+        return ""
+    inferred = served_range(k, view.manifests_for({name}), view.fleet.gitops_prefix)
+    return inferred.low if inferred is not None else ""
+
+
+def _git_only_inventory(
+    k: ToolKnowledge,
+    view: FleetView,
+    name: str,
+    declarations: list[Declaration],
+    declared: Installation | None,
+    installs: dict[str, Installation],
+    checked: list[str],
+) -> list[Finding]:
+    """A Git-only cluster runs what Git declares; a declaration whose version Git does not tell is a finding."""
+    if declared is not None:
+        installs[name] = declared
+        others = sorted({d.version for d in declarations if d.version and d.version != declared.version})
+        checked.append(
+            f"{name}: Git declares {k.display_name} {declared.version} ({declared.evidence[0].ref})"
+            + (f"; other declarations say {', '.join(others)}" if others else "")
+        )
+        return []
+    if not declarations:
+        inferred = served_range(k, view.manifests_for({name}), view.fleet.gitops_prefix)
+        if inferred is None:
+            checked.append(f"{name}: Git declares no {k.display_name} installation and applies none of its objects")
+            return []
+        evidence = (inferred.low_because, *([inferred.high_because] if inferred.high_because else []))
+        installs[name] = Installation(name, inferred.low, "", None, evidence)
+        checked.append(f"{name}: Git pins no {k.display_name} version; its {k.display_name} objects are served by "
+                       f"{inferred.low} to {inferred.high}: planned from {inferred.low}")  # fmt: skip
+        return [
+            make_finding(
+                code="GITOPS-VERSION-INFERRED",
+                severity="medium",
+                category="inventory",
+                title=f"{name}: Git pins no {k.display_name} version; the API versions its manifests use are served "
+                f"by {k.display_name} {inferred.low} to {inferred.high}, so the plan starts from {inferred.low}",
+                agent=AGENT,
+                subject=Subject(cluster=name, tool=k.tool, version=inferred.low),
+                evidence=list(evidence),
+                detail=f"Nothing in the repository names the {k.display_name} version this cluster runs (a bootstrap "
+                "writes it outside Git, or the file is a placeholder). Every version in the range serves the objects "
+                "Git applies; starting from the oldest checks every change a newer one would skip.",
+                remediation=f"Check what runs ({'flux version' if k.tool == 'flux' else 'the running images'}) and, "
+                "if it is newer, plan again with cluster access (snapshot or context) or pin the version in Git.",
+            )
+        ]
+    first = declarations[0]
+    checked.append(f"{name}: {first.owner} declares {k.display_name} but not which version ({first.note})")
+    return [
+        make_finding(
+            code="GITOPS-VERSION-UNDECLARED",
+            severity="medium",
+            category="incomplete",
+            title=f"{name}: {first.owner} installs {k.display_name}, but Git does not say which version "
+            f"({first.ref}); {name} is left out of the plan",
+            agent=AGENT,
+            subject=Subject(cluster=name, tool=k.tool, file=first.file, line=first.line),
+            evidence=[d.evidence() for d in declarations[:3]],
+            detail=first.note,
+            remediation="Pin one chart version in Git (the controller then installs exactly it), or give "
+            "upgradectl access to the cluster (snapshot or context in the fleet file) so it reads what runs.",
+        )
+    ]
+
+
+def _older_than_knowledge(
+    k: ToolKnowledge, paths: list[UpgradePath], installs: dict[str, Installation]
+) -> list[Finding]:
+    """A version older than every release the knowledge base covers has no planned hop: a blocker, with where the
+    version was read and the first release the base knows (the plan is still written, not refused)."""
+    oldest = k.releases[0]
+    findings = []
+    for path in paths:
+        if path.feasible or path.hops:
+            continue
+        evidence = [e for c in path.clusters for e in installs[c].evidence][:3]
+        findings.append(
+            make_finding(
+                code=f"{k.prefix}-CURRENT-OLDER-THAN-KNOWLEDGE",
+                severity="critical",
+                category="compatibility",
+                title=f"{k.display_name} {path.from_version} on {', '.join(path.clusters)} is older than every release "
+                f"the knowledge base covers ({oldest.line} to {k.newest()}): no path is planned from it",
+                agent=AGENT,
+                subject=Subject(cluster=",".join(path.clusters), tool=k.tool, version=path.from_version),
+                evidence=[*evidence, knowledge_evidence(k, f"releases[{oldest.line}]", f"oldest line covered: "
+                                                        f"{oldest.line} (latest patch {oldest.latest_patch})",
+                                                        oldest.source)],  # fmt: skip
+                detail="The breaking changes, Kubernetes ranges and path rules before the oldest covered line are not "
+                "in the knowledge base, so no hop from this version can be checked.",
+                remediation="; ".join(path.blockers),
+                sources=[oldest.source],
+            )
+        )
+    return findings
+
+
+def _differ(found: Installation, declared: Installation) -> bool:
+    """Git and the cluster disagree: on the chart version when both install a chart, else on the version."""
+    if found.chart_version and declared.chart_version and found.release is not None:
+        return Version.parse(found.chart_version) != Version.parse(declared.chart_version)
+    return found.version != declared.version
+
+
+def _drift(k: ToolKnowledge, name: str, found: Installation, declared: Installation) -> Finding:
+    """Git declares one version, the cluster runs another."""
+    return make_finding(
+        code="GITOPS-VERSION-DRIFT",
+        severity="high",
+        category="inventory",
+        title=f"{name}: Git declares {k.display_name} {declared.version} ({declared.evidence[0].ref}) but the "
+        f"cluster runs {found.version}",
+        agent=AGENT,
+        subject=Subject(cluster=name, tool=k.tool, version=found.version),
+        evidence=[*found.evidence, *declared.evidence],
+        detail="The plan starts from the running version, and its edits expect Git to pin that version: they "
+        "are refused while Git says otherwise. A reconciliation failing or suspended, a change made by hand "
+        "(helm upgrade, kubectl edit) or a pin not merged yet all look like this.",
+        remediation="Find out which is right (flux get helmreleases -A, or argocd app get), make Git and the "
+        "cluster agree, then plan again.",
+    )
+
+
+def _kubernetes_unknown(k: ToolKnowledge, name: str, current: str, target: str, cur_range, tgt_range) -> Finding:
+    """A cluster whose Kubernetes version is not known: compatibility is unknown, never assumed."""
+    ranges = "; ".join(
+        f"{k.display_name} {version} supports Kubernetes {kube_range}"
+        for version, kube_range in ((current, cur_range), (target, tgt_range))
+        if kube_range
+    )
+    return make_finding(
+        code="K8S-VERSION-UNKNOWN",
+        severity="medium",
+        category="incomplete",
+        title=f"{name}: Kubernetes version unknown, so whether {k.display_name} {current} and the path to {target} "
+        "support it was not checked",
+        agent=AGENT,
+        subject=Subject(cluster=name, tool=k.tool, version=current),
+        evidence=[
+            Evidence(
+                source="gitops",
+                ref=f"{name}: fleet entry",
+                excerpt="no kubernetes_version for this Git-only cluster (and no --kubernetes)",
+            ),  # fmt: skip
+            knowledge_evidence(k, "releases", ranges or f"no Kubernetes range for {current} or {target}"),
+        ],
+        remediation="Pass --kubernetes X.Y (or set kubernetes_version on the cluster in the fleet file) and plan "
+        "again; every hop is then checked against it.",
+    )
+
+
+def take_inventory(
+    request: UpgradeRequest,
+    fleet: Fleet,
+    k: ToolKnowledge,
+    today: date | None = None,
+    view: FleetView | None = None,
+    osv: OsvClient | None = None,
+    osv_off: str = "",
+) -> Inventory:
+    """Stage 1: current versions per cluster (running, else as Git declares them for Git-only clusters; a
+    difference is drift), the target, and a rule-abiding path per version group.
+    Support windows are judged on `today` (default: UPGRADECTL_TODAY or the local date). With an OSV client the
+    running and target versions' advisories are looked up, and a security request without a version targets the
+    smallest version that fixes every high/critical advisory; `osv_off` says why no client was given (the plan
+    then says 'not checked')."""
     today = today or clock_today()
     wanted = set(request.clusters)
     unknown = wanted - set(fleet.clusters)
@@ -321,11 +519,16 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
         raise PlanningError(
             unknown_clusters_message(sorted(unknown), fleet.clusters)
         )
+    view = view or FleetView(fleet)
     installs: dict[str, Installation] = {}
     checked = []
     findings: list[Finding] = []
     for name, cluster in fleet.clusters.items():
+        declarations = view.declarations_for(k, name)
+        declared = git_installation(name, declarations, fleet.gitops_prefix)
         if cluster.source is None:
+            if cluster.entry.git_only:
+                findings.extend(_git_only_inventory(k, view, name, declarations, declared, installs, checked))
             continue
         try:
             found = detect_installation(k, cluster.source, name)
@@ -333,6 +536,11 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
             cluster.mark_unreadable(str(exc))
             checked.append(f"{name}: could not be read: {exc}")
             continue
+        if found and declared and _differ(found, declared) and not found.provider_managed:
+            findings.append(_drift(k, name, found, declared))
+        elif found and declared:
+            checked.append(f"{name}: Git declares the running {k.display_name} {found.version} "
+                           f"({declared.evidence[0].ref})")  # fmt: skip
         if found and found.provider_managed:
             checked.append(
                 f"{name}: {k.display_name} {found.version} is managed by the cloud provider "
@@ -357,17 +565,41 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
             f"{', '.join(request.environments) or 'all'})"
         )
     kube = {c.info.name: c.info.kubernetes_version for c in scope}
+    running = sorted({installs[c.info.name].version for c in scope}, key=Version.parse)
+    images = {image for c in scope if c.source for image in running_images(k, c.source)}
+    report: AdvisoryReport | None = (
+        AdvisoryReport(status="not-checked", reason=osv_off) if osv is None and osv_off else None
+    )
     try:
         if request.target_version:
             target = resolve_target(k, request.target_version)
             target_reason = f"requested target {request.target_version} -> {target}"
         else:
-            lines = {Version.parse(installs[c.info.name].version).line for c in scope}
+            lines = {Version.parse(v).line for v in running}
             fast_track = request.trigger == "security" and request.channel != "lts"
-            chosen = security_target(k, lines, kube, today) if fast_track else None
+            chosen = None
+            if fast_track and osv is not None:
+                report = assess(k, osv, running, kube, today, images)
+                if report.minimal_target:
+                    why = f"{report.minimal_target_reason} (OSV, {report.status} {report.fetched_at})"
+                    chosen = report.minimal_target, f"security fix ranked by what it fixes: {report.minimal_target} " \
+                        f"is {why}"
+            chosen = chosen or (security_target(k, lines, kube, today) if fast_track else None)
             target, target_reason = chosen or latest_compatible(k, kube, today, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
+    if osv is not None and (report is None or report.target != target):
+        minimal = report  # keep what the security ranking found when the plan targets another version
+        report = assess(k, osv, running, kube, today, images, target=target)
+        if minimal is not None and report.status != "not-checked":
+            report = report.model_copy(update={k_: getattr(minimal, k_) for k_ in (
+                "minimal_target", "minimal_target_reason", "patch_suffices", "patch_note")})
+    if report is not None and report.status != "not-checked":
+        checked.append(f"advisories (OSV, {report.status} {report.fetched_at}): {len(report.advisories)} for "
+                       f"{', '.join(report.packages)}; {len(report.at_target)} still affect {target}")
+    elif report is not None:
+        checked.append(f"advisories: not checked ({report.reason})")
+    findings.extend(advisory_findings(k, report, security=request.trigger == "security"))
 
     groups: dict[str, dict[str, str]] = {}
     for c in scope:
@@ -391,6 +623,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
         in_scope = cluster in scope
         cur_range = k.kube_range(current) if current else None
         tgt_range = k.kube_range(target) if in_scope else None
+        kube_known = cluster.info.kubernetes_known
         versions.append(
             ClusterVersion(
                 cluster=name,
@@ -398,14 +631,20 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
                 kubernetes_version=cluster.info.kubernetes_version,
                 current_version=current,
                 target_version=target if in_scope else "",
-                current_supported=cur_range.contains(cluster.info.kubernetes_version) if cur_range else None,
+                current_supported=cur_range.contains(cluster.info.kubernetes_version)
+                if cur_range and kube_known
+                else None,
                 current_kubernetes_range=str(cur_range) if cur_range else "",
-                target_supported=tgt_range.contains(cluster.info.kubernetes_version) if tgt_range else None,
+                target_supported=tgt_range.contains(cluster.info.kubernetes_version)
+                if tgt_range and kube_known
+                else None,
                 target_kubernetes_range=str(tgt_range) if tgt_range else "",
                 detected_from=list(found.evidence) if found else [],
             )
         )
-        if in_scope and cur_range and not cur_range.contains(cluster.info.kubernetes_version):
+        if in_scope and not kube_known:
+            findings.append(_kubernetes_unknown(k, name, current, target, cur_range, tgt_range))
+        if in_scope and cur_range and kube_known and not cur_range.contains(cluster.info.kubernetes_version):
             release = k.release(current)
             findings.append(
                 make_finding(
@@ -418,11 +657,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
                     subject=Subject(cluster=name, tool=k.tool, version=current),
                     evidence=[
                         *found.evidence,
-                        Evidence(
-                            source="cluster",
-                            ref=f"{name}: /version",
-                            excerpt=f"gitVersion v{cluster.info.kubernetes_version}",
-                        ),
+                        kubernetes_evidence(cluster),
                         knowledge_evidence(
                             k,
                             f"releases[{release.line}]",
@@ -454,6 +689,7 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
     others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]
     findings.extend(_companions_outside(k, others, target, checked, fleet.gitops_root))
+    findings.extend(_older_than_knowledge(k, paths, installs))
     for path in paths:
         checked.append(
             f"path for {', '.join(path.clusters)}: "
@@ -468,4 +704,5 @@ def take_inventory(request: UpgradeRequest, fleet: Fleet, k: ToolKnowledge, toda
         paths,
         findings,
         checked,
+        report,
     )

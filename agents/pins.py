@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from upgradectl.agents.base import FleetView
+from upgradectl.tools.gitops.desired import PinKind
 from upgradectl.tools.gitops.manifests import Manifest, find_line, line_text
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 
@@ -28,7 +29,10 @@ class VersionPin:
     file: str
     line: int
     text: str
-    kind: str  # "flux-helmrelease", "terraform-tfvars", "argocd-application"
+    kind: str  # "flux-helmrelease", "terraform-tfvars", "argocd-application", or a Declaration's via
+    pin: PinKind = "chart"  # a chart version, or the tool's own version (tag, image, distribution), ...
+    declared: str = ""  # the version as Git writes it today
+    value: str = ""  # the whole scalar when the version is part of it (an image, a URL)
 
 
 def gitops_pins(
@@ -57,6 +61,23 @@ def gitops_pins(
                 )
     if view.fleet.gitops_root is not None:
         pins.extend(_argocd_pins(view, charts, clusters))
+    if charts == set(k.install_markers):
+        pins.extend(_declared_pins(view, k, clusters))
+    return pins
+
+
+DECLARED_PIN_VIAS = ("flux-chartref", "kustomize-helmchart", "flux-distribution", "image")
+
+
+def _declared_pins(view: FleetView, k: ToolKnowledge, clusters: set[str]) -> list[VersionPin]:
+    """The other places Git declares the version (tools/gitops/desired.py): an OCIRepository tag a
+    HelmRelease's chartRef follows, a kustomize helmCharts entry, Flux's own distribution, image tags."""
+    pins = []
+    for cluster in sorted(clusters):
+        for d in view.declarations_for(k, cluster):
+            if d.via in DECLARED_PIN_VIAS and d.pin != "none" and d.declared:
+                pins.append(VersionPin(cluster, f"{view.fleet.gitops_prefix}{d.file}", d.line, d.text, d.via, d.pin,
+                                       d.declared, d.value))  # fmt: skip
     return pins
 
 
@@ -118,8 +139,7 @@ def _element_cluster(element: dict) -> str:
 
 
 def _repo_prefix(view: FleetView) -> str:
-    root = view.fleet.gitops_root
-    return f"{root.relative_to(view.fleet.root)}/" if root and root.is_relative_to(view.fleet.root) else ""
+    return view.fleet.gitops_prefix
 
 
 def _line_of(view: FleetView, m: Manifest, needle: str) -> int:

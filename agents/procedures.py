@@ -26,8 +26,16 @@ from upgradectl.tools.versions import Version
 COMMIT_INPUT = "<commit-of-this-hop>"
 PLACEHOLDERS = frozenset({
     "from", "to", "from_app", "to_app", "to_line", "cluster", "namespace", "release", "chart", "chart_name", "region",
-    "gitops_dir", "gotk_file", "set_k8s_service",
+    "gitops_dir", "gotk_file", "set_k8s_service", "strategy_values", *("canary_pool", "vmsingle", "vmagent"),
 })  # what a knowledge step template may use; _context fills every one
+# Cluster facts strategy steps use (agents/strategies.py reads them from the cluster), and how to find one that
+# could not be read there.
+FACT_INPUTS = {
+    "canary_pool": "a NodePool of {cluster} to take the new version first (`kubectl get nodepools.karpenter.sh`: the "
+                   "one with the fewest nodes)",
+    "vmsingle": "the VMSingle of {cluster} (`kubectl -n {namespace} get vmsingles.operator.victoriametrics.com`)",
+    "vmagent": "the VMAgent that writes to it (`kubectl -n {namespace} get vmagents.operator.victoriametrics.com`)",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,9 @@ class HopFacts:
     k8s_service: dict[str, str] = field(default_factory=dict)  # k8sServiceHost/Port the release sets
     migrations: list[MigrationPlan] = field(default_factory=list)  # value migrations of this hop
     installed_chart: str = ""  # first hop: the chart version the release runs today (a fact, not a lookup)
+    terraform_init: str = ""  # extra `terraform init` flags: -upgrade after a module bump, a per-cluster backend
+    strategy_values: dict[str, str] = field(default_factory=dict)  # Helm values the strategy sets (Helm CLI: --set)
+    facts: dict[str, str] = field(default_factory=dict)  # cluster facts strategy steps use (canary_pool, vmsingle...)
 
     @property
     def a(self) -> str:
@@ -104,13 +115,20 @@ def _context(f: HopFacts) -> tuple[dict[str, str], dict[str, str]]:
                 f"`helm search repo {k.chart.name} --versions` after `helm repo add` of {k.chart.repository})"
             )
     flags = "".join(f" --set {key}={shlex.quote(value)}" for key, value in f.k8s_service.items())
+    held = "".join(f" --set {key}={shlex.quote(value)}" for key, value in f.strategy_values.items())
     values = {
         "from": charts["from"], "to": charts["to"], "from_app": f.a, "to_app": f.b,
         "to_line": Version.parse(f.b).line, "cluster": f.cluster, "namespace": f.namespace, "release": f.release,
         "chart": k.chart.repository, "chart_name": k.chart.name, "region": f.region or "<region>",
         "gitops_dir": f.gitops_dir or ".", "gotk_file": f.gotk_file or "<gotk-components.yaml>",
-        "set_k8s_service": flags,
+        "set_k8s_service": flags, "strategy_values": held,
     }  # fmt: skip
+    for name, how in FACT_INPUTS.items():
+        if f.facts.get(name):
+            values[name] = f.facts[name]
+        else:
+            values[name] = f"<{name.replace('_', '-')}>"
+            inputs[values[name]] = how.format(cluster=f.cluster, namespace=f.namespace)
     if not f.region:
         inputs["<region>"] = f"the AWS region of {f.cluster} (not in the fleet file)"
     if not f.gotk_file:
@@ -174,16 +192,18 @@ def baseline_step(f: HopFacts) -> Step:
                  commands=[command], writes=[out], inputs=inputs)  # fmt: skip
 
 
-def validate_step(f: HopFacts, soak: int) -> Step:
+def validate_step(f: HopFacts, soak: int, what: str = "") -> Step:
+    """Soak, then judge the hop's gates against the baseline taken before it (`what`: the state soaked, when only
+    part of the cluster runs the new version, e.g. a canary)."""
     k = f.knowledge
     fleet, inputs = fleet_args(f)
     baseline = baseline_file(k, f.cluster, f.a)
     command = (f"upgradectl validate --tool {k.tool} {fleet} --cluster {f.cluster} --baseline {baseline} "
                f"--version {f.b}")  # fmt: skip
-    return _step(f, "validate", f"soak {soak} min at {f.b}, then evaluate the gates",
+    return _step(f, "validate", f"soak {soak} min {what or f'at {f.b}'}, then evaluate the gates",
                  "Promote only when every gate passes (exit 0); a failed (1) or inconclusive (3) gate stops the "
                  "rollout and this hop's rollback applies.",
-                 commands=[command], reads=[baseline], inputs=inputs)  # fmt: skip
+                 commands=[command], reads=[baseline], inputs=inputs, soak_minutes=soak)  # fmt: skip
 
 
 def _reconcile_commands(f: HopFacts, version_label: str) -> list[str]:
@@ -214,7 +234,7 @@ def _terraform_commands(f: HopFacts, version: str) -> tuple[list[str], list[str]
     var_file = f" -var-file={shlex.quote(own.var_file)}" if own.var_file else ""
     root = shlex.quote(own.terraform_root or ".")
     return [
-        f"terraform -chdir={root} init -input=false",
+        f"terraform -chdir={root} init -input=false{f.terraform_init}",
         f"terraform -chdir={root} plan -input=false{var_file} -out={plan_file}",
         f"terraform -chdir={root} apply -input=false {plan_file}",
     ], [f"{own.terraform_root or '.'}/{plan_file}"]

@@ -1,10 +1,11 @@
 """The seed's tasks, stage by stage, each owned by one specialist and done by its playbook.
 
 The order of stages and which agents run side by side follow the seed workflow
-(seed/000_6e1ae24e703a5502.txt): Stage 1 assessment (flux-navigator + monitoring-analyst), Stage 2
-infrastructure compatibility (terraform-auditor + flux-navigator) beside application impact
-(argo-troubleshooter), Stage 3 strategy (incident-responder + argo-troubleshooter), Stage 4
-preparation, Stage 5 staged execution (dev, staging, production), Stage 6 validation and cost.
+(seed/000_6e1ae24e703a5502.txt): Stage 1 assessment (flux-navigator + monitoring-analyst, and incident-responder
+reading each cluster's health before anything is decided), Stage 2 infrastructure compatibility
+(terraform-auditor + flux-navigator) beside application impact (argo-troubleshooter), Stage 3 strategy
+(incident-responder + argo-troubleshooter), Stage 4 preparation, Stage 5 staged execution (dev, staging,
+production), Stage 6 validation and cost.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def _infrastructure_preparation(t: TaskInput) -> TaskResult:
 
 
 TASKS: list[TaskSpec] = [
+    TaskSpec(
+        "fleet-health",
+        1,
+        "incident-responder",
+        "Fleet health before the upgrade",
+        ("Monitor system health throughout upgrade process", "Design monitoring and alerting during upgrade process"),
+        incident.fleet_health,
+    ),
     TaskSpec(
         "breaking-changes",
         1,

@@ -11,7 +11,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from upgradectl.models import ENVIRONMENT_ORDER, Environment, ToolName, Trigger, UpgradeRequest
+from upgradectl.models import ENVIRONMENT_ORDER, STRATEGY_KINDS, Environment, ToolName, Trigger, UpgradeRequest
 from upgradectl.tools.knowledge.loader import products
 from upgradectl.tools.versions import Version, VersionError
 
@@ -265,9 +265,12 @@ def parse_request(
     environments: list[str] | None = None,
     trigger: str | None = None,
     known_clusters: list[str] | None = None,
+    strategy: str | None = None,
 ) -> UpgradeRequest:
     """Build an UpgradeRequest from free text; flags override what the text says."""
     reasons: list[str] = []
+    if strategy is not None and strategy not in STRATEGY_KINDS:
+        raise RequestError(f"--strategy {strategy!r} is not one of {', '.join(STRATEGY_KINDS)}")
     if tool:
         tool_name = resolve_tool_name(tool)
         reasons.append(f"tool '{tool_name}' from --tool")
@@ -339,4 +342,5 @@ def parse_request(
         trigger_reasons=reasons,
         clusters=chosen_clusters,
         environments=envs,
+        strategy=strategy,
     )

@@ -114,6 +114,7 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
             "trigger": spec.trigger,
             "clusters": list(spec.clusters),
             "environments": list(spec.environments),
+            "strategy": spec.strategy,
         }
         # offline and the same on every machine: no chart is fetched, so the values check says it could not run
         context = RunContext(fleet=fleet, fleet_ref=scenario.id, llm=session, charts=ChartStore(fetch=False),

@@ -58,6 +58,7 @@ class RequestSpec(Strict):
     clusters: list[str] = Field(default_factory=list, description="--clusters")
     environments: list[Environment] = Field(default_factory=list, description="--env")
     trigger: Trigger | None = Field(default=None, description="--trigger")
+    strategy: StrategyKind | None = Field(default=None, description="--strategy instead of the decision tree's")
 
     @model_validator(mode="after")
     def _says_something(self) -> RequestSpec:

@@ -14,6 +14,7 @@ raising.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,24 +23,30 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from upgradectl import __version__
+from upgradectl.agents.advisories import advisory_summary
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
+from upgradectl.agents.benefits import features_gained, features_summary, payback_summary, return_on_effort
 from upgradectl.agents.inventory import PlanningError, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
 from upgradectl.exit_codes import bug_summary
-from upgradectl.graph.decision import assess_risk, choose_track, make_decision
-from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload
+from upgradectl.graph.decision import assess_risk, choose_track, make_decision, strategy_options
+from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload, fleet_ref
+from upgradectl.graph.timeline import build_timeline
 from upgradectl.graph.verify import verify
 from upgradectl.models import (
     ENVIRONMENT_ORDER,
     SEVERITY_ORDER,
     AgentTaskRecord,
     Evidence,
+    FeatureGained,
     Finding,
     LLMInfo,
     Plan,
+    ReturnOnEffort,
     Subject,
 )
+from upgradectl.tools.advisories.osv import default_client as default_osv_client
 from upgradectl.tools.analysis.inventory import tool_release
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import FleetError, open_fleet
@@ -47,6 +54,7 @@ from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
 from upgradectl.tools.verify.commands import CommandParser
+from upgradectl.tools.versions import Version
 
 STAGES = (1, 2, 3, 4, 5, 6)
 ANTICIPATED = (RequestError, FleetError, KnowledgeError, PlanningError)  # bad input, not bugs: the `error` output
@@ -64,12 +72,15 @@ def read_request(state: PlanState, ctx: RunContext) -> dict:
         ctx.fleet = open_fleet(
             state.get("fleet") or "demo",
             context=state.get("context") or "",
+            repo=state.get("repo") or "",
             kubeconfig=state.get("kubeconfig") or "",
-            environment=environments[0] if environments else "prod",
+            # a context is one cluster in the first environment named; a repository's clusters whose names say
+            # no environment are in the one environment named (several name a scope, not a default)
+            environment=environments[0] if environments and (state.get("context") or len(environments) == 1) else "",
+            kubernetes=state.get("kubernetes") or "",
             live_opener=ctx.live_opener,
         )
-        named = f"context {state['context']}" if state.get("context") else state.get("fleet") or "demo"
-        ctx.fleet_ref = ctx.fleet_ref or named
+        ctx.fleet_ref = ctx.fleet_ref or fleet_ref(state)
     fleet = ctx.opened_fleet()
     clusters = state.get("clusters") or None
     if clusters is None and state.get("context"):  # the one live cluster is the scope: words cannot narrow it away
@@ -82,6 +93,7 @@ def read_request(state: PlanState, ctx: RunContext) -> dict:
         clusters=clusters,
         environments=state.get("environments") or None,
         known_clusters=list(fleet.clusters),
+        strategy=state.get("strategy") or None,
     )
     if ctx.llm is None:
         upgrade = parse_request(text, **options)
@@ -98,7 +110,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     fleet = ctx.opened_fleet()
     request = state["upgrade"]
     k = load_tool(request.tool)
-    inventory = take_inventory(request, fleet, k, ctx.today)
+    inventory = take_inventory(request, fleet, k, ctx.today, ctx.view, osv=ctx.osv, osv_off=ctx.osv_off)
     findings = list(inventory.findings)
     for name, cluster in fleet.clusters.items():
         if cluster.source is None or (request.clusters and name not in request.clusters):
@@ -124,7 +136,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
                 )
             )
     for name, cluster in fleet.clusters.items():
-        if cluster.source is None and (not request.clusters or name in request.clusters):
+        if cluster.unreachable and (not request.clusters or name in request.clusters):
             findings.append(
                 make_finding(
                     code="FLEET-CLUSTER-UNREACHABLE",
@@ -169,6 +181,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
         "findings": findings,
         "task_log": [record],
         "scope": [c.info.name for c in inventory.scope],
+        "advisories": inventory.advisories,
     }
 
 
@@ -261,7 +274,7 @@ def stage_entry(stage: int):
     def enter(state: PlanState, ctx: RunContext) -> dict:
         request = state["upgrade"]
         if stage == 2:
-            track, reasons = choose_track(request.trigger)
+            track, reasons = choose_track(request.trigger, state.get("advisories"))
             return {"track": track, "track_reasons": [*reasons, *request.trigger_reasons]}
         if stage == 4:  # risk needs stage 3's rollback findings; strategy and approval follow from it
             k = load_tool(request.tool)
@@ -276,7 +289,9 @@ def stage_entry(stage: int):
             )
             hop_count = max((len(p.hops) for p in state["paths"]), default=0)
             risk = assess_risk(state.get("findings", []), one_way, hop_count)
-            decision = make_decision(state["track"], state["track_reasons"], risk, k.procedure.disruptive)
+            options = strategy_options(k, _clusters_per_env(state, ctx))
+            decision = make_decision(state["track"], state["track_reasons"], risk, k.procedure.disruptive, options,
+                                     request.strategy, k.display_name)  # fmt: skip
             return {"risk": risk, "decision": decision}
         return {}
 
@@ -284,7 +299,15 @@ def stage_entry(stage: int):
     return enter
 
 
-def _summary(state: PlanState, findings: list[Finding]) -> str:
+def _clusters_per_env(state: PlanState, ctx: RunContext) -> dict[str, int]:
+    """How many clusters in scope each environment has (a canary cluster needs several)."""
+    fleet = ctx.opened_fleet()
+    return dict(Counter(fleet.clusters[name].info.environment for name in state.get("scope", [])))
+
+
+def _summary(
+    state: PlanState, findings: list[Finding], features: list[FeatureGained], roe: ReturnOnEffort | None
+) -> str:
     request = state["upgrade"]
     k = load_tool(request.tool)
     decision = state["decision"]
@@ -306,10 +329,21 @@ def _summary(state: PlanState, findings: list[Finding]) -> str:
     )
     if blocked:
         text += " NOT FEASIBLE as requested: " + "; ".join(blocked)
+    incidents = [f for f in findings if f.code == "HEALTH-INCIDENT-IN-PROGRESS"]
+    if incidents:
+        text += " BLOCKED (incident in progress): " + "; ".join(f.title for f in incidents)
     target_codes = {f"{k.prefix}-SECURITY-TARGET-UNPATCHED", f"{k.prefix}-TARGET-LINE-UNSUPPORTED"}
     unsupported = [f for f in findings if f.code in target_codes]  # said in the summary, not only in the list
     if unsupported:
         text += f" OUT OF SUPPORT: {unsupported[0].title}; {unsupported[0].remediation}"
+    advisories = state.get("advisories")
+    if advisories is not None:
+        text += " " + advisory_summary(advisories)
+    brings = features_summary(features, request.trigger)
+    if brings:
+        text += " " + brings
+    if roe is not None:
+        text += " " + payback_summary(roe)
     return text
 
 
@@ -322,6 +356,13 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
     log = sorted(state.get("task_log", []), key=lambda r: (r.stage, r.agent, r.task))
     # a model failure degrades the plan (plan.llm), it does not make the playbooks' checks incomplete
     incomplete = any(f.category == "incomplete" for f in findings) or any(r.error for r in log if r.mode == "playbook")
+    request = state["upgrade"]
+    k = load_tool(request.tool)
+    running = sorted({v.current_version for v in state["versions"] if v.current_version and v.cluster in
+                      state.get("scope", [])}, key=Version.parse)  # fmt: skip
+    features = features_gained(k, request, running, state["target"])
+    roe = (return_on_effort(state.get("cost", []), rollout, state["paths"], state.get("scope", []))
+           if state["decision"].track == "cost-roi" else None)  # fmt: skip
     plan = Plan(
         generated_at=datetime.now(UTC),
         upgradectl_version=__version__,
@@ -336,17 +377,22 @@ def assemble(state: PlanState, ctx: RunContext) -> dict:
         decision=state["decision"],
         rollout=rollout,
         task_log=log,
-        summary=_summary(state, findings),
+        summary=_summary(state, findings, features, roe),
         incomplete=incomplete,
         cost=state.get("cost", []),
         knowledge=knowledge_info(load_tool(state["upgrade"].tool), ctx.today),
+        advisories=state.get("advisories"),
+        features=features,
+        return_on_effort=roe,
         llm=LLMInfo(mode="on", model=ctx.llm.model) if ctx.llm is not None else LLMInfo(mode="off", model=""),
     )
     if ctx.llm is not None:  # the model's narrative and the run's token accounting
         from upgradectl.agents.llm.narrative import finish_plan  # the SDK loads only in LLM mode
 
         plan = finish_plan(plan, ctx.llm)
-    return {"plan": plan, "error": ""}
+    windows = dict(ctx.opened_fleet().spec.maintenance_windows)
+    timeline = build_timeline(plan, load_tool(plan.request.tool), windows, plan.generated_at)
+    return {"plan": plan.model_copy(update={"timeline": timeline}), "error": ""}
 
 
 class _ServedRun:
@@ -359,7 +405,13 @@ class _ServedRun:
         self.context: RunContext | None = None
 
     def start(self) -> RunContext:
-        self.context = RunContext(charts=self.charts, command_parser=self.command_parser)
+        if self.context is not None and self.context.osv is not None:
+            self.context.osv.close()  # the previous run's OSV client
+        try:
+            osv, why_not = default_osv_client(), ""
+        except ValueError as exc:  # UPGRADECTL_OSV_URL is not a URL: the plans say why advisories were not checked
+            osv, why_not = None, str(exc)
+        self.context = RunContext(charts=self.charts, command_parser=self.command_parser, osv=osv, osv_off=why_not)
         return self.context
 
 

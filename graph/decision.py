@@ -5,22 +5,30 @@ Every outcome carries its reasons, so a reader can check the tree was applied as
   Low -> direct staging deployment | Medium -> extended testing | High -> maintenance window |
   Critical -> senior engineer approval
   Zero downtime -> rolling | Maintenance window -> planned downtime | Blue-green -> parallel | Canary -> gradual
+
+What a tool can do (canary inside a cluster, two installations side by side) is knowledge data with its source
+(`strategies:` in tools/knowledge/data/<tool>.yaml); a strategy the tool cannot do falls back to the next safest
+one, and the decision says why.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from upgradectl.models import (
     SEVERITY_ORDER,
+    AdvisoryReport,
     Decision,
     Finding,
     RiskAssessment,
     RiskLevel,
     Strategy,
+    StrategyKind,
     Track,
     Trigger,
 )
+from upgradectl.tools.knowledge.loader import ToolKnowledge
 
 TRACKS: dict[Trigger, tuple[Track, str]] = {
     "security": ("security-fast-track", "security trigger: fast-track (shorter soaks, same gates)"),
@@ -38,21 +46,41 @@ TESTING: dict[RiskLevel, str] = {
 }
 
 
-def choose_track(trigger: Trigger) -> tuple[Track, list[str]]:
+def choose_track(trigger: Trigger, advisories: AdvisoryReport | None = None) -> tuple[Track, list[str]]:
+    """The track from the trigger; a security request is ranked by what it fixes: fast-tracked when a high or
+    critical advisory affects the running version (or the advisories could not be checked), the standard process
+    when OSV lists none."""
     track, reason = TRACKS[trigger]
-    return track, [reason]
+    if trigger != "security" or advisories is None:
+        return track, [reason]
+    if advisories.status == "not-checked":
+        return track, [reason, f"advisories not checked ({advisories.reason[:200]}): fast-tracked to be safe"]
+    running = {i for ids in advisories.running.values() for i in ids}
+    serious = [a for a in advisories.advisories if a.id in running and a.serious]
+    if serious:
+        worst = ", ".join(f"{a.id} ({a.severity})" for a in serious[:5])
+        return track, [reason, f"{len(serious)} high/critical advisory(ies) affect the running version: {worst}"]
+    return "feature-standard", [
+        f"security request, but no high or critical advisory affects the running version (OSV, {advisories.status} "
+        f"{advisories.fetched_at}; {len(running)} lower-rated): the standard process, not the fast track"
+    ]
 
 
 def assess_risk(findings: list[Finding], irreversible_hops: list[str], hop_count: int) -> RiskAssessment:
     """Risk from the findings' severities, one-way hops and path length; reasons name the drivers.
 
     A one-way hop is counted once, through `irreversible_hops`: the high rollback finding that reports
-    it is not counted again as a high finding.
+    it is not counted again as a high finding. Health findings describe the clusters now, not the upgrade:
+    an incident blocks its cluster (the rollout stage says so, execute refuses) rather than raise the risk.
     """
+    blocked = sorted({f.subject.cluster for f in findings if f.category == "health" and f.severity == "critical"})
     findings = [f for f in findings if not (f.category == "rollback" and f.severity == "high" and irreversible_hops)]
+    findings = [f for f in findings if f.category != "health"]
     counts = Counter(f.severity for f in findings)
     by_severity = {s: sorted({f.code for f in findings if f.severity == s}) for s in SEVERITY_ORDER}
     reasons: list[str] = []
+    if blocked:  # the clusters' state now, not a property of the upgrade: it blocks them instead
+        reasons.append(f"not counted: {', '.join(blocked)} in an incident now (blocked until it is resolved)")
     if counts["critical"]:
         reasons.append(f"{counts['critical']} critical finding(s): {', '.join(by_severity['critical'])}")
         return RiskAssessment(level="critical", reasons=reasons)
@@ -78,36 +106,101 @@ def assess_risk(findings: list[Finding], irreversible_hops: list[str], hop_count
     return RiskAssessment(level="low", reasons=reasons)
 
 
-def choose_strategy(risk: RiskLevel, disruptive: bool) -> Strategy:
-    """Risk and the tool's procedure -> how to roll out."""
+@dataclass(frozen=True)
+class StrategyOption:
+    """Whether the plan can roll out one way, how (the tool's mechanism) or why not, and where that is written."""
+
+    available: bool
+    how: str
+    sources: tuple[str, ...] = ()
+
+
+def strategy_options(k: ToolKnowledge, clusters_per_env: dict[str, int]) -> dict[StrategyKind, StrategyOption]:
+    """What this plan can do: rolling and maintenance windows always; canary inside a cluster where the tool's
+    knowledge says so, else one cluster first in an environment that has several; blue-green where the tool can
+    run two installations side by side (knowledge data, each with its source)."""
+    several = sorted(env for env, count in clusters_per_env.items() if count > 1)
+    canary, blue_green = k.strategies.canary, k.strategies.blue_green
+    options: dict[StrategyKind, StrategyOption] = {
+        "rolling": StrategyOption(True, "in place, one change set per environment and hop"),
+        "maintenance-window": StrategyOption(True, "in place, inside the environment's maintenance windows"),
+    }
+    across = f"one cluster first in {', '.join(several)} (the one with the fewest nodes)" if several else ""
+    if canary is not None and canary.available and canary.in_cluster:
+        how = f"inside each cluster: {canary.summary}" + (f"; across clusters: {across}" if across else "")
+        options["canary"] = StrategyOption(True, how, (canary.source,))
+    elif across:
+        why = f" (not inside a cluster: {canary.reason})" if canary is not None and canary.reason else ""
+        options["canary"] = StrategyOption(True, across + why, (canary.source,) if canary else ())
+    else:
+        why = canary.reason if canary is not None and canary.reason else (
+            f"the knowledge base does not say how {k.display_name} takes a new version on part of a cluster")
+        options["canary"] = StrategyOption(False, f"{why}; and no environment of this plan has several clusters",
+                                           (canary.source,) if canary else ())  # fmt: skip
+    if blue_green is not None and blue_green.available:
+        options["blue-green"] = StrategyOption(True, blue_green.summary, (blue_green.source,))
+    else:
+        why = blue_green.reason if blue_green is not None else (
+            f"the knowledge base does not say how to run two {k.display_name} installations side by side")
+        options["blue-green"] = StrategyOption(False, why, (blue_green.source,) if blue_green else ())
+    return options
+
+
+# the next safest strategy when one is not available for the tool
+FALLBACK: dict[StrategyKind, tuple[StrategyKind, ...]] = {
+    "blue-green": ("canary", "maintenance-window"),
+    "canary": ("blue-green", "maintenance-window"),
+    "maintenance-window": (),
+    "rolling": (),
+}
+
+
+def tree_strategy(risk: RiskLevel, disruptive: bool) -> tuple[StrategyKind, str]:
+    """The seed's tree: low -> rolling (canary when the upgrade interrupts traffic), medium -> canary or
+    blue-green, high -> maintenance window, critical -> a parallel installation (and senior approval)."""
     if risk == "critical":
-        return Strategy(
-            kind="blue-green",
-            reasons=[
-                "critical risk: upgrade a parallel installation (new objects beside the old) and shift over, "
-                "keeping the old one as the way back"
-            ],
-        )
+        return "blue-green", ("critical risk: upgrade a parallel installation (new beside the old) and shift over, "
+                              "keeping the old one as the way back")
     if risk == "high":
-        return Strategy(
-            kind="maintenance-window",
-            reasons=["high risk: planned downtime window with the team on hand and rollback rehearsed"],
-        )
+        return "maintenance-window", "high risk: planned downtime window with the team on hand and rollback rehearsed"
+    if risk == "medium":
+        return "canary", "medium risk: extended testing: a part first, gated, then gradually the rest"
     if disruptive:
-        return Strategy(
-            kind="canary",
-            reasons=[
-                f"{risk} risk but the upgrade interrupts traffic: one node/cluster first, then gradually the rest"
-            ],
-        )
-    return Strategy(
-        kind="rolling", reasons=[f"{risk} risk and a non-disruptive procedure: zero-downtime rolling upgrade"]
-    )
+        return "canary", "low risk but the upgrade interrupts traffic: one node/cluster first, then gradually the rest"
+    return "rolling", "low risk and a non-disruptive procedure: zero-downtime rolling upgrade"
 
 
-def make_decision(track: Track, track_reasons: list[str], risk: RiskAssessment, disruptive: bool) -> Decision:
-    """Close the tree: strategy from risk, approval from risk and track."""
-    strategy = choose_strategy(risk.level, disruptive)
+def choose_strategy(risk: RiskLevel, disruptive: bool, options: dict[StrategyKind, StrategyOption] | None = None,
+                    asked: StrategyKind | None = None, tool: str = "this tool") -> Strategy:  # fmt: skip
+    """Risk and the tool's procedure -> how to roll out; `asked` (--strategy) overrides the tree. A strategy the
+    tool cannot do falls back to the next safest one the plan can do, with the reason."""
+    options = options or {}
+    wanted, why = tree_strategy(risk, disruptive)
+    reasons = [why]
+    if asked is not None and asked != wanted:
+        reasons = [f"--strategy {asked} asked for (the tree chose {wanted}: {why})"]
+        wanted = asked
+    elif asked is not None:
+        reasons.append(f"--strategy {asked} asked for the same")
+    chosen = wanted
+    option = options.get(chosen, StrategyOption(True, ""))
+    if not option.available:
+        fallbacks = [k for k in FALLBACK[wanted] if options.get(k, StrategyOption(True, "")).available]
+        if wanted == "canary" and not disruptive and "maintenance-window" in fallbacks:
+            fallbacks = ["rolling"] if "blue-green" not in fallbacks else ["blue-green"]
+        chosen = fallbacks[0] if fallbacks else "maintenance-window"
+        reasons.append(f"{wanted} is not available for {tool}: {option.how}; next safest: {chosen}")
+    how = options.get(chosen, StrategyOption(True, ""))
+    return Strategy(kind=chosen, reasons=reasons, asked=wanted if chosen != wanted else None,
+                    forced=asked is not None, mechanism=how.how,
+                    sources=list(how.sources) + (list(option.sources) if chosen != wanted else []))  # fmt: skip
+
+
+def make_decision(track: Track, track_reasons: list[str], risk: RiskAssessment, disruptive: bool,
+                  options: dict[StrategyKind, StrategyOption] | None = None, asked: StrategyKind | None = None,
+                  tool: str = "this tool") -> Decision:  # fmt: skip
+    """Close the tree: strategy from risk (or --strategy) and what the tool can do, approval from risk and track."""
+    strategy = choose_strategy(risk.level, disruptive, options, asked, tool)
     approval_reasons = []
     if risk.level == "critical":
         approval_reasons.append("critical risk: senior engineer approval before execution")

@@ -23,7 +23,7 @@ from upgradectl.state_dir import default_state_dir
 DEFAULT_STATE_DIR = default_state_dir()
 COLUMNS = ("run_id", "created_at", "updated_at", "status", "current_step", "tool", "summary", "fleet", "branch",
            "worktree", "pid", "host", "plan_json", "options_json")  # fmt: skip
-FINAL = ("succeeded", "rolled-back", "rejected", "failed")
+FINAL = ("succeeded", "rolled-back", "rejected", "failed", "blocked")
 
 
 class RunStoreError(RuntimeError):

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 from typing_extensions import TypedDict  # (not typing's: pydantic builds the served graph's JSON schemas from it)
 
@@ -21,6 +22,7 @@ from upgradectl.agents.base import FleetView
 from upgradectl.cost_models import CostReport
 from upgradectl.models import (
     SEVERITY_ORDER,
+    AdvisoryReport,
     AgentTaskRecord,
     ClusterInfo,
     ClusterVersion,
@@ -35,7 +37,7 @@ from upgradectl.models import (
     UpgradeRequest,
 )
 from upgradectl.tools.charts.store import ChartStore
-from upgradectl.tools.cluster.fleet import ClusterEntry, Fleet
+from upgradectl.tools.cluster.fleet import REPO_PREFIX, ClusterEntry, Fleet
 from upgradectl.tools.cluster.sources import ClusterSource
 from upgradectl.tools.knowledge.freshness import today
 from upgradectl.tools.verify.commands import CommandParser
@@ -68,6 +70,9 @@ class PlanInput(TypedDict, total=False):
     fleet.yaml path (or a directory holding one) as the process running the graph sees its file system;
     `context` plans the one live cluster of that kube context instead (its environment is the one entry of
     `environments`, default prod), and `kubeconfig` applies to contexts that name no kubeconfig of their own.
+    `repo` plans from a GitOps repository checkout alone (no fleet file; clusters from its layout, a cluster
+    whose name says no environment in the one entry of `environments`, else prod); `kubernetes` (X.Y) is the
+    Kubernetes version of Git-only clusters that name none (unknown otherwise).
     """
 
     request: str
@@ -79,6 +84,19 @@ class PlanInput(TypedDict, total=False):
     fleet: str
     context: str
     kubeconfig: str
+    strategy: str  # rolling, canary, blue-green or maintenance-window instead of the decision tree's choice
+    repo: str
+    kubernetes: str
+
+
+def fleet_ref(plan_input: PlanInput) -> str:
+    """What plan.fleet says, so `changes` and `execute` re-open the same fleet: "context NAME", "repo:/abs/path"
+    for a repository planned without a fleet file, else the fleet reference ("demo" by default)."""
+    if plan_input.get("context"):
+        return f"context {plan_input['context']}"
+    if plan_input.get("repo"):
+        return f"{REPO_PREFIX}{Path(plan_input['repo']).expanduser().resolve()}"
+    return plan_input.get("fleet") or "demo"
 
 
 class PlanOutput(TypedDict, total=False):
@@ -103,6 +121,7 @@ class PlanState(PlanInput, PlanOutput, total=False):
     paths: list[UpgradePath]
     findings: Annotated[list[Finding], merge_findings]
     task_log: Annotated[list[AgentTaskRecord], operator.add]
+    advisories: AdvisoryReport | None  # intake: OSV advisories of the running and target versions
     cost: list[CostReport]  # stage 1 cost-opportunities: per-cluster cost reports, shown in the plan
     track: Track
     track_reasons: list[str]
@@ -136,6 +155,8 @@ class RunContext:
     charts: ChartStore | None = None  # target charts for the values checks; None turns them off
     command_parser: CommandParser | None = None  # checks upgradectl's own commands (the interfaces provide it)
     today: date = field(default_factory=today)  # support windows and knowledge age are judged on this day
+    osv: Any = None  # tools.advisories.osv.OsvClient: advisories for the running and target versions; None: not asked
+    osv_off: str = ""  # why no OSV client was given (`--no-osv`): the plan then says "not checked"
 
     @cached_property
     def view(self) -> FleetView:

@@ -4459,10 +4459,71 @@ GitOps repository (infra-flux/infrastructure/karpenter/<cluster>/).
 # ------------------------------------------------------------------------------------ writing
 
 
+def crashlooping(ctx: ClusterCtx) -> list[tuple[Obj, Obj]]:
+    """(pod, container status) of every recorded container waiting in CrashLoopBackOff."""
+    return [(pod, status) for pod in ctx.resources[("core", "v1", "pods")]
+            for status in pod["status"].get("containerStatuses", [])
+            if status.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"]
+
+
+def record_warning_events(ctx: ClusterCtx) -> None:
+    """The kubelet's BackOff Warning events for crash-looping containers (what `upgradectl snapshot` records:
+    Warning events only), one per pod with its count and the last time it was seen."""
+    ids = Ids("events", ctx.name)
+    for pod, status in crashlooping(ctx):
+        meta = pod["metadata"]
+        last = RECORDED_AT - timedelta(seconds=30 + ids.rng.randrange(240))
+        name = f"{meta['name']}.{ids.hex(16)}"
+        ctx.add("v1", "events", {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": meta["namespace"], "uid": ids.uid(),
+                         "resourceVersion": ids.rv(), "creationTimestamp": meta["creationTimestamp"]},
+            "type": "Warning", "reason": "BackOff",
+            "message": f"Back-off restarting failed container {status['name']} in pod {meta['name']}_"
+                       f"{meta['namespace']}({meta['uid']})",
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta["uid"],
+                               "fieldPath": f"spec.containers{{{status['name']}}}"},
+            "source": {"component": "kubelet", "host": pod["spec"]["nodeName"]},
+            "count": status["restartCount"] * 12, "firstTimestamp": meta["creationTimestamp"],
+            "lastTimestamp": ts(last), "reportingComponent": "kubelet",
+            "reportingInstance": pod["spec"]["nodeName"],
+        })
+    ctx.resources.setdefault(("core", "v1", "events"), [])
+
+
+def alerts_document(ctx: ClusterCtx) -> Obj:
+    """/api/v1/alerts of monitor's vmalert for this cluster (`upgradectl snapshot --metrics-url` keeps the
+    alerts labelled with the cluster): the demo's KubePodCrashLooping and KubeDeploymentReplicasMismatch rules
+    (VM_DEFAULT_RULES) fire for crash-looping containers that have waited for longer than their `for`."""
+    alerts = []
+    for pod, status in crashlooping(ctx):
+        meta = pod["metadata"]
+        since = ts(RECORDED_AT - timedelta(hours=6))
+        labels = {"alertname": "KubePodCrashLooping", "cluster": ctx.name, "container": status["name"],
+                  "job": "kube-state-metrics", "namespace": meta["namespace"], "pod": meta["name"],
+                  "reason": "CrashLoopBackOff", "severity": "warning"}
+        alerts.append({"labels": labels, "state": "firing", "activeAt": since, "value": "1e+00",
+                       "annotations": {"summary": "Pod is crash looping.",
+                                       "description": f"Pod {meta['namespace']}/{meta['name']} ({status['name']}) is "
+                                                      'in waiting state (reason: "CrashLoopBackOff").'}})
+    broken = sorted({(p["metadata"]["namespace"], p["metadata"]["ownerReferences"][0]["name"].rsplit("-", 1)[0])
+                     for p, _ in crashlooping(ctx)})
+    for namespace, deployment in broken:
+        labels = {"alertname": "KubeDeploymentReplicasMismatch", "cluster": ctx.name, "deployment": deployment,
+                  "job": "kube-state-metrics", "namespace": namespace, "severity": "warning"}
+        alerts.append({"labels": labels, "state": "firing", "activeAt": ts(RECORDED_AT - timedelta(hours=6)),
+                       "value": "2e+00",
+                       "annotations": {"summary": "Deployment has not matched the expected number of replicas."}})
+    return {"status": "success", "data": {"alerts": alerts}}
+
+
 def write_snapshot(root: Path, ctx: ClusterCtx) -> None:
     meta = {"name": ctx.name, "provider": ctx.provider, "region": ctx.region,
             "recorded_at": ts(RECORDED_AT), "recorded_from": RECORDED_FROM, "server_version": ctx.server_version}
     write(root / "cluster.yaml", to_yaml(meta))
+    record_warning_events(ctx)
+    write(root / "alerts.json", json.dumps(alerts_document(ctx), indent=2) + "\n")
     for (group, version, plural), items in sorted(ctx.resources.items()):
         items = sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         write(root / "resources" / group / version / f"{plural}.yaml", k8s_list(items))
@@ -4475,11 +4536,17 @@ def fleet_document() -> Obj:
     return {
         "name": "demo",
         "gitops": {"path": "infra-flux", "url": GIT_HTTPS, "branch": GIT_BRANCH},
-        "terraform": [{"path": "terraform/eks"}],
+        "terraform": [{"path": "terraform/eks", "backend_config": {"key": "eks/{cluster}/karpenter.tfstate"}}],
         "clusters": [{"name": name, "environment": env, "provider": provider, "region": region, "role": role,
-                      "snapshot": f"clusters/{name}", "gitops_path": f"clusters/{name}", "metrics_url": ""}
+                      "snapshot": f"clusters/{name}", "gitops_path": f"clusters/{name}", "metrics_url": "",
+                      **({"prerelease_namespaces": list(PRERELEASE[name])} if name in PRERELEASE else {})}
                      for name, env, provider, region, role, _ in FLEET],
     }
+
+
+# Namespaces running pre-release builds (Argo CD apps from apps/gke-staging-apps/<ns>/): checked and gated
+# on their own, and their failures (alpha's crash-looping recommendation-engine) never block the cluster.
+PRERELEASE = {"gke-staging-apps": ("beta", "alpha")}
 
 
 def summarize(ctx: ClusterCtx) -> str:

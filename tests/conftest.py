@@ -88,3 +88,10 @@ def _no_user_knowledge_overlay(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("UPGRADECTL_STATE_DIR", str(tmp_path_factory.getbasetemp() / "no-user-state"))
     monkeypatch.delenv("UPGRADECTL_OFFLINE", raising=False)
     monkeypatch.delenv("UPGRADECTL_TODAY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_osv(monkeypatch):
+    """No test reaches the real OSV API: plans default to a closed loopback port (connection refused at once,
+    so advisories read as not checked) unless a test passes --osv-url to its own loopback OSV server."""
+    monkeypatch.setenv("UPGRADECTL_OSV_URL", "http://127.0.0.1:9")

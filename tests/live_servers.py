@@ -107,8 +107,9 @@ def kubeconfig_with(path: Path, contexts: dict[str, str]) -> Path:
 
 
 def copy_snapshot(source: Path, target: Path, *, metrics: bool = False) -> Path:
-    """Copy a snapshot (without its metrics/ unless asked: serve-snapshot serves only the Kubernetes API)."""
-    shutil.copytree(source, target, ignore=None if metrics else shutil.ignore_patterns("metrics"))
+    """Copy a snapshot (without its metrics/ and alerts.json unless asked: serve-snapshot serves only the
+    Kubernetes API; those come from the metrics source)."""
+    shutil.copytree(source, target, ignore=None if metrics else shutil.ignore_patterns("metrics", "alerts.json"))
     return target
 
 

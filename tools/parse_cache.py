@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-FORMAT = "1"  # bump when what a reading gives changes (e.g. tools/cluster/sources.py lean)
+FORMAT = "2"  # bump when what a reading gives changes (e.g. tools/cluster/sources.py lean)
 
 
 def cache_dir() -> Path | None:

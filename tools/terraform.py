@@ -68,6 +68,23 @@ class ModuleCall:
     source: str
     version: str
     where: Located
+    inputs: dict[str, Any] = field(default_factory=dict)  # argument -> value as written (expressions as ${...})
+    lines: dict[str, Located] = field(default_factory=dict)  # argument (and "version") -> its line
+
+    @property
+    def registry_source(self) -> str:
+        """The source without a ?ref= and without the registry host: 'terraform-aws-modules/eks/aws//modules/x'."""
+        return self.source.split("?", 1)[0].removeprefix("registry.terraform.io/")
+
+
+@dataclass
+class RequiredProvider:
+    """A provider requirement of the root module (terraform { required_providers { ... } })."""
+
+    name: str  # local name: aws
+    source: str  # hashicorp/aws
+    version: str  # the constraint as written: "~> 5.40"
+    where: Located
 
 
 @dataclass
@@ -114,7 +131,13 @@ class TerraformRoot:
     providers: list[ProviderLock] = field(default_factory=list)
     var_settings: list[VarSetting] = field(default_factory=list)
     iam_grants: list[IamGrant] = field(default_factory=list)
+    required_providers: list[RequiredProvider] = field(default_factory=list)
+    required_version: str = ""
     problems: list[str] = field(default_factory=list)
+
+    def locked(self, source: str) -> ProviderLock | None:
+        """The lock file's entry for a provider source ('hashicorp/aws')."""
+        return next((p for p in self.providers if p.provider.endswith("/" + source) or p.provider == source), None)
 
     def settings_of(self, var: str) -> list[VarSetting]:
         return [s for s in self.var_settings if s.name == var]
@@ -177,19 +200,53 @@ def _read_tf(doc: dict[str, Any], path: Path, base: Path, out: TerraformRoot) ->
                     _collect_actions(body, path, base, out)
     for block in doc.get("module", []):
         for name, body in block.items():
+            where = _locate(path, base, f'module "{name}"')
+            inputs = {k: v for k, v in body.items() if k not in ("source", "version") and not k.startswith("__")}
             out.modules.append(
                 ModuleCall(
                     name,
                     str(body.get("source", "")),
                     str(body.get("version", "")),
-                    _locate(path, base, f'module "{name}"'),
+                    where,
+                    inputs,
+                    _argument_lines(path, base, where.line, [k for k in body if not k.startswith("__")]),
                 )
             )
+    for block in doc.get("terraform", []):
+        out.required_version = str(block.get("required_version", out.required_version))
+        for providers in block.get("required_providers", []):
+            for name, spec in providers.items():
+                if isinstance(spec, dict) and not name.startswith("__"):
+                    opening = find_line(path, f"{name} = {{") or find_line(path, name)
+                    version_line = find_line(path, "version", opening) if opening else 0
+                    where = (_locate(path, base, "version", version_line) if version_line
+                             else _locate(path, base, name))  # fmt: skip
+                    out.required_providers.append(
+                        RequiredProvider(name, str(spec.get("source", name)), str(spec.get("version", "")), where)
+                    )
     for block in doc.get("data", []):
         for dtype, named in block.items():
             if dtype == "aws_iam_policy_document":
                 for body in named.values():
                     _collect_actions(body, path, base, out)
+
+
+def _argument_lines(path: Path, base: Path, start: int, names: list[str]) -> dict[str, Located]:
+    """The line of each top-level argument of the block opening at `start` (nested blocks are skipped)."""
+    lines = path.read_text(errors="replace").splitlines()
+    found: dict[str, Located] = {}
+    depth = 0
+    for number in range(start, len(lines) + 1):
+        text = lines[number - 1]
+        bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text.split("#", 1)[0])
+        if depth == 1:
+            match = re.match(r"^\s*([A-Za-z0-9_]+)\s*=", bare)
+            if match and match.group(1) in names and match.group(1) not in found:
+                found[match.group(1)] = Located(str(path.relative_to(base)), number, text.strip())
+        depth += bare.count("{") - bare.count("}")
+        if number > start and depth <= 0:
+            break
+    return found
 
 
 def _collect_actions(body: Any, path: Path, base: Path, out: TerraformRoot) -> None:
@@ -233,3 +290,45 @@ def resolve_values_file(root: TerraformRoot, template: str, variables: dict[str,
     for name, value in variables.items():
         text = text.replace("${var." + name + "}", value)
     return Path(text)
+
+
+# ---------------------------------------------------------------- version constraints (Terraform's syntax)
+
+
+def _parts(text: str) -> tuple[int, int, int]:
+    numbers = [int(p) for p in re.findall(r"\d+", text.strip().lstrip("v"))[:3]]
+    major, minor, patch = (numbers + [0, 0, 0])[:3]
+    return (major, minor, patch)
+
+
+def _bounds(constraint: str) -> list[tuple[str, tuple[int, int, int]]]:
+    """'>= 5.95, < 6.0.0' -> [('>=', (5,95,0)), ('<', (6,0,0))]; '~> 5.40' becomes its two bounds."""
+    bounds: list[tuple[str, tuple[int, int, int]]] = []
+    for part in (p.strip() for p in constraint.split(",") if p.strip()):
+        match = re.match(r"^(~>|>=|<=|!=|=|>|<)?\s*v?(\d+(?:\.\d+){0,2})", part)
+        if not match:
+            raise TerraformError(f"version constraint {constraint!r}: cannot read {part!r}")
+        op, version = match.group(1) or "=", match.group(2)
+        low = _parts(version)
+        if op == "~>":
+            count = version.count(".") + 1
+            high = (low[0] + 1, 0, 0) if count <= 2 else (low[0], low[1] + 1, 0)
+            bounds += [(">=", low), ("<", high)]
+        else:
+            bounds.append((op, low))
+    return bounds
+
+
+def admits(constraint: str, version: str) -> bool:
+    """Whether a Terraform version constraint (module or provider) allows this version; '' allows any."""
+    value = _parts(version)
+    checks = {"=": value.__eq__, "!=": value.__ne__, ">": value.__gt__, ">=": value.__ge__, "<": value.__lt__,
+              "<=": value.__le__}  # fmt: skip
+    return all(checks[op](bound) for op, bound in _bounds(constraint))
+
+
+def lowest_admitted(constraint: str) -> str:
+    """The lowest version a constraint lets `terraform init` pick (its lower bound; '0.0.0' when it has none)."""
+    lows = [bound for op, bound in _bounds(constraint) if op in ("=", ">=")]
+    lows += [(b[0], b[1], b[2] + 1) for op, b in _bounds(constraint) if op == ">"]
+    return ".".join(map(str, max(lows))) if lows else "0.0.0"

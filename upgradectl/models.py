@@ -41,6 +41,7 @@ Category = Literal[
     "inventory",
     "rollout",
     "support",
+    "health",
 ]
 AgentName = Literal[
     "flux-navigator",
@@ -56,11 +57,18 @@ AGENTS: tuple[AgentName, ...] = (
     "monitoring-analyst",
     "incident-responder",
 )
-EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge", "plan"]
+EvidenceSource = Literal["cluster", "helm", "gitops", "terraform", "metrics", "knowledge", "plan", "advisories"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high", "critical")
 Track = Literal["security-fast-track", "cost-roi", "feature-standard", "compliance-extra-validation"]
 StrategyKind = Literal["rolling", "maintenance-window", "blue-green", "canary"]
+STRATEGY_KINDS: tuple[StrategyKind, ...] = ("rolling", "maintenance-window", "blue-green", "canary")
+# Where a step sits in its hop's rollout: "" the whole hop at once; canary: "canary" (the change with the rest held
+# back), "canary-subset" (the subset takes the new version; its gate), "rest" (the rest follows; its gate);
+# blue-green: "green" (the parallel installation at the new version takes the readers; its gate), "" (the
+# installation itself changes), "retire" (readers back, the parallel one removed).
+Phase = Literal["", "canary", "canary-subset", "rest", "green", "retire"]
+PHASES: tuple[Phase, ...] = ("green", "canary", "canary-subset", "", "rest", "retire")
 HopKind = Literal["patch-first", "required-intermediate", "one-minor", "target"]
 GateResult = Literal["pass", "fail", "inconclusive"]
 Comparison = Literal["<", "<=", ">", ">=", "==", "!="]
@@ -87,6 +95,9 @@ class UpgradeRequest(Frozen):
     trigger_reasons: list[str] = Field(default_factory=list)
     clusters: list[str] = Field(default_factory=list, description="Empty means every cluster running the tool")
     environments: list[Environment] = Field(default_factory=list, description="Empty means all")
+    strategy: StrategyKind | None = Field(
+        default=None, description="Rollout strategy asked for (--strategy); None lets the decision tree choose"
+    )
 
 
 class ClusterInfo(Frozen):
@@ -96,15 +107,29 @@ class ClusterInfo(Frozen):
     environment: Environment
     provider: Provider
     region: str = ""
-    kubernetes_version: str = Field(description="Server gitVersion without the v, e.g. 1.29.6")
+    kubernetes_version: str = Field(
+        description="Server gitVersion without the v, e.g. 1.29.6; for a Git-only cluster the version the fleet "
+        "or --kubernetes gives, '' when unknown"
+    )
     role: str = Field(default="workload", description="workload, management or monitoring")
-    source: str = Field(description="Where the data came from: a snapshot directory or a kube context")
+    source: str = Field(
+        description="Where the data came from: a snapshot directory, a kube context, or 'git: <path>' (Git-only)"
+    )
     reachable: bool = True
     error: str = ""
+    git_only: bool = Field(
+        default=False, description="No cluster access by design: versions and values are read from Git (and Terraform)"
+    )
+
+    @property
+    def kubernetes_known(self) -> bool:
+        return bool(self.kubernetes_version) and self.kubernetes_version != "0.0.0"
 
     @property
     def kubernetes_minor(self) -> str:
-        """Major.minor of the server version, e.g. '1.29'."""
+        """Major.minor of the server version, e.g. '1.29' ('unknown' when no version is known)."""
+        if not self.kubernetes_known:
+            return "unknown"
         major, minor, *_ = self.kubernetes_version.split(".")
         return f"{major}.{minor}"
 
@@ -234,8 +259,15 @@ class RiskAssessment(Frozen):
 
 
 class Strategy(Frozen):
+    """How the rollout goes, with why; when the tree (or --strategy) asked for a strategy the tool cannot do,
+    `asked` names it and the reasons say why the next safest was chosen."""
+
     kind: StrategyKind
     reasons: list[str]
+    asked: StrategyKind | None = Field(default=None, description="What was asked for, when another was chosen")
+    forced: bool = Field(default=False, description="Chosen with --strategy rather than by the decision tree")
+    mechanism: str = Field(default="", description="How this tool does it, from the knowledge base")
+    sources: list[str] = Field(default_factory=list, description="Where the mechanism (or its absence) is documented")
 
 
 class Decision(Frozen):
@@ -270,7 +302,7 @@ class Gate(Frozen):
 
 EditPurpose = Literal[
     "crd-chart", "chart-version", "chart-source", "target-revision", "values", "image-tag", "api-version",
-    "selector", "annotation", "review", "manual",
+    "selector", "annotation", "review", "manual", "module-version", "module-input", "provider-version",
 ]
 EditAction = Literal["set", "rename-key", "remove-key", "replace-key", "add-key", "replace-label", "manual"]
 Owner = Literal["helm-cli", "terraform", "flux-helmrelease", "argocd-application", "flux-bootstrap", "manifests"]
@@ -362,6 +394,49 @@ class Step(Frozen):
     edits: list[FileEdit] = Field(
         default_factory=list, description="The same changes, structured: what `upgradectl execute` applies"
     )
+    phase: Phase = Field(default="", description="Where the step sits in its hop's strategy (canary, green...)")
+    soak_minutes: int = Field(default=0, description="validate steps: how long to soak before judging the gates")
+
+
+class StageOwners(Frozen):
+    """Who approves a stage and who is told about it, with where each name came from."""
+
+    approvers: list[str] = Field(default_factory=list, description="Who approves the stage (fleet file, CODEOWNERS)")
+    informed: list[str] = Field(default_factory=list, description="Who is told at start, gate result and rollback")
+    sources: list[str] = Field(
+        default_factory=list, description="Where the names come from: 'fleet.yaml environments.prod.owners', "
+        "'infra-flux/.github/CODEOWNERS:3 (clusters/ravan/karpenter.yaml)'",
+    )
+
+
+class UserCheck(Frozen):
+    """A test the user declared for an environment in the fleet file: a command or an HTTP check that `execute`
+    runs after every hop and treats as a gate (fail or timeout stops and reverts the hop)."""
+
+    name: str
+    kind: Literal["command", "http"]
+    command: list[str] = Field(default_factory=list, description="argv, run from the fleet file's directory")
+    url: str = ""
+    expect_status: int = 200
+    expect_body: str = Field(default="", description="Text the HTTP answer must contain")
+    timeout_seconds: float = 300.0
+
+    def describe(self) -> str:
+        """One line for plans and messages."""
+        if self.kind == "command":
+            return f"{self.name}: `{' '.join(self.command)}` (timeout {self.timeout_seconds:g}s)"
+        body = f", body contains {self.expect_body!r}" if self.expect_body else ""
+        return f"{self.name}: GET {self.url} -> {self.expect_status}{body} (timeout {self.timeout_seconds:g}s)"
+
+
+StageMessageKind = Literal["start", "gate", "rollback"]
+
+
+class StageMessage(Frozen):
+    """A chat message (Markdown) a stage sends: when it starts, when its gates are judged, when it rolls back."""
+
+    kind: StageMessageKind
+    markdown: str
 
 
 class RolloutStage(Frozen):
@@ -377,6 +452,16 @@ class RolloutStage(Frozen):
     approval_reasons: list[str] = Field(default_factory=list)
     soak_minutes: int
     notes: list[str] = Field(default_factory=list)
+    owners: StageOwners = Field(default_factory=StageOwners, description="Who approves the stage, who is told")
+    tests: list[UserCheck] = Field(
+        default_factory=list, description="The fleet file's tests for this environment: run after every hop, as gates"
+    )
+    messages: list[StageMessage] = Field(
+        default_factory=list, description="Chat messages for the stage's start, gate result and rollback"
+    )
+    waves: list[list[str]] = Field(
+        default_factory=list, description="Cluster groups in rollout order (a canary cluster first); [] = all at once"
+    )
 
 
 class Violation(Frozen):
@@ -401,6 +486,38 @@ class PlanVerification(Frozen):
     @property
     def ok(self) -> bool:
         return not self.violations
+
+
+class TimelineEntry(Frozen):
+    """One change set of the rollout on the calendar: when it starts, how long its change and soak take, and the
+    maintenance window it is placed in."""
+
+    key: str = Field(description="The change set as `upgradectl execute` names it: env/hop[/clusters][/phase]")
+    environment: Environment
+    clusters: list[str]
+    hop: str = Field(description="'a -> b'")
+    phase: Phase = ""
+    disruptive: bool = Field(default=False, description="Needs a maintenance window where the environment has any")
+    people: list[str] = Field(default_factory=list, description="What a person does before it starts (approval, "
+                              "steps by hand, findings to accept)")
+    start: datetime
+    change_minutes: int = Field(description="From the commit (or the steps by hand) to reconciled")
+    soak_minutes: int
+    end: datetime
+    window: str = Field(default="", description="The maintenance window its change is placed in")
+    basis: str = Field(default="estimate", description="Where the durations come from: estimate, or observed")
+
+
+class Timeline(Frozen):
+    """The rollout on the calendar: every change set in order, each disruptive one inside a maintenance window of
+    its environment when the fleet declares any, and the total."""
+
+    start: datetime
+    end: datetime
+    total_minutes: int
+    entries: list[TimelineEntry] = Field(default_factory=list)
+    windows: dict[str, list[str]] = Field(default_factory=dict, description="Declared windows per environment")
+    notes: list[str] = Field(default_factory=list, description="What could not be placed, sizing, assumptions")
 
 
 class AgentTaskRecord(Frozen):
@@ -447,6 +564,79 @@ class LLMInfo(Frozen):
     error: str = Field(default="", description="Why the model failed or a task's loop ended early")
 
 
+AdvisorySeverity = Literal["critical", "high", "medium", "low", "unknown"]
+
+
+class Advisory(Frozen):
+    """One vulnerability from OSV (records that alias each other merged), as it bears on this upgrade."""
+
+    id: str = Field(description="The preferred id: GHSA-..., else the first id OSV returned")
+    aliases: list[str] = Field(default_factory=list, description="Other ids of the same vulnerability (CVE, GO-...)")
+    summary: str = ""
+    severity: AdvisorySeverity = "unknown"
+    severity_source: str = Field(default="", description="Where the severity comes from (record field, CVSS vector)")
+    packages: list[str] = Field(default_factory=list, description="'Go github.com/argoproj/argo-cd/v2'")
+    fixed: list[str] = Field(default_factory=list, description="Versions that fix it, per the records' ranges")
+    affects: list[str] = Field(default_factory=list, description="Which of the plan's versions it affects")
+    links: list[str] = Field(default_factory=list)
+    published: str = ""
+    modified: str = ""
+
+    @property
+    def serious(self) -> bool:
+        """High, critical, or unknown (an unrated advisory cannot be shown to be less than high)."""
+        return self.severity in ("critical", "high", "unknown")
+
+
+class AdvisoryReport(Frozen):
+    """What OSV says about the running and target versions, and what the security target fixes."""
+
+    status: Literal["checked", "cached", "not-checked"]
+    source: str = Field(default="", description="The OSV API URL, or the cache file a snapshot came from")
+    fetched_at: str = Field(default="", description="When the answers were fetched (a cached snapshot's date)")
+    reason: str = Field(default="", description="Why it was not checked, or what the cache stands in for")
+    packages: list[str] = Field(default_factory=list, description="The packages queried, with their versions")
+    running: dict[str, list[str]] = Field(default_factory=dict, description="Running version -> advisory ids")
+    target: str = ""
+    at_target: list[str] = Field(default_factory=list, description="Advisory ids that still affect the target")
+    fixed_by_target: list[str] = Field(default_factory=list, description="Ids of the running versions the target fixes")
+    minimal_target: str = Field(default="", description="Smallest version fixing every high/critical advisory")
+    minimal_target_reason: str = ""
+    patch_suffices: bool | None = Field(
+        default=None, description="Whether a patch of the running line fixes every high/critical advisory"
+    )
+    patch_note: str = ""
+    advisories: list[Advisory] = Field(default_factory=list)
+
+    def advisory(self, advisory_id: str) -> Advisory | None:
+        return next((a for a in self.advisories if a.id == advisory_id), None)
+
+
+class FeatureGained(Frozen):
+    """A user-facing improvement of a line the path enters, as its upstream notes announce it."""
+
+    line: str
+    title: str
+    tags: list[str] = Field(default_factory=list, description="cost, performance, security, reliability, ...")
+    source: str
+    matches_trigger: bool = Field(default=False, description="Tied to what the request asked for")
+
+
+class ReturnOnEffort(Frozen):
+    """The cost track's payback: projected monthly savings against the effort the plan asks for."""
+
+    monthly_savings: float
+    savings_by_cluster: dict[str, float] = Field(default_factory=dict)
+    hops: int = Field(description="Cluster hops the plan makes (cluster x hop)")
+    hands_on_steps: int = Field(description="Steps a person runs or checks by hand")
+    soak_hours: float
+    approvals: int
+    effort_hours: float
+    effort_cost: float
+    payback_months: float | None = Field(description="effort_cost / monthly_savings; None without savings")
+    assumptions: list[str] = Field(default_factory=list)
+
+
 class Plan(Frozen):
     """The whole result of `upgradectl plan`: rendered to Markdown and JSON."""
 
@@ -476,6 +666,16 @@ class Plan(Frozen):
     )
     knowledge: KnowledgeInfo = Field(
         default_factory=KnowledgeInfo, description="The knowledge date this plan rests on, its age and warnings"
+    )
+    advisories: AdvisoryReport | None = Field(
+        default=None, description="Vulnerabilities from OSV for the running and target versions; None: not asked"
+    )
+    features: list[FeatureGained] = Field(default_factory=list, description="What the path brings, per line")
+    return_on_effort: ReturnOnEffort | None = Field(
+        default=None, description="Cost track: projected savings against the plan's effort, as a payback"
+    )
+    timeline: Timeline | None = Field(
+        default=None, description="The rollout on the calendar (graph/timeline.py); None for plans made before it"
     )
 
     @model_validator(mode="after")

@@ -52,10 +52,11 @@ def vm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def plan_file(tmp_path_factory) -> Path:
-    """One plan (Cilium 1.14.5 -> 1.15.19 on dev-apps, eks-staging-apps, ravan), reused on every fleet copy."""
+    """One plan (Cilium 1.14.5 -> 1.15.19 on dev-apps, eks-staging-apps, ravan, rolled out in place), reused on
+    every fleet copy."""
     out = tmp_path_factory.mktemp("plan") / "plan.json"
     result = cli("plan", "--tool", "cilium", "--to", "1.15.19", "--clusters", ",".join(CLUSTERS), "--fleet", "demo",
-                 "--format", "json")  # fmt: skip
+                 "--strategy", "rolling", "--format", "json")  # fmt: skip
     assert result.returncode in (0, 1), result.stderr
     out.write_text(result.stdout)
     return out
@@ -85,10 +86,26 @@ def branch_log(repo: Path, run_id: str) -> list[tuple[str, str, str]]:
     return [(sha, subject, step.strip().split("/", 1)[1]) for sha, subject, step in rows]
 
 
-def execute_to_pause(plan: Path, fleet: Path, run_id: str, state: Path, *extra: str) -> dict:
-    result = cli("execute", *run_args(plan, fleet, run_id, state), *extra)
-    assert result.returncode == 6, (result.stdout, result.stderr)
-    return json.loads(result.stdout)
+def approve_through(result: subprocess.CompletedProcess, run_id: str, state: Path, *extra: str,
+                    on_pause=lambda paused: None) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Answer every pause of a run as its text asks (alice approves; --done for a checklist, --accept for each
+    open high/critical finding) until it ends; the last result and every pause, in order."""
+    pauses = []
+    while result.returncode == 6:
+        paused = json.loads(result.stdout)["paused"]
+        pauses.append(paused)
+        on_pause(paused)
+        result = cli("approve", run_id, "--by", "alice", "--state-dir", str(state), *extra, *answer_flags(paused),
+                     "--format", "json")  # fmt: skip
+    return result, pauses
+
+
+def answer_flags(paused: dict) -> list[str]:
+    """What a pause asks for: --done for its checklist, --accept CODE for each open finding."""
+    flags = ["--done"] if paused.get("checklist") else []
+    for code in sorted({f["code"] for f in paused.get("findings", [])}):
+        flags += ["--accept", code]
+    return flags
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +117,18 @@ def uninterrupted(vm, plan_file, tmp_path_factory) -> dict:
     reconciler.start()
     try:
         started = time.monotonic()
-        paused = execute_to_pause(plan_file, root, "ref", state)
-        log_at_pause = branch_log(root, "ref")
-        approved = cli("approve", "ref", "--by", "alice", "--state-dir", str(state), "--format", "json")
+        at_prod: list = []
+        first = cli("execute", *run_args(plan_file, root, "ref", state))
+        approved, pauses = approve_through(first, "ref", state, on_pause=lambda p: at_prod.extend(
+            branch_log(root, "ref") if p["step"].startswith("prod/") and not at_prod else []))
+        paused = {"status": "paused", "paused": next(p for p in pauses if p["step"].startswith("prod/"))}
+        log_at_pause = at_prod
         finished = json.loads(approved.stdout) if approved.stdout else {}
         elapsed = time.monotonic() - started
     finally:
         reconciler.stop()
     return {"root": root, "state": state, "paused": paused, "log_at_pause": log_at_pause, "approve": approved,
+            "pauses": pauses,
             "report": finished, "log": branch_log(root, "ref"), "tree": git(root, "rev-parse", "upgradectl/ref^{tree}"),
             "reconciler": reconciler, "elapsed": elapsed}  # fmt: skip
 
@@ -156,7 +177,8 @@ def test_failing_gate_in_staging_reverts_and_never_touches_prod(vm, plan_file, t
     reconciler = Reconciler(root, CHARTS, on_version=break_staging)
     reconciler.start()
     try:
-        result = cli("execute", *run_args(plan_file, root, "bad", tmp_path / "state"))
+        first = cli("execute", *run_args(plan_file, root, "bad", tmp_path / "state"))
+        result, _ = approve_through(first, "bad", tmp_path / "state")
     finally:
         reconciler.stop()
         vm_delete(vm, '{injected="yes"}')  # the other tests share this VictoriaMetrics
@@ -176,11 +198,59 @@ def test_failing_gate_in_staging_reverts_and_never_touches_prod(vm, plan_file, t
     assert [c for c, _, _ in reconciler.applied].count("ravan") == 0
 
 
+def test_a_crash_loop_new_after_a_hop_fails_the_health_gate_and_reverts(vm, plan_file, tmp_path):
+    """The metric gates pass; a workload that starts crash-looping when the hop lands (kubelet's
+    CrashLoopBackOff, as in the Pod API) fails the cluster-health gate, the hop is reverted, and the
+    re-check passes once the pod is healthy again."""
+    root = fleet_repo(tmp_path / "fleet", vm.url)
+    pods_file = root / "clusters" / "eks-staging-apps" / "resources" / "core" / "v1" / "pods.yaml"
+    healthy = pods_file.read_text()
+    victim = next(p for p in yaml.safe_load(healthy)["items"] if p["metadata"]["namespace"] == "checkout")
+
+    def crash_on_upgrade(cluster: str, old: str, new: str) -> None:
+        if cluster != "eks-staging-apps":
+            return
+        if new == "1.14.19":
+            doc = yaml.safe_load(healthy)
+            pod = next(p for p in doc["items"] if p["metadata"]["name"] == victim["metadata"]["name"])
+            for status in pod["status"]["containerStatuses"]:
+                status.update({"ready": False, "restartCount": 6,
+                               "state": {"waiting": {"reason": "CrashLoopBackOff"}}})  # fmt: skip
+            pods_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+        elif new == "1.14.5":  # the revert heals it
+            pods_file.write_text(healthy)
+
+    reconciler = Reconciler(root, CHARTS, on_version=crash_on_upgrade)
+    reconciler.start()
+    try:
+        result, _ = approve_through(cli("execute", *run_args(plan_file, root, "crash", tmp_path / "state")), "crash",
+                                    tmp_path / "state")
+    finally:
+        reconciler.stop()
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert report["status"] == "rolled-back"
+    staging = next(s for s in report["steps"] if s["key"] == "staging/1.14.5->1.14.19")
+    assert staging["result"] == "fail" and staging["revert"] and staging["recheck_result"] == "pass"
+    failed = [g for g in staging["gates"]["eks-staging-apps"] if g["result"] == "fail"]
+    assert [g["name"] for g in failed] == ["cluster-health"]
+    assert f"checkout/{victim['metadata']['name']}" in failed[0]["message"] and failed[0]["value"] >= 1
+    assert all(s["status"] == "not started" for s in report["steps"] if s["environment"] == "prod")
+
+
 def _kill_mid_run_then_resume(plan: Path, root: Path, state: Path, run_id: str, *extra: str) -> tuple[list, dict]:
     reconciler = Reconciler(root, CHARTS)
     reconciler.start()
     try:
-        process = popen("execute", *run_args(plan, root, run_id, state), *extra)
+        result = cli("execute", *run_args(plan, root, run_id, state), *extra)  # pauses for open findings
+        paused = json.loads(result.stdout)["paused"]
+        while not paused["step"].startswith("staging/"):  # dev's pauses answered; staging's is answered below
+            result = cli("approve", run_id, "--state-dir", str(state), *extra, *answer_flags(paused), "--format",
+                         "json")  # fmt: skip
+            assert result.returncode == 6, (result.stdout, result.stderr)
+            paused = json.loads(result.stdout)["paused"]
+        process = popen("approve", run_id, "--state-dir", str(state), *extra, *answer_flags(paused), "--format",
+                        "json")  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             if git(root, "branch", "--list", f"upgradectl/{run_id}") and len(branch_log(root, run_id)) >= 3:
@@ -195,7 +265,7 @@ def _kill_mid_run_then_resume(plan: Path, root: Path, state: Path, run_id: str, 
             assert [r["status"] for r in listed if r["run_id"] == run_id] == ["interrupted"]
         resumed = cli("resume", run_id, "--state-dir", str(state), *extra, "--format", "json")
         assert resumed.returncode == 6, (resumed.stdout, resumed.stderr)  # went on, paused before prod
-        approved = cli("approve", run_id, "--state-dir", str(state), *extra, "--format", "json")
+        approved, _ = approve_through(resumed, run_id, state, *extra)
         assert approved.returncode == 0, (approved.stdout, approved.stderr)
     finally:
         reconciler.stop()

@@ -222,8 +222,9 @@ def test_build_metadata_alone_names_the_release():
     assert parse_request("upgrade cilium to 1.15.19.").target_version == "1.15.19"  # end of a sentence
 
 
-def test_a_request_naming_two_tools_is_a_usage_error_naming_both():
-    outcome = cli("plan", "upgrade karpenter and cilium for cost", "--fleet", "demo")
+def test_a_version_asked_for_several_tools_is_a_usage_error_naming_them():
+    """Two tools plan together (one multi-tool plan), but one version cannot be the target of both."""
+    outcome = cli("plan", "upgrade karpenter and cilium to 1.16", "--fleet", "demo")
     assert outcome.code == EXIT_USAGE
-    assert "karpenter" in outcome.stderr and "cilium" in outcome.stderr and "--tool" in outcome.stderr
-    assert outcome.stdout == ""
+    assert "karpenter" in outcome.stderr and "cilium" in outcome.stderr
+    assert outcome.stdout == "" and "Traceback" not in outcome.stderr

@@ -19,7 +19,7 @@ from upgradectl.mcp_server.server import build_server
 
 EXE = str(Path(sys.executable).with_name("upgradectl"))
 KARPENTER_REQUEST = "Karpenter needs upgrade for better bin packing and cost optimization"
-BASE_TOOLS = {"plan", "plan_findings", "explain_finding", "scan", "validate", "cost"}
+BASE_TOOLS = {"plan", "plan_findings", "explain_finding", "scan", "health", "validate", "cost"}
 APPROVAL_TOOLS = {"list_runs", "approve", "reject"}
 
 
@@ -218,6 +218,20 @@ def test_validate_and_cost_run_the_commands_that_own_them(in_process):
 
     usage = call("validate", {"tool": "karpenter", "clusters": ["atlantis"]})
     assert usage.is_error and "atlantis" in text_of(usage)
+
+
+def test_health_runs_the_use_case_upgradectl_health_runs(in_process):
+    _, call = in_process
+    checked = call("health", {"fleet": "demo", "clusters": ["gke-staging-apps", "ravan"]})
+    assert not checked.is_error, text_of(checked)
+    result = checked.structured_content
+    assert result["command"] == "upgradectl health --fleet demo --format json --clusters gke-staging-apps,ravan"
+    # the demo's crash-looping recommendation-engine is in gke-staging-apps' pre-release namespace alpha
+    assert result["exit_code"] == 0 and result["data"]["clusters"]["gke-staging-apps"]["verdict"] == "clear"
+    pre = [s for s in result["data"]["clusters"]["gke-staging-apps"]["health"]["signals"] if s["prerelease"]]
+    assert pre and all(not s["blocking"] for s in pre)
+    unknown = call("health", {"fleet": "demo", "clusters": ["atlantis"]})
+    assert unknown.is_error and "unknown cluster(s) atlantis" in text_of(unknown)
 
 
 def test_clients_on_the_initialize_handshake_are_served():

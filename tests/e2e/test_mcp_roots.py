@@ -8,6 +8,7 @@ each must be a tool error naming the allowed root, and nothing may be written ou
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from pathlib import Path
@@ -65,6 +66,7 @@ def outside_paths(tmp_path: Path, root: Path) -> dict[str, str]:
 FILE_ARGUMENTS = [
     ("plan", "fleet", {"tool": "cilium", "to": "1.15.19"}),
     ("plan", "out_dir", {"tool": "cilium", "to": "1.15.19", "fleet": "demo"}),
+    ("plan", "repo", {"tool": "cilium", "kubernetes": "1.30"}),
     ("plan_findings", "plan_file", {}),
     ("explain_finding", "plan_file", {"code": "KARP-V1ALPHA5-PROVISIONER"}),
     ("scan", "fleet", {"target": "k8s=1.32"}),
@@ -100,6 +102,21 @@ def test_paths_inside_the_root_work(served):
     assert (root / "plans" / "plan.json").is_file()
     page = call("plan_findings", {"plan_file": str(root / "plans"), "limit": 1})
     assert not page.is_error, text_of(page)
+
+
+def test_a_repository_inside_the_root_is_planned_from_git_alone(served):
+    """The plan tool's repo argument on the real onedr0p/home-ops subset: Cilium 1.16.3 (helmrelease.yaml:12)."""
+    root, call = served
+    shutil.copytree(Path(__file__).parents[1] / "data" / "gitops" / "onedr0p-home-ops-2024-10-15", root / "home-ops")
+    planned = call("plan", {"tool": "cilium", "repo": "home-ops", "kubernetes": "1.30", "to": "1.17", "limit": 1,
+                            "out_dir": "plans"})  # fmt: skip
+    assert not planned.is_error, text_of(planned)
+    main = next(v for v in planned.structured_content["versions"] if v["cluster"] == "main")
+    assert (main["current_version"], main["kubernetes_version"]) == ("1.16.3", "1.30")
+    plan = json.loads((root / "plans" / "plan.json").read_text())
+    assert plan["fleet"] == f"repo:{root / 'home-ops'}"  # what `changes` re-opens
+    refs = [e["ref"] for v in plan["versions"] for e in v["detected_from"]]
+    assert refs == ["kubernetes/main/apps/kube-system/cilium/app/helmrelease.yaml:12"]
 
 
 def test_a_fleet_inside_the_root_that_names_paths_outside_is_refused(served, tmp_path):

@@ -132,7 +132,11 @@ def test_fleet_file_names_every_cluster() -> None:
     assert fleet["name"] == "demo"
     assert fleet["gitops"] == {"path": "infra-flux", "url": "https://github.com/livspace-demo/infra-flux",
                                "branch": "main"}
-    assert fleet["terraform"] == [{"path": "terraform/eks"}]
+    # one state per cluster in terraform/eks (its README: terraform init -backend-config="key=eks/<cluster>/...")
+    assert fleet["terraform"] == [{"path": "terraform/eks",
+                                   "backend_config": {"key": "eks/{cluster}/karpenter.tfstate"}}]
+    prerelease = {c["name"]: c["prerelease_namespaces"] for c in fleet["clusters"] if c.get("prerelease_namespaces")}
+    assert prerelease == {"gke-staging-apps": ["beta", "alpha"]}  # the storefront namespaces Argo CD deploys to
     got = {c["name"]: (c["environment"], c["provider"], c["region"], c["role"]) for c in fleet["clusters"]}
     assert got == {name: facts[:4] for name, facts in CLUSTERS.items()}
     for c in fleet["clusters"]:

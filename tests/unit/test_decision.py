@@ -35,7 +35,8 @@ def test_risk_levels_and_reasons():
 
 def test_strategy_per_risk():
     assert choose_strategy("low", disruptive=False).kind == "rolling"
-    assert choose_strategy("medium", disruptive=False).kind == "rolling"
+    # issue 21 / the seed: medium risk -> extended testing, "canary or blue-green" (a part first, gated)
+    assert choose_strategy("medium", disruptive=False).kind == "canary"
     assert choose_strategy("medium", disruptive=True).kind == "canary"
     assert choose_strategy("high", disruptive=False).kind == "maintenance-window"
     assert choose_strategy("critical", disruptive=False).kind == "blue-green"

@@ -107,6 +107,31 @@ def test_latest_compatible_and_target_resolution():
         resolve_target(k, "1.1.9")
 
 
+def test_no_release_fits_the_kubernetes_version_plans_the_least_kubernetes_change():
+    """Nothing supports clusters on Kubernetes 1.21 and 1.22: the target is the release needing the fewest
+    Kubernetes minors in all (1.0 needs 2 + 1, 1.1 needs 3 + 2); the path is blocked on the Kubernetes upgrade."""
+    lines = [("1.0", "1.0.3", "1.23", "1.26"), ("1.1", "1.1.4", "1.24", "1.27"), ("1.2", "1.2.1", "1.26", "1.30")]
+    k = knowledge(lines, [])
+    target, why = latest_compatible(k, {"a": "1.21.4", "b": "1.22.0"}, TODAY)
+    assert target == "1.0.3" and "upgrade Kubernetes first" in why
+    assert latest_compatible(k, {"a": "1.23.0", "b": "1.21.0"}, TODAY)[0] == "1.0.3"  # 2 beats 1.1's 1 + 3
+    path = plan_path(k, "1.0.1", target, {"a": "1.21.4", "b": "1.22.0"}, why)
+    assert not path.feasible and path.hops[-1].unsupported_on == ["a", "b"]
+    assert path.blockers[0].startswith("upgrade Kubernetes on a from 1.21 to at least 1.23 before Tool 1.0.3")
+    # too new for every release: 1.2 (up to 1.30) is one minor away, 1.1 four, 1.0 five
+    assert latest_compatible(k, {"a": "1.31.0"}, TODAY)[0] == "1.2.1"
+
+
+def test_a_version_older_than_the_knowledge_base_is_a_blocked_path_not_an_error():
+    k = knowledge([("1.0", "1.0.3", "1.23", "1.26"), ("1.1", "1.1.4", "1.24", "1.27")], [])
+    path = plan_path(k, "0.41.2", "1.1.4", {"a": "1.25.0"})
+    assert (path.feasible, path.hops, path.from_version) == (False, [], "0.41.2")
+    assert path.blockers == [
+        "Tool 0.41.2 on a is older than the releases the knowledge base covers (1.0 to 1.1.4): "
+        "upgrade it to 1.0.3 by that release's own upgrade notes first, then plan again"
+    ]
+
+
 @st.composite
 def rule_sets(draw):
     n = draw(st.integers(min_value=3, max_value=9))

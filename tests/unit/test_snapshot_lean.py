@@ -31,7 +31,17 @@ CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
 def test_lean_keeps_what_upgradectl_reads():
     pod = lean(POD)
     assert pod["status"] == {"phase": "Running", "startTime": "2026-11-20T03:40:10Z",
+                             "conditions": [{"type": "Ready", "status": "True"}],
                              "containerStatuses": [{"name": "app", "ready": True, "restartCount": 2}]}
+    crashing = {**POD, "status": {**POD["status"], "conditions": [
+        {"type": "PodScheduled", "status": "True"},
+        {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": "2026-11-20T04Z"}],
+        "containerStatuses": [{"name": "app", "ready": False, "restartCount": 9,
+                               "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}}}]}}
+    assert lean(crashing)["status"]["conditions"] == [{"type": "Ready", "status": "False",
+                                                       "reason": "ContainersNotReady"}]  # fleet health reads these
+    assert lean(crashing)["status"]["containerStatuses"] == [
+        {"name": "app", "ready": False, "restartCount": 9, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]
     assert {k: v for k, v in pod.items() if k != "status"} == {k: v for k, v in POD.items() if k != "status"}
     assert lean(NODE)["status"] == {"allocatable": {"cpu": "4"}, "nodeInfo": {"kernelVersion": "6.1.0"}}
     assert lean(CONFIGMAP) == CONFIGMAP

@@ -19,7 +19,9 @@ import yaml
 from upgradectl.models import Evidence, Subject
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
+from upgradectl.tools.gitops.charts import chart_apps, null_overrides
 from upgradectl.tools.gitops.manifests import Manifest, MetricUse, find_line, line_text
+from upgradectl.tools.gitops.values import ComposedValues
 from upgradectl.tools.helm import HelmRelease, get_value
 from upgradectl.tools.knowledge.loader import Detector
 from upgradectl.tools.versions import Version, VersionError
@@ -54,6 +56,7 @@ class ScanInput:
     manifest_clusters: dict[str, set[str]] = field(default_factory=dict)  # file -> clusters applying it
     gitops_root: Path | None = None
     metric_uses: list[MetricUse] = field(default_factory=list)
+    desired_values: dict[str, list[ComposedValues]] = field(default_factory=dict)  # cluster -> values Git declares
 
 
 def run_detector(detector: Detector, scan: ScanInput) -> list[Hit]:
@@ -70,6 +73,7 @@ def run_detector(detector: Detector, scan: ScanInput) -> list[Hit]:
         "field_value": _field_value,
         "node_kernel_below": _node_kernel_below,
         "not_helm_owned": _not_helm_owned,
+        "chart_values_null": _chart_values_null,
     }[detector.kind]
     return runner(detector, scan)
 
@@ -210,6 +214,8 @@ def _value_matches(d: Detector, values: dict[str, Any], value: Any) -> bool:
 
 
 def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
+    """Watched keys in the values a cluster's Helm release was installed with, and in the values Git declares
+    (merged as the controller merges them), the latter cited where each key is defined."""
     hits = []
     for cluster, release in scan.releases.items():
         for key in d.watched_keys():
@@ -228,7 +234,42 @@ def _helm_value(d: Detector, scan: ScanInput) -> list[Hit]:
                     else str(shown),
                 )
             )
+    found: dict[tuple, tuple[Hit, list[str]]] = {}  # one hit per place a value is defined, for every cluster
+    for cluster, composed in sorted(scan.desired_values.items()):
+        for values in composed:
+            for key in d.watched_keys():
+                present, value = get_value(values.values, key)
+                origin = values.origin(key)
+                if not present or origin is None or not _value_matches(d, values.values, value):
+                    continue
+                place = (origin.ref, key, values.release)
+                if place in found:
+                    found[place][1].append(cluster)
+                    continue
+                shown = "<redacted>" if origin.secret else _yaml_scalar(value)
+                subject = Subject(
+                    helm_release=values.release.split(" ", 1)[-1],
+                    helm_value_path=key,
+                    file=origin.site.file,
+                    line=origin.line,
+                    kind=origin.site.selector.get("kind", ""),
+                    name=origin.site.selector.get("name", ""),
+                    namespace=origin.site.selector.get("namespace", ""),
+                )
+                evidence = Evidence(source="gitops", ref=origin.ref, excerpt=f"{key}: {shown} ({values.release})")
+                found[place] = (Hit(subject, evidence, old=key, new=d.renames.get(key, "")), [cluster])
+    for hit, clusters in found.values():
+        hits.append(Hit(hit.subject.model_copy(update={"cluster": ",".join(clusters)}), hit.evidence, hit.old, hit.new))
     return hits
+
+
+def _yaml_scalar(value: Any) -> str:
+    """A value as YAML writes it (true, null), a map or list as {...}."""
+    if isinstance(value, (dict, list)):
+        return "{...}"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value)
 
 
 def _object_present(d: Detector, scan: ScanInput) -> list[Hit]:
@@ -320,7 +361,45 @@ def _config_key(d: Detector, scan: ScanInput) -> list[Hit]:
                             ),
                         )
                     )
+    hits.extend(_config_key_in_git(d, scan))
     return hits
+
+
+def _config_key_in_git(d: Detector, scan: ScanInput) -> list[Hit]:
+    """The same ConfigMap keys in the ConfigMap manifests Git applies (what the clusters will hold), each
+    cited at the key's line; a manifest without a namespace takes the one kustomize or Flux gives it."""
+    hits = []
+    for m in scan.manifests:
+        if m.kind != d.resource_kind or m.name != d.name or (d.namespace and m.namespace not in ("", d.namespace)):
+            continue
+        if d.unless and _exempt_in_git(d, scan.manifests, m):
+            continue
+        data = m.doc.get("data") if isinstance(m.doc.get("data"), dict) else {}
+        found = [(key, f"{key}: {shown}") for key in d.watched_keys() if key in data
+                 for shown in _matching_lines(d, data[key])[:5]]  # fmt: skip
+        found += [(key, f"{key} is not set (keys present: {', '.join(sorted(data))[:200] or 'none'})")
+                  for key in d.absent if key not in data]  # fmt: skip
+        for key, excerpt in found:
+            hit = _manifest_hit(m, scan, excerpt=excerpt)
+            line = (find_line(scan.gitops_root / m.file, f"{key}:", m.line) if scan.gitops_root and key in data else 0)
+            line = line or m.line
+            hits.append(Hit(hit.subject.model_copy(update={"helm_value_path": key, "line": line}),
+                            hit.evidence.model_copy(update={"ref": f"{m.file}:{line}"}), old=key,
+                            new=d.renames.get(key, "")))  # fmt: skip
+    return hits
+
+
+def _exempt_in_git(d: Detector, manifests: list[Manifest], near: Manifest) -> bool:
+    """True when an `unless` ConfigMap in Git (same namespace, or none given) holds the exempting value."""
+    for where, regex in d.unless.items():
+        name, _, key = where.partition("/")
+        for m in manifests:
+            if m.kind != "ConfigMap" or m.name != name or m.namespace not in ("", near.namespace):
+                continue
+            value = (m.doc.get("data") or {}).get(key) if isinstance(m.doc.get("data"), dict) else None
+            if value is not None and re.fullmatch(regex, str(value).strip()):
+                return True
+    return False
 
 
 def field_values(obj: Any, path: str) -> list[Any]:
@@ -555,6 +634,25 @@ def _label_selector_in_use(d: Detector, scan: ScanInput) -> list[Hit]:
             used = _selected_label_keys(template)
             if d.label in used:
                 hits.append(_manifest_hit(m, scan, excerpt=used[d.label]))
+    return _dedupe(hits)
+
+
+def _chart_values_null(d: Detector, scan: ScanInput) -> list[Hit]:
+    """Value files of GitOps-repo charts (deployed by the Applications in scan.manifests) that set a subchart
+    table to null."""
+    if scan.gitops_root is None:
+        return []
+    hits = []
+    for app in chart_apps(scan.gitops_root, scan.manifests, set()):
+        for null in null_overrides(app):
+            rel = str(null.file.relative_to(scan.gitops_root)) if null.file.is_relative_to(scan.gitops_root) else \
+                str(null.file)
+            hits.append(Hit(
+                Subject(cluster=app.cluster, kind="Application", namespace=app.namespace, name=app.name, file=rel,
+                        line=null.line, helm_value_path=null.path),
+                Evidence(source="gitops", ref=f"{rel}:{null.line}",
+                         excerpt=f"{null.path}: null (the subchart's default is a table: {null.default})"),
+            ))  # fmt: skip
     return _dedupe(hits)
 
 

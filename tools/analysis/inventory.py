@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from upgradectl.models import Evidence
 from upgradectl.tools.cluster.sources import ClusterSource
+from upgradectl.tools.gitops.manifests import Manifest
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.versions import Version, VersionError
@@ -54,6 +55,11 @@ def _workload_images(source: ClusterSource, markers: list[str]) -> list[tuple[st
                 if any(marker in image for marker in markers):
                     found.append((api, kind, obj, image))
     return found
+
+
+def running_images(k: ToolKnowledge, source: ClusterSource) -> set[str]:
+    """The image references the tool's controllers run on a cluster (for image-specific advisory packages)."""
+    return {image for _, _, _, image in _workload_images(source, k.image_markers)}
 
 
 def _image_tag(image: str) -> str:
@@ -130,3 +136,58 @@ def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -
         if version:
             return Installation(cluster, version, release.chart_version, release, (helm_evidence,))
     return running
+
+
+@dataclass(frozen=True)
+class ServedRange:
+    """The versions of a tool that serve every API version of its objects a cluster's Git applies: what it can
+    be running when Git does not pin the version. Each bound cites the manifest that sets it."""
+
+    low: str
+    high: str
+    low_because: Evidence
+    high_because: Evidence | None
+
+
+def _tool_groups(k: ToolKnowledge) -> set[str]:
+    """The API groups of the tool's own objects (those its knowledge lists served versions for): not the
+    groups of other APIs its breaking changes mention (Gateway API for Cilium)."""
+    return {api.api_version.split("/", 1)[0] for api in k.served_apis}
+
+
+def served_range(k: ToolKnowledge, manifests: list[Manifest], prefix: str = "") -> ServedRange | None:
+    """From the tool's API versions a cluster's manifests use: the newest first-serving release (low) and the
+    last release before the first removal (high); None when no such object is applied or no version serves
+    them all."""
+    groups = _tool_groups(k)
+    used: dict[tuple[str, str], Manifest] = {}
+    for m in manifests:
+        if m.api_version.split("/", 1)[0] in groups:
+            used.setdefault((m.api_version, m.kind), m)
+    if not used:
+        return None
+
+    def cite(m: Manifest, why: str) -> Evidence:
+        return Evidence(source="gitops", ref=f"{prefix}{m.file}:{m.line}", excerpt=f"{m.kind} {m.name}: "
+                        f"apiVersion {m.api_version} ({why})")  # fmt: skip
+
+    oldest = f"{k.releases[0].line}.0"
+    low, low_because = Version.parse(oldest), cite(next(iter(used.values())), f"no newer API; {oldest} is the "
+                                                   "oldest release the knowledge base covers")  # fmt: skip
+    high, high_because = Version.parse(k.newest()), None
+    for (api, kind), m in used.items():
+        for served in k.served_apis:
+            matches = served.api_version == api and (not served.kinds or kind in served.kinds)
+            if matches and Version.parse(served.served_from) > low:
+                low, low_because = Version.parse(served.served_from), cite(m, f"served from {served.served_from}")
+        for change in k.breaking_changes:
+            d = change.detector
+            if d and d.kind == "api_in_use" and d.api_version == api and d.resource_kind == kind:
+                removed = Version.parse(change.version)
+                before = [r for r in k.releases if Version.parse(r.line) < Version.parse(removed.line)]
+                if before and Version.parse(before[-1].latest_patch) < high:
+                    high = Version.parse(before[-1].latest_patch)
+                    high_because = cite(m, f"removed in {change.version}")
+    if low > high:
+        return None
+    return ServedRange(str(low), str(high), low_because, high_because)

@@ -52,12 +52,18 @@ def _is_latest_patch(k: ToolKnowledge, version: str) -> bool:
     return release is not None and Version.parse(release.latest_patch) <= Version.parse(version)
 
 
+def known_kubernetes(kubernetes_version: str) -> bool:
+    """False for a cluster whose Kubernetes version is not known (a Git-only cluster without one given)."""
+    return bool(kubernetes_version) and kubernetes_version != "0.0.0"
+
+
 def unsupported_clusters(k: ToolKnowledge, version: str, kube_versions: Mapping[str, str]) -> list[str]:
-    """Clusters whose Kubernetes version lies outside the range this tool version supports."""
+    """Clusters whose Kubernetes version lies outside the range this tool version supports. A cluster whose
+    version is unknown is never listed: its compatibility is unknown, which the inventory reports."""
     kube_range = k.kube_range(version)
     if kube_range is None:
         return []
-    return sorted(c for c, kv in kube_versions.items() if not kube_range.contains(kv))
+    return sorted(c for c, kv in kube_versions.items() if known_kubernetes(kv) and not kube_range.contains(kv))
 
 
 def latest_compatible(
@@ -79,13 +85,11 @@ def latest_compatible(
         and not unsupported_clusters(k, release.latest_patch, kube_versions)
     ]
     if not fitting:
-        raise PathError(
-            f"no known {k.display_name} release supports every cluster's Kubernetes version "
-            f"({', '.join(f'{c}={v}' for c, v in sorted(kube_versions.items()))}); upgrade Kubernetes first"
-        )
+        return _least_kubernetes_change(k, kube_versions, lts)
     supported = [r for r in fitting if line_support(k, r.line, today).supported]
     release = (supported or fitting)[0]
-    listed = ", ".join(f"{c} ({v})" for c, v in sorted(kube_versions.items()))
+    listed = ", ".join(f"{c} ({v if known_kubernetes(v) else 'Kubernetes unknown'})"
+                       for c, v in sorted(kube_versions.items()))  # fmt: skip
     kube_range = k.kube_range(release.latest_patch)
     compat = f"supports Kubernetes {kube_range}" if kube_range else "publishes no Kubernetes range"
     lts_note = next((n for n in release.notes if "LTS" in n), "") if lts else ""
@@ -110,6 +114,36 @@ def latest_compatible(
             "name one with --to to plan it anyway"
         )
     return release.latest_patch, reason
+
+
+def _kubernetes_gap(k: ToolKnowledge, version: str, kube_versions: Mapping[str, str]) -> int:
+    """Kubernetes minors every cluster would have to move for `version` to support it (0: it fits)."""
+    kube_range = k.kube_range(version)
+    if kube_range is None:
+        return 0
+    low, high = kube_minor(kube_range.min)[1], kube_minor(kube_range.max)[1]
+    gap = 0
+    for kubernetes in kube_versions.values():
+        if known_kubernetes(kubernetes):
+            minor = kube_minor(kubernetes)[1]
+            gap += max(low - minor, minor - high, 0)
+    return gap
+
+
+def _least_kubernetes_change(k: ToolKnowledge, kube_versions: Mapping[str, str], lts: bool) -> tuple[str, str]:
+    """When no release supports every cluster's Kubernetes: the newest release that needs the least Kubernetes
+    change, so the plan is written (not feasible, its blockers say which Kubernetes upgrade comes first)."""
+    candidates = [r for r in reversed(k.releases)
+                  if r.latest_patch not in r.avoid and (r.lts or not lts) and r.notes_reviewed]  # fmt: skip
+    listed = ", ".join(f"{c}={v}" for c, v in sorted(kube_versions.items()))
+    if not candidates:
+        raise PathError(f"no known {k.display_name} release to plan for ({listed}); name a version with --to")
+    release = min(candidates, key=lambda r: _kubernetes_gap(k, r.latest_patch, kube_versions))  # ties: the newest
+    return release.latest_patch, (
+        f"no known {k.display_name} {'LTS ' if lts else ''}release supports every cluster's Kubernetes version "
+        f"({listed}); {release.latest_patch} (supports Kubernetes {k.kube_range(release.latest_patch)}) needs the "
+        "least Kubernetes change: upgrade Kubernetes first (see the blockers)"
+    )
 
 
 def security_target(
@@ -279,6 +313,15 @@ def plan_path(
             "upgrades only (a downgrade is a rollback: see the plan's rollback steps)"
         )
     if k.release(current) is None:
+        oldest = k.releases[0].line
+        if Version.parse(current) < Version.parse(oldest):  # a plan that says what must happen first, no hops
+            blocker = (
+                f"{k.display_name} {current} on {', '.join(clusters)} is older than the releases the knowledge base "
+                f"covers ({oldest} to {k.newest()}): upgrade it to {k.latest_patch(oldest)} by that release's own "
+                "upgrade notes first, then plan again"
+            )
+            return UpgradePath(tool=k.tool, clusters=clusters, from_version=current, to_version=target, hops=[],
+                               feasible=False, blockers=[blocker])  # fmt: skip
         raise PathError(f"{k.display_name} {current} is not in a known release line; cannot plan from it")
     route = shortest_path(k, current, target, kube_versions) if current != target else [current]
     if not route:

@@ -7,6 +7,8 @@ say what could not be checked there.
 from __future__ import annotations
 
 import difflib
+import re
+import shlex
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from importlib import resources
@@ -14,9 +16,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from upgradectl.models import ClusterInfo, Environment, Provider
+from upgradectl.models import ENVIRONMENT_ORDER, ClusterInfo, Environment, Provider, UserCheck
 from upgradectl.tools.cluster.kubemeta import cluster_name_for_context
 from upgradectl.tools.cluster.sources import ClusterSource, SnapshotCluster, SourceError, kubernetes_version
+from upgradectl.tools.cluster.windows import WeeklyWindow, WindowSpec
+from upgradectl.tools.gitops.layout import discover_clusters
 from upgradectl.tools.textfiles import parse_yaml, read_text
 
 
@@ -36,6 +40,47 @@ class GitOpsSpec(_Spec):
 
 class TerraformSpec(_Spec):
     path: str
+    backend_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="`terraform init -backend-config` per cluster when one directory keeps one state per cluster, "
+        "e.g. {key: eks/{cluster}/karpenter.tfstate} ({cluster} is replaced); plans print `init -reconfigure` with it",
+    )
+
+
+class CheckSpec(_Spec):
+    """A user's test for an environment: `command` (argv list or one shell-free string, run from the fleet file's
+    directory; exit 0 passes) or `http` (a GET whose status, and body text if given, must match)."""
+
+    name: str = Field(min_length=1)
+    command: list[str] | str = Field(default_factory=list)
+    http: str = Field(default="", description="URL to GET")
+    expect_status: int = 200
+    expect_body: str = ""
+    timeout_seconds: float = Field(default=300.0, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckSpec:
+        if bool(self.command) == bool(self.http):
+            raise ValueError(f"test {self.name}: set exactly one of command (argv) or http (a URL)")
+        if self.http and not self.http.startswith(("http://", "https://")):
+            raise ValueError(f"test {self.name}: http must be an http:// or https:// URL")
+        return self
+
+    def check(self) -> UserCheck:
+        """The plan's form of this test."""
+        if self.http:
+            return UserCheck(name=self.name, kind="http", url=self.http, expect_status=self.expect_status,
+                             expect_body=self.expect_body, timeout_seconds=self.timeout_seconds)  # fmt: skip
+        argv = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+        return UserCheck(name=self.name, kind="command", command=argv, timeout_seconds=self.timeout_seconds)
+
+
+class EnvironmentSpec(_Spec):
+    """Who owns an environment, who is told about its changes, and the user's tests run after every hop."""
+
+    owners: list[str] = Field(default_factory=list, description="Who approves changes here (names, @handles)")
+    notify: list[str] = Field(default_factory=list, description="Who is told at start, gate result and rollback")
+    tests: list[CheckSpec] = Field(default_factory=list)
 
 
 class ClusterEntry(_Spec):
@@ -49,14 +94,30 @@ class ClusterEntry(_Spec):
     kubeconfig: str = ""
     gitops_path: str = ""
     metrics_url: str = ""
+    owners: list[str] = Field(default_factory=list, description="Who approves changes to this cluster")
+    prerelease_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces that run pre-release workloads (e.g. beta, alpha): checked and gated on their own, "
+        "and their failures never block the rest of the cluster",
+    )
+    kubernetes_version: str = Field(
+        default="",
+        pattern=r"^(v?\d+\.\d+(\.\d+)?)?$",
+        description="Kubernetes version (1.29 or 1.29.6) of a Git-only cluster; a readable cluster reports its own",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterEntry:
-        if bool(self.snapshot) == bool(self.context):
+        if self.snapshot and self.context:
             raise ValueError(
-                f"cluster {self.name}: set exactly one of snapshot (a directory) or context (kube context)"
+                f"cluster {self.name}: set one of snapshot (a directory) or context (kube context), not both"
             )
         return self
+
+    @property
+    def git_only(self) -> bool:
+        """No cluster access: what runs there is read from the GitOps repo (and Terraform) alone."""
+        return not self.snapshot and not self.context
 
 
 class FleetSpec(_Spec):
@@ -64,6 +125,10 @@ class FleetSpec(_Spec):
     gitops: GitOpsSpec | None = None
     terraform: list[TerraformSpec] = Field(default_factory=list)
     clusters: list[ClusterEntry] = Field(min_length=1)
+    environments: dict[Environment, EnvironmentSpec] = Field(default_factory=dict)
+    maintenance_windows: dict[Environment, list[WindowSpec]] = Field(
+        default_factory=dict, description="Per environment: when disruptive changes may start (cluster/windows.py)"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> FleetSpec:
@@ -71,17 +136,29 @@ class FleetSpec(_Spec):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"cluster names must be unique; repeated: {', '.join(dupes)}")
+        for cluster in self.clusters:
+            if cluster.git_only and not (cluster.gitops_path and self.gitops) and not self.terraform:
+                raise ValueError(
+                    f"cluster {cluster.name} names neither snapshot nor context, so it is planned from Git alone: "
+                    "give it gitops_path (its folder in the GitOps repo, '.' for the whole repo; the fleet needs "
+                    "gitops: {path: ...}) or list the fleet's terraform directories"
+                )
         return self
 
 
 @dataclass
 class FleetCluster:
-    """One cluster: its fleet entry, its source (None when unreachable) and what went wrong."""
+    """One cluster: its fleet entry, its source (None when unreachable or Git-only) and what went wrong."""
 
     entry: ClusterEntry
     source: ClusterSource | None
     info: ClusterInfo
     error: str = ""
+
+    @property
+    def unreachable(self) -> bool:
+        """A cluster the fleet says to read that could not be read (Git-only clusters are never read)."""
+        return self.source is None and not self.entry.git_only
 
     def mark_unreadable(self, error: str) -> None:
         """A source that failed mid-run (a snapshot file that does not read) leaves the cluster unreachable:
@@ -100,6 +177,15 @@ class Fleet:
     @cached_property
     def gitops_root(self) -> Path | None:  # resolved once: every agent asks, and resolving touches the disk
         return (self.root / self.spec.gitops.path).resolve() if self.spec.gitops else None
+
+    @cached_property
+    def gitops_prefix(self) -> str:
+        """The GitOps repo's directory relative to the fleet root ('infra-flux/'; '' when it is the root), so
+        every file a plan names is relative to the fleet root."""
+        root = self.gitops_root
+        if root is None or root == self.root.resolve() or not root.is_relative_to(self.root.resolve()):
+            return ""
+        return f"{root.relative_to(self.root.resolve()).as_posix()}/"
 
     @cached_property
     def terraform_roots(self) -> list[Path]:
@@ -123,7 +209,9 @@ class Fleet:
 
 
 _FIELDS = sorted(
-    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec) for name in model.model_fields}
+    {name for model in (FleetSpec, ClusterEntry, GitOpsSpec, TerraformSpec, EnvironmentSpec, CheckSpec, WindowSpec,
+                        WeeklyWindow)
+     for name in model.model_fields}
 )
 
 
@@ -132,6 +220,8 @@ def _fields_at(loc: list) -> list[str]:
     model: type[BaseModel] = {"clusters": ClusterEntry, "gitops": GitOpsSpec, "terraform": TerraformSpec}.get(
         str(loc[0]) if loc else "", FleetSpec
     )
+    if loc and str(loc[0]) == "environments":  # environments.ENV, environments.ENV.tests.N
+        model = CheckSpec if "tests" in [str(p) for p in loc] else EnvironmentSpec
     return list(model.model_fields)
 
 
@@ -232,6 +322,42 @@ def context_fleet(
     return fleet
 
 
+REPO_PREFIX = "repo:"
+
+
+def repo_fleet(path: str, kubernetes: str = "", environment: str = "") -> Fleet:
+    """A fleet of Git-only clusters read from a GitOps repository's layout, for `plan --repo PATH`.
+
+    Clusters come from tools/gitops/layout.py; a cluster whose name does not say its environment gets
+    `environment`, else prod (a cluster of unknown standing gets the strictest gates and approvals).
+    `kubernetes` (1.29 or 1.29.6) is every cluster's Kubernetes version; '' leaves it unknown.
+    """
+    root = Path(path.removeprefix(REPO_PREFIX)).expanduser().resolve()
+    if not root.is_dir():
+        raise FleetError(f"--repo {path}: no such directory; pass the path of a GitOps repository checkout")
+    if environment and environment not in ENVIRONMENT_ORDER:
+        raise FleetError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENT_ORDER)}")
+    entries = []
+    for found in discover_clusters(root):
+        try:
+            entries.append(
+                ClusterEntry(
+                    name=found.name,
+                    environment=found.environment or environment or "prod",  # type: ignore[arg-type]
+                    gitops_path=found.gitops_path,
+                    kubernetes_version=kubernetes,
+                )
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise FleetError(f"--kubernetes {kubernetes!r}: {problems} (give X.Y, e.g. 1.29)") from exc
+    spec = FleetSpec(name=f"repo {root.name}", gitops=GitOpsSpec(path="."), clusters=entries)
+    fleet = Fleet(name=spec.name, root=root, spec=spec)
+    for entry in entries:
+        fleet.clusters[entry.name] = _git_only(entry)
+    return fleet
+
+
 def provider_for_version(server_version: dict) -> Provider:
     """eks or gke from the managed distributions' gitVersion suffixes (v1.29.6-eks-1552ad0, v1.30.5-gke.1014001)."""
     git = str(server_version.get("gitVersion", ""))
@@ -250,15 +376,26 @@ def _provider_for_context(context: str) -> Provider:
 
 
 def open_fleet(
-    ref: str = "demo", *, context: str = "", kubeconfig: str = "", environment: str = "prod", live_opener=None
+    ref: str = "demo",
+    *,
+    context: str = "",
+    repo: str = "",
+    kubeconfig: str = "",
+    environment: str = "",
+    kubernetes: str = "",
+    live_opener=None,
 ) -> Fleet:
-    """The fleet a run names: a fleet file ('demo', a fleet.yaml, a directory holding one) or, with `context`,
-    the one live cluster of that kube context (in `environment`). `kubeconfig` applies to every kube context
-    that names none of its own; `live_opener` replaces how contexts are opened (tests)."""
+    """The fleet a run names: a fleet file ('demo', a fleet.yaml, a directory holding one); with `context`, the
+    one live cluster of that kube context (in `environment`, default prod); with `repo`, the Git-only clusters
+    of a GitOps repository's layout (`environment` for those whose name says none). `kubeconfig` applies to
+    every kube context that names none of its own; `kubernetes` is the Kubernetes version of Git-only
+    clusters that name none; `live_opener` replaces how contexts are opened (tests)."""
     opener = live_opener or partial(_open_context, kubeconfig=kubeconfig)
     if context:
-        return context_fleet(context, kubeconfig, environment, opener)
-    return load_fleet(ref, live_opener=opener)
+        return context_fleet(context, kubeconfig, environment or "prod", opener)
+    if repo:
+        return repo_fleet(repo, kubernetes, environment)
+    return load_fleet(ref, live_opener=opener, kubernetes=kubernetes)
 
 
 def _open_context(entry: ClusterEntry, kubeconfig: str) -> ClusterSource:
@@ -267,15 +404,22 @@ def _open_context(entry: ClusterEntry, kubeconfig: str) -> ClusterSource:
     return default_live_opener(entry)
 
 
-def load_fleet(ref: str, live_opener=None) -> Fleet:
-    """Load a fleet by file, directory or the name 'demo'.
+def load_fleet(ref: str, live_opener=None, kubernetes: str = "") -> Fleet:
+    """Load a fleet by file, directory, the name 'demo', or 'repo:PATH' (a GitOps repository's layout).
 
     `live_opener(entry) -> ClusterSource` opens kube contexts; without one, context entries are
-    reported as unreachable with an explanation.
+    reported as unreachable with an explanation. `kubernetes` is the Kubernetes version of Git-only
+    clusters whose entry names none.
     """
+    if ref.startswith(REPO_PREFIX):
+        return repo_fleet(ref, kubernetes)
+    if kubernetes and not re.fullmatch(r"v?\d+\.\d+(\.\d+)?", kubernetes):
+        raise FleetError(f"--kubernetes {kubernetes!r} is not a Kubernetes version; give X.Y, e.g. 1.29")
     file, spec = read_fleet_spec(ref)
     fleet = Fleet(name=spec.name, root=file.parent.resolve(), spec=spec)
     for entry in spec.clusters:
+        if entry.git_only and kubernetes and not entry.kubernetes_version:
+            entry = entry.model_copy(update={"kubernetes_version": kubernetes})
         fleet.clusters[entry.name] = _open(fleet.root, entry, live_opener)
     return fleet
 
@@ -297,6 +441,8 @@ def read_fleet_spec(ref: str) -> tuple[Path, FleetSpec]:
 
 
 def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
+    if entry.git_only:
+        return _git_only(entry)
     where = str((root / entry.snapshot).resolve()) if entry.snapshot else f"context {entry.context}"
     if entry.kubeconfig and not Path(entry.kubeconfig).expanduser().is_absolute():
         entry = entry.model_copy(update={"kubeconfig": str(root / Path(entry.kubeconfig).expanduser())})
@@ -331,3 +477,22 @@ def _open(root: Path, entry: ClusterEntry, live_opener) -> FleetCluster:
         source=where,
     )
     return FleetCluster(entry=entry, source=source, info=info)
+
+
+GIT_ONLY = "planned from Git alone: no snapshot or kube context to read it through"
+
+
+def _git_only(entry: ClusterEntry) -> FleetCluster:
+    """A cluster planned from its desired state: no source; Kubernetes version from the fleet entry ('' unknown)."""
+    info = ClusterInfo(
+        name=entry.name,
+        environment=entry.environment,
+        provider=entry.provider,
+        region=entry.region,
+        kubernetes_version=entry.kubernetes_version.lstrip("v"),
+        role=entry.role,
+        source=f"git: {entry.gitops_path}" if entry.gitops_path else "terraform",
+        reachable=False,
+        git_only=True,
+    )
+    return FleetCluster(entry=entry, source=None, info=info, error=GIT_ONLY)

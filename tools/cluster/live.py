@@ -37,6 +37,7 @@ from upgradectl.tools.helm import (
 )
 
 HELM_SECRETS_ONLY = f"type={HELM_SECRET_TYPE}"
+WARNING_EVENTS_ONLY = "type=Warning"  # the health check reads recent Warning events; Normal ones are noise
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 WORKLOADS = ("Deployment", "DaemonSet", "StatefulSet")
 
@@ -213,7 +214,9 @@ class LiveCluster:
         managedFields dropped (as `kubectl get -o yaml` shows objects), credentials redacted.
         Secrets are requested with the Helm-release field selector and filtered again here."""
         secrets = resource.group == "" and resource.plural == "secrets"
-        pages = self.reader.list_pages(resource, field_selector=HELM_SECRETS_ONLY if secrets else "")
+        events = resource.group == "" and resource.plural == "events"
+        selector = HELM_SECRETS_ONLY if secrets else WARNING_EVENTS_ONLY if events else ""
+        pages = self.reader.list_pages(resource, field_selector=selector)
         for items, remaining in pages:
             if on_page:
                 on_page(len(items), remaining)
@@ -241,6 +244,8 @@ class LiveCluster:
                         )
                         continue
                     yield kept
+                elif events and obj.get("type") != "Warning":
+                    continue
                 else:
                     yield redact(obj)
 

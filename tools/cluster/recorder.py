@@ -4,6 +4,8 @@ Recorded, each kind at the version LiveCluster reads it (CRD storage version, el
 - the built-in kinds in RECORDED_BUILTINS, plus any built-in kind a knowledge-base detector names;
 - every CRD (with status.storedVersions) and every custom resource of every CRD;
 - Secrets: only Helm release records (LiveCluster never reads another Secret), credentials redacted;
+- Events: only Warning events (requested with fieldSelector=type=Warning): what `upgradectl health` reads;
+- alerts.json (with a metrics URL): the /api/v1/alerts answer, the alerts labelled with this cluster;
 - ConfigMaps: those in tool namespaces (each tool's namespace from the knowledge base, kube-system, and
   namespaces running a tool's Helm release or image) plus every ConfigMap a detector names; application
   ConfigMaps are left out (the agents do not read them, and they are where credentials hide).
@@ -15,6 +17,7 @@ into place when complete: a failed recording leaves DIR as it was.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections import Counter
@@ -26,10 +29,13 @@ from typing import Any, Protocol
 from upgradectl.tools.cluster.fleet import provider_for_version
 from upgradectl.tools.cluster.kubeapi import ServedResource
 from upgradectl.tools.cluster.live import LiveCluster
-from upgradectl.tools.cluster.sources import split_api_version
+from upgradectl.tools.cluster.redact import redact
+from upgradectl.tools.cluster.sources import SourceError, split_api_version
 from upgradectl.tools.cluster.yamlwrite import dump
 from upgradectl.tools.helm import HelmDecodeError, release_from_secret
 from upgradectl.tools.knowledge.loader import available_tools, load_tool
+from upgradectl.tools.metrics.alerts import ALERTS_FILE
+from upgradectl.tools.metrics.promql import PromClient, PromQLError
 
 RECORDED_BUILTINS: tuple[tuple[str, str], ...] = (
     ("", "nodes"),
@@ -46,6 +52,7 @@ RECORDED_BUILTINS: tuple[tuple[str, str], ...] = (
     ("", "services"),
     ("", "configmaps"),  # tool namespaces and detector-named only
     ("policy", "poddisruptionbudgets"),
+    ("", "events"),  # Warning events only (the health check's recent warnings)
     ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
 )
@@ -88,8 +95,10 @@ def record_snapshot(
     *,
     force: bool = False,
     progress: RecordingProgress | None = None,
+    metrics_url: str = "",
 ) -> Recording:
-    """Record `cluster` into `out` (a new or empty directory; with force, an old snapshot is replaced)."""
+    """Record `cluster` into `out` (a new or empty directory; with force, an old snapshot is replaced), and
+    the alerts firing at `metrics_url` for it when one is given."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SnapshotExists(f"{out} exists and is not a directory; choose another --out")
@@ -99,6 +108,8 @@ def record_snapshot(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.recording-", dir=out.parent))
     try:
         recording = _record_into(cluster, work, progress)
+        if metrics_url:
+            _record_alerts(cluster.name, metrics_url, work, recording)
         _move_into_place(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -109,7 +120,7 @@ def record_snapshot(
 def _move_into_place(work: Path, out: Path) -> None:
     """Replace out's snapshot (cluster.yaml, resources/, and stale metrics/) with the new recording."""
     out.mkdir(parents=True, exist_ok=True)
-    for old in ("cluster.yaml", "resources", "metrics"):
+    for old in ("cluster.yaml", "resources", "metrics", ALERTS_FILE):
         target = out / old
         if target.is_dir():
             shutil.rmtree(target)
@@ -117,6 +128,20 @@ def _move_into_place(work: Path, out: Path) -> None:
             target.unlink()
     for entry in work.iterdir():
         shutil.move(str(entry), str(out / entry.name))
+
+
+def _record_alerts(cluster: str, metrics_url: str, root: Path, recording: Recording) -> None:
+    """alerts.json: the active alerts of this cluster (its `cluster` label, or none), redacted, as
+    /api/v1/alerts answers; a source that cannot answer stops the recording (SourceError)."""
+    try:
+        with PromClient(metrics_url) as client:
+            items = client.alerts()
+    except PromQLError as exc:
+        raise SourceError(f"alerts could not be read from {metrics_url}: {exc}") from None
+    mine = [a for a in items if (a.get("labels") or {}).get("cluster", cluster) == cluster]
+    document = redact({"status": "success", "data": {"alerts": mine}})
+    (root / ALERTS_FILE).write_text(json.dumps(document, indent=2) + "\n")
+    recording.lists.append(("alerts", ALERTS_FILE, len(mine)))
 
 
 def _record_into(cluster: LiveCluster, root: Path, progress: RecordingProgress | None) -> Recording:

@@ -308,11 +308,15 @@ class SnapshotCluster:
 
 
 # Status fields upgradectl reads of the two kinds a big cluster has thousands of; the rest of their status
-# (pod conditions, IPs, container IDs and states; node image lists) is dropped when a list is loaded: it is
-# half of what 50,000 parsed pods take. The LLM tools show a pod's phase, start time and each container's
-# name, readiness and restarts, exactly these. `serve-snapshot` reads the files itself and serves them whole.
-LEAN_STATUS: dict[str, tuple[str, ...]] = {"Pod": ("phase", "startTime", "containerStatuses")}
+# (IPs, container IDs, running/terminated states, conditions other than Ready; node image lists) is dropped
+# when a list is loaded: it is half of what 50,000 parsed pods take. The LLM tools show a pod's phase, start
+# time and each container's name, readiness and restarts; fleet health (tools/cluster/health.py) reads the
+# Ready condition and why a container is waiting (CrashLoopBackOff). `serve-snapshot` serves the files whole.
+LEAN_STATUS: dict[str, tuple[str, ...]] = {
+    "Pod": ("phase", "startTime", "conditions", "initContainerStatuses", "containerStatuses")
+}
 LEAN_CONTAINER_STATUS = ("name", "ready", "restartCount")
+LEAN_POD_CONDITION = ("type", "status", "reason")  # of the Ready condition only
 DROPPED_NODE_STATUS = ("images",)
 SHARE_STRINGS_FROM = 4 * 2**20  # characters: lists this big keep one copy of each repeated value (Shared)
 MAX_LIST_BYTES = 2 * 2**30  # a recorded list of a big cluster (50,000 pods) runs to hundreds of MB
@@ -366,6 +370,17 @@ class Shared:
 SHARED_METADATA_PARTS = ("labels", "annotations", "ownerReferences")
 
 
+def _lean_container(status: Any) -> Any:
+    """A container status with its name, readiness and restarts, and the reason it is waiting (if it is)."""
+    if not isinstance(status, dict):
+        return status
+    kept = {k: status[k] for k in LEAN_CONTAINER_STATUS if k in status}
+    waiting = (status.get("state") or {}).get("waiting") if isinstance(status.get("state"), dict) else None
+    if isinstance(waiting, dict) and waiting.get("reason"):
+        kept["state"] = {"waiting": {"reason": waiting["reason"]}}
+    return kept
+
+
 def lean(item: Any, shared: Shared | None = None) -> Any:
     """A recorded object as upgradectl keeps it: pods without the status fields nobody reads, nodes without
     their image lists; with `shared`, repeated strings and the parts replicas repeat (each part of the spec,
@@ -375,10 +390,14 @@ def lean(item: Any, shared: Shared | None = None) -> Any:
         status = item.get("status")
         if kind == "Pod" and isinstance(status, dict):
             kept = {k: status[k] for k in LEAN_STATUS["Pod"] if k in status}
-            if isinstance(kept.get("containerStatuses"), list):
-                kept["containerStatuses"] = [
-                    {k: c[k] for k in LEAN_CONTAINER_STATUS if k in c} if isinstance(c, dict) else c
-                    for c in kept["containerStatuses"]
+            for key in ("initContainerStatuses", "containerStatuses"):
+                if isinstance(kept.get(key), list):
+                    kept[key] = [_lean_container(c) for c in kept[key]]
+            if isinstance(kept.get("conditions"), list):
+                kept["conditions"] = [
+                    {k: c[k] for k in LEAN_POD_CONDITION if k in c}
+                    for c in kept["conditions"]
+                    if isinstance(c, dict) and c.get("type") == "Ready"
                 ]
             item = {**item, "status": kept}
         elif kind == "Node" and isinstance(status, dict) and any(k in status for k in DROPPED_NODE_STATUS):

@@ -47,7 +47,7 @@ from upgradectl.tools.cost.consolidation import (
 )
 from upgradectl.tools.cost.nodepools import node_zone
 from upgradectl.tools.cost.placement_check import check_simulation
-from upgradectl.tools.cost.prices import GIB, PriceTable
+from upgradectl.tools.cost.prices import GIB, PriceTable, load_prices
 
 HIGH_UTILIZATION = 0.80
 HISTOGRAM_BINS = 10
@@ -351,3 +351,9 @@ def compare(before: CostReport, after: CostReport) -> CostComparison:
         before=before, after=after, deltas=deltas,
         monthly_savings=(before.current.hourly_cost - after.current.hourly_cost) * HOURS_PER_MONTH,
     )
+
+
+def spot_cpu_share(source: ClusterSource, region: str = "") -> float:
+    """Share of workload (non-DaemonSet) CPU requests running on spot nodes: the seed's spot-utilization KPI."""
+    pods = active_pods(source.objects("v1", "Pod"))
+    return kpis(current_nodes(source, load_prices(), region, pods)).spot_cpu_request_share

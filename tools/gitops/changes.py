@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upgradectl.models import ENVIRONMENT_ORDER, Environment, FileEdit, Plan
+from upgradectl.models import ENVIRONMENT_ORDER, Environment, FileEdit, Plan, Step
 from upgradectl.tools.gitops import yaml_edit
 from upgradectl.tools.gitops.yaml_edit import EditError
 from upgradectl.tools.versions import Version, VersionError
@@ -42,7 +42,15 @@ def _dotted(path: list[str | int]) -> str:
 def describe(edit: FileEdit) -> str:
     """The edit in one line, as the plan shows it (`file:line: before  ->  after`, `file: rename a -> b`)."""
     where = _where(edit)
-    if edit.purpose in ("chart-version", "crd-chart", "target-revision", "chart-source"):
+    if edit.purpose == "module-input":
+        module = edit.document.get("module", "")
+        if edit.action == "rename-key":
+            return f"{where}: module {module}: rename input {_dotted(edit.path)} -> {_dotted(edit.new_path)}"
+        if edit.action == "set" and not edit.old:
+            return f"{where}: module {module}: add `{_dotted(edit.path)} = {edit.new}`"
+        return f"{where}: module {module}: {edit.note}"
+    if edit.purpose in ("chart-version", "crd-chart", "target-revision", "chart-source", "module-version",
+                        "provider-version"):
         before = edit.shown.replace("{value}", edit.old)
         if edit.action == "manual":
             return f"{where}: {before}  ->  {edit.note}"
@@ -80,7 +88,8 @@ def describe(edit: FileEdit) -> str:
 
 @dataclass
 class ChangeSet:
-    """What one commit of `upgradectl execute` holds: one environment, one hop, its clusters' edits."""
+    """What one commit of `upgradectl execute` holds: one environment, one hop, its clusters' edits; under a
+    canary strategy one wave of clusters (the canary cluster first) and one phase (the canary, then the rest)."""
 
     environment: Environment
     from_version: str
@@ -88,6 +97,11 @@ class ChangeSet:
     clusters: list[str]
     edits: list[FileEdit] = field(default_factory=list)  # what upgradectl applies
     manual: list[FileEdit] = field(default_factory=list)  # what a person must do (execution pauses for them)
+    wave: list[str] = field(default_factory=list)  # the stage's cluster group this set belongs to ([]: all)
+    phase: str = ""  # "canary" (the part first), "rest" (after the canary's gates), "" (the whole hop at once)
+    soak_minutes: int = 0  # from the plan's validate step for this set (0: the stage's soak)
+    before: list[Step] = field(default_factory=list)  # steps a person does before the commit (checklist)
+    after: list[Step] = field(default_factory=list)  # steps a person does once it reconciled, before the soak
 
     @property
     def hop(self) -> str:
@@ -95,12 +109,25 @@ class ChangeSet:
 
     @property
     def key(self) -> str:
-        """Stable id of the step inside a run: environment/hop."""
-        return f"{self.environment}/{self.hop}"
+        """Stable id of the step inside a run: environment/hop[/wave clusters][/phase]."""
+        parts = [self.environment, self.hop, ",".join(self.wave), self.phase]
+        return "/".join(p for p in parts if p)
 
     @property
     def files(self) -> list[str]:
         return list(dict.fromkeys(e.file for e in self.edits if e.file))
+
+
+# Terraform gives a module call or a required provider one version per root, whatever state (cluster) it is
+# applied with: bumping it for the first environment configures every cluster of the root. Such an edit goes
+# with the first environment's hop, and execution waits for a person to approve it for the others too.
+ROOT_WIDE_PURPOSES = ("module-version", "module-input", "provider-version")
+
+
+def later_clusters(edit: FileEdit, environment: str, env_of: dict[str, str]) -> list[str]:
+    """The clusters of environments after `environment` that the edit's file also configures."""
+    rank = ENVIRONMENT_ORDER.index
+    return [c for c in edit.applies_to if c in env_of and rank(env_of[c]) > rank(environment)]
 
 
 def _version_key(version: str) -> tuple:
@@ -110,23 +137,59 @@ def _version_key(version: str) -> tuple:
         return (1, version)
 
 
+PART = {"rest": "rest", "green": "green", "retire": ""}  # a step's phase -> the change set it belongs to
+ORDER = ("green", "", "rest")  # blue-green: the green installation and its gate first; canary: the rest last
+PERSON_KINDS = ("upgrade",)  # procedure steps nobody but a person can do (upgradectl never writes to a cluster)
+
+
+def by_hand(step: Step) -> bool:
+    """A step a person must do: a procedure's upgrade step (apply a CRD chart, attach a policy, recycle the canary
+    node, move readers) that is not the hop's own file change."""
+    return step.kind in PERSON_KINDS and not step.edits
+
+
 def change_sets(plan: Plan) -> list[ChangeSet]:
-    """Every (environment, hop) of the plan in execution order, with its edits (CRD charts first)."""
+    """Every change set of the plan in execution order: per environment, per wave of clusters (a canary cluster
+    first), per hop, the canary part before the rest; each with its edits (CRD charts first), its soak and the
+    steps a person does before its commit and after it reconciled."""
     sets: list[ChangeSet] = []
     for stage in sorted(plan.rollout, key=lambda s: ENVIRONMENT_ORDER.index(s.environment)):
-        by_hop: dict[tuple[str, str], ChangeSet] = {}
-        for step in stage.steps:
-            for edit in step.edits:
-                hop = (edit.from_version, edit.to_version)
-                cs = by_hop.setdefault(hop, ChangeSet(stage.environment, hop[0], hop[1], []))
-                if edit.cluster not in cs.clusters:
-                    cs.clusters.append(edit.cluster)
-                (cs.manual if edit.action == "manual" else cs.edits).append(edit)
-        for hop in sorted(by_hop, key=lambda h: (_version_key(h[0]), _version_key(h[1]))):
-            cs = by_hop[hop]
-            cs.edits.sort(key=lambda e: e.purpose != "crd-chart")  # CRDs before the controller (stable)
-            sets.append(cs)
+        waves = stage.waves or [[]]
+        for wave in waves:
+            members = set(wave) or set(stage.clusters)
+            sets.extend(_wave_sets(stage, wave, members))
     return sets
+
+
+def _wave_sets(stage, wave: list[str], members: set[str]) -> list[ChangeSet]:
+    """One wave's change sets: per hop, the set of the hop (or its canary part), then the rest."""
+    by_hop: dict[tuple[str, str, str], ChangeSet] = {}
+    changed: set[tuple[str, str, str, str]] = set()  # (cluster, from, to, part) whose change step came
+    for step in stage.steps:
+        if step.cluster and step.cluster not in members or not step.from_version:
+            continue
+        if not (step.edits or by_hand(step) or step.kind == "validate"):
+            continue
+        at = (step.from_version, step.to_version, PART.get(step.phase, ""))
+        cs = by_hop.setdefault(at, ChangeSet(stage.environment, at[0], at[1], [], wave=list(wave), phase=at[2]))
+        if step.cluster and step.cluster not in cs.clusters:
+            cs.clusters.append(step.cluster)
+        if step.edits:
+            changed.add((step.cluster, *at))
+            for edit in step.edits:
+                (cs.manual if edit.action == "manual" else cs.edits).append(edit)
+            cs.phase = "canary" if step.phase == "canary" else cs.phase
+        elif by_hand(step):
+            (cs.after if (step.cluster, *at) in changed else cs.before).append(step)
+        else:
+            cs.soak_minutes = max(cs.soak_minutes, step.soak_minutes)
+    ordered = sorted(by_hop, key=lambda h: (_version_key(h[0]), _version_key(h[1]), ORDER.index(h[2])))
+    result = []
+    for at in ordered:
+        cs = by_hop[at]
+        cs.edits.sort(key=lambda e: e.purpose != "crd-chart")  # CRDs before the controller (stable)
+        result.append(cs)
+    return result
 
 
 # ---------------------------------------------------------------- applying
@@ -261,8 +324,13 @@ def _label_splices(doc, lines: list[str], old: str, new: str) -> list[yaml_edit.
 
 
 def _apply_hcl(text: str, edit: FileEdit) -> str:
-    """Set `name = "old"` to `name = "new"` on the planned line, or the first such line after it."""
+    """Set `name = "old"` to `name = "new"` on the planned line, or the first such line after it; rename an
+    attribute (`old_name =` -> `new_name =`); or, with no old value, add `name = new` after the planned line."""
     name = str(edit.path[0]) if edit.path else ""
+    if edit.action == "rename-key":
+        return _rename_hcl(text, edit, name, str(edit.new_path[0]))
+    if edit.action == "set" and not edit.old:
+        return _insert_hcl(text, edit, name)
     pattern = re.compile(rf'^(\s*{re.escape(name)}\s*=\s*")({re.escape(edit.old)})(".*)$')
     lines = text.splitlines(keepends=True)
     order = list(range(max(edit.line - 1, 0), len(lines))) + list(range(0, max(edit.line - 1, 0)))
@@ -272,6 +340,47 @@ def _apply_hcl(text: str, edit: FileEdit) -> str:
             lines[index] = f"{match.group(1)}{edit.new}{match.group(3)}" + ("\n" if lines[index].endswith("\n") else "")
             return "".join(lines)
     raise EditError(f'{edit.file}: no line `{name} = "{edit.old}"` (edited since the plan?)')
+
+
+def _block_lines(lines: list[str], start: int) -> range:
+    """Indexes of the block that line `start` (0-based) belongs to: up to its closing brace at depth 0."""
+    depth, end = 0, len(lines)
+    first = start
+    while first > 0 and not re.search(r"\{\s*(#.*)?$", lines[first]):
+        first -= 1
+    for index in range(first, len(lines)):
+        depth += lines[index].count("{") - lines[index].count("}")
+        if index > first and depth <= 0:
+            end = index
+            break
+    return range(first, end)
+
+
+def _rename_hcl(text: str, edit: FileEdit, old_name: str, new_name: str) -> str:
+    lines = text.splitlines(keepends=True)
+    pattern = re.compile(rf"^(\s*){re.escape(old_name)}(\s*)=")
+
+    def renamed(match: re.Match) -> str:  # keep the `=` where it stood when the padding allows (aligned blocks)
+        padding = max(1, len(match.group(2)) - (len(new_name) - len(old_name))) if match.group(2) else 0
+        return f"{match.group(1)}{new_name}{' ' * padding}="
+
+    for index in [edit.line - 1, *_block_lines(lines, max(edit.line - 1, 0))]:
+        if 0 <= index < len(lines) and pattern.match(lines[index]):
+            lines[index] = pattern.sub(renamed, lines[index], count=1)
+            return "".join(lines)
+    raise EditError(f"{edit.file}: no `{old_name} =` near line {edit.line} (edited since the plan?)")
+
+
+def _insert_hcl(text: str, edit: FileEdit, name: str) -> str:
+    lines = text.splitlines(keepends=True)
+    anchor = edit.line - 1
+    if not 0 <= anchor < len(lines):
+        raise EditError(f"{edit.file}: line {edit.line} is not in the file (edited since the plan?)")
+    if any(re.match(rf"^\s*{re.escape(name)}\s*=", lines[i]) for i in _block_lines(lines, anchor)):
+        raise EditError(f"{edit.file}: `{name}` is already set in the block at line {edit.line}")
+    indent = re.match(r"^(\s*)", lines[anchor]).group(1)
+    lines.insert(anchor + 1, f"{indent}{name} = {edit.new}\n")
+    return "".join(lines)
 
 
 def unified_diff(before: dict[str, str], after: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 
 from upgradectl.tools import yamlio
 from upgradectl.tools.metrics.labels import PromQLSyntaxError, metric_names
@@ -83,19 +84,22 @@ def iter_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
 def _documents_with_lines(text: str) -> Iterator[tuple[int, Any]]:
     """(line, document) for every YAML document, with the line of its first node. The items of a
     `kind: List` document come out one by one, each with its own line."""
-    loader = yamlio.Loader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                yield from _node_documents(loader, node)
-    finally:
-        loader.dispose()
+    for node, doc in yamlio.documents_with_nodes(text):
+        yield from _node_documents(node, doc)
 
 
-def _node_documents(loader: Any, node: yaml.Node) -> Iterator[tuple[int, Any]]:
+_MANIFEST_SHAPE = re.compile(r"^(?:-\s+|\s*)apiVersion:\s*\S.*$(?:.|\n)*?^(?:-\s+|\s*)kind:\s*\S|"
+                             r"^(?:-\s+|\s*)kind:\s*\S.*$(?:.|\n)*?^(?:-\s+|\s*)apiVersion:\s*\S", re.MULTILINE)
+
+
+def looks_like_manifest(text: str) -> bool:
+    """True when a file's text has the apiVersion and kind keys of a Kubernetes object: a file that does not
+    (an application's own config file, whatever its tags) is no GitOps input unless something references it."""
+    return bool(_MANIFEST_SHAPE.search(text))
+
+
+def _node_documents(node: yaml.Node, doc: Any) -> Iterator[tuple[int, Any]]:
     """(line, document) for one composed document node, or for each item when it is a `kind: List`."""
-    doc = loader.construct_document(node)
     if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
         item_nodes = next((v.value for k, v in node.value if getattr(k, "value", None) == "items"), [])
         for item, item_node in zip(doc["items"], item_nodes, strict=False):
@@ -163,9 +167,11 @@ def _file_manifests(path: Path, rel: str) -> tuple[list[Manifest], str]:
                 found.append(Manifest(rel, line, doc))
     except yaml.YAMLError as exc:
         docs = _json_documents(text) if path.suffix == ".json" else None  # read as JSON, at line 1
-        if docs is None:
-            return found, yaml_problem(exc)
-        return [Manifest(rel, 1, d) for d in docs if "apiVersion" in d and "kind" in d], ""
+        if docs is not None:
+            return [Manifest(rel, 1, d) for d in docs if "apiVersion" in d and "kind" in d], ""
+        if not looks_like_manifest(text):
+            return found, ""  # an application's own config file: no GitOps input, whatever its tags
+        return found, yaml_problem(exc)
     except RecursionError:
         return found, "nests too deeply to be a manifest"
     return found, ""
@@ -270,7 +276,7 @@ def _node_heads(loader: Any, node: yaml.Node, file: str, check: bool) -> Iterato
     to parse exactly where a full load fails."""
     values = _values(node)
     if values is None or (check and not _buildable(loader, node)):
-        for line, doc in _node_documents(loader, node):
+        for line, doc in _node_documents(node, loader.construct_document(node)):
             if (head := _head(doc, line, file)) is not None:
                 yield head
         return
@@ -292,10 +298,20 @@ def _node_heads(loader: Any, node: yaml.Node, file: str, check: bool) -> Iterato
         yield head
 
 
-def _heads_with_lines(text: str, file: str) -> Iterator[ManifestHead]:
-    """The head of every Kubernetes-shaped document in a YAML stream (List items one by one)."""
+def _heads_with_lines(text: str, file: str) -> list[ManifestHead]:
+    """The head of every Kubernetes-shaped document in a YAML stream (List items one by one); a stream that
+    defines an anchor again is read as load_manifests reads it (the later definition wins)."""
+    try:
+        return list(_stream_heads(text, file, yamlio.Loader))
+    except ComposerError as exc:
+        if not yamlio.redefined_anchor(exc):
+            raise
+        return list(_stream_heads(text, file, yamlio.RedefiningLoader))
+
+
+def _stream_heads(text: str, file: str, loader_class: type) -> Iterator[ManifestHead]:
     check = _unusual(text)
-    loader = yamlio.Loader(text)
+    loader = loader_class(text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -323,7 +339,7 @@ def load_manifest_heads(
         except yaml.YAMLError as exc:
             docs = _json_documents(text) if path.suffix == ".json" else None
             found = [h for d in docs or [] if (h := _head(d, 1, rel)) is not None]
-            problem = yaml_problem(exc) if docs is None else ""
+            problem = yaml_problem(exc) if docs is None and looks_like_manifest(text) else ""
         except RecursionError:
             problem = "nests too deeply to be a manifest"
         heads.extend(found)
@@ -527,6 +543,7 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
         by_file.setdefault(m.file, []).append(m)
     all_files = [str(p.relative_to(root)) for p in iter_files(root, YAML_SUFFIXES + (".json",))]
     owners: dict[str, set[str]] = {}
+    artifacts = _generated_artifacts(manifests)
 
     def files_under(rel: str) -> list[str]:
         rel = _normpath(rel)
@@ -547,7 +564,7 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
             for file in files_under(rel):
                 owners.setdefault(file, set()).add(cluster)
                 for m in by_file.get(file, []):
-                    queue.extend(_referenced_paths(m, file))
+                    queue.extend(_referenced_paths(m, file, artifacts))
     for m in manifests:  # Argo CD Applications deploy to their destination cluster
         if m.kind == "Application" and m.api_version.startswith("argoproj.io/"):
             spec = m.doc.get("spec", {})
@@ -559,9 +576,47 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
     return owners
 
 
-def _referenced_paths(m: Manifest, file: str) -> list[str]:
+def _generated_artifacts(manifests: list[Manifest]) -> dict[str, list[tuple[str, str]]]:
+    """ExternalArtifact name -> (folder in the artifact, folder of this repository) from Flux ArtifactGenerator
+    `copy` rules (`from: "@monorepo/apps/production/**"`, `to: "@artifact/production/"`)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for m in manifests:
+        if m.kind != "ArtifactGenerator" or not isinstance(m.doc.get("spec"), dict):
+            continue
+        for artifact in m.doc["spec"].get("artifacts") or []:
+            if not isinstance(artifact, dict):
+                continue
+            for rule in artifact.get("copy") or []:
+                source = str(rule.get("from", "")) if isinstance(rule, dict) else ""
+                target = str(rule.get("to", "")) if isinstance(rule, dict) else ""
+                if source.startswith("@") and target.startswith("@artifact"):
+                    repo_dir = _normpath(source.split("/", 1)[1].split("*", 1)[0]) if "/" in source else ""
+                    artifact_dir = _normpath(target.split("/", 1)[1]) if "/" in target else ""
+                    found.setdefault(str(artifact.get("name", "")), []).append((artifact_dir, repo_dir))
+    return found
+
+
+def _artifact_path(path: str, rules: list[tuple[str, str]]) -> list[str]:
+    """A folder inside a generated artifact as the folders of this repository it is copied from."""
+    path = _normpath(path)
+    found = []
+    for artifact_dir, repo_dir in rules:
+        if not artifact_dir or path == artifact_dir or path.startswith(artifact_dir + "/"):
+            rest = path[len(artifact_dir):].lstrip("/") if artifact_dir else path
+            found.append(_normpath(f"{repo_dir}/{rest}") or ".")
+    return found
+
+
+def _referenced_paths(m: Manifest, file: str, artifacts: dict[str, list[tuple[str, str]]] | None = None) -> list[str]:
     if m.kind == "Kustomization" and m.api_version.startswith("kustomize.toolkit.fluxcd.io/"):
-        path = str(m.doc.get("spec", {}).get("path", ""))
+        spec = m.doc.get("spec") if isinstance(m.doc.get("spec"), dict) else {}
+        source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+        path = str(spec.get("path", ""))
+        kind = source.get("kind", "GitRepository")
+        if kind == "ExternalArtifact" and path:  # built by an ArtifactGenerator from folders of this repository
+            return _artifact_path(path, (artifacts or {}).get(str(source.get("name", "")), []))
+        if kind != "GitRepository":
+            return []  # its path is inside another artifact (OCIRepository, Bucket), not this repository
         return [_normpath(path) or "."] if path else []
     if m.kind == "Kustomization" and m.api_version.startswith("kustomize.config.k8s.io/"):
         base = Path(file).parent

@@ -81,6 +81,44 @@ class SupportWindow(Entry):
     _d = field_validator("until", mode="before")(_iso_date)
 
 
+class Feature(Entry):
+    """A user-facing improvement a line brings, as its upstream release or upgrade notes announce it."""
+
+    title: str
+    tags: list[Literal["cost", "performance", "security", "reliability", "operations", "networking", "observability",
+                       "gitops", "ui"]] = Field(min_length=1, description="What it serves; cost/performance tie it "
+                                                "to a request's trigger")
+    source: str
+    uncertain: bool = False
+
+
+class AdvisoryPackage(Entry):
+    """Where OSV lists the tool's vulnerabilities: a Go module, or a container image's package (then only for
+    clusters running that image), for the versions that package name covers."""
+
+    ecosystem: str = Field(description="OSV ecosystem name: Go, Bitnami, ...")
+    name: str
+    versions: str = Field(default="", description="'>=2.0.0 <3.0.0': tool versions published under this name; '' all")
+    image: str = Field(default="", description="Container images only: queried when a cluster runs an image "
+                       "whose reference contains this")
+    source: str
+
+    def covers(self, version: str) -> bool:
+        """Whether this package name carries `version` (a Go module path changes with the major version)."""
+        wanted = Version.parse(version)
+        for bound in self.versions.split():
+            op, text = (bound[:2], bound[2:]) if bound[:2] in (">=", "<=") else (bound[:1], bound[1:])
+            limit = Version.parse(text)
+            if not {">=": wanted >= limit, "<=": wanted <= limit, ">": wanted > limit, "<": wanted < limit}.get(
+                op, False
+            ):
+                return False
+        return True
+
+    def label(self) -> str:
+        return f"{self.ecosystem} {self.name}"
+
+
 class Release(Entry):
     """One minor line of a tool: its newest known patch and the Kubernetes versions it supports."""
 
@@ -108,6 +146,7 @@ class Release(Entry):
     chart_version: str = Field(default="", description="Chart version carrying latest_patch when they differ")
     avoid: list[str] = Field(default_factory=list, description="Patch releases not to use, with reasons in notes")
     notes: list[str] = Field(default_factory=list)
+    features: list[Feature] = Field(default_factory=list, description="What the line brings (upstream notes)")
     source: str
     uncertain: bool = False
 
@@ -148,6 +187,7 @@ DetectorKind = Literal[
     "config_key",  # a tool ConfigMap (resource_kind/name) sets any of `keys` (or misses one of `absent`)
     "field_value",  # objects of resource_kind (cluster, GitOps files) whose `field` matches values/pattern
     "node_kernel_below",  # nodes whose kernel is older than min_version (osImage exemptions allowed)
+    "chart_values_null",  # GitOps-repo charts deployed by Argo CD whose values set a subchart table to null
     "not_helm_owned",  # objects of resource_kind named like `pattern` that Helm release `helm_release` cannot adopt
 ]
 
@@ -487,6 +527,57 @@ class Procedure(Entry):
     notes: list[str] = Field(default_factory=list)
 
 
+class StrategyMechanism(Entry):
+    """How the tool does one rollout strategy, from its documentation, or why it cannot (`available: false`).
+
+    Canary: `in_cluster` says whether a subset inside one cluster can take the new version first (otherwise only
+    one cluster of an environment goes first, when there are several). `values` are Helm values the hop's change
+    sets to hold the rest back (dotted path -> YAML scalar; GitOps owners get them as edits, reverted in the rest
+    phase; Helm CLI owners get them as `{strategy_values}` --set flags). Steps render per hop like the procedure's,
+    by phase: `hold` before the change, `subset` once the change is applied (the subset takes the new version;
+    its gate follows), `rest` after the subset's gate. Blue-green: `green` stands the parallel installation up at
+    the hop's target and moves readers to it (its gate follows), `retire` moves readers back to the installation
+    once it runs the target and removes the parallel one; `rollback` undoes the strategy's own steps.
+    """
+
+    available: bool
+    in_cluster: bool = Field(default=False, description="canary: a subset inside one cluster goes first")
+    summary: str = Field(description="The mechanism (or its absence) in upstream's words, short")
+    reason: str = Field(default="", description="Why it is not available (or why not inside a cluster)")
+    values: dict[str, str] = Field(default_factory=dict)
+    needs: list[str] = Field(
+        default_factory=list, description="Cluster facts the steps need (canary_pool, vmsingle, vmagent): a cluster "
+        "without them rolls out without the strategy, and the stage says why",
+    )
+    hold: list[StepTemplate] = Field(default_factory=list)
+    subset: list[StepTemplate] = Field(default_factory=list)
+    rest: list[StepTemplate] = Field(default_factory=list)
+    green: list[StepTemplate] = Field(default_factory=list)
+    retire: list[StepTemplate] = Field(default_factory=list)
+    rollback: list[StepTemplate] = Field(default_factory=list)
+    source: str
+    uncertain: bool = False
+
+    @model_validator(mode="after")
+    def _reason_when_missing(self) -> StrategyMechanism:
+        if (not self.available or not self.in_cluster) and not self.reason and not (self.green or self.retire):
+            raise ValueError("a strategy that is not available (or not inside a cluster) needs a reason")
+        return self
+
+    def templates(self) -> list[StepTemplate]:
+        return [*self.hold, *self.subset, *self.rest, *self.green, *self.retire, *self.rollback]
+
+
+class Strategies(Entry):
+    """What the tool can do besides a rolling upgrade (graph/decision.py and agents/strategies.py read it)."""
+
+    canary: StrategyMechanism | None = None
+    blue_green: StrategyMechanism | None = None
+
+    def templates(self) -> list[StepTemplate]:
+        return [t for m in (self.canary, self.blue_green) if m is not None for t in m.templates()]
+
+
 class IamRequirement(Entry):
     """Cloud permissions a version needs that older versions did not (checked against Terraform IAM)."""
 
@@ -510,6 +601,18 @@ class SupportPolicy(Entry):
     newest_lines: int = Field(ge=1, description="The newest N minor lines get fixes (1: only until the next minor)")
     lts_months: int = Field(default=0, ge=0, description="LTS lines get fixes this long after their release")
     summary: str = Field(description="The policy in upstream's words, short")
+    source: str
+    uncertain: bool = False
+
+
+class ServedApi(Entry):
+    """An API version of the tool's own objects and the first release that serves it. With the removals in
+    breaking_changes this bounds which versions can run a cluster whose Git applies that API, when Git does
+    not pin the tool's version (a bootstrap placeholder)."""
+
+    api_version: str
+    kinds: list[str] = Field(default_factory=list, description="Kinds at this version; empty: every kind")
+    served_from: str
     source: str
     uncertain: bool = False
 
@@ -538,6 +641,18 @@ class Upstream(Entry):
         if groups < 1:
             raise ValueError(f"tag_pattern {value!r} needs a group that captures the version")
         return value
+
+
+class InterruptionHandling(Entry):
+    """The Helm values that turn spot interruption handling on (any one set and non-empty), per version range."""
+
+    values: list[str] = Field(description="Dotted Helm value paths, e.g. settings.interruptionQueue")
+    spot_heavy_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="Share of workload CPU requests on spot nodes that makes a cluster spot-heavy",
+    )
+    summary: str
+    source: str
 
 
 class OverlayState(Entry):
@@ -583,6 +698,14 @@ class ToolKnowledge(Entry):
     gates: list[GateSpec] = Field(default_factory=list)
     iam_requirements: list[IamRequirement] = Field(default_factory=list)
     cycles_nodes: bool = Field(default=False, description="Upgrading can replace nodes (drift, expiry)")
+    deploys_applications: bool = Field(
+        default=False,
+        description="The tool renders and applies applications on destination clusters (Argo CD): upgrading it "
+        "reaches the applications there",
+    )
+    interruption_handling: InterruptionHandling | None = Field(
+        default=None, description="How the tool handles spot interruptions (None: it does not manage nodes)"
+    )
     stores_metrics: bool = Field(
         default=False,
         description="A metrics store: validation also re-runs the baseline's series counts and past-window "
@@ -598,8 +721,15 @@ class ToolKnowledge(Entry):
         default="", pattern=DATE_OR_EMPTY, description="When these facts were last checked against upstream"
     )
     upstream: Upstream | None = Field(default=None, description="None: `knowledge refresh` skips this tool")
+    advisory_packages: list[AdvisoryPackage] = Field(
+        default_factory=list, description="Packages to ask OSV about for this tool's vulnerabilities"
+    )
     overlay: OverlayState | None = Field(default=None, description="Set by the loader when an overlay applies")
+    served_apis: list[ServedApi] = Field(
+        default_factory=list, description="API versions of the tool's objects and the release that first serves each"
+    )
     procedure: Procedure
+    strategies: Strategies = Field(default_factory=Strategies, description="Canary and blue-green, per tool")
     sources: list[str]
 
     @model_validator(mode="after")
@@ -685,6 +815,98 @@ class ToolKnowledge(Entry):
         return [g for g in self.gates if g.applies_to(version)]
 
 
+class ModuleRequirement(Entry):
+    """From tool `version` on, a Terraform module call must be at `module` or later (and set `inputs`)."""
+
+    version: str
+    module: str
+    inputs: dict[str, bool | str | int] = Field(
+        default_factory=dict, description="Inputs the tool version needs, when the module manages the controller role"
+    )
+    conditional: bool = Field(default=False, description="Needed only when a feature is used (title says which)")
+    title: str
+    source: str
+    uncertain: bool = False
+
+    _v = field_validator("version", "module")(_check_version)
+
+
+class PreservedInput(Entry):
+    """An input whose default changed in a major: set it to the old default when the call did not set it."""
+
+    input: str
+    value: bool | str | int
+    with_controller_role: bool = Field(default=False, description="Only when the module creates the controller role")
+
+
+class ModuleMajor(Entry):
+    """What a module call crossing into this major version must change (the module's UPGRADE guide)."""
+
+    version: str
+    terraform: str = ""
+    providers: dict[str, str] = Field(default_factory=dict, description="provider source -> minimum version")
+    renamed_inputs: dict[str, str] = Field(default_factory=dict, description="old input -> new input (all at once)")
+    removed_inputs: list[str] = Field(default_factory=list)
+    preserve: list[PreservedInput] = Field(
+        default_factory=list, description="Inputs to set so a call that relied on the old defaults keeps its behaviour"
+    )
+    notes: list[str] = Field(default_factory=list)
+    source: str
+
+
+class ModuleRelease(Entry):
+    """A module release a change set can move to, with what it requires of Terraform and providers."""
+
+    version: str
+    terraform: str = ""
+    providers: dict[str, str] = Field(default_factory=dict)
+    source: str
+
+
+class TerraformModuleRule(Entry):
+    """A Terraform module that installs or permissions a tool, judged against the tool versions of a path."""
+
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+    tool: ToolName
+    source: str = Field(description="Registry source as written in module blocks, without ?ref= or host")
+    manages: str
+    controller_role_input: str = Field(default="", description="Input that makes the module create the controller role")
+    requires: list[ModuleRequirement]
+    majors: list[ModuleMajor] = Field(default_factory=list)
+    releases: list[ModuleRelease]
+
+
+class ProviderRule(Entry):
+    """A provider version the configuration's syntax needs: at least `minimum`, or below `below`."""
+
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+    provider: str
+    minimum: str = ""
+    below: str = ""
+    when: Literal["oci_chart", "block_syntax"]
+    title: str
+    source: str
+
+
+class TerraformRules(Entry):
+    as_of: str = Field(default="", pattern=DATE_OR_EMPTY)
+    modules: list[TerraformModuleRule] = Field(default_factory=list)
+    providers: list[ProviderRule] = Field(default_factory=list)
+
+    _d = field_validator("as_of", mode="before")(_iso_date)
+
+    def for_tool(self, tool: str) -> list[TerraformModuleRule]:
+        return [m for m in self.modules if m.tool == tool]
+
+
+def load_terraform_rules() -> TerraformRules:
+    """data/terraform/rules.yaml: module and provider rules (KnowledgeError when it does not match the schema)."""
+    try:
+        return TerraformRules.model_validate(_load_yaml("terraform/rules.yaml"))
+    except ValidationError as exc:
+        raise KnowledgeError(f"terraform/rules.yaml: {exc}") from None
+
+
 class KubernetesRemoval(Entry):
     """A Kubernetes API version no longer served from `removed_in`."""
 
@@ -717,6 +939,18 @@ class KubernetesKnowledge(Entry):
     removals: list[KubernetesRemoval]
     providers: list[ProviderUpgrade] = Field(default_factory=list)
     sources: list[str]
+
+    def served(self, kubernetes_version: str) -> set[str]:
+        """Built-in API versions ('policy/v1' and 'policy/v1/PodDisruptionBudget') a Kubernetes version serves, as
+        far as the removals table says: removed ones not yet removed, replacements already available."""
+        minor = kube_minor(kubernetes_version)
+        served = set()
+        for r in self.removals:
+            if minor < kube_minor(r.removed_in):
+                served |= {r.api_version, f"{r.api_version}/{r.kind}"}
+            if r.replacement and r.replacement_available_in and minor >= kube_minor(r.replacement_available_in):
+                served |= {r.replacement, f"{r.replacement}/{r.kind}"}
+        return served
 
     def provider(self, name: str) -> ProviderUpgrade | None:
         return next((p for p in self.providers if p.provider == name), None)

@@ -198,6 +198,15 @@ class PromClient:
             raise self._bad("", "tsdb status answer is not an object")
         return data
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """`/api/v1/alerts`: every active (pending or firing) alert, as Prometheus, vmalert and VictoriaMetrics
+        (with -vmalert.proxyURL) serve it: labels, annotations, state, activeAt, value."""
+        data = self._get("/api/v1/alerts", {}, "")
+        alerts = data.get("alerts") if isinstance(data, dict) else None
+        if not isinstance(alerts, list):
+            raise self._bad("", "alerts answer has no alerts list")
+        return [a for a in alerts if isinstance(a, dict)][: self.max_series]
+
     # ------------------------------------------------------------------------------------ internals
 
     @staticmethod

@@ -166,6 +166,8 @@ class Verifier:
     def _rollback_limit(self, stage, where: str, step: Step, hops: list[tuple[str, str]]) -> None:
         if step.kind != "rollback" or not step.from_version or (step.from_version, step.to_version) not in hops:
             return
+        if step.phase:  # a strategy's own undo (remove the green installation, release held nodes): no downgrade
+            return
         done = hops[: hops.index((step.from_version, step.to_version)) + 1]
         target = Version.parse(step.from_version)
         for a, b in done:

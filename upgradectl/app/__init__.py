@@ -7,6 +7,7 @@
     cost.py      cost and bin-packing KPIs, consolidation projection, before/after deltas
     execute.py   changes, execute, approve / reject / resume, runs: a plan carried out through GitOps
     eval.py      the eval suite, planned with plan.py
+    health.py    fleet health: is a cluster in an incident now, what is new since a recorded read
     doctor.py    prerequisite checks
     report.py, cost_report.py, templates.py   Markdown/JSON rendering of plans and cost reports
     errors.py    UseCaseError

@@ -107,6 +107,9 @@ def cluster_checks(fleet: Fleet) -> Iterator[Check]:
     """Snapshots must load; kube contexts must answer GET /version."""
     for name, cluster in fleet.clusters.items():
         entry = cluster.entry
+        if entry.git_only:
+            yield git_only_check(fleet, name, entry.gitops_path, entry.kubernetes_version)
+            continue
         if entry.snapshot:
             if cluster.source is not None:
                 yield Check(
@@ -126,6 +129,20 @@ def cluster_checks(fleet: Fleet) -> Iterator[Check]:
                 )
             continue
         yield context_check(name, entry.context, entry.kubeconfig)
+
+
+def git_only_check(fleet: Fleet, name: str, gitops_path: str, kubernetes: str) -> Check:
+    """A Git-only cluster needs its folder in the GitOps repository; its Kubernetes version is optional."""
+    root = fleet.gitops_root
+    folder = (root / gitops_path) if root is not None and gitops_path else None
+    if gitops_path and (folder is None or not folder.exists()):
+        return Check(name=f"cluster {name}", status="fail", required=True,
+                     detail=f"Git-only cluster: gitops_path {gitops_path} not found in {root}",
+                     fix="fix gitops_path (relative to the GitOps repo) or the fleet's gitops.path")  # fmt: skip
+    version = f"Kubernetes {kubernetes}" if kubernetes else "Kubernetes version unknown (pass --kubernetes X.Y)"
+    where = f"{gitops_path} in the GitOps repo" if gitops_path else "the fleet's Terraform"
+    return Check(name=f"cluster {name}", status="ok", required=True,
+                 detail=f"Git-only: planned from {where}; {version}")  # fmt: skip
 
 
 def context_check(name: str, context: str, kubeconfig: str) -> Check:

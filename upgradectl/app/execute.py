@@ -26,13 +26,24 @@ from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_OK, EXIT_
 from upgradectl.graph.runs import DEFAULT_STATE_DIR, FINAL, RunStoreError, new_record, opened
 from upgradectl.models import ENVIRONMENT_ORDER, Plan
 from upgradectl.tools.cluster.fleet import Fleet, FleetError, default_live_opener, load_fleet
-from upgradectl.tools.gitops.changes import ChangeSet, EditError, apply_edits, change_sets, describe, unified_diff
+from upgradectl.tools.gitops.changes import (
+    ROOT_WIDE_PURPOSES,
+    ChangeSet,
+    EditError,
+    apply_edits,
+    change_sets,
+    describe,
+    later_clusters,
+    unified_diff,
+)
 from upgradectl.tools.gitops.forge import Forge, ForgeError, forge_for, open_pull_request
 from upgradectl.tools.gitops.gitrepo import GitError, GitRepo
 from upgradectl.tools.knowledge.loader import load_tool
+from upgradectl.tools.notify import NotifyError, check_url, post_message
 from upgradectl.tools.textfiles import read_text
 
 Say = Callable[[str], None]  # where a run reports what it is doing (stderr on the command line)
+Clock = Callable[[], datetime]
 
 
 def load_plan(path: Path) -> Plan:
@@ -55,11 +66,6 @@ def _load_fleet(ref: str) -> Fleet:
         return load_fleet(ref, live_opener=default_live_opener)
     except FleetError as exc:
         raise UseCaseError(str(exc)) from None
-
-
-def _gitops_prefix(fleet: Fleet) -> str:
-    root = fleet.gitops_root
-    return f"{root.relative_to(fleet.root)}/" if root and root.is_relative_to(fleet.root) else ""
 
 
 # ---------------------------------------------------------------- changes
@@ -142,6 +148,8 @@ class ExecuteRequest:
     metrics_url: str | None = None
     state_dir: Path | None = None
     checkpoint: str | None = None  # postgres://... ; default SQLite in state_dir
+    notify_url: str | None = None  # Slack-compatible incoming webhook for stage messages (never stored in the run)
+    now: Clock | None = None  # the clock maintenance windows are judged on (tests inject one); default UTC now
     open_pr: bool = False  # one pull request per environment once its hops are committed and pushed
     pr_base: str = "main"  # the branch the first environment's pull request merges into
     forge: str | None = None  # github | gitlab; default: from the remote's URL
@@ -162,6 +170,15 @@ class RunOutcome:
 
 def preflight(plan: Plan, loaded: Fleet, sets: list[ChangeSet]) -> None:
     """Refuse, before any commit, a plan that cannot be executed as a staged rollout."""
+    git_only = sorted({c for s in plan.rollout for c in s.clusters
+                       if c in loaded.clusters and loaded.clusters[c].entry.git_only})  # fmt: skip
+    if git_only:
+        raise UseCaseError(
+            f"{', '.join(git_only)} {'is' if len(git_only) == 1 else 'are'} planned from Git alone: execute waits for "
+            "every cluster to report each change reconciled and judges its gates, which needs cluster access (a "
+            "context in the fleet file). Without it, review and apply the edits of `upgradectl changes --plan PLAN` "
+            "yourself, environment by environment."
+        )
     blocked = [b for p in plan.paths for b in p.blockers if not p.feasible]
     if blocked:
         raise UseCaseError(f"the plan is not feasible: {'; '.join(blocked)}")
@@ -175,9 +192,8 @@ def preflight(plan: Plan, loaded: Fleet, sets: list[ChangeSet]) -> None:
     env_of = {c: s.environment for s in plan.rollout for c in s.clusters}
     for cs in sets:
         for edit in cs.edits:
-            later = [c for c in edit.applies_to if c in env_of and ENVIRONMENT_ORDER.index(env_of[c])
-                     > ENVIRONMENT_ORDER.index(cs.environment)]  # fmt: skip
-            if later:
+            later = later_clusters(edit, cs.environment, env_of)
+            if later and edit.purpose not in ROOT_WIDE_PURPOSES:  # those wait for an approval naming `later`
                 raise UseCaseError(f"{edit.file} is applied by {cs.environment} and by {', '.join(later)} "
                                    f"({env_of[later[0]]}): committing it for {cs.environment} would change them too; "
                                    "split the file per environment first")  # fmt: skip
@@ -194,6 +210,7 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
     """Carry out a plan: per environment and hop, commit, wait for reconciliation, soak, gate; revert and stop
     on a failed or inconclusive gate; pause for approval where the plan asks (exit 6)."""
     plan = load_plan(request.plan_file)
+    notify = notifier(request.notify_url, say)
     fleet_ref = request.fleet or plan.fleet
     loaded = _load_fleet(fleet_ref)
     sets = change_sets(plan)
@@ -220,7 +237,7 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
     if request.dry_run:
         from langgraph.checkpoint.memory import InMemorySaver  # langgraph: loaded only when a run executes
 
-        return _drive(InMemorySaver(), None, run, plan, options, branch, "", {"run_id": run}, say)
+        return _drive(InMemorySaver(), None, run, plan, options, branch, "", {"run_id": run}, say, notify, request.now)
     worktree = (request.state_dir or DEFAULT_STATE_DIR) / "worktrees" / run
     try:
         with opened(request.state_dir, request.checkpoint) as backend:
@@ -240,12 +257,32 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
                                             plan.model_dump_json(), options))  # fmt: skip
             say(f"run {run}: branch {branch} in {worktree}")
             return _drive(backend.checkpointer, backend.store, run, plan, options, branch, str(worktree),
-                          {"run_id": run}, say)  # fmt: skip
+                          {"run_id": run}, say, notify, request.now)  # fmt: skip
     except RunStoreError as exc:
         raise UseCaseError(str(exc)) from None
 
 
-def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, say: Say):
+def notifier(url: str | None, say: Say) -> Callable[[str, str], None] | None:
+    """Posts stage messages to a webhook; a message that cannot be delivered is said, and the run goes on. The
+    URL (a credential: anyone holding it can post) is never printed, logged or stored in the run."""
+    if not url:
+        return None
+    problem = check_url(url)
+    if problem:
+        raise UseCaseError(problem)
+
+    def send(kind: str, markdown: str) -> None:
+        try:
+            post_message(url, markdown)
+            say(f"notified: {kind} message sent")
+        except NotifyError as exc:
+            say(f"warning: the {kind} message could not be sent: {str(exc).replace(url, '<webhook>')}")
+
+    return send
+
+
+def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, say: Say,
+             notify: Callable[[str, str], None] | None = None, now: Clock | None = None):  # fmt: skip
     from upgradectl.graph.execute import ExecContext  # langgraph: loaded only when a run executes
 
     loaded = _load_fleet(options["fleet"])
@@ -253,20 +290,22 @@ def _context(plan: Plan, options: dict[str, Any], branch: str, worktree: str, sa
     return ExecContext(
         plan=plan, fleet=loaded, knowledge=load_tool(plan.request.tool), sets=change_sets(plan),
         repo=GitRepo(Path(worktree) if worktree else source), source_root=source,
-        gitops_prefix=_gitops_prefix(loaded), branch=branch, dry_run=bool(options["dry_run"]),
+        gitops_prefix=loaded.gitops_prefix, branch=branch, dry_run=bool(options["dry_run"]),
         push=bool(options["push"]), remote=options["remote"], soak_seconds=options["soak"],
         reconcile_timeout=float(options["reconcile_timeout"]), poll_interval=float(options["poll"]),
-        metrics_url=options["metrics_url"], say=say,
+        metrics_url=options["metrics_url"], fleet_ref=options["fleet"], say=say, notify=notify,
+        windows=dict(loaded.spec.maintenance_windows), **({"now": now} if now is not None else {}),
     )  # fmt: skip
 
 
 def _drive(checkpointer, store, run: str, plan: Plan, options, branch: str, worktree: str, graph_input,
-           say: Say) -> RunOutcome:  # fmt: skip
+           say: Say, notify: Callable[[str, str], None] | None = None,
+           now: Clock | None = None) -> RunOutcome:  # fmt: skip
     """Run the graph until it ends or pauses; keep the run registry current; report where the run stands."""
     from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
 
-    ctx = _context(plan, options, branch, worktree, say)
-    graph = build_execute_graph(plan, ctx.sets, checkpointer)
+    ctx = _context(plan, options, branch, worktree, say, notify, now)
+    graph = build_execute_graph(plan, ctx.sets, checkpointer, ctx.knowledge)
     config = {"configurable": {"thread_id": run}}
     if store is not None:
         store.update(run, status="running", pid=os.getpid())
@@ -280,11 +319,14 @@ def _drive(checkpointer, store, run: str, plan: Plan, options, branch: str, work
     if pending:
         ask = pending[0]
         if store is not None:
-            store.update(run, status="paused", current_step=f"{ask['step']} (approval)")
+            store.update(run, status="paused", current_step=f"{ask['step']} ({ask.get('kind', 'approval')})")
         report = run_report(run, values, ctx, paused=ask)
         if options.get("open_pr"):  # the environments done before the pause get theirs now
             report["pull_requests"] = open_pull_requests(plan, report, ctx.repo, options["remote"], ctx.branch,
                                                          options["open_pr"], say)  # fmt: skip
+        return RunOutcome(run, report, EXIT_PAUSED, ctx.dry_run, ctx.branch)
+    if ctx.dry_run and any(": would wait for the maintenance window" in line for line in values.get("log", [])):
+        report = run_report(run, values, ctx)
         return RunOutcome(run, report, EXIT_PAUSED, ctx.dry_run, ctx.branch)
     status = values.get("status", "failed")
     if store is not None:
@@ -348,6 +390,8 @@ def exit_for(values: dict) -> int:
     if status == "rolled-back":
         results = {v.get("result") for v in (values.get("steps") or {}).values()}
         return EXIT_BLOCKERS if "fail" in results else EXIT_INCOMPLETE
+    if status == "blocked":  # the pre-flight found an incident: nothing was committed for that step
+        return EXIT_BLOCKERS
     return EXIT_USAGE
 
 
@@ -363,11 +407,28 @@ def run_report(run: str, values: dict, ctx, paused: dict | None = None) -> dict:
             "reconcile": rec.get("reconcile", []), "revert": rec.get("revert", ""),
             "revert_reason": rec.get("revert_reason", ""), "recheck_result": rec.get("recheck_result", ""),
             "recheck_gates": rec.get("recheck_gates", {}), "diff": rec.get("diff", ""), "error": rec.get("error", ""),
+            "phase": cs.phase, "window": rec.get("window", ""), "observed": rec.get("observed", {}),
+            "approval": (values.get("approvals") or {}).get(cs.key, {}), "handwork_by": rec.get("handwork_by", ""),
         })  # fmt: skip
     return {"run_id": run, "status": "paused" if paused else values.get("status", ""),
             "outcome": values.get("outcome", ""), "branch": ctx.branch, "dry_run": ctx.dry_run,
             "paused": paused or None, "approvals": values.get("approvals", {}), "steps": steps,
-            "log": values.get("log", [])}  # fmt: skip
+            "log": values.get("log", []), "timeline": _remaining(ctx, values)}  # fmt: skip
+
+
+def _remaining(ctx, values: dict) -> dict:
+    """The plan's timeline re-estimated with what this run observed: the change minutes each finished change set
+    took replace the estimate for the same hop and phase in later environments."""
+    from upgradectl.graph.timeline import build_timeline, observed_key  # with the graph: loaded by a run
+
+    seen: dict[str, float] = {}
+    for cs in ctx.sets:
+        minutes = ((values.get("steps") or {}).get(cs.key, {}).get("observed") or {}).get("change_minutes")
+        if minutes is not None:
+            seen.setdefault(observed_key(cs), float(minutes))
+    done = {k for k, rec in (values.get("steps") or {}).items() if rec.get("status") == "passed"}
+    timeline = build_timeline(ctx.plan, ctx.knowledge, ctx.windows, ctx.now(), seen, done)
+    return timeline.model_dump(mode="json")
 
 
 # ---------------------------------------------------------------- approve, reject, resume, runs
@@ -380,30 +441,47 @@ class Decision:
     approved: bool
     by: str = ""  # default $USER
     note: str = ""
+    done: bool = False  # the pause's steps by hand are done (`approve --done`)
+    accept: tuple[str, ...] = ()  # finding codes accepted as they are (`approve --accept CODE`)
 
 
 def approve(run: str, decision: Decision, say: Say, state_dir: Path | None = None,
-            checkpoint: str | None = None) -> RunOutcome:  # fmt: skip
+            checkpoint: str | None = None, notify_url: str | None = None,
+            now: Clock | None = None) -> RunOutcome:  # fmt: skip
     """Answer a paused run (approve: continue it here until it ends or pauses again; reject: it stops)."""
     from langgraph.types import Command  # langgraph: loaded only when a run executes
 
-    def graph_input(record):
-        if record.status != "paused":
+    from upgradectl.graph.execute import answer_problem  # langgraph: loaded only when a run executes
+
+    def graph_input(record, pause: dict | None):
+        if record.status != "paused" or pause is None:
             raise UseCaseError(f"run {record.run_id} is {record.shown_status()}, not waiting for approval; "
                                f"`upgradectl resume {record.run_id}` continues it")  # fmt: skip
-        answer = {"approved": decision.approved, "by": decision.by or os.environ.get("USER", ""), "note": decision.note}
+        answer = {"approved": decision.approved, "by": decision.by or os.environ.get("USER", ""), "note": decision.note,
+                  "done": decision.done, "accept": list(decision.accept)}  # fmt: skip
+        problem = answer_problem(pause, answer)
+        if problem:
+            raise UseCaseError(f"run {record.run_id} stays paused before {pause['step']}: {problem}")
         return Command(resume=answer)
 
-    return _continue(run, state_dir, checkpoint, graph_input, say)
+    return _continue(run, state_dir, checkpoint, graph_input, say, notifier(notify_url, say), now)
 
 
-def resume(run: str, say: Say, state_dir: Path | None = None, checkpoint: str | None = None) -> RunOutcome:
+def resume(run: str, say: Say, state_dir: Path | None = None, checkpoint: str | None = None,
+           notify_url: str | None = None, now: Clock | None = None) -> RunOutcome:  # fmt: skip
     """Continue a run after a crash or restart from its last checkpoint (no commit is made twice); a run
-    waiting for approval stays paused, a finished run reports how it ended."""
-    return _continue(run, state_dir, checkpoint, lambda record: None, say)
+    waiting for approval stays paused, one waiting for its maintenance window checks the clock again, a finished
+    run reports how it ended."""
+    from langgraph.types import Command  # langgraph: loaded only when a run executes
+
+    def graph_input(record, pause: dict | None):
+        return Command(resume={"retry": True}) if pause and pause.get("kind") == "window" else None
+
+    return _continue(run, state_dir, checkpoint, graph_input, say, notifier(notify_url, say), now)
 
 
-def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say) -> RunOutcome:
+def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say,
+              notify: Callable[[str, str], None] | None = None, now: Clock | None = None) -> RunOutcome:
     from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
 
     try:
@@ -413,15 +491,17 @@ def _continue(run: str, state_dir, checkpoint, graph_input_for, say: Say) -> Run
             except RunStoreError as exc:
                 raise UseCaseError(str(exc)) from None
             plan = Plan.model_validate_json(record.plan_json)
+            ctx = _context(plan, record.options, record.branch, record.worktree, say, notify, now)
+            snapshot = build_execute_graph(plan, ctx.sets, backend.checkpointer, ctx.knowledge).get_state(
+                {"configurable": {"thread_id": run}}
+            )
             if record.status in FINAL:
-                ctx = _context(plan, record.options, record.branch, record.worktree, say)
-                values = build_execute_graph(plan, ctx.sets, backend.checkpointer).get_state(
-                    {"configurable": {"thread_id": run}}
-                ).values
+                values = snapshot.values
                 return RunOutcome(run, run_report(run, values, ctx), exit_for(values), ctx.dry_run, ctx.branch)
-            graph_input = graph_input_for(record)
+            pending = [i.value for task in snapshot.tasks for i in task.interrupts]
+            graph_input = graph_input_for(record, pending[0] if pending else None)
             return _drive(backend.checkpointer, backend.store, run, plan, record.options, record.branch,
-                          record.worktree, graph_input, say)  # fmt: skip
+                          record.worktree, graph_input, say, notify, now)  # fmt: skip
     except RunStoreError as exc:
         raise UseCaseError(str(exc)) from None
 
@@ -435,3 +515,28 @@ def list_runs(state_dir: Path | None = None, checkpoint: str | None = None) -> l
         raise UseCaseError(str(exc)) from None
     return [{"run_id": r.run_id, "plan": r.summary, "tool": r.tool, "status": r.shown_status(),
              "current_step": r.current_step, "created": r.created_at, "branch": r.branch} for r in records]  # fmt: skip
+
+
+def show_run(run: str, state_dir: Path | None = None, checkpoint: str | None = None) -> RunOutcome:
+    """One run as it stands (`upgradectl runs RUN_ID`): every change set with its commit, gates, what a person
+    did, the durations it observed, and the rest of the rollout re-estimated with them."""
+    from upgradectl.graph.execute import build_execute_graph  # langgraph: loaded only when a run executes
+
+    try:
+        with opened(state_dir, checkpoint) as backend:
+            try:
+                record = backend.store.get(run)
+            except RunStoreError as exc:
+                raise UseCaseError(str(exc)) from None
+            plan = Plan.model_validate_json(record.plan_json)
+            ctx = _context(plan, record.options, record.branch, record.worktree, lambda _: None)
+            snapshot = build_execute_graph(plan, ctx.sets, backend.checkpointer, ctx.knowledge).get_state(
+                {"configurable": {"thread_id": run}}
+            )
+    except RunStoreError as exc:
+        raise UseCaseError(str(exc)) from None
+    pending = [i.value for task in snapshot.tasks for i in task.interrupts]
+    report = run_report(run, snapshot.values, ctx, paused=pending[0] if pending else None)
+    report["status"] = "paused" if pending else record.shown_status()
+    code = EXIT_PAUSED if pending else exit_for(snapshot.values) if record.status in FINAL else EXIT_OK
+    return RunOutcome(run, report, code, ctx.dry_run, ctx.branch)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from upgradectl import __version__
+from upgradectl.agents.base import FleetView
+from upgradectl.agents.inventory import git_only_version
 from upgradectl.agents.monitoring_analyst import baseline_cluster, gates_for, validate_cluster
 from upgradectl.agents.request import RequestError, resolve_tool_name
 from upgradectl.app.errors import UseCaseError
@@ -214,10 +216,20 @@ def resolve_scope(request: GateRequest, version: str | None) -> tuple[ToolKnowle
     if unknown:
         raise UseCaseError(unknown_clusters_message(unknown, loaded.clusters))
     targets: list[Target] = []
+    view = FleetView(loaded)
     for name, cluster in loaded.clusters.items():
         if wanted and name not in wanted:
             continue
         url = metrics_url if metrics_url is not None else cluster.entry.metrics_url
+        if cluster.entry.git_only:  # no cluster to read: it runs what Git declares; its metrics are read as any
+            running = pinned or git_only_version(k, view, name)
+            if not running and not wanted:
+                continue
+            if not running:
+                raise UseCaseError(f"{name} is planned from Git alone and Git does not say which {k.display_name} "
+                                   "version it runs; pass --version")  # fmt: skip
+            targets.append(Target(name, cluster.info.environment, running, url, _no_url(name, url)))
+            continue
         if cluster.source is None:  # cannot tell what runs there: never silently out of scope
             why = f"cluster unreachable, nothing measured: {cluster.error}"
             targets.append(Target(name, cluster.info.environment, pinned, url, why))

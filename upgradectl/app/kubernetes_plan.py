@@ -50,9 +50,11 @@ def _scope(request: BaseModel, fleet: Fleet) -> list[str]:
     envs = list(request.environments or []) or find_environments(request.text)[0]
     chosen = [c for c in fleet.clusters.values() if (not names or c.info.name in names)
               and (not envs or c.info.environment in envs)]
-    unread = [c.info.name for c in chosen if c.source is None]
+    unread = [c for c in chosen if c.source is None]
     if unread:
-        raise UseCaseError(f"cannot plan Kubernetes on {', '.join(unread)}: the cluster(s) could not be read", 3)
+        why = "; ".join(sorted({c.error for c in unread if c.error}))
+        raise UseCaseError(f"cannot plan Kubernetes on {', '.join(c.info.name for c in unread)}: the cluster(s) could "
+                           f"not be read{f' ({why})' if why else ''}", 3)  # fmt: skip
     return [c.info.name for c in sorted(chosen, key=lambda c: ENVIRONMENT_ORDER.index(c.info.environment))]
 
 
@@ -72,6 +74,7 @@ def plan_kubernetes(request: BaseModel, context: RunContext, run_graph: Callable
     target = target_minor(request)
     if context.fleet is None:
         context.fleet = open_fleet(request.fleet, context=request.context or "", kubeconfig=request.kubeconfig or "",
+                                   repo=request.repo or "", kubernetes=request.kubernetes or "",
                                    live_opener=context.live_opener)
     fleet = context.fleet
     clusters = _scope(request, fleet)

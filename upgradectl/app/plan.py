@@ -22,6 +22,7 @@ from upgradectl.app.errors import UseCaseError
 from upgradectl.app.llm import LLMMode, open_llm_session
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRADED, EXIT_OK, plan_exit_code
 from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Plan, Severity
+from upgradectl.tools.advisories.osv import OsvClient, default_client
 from upgradectl.tools.charts.store import default_chart_store
 from upgradectl.tools.cluster.fleet import FleetError
 from upgradectl.tools.knowledge.loader import KnowledgeError
@@ -44,9 +45,12 @@ class PlanRequest(BaseModel):
     clusters: list[str] | None = None
     environments: list[str] | None = None
     trigger: str | None = None
+    strategy: str | None = None  # rollout strategy instead of the decision tree's choice (--strategy)
     fleet: str = "demo"
     context: str | None = None  # plan the one live cluster of this kube context instead of a fleet
     kubeconfig: str | None = None
+    repo: str | None = None  # plan from this GitOps repository checkout alone, without a fleet file
+    kubernetes: str | None = None  # Kubernetes version (X.Y) of Git-only clusters that name none
     llm: LLMMode = "off"
     model: str | None = None
     run_log: Path | None = None
@@ -54,6 +58,8 @@ class PlanRequest(BaseModel):
     fail_on: Severity = "critical"
     charts_dir: Path | None = None  # local target charts for the values checks, tried before cache and network
     fetch_charts: bool = True  # fetch target charts from their repository (else a missing one is inconclusive)
+    osv: bool = True  # look the running and target versions' advisories up in OSV (False: "not checked")
+    osv_url: str | None = None  # OSV API (default $UPGRADECTL_OSV_URL, else https://api.osv.dev)
 
     def graph_input(self) -> PlanInput:
         """The plan graph's JSON input (what LangGraph Server clients send)."""
@@ -67,6 +73,9 @@ class PlanRequest(BaseModel):
             "fleet": self.fleet,
             "context": self.context,
             "kubeconfig": self.kubeconfig,
+            "strategy": self.strategy,
+            "repo": self.repo,
+            "kubernetes": self.kubernetes,
         }
         return {key: value for key, value in values.items() if value}  # type: ignore[return-value]
 
@@ -90,20 +99,28 @@ def plan(
     it the plan verifier proves upgradectl's own commands in the plan parse; without it that check is reported as
     not run.
     """
-    from upgradectl.graph.state import RunContext  # loads langgraph: keeps interfaces' start-up light
+    from upgradectl.graph.state import RunContext, fleet_ref  # loads langgraph: keeps interfaces' start-up light
 
     if request.charts_dir is not None and not request.charts_dir.is_dir():
         raise UseCaseError(f"--charts-dir {request.charts_dir}: not a directory")
+    if request.repo and (request.context or request.fleet != "demo"):
+        raise UseCaseError("--repo plans from a repository without a fleet file and does not combine with --fleet or "
+                           "--context; to mix, name the repository in the fleet file (gitops: {path: ...}) and give "
+                           "the Git-only clusters gitops_path")  # fmt: skip
     try:
         tools = requested_tools(request.text, request.tool)
     except RequestError as exc:
         raise UseCaseError(str(exc)) from None
+    osv = open_osv(request.osv, request.osv_url)
     session, warnings = open_llm_session(request.llm, request.model, request.run_log, request.out)
+    plan_input = request.graph_input()
     context = RunContext(
-        fleet_ref=f"context {request.context}" if request.context else request.fleet,
+        fleet_ref=fleet_ref(plan_input),
         llm=session,
         charts=default_chart_store(request.charts_dir, request.fetch_charts),
         command_parser=command_parser,
+        osv=osv,
+        osv_off="" if request.osv else "--no-osv",
     )
     try:
         if len(tools) > 1 or tools == [KUBERNETES]:
@@ -112,9 +129,9 @@ def plan(
             combined, run_warnings = plan_combined(request, tools, context, run_graph, on_update)
             return PlanOutcome(combined, combined_exit_code(combined, request.fail_on), [*warnings, *run_warnings],
                                session.run_log.path if session is not None else None)
-        planned, run_warnings = run_graph(request.graph_input(), context, on_update)
+        planned, run_warnings = run_graph(plan_input, context, on_update)
     except PlanningError as exc:
-        unread = [c for c in context.fleet.clusters.values() if c.source is None] if context.fleet else []
+        unread = [c for c in context.fleet.clusters.values() if c.unreachable] if context.fleet else []
         if unread:
             details = [f"{c.info.name} could not be read: {c.error}" for c in unread]
             message = f"{exc}\nno plan: {len(unread)} cluster(s) could not be read (see above)"
@@ -125,6 +142,8 @@ def plan(
     finally:
         if session is not None:
             session.close()  # the run's totals go to the run log
+        if osv is not None:
+            osv.close()
     return PlanOutcome(
         plan=planned,
         exit_code=plan_exit_code(planned, request.fail_on),
@@ -144,6 +163,16 @@ def combined_exit_code(combined: CombinedPlan, fail_on: Severity) -> int:
         if code in codes:
             return code
     return EXIT_OK
+
+
+def open_osv(enabled: bool, url: str | None) -> OsvClient | None:
+    """The OSV client a plan asks (None when disabled), with the answers cached under the state directory."""
+    if not enabled:
+        return None
+    try:
+        return default_client(url)
+    except ValueError as exc:
+        raise UseCaseError(str(exc)) from None
 
 
 def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | None = None) -> tuple[Plan, list[str]]:

@@ -140,14 +140,19 @@ def _problems(plan: Plan | CombinedPlan, problems: list[Problem]) -> list[Line]:
 
 def _rollout(plan: Plan | CombinedPlan) -> list[Line]:
     timeline = rollout_timeline(plan)
-    lines: list[Line] = [[], [("Rollout   ", "bold"), ("environment -> hops -> soak per hop = least time", "dim")]]
+    how = "on the calendar" if timeline.on_calendar else "least time"
+    lines: list[Line] = [[], [("Rollout   ", "bold"), (f"environment -> hops x soak per hop -> {how}", "dim")]]
     for index, stage in enumerate(timeline.stages, 1):
         approval = "  approval" if stage.approval_required else ""
         text = (f"  {index}. {stage.environment:<8} {clip(', '.join(stage.clusters), 22):<22} "
                 f"{len(stage.hops)} hop(s) x {duration(stage.soak_minutes):<6} = {duration(stage.minutes)}")
         lines.append([(clip(text, WIDTH - len(approval)), ""), (approval, "magenta")])
-    lines.append([(clip(f"  total: at least {duration(timeline.total_minutes)} of soak, {timeline.approvals} "
-                        "approval(s) to wait for", WIDTH), "bold")])  # fmt: skip
+    if timeline.on_calendar and timeline.start and timeline.end:
+        total = (f"  total: {duration(timeline.total_minutes)}, {timeline.start:%Y-%m-%d %H:%M} -> "
+                 f"{timeline.end:%Y-%m-%d %H:%M} UTC; {timeline.approvals} approval(s)")
+    else:
+        total = f"  total: at least {duration(timeline.total_minutes)} of soak, {timeline.approvals} approval(s)"
+    lines.append([(clip(total, WIDTH), "bold")])
     return lines
 
 

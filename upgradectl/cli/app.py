@@ -63,6 +63,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("execute", "List execution runs: id, plan, status, current step, created."),
     "demo": ("demo", "Try upgradectl on the bundled demo fleet: `demo metrics` serves its recorded metrics on "
              "loopback for `baseline` and `validate`."),
+    "health": ("health", "Is a cluster in an incident now (firing alerts, NotReady nodes, crash-looping pods, failing "
+               "Flux objects, degraded Argo CD applications, recent warnings)? The pre-flight of every rollout stage; "
+               "with --baseline, what is new since then (the health gate after a hop)."),
     "status": ("status", "The fleet board: per cluster and tool, running version, support status, Kubernetes "
                "compatibility, the newest release that fits, and drift between environments; exit 1 when something "
                "is out of support, incompatible or drifted."),

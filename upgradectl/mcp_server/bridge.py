@@ -1,5 +1,6 @@
-"""validate, cost, list_runs, approve, reject: the use cases `upgradectl validate|cost|runs|approve|reject`
-run (app/gates.py, app/cost.py, app/execute.py), called in this process.
+"""health, validate, cost, list_runs, approve, reject: the use cases `upgradectl
+health|validate|cost|runs|approve|reject` run (app/health.py, app/gates.py, app/cost.py, app/execute.py),
+called in this process.
 
 Each result carries the data the command prints with `--format json`, its exit code and what it means, and
 the equivalent command line, to run by hand or in CI. Bad arguments become tool errors naming the fix.
@@ -20,6 +21,7 @@ from upgradectl.app.cost import cost as analyze_cost
 from upgradectl.app.errors import UseCaseError
 from upgradectl.app.gates import GateRequest, validation_report
 from upgradectl.app.gates import validate as judge_gates
+from upgradectl.app.health import HealthRequest, check_health
 from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import CommandResult, bound_json, clip
@@ -30,6 +32,12 @@ GATE_MEANING = {
     1: "at least one gate failed: do not promote; roll back per the plan",
     3: "no gate failed but at least one is inconclusive (no data, no baseline, source down): this blocks "
     "promotion exactly like a failure",
+}
+HEALTH_MEANING = {
+    0: "every cluster is clear: no incident, nothing new since the baseline",
+    1: "a cluster is in an incident (or has problems new since the baseline): do not start or promote a hop there",
+    3: "part of the health could not be read (alerts source or cluster unreachable) and the rest is clear: "
+    "this blocks a hop exactly like an incident",
 }
 COST_MEANING = {0: "analysis complete", 3: "incomplete: a cluster could not be read or a checker found a violation"}
 GENERIC_MEANING = {0: "done", 1: "blockers found", 3: "incomplete: something could not be checked"}
@@ -117,6 +125,35 @@ def validate(
         except UseCaseError as exc:
             raise rejected(args, exc) from None
         return command_result(args, outcome.exit_code, GATE_MEANING, validation_report(wanted, outcome), [])
+
+
+def health(
+    fleet: Annotated[str, Field(description="'demo' or a fleet.yaml path.")] = "demo",
+    clusters: Annotated[list[str] | None, Field(description="Only these clusters (default: every cluster).")] = None,
+    baseline: Annotated[
+        str | None, Field(description="A file an earlier `upgradectl health --out` wrote: judge what is new since.")
+    ] = None,
+) -> CommandResult:
+    """Is a cluster in an incident right now: firing alerts (the snapshot's alerts.json, else /api/v1/alerts at
+    the cluster's metrics_url), NotReady nodes, crash-looping or unready pods, Flux objects not Ready, Argo CD
+    applications Degraded or Missing, recent Warning events. The pre-flight before a rollout stage (like
+    `flux check --pre`), and, with a baseline, the check after a hop.
+
+    Returns the health command's JSON per cluster (verdict clear/incident/new-problems/incomplete and the
+    evidence) and its exit code: 0 clear, 1 an incident or new problems, 3 part could not be read.
+    """
+    with tool_call("health"):
+        fleet = confine_fleet(fleet)
+        baseline = str(confine(baseline, "baseline")) if baseline else None
+        args = ["health", "--fleet", fleet, "--format", "json", *_opt("--clusters", _csv(clusters))]
+        args += _opt("--baseline", baseline)
+        wanted = HealthRequest(fleet=fleet, clusters=list(clusters or []),
+                               baseline=Path(baseline) if baseline else None)  # fmt: skip
+        try:
+            result = check_health(wanted)
+        except UseCaseError as exc:
+            raise rejected(args, exc) from None
+        return command_result(args, result.exit_code, HEALTH_MEANING, result.to_dict(), [])
 
 
 def cost(

@@ -256,6 +256,17 @@ class PlanTools:
         fleet: Annotated[
             str, Field(description="'demo' (the bundled demo fleet), or a fleet.yaml path (or a directory with one).")
         ] = "demo",
+        repo: Annotated[
+            str | None,
+            Field(
+                description="Plan from this GitOps repository checkout alone instead of a fleet (no cluster access): "
+                "clusters from its layout, versions and Helm values as Git declares them with file:line."
+            ),
+        ] = None,
+        kubernetes: Annotated[
+            str | None,
+            Field(description="Kubernetes version (X.Y) of clusters planned from Git alone; unknown otherwise."),
+        ] = None,
         clusters: Annotated[
             list[str] | None, Field(description="Limit the plan to these clusters of the fleet.")
         ] = None,
@@ -305,6 +316,8 @@ class PlanTools:
                     environments=list(environments) if environments else None,
                     trigger=trigger,
                     fleet=confine_fleet(fleet),
+                    repo=str(confine(repo, "repo")) if repo else None,
+                    kubernetes=kubernetes,
                     fail_on=fail_on,
                 ),
                 command_parser=self.command_parser,

@@ -1,6 +1,6 @@
 """Build and serve the upgradectl MCP server (official `mcp` SDK, MCPServer).
 
-Tools: plan, plan_findings, explain_finding, scan, validate, cost; with `allow_approve` also list_runs,
+Tools: plan, plan_findings, explain_finding, scan, health, validate, cost; with `allow_approve` also list_runs,
 approve and reject, which let a client move a real rollout forward and so are off unless the person
 starting the server says otherwise. Transports: stdio (what Claude Code launches), or streamable HTTP on
 127.0.0.1 only.
@@ -24,7 +24,8 @@ INSTRUCTIONS = (
     "upgradectl plans safe, staged upgrades of {products} across a Kubernetes fleet (dev -> staging -> prod), "
     "offline and read-only. Start with `plan` (fleet 'demo' is a bundled example fleet); page its findings with "
     "`plan_findings` and look up any code with `explain_finding`, both by the plan_id it returns. `scan` finds "
-    "deprecated/removed APIs; `validate` judges metric gates after a step; `cost` measures Karpenter cost KPIs. "
+    "deprecated/removed APIs; `health` says whether a cluster is in an incident (run it before each stage); "
+    "`validate` judges metric gates after a step; `cost` measures Karpenter cost KPIs. "
     "Results are bounded: when a list is cut, the result says how to narrow it. Nothing here writes to a cluster "
     "or a repository. Paths must lie under the directories the server was started with (--root; default its "
     "working directory)."
@@ -62,6 +63,7 @@ def build_server(
         planning.explain_finding, name="explain_finding", title="Explain a finding code", annotations=READ_ONLY
     )
     server.add_tool(scanning.scan, name="scan", title="Scan for deprecated APIs", annotations=READ_ONLY)
+    server.add_tool(bridge.health, name="health", title="Is a cluster in an incident", annotations=READ_ONLY)
     server.add_tool(bridge.validate, name="validate", title="Judge validation gates", annotations=READ_ONLY)
     server.add_tool(bridge.cost, name="cost", title="Karpenter cost KPIs", annotations=READ_ONLY)
     if allow_approve:

@@ -57,12 +57,18 @@ def snapshot(
         str | None, typer.Option("--name", help="Cluster name for cluster.yaml (default: derived from the context).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the snapshot already in --out.")] = False,
+    metrics_url: Annotated[
+        str | None,
+        typer.Option("--metrics-url", help="Also record the alerts firing for this cluster (alerts.json) from this "
+                     "Prometheus-compatible API root: Prometheus, vmalert, or VictoriaMetrics with -vmalert.proxyURL."),
+    ] = None,
 ) -> None:
     """Record a live cluster (read-only) into a snapshot directory that plans, scans and evals can use offline.
 
     Records what the agents read: nodes, namespaces, pods, workloads, jobs, services, PDBs, webhooks, tool
-    ConfigMaps, CRDs with storedVersions and every custom resource. Secrets: only Helm release records,
-    with credential-looking values redacted; no other Secret is ever read.
+    ConfigMaps, CRDs with storedVersions, every custom resource and Warning events. Secrets: only Helm release
+    records, with credential-looking values redacted; no other Secret is ever read. With --metrics-url, the
+    alerts firing for the cluster too (what `upgradectl health` and the plan's health check read).
     """
     # the kubernetes client and every product's knowledge: loaded when a recording starts, so --help stays fast
     from upgradectl.tools.cluster.live import LiveCluster
@@ -72,15 +78,18 @@ def snapshot(
 
     if out.is_dir() and any(out.iterdir()) and not force:
         raise fail(f"{out} is not empty; pass --force to replace the snapshot in it, or choose another --out")
+    if metrics_url and not metrics_url.startswith(("http://", "https://")):
+        raise fail(f"--metrics-url {metrics_url!r} must start with http:// or https://")
     started = time.perf_counter()
     try:
         cluster = LiveCluster.open(context, kubeconfig, name=name)
         if err.is_terminal:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=err, transient=True) as bars:
-                recording = record_snapshot(cluster, out, force=force, progress=_RichProgress(bars))
+                recording = record_snapshot(cluster, out, force=force, progress=_RichProgress(bars),
+                                            metrics_url=metrics_url or "")  # fmt: skip
         else:
-            recording = record_snapshot(cluster, out, force=force)
+            recording = record_snapshot(cluster, out, force=force, metrics_url=metrics_url or "")
     except SnapshotExists as exc:
         raise fail(str(exc)) from None
     except SourceError as exc:

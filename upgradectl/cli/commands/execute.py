@@ -18,7 +18,8 @@ from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 
 EXEC_EXIT_HELP = (
     "Exit codes: 0 every change set committed, reconciled and its gates passed (or the dry run applies "
-    "cleanly); 1 a gate failed: that commit was reverted and the run stopped; 3 a gate was inconclusive or "
+    "cleanly); 1 a gate failed: that commit was reverted and the run stopped; or a cluster was in an incident "
+    "at a step's pre-flight: nothing was committed for it (upgradectl health says why); 3 a gate was inconclusive or "
     "the cluster did not reconcile in time: reverted and stopped; 6 paused for approval (upgradectl approve "
     "RUN_ID); 7 rejected; 2 usage error (bad flags, a plan that does not apply to the repo, git failed); "
     "70 internal error."
@@ -128,6 +129,7 @@ def execute(
     state_dir: StateDirOpt = None,
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
+    notify: NotifyOpt = None,
     open_pr: Annotated[bool, typer.Option("--open-pr", help="With --push and --no-dry-run: once an environment's "
                                           "hops are committed, push them as BRANCH-ENV and open one pull request "
                                           "per environment on GitHub ($GITHUB_TOKEN or $GH_TOKEN) or GitLab "
@@ -145,7 +147,9 @@ def execute(
 ) -> None:
     """Carry out a plan through GitOps: per environment and hop, commit, wait for reconciliation, soak, gate.
 
-    A gate that fails or is inconclusive (or a cluster that does not reconcile in time) reverts that
+    After the metric gates the fleet file's tests for the environment run (environments.ENV.tests: commands or
+    HTTP checks); a test that fails or times out fails the hop like a gate. A gate that fails or is inconclusive
+    (or a cluster that does not reconcile in time) reverts that
     commit, waits for the revert to reconcile, re-checks the gates and stops: later environments are
     never touched. The run pauses for `upgradectl approve RUN_ID` before production and wherever the
     plan asks for approval. Runs are durable: `upgradectl resume RUN_ID` continues after a crash without
@@ -157,7 +161,7 @@ def execute(
     wanted = gitops_runs.ExecuteRequest(
         plan_file=plan_file, fleet=fleet, dry_run=dry_run, push=push, remote=remote, branch=branch, base=base,
         run_id=run_id, soak=soak, reconcile_timeout=reconcile_timeout, poll=poll, metrics_url=metrics_url,
-        state_dir=state_dir, checkpoint=checkpoint, open_pr=open_pr, pr_base=pr_base, forge=forge,
+        state_dir=state_dir, checkpoint=checkpoint, notify_url=notify, open_pr=open_pr, pr_base=pr_base, forge=forge,
         forge_api=forge_api, forge_repo=forge_repo,
     )  # fmt: skip
     try:
@@ -191,6 +195,7 @@ def render(data: dict, fmt: str) -> str:
                          if g["result"] != "pass")  # fmt: skip
         if step["error"]:
             lines.append(f"      error: {step['error']}")
+        lines.extend(_step_record(step))
         if dry_run and step["diff"]:
             lines.extend("      " + ln for ln in step["diff"].splitlines())
     if dry_run:
@@ -198,22 +203,69 @@ def render(data: dict, fmt: str) -> str:
     for pull in data.get("pull_requests", []):
         lines.append(f"  pull request {pull['environment']}: {pull.get('url') or 'not opened: ' + pull['error']} "
                      f"({pull['head']} -> {pull['base']})")  # fmt: skip
+    timeline = data.get("timeline") or {}
+    if timeline.get("entries") and not dry_run:
+        left = timeline["entries"]
+        if left:
+            lines.append(f"rest of the rollout (from now, {len(left)} change set(s)), ends {left[-1]['end'][:16]}:")
+            lines.extend(f"  {e['start'][:16]} {e['key']}: change {e['change_minutes']} min ({e['basis']}), soak "
+                         f"{e['soak_minutes']} min" + (f", window {e['window']}" if e["window"] else "")
+                         for e in left[:12])  # fmt: skip
     if paused:
-        lines.append(f"paused before {paused['step']}: {'; '.join(paused['reasons'])}")
-        lines.extend(f"  by hand first (on branch {paused['branch']}): {m}" for m in paused["manual"])
-        lines.append(f"continue with `upgradectl approve {run}` (or stop with `upgradectl reject {run}`)")
+        lines.extend(_pause_lines(run, paused))
     return "\n".join(lines)
+
+
+def _step_record(step: dict) -> list[str]:
+    """What people did for a change set and what it took, as `runs RUN_ID` shows it."""
+    lines = []
+    given = step.get("approval") or {}
+    if given:
+        what = [f"approved by {given.get('by') or 'someone'} at {given.get('at', '')[:16]}"]
+        what += ["steps by hand done"] if given.get("done") else []
+        what += [f"accepted {', '.join(given['accept'])}"] if given.get("accept") else []
+        lines.append("      " + "; ".join(what))
+    if step.get("handwork_by"):
+        lines.append(f"      steps by hand after the commit done by {step['handwork_by']}")
+    if step.get("window"):
+        lines.append(f"      in maintenance window {step['window']}")
+    seen = step.get("observed") or {}
+    if seen:
+        lines.append(f"      observed: change {seen['change_minutes']} min to reconciled, soak {seen['soak_minutes']} "
+                     "min until the gates were judged")  # fmt: skip
+    return lines
+
+
+def _pause_lines(run: str, paused: dict) -> list[str]:
+    """What a paused run waits for, with the exact checklist and how to continue."""
+    lines = [f"paused before {paused['step']}: {'; '.join(paused['reasons'])}"]
+    if paused.get("kind") == "window":
+        lines.append(f"run `upgradectl resume {run}` inside the next window ({paused.get('next', '')})")
+        return lines
+    lines.extend(f"  by hand first (on branch {paused['branch']}): {m}" for m in paused.get("manual", []))
+    for number, item in enumerate(paused.get("checklist", []), 1):
+        lines.append(f"  [{number}] {item['title']}")
+        lines.extend(f"      $ {command}" for command in item["commands"])
+        lines.extend(f"      {name}: {how}" for name, how in item.get("inputs", {}).items())
+    for finding in paused.get("findings", []):
+        lines.append(f"  open finding {finding['code']} on {finding['cluster']}: {finding['title']}")
+    flags = " --done" if paused.get("checklist") else ""
+    flags += "".join(f" --accept {c}" for c in sorted({f["code"] for f in paused.get("findings", [])}))
+    lines.append(f"continue with `upgradectl approve {run}{flags}` (or stop with `upgradectl reject {run}`)")
+    return lines
 
 
 # ---------------------------------------------------------------- approve, reject, resume, runs
 
 
-def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, checkpoint, output_format: str) -> int:
+def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, checkpoint, output_format: str,
+            notify: str | None = None, done: bool = False, accept: list[str] | None = None) -> int:  # fmt: skip
     from upgradectl.app import execute as gitops_runs  # langgraph: imported when a run continues
 
     output_format = _check_format(output_format)
+    decision = gitops_runs.Decision(approved, by or "", note, done, tuple(accept or ()))
     try:
-        outcome = gitops_runs.approve(run, gitops_runs.Decision(approved, by or "", note), _say, state_dir, checkpoint)
+        outcome = gitops_runs.approve(run, decision, _say, state_dir, checkpoint, notify_url=notify)
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     _emit(render(outcome.report, output_format))
@@ -221,18 +273,36 @@ def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, chec
 
 
 RunArg = Annotated[str, typer.Argument(help="Run id, as `upgradectl runs` lists it.")]
+NotifyOpt = Annotated[
+    str | None,
+    typer.Option("--notify", envvar="UPGRADECTL_NOTIFY_URL", show_envvar=True, show_default=False,
+                 help="Slack-compatible incoming webhook URL: each stage's start, gate result and rollback are posted "
+                      "there as Markdown. The URL is a secret: it is never printed or stored in the run, so pass it "
+                      "again to approve and resume (or set UPGRADECTL_NOTIFY_URL)."),
+]
 
 
 def approve(
     run: RunArg,
     by: Annotated[str | None, typer.Option("--by", help="Who approves (default $USER).")] = None,
     note: Annotated[str, typer.Option("--note", help="Why, for the record.")] = "",
+    done: Annotated[bool, typer.Option("--done", help="The pause's steps by hand (its checklist) are done.")] = False,
+    accept: Annotated[
+        list[str] | None,
+        typer.Option("--accept", help="Accept an open high/critical finding by its code, as it is (repeat for "
+                     "each); recorded in the run and in the commit's Upgradectl-Accepted trailer."),
+    ] = None,
     state_dir: StateDirOpt = None,
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
+    notify: NotifyOpt = None,
 ) -> None:
-    """Approve a paused run and continue it here until it ends or pauses again."""
-    raise typer.Exit(_answer(run, True, by, note, state_dir, checkpoint, output_format))
+    """Approve a paused run and continue it here until it ends or pauses again.
+
+    A pause with steps by hand needs --done once they are done; one with open high or critical findings needs
+    --accept CODE for each (or fix them and plan again). Otherwise the run stays paused (exit 2, saying what is
+    missing)."""
+    raise typer.Exit(_answer(run, True, by, note, state_dir, checkpoint, output_format, notify, done, accept))
 
 
 def reject(
@@ -253,6 +323,7 @@ def resume(
     state_dir: StateDirOpt = None,
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
+    notify: NotifyOpt = None,
 ) -> None:
     """Continue a run after a crash or a restart (from its last checkpoint; no commit is made twice).
 
@@ -262,17 +333,32 @@ def resume(
 
     output_format = _check_format(output_format)
     try:
-        outcome = gitops_runs.resume(run, _say, state_dir, checkpoint)
+        outcome = gitops_runs.resume(run, _say, state_dir, checkpoint, notify_url=notify)
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     _emit(render(outcome.report, output_format))
     raise typer.Exit(outcome.exit_code)
 
 
-def runs(state_dir: StateDirOpt = None, checkpoint: CheckpointOpt = None, output_format: FormatOpt = "text") -> None:
-    """List execution runs: id, plan, status, current step, created."""
+def runs(
+    run: Annotated[str | None, typer.Argument(help="Show this run in full (default: list every run).")] = None,
+    state_dir: StateDirOpt = None,
+    checkpoint: CheckpointOpt = None,
+    output_format: FormatOpt = "text",
+) -> None:
+    """List execution runs: id, plan, status, current step, created. With RUN_ID: that run's change sets with
+    commits, gates, what people did and accepted, the durations observed, and the rest of the rollout
+    re-estimated with them."""
     from upgradectl.app import execute as gitops_runs  # the GitOps editors: imported when a command runs
 
+    _check_format(output_format)
+    if run is not None:
+        try:
+            outcome = gitops_runs.show_run(run, state_dir, checkpoint)
+        except UseCaseError as exc:
+            raise fail(exc.message, exc.exit_code) from None
+        _emit(render(outcome.report, output_format))
+        raise typer.Exit(EXIT_OK)
     try:
         rows = gitops_runs.list_runs(state_dir, checkpoint)
     except UseCaseError as exc:

@@ -56,6 +56,12 @@ def plan(
         str | None,
         typer.Option("--trigger", help="Override the trigger class: security, cost, feature, compliance, performance."),
     ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option("--strategy", help="Roll out this way instead of the decision tree's choice: rolling, canary, "
+                     "blue-green or maintenance-window. A strategy the tool cannot do falls back to the next "
+                     "safest, with the reason in the decision."),
+    ] = None,
     output_format: Annotated[
         str,
         typer.Option("--format", help="text: the summary (default); md, json or html: the full report on stdout."),
@@ -91,6 +97,23 @@ def plan(
             "(default: $KUBECONFIG, then ~/.kube/config).",
         ),
     ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="Plan from a GitOps repository alone, without a fleet file: clusters from its layout (Flux "
+            "clusters/<name>/ syncs, Argo CD destinations, else one cluster named after the directory), versions "
+            "and Helm values as Git declares them, environments from cluster names (else --env, else prod).",
+        ),
+    ] = None,
+    kubernetes: Annotated[
+        str | None,
+        typer.Option(
+            "--kubernetes",
+            help="Kubernetes version (X.Y) of Git-only clusters (--repo, or fleet entries without snapshot, context "
+            "or kubernetes_version). Unknown: compatibility findings say so and the plan is incomplete (exit 3).",
+        ),
+    ] = None,
     llm: Annotated[
         str,
         typer.Option(
@@ -110,8 +133,15 @@ def plan(
     ] = None,
     charts_dir: ChartsDirOpt = None,
     fetch_charts: FetchChartsOpt = True,
+    osv_url: OsvUrlOpt = None,
+    no_osv: NoOsvOpt = False,
 ) -> None:
     """Plan an upgrade: inventory, path, breaking changes, risk, strategy and a dev -> staging -> prod rollout.
+
+    Vulnerabilities of the running and target versions come from OSV (severity, fixed-in versions, links); a
+    security request without a version targets the smallest version that fixes every high/critical advisory and
+    says whether a patch of the running line suffices. Offline (or with OSV unreachable) the cached answers stand
+    in, dated; without them the plan says "not checked".
 
     The release's values are checked against the target chart itself (keys it no longer has, schema and documented
     options); the finished plan is proven consistent by the plan verifier (see `upgradectl verify-plan`)."""
@@ -140,8 +170,9 @@ def plan(
     wanted = PlanRequest(
         text=request, tool=tool, to=to, clusters=cluster_names(cluster, clusters_alias) or None,
         environments=environments or None,
-        trigger=trigger, fleet=fleet, context=context, kubeconfig=kubeconfig, llm=llm, model=model,
-        run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir, fetch_charts=fetch_charts,
+        trigger=trigger, strategy=strategy, fleet=fleet, context=context, kubeconfig=kubeconfig, repo=repo,
+        kubernetes=kubernetes, llm=llm, model=model, run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir,
+        fetch_charts=fetch_charts, osv_url=osv_url, osv=not no_osv,
     )  # fmt: skip
     try:
         with plan_progress(err) as on_update:  # live per-stage progress on a terminal, silent otherwise
@@ -199,6 +230,17 @@ def print_lines(lines: list) -> None:
 def _split(value: str | None) -> list[str]:
     """'a, b,,c' -> ['a', 'b', 'c']."""
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+OsvUrlOpt = Annotated[
+    str | None,
+    typer.Option("--osv-url", help="OSV API to ask for advisories (default $UPGRADECTL_OSV_URL, else "
+                 "https://api.osv.dev); answers are cached under the state directory (osv/cache.json) and stand in, "
+                 "dated, when OSV cannot be reached or UPGRADECTL_OFFLINE=1.", show_default=False),
+]
+NoOsvOpt = Annotated[
+    bool, typer.Option("--no-osv", help="Do not look advisories up: the plan says they were not checked."),
+]
 
 
 ChartsDirOpt = Annotated[

@@ -1,0 +1,1 @@
+"""Vulnerability advisories: the OSV API client and cache, record parsing, and what a security target fixes."""
