@@ -37,6 +37,7 @@ Category = Literal[
     "infrastructure",
     "security",
     "incomplete",
+    "setup",
     "inventory",
     "rollout",
     "support",

@@ -209,7 +209,7 @@ def test_validate_and_cost_run_the_commands_that_own_them(in_process):
     validated = call("validate", {"tool": "karpenter", "fleet": "demo", "clusters": ["ravan"]})
     assert not validated.is_error, text_of(validated)
     result = validated.structured_content
-    assert result["command"] == "upgradectl validate --tool karpenter --fleet demo --format json --clusters ravan"
+    assert result["command"] == "upgradectl validate --tool karpenter --fleet demo --format json --cluster ravan"
     assert result["exit_code"] == 3 and "inconclusive" in result["meaning"]  # the demo fleet has no metrics URL
     assert result["data"]["promotion"] == "blocked"
 

@@ -113,7 +113,7 @@ def validate(
     with tool_call("validate"):
         fleet = confine_fleet(fleet)
         baseline = str(confine(baseline, "baseline")) if baseline else None
-        args = ["validate", "--tool", tool, "--fleet", fleet, "--format", "json", *_opt("--clusters", _csv(clusters))]
+        args = ["validate", "--tool", tool, "--fleet", fleet, "--format", "json", *_opt("--cluster", _csv(clusters))]
         args += [*_opt("--baseline", baseline), *_opt("--version", version), *_opt("--metrics-url", metrics_url)]
         args += _opt("--at", at)
         wanted = GateRequest(
