@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -41,7 +42,9 @@ def cli_plan_json(*args: str) -> dict:
 
 def test_stdio_session_plans_the_demo_fleet_and_survives_bad_calls():
     async def session():
-        params = StdioServerParameters(command=EXE, args=["mcp"])
+        # the SDK passes a launched server only a few variables (HOME, PATH...): hand it this run's (the test OSV
+        # URL among them) as an MCP client config's `env` would, so the server and the CLI plan alike
+        params = StdioServerParameters(command=EXE, args=["mcp"], env=dict(os.environ))
         async with Client(params, read_timeout_seconds=180) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             planned = await client.call_tool(
