@@ -20,6 +20,7 @@ from upgradectl.agents.inventory import PlanningError
 from upgradectl.agents.llm.run_log import RunLog
 from upgradectl.agents.request import RequestError
 from upgradectl.evals.fleets import scenario_fleet
+from upgradectl.evals.osv_fixture import OsvFixtureError, fixture_client
 from upgradectl.evals.provenance import prompts_sha256
 from upgradectl.evals.replay import REPLAY_FILE, RecordingClient, ReplayError, ReplayLog, ReplayServer, new_log
 from upgradectl.evals.results import LLMMode, LLMRun, ScenarioResult
@@ -94,7 +95,8 @@ def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
 def _error_text(exc: Exception) -> str:
     from upgradectl.agents.llm.client import LLMError  # the anthropic SDK: only needed to name its errors
 
-    expected = (PlanningError, RequestError, FleetError, KnowledgeError, ScenarioError, ReplayError, LLMError)
+    expected = (PlanningError, RequestError, FleetError, KnowledgeError, ScenarioError, ReplayError, LLMError,
+                OsvFixtureError)
     if isinstance(exc, expected):
         return f"no plan: {exc}"
     return f"no plan (a bug in upgradectl or the evals): {type(exc).__name__}: {exc}"
@@ -121,6 +123,10 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
                              command_parser=options.command_parser)  # fmt: skip
         if options.today is not None:  # the suite's pinned day, so support windows score the same every day
             context.today = options.today
+        if scenario.spec.osv:  # the scenario's recorded OSV, answered in process; without one OSV is not asked
+            osv = fixture_client(scenario.folder / scenario.spec.osv)
+            stack.callback(osv.close)
+            context.osv = osv
         plan = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]
         if isinstance(plan, CombinedPlan):
             plan = scored_section(plan, scenario.spec.tool)
