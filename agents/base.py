@@ -34,7 +34,6 @@ from upgradectl.models import (
 from upgradectl.tools.analysis.detectors import ScanInput
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
-from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.gitops.desired import Declaration, DesiredState, desired_state
 from upgradectl.tools.gitops.kustomize import read_kustomizations
 from upgradectl.tools.gitops.manifests import (
@@ -49,6 +48,7 @@ from upgradectl.tools.gitops.manifests import (
 from upgradectl.tools.gitops.values import ComposedValues, RepoFiles
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.redact import redact
 from upgradectl.tools.terraform import TerraformRoot, read_root
 
 

@@ -40,11 +40,12 @@ from upgradectl.tools.analysis.paths import (
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, unknown_clusters_message
 from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.gitops.desired import Declaration
-from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
+from upgradectl.tools.gitops.manifests import iter_files
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.freshness import today as clock_today
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.knowledge.support import kubernetes_opening, line_support, supported_lines
+from upgradectl.tools.textfiles import find_line, line_text
 from upgradectl.tools.versions import Version
 
 AGENT = "flux-navigator"

@@ -45,6 +45,7 @@ from upgradectl.graph.timeline import borderline_gates, disruptive, open_finding
 from upgradectl.models import Gate, Plan, RolloutStage, Step
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.cluster.health import ClusterHealth, fleet_cluster_health, new_since
+from upgradectl.tools.cluster.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.cluster.windows import WindowSpec, inside, next_opening
 from upgradectl.tools.gitops.changes import (
@@ -57,7 +58,6 @@ from upgradectl.tools.gitops.changes import (
     unified_diff,
 )
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
-from upgradectl.tools.gitops.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.metrics.baselines import ClusterBaseline
 from upgradectl.tools.metrics.gates import inconclusive
