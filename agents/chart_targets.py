@@ -26,6 +26,7 @@ class ChartChoice:
     reason: str
     charted: bool  # plan every hop onto versions a chart ships
     chosen: ChartedTarget | None  # None: no chart install, or no shipped version in range (target kept)
+    blocker: str = ""  # set when no chart ships anything newer than what runs: the target is kept, not feasible
 
 
 def chart_installs(k: ToolKnowledge, installs: Mapping[str, Installation]) -> list[str]:
@@ -56,6 +57,14 @@ def choose(
             f"to {target}: the chart pin is a manual step"), False, None)  # fmt: skip
     if not chosen.changed:
         return ChartChoice(target, reason, True, chosen)
+    if Version.parse(chosen.version) <= Version.parse(newest_running):  # a chart can take it nowhere newer
+        line = Version.parse(target).line
+        blocker = (
+            f"no {k.chart.name} chart ships {k.display_name} {target} or any version between {newest_running} and "
+            f"it (the newest {line} chart is {k.chart.spell(chosen.chart_version)}, shipping {chosen.version}): "
+            f"wait for a chart that ships it (`helm search repo {k.chart.name} --versions`) or choose another target"
+        )
+        return ChartChoice(target, f"{reason}; {blocker}", False, chosen, blocker)
     return ChartChoice(chosen.version, f"{reason}; {describe(k, chosen)}", True, chosen)
 
 
@@ -73,7 +82,7 @@ def findings(
 ) -> list[Finding]:
     """One finding per plan when the target or a stop is older than its line's newest patch because no chart
     ships that patch: low (the plan is still correct), high when a security fix ships in no chart."""
-    if not choice.charted:
+    if not choice.charted and not choice.blocker:
         return []
     skipped: dict[str, tuple[str, str]] = {}  # line -> (stop planned, newest upstream patch)
     for path in paths:
@@ -106,7 +115,8 @@ def findings(
     if missing_fix:
         assert chosen is not None
         title = (f"SECURITY: the {k.display_name} fix {chosen.wanted} ships in no {k.chart.name} chart; "
-                 f"the newest charted version {chosen.version} may not carry it")  # fmt: skip
+                 + (f"no chart ships anything newer than the running {chosen.version}" if choice.blocker else
+                    f"the newest charted version {chosen.version} may not carry it"))  # fmt: skip
     else:
         title = (f"Newer {k.display_name} patches exist but ship in no {k.chart.name} chart: the plan stops at "
                  "charted versions")  # fmt: skip

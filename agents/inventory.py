@@ -618,7 +618,10 @@ def take_inventory(
                 f"target {target}; choose a target of at least {current}"
             )
         try:
-            paths.append(plan_path(k, current, target, kube_versions, target_reason, chart.charted))
+            path = plan_path(k, current, target, kube_versions, target_reason, chart.charted)
+            if chart.blocker and set(kube_versions) & set(chart_targets.chart_installs(k, scoped)):
+                path = path.model_copy(update={"feasible": False, "blockers": [*path.blockers, chart.blocker]})
+            paths.append(path)
         except PathError as exc:
             raise PlanningError(str(exc)) from exc
 

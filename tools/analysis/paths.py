@@ -177,8 +177,8 @@ def charted_target(
 ) -> ChartedTarget | None:
     """For a chart install: the version planned instead of `wanted` (which no chart may ship). The newest shipped
     version from `current` up to `wanted` (fitting every cluster's Kubernetes when `wanted` does); for a security
-    target the smallest shipped version above `wanted` first (a later patch carries the fix), and when none
-    exists the older shipped version with `missing_fix` set. None when no shipped version lies in between."""
+    target the smallest shipped later patch of the same line first (it carries the fix), and when none exists
+    the older shipped version with `missing_fix` set. None when no shipped version lies in between."""
     release = k.release(wanted)
     newest_in_line = release.latest_patch if release else wanted
     if ships(k, wanted):
@@ -186,12 +186,10 @@ def charted_target(
     need_fit = not unsupported_clusters(k, wanted, kube_versions)
     shipped = [v for v in shipped_versions(k) if not need_fit or not unsupported_clusters(k, v, kube_versions)]
     floor, ceiling = Version.parse(current), Version.parse(wanted)
-    if security:
-        above = [v for v in shipped if Version.parse(v) > ceiling]
-        same_line = [v for v in above if Version.parse(v).line == ceiling.line]
-        if same_line or above:
-            chosen = (same_line or above)[0]
-            return ChartedTarget(chosen, wanted, k.chart_version_for(chosen), newest_in_line, False)
+    if security:  # a later patch of the same line carries the fix; another line is not a security patch
+        later = [v for v in shipped if Version.parse(v) > ceiling and Version.parse(v).line == ceiling.line]
+        if later:
+            return ChartedTarget(later[0], wanted, k.chart_version_for(later[0]), newest_in_line, False)
     below = [v for v in shipped if floor <= Version.parse(v) <= ceiling]
     if not below:
         return None
