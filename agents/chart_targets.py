@@ -30,10 +30,11 @@ class ChartChoice:
 
 
 def chart_installs(k: ToolKnowledge, installs: Mapping[str, Installation]) -> list[str]:
-    """Clusters (of those given) that run the tool from a chart whose versions are not the application's."""
+    """Clusters (of those given) that run the tool from the knowledge file's chart, when that chart's versions are
+    not the application's (another chart of the tool, e.g. victoria-metrics-single, has a table of its own)."""
     if k.chart.app_version_mapping != "table":
         return []
-    return sorted(name for name, found in installs.items() if found.chart_version)
+    return sorted(name for name, found in installs.items() if found.chart_version and found.chart_name == k.chart.name)
 
 
 def choose(

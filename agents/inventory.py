@@ -334,7 +334,7 @@ def git_installation(cluster: str, declarations: list[Declaration], prefix: str)
     agreeing = [d for d in named if d.version == chosen.version]
     evidence = tuple(d.evidence(prefix) for d in agreeing[:3])
     chart_version = chosen.declared if chosen.pin == "chart" else ""  # an image tag is no chart version
-    return Installation(cluster, chosen.version, chart_version, None, evidence)
+    return Installation(cluster, chosen.version, chart_version, None, evidence, chart=chosen.chart)
 
 
 def git_only_version(k: ToolKnowledge, view: FleetView, name: str) -> str:

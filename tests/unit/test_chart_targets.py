@@ -77,9 +77,10 @@ def test_argocd_targets_are_versions_argo_helm_ships():
     assert (fix.version, fix.chart_version, fix.missing_fix) == ("2.10.9", "6.7.18", True)
 
 
-def _install(version: str, chart_version: str) -> Installation:
-    evidence = (Evidence(source="helm", ref="c: release argocd/argocd", excerpt=f"chart argo-cd-{chart_version}"),)
-    return Installation("c", version, chart_version, None, evidence)
+def _install(version: str, chart_version: str, chart: str = "argo-cd") -> Installation:
+    """A Git declaration of `chart` at `chart_version` (shipping `version`)."""
+    evidence = (Evidence(source="gitops", ref="kustomization.yaml:12", excerpt=f"version: {chart_version}"),)
+    return Installation("c", version, chart_version, None, evidence, chart=chart)
 
 
 def test_the_choice_and_its_finding_for_argocd():
@@ -104,6 +105,20 @@ def test_the_choice_and_its_finding_for_argocd():
     path = plan_path(k, "2.14.11", "2.14.21", {"mgmt": "1.30.0"}, blocked.reason)
     (finding,) = chart_targets.findings(k, blocked, [path], installs)
     assert (finding.severity, finding.category) == ("high", "security") and finding.title.startswith("SECURITY")
+
+
+def test_only_the_chart_of_the_table_is_constrained_by_it():
+    """victoriametrics.yaml's table is the k8s-stack chart's; victoria-metrics-single has versions of its own."""
+    k = load_tool("victoriametrics")
+    assert k.chart.name == "victoria-metrics-k8s-stack" and not ships(k, "1.103.0")
+    single = {"m": _install("1.102.1", "0.10.0", chart="victoria-metrics-single")}
+    assert chart_targets.chart_installs(k, single) == []
+    assert chart_targets.choose(k, "1.103.0", "asked", single, {"m": "1.30.0"}, security=False).target == "1.103.0"
+    stack = {"m": _install("1.102.1", "0.26.0", chart="victoria-metrics-k8s-stack")}
+    blocked = chart_targets.choose(k, "1.103.0", "asked", stack, {"m": "1.30.0"}, security=False)
+    # k8s-stack 0.26.0 ships v1.102.1 and the next charts v1.104.0: nothing newer that a chart ships up to 1.103.0
+    assert (blocked.target, blocked.charted) == ("1.103.0", False) and "no victoria-metrics-k8s-stack chart" in (
+        blocked.blocker)
 
 
 def test_charts_that_follow_the_application_change_nothing():
