@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from upgradectl.agents.base import knowledge_evidence, make_finding
 from upgradectl.models import Finding, Subject, UpgradePath
-from upgradectl.tools.analysis.charted import ChartedTarget, describe
+from upgradectl.tools.analysis.charted import ChartedTarget, describe, from_table_chart
 from upgradectl.tools.analysis.inventory import Installation
 from upgradectl.tools.analysis.paths import charted_target
 from upgradectl.tools.knowledge.loader import ToolKnowledge
@@ -30,11 +30,8 @@ class ChartChoice:
 
 
 def chart_installs(k: ToolKnowledge, installs: Mapping[str, Installation]) -> list[str]:
-    """Clusters (of those given) that run the tool from the knowledge file's chart, when that chart's versions are
-    not the application's (another chart of the tool, e.g. victoria-metrics-single, has a table of its own)."""
-    if k.chart.app_version_mapping != "table":
-        return []
-    return sorted(name for name, found in installs.items() if found.chart_version and found.chart_name == k.chart.name)
+    """Clusters (of those given) that run the tool from the knowledge file's chart with its own version line."""
+    return sorted(name for name, found in installs.items() if from_table_chart(k, found))
 
 
 def choose(

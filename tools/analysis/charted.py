@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from upgradectl.tools.analysis.inventory import Installation
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.versions import Version
 
@@ -30,6 +31,12 @@ class ChartedTarget:
 def ships(k: ToolKnowledge, version: str) -> bool:
     """Whether a chart of the tool's repository ships this application version."""
     return k.chart.app_version_mapping == "same" or bool(k.chart_version_for(version))
+
+
+def from_table_chart(k: ToolKnowledge, found: Installation) -> bool:
+    """Whether an installation runs the knowledge file's chart and that chart's versions are not the application's
+    (another chart of the tool, e.g. victoria-metrics-single, has a version line of its own)."""
+    return k.chart.app_version_mapping == "table" and bool(found.chart_version) and found.chart_name == k.chart.name
 
 
 def shipped_versions(k: ToolKnowledge) -> list[str]:
