@@ -127,7 +127,8 @@ def findings(
             agent=AGENT,
             subject=Subject(tool=k.tool, version=choice.target, cluster=",".join(clusters)),
             evidence=evidence,
-            detail=f"{', '.join(clusters)} install {k.display_name} from the {k.chart.name} chart "
+            detail=f"{', '.join(clusters)} {'runs' if len(clusters) == 1 else 'run'} {k.display_name} from the "
+            f"{k.chart.name} chart "
             f"({k.chart.repository}), whose versions differ from {k.display_name}'s; each chart ships one "
             f"{k.display_name} version (its appVersion). {listed}.",
             remediation=(

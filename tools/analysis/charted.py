@@ -20,7 +20,6 @@ class ChartedTarget:
     version: str
     wanted: str  # the version the request or policy chose before the chart was considered
     chart_version: str  # the chart that ships `version`
-    newest_in_line: str  # the newest patch of wanted's line (upstream), shipped by no chart when != version
     missing_fix: bool  # a security target: `version` is older than the fix wanted (no chart ships the fix)
 
     @property

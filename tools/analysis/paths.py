@@ -179,22 +179,20 @@ def charted_target(
     version from `current` up to `wanted` (fitting every cluster's Kubernetes when `wanted` does); for a security
     target the smallest shipped later patch of the same line first (it carries the fix), and when none exists
     the older shipped version with `missing_fix` set. None when no shipped version lies in between."""
-    release = k.release(wanted)
-    newest_in_line = release.latest_patch if release else wanted
     if ships(k, wanted):
-        return ChartedTarget(wanted, wanted, k.chart_version_for(wanted), newest_in_line, False)
+        return ChartedTarget(wanted, wanted, k.chart_version_for(wanted), False)
     need_fit = not unsupported_clusters(k, wanted, kube_versions)
     shipped = [v for v in shipped_versions(k) if not need_fit or not unsupported_clusters(k, v, kube_versions)]
     floor, ceiling = Version.parse(current), Version.parse(wanted)
     if security:  # a later patch of the same line carries the fix; another line is not a security patch
         later = [v for v in shipped if Version.parse(v) > ceiling and Version.parse(v).line == ceiling.line]
         if later:
-            return ChartedTarget(later[0], wanted, k.chart_version_for(later[0]), newest_in_line, False)
+            return ChartedTarget(later[0], wanted, k.chart_version_for(later[0]), False)
     below = [v for v in shipped if floor <= Version.parse(v) <= ceiling]
     if not below:
         return None
     chosen = below[-1]
-    return ChartedTarget(chosen, wanted, k.chart_version_for(chosen), newest_in_line, security)
+    return ChartedTarget(chosen, wanted, k.chart_version_for(chosen), security)
 
 
 def resolve_target(k: ToolKnowledge, requested: str) -> str:
