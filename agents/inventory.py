@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from upgradectl.agents import chart_targets
 from upgradectl.agents.advisories import advisory_findings
 from upgradectl.agents.base import FleetView, knowledge_evidence, kubernetes_evidence, make_finding
 from upgradectl.models import (
@@ -333,7 +334,8 @@ def git_installation(cluster: str, declarations: list[Declaration], prefix: str)
     chosen = named[0]
     agreeing = [d for d in named if d.version == chosen.version]
     evidence = tuple(d.evidence(prefix) for d in agreeing[:3])
-    return Installation(cluster, chosen.version, chosen.declared, None, evidence)
+    chart_version = chosen.declared if chosen.pin == "chart" else ""  # an image tag is no chart version
+    return Installation(cluster, chosen.version, chart_version, None, evidence, chart=chosen.chart)
 
 
 def git_only_version(k: ToolKnowledge, view: FleetView, name: str) -> str:
@@ -589,6 +591,10 @@ def take_inventory(
             target, target_reason = chosen or latest_compatible(k, kube, today, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
+    scoped = {c.info.name: installs[c.info.name] for c in scope}
+    security = request.trigger == "security"
+    chart = chart_targets.choose(k, target, target_reason, scoped, kube, security)
+    target, target_reason = chart.target, chart.reason
     if osv is not None and (report is None or report.target != target):
         minimal = report  # keep what the security ranking found when the plan targets another version
         report = assess(k, osv, running, kube, today, images, target=target)
@@ -613,7 +619,10 @@ def take_inventory(
                 f"target {target}; choose a target of at least {current}"
             )
         try:
-            paths.append(plan_path(k, current, target, kube_versions, target_reason))
+            path = plan_path(k, current, target, kube_versions, target_reason, chart.charted)
+            if chart.blocker and set(kube_versions) & set(chart_targets.chart_installs(k, scoped)):
+                path = path.model_copy(update={"feasible": False, "blockers": [*path.blockers, chart.blocker]})
+            paths.append(path)
         except PathError as exc:
             raise PlanningError(str(exc)) from exc
 
@@ -686,6 +695,7 @@ def take_inventory(
         )
     )
     findings.extend(_current_support(k, groups, installs, today))
+    findings.extend(chart_targets.findings(k, chart, paths, scoped))
     findings.extend(_unreviewed_lines(k, paths))
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
     others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]
