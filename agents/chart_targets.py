@@ -55,6 +55,11 @@ def choose(
             f"to {target}: the chart pin is a manual step"), False, None)  # fmt: skip
     if not chosen.changed:
         return ChartChoice(target, reason, True, chosen)
+    if chosen.missing_fix:  # a security fix beats a chart: the fix stays the target, its chart pin is by hand
+        return ChartChoice(target, reason + (
+            f"; the fix {target} ships in no {k.chart.name} chart of the knowledge base's chart table (the newest "
+            f"charted version of its line is {chosen.version}, chart {k.chart.spell(chosen.chart_version)}): kept as "
+            "the target, its chart pin is a step by hand"), True, chosen)  # fmt: skip
     if Version.parse(chosen.version) <= Version.parse(newest_running):  # a chart can take it nowhere newer
         line = Version.parse(target).line
         blocker = (
@@ -112,9 +117,9 @@ def findings(
     evidence += [found.evidence[0] for name, found in sorted(installs.items()) if name in clusters][:3]
     if missing_fix:
         assert chosen is not None
-        title = (f"SECURITY: the {k.display_name} fix {chosen.wanted} ships in no {k.chart.name} chart; "
-                 + (f"no chart ships anything newer than the running {chosen.version}" if choice.blocker else
-                    f"the newest charted version {chosen.version} may not carry it"))  # fmt: skip
+        title = (f"SECURITY: the {k.display_name} fix {chosen.wanted} ships in no {k.chart.name} chart: the plan "
+                 f"keeps it as the target and its chart pin is a step by hand (the newest charted version of its "
+                 f"line is {chosen.version})")  # fmt: skip
     else:
         title = (f"Newer {k.display_name} patches exist but ship in no {k.chart.name} chart: the plan stops at "
                  "charted versions")  # fmt: skip
@@ -134,8 +139,9 @@ def findings(
             remediation=(
                 f"Check `helm search repo {k.chart.name} --versions` (the table is from {table}) for a chart "
                 f"released since that ships a newer patch, and plan again with --to that version."
-                + (" Until then the running version stays exposed: weigh the advisory against the planned upgrade."
-                   if missing_fix else "")  # fmt: skip
+                + (f" Until one does, pin a chart of the line by hand and override its image tag to {chosen.wanted} "
+                   "(the chart's values document the image tag), or weigh the advisory against waiting."
+                   if missing_fix and chosen is not None else "")  # fmt: skip
             ),
             sources=[table, k.chart.source],
         )

@@ -452,7 +452,7 @@ def test_bad_input_is_a_usage_error_without_traceback(tmp_path):
         (("--llm", "sometimes"), "--llm 'sometimes' is not one of off, replay, live"),
         (("--record",), "use it with --llm live"),
         (("--llm", "live"), "--llm live needs ANTHROPIC_API_KEY"),
-        (("--format", "xml"), "--format 'xml' is not one of table, json"),
+        (("--format", "xml"), "--format 'xml' is not one of text, json"),
         (("--llm", "replay", "--scenario", "001"), "has recorded model turns"),
     ):
         result = run_eval(*args)

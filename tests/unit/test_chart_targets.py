@@ -97,14 +97,17 @@ def test_the_choice_and_its_finding_for_argocd():
     assert any("chart.chart_to_app[3.0]" in r and "index.yaml @ c77d0b1727b5" in r for r in refs)
     assert any("releases[3.0].latest_patch" in r for r in refs)
 
-    # mgmt runs 2.14.11 from chart 7.9.1, the last 2.14 chart: a security fix 2.14.21 ships in no chart
+    # mgmt runs 2.14.11 from chart 7.9.1, the last 2.14 chart: a security fix 2.14.21 ships in no chart, and a
+    # fix beats a chart: it stays the target (feasible, no blocker) and its chart pin is a step by hand
     installs = {"mgmt": _install("2.14.11", "7.9.1")}
-    blocked = chart_targets.choose(k, "2.14.21", "asked", installs, {"mgmt": "1.30.0"}, security=True)
-    assert (blocked.target, blocked.charted) == ("2.14.21", False)
-    assert blocked.blocker.startswith("no argo-cd chart ships Argo CD 2.14.21 or any version between 2.14.11")
-    path = plan_path(k, "2.14.11", "2.14.21", {"mgmt": "1.30.0"}, blocked.reason)
-    (finding,) = chart_targets.findings(k, blocked, [path], installs)
+    kept = chart_targets.choose(k, "2.14.21", "asked", installs, {"mgmt": "1.30.0"}, security=True)
+    assert (kept.target, kept.blocker) == ("2.14.21", "")
+    assert "the fix 2.14.21 ships in no argo-cd chart" in kept.reason and "step by hand" in kept.reason
+    path = plan_path(k, "2.14.11", "2.14.21", {"mgmt": "1.30.0"}, kept.reason, kept.charted)
+    assert path.feasible and [h.to_version for h in path.hops] == ["2.14.21"]
+    (finding,) = chart_targets.findings(k, kept, [path], installs)
     assert (finding.severity, finding.category) == ("high", "security") and finding.title.startswith("SECURITY")
+    assert "keeps it as the target" in finding.title
 
 
 def test_only_the_chart_of_the_table_is_constrained_by_it():
