@@ -16,8 +16,11 @@ from upgradectl.models import ControlPlaneHop, Evidence, Finding, Step, Subject,
 from upgradectl.tools.analysis.inventory import detect_installation
 from upgradectl.tools.analysis.scanner import Scanner, ScanReport
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.gitops.manifests import load_manifests
 from upgradectl.tools.knowledge.loader import KubernetesKnowledge, Release, ToolKnowledge
 from upgradectl.tools.knowledge.support import line_support
+from upgradectl.tools.verify.manifests import builtin_kind
+from upgradectl.tools.verify.target_schemas import SKIPPED_KINDS, SchemaReport, SchemaSubject, check_for_target
 from upgradectl.tools.versions import Version, kube_minor
 
 AGENT = "incident-responder"  # the seed's compatibility checks before an upgrade
@@ -60,6 +63,7 @@ class Readiness:
     findings: list[Finding] = field(default_factory=list)
     sections: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # tool -> (target version, clusters)
     notes: list[str] = field(default_factory=list)
+    schema_notes: list[str] = field(default_factory=list)  # objects not validated, or already invalid now
 
 
 def _blocker(k: ToolKnowledge, member: FleetCluster, target: str, today: date) -> tuple[ToolBlocker, Finding] | None:
@@ -123,6 +127,66 @@ def _api_findings(usages: ScanReport, target: str) -> list[Finding]:
             remediation=(f"migrate to {usage.rule.replacement} before the control plane reaches "
                          f"{usage.rule.removed_in}") if usage.rule.replacement else "remove it before the upgrade",
             sources=[usage.rule.source] if usage.rule.source else [],
+        ))
+    return found
+
+
+def _in_folder(file: str, folder: str) -> bool:
+    """Whether a repo-relative file lies in a cluster's GitOps folder ('.' is the whole repo)."""
+    folder = folder.strip("/")
+    return folder in ("", ".") or file == folder or file.startswith(folder + "/")
+
+
+def schema_subjects(fleet: Fleet, clusters: list[str]) -> list[SchemaSubject]:
+    """The GitOps repo's manifests (each at the minors of the clusters whose folder holds it, or of every cluster in
+    scope when none does) and every recorded object of a built-in kind on the clusters (Secrets excepted)."""
+    minors = {name: minor_text(fleet.clusters[name].info.kubernetes_version) for name in clusters}
+    subjects: list[SchemaSubject] = []
+    root = fleet.gitops_root
+    if root is not None and root.is_dir() and minors:
+        manifests, _problems = load_manifests(root)  # unparsable files are the scanner's notes already
+        for manifest in manifests:
+            owners = [n for n in clusters if fleet.clusters[n].entry.gitops_path
+                      and _in_folder(manifest.file, fleet.clusters[n].entry.gitops_path)] or clusters
+            subjects.append(SchemaSubject(doc=manifest.doc, source="gitops", ref=f"{manifest.file}:{manifest.line}",
+                                          current=tuple(minors[n] for n in owners), file=manifest.file,
+                                          line=manifest.line))
+    for name in clusters:
+        source = fleet.clusters[name].source
+        if source is None:
+            continue
+        for resource in source.resource_types():
+            if resource.kind in SKIPPED_KINDS or not builtin_kind(resource.kind):
+                continue
+            for obj in source.objects(resource.api_version, resource.kind):
+                # status is the API server's, not what anyone applies; the upgrade is judged on the rest
+                obj = {key: value for key, value in obj.items() if key != "status"}
+                meta = obj.get("metadata") or {}
+                where = f"{name}/{meta.get('namespace', '')}/{meta.get('name', '')}".replace("//", "/")
+                subjects.append(SchemaSubject(doc=obj, source="cluster", ref=where, current=(minors[name],),
+                                              cluster=name))
+    return subjects
+
+
+def _schema_findings(report: SchemaReport) -> list[Finding]:
+    """One finding per object that validates now and would not at the target."""
+    found = []
+    for broken in report.breaks:
+        subject, doc = broken.subject, broken.subject.doc
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        found.append(make_finding(
+            code="K8S-MANIFEST-INVALID-AT-TARGET", severity="high", category="deprecated-api",
+            title=f"{subject.kind} {meta.get('name', '')} ({subject.api_version}) validates on Kubernetes "
+                  f"{broken.passes_at} but not on {report.target}",
+            agent=AGENT,
+            evidence=[Evidence(source="gitops" if subject.source == "gitops" else "cluster", ref=subject.ref,
+                               excerpt=f"apiVersion: {subject.api_version} kind: {subject.kind}")],
+            subject=Subject(cluster=subject.cluster, api_version=subject.api_version, kind=subject.kind,
+                            namespace=str(meta.get("namespace") or ""), name=str(meta.get("name") or ""),
+                            file=subject.file, line=subject.line),
+            detail=f"kubernetes-validate (Kubernetes {report.target} schemas, strict): {broken.error}",
+            remediation=f"make it valid for Kubernetes {report.target} before the control plane moves there",
+            sources=["kubernetes-validate bundled OpenAPI schemas (pypi: kubernetes-validate)"],
         ))
     return found
 
@@ -205,4 +269,9 @@ def assess(fleet: Fleet, clusters: list[str], target: str, products: list[ToolKn
         scanner.scan_manifests(fleet.gitops_root, report)
     readiness.findings += _api_findings(report, target)
     readiness.notes += report.notes
+    moving = sorted({hop.cluster for hop in readiness.hops}, key=clusters.index)
+    schemas = check_for_target(schema_subjects(fleet, moving), target)
+    readiness.findings += _schema_findings(schemas)
+    readiness.schema_notes = schemas.notes()
+    readiness.notes += readiness.schema_notes
     return readiness

@@ -9,8 +9,13 @@ up to 1.29, Argo CD 2.10 (keystone) up to 1.28: each blocks 1.30 and 1.31 on the
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 from tests.run_cli import plan, upgradectl
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DEMO_FLEET = Path(__file__).resolve().parents[2] / "upgradectl" / "demo_fleet"
 
 TODAY = {"UPGRADECTL_TODAY": "2026-12-06"}
 
@@ -73,3 +78,22 @@ def test_kubernetes_131_lists_the_blocking_tools_per_eks_cluster_in_a_supported_
     broken = _verify(tmp_path, planned, "reordered.json")
     assert broken.returncode == 1 and "kubernetes-order" in broken.stdout
     assert "karpenter 0.31.3 on ravan" in broken.stdout
+
+
+def test_a_manifest_that_stops_validating_at_the_target_is_a_finding_with_its_file_and_line(tmp_path):
+    # the deprecation guide: Kubernetes 1.32 no longer serves flowcontrol.apiserver.k8s.io/v1beta3; the demo
+    # clusters run 1.29, where it is served. The FlowSchema is kube-no-trouble's fixture (tests/data/README.md).
+    fleet = tmp_path / "fleet"
+    shutil.copytree(DEMO_FLEET, fleet)
+    shutil.copy(DATA / "kube-no-trouble" / "fixtures" / "flowschema-v1beta3.yaml",
+                fleet / "infra-flux" / "clusters" / "ravan" / "flowschema-v1beta3.yaml")
+    planned = plan("upgrade kubernetes to 1.32", "--fleet", str(fleet / "fleet.yaml"), "--llm", "off", env=TODAY)
+    invalid = [f for f in planned["kubernetes"]["findings"] if f["code"] == "K8S-MANIFEST-INVALID-AT-TARGET"]
+    assert [(f["subject"]["kind"], f["evidence"][0]["ref"]) for f in invalid] == [
+        ("FlowSchema", "clusters/ravan/flowschema-v1beta3.yaml:1")]
+    assert "validates on Kubernetes 1.29 but not on 1.32" in invalid[0]["title"]
+    # Flux and Karpenter custom resources are listed as not validated, never silently passed
+    assert any("not validated against Kubernetes 1.32" in n and "HelmRelease" in n
+               for n in planned["kubernetes"]["schema_notes"])
+    same_at_131 = plan("upgrade kubernetes to 1.31", "--fleet", str(fleet / "fleet.yaml"), "--llm", "off", env=TODAY)
+    assert not [f for f in same_at_131["kubernetes"]["findings"] if f["code"] == "K8S-MANIFEST-INVALID-AT-TARGET"]

@@ -102,7 +102,7 @@ def plan_kubernetes(request: BaseModel, context: RunContext, run_graph: Callable
     combined = combine(
         request.text, context.fleet_ref or request.fleet, sections,
         kubernetes=KubernetesReadiness(target=target, hops=readiness.hops, blockers=readiness.blockers,
-                                       findings=findings),
+                                       findings=findings, schema_notes=readiness.schema_notes),
         order=order or None, control_plane=_control_plane(fleet, readiness), extra_risk=risk, summary_head=head,
         fallback=fallback,
     )
