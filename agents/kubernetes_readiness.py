@@ -8,12 +8,14 @@ the API removals (kubernetes.yaml, through the scanner) and the providers' contr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
-from upgradectl.agents.base import make_finding
+from upgradectl.agents.base import PROJECTED_SOURCE, make_finding
+from upgradectl.agents.inventory import ProjectedFleet
 from upgradectl.models import ControlPlaneHop, Evidence, Finding, Step, Subject, ToolBlocker
-from upgradectl.tools.analysis.inventory import detect_installation
+from upgradectl.tools.analysis.inventory import Installation, detect_installation
 from upgradectl.tools.analysis.scanner import Scanner, ScanReport
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
 from upgradectl.tools.gitops.manifests import load_manifests
@@ -64,6 +66,8 @@ class Readiness:
     sections: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # tool -> (target version, clusters)
     notes: list[str] = field(default_factory=list)
     schema_notes: list[str] = field(default_factory=list)  # objects not validated, or already invalid now
+    after: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # tool -> (version, clusters): after
+    projected: dict[tuple[str, str], Installation] = field(default_factory=dict)  # (cluster, tool) after `sections`
 
 
 def _blocker(k: ToolKnowledge, member: FleetCluster, target: str, today: date) -> tuple[ToolBlocker, Finding] | None:
@@ -107,6 +111,70 @@ def _blocker(k: ToolKnowledge, member: FleetCluster, target: str, today: date) -
         sources=[s for s in (release.source if release else "", blocker.source) if s],
     )
     return blocker, finding
+
+
+def _after_moves(readiness: Readiness, fleet: Fleet, k: ToolKnowledge, names: list[str]) -> None:
+    """The tool `k`'s move that can only follow the control plane: the newest reviewed release above what the
+    cluster will run once the control plane moves (its running release, or the one its section takes it to first)
+    whose Kubernetes range holds the target but not the cluster's current minor."""
+    where: list[tuple[str, Installation, str]] = []  # (cluster, installation now, version before the hops)
+    for name in names:
+        member = fleet.clusters[name]
+        installed = detect_installation(k, member.source, name) if member.source else None
+        if installed is None or installed.provider_managed or k.release(installed.version) is None:
+            continue
+        before = readiness.sections.get(k.tool, ("", []))
+        start = before[0] if name in before[1] else installed.version
+        blocked = any(b.cluster == name and b.tool == k.tool for b in readiness.blockers)
+        if not blocked or name in before[1]:  # a blocker without a section has no known first move
+            where.append((name, installed, start))
+    if not where:
+        return
+    newest_start = max((start for _, _, start in where), key=Version.parse)
+    release = covering_release(k, newest_start, [readiness.target])
+    if release is None or Version.parse(release.latest_patch) <= Version.parse(newest_start):
+        return
+    target_range = release.kube_range_for(release.latest_patch)
+    movers = [(n, i, start) for n, i, start in where
+              if target_range is not None and not target_range.contains(fleet.clusters[n].info.kubernetes_version)]
+    if not movers:
+        return  # it runs on today's Kubernetes too: an ordinary upgrade, not part of this one
+    readiness.after[k.tool] = (release.latest_patch, [n for n, _, _ in movers])
+    for name, installed, start in movers:
+        current = fleet.clusters[name].info.kubernetes_version
+        reason = (f"{k.display_name} {release.latest_patch} supports Kubernetes {target_range}, not "
+                  f"{minor_text(current)}: it can only move once the control plane runs {readiness.target}, "
+                  f"from {start}"
+                  + ("" if start == installed.version else " (where its section before the control plane takes it)"))
+        readiness.blockers.append(ToolBlocker(
+            cluster=name, tool=k.tool, current_version=installed.version,
+            current_kubernetes_range=str(k.kube_range(installed.version) or ""), needed_version=release.latest_patch,
+            needed_kubernetes_range=str(target_range), when="after", reason=reason, source=release.source))
+        if start != installed.version:
+            readiness.projected[(name, k.tool)] = Installation(
+                cluster=name, version=start, chart_version=k.chart_version_for(start),
+                release=replace(installed.release, chart_version=k.chart_version_for(start), app_version=start)
+                if installed.release else None,
+                evidence=(Evidence(source="plan", ref=f"this plan's {k.tool} section before the control plane has "
+                                                      f"moved it to {start}",
+                                   excerpt=f"{k.tool} {installed.version} -> {start} on {name}"),))
+
+
+def projected_fleet(fleet: Fleet, readiness: Readiness, root: Path) -> ProjectedFleet:
+    """The fleet once the tools' first moves and the control-plane hops are done: where the after moves start;
+    `root` holds its Git and Terraform with the first moves' edits applied (inventory.edited_checkout)."""
+    moved = {hop.cluster for hop in readiness.hops}
+    clusters = {}
+    for name, member in fleet.clusters.items():
+        if name in moved:
+            info = member.info.model_copy(update={
+                "kubernetes_version": readiness.target,
+                "source": f"{PROJECTED_SOURCE} Kubernetes {readiness.target} after this plan's control-plane hops "
+                          f"(read from {member.info.source})"})
+            member = replace(member, info=info)
+        clusters[name] = member
+    return ProjectedFleet(name=fleet.name, root=root, spec=fleet.spec, clusters=clusters,
+                          installations=dict(readiness.projected))
 
 
 def _api_findings(usages: ScanReport, target: str) -> list[Finding]:
@@ -270,6 +338,8 @@ def assess(fleet: Fleet, clusters: list[str], target: str, products: list[ToolKn
     readiness.findings += _api_findings(report, target)
     readiness.notes += report.notes
     moving = sorted({hop.cluster for hop in readiness.hops}, key=clusters.index)
+    for k in products:
+        _after_moves(readiness, fleet, k, moving)
     schemas = check_for_target(schema_subjects(fleet, moving), target)
     readiness.findings += _schema_findings(schemas)
     readiness.schema_notes = schemas.notes()
