@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from upgradectl.agents.base import PROJECTED_SOURCE, make_finding
+from upgradectl.agents.base import PROJECTED_SOURCE, kubernetes_evidence, make_finding
 from upgradectl.agents.inventory import ProjectedFleet
 from upgradectl.models import ControlPlaneHop, Evidence, Finding, Step, Subject, ToolBlocker
 from upgradectl.tools.analysis.inventory import Installation, detect_installation
@@ -150,6 +150,17 @@ def _after_moves(readiness: Readiness, fleet: Fleet, k: ToolKnowledge, names: li
             cluster=name, tool=k.tool, current_version=installed.version,
             current_kubernetes_range=str(k.kube_range(installed.version) or ""), needed_version=release.latest_patch,
             needed_kubernetes_range=str(target_range), when="after", reason=reason, source=release.source))
+        readiness.findings.append(make_finding(
+            code="K8S-TOOL-AFTER-CONTROL-PLANE", severity="info", category="compatibility",
+            title=f"{k.display_name} {release.latest_patch} on {name} only after Kubernetes {readiness.target}",
+            agent=AGENT, detail=reason,
+            evidence=[*installed.evidence,
+                      Evidence(source="knowledge", ref=f"{k.tool}: releases[{release.line}].kubernetes",
+                               excerpt=f"{release.latest_patch} supports Kubernetes {target_range}"),
+                      kubernetes_evidence(fleet.clusters[name])],
+            subject=Subject(cluster=name, tool=k.tool, version=installed.version),
+            remediation=f"its section after the control plane: {start} -> {release.latest_patch}",
+            sources=[release.source] if release.source else []))
         if start != installed.version:
             readiness.projected[(name, k.tool)] = Installation(
                 cluster=name, version=start, chart_version=k.chart_version_for(start),

@@ -123,16 +123,19 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
             context.today = options.today
         plan = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]
         if isinstance(plan, CombinedPlan):
-            plan = scored_section(plan, scenario.spec.tool)
+            plan = scored_section(plan, scenario.spec.tool, scenario.spec.after_control_plane)
         return plan, finish(plan)
 
 
-def scored_section(combined: CombinedPlan, tool: str) -> Plan:
-    """The section of a combined plan a scenario scores: the tool's own plan, carrying the combined plan's verdict
-    (its sections, rollout and Kubernetes order) and the Kubernetes findings about that tool."""
-    section = next((s for s in combined.sections if s.request.tool == tool), None)
+def scored_section(combined: CombinedPlan, tool: str, after_control_plane: bool = False) -> Plan:
+    """The section of a combined plan a scenario scores: the tool's own plan (before the control plane, or its move
+    after it), carrying the combined plan's verdict (its sections, rollout and Kubernetes order) and the Kubernetes
+    findings about that tool."""
+    section = next((s for o, s in zip(combined.order, combined.sections, strict=True)
+                    if s.request.tool == tool and o.after_control_plane == after_control_plane), None)
     if section is None:
-        raise RuntimeError(f"the combined plan has no {tool} section (sections: "
+        raise RuntimeError(f"the combined plan has no {tool} section{' after the control plane' * after_control_plane}"
+                           " (sections: "
                            f"{', '.join(s.request.tool for s in combined.sections) or 'none'})")
     extra = [f for f in combined.kubernetes.findings if f.subject.tool == tool] if combined.kubernetes else []
     return section.model_copy(update={"verification": combined.verification,
