@@ -232,10 +232,16 @@ class TaskSpec:
     playbook: Playbook
 
 
+PROJECTED_SOURCE = "projected:"  # ClusterInfo.source of a cluster as a plan's earlier moves leave it
+
+
 def kubernetes_evidence(cluster: FleetCluster) -> Evidence:
-    """Where a cluster's Kubernetes version comes from: its API server's /version, or for a Git-only cluster the
-    version the fleet file or --kubernetes gives."""
+    """Where a cluster's Kubernetes version comes from: its API server's /version, for a Git-only cluster the
+    version the fleet file or --kubernetes gives, or for a projected cluster the plan's control-plane hops."""
     info = cluster.info
+    if info.source.startswith(PROJECTED_SOURCE):
+        return Evidence(source="plan", ref=f"{info.name}: {info.source}",
+                        excerpt=f"kubernetes {info.kubernetes_version}")
     if info.git_only:
         where = f"{info.name}: Kubernetes version of this Git-only cluster (fleet kubernetes_version or --kubernetes)"
         return Evidence(source="gitops", ref=where, excerpt=f"kubernetes {info.kubernetes_version}")

@@ -3,7 +3,8 @@ every agent and entry point)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from upgradectl.models import (
     ClusterVersion,
     Evidence,
     Finding,
+    Plan,
     Subject,
     UpgradePath,
     UpgradeRequest,
@@ -40,6 +42,7 @@ from upgradectl.tools.analysis.paths import (
 )
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, unknown_clusters_message
 from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.gitops.changes import apply_edits, change_sets, read_files
 from upgradectl.tools.gitops.desired import Declaration
 from upgradectl.tools.gitops.manifests import iter_files
 from upgradectl.tools.helm import HelmRelease
@@ -500,6 +503,38 @@ def _kubernetes_unknown(k: ToolKnowledge, name: str, current: str, target: str, 
     )
 
 
+@dataclass
+class ProjectedFleet(Fleet):
+    """The fleet as a plan's earlier moves leave it: its clusters at a later Kubernetes minor and some tools at the
+    versions earlier sections take them to. Planning on it gives the moves that can only come after those (a
+    Kubernetes plan's tools after the control plane); everything else is read from the real sources."""
+
+    installations: dict[tuple[str, str], Installation] = field(default_factory=dict)  # (cluster, tool) -> after
+
+
+def edited_checkout(fleet: Fleet, sections: list[Plan], into: Path) -> Path:
+    """Copy the fleet's GitOps repo and Terraform folders to `into` (same layout under the fleet root) with every
+    change set of `sections` applied in order, and return the new root: the Git a later move starts from. Raises
+    EditError when an edit does not apply (the earlier sections were not made on this checkout)."""
+    folders = [p for p in (fleet.gitops_root, *fleet.terraform_roots) if p is not None and p.is_dir()]
+    base = fleet.root.resolve()
+    for folder in folders:
+        if folder.is_relative_to(base):
+            shutil.copytree(folder, into / folder.relative_to(base), dirs_exist_ok=True, symlinks=True)
+    edits = [edit for section in sections for cs in change_sets(section) for edit in cs.edits]
+    texts = read_files(into, sorted({e.file for e in edits if e.file and e.action != "manual"}))
+    for edit in edits:
+        texts.update(apply_edits(texts, [edit]))
+    for rel, text in texts.items():
+        (into / rel).write_text(text)
+    return into
+
+
+def projected_installation(fleet: Fleet, tool: str, cluster: str) -> Installation | None:
+    """The installation an earlier move of the plan leaves on `cluster` (None on a real fleet)."""
+    return fleet.installations.get((cluster, tool)) if isinstance(fleet, ProjectedFleet) else None
+
+
 def take_inventory(
     request: UpgradeRequest,
     fleet: Fleet,
@@ -527,6 +562,11 @@ def take_inventory(
     checked = []
     findings: list[Finding] = []
     for name, cluster in fleet.clusters.items():
+        projected = projected_installation(fleet, k.tool, name)
+        if projected is not None:  # no drift check: Git still declares what runs before the earlier moves
+            installs[name] = projected
+            checked.append(f"{name}: {k.display_name} {projected.version} once {projected.evidence[0].ref}")
+            continue
         declarations = view.declarations_for(k, name)
         declared = git_installation(name, declarations, fleet.gitops_prefix)
         if cluster.source is None:

@@ -258,6 +258,9 @@ class Scenario(Strict):
     title: str
     description: str = ""
     tool: ToolName = Field(description="The tool the request is about (the plan must be for it)")
+    after_control_plane: bool = Field(
+        default=False, description="Kubernetes plans: score the tool's section after the control plane (its second "
+        "move), not the one before it")
     difficulty: Literal["easy", "medium", "hard"]
     tags: list[str] = Field(default_factory=list)
     request: RequestSpec

@@ -730,6 +730,8 @@ class KubernetesReadiness(Frozen):
     hops: list[ControlPlaneHop]
     blockers: list[ToolBlocker]
     findings: list[Finding] = Field(default_factory=list, description="API removals and manifests that would fail")
+    schema_notes: list[str] = Field(default_factory=list, description="Objects the target-schema check could not "
+                                    "vouch for: custom resources not validated, objects already invalid today")
 
 
 class CombinedPlan(Frozen):
