@@ -50,7 +50,7 @@ def _owner(pod: dict[str, Any]) -> tuple[str, str]:
     return refs[0].get("kind", ""), refs[0].get("name", "")
 
 
-def long_running_jobs(t: TaskInput, cluster: str, source: ClusterSource, checked: list[str]) -> list[Finding]:
+def long_running_jobs(task: TaskInput, cluster: str, source: ClusterSource, checked: list[str]) -> list[Finding]:
     """Job pods running for hours on replaceable nodes without a do-not-disrupt annotation."""
     managed = _managed_nodes(source)
     now = source.observed_at()
@@ -163,16 +163,16 @@ def blocking_pdbs(cluster: str, source: ClusterSource, checked: list[str]) -> li
     return findings
 
 
-def unhealthy_applications(t: TaskInput, checked: list[str]) -> list[Finding]:
+def unhealthy_applications(task: TaskInput, checked: list[str]) -> list[Finding]:
     """Argo CD Applications deploying to clusters in scope that are not Synced and Healthy."""
     findings = []
     apps_seen = 0
-    for name, cluster in t.fleet.clusters.items():
+    for name, cluster in task.fleet.clusters.items():
         if cluster.source is None:
             continue
         for app in cluster.source.objects("argoproj.io/v1alpha1", "Application"):
             dest = (app.get("spec", {}).get("destination") or {}).get("name", "")
-            if dest not in t.scope_names:
+            if dest not in task.scope_names:
                 continue
             apps_seen += 1
             status = app.get("status", {})
@@ -213,10 +213,10 @@ def _value_at(values: dict[str, Any], dotted: str) -> Any:
     return node
 
 
-def _tfvars_evidence(t: TaskInput, cluster: str) -> list[Evidence]:
+def _tfvars_evidence(task: TaskInput, cluster: str) -> list[Evidence]:
     """The Terraform variable that switches the module's spot termination handling off for this cluster, if any."""
     found = []
-    for root in t.view.terraform:
+    for root in task.view.terraform:
         for call in root.modules:
             switch = str(call.inputs.get("enable_spot_termination", ""))
             var = switch.removeprefix("${var.").removesuffix("}") if switch.startswith("${var.") else ""
@@ -229,15 +229,15 @@ def _tfvars_evidence(t: TaskInput, cluster: str) -> list[Evidence]:
     return found
 
 
-def spot_without_interruption_handling(t: TaskInput, checked: list[str]) -> list[Finding]:
+def spot_without_interruption_handling(task: TaskInput, checked: list[str]) -> list[Finding]:
     """Spot-heavy clusters whose node manager does not handle spot interruptions: every node the upgrade
     cycles comes back on spot, and a reclaimed instance is not drained ahead of its termination."""
-    handling = t.knowledge.interruption_handling
+    handling = task.knowledge.interruption_handling
     if handling is None:
         return []
     findings = []
-    for c in t.scope:
-        release = t.releases.get(c.info.name)
+    for c in task.scope:
+        release = task.releases.get(c.info.name)
         if c.source is None or release is None:
             continue
         configured = {v: _value_at(release.values, v) for v in handling.values}
@@ -248,17 +248,17 @@ def spot_without_interruption_handling(t: TaskInput, checked: list[str]) -> list
         if enabled or share < handling.spot_heavy_share:
             continue
         findings.append(make_finding(
-            code=f"{t.knowledge.prefix}-SPOT-NO-INTERRUPTION-HANDLING", severity="high", category="workload-impact",
+            code=f"{task.knowledge.prefix}-SPOT-NO-INTERRUPTION-HANDLING", severity="high", category="workload-impact",
             title=f"{c.info.name} runs {share:.0%} of its workload CPU on spot with interruption handling disabled: "
             "nodes cycled by the upgrade come back on spot and reclaimed ones are not drained first",
-            agent=AGENT, subject=Subject(cluster=c.info.name, tool=t.knowledge.tool, helm_release=release.ref),
+            agent=AGENT, subject=Subject(cluster=c.info.name, tool=task.knowledge.tool, helm_release=release.ref),
             evidence=[
                 Evidence(source="cluster", ref=f"{c.info.name}: pods' CPU requests on nodes by capacity type",
                          excerpt=f"{share:.0%} of workload (non-DaemonSet) CPU requests run on spot nodes"),
                 Evidence(source="helm", ref=f"{c.info.name}: Helm release {release.ref} values",
                          excerpt=", ".join(f"{v}: {configured[v]!r}" for v in handling.values)),
-                *_tfvars_evidence(t, c.info.name),
-                knowledge_evidence(t.knowledge, "interruption_handling", handling.summary[:300], handling.source),
+                *_tfvars_evidence(task, c.info.name),
+                knowledge_evidence(task.knowledge, "interruption_handling", handling.summary[:300], handling.source),
             ],
             detail=f"{handling.summary} The upgrade replaces nodes on every hop that drifts them (and consolidation "
             "moves pods), so for the length of the rollout this cluster depends on spot capacity without the "
@@ -271,34 +271,34 @@ def spot_without_interruption_handling(t: TaskInput, checked: list[str]) -> list
     return findings
 
 
-def _served_apis(t: TaskInput, cluster: str) -> tuple[str, list[str]]:
+def _served_apis(task: TaskInput, cluster: str) -> tuple[str, list[str]]:
     """(Kubernetes version, API versions it serves: recorded resource types plus built-ins by version)."""
-    info = t.cluster(cluster).info
-    source = t.cluster(cluster).source
+    info = task.cluster(cluster).info
+    source = task.cluster(cluster).source
     recorded = {f"{r.api_version}/{r.kind}" for r in source.resource_types()} if source else set()
     recorded |= {r.split("/" + r.rsplit("/", 1)[-1])[0] for r in recorded}
     return info.kubernetes_version, sorted(recorded | load_kubernetes().served(info.kubernetes_version))
 
 
-def chart_impact(t: TaskInput, checked: list[str]) -> list[Finding]:
+def chart_impact(task: TaskInput, checked: list[str]) -> list[Finding]:
     """Charts of the GitOps repo deployed to affected clusters, rendered (helm template, or read as manifests)
     and checked with the path's object detectors; a chart that no longer renders is a finding."""
-    root = t.fleet.gitops_root
+    root = task.fleet.gitops_root
     if root is None or not root.is_dir():
         return []
-    urls = {t.fleet.spec.gitops.url} if t.fleet.spec.gitops and t.fleet.spec.gitops.url else set()
-    clusters = t.affected_clusters()
-    apps = [a for a in chart_apps(root, t.view.manifests, urls) if a.cluster in clusters]
+    urls = {task.fleet.spec.gitops.url} if task.fleet.spec.gitops and task.fleet.spec.gitops.url else set()
+    clusters = task.affected_clusters()
+    apps = [a for a in chart_apps(root, task.view.manifests, urls) if a.cluster in clusters]
     if not apps:
         return []
-    changes = [(c, f"{h.from_version} -> {h.to_version}") for p in t.paths for h in p.hops
-               for c in t.knowledge.changes_crossed(h.from_version, h.to_version, p.from_version)
+    changes = [(c, f"{h.from_version} -> {h.to_version}") for p in task.paths for h in p.hops
+               for c in task.knowledge.changes_crossed(h.from_version, h.to_version, p.from_version)
                if c.detector and c.detector.kind in RENDERED_DETECTORS]  # fmt: skip
     findings: list[Finding] = []
     for app in apps:
-        kube, apis = _served_apis(t, app.cluster)
+        kube, apis = _served_apis(task, app.cluster)
         rendered = render(app, kube, apis)
-        pre = app.namespace in t.cluster(app.cluster).entry.prerelease_namespaces
+        pre = app.namespace in task.cluster(app.cluster).entry.prerelease_namespaces
         checked.append(f"chart app {app.name} ({app.chart_rel} -> {app.cluster}/{app.namespace}"
                        f"{', pre-release' if pre else ''}): {rendered.how}: "
                        + (f"FAILED: {rendered.error[:160]}" if rendered.error else
@@ -321,41 +321,41 @@ def chart_impact(t: TaskInput, checked: list[str]) -> list[Finding]:
                          manifest_clusters={m.file: {app.cluster} for m in rendered.manifests}, gitops_root=root)
         for change, hop in changes:
             for hit in run_detector(change.detector, scan):  # type: ignore[arg-type]
-                findings.append(change_finding(t, change, hop, hit, AGENT))
+                findings.append(change_finding(task, change, hop, hit, AGENT))
     return findings
 
 
 ESO_GROUP = "external-secrets.io"
 
 
-def _secrets_read_by_tool(t: TaskInput, cluster: str) -> dict[tuple[str, str], str]:
+def _secrets_read_by_tool(task: TaskInput, cluster: str) -> dict[tuple[str, str], str]:
     """(namespace, Secret name) -> why the upgraded tool reads it: Secrets its Flux sources and HelmReleases name
     (secretRef, valuesFrom) in the manifests this cluster applies, and any Secret of the tool's namespace."""
-    k = t.knowledge
+    k = task.knowledge
     reads: dict[tuple[str, str], str] = {}
-    for m in t.view.manifests_for({cluster}):
+    for m in task.view.manifests_for({cluster}):
         spec = m.doc.get("spec") or {}
         names = [((spec.get("secretRef") or {}).get("name"), "secretRef")]
         names += [(v.get("name"), "valuesFrom") for v in spec.get("valuesFrom") or [] if v.get("kind") == "Secret"]
         for name, how in names:
-            if name and (k.namespace == m.namespace or m.kind == "HelmRelease" and _is_tool_release(t, m)):
+            if name and (k.namespace == m.namespace or m.kind == "HelmRelease" and _is_tool_release(task, m)):
                 reads[(m.namespace, str(name))] = f"{m.kind} {m.namespace}/{m.name} {how} ({m.file}:{m.line})"
     return reads
 
 
-def _is_tool_release(t: TaskInput, m: Manifest) -> bool:
+def _is_tool_release(task: TaskInput, m: Manifest) -> bool:
     chart = ((((m.doc.get("spec") or {}).get("chart") or {}).get("spec") or {}).get("chart", ""))
-    return chart in t.knowledge.install_markers
+    return chart in task.knowledge.install_markers
 
 
-def external_secrets_touched(t: TaskInput, checked: list[str]) -> list[Finding]:
+def external_secrets_touched(task: TaskInput, checked: list[str]) -> list[Finding]:
     """ExternalSecrets that write a Secret the upgraded tool reads (its namespace, its Argo CD repository
     credentials, or a Secret its Flux objects name): their API version against the CRD the cluster serves,
     and whether they are Ready (the tool's credentials are kept current)."""
-    k = t.knowledge
+    k = task.knowledge
     findings = []
-    for cluster in sorted(t.scope_names):
-        source = t.cluster(cluster).source
+    for cluster in sorted(task.scope_names):
+        source = task.cluster(cluster).source
         if source is None:
             continue
         objects = source.objects_of_kind("ExternalSecret", ESO_GROUP)
@@ -365,7 +365,7 @@ def external_secrets_touched(t: TaskInput, checked: list[str]) -> list[Finding]:
                     if c["metadata"]["name"] == f"externalsecrets.{ESO_GROUP}"), None)  # fmt: skip
         served = [v["name"] for v in (crd or {}).get("spec", {}).get("versions", []) if v.get("served")]
         stored = (crd or {}).get("status", {}).get("storedVersions", [])
-        reads = _secrets_read_by_tool(t, cluster)
+        reads = _secrets_read_by_tool(task, cluster)
         touched = []
         for es in objects:
             meta, spec = es.get("metadata") or {}, es.get("spec") or {}
@@ -409,16 +409,16 @@ def external_secrets_touched(t: TaskInput, checked: list[str]) -> list[Finding]:
     return findings
 
 
-def prerelease_impact(t: TaskInput, findings: list[Finding], checked: list[str]) -> list[Finding]:
+def prerelease_impact(task: TaskInput, findings: list[Finding], checked: list[str]) -> list[Finding]:
     """Pre-release namespaces of the affected clusters: their health now (the baseline their own gate compares
     with), and which findings of this plan land in them."""
     out = []
-    for cluster in sorted(t.affected_clusters()):
-        fc = t.cluster(cluster)
+    for cluster in sorted(task.affected_clusters()):
+        fc = task.cluster(cluster)
         namespaces = set(fc.entry.prerelease_namespaces)
         if not namespaces or fc.source is None:
             continue
-        health = fleet_cluster_health(t.fleet, cluster)
+        health = fleet_cluster_health(task.fleet, cluster)
         landing = sorted({f.code for f in findings if f.subject.namespace in namespaces
                           and cluster in f.subject.cluster.split(",")})  # fmt: skip
         checked.append(f"{cluster}: pre-release namespaces {', '.join(sorted(namespaces))}: "
@@ -436,34 +436,36 @@ def prerelease_impact(t: TaskInput, findings: list[Finding], checked: list[str])
             detail="The fleet marks these namespaces as pre-release (fleet.yaml prerelease_namespaces): their "
             "failures never block the rollout, but each hop's pre-release health gate fails on anything new there.",
             remediation="Note the failing workloads with their owners; after each hop compare with "
-            f"`upgradectl health {health_fleet_arg(t)[0]} --clusters {cluster} --baseline FILE`."))  # fmt: skip
+            f"`upgradectl health {health_fleet_arg(task)[0]} --clusters {cluster} --baseline FILE`."))  # fmt: skip
     return out
 
 
-def application_impact(t: TaskInput) -> TaskResult:
+def application_impact(task: TaskInput) -> TaskResult:
     """Stage 2: impact on running applications and deployments."""
-    result = detect_changes(t, ("annotation_in_use", "label_selector_in_use", "chart_values_null"), AGENT)
-    result.findings.extend(chart_impact(t, result.checked))
-    result.findings.extend(external_secrets_touched(t, result.checked))
-    result.findings.extend(prerelease_impact(t, result.findings, result.checked))
-    if t.knowledge.cycles_nodes:
-        for c in t.scope:
+    result = detect_changes(task, ("annotation_in_use", "label_selector_in_use", "chart_values_null"), AGENT)
+    result.findings.extend(chart_impact(task, result.checked))
+    result.findings.extend(external_secrets_touched(task, result.checked))
+    result.findings.extend(prerelease_impact(task, result.findings, result.checked))
+    if task.knowledge.cycles_nodes:
+        for c in task.scope:
             if c.source is None:
                 continue
-            result.findings.extend(long_running_jobs(t, c.info.name, c.source, result.checked))
+            result.findings.extend(long_running_jobs(task, c.info.name, c.source, result.checked))
             result.findings.extend(blocking_pdbs(c.info.name, c.source, result.checked))
-        result.findings.extend(spot_without_interruption_handling(t, result.checked))
+        result.findings.extend(spot_without_interruption_handling(task, result.checked))
     else:
-        result.checked.append(f"{t.knowledge.display_name} upgrades do not replace nodes: node-cycling checks skipped")
-    result.findings.extend(unhealthy_applications(t, result.checked))
+        result.checked.append(
+            f"{task.knowledge.display_name} upgrades do not replace nodes: node-cycling checks skipped"
+        )
+    result.findings.extend(unhealthy_applications(task, result.checked))
     return result
 
 
-def zero_downtime(t: TaskInput) -> TaskResult:
+def zero_downtime(task: TaskInput) -> TaskResult:
     """Stage 3: can the tool's own controllers roll without a gap (replicas per Deployment)?"""
-    k = t.knowledge
+    k = task.knowledge
     findings, checked = [], []
-    for c in t.scope:
+    for c in task.scope:
         if c.source is None:
             continue
         controllers = [

@@ -18,7 +18,7 @@ def _covered(path: str, known: set[str]) -> bool:
     return any(path == k or path.startswith(k + ".") or k.startswith(path + ".") for k in known)
 
 
-def _finding(t: TaskInput, cluster: str, release_ref: str, release_name: str, problem: ValueProblem,
+def _finding(task: TaskInput, cluster: str, release_ref: str, release_name: str, problem: ValueProblem,
              origin: str, chart: str) -> Finding:  # fmt: skip
     unknown = problem.kind == "unknown-key"
     what = ("is not a value of" if unknown else "is not accepted by")
@@ -29,7 +29,7 @@ def _finding(t: TaskInput, cluster: str, release_ref: str, release_name: str, pr
         title=f"{problem.path} {what} chart {chart} ({cluster})"
         + (f"; closest existing key: {problem.closest}" if problem.closest else ""),
         agent=AGENT,
-        subject=Subject(cluster=cluster, tool=t.knowledge.tool, helm_release=release_name,
+        subject=Subject(cluster=cluster, tool=task.knowledge.tool, helm_release=release_name,
                         helm_value_path=problem.path, version=chart.rsplit(" ", 1)[-1]),  # fmt: skip
         evidence=[
             Evidence(source="helm", ref=f"{cluster}: release {release_ref} values", excerpt=f"{problem.path}: "
@@ -44,27 +44,27 @@ def _finding(t: TaskInput, cluster: str, release_ref: str, release_name: str, pr
     )
 
 
-def chart_values(t: TaskInput) -> TaskResult:
+def chart_values(task: TaskInput) -> TaskResult:
     """Each release's user-supplied values against the path's target chart (fetched, cached or local)."""
-    k = t.knowledge
+    k = task.knowledge
     findings: list[Finding] = []
     checked: list[str] = []
-    if t.charts is None:
+    if task.charts is None:
         return TaskResult([], ["target-chart values check: off for this run"])
-    kb = {(f.subject.cluster, f.subject.helm_value_path) for f in t.findings if f.subject.helm_value_path}
+    kb = {(f.subject.cluster, f.subject.helm_value_path) for f in task.findings if f.subject.helm_value_path}
     unavailable: dict[str, list[str]] = {}
-    for path in t.paths:
+    for path in task.paths:
         chart_version = k.chart_version_for(path.to_version)
         if not chart_version:
             reason = f"no {k.chart.name} chart version is known to ship {path.to_version} (chart index table)"
-            unavailable.setdefault(reason, []).extend(c for c in path.clusters if c in t.releases)
+            unavailable.setdefault(reason, []).extend(c for c in path.clusters if c in task.releases)
             continue
         for cluster in path.clusters:
-            release = t.releases.get(cluster)
+            release = task.releases.get(cluster)
             if release is None or not release.values:
                 continue
             try:
-                chart = t.charts.get(k.chart.repository, k.chart.name, chart_version)
+                chart = task.charts.get(k.chart.repository, k.chart.name, chart_version)
             except ChartUnavailable as exc:
                 unavailable.setdefault(str(exc), []).append(cluster)
                 continue
@@ -73,7 +73,9 @@ def chart_values(t: TaskInput) -> TaskResult:
             label = f"{k.chart.name} {chart.version}"
             checked.append(f"{cluster}: {len(release.values)} top-level value(s) of release {release.name} against "
                            f"{label} ({chart.origin}): {len(problems)} problem(s) beyond the knowledge base's")
-            findings.extend(_finding(t, cluster, release.ref, release.name, p, chart.origin, label) for p in problems)
+            findings.extend(
+                _finding(task, cluster, release.ref, release.name, p, chart.origin, label) for p in problems
+            )
     for reason, clusters in unavailable.items():
         if not clusters:
             continue

@@ -15,27 +15,27 @@ from upgradectl.tools.analysis.detectors import Hit, run_detector
 from upgradectl.tools.knowledge.loader import BreakingChange
 
 
-def _changes_on_paths(t: TaskInput, kinds: tuple[str, ...]) -> list[tuple[BreakingChange, UpgradePath, str]]:
+def _changes_on_paths(task: TaskInput, kinds: tuple[str, ...]) -> list[tuple[BreakingChange, UpgradePath, str]]:
     """(change, path, hop) for every detectable change each path crosses, once per path."""
     found = []
-    for path in t.paths:
+    for path in task.paths:
         seen = set()
         for hop in path.hops:
-            for change in t.knowledge.changes_crossed(hop.from_version, hop.to_version, path.from_version):
+            for change in task.knowledge.changes_crossed(hop.from_version, hop.to_version, path.from_version):
                 if change.detector and change.detector.kind in kinds and change.id not in seen:
                     seen.add(change.id)
                     found.append((change, path, f"{hop.from_version} -> {hop.to_version}"))
     return found
 
 
-def change_finding(t: TaskInput, change: BreakingChange, hop: str, hit: Hit, agent: str) -> Finding:
+def change_finding(task: TaskInput, change: BreakingChange, hop: str, hit: Hit, agent: str) -> Finding:
     """A finding for one detector hit of a breaking change, citing the hit and the knowledge entry."""
     what = hit.subject.describe() or hit.evidence.ref
     title = change.title
     key = hit.subject.helm_value_path
     migration = None
     if key and change.detector and change.detector.migrations:
-        release = t.releases.get(hit.subject.cluster)
+        release = task.releases.get(hit.subject.cluster)
         migration = plan_migration(change.detector, key, release.values) if release else None
     if migration is not None:
         title = f"{change.title}: {migration.summary()}"
@@ -53,7 +53,7 @@ def change_finding(t: TaskInput, change: BreakingChange, hop: str, hit: Hit, age
         evidence=[
             hit.evidence,
             knowledge_evidence(
-                t.knowledge, f"breaking_changes[{change.id}]", f"{change.version}: {change.title}", change.source
+                task.knowledge, f"breaking_changes[{change.id}]", f"{change.version}: {change.title}", change.source
             ),
         ],
         detail=f"{change.detail} Crossed by hop {hop}.".strip(),
@@ -63,13 +63,13 @@ def change_finding(t: TaskInput, change: BreakingChange, hop: str, hit: Hit, age
     )
 
 
-def detect_changes(t: TaskInput, kinds: tuple[str, ...], agent: str) -> TaskResult:
+def detect_changes(task: TaskInput, kinds: tuple[str, ...], agent: str) -> TaskResult:
     """Run the detectors of every crossed breaking change of these kinds; one finding per hit."""
     findings: list[Finding] = []
     checked = []
-    for change, path, hop in _changes_on_paths(t, kinds):
-        hits = run_detector(change.detector, t.scan_for(set(path.clusters)))  # type: ignore[arg-type]
-        findings.extend(change_finding(t, change, hop, hit, agent) for hit in hits)
+    for change, path, hop in _changes_on_paths(task, kinds):
+        hits = run_detector(change.detector, task.scan_for(set(path.clusters)))  # type: ignore[arg-type]
+        findings.extend(change_finding(task, change, hop, hit, agent) for hit in hits)
         checked.append(
             f"{change.id} ({change.detector.kind}, crossed by {hop}) on "  # type: ignore[union-attr]
             f"{', '.join(path.clusters)}: {len(hits)} hit(s)"
@@ -79,16 +79,16 @@ def detect_changes(t: TaskInput, kinds: tuple[str, ...], agent: str) -> TaskResu
     return TaskResult(findings, checked)
 
 
-def unread_values(t: TaskInput, agent: str) -> TaskResult:
+def unread_values(task: TaskInput, agent: str) -> TaskResult:
     """Helm values Git declares but that could not be read (SOPS-encrypted, a Secret or file not in the
     repository) on clusters planned from Git alone: when the path crosses a Helm value change, those values
     were not checked, which is said."""
-    crossed = [c for c, _, _ in _changes_on_paths(t, ("helm_value",))]
+    crossed = [c for c, _, _ in _changes_on_paths(task, ("helm_value",))]
     if not crossed:
         return TaskResult([], [])
     findings, checked = [], []
-    for cluster, composed in sorted(t.view.desired_values(t.knowledge, t.scope_names).items()):
-        if cluster in t.releases:  # the deployed release's values were read from the cluster
+    for cluster, composed in sorted(task.view.desired_values(task.knowledge, task.scope_names).items()):
+        if cluster in task.releases:  # the deployed release's values were read from the cluster
             continue
         for values in composed:
             checked.append(f"{cluster}: {values.release} values from {len(values.layers)} source(s): "

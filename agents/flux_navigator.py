@@ -30,19 +30,19 @@ CLUSTER_DETECTORS = (
 
 
 
-def deprecated_apis(t: TaskInput) -> TaskResult:
+def deprecated_apis(task: TaskInput) -> TaskResult:
     """APIs the target still serves but has deprecated: migrate them now, while both versions work."""
-    k = t.knowledge
+    k = task.knowledge
     findings: list[Finding] = []
     checked = []
-    target = Version.parse(t.target)
+    target = Version.parse(task.target)
     for change in k.breaking_changes:
         d = change.detector
         if not (d and d.kind == "api_in_use" and d.deprecated_in):
             continue
         if not (Version.parse(d.deprecated_in) <= target < Version.parse(change.version)):
             continue
-        hits = run_detector(d, t.scan_for(t.scope_names))
+        hits = run_detector(d, task.scan_for(task.scope_names))
         checked.append(
             f"{d.api_version} {d.resource_kind}: deprecated since {d.deprecated_in}, removed in "
             f"{change.version}: {len(hits)} in use"
@@ -63,21 +63,21 @@ def deprecated_apis(t: TaskInput) -> TaskResult:
                             k, f"breaking_changes[{change.id}]", f"{change.version}: {change.title}", change.source
                         ),
                     ],
-                    detail=f"{t.target} still serves it, so this plan is not blocked; the next upgrade past "
+                    detail=f"{task.target} still serves it, so this plan is not blocked; the next upgrade past "
                     f"{change.version} will be. Migrating now, while both versions are served, is the cheap moment.",
                     remediation=f"Move to {d.replacement or 'the replacement API'}. {change.remediation}".strip(),
                     sources=[change.source],
                     uncertain=change.uncertain,
                 )
             )
-    findings.extend(_deprecated_stored_versions(t, checked))
+    findings.extend(_deprecated_stored_versions(task, checked))
     return TaskResult(findings, checked)
 
 
-def _deprecated_stored_versions(t: TaskInput, checked: list[str]) -> list[Finding]:
+def _deprecated_stored_versions(task: TaskInput, checked: list[str]) -> list[Finding]:
     """CRDs still storing a version the target deprecates: `migrate` now, before the removal release."""
-    k = t.knowledge
-    target = Version.parse(t.target)
+    k = task.knowledge
+    target = Version.parse(task.target)
     deprecated = {  # group/version -> (deprecated_in, removed_in)
         c.detector.api_version: (c.detector.deprecated_in, c.version)
         for c in k.breaking_changes
@@ -92,7 +92,7 @@ def _deprecated_stored_versions(t: TaskInput, checked: list[str]) -> list[Findin
         since = deprecated.get(f"{group}/{d.stored_version}")
         if not since or Version.parse(since[0]) > target:
             continue
-        hits = run_detector(d, t.scan_for(t.scope_names))
+        hits = run_detector(d, task.scan_for(task.scope_names))
         checked.append(
             f"{d.crd} storedVersions {d.stored_version} (deprecated {since[0]}, removed {since[1]}): "
             f"{len(hits)} cluster(s)"
@@ -111,8 +111,8 @@ def _deprecated_stored_versions(t: TaskInput, checked: list[str]) -> list[Findin
                         hit.evidence,
                         knowledge_evidence(k, f"breaking_changes[{change.id}]", change.title, change.source),
                     ],
-                    detail=f"Harmless on {t.target}; the upgrade to {since[1]} fails for these objects unless they are "
-                    "rewritten first.",
+                    detail=f"Harmless on {task.target}; the upgrade to {since[1]} fails for these objects unless they "
+                    "are rewritten first.",
                     remediation=change.remediation,
                     sources=[change.source],
                     uncertain=change.uncertain,
@@ -121,18 +121,18 @@ def _deprecated_stored_versions(t: TaskInput, checked: list[str]) -> list[Findin
     return findings
 
 
-def breaking_changes(t: TaskInput) -> TaskResult:
+def breaking_changes(task: TaskInput) -> TaskResult:
     """Stage 1: breaking changes in the target path, in the clusters and the GitOps repo."""
-    result = detect_changes(t, CLUSTER_DETECTORS, AGENT)
-    deprecated = deprecated_apis(t)
+    result = detect_changes(task, CLUSTER_DETECTORS, AGENT)
+    deprecated = deprecated_apis(task)
     result.findings.extend(deprecated.findings)
     result.checked.extend(deprecated.checked)
-    manifests = t.view.manifests_for(t.scope_names)
+    manifests = task.view.manifests_for(task.scope_names)
     result.checked.append(
-        f"GitOps repo: {len(manifests)} manifests applied to {', '.join(sorted(t.scope_names))} "
-        f"(of {len(t.view.manifests)} in the repo; Helm chart templates and comments are not manifests)"
+        f"GitOps repo: {len(manifests)} manifests applied to {', '.join(sorted(task.scope_names))} "
+        f"(of {len(task.view.manifests)} in the repo; Helm chart templates and comments are not manifests)"
     )
-    for problem in t.view.gitops[1]:
+    for problem in task.view.gitops[1]:
         result.findings.append(
             make_finding(
                 code="GITOPS-UNPARSEABLE-FILE",
@@ -148,12 +148,12 @@ def breaking_changes(t: TaskInput) -> TaskResult:
     return result
 
 
-def compatibility(t: TaskInput) -> TaskResult:
+def compatibility(task: TaskInput) -> TaskResult:
     """Stage 2: each hop's Kubernetes range against each cluster, and the target against every cluster."""
-    k = t.knowledge
+    k = task.knowledge
     findings: list[Finding] = []
     checked = []
-    for path in t.paths:
+    for path in task.paths:
         for hop in path.hops:
             release = k.release(hop.to_version)
             for cluster in hop.unsupported_on:
@@ -164,11 +164,11 @@ def compatibility(t: TaskInput) -> TaskResult:
                         severity="critical" if target_hop else "high",
                         category="compatibility",
                         title=f"{k.display_name} {hop.to_version} does not support Kubernetes "
-                        f"{t.cluster(cluster).info.kubernetes_minor} on {cluster} (supports {hop.kubernetes_range})",
+                        f"{task.cluster(cluster).info.kubernetes_minor} on {cluster} (supports {hop.kubernetes_range})",
                         agent=AGENT,
                         subject=Subject(cluster=cluster, tool=k.tool, version=hop.to_version),
                         evidence=[
-                            kubernetes_evidence(t.cluster(cluster)),
+                            kubernetes_evidence(task.cluster(cluster)),
                             knowledge_evidence(
                                 k,
                                 f"releases[{release.line}]",
@@ -199,28 +199,28 @@ def compatibility(t: TaskInput) -> TaskResult:
     return TaskResult(findings, checked)
 
 
-def helm_and_crds(t: TaskInput) -> TaskResult:
+def helm_and_crds(task: TaskInput) -> TaskResult:
     """Stage 2: Helm values renamed or removed on the path, chart location, CRD upgrade mechanism."""
-    result = detect_changes(t, ("helm_value",), AGENT)
-    unread = unread_values(t, AGENT)
+    result = detect_changes(task, ("helm_value",), AGENT)
+    unread = unread_values(task, AGENT)
     result.findings.extend(unread.findings)
     result.checked.extend(unread.checked)
-    generic = chart_values(replace(t, findings=[*t.findings, *result.findings]))
+    generic = chart_values(replace(task, findings=[*task.findings, *result.findings]))
     result = TaskResult([*result.findings, *generic.findings], [*result.checked, *generic.checked])
-    k = t.knowledge
+    k = task.knowledge
     if k.chart.crd_chart:
         crd_chart = k.chart.crd_chart.rsplit("/", 1)[-1]
-        for cluster in sorted(t.scope_names):
-            source = t.cluster(cluster).source
+        for cluster in sorted(task.scope_names):
+            source = task.cluster(cluster).source
             charts = sorted({r.chart for r in source.helm_releases()}) if source else []
-            declared = [m for m in t.view.manifests_for({cluster}) if chart_name(m) == crd_chart]
+            declared = [m for m in task.view.manifests_for({cluster}) if chart_name(m) == crd_chart]
             result.checked.append(
                 f"{cluster}: Helm releases {', '.join(charts) or 'none'}; "
                 f"{crd_chart} declared in GitOps: {bool(declared)}"
             )
             if crd_chart in charts or declared:
                 continue
-            release = t.releases.get(cluster)
+            release = task.releases.get(cluster)
             result.findings.append(
                 make_finding(
                     code=f"{k.prefix}-CRD-CHART-MISSING",

@@ -79,16 +79,16 @@ def incident_finding(health: ClusterHealth, fleet_arg: str = "--fleet demo") -> 
     )
 
 
-def fleet_health(t: TaskInput) -> TaskResult:
+def fleet_health(task: TaskInput) -> TaskResult:
     """Stage 1: is any cluster in scope in an incident right now? Blocked clusters get a critical finding."""
     findings: list[Finding] = []
     checked: list[str] = []
-    for c in t.scope:
-        health = fleet_cluster_health(t.fleet, c.info.name)
+    for c in task.scope:
+        health = fleet_cluster_health(task.fleet, c.info.name)
         checked.extend(health.read)
         checked.extend(f"not checked: {p}" for p in health.problems)
         if health.incident:
-            findings.append(incident_finding(health, health_fleet_arg(t)[0]))
+            findings.append(incident_finding(health, health_fleet_arg(task)[0]))
             checked.append(f"{c.info.name}: BLOCKED: {health.summary()}")
             continue
         noted = [s for s in health.noted if s.gating]
@@ -128,13 +128,13 @@ def health_gate_spec(clusters: list[str], prerelease: dict[str, list[str]] | Non
                 "failing Flux object or degraded Argo CD application, no incident-grade warning event")  # fmt: skip
 
 
-def health_fleet_arg(t: TaskInput) -> tuple[str, dict[str, str]]:
+def health_fleet_arg(task: TaskInput) -> tuple[str, dict[str, str]]:
     """`--fleet X` for `upgradectl health` (the plan's fleet; a fleet file to write when it was one kube context)."""
-    if t.fleet_ref.startswith("context "):
+    if task.fleet_ref.startswith("context "):
         placeholder = "<fleet.yaml>"
-        return f"--fleet {placeholder}", {placeholder: f"a fleet file naming this cluster ({t.fleet_ref}) and its "
+        return f"--fleet {placeholder}", {placeholder: f"a fleet file naming this cluster ({task.fleet_ref}) and its "
                                                        "metrics_url, for the alerts"}
-    return f"--fleet {shlex.quote(t.fleet_ref)}", {}
+    return f"--fleet {shlex.quote(task.fleet_ref)}", {}
 
 
 def blocked_clusters(findings: list[Finding]) -> dict[str, Finding]:
@@ -142,12 +142,12 @@ def blocked_clusters(findings: list[Finding]) -> dict[str, Finding]:
     return {f.subject.cluster: f for f in findings if f.code == INCIDENT_CODE}
 
 
-def rollback_design(t: TaskInput) -> TaskResult:
+def rollback_design(task: TaskInput) -> TaskResult:
     """Stage 3: every rollback limit the paths cross, as findings the plan must respect."""
-    k = t.knowledge
+    k = task.knowledge
     findings: list[Finding] = []
     checked = []
-    for path in t.paths:
+    for path in task.paths:
         for hop in path.hops:
             limits = k.rollback_limits_crossed(hop.from_version, hop.to_version)
             checked.append(f"{hop.from_version} -> {hop.to_version}: {len(limits)} rollback limit(s)")
@@ -192,14 +192,14 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(merged.values())
 
 
-def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpose = "chart-version") -> FileEdit:
+def _pin_edit(task: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpose = "chart-version") -> FileEdit:
     """The edit of one version pin (a Terraform or GitOps line) for the hop a -> b. The line is shown as it
     will read after the previous hops (the file today holds the path's starting version)."""
-    k = t.knowledge
+    k = task.knowledge
     if pin.pin != "chart":
-        return _own_version_edit(t, pin, a, b)
+        return _own_version_edit(task, pin, a, b)
     declared = re.sub(r"\s+#.*$", "", re.split(r"[:=]", pin.text, maxsplit=1)[-1]).strip().strip('"' + "'")
-    path_of = t.path_for(pin.cluster)
+    path_of = task.path_for(pin.cluster)
     before = k.chart_version_for(a)
     first_hop = path_of is None or path_of.from_version == a  # the file holds what is pinned today
     old = declared if first_hop or not before else k.chart.spell(before)
@@ -213,37 +213,41 @@ def _pin_edit(t: TaskInput, pin: VersionPin, a: str, b: str, purpose: EditPurpos
     if hcl:
         path = [re.split(r"\s*=", pin.text, maxsplit=1)[0].strip()]
     else:
-        document, path = _yaml_site(t, pin.file, pin.line)
+        document, path = _yaml_site(task, pin.file, pin.line)
     common = {"cluster": pin.cluster, "from_version": a, "to_version": b, "file": pin.file, "line": pin.line,
               "format": "hcl" if hcl else "yaml", "document": document, "path": path, "old": old, "shown": shown,
-              "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
+              "applies_to": _applies_to(task, pin.file, pin.cluster)}  # fmt: skip
     if not chart:
         return FileEdit(purpose=purpose, action="manual", note=_no_chart_note(k, b), **common)
     return FileEdit(
-        purpose=purpose, action="set", new=k.chart.spell(chart), reconcile=_reconcile_target(t, pin, document), **common
+        purpose=purpose,
+        action="set",
+        new=k.chart.spell(chart),
+        reconcile=_reconcile_target(task, pin, document),
+        **common,
     )
 
 
-def _own_version_edit(t: TaskInput, pin: VersionPin, a: str, b: str) -> FileEdit:
+def _own_version_edit(task: TaskInput, pin: VersionPin, a: str, b: str) -> FileEdit:
     """A pin of the tool's own version (an OCIRepository tag, a FluxInstance version, an image tag) set to
     the hop's version as Git spells it; a generated or bootstrap-only file is a change to make by hand."""
     spell = "v" if pin.declared.startswith("v") else ""
-    start = t.path_for(pin.cluster)
+    start = task.path_for(pin.cluster)
     value = pin.value or pin.declared
     current = pin.declared if start is not None and a == start.from_version else f"{spell}{a}"
     old, new = value.replace(pin.declared, current, 1), value.replace(pin.declared, f"{spell}{b}", 1)
     shown = pin.text.replace(value, "{value}", 1) if value in pin.text else f"{pin.text} {{value}}"
     common = {"cluster": pin.cluster, "from_version": a, "to_version": b, "file": pin.file, "line": pin.line,
               "format": "yaml", "old": old, "shown": shown,
-              "applies_to": _applies_to(t, pin.file, pin.cluster)}  # fmt: skip
+              "applies_to": _applies_to(task, pin.file, pin.cluster)}  # fmt: skip
     if pin.pin == "generated":
-        note = (f"regenerate {pin.file} for {t.knowledge.display_name} {b}: flux install --version={spell}{b} "
+        note = (f"regenerate {pin.file} for {task.knowledge.display_name} {b}: flux install --version={spell}{b} "
                 f"--export > {pin.file} (add the --components-extra it was generated with)")  # fmt: skip
         return FileEdit(purpose="chart-version", action="manual", note=note, **common)
     if pin.pin == "bootstrap":
         note = f"also set {spell}{b} here (applied by hand at bootstrap, not reconciled: a re-bootstrap installs it)"
         return FileEdit(purpose="manual", action="manual", note=note, **common)
-    document, path = _yaml_site(t, pin.file, pin.line)
+    document, path = _yaml_site(task, pin.file, pin.line)
     return FileEdit(purpose="chart-version", action="set", new=new, document=document, path=path,
                     **{k: v for k, v in common.items() if k not in ("document", "path")})  # fmt: skip
 def _no_chart_note(k, version: str) -> str:
@@ -260,9 +264,9 @@ def _no_chart_note(k, version: str) -> str:
             f"table): `helm search repo {k.chart.name} --versions`")
 
 
-def _yaml_site(t: TaskInput, file: str, line: int) -> tuple[dict[str, str], list[str | int]]:
+def _yaml_site(task: TaskInput, file: str, line: int) -> tuple[dict[str, str], list[str | int]]:
     """(document selector, key path) of the YAML value on file:line (file relative to the fleet root)."""
-    path = t.fleet.root / file
+    path = task.fleet.root / file
     key = (str(path), line, path.stat().st_mtime_ns if path.is_file() else 0)
     if key not in _SITES:
         try:
@@ -275,25 +279,25 @@ def _yaml_site(t: TaskInput, file: str, line: int) -> tuple[dict[str, str], list
 _SITES: dict[tuple[str, int, int], tuple[dict[str, str], list[str | int]]] = {}
 
 
-def _reconcile_target(t: TaskInput, pin: VersionPin, document: dict[str, str]) -> ReconcileTarget | None:
+def _reconcile_target(task: TaskInput, pin: VersionPin, document: dict[str, str]) -> ReconcileTarget | None:
     """What the cluster shows once the pin is applied: the HelmRelease / Application holding it, or the
     Helm release itself for Terraform installs."""
     if pin.kind == "flux-helmrelease" and document.get("name"):
         return ReconcileTarget(via="flux-helmrelease", namespace=document.get("namespace", ""), name=document["name"])
     if pin.kind == "argocd-application" and document.get("name"):
         return ReconcileTarget(via="argocd-application", namespace=document.get("namespace", ""), name=document["name"])
-    release = t.releases.get(pin.cluster)
+    release = task.releases.get(pin.cluster)
     if release is not None:
         return ReconcileTarget(via="helm-release", namespace=release.namespace, name=release.name)
     return None
 
 
-def _applies_to(t: TaskInput, file: str, cluster: str) -> list[str]:
+def _applies_to(task: TaskInput, file: str, cluster: str) -> list[str]:
     """Clusters that apply a file: from the GitOps tree for its files, the pin's own cluster otherwise."""
-    root = t.fleet.gitops_root
-    absolute = (t.fleet.root / file).resolve()
+    root = task.fleet.gitops_root
+    absolute = (task.fleet.root / file).resolve()
     if root is not None and absolute.is_relative_to(root):
-        return sorted(t.view.manifest_clusters.get(str(absolute.relative_to(root)), {cluster}))
+        return sorted(task.view.manifest_clusters.get(str(absolute.relative_to(root)), {cluster}))
     return [cluster]
 
 
@@ -320,69 +324,69 @@ class ValuesSite:
     line: int = 0
 
 
-def _git_value_site(t: TaskInput, cluster: str, key: str) -> ValuesSite | None:
+def _git_value_site(task: TaskInput, cluster: str, key: str) -> ValuesSite | None:
     """Where Git defines one Helm value for a cluster, as its controller merges the values (the generator's
     source file for a kustomize-generated ConfigMap, spec.values, an Argo CD values file); None when Git
     declares no values for the tool there. A value the cluster has but Git does not define cannot be edited in
     Git: that site is not editable."""
-    composed = t.view.desired_values(t.knowledge, {cluster}).get(cluster, [])
+    composed = task.view.desired_values(task.knowledge, {cluster}).get(cluster, [])
     if not composed or not key:
         return None
     for values in composed:
         origin = values.origin(key)
         if origin is not None:
-            return ValuesSite(f"{_gitops_prefix(t)}{origin.site.file}", origin.site.selector, list(origin.site.root),
+            return ValuesSite(f"{_gitops_prefix(task)}{origin.site.file}", origin.site.selector, list(origin.site.root),
                               origin.site.editable, origin.line)  # fmt: skip
     where = f"{key}: not set in Git ({', '.join(v.release for v in composed)}); set outside Git (helm --set?)"
     return ValuesSite(where, {}, [], False)
 
 
-def _values_site(t: TaskInput, cluster: str) -> ValuesSite:
+def _values_site(task: TaskInput, cluster: str) -> ValuesSite:
     """Where the tool's Helm values for this cluster are kept (Terraform values file or GitOps HelmRelease)."""
-    for root in t.view.terraform:
+    for root in task.view.terraform:
         for hr in root.helm_releases:
-            if hr.chart not in t.knowledge.install_markers:
+            if hr.chart not in task.knowledge.install_markers:
                 continue
             for template in hr.values_files:
                 path = resolve_values_file(root, template, {"cluster_name": cluster})
                 if path.is_file():
-                    return ValuesSite(str(path.resolve().relative_to(t.fleet.root)), {}, [])
-    pins = gitops_pins(t.view, t.knowledge, {cluster})
+                    return ValuesSite(str(path.resolve().relative_to(task.fleet.root)), {}, [])
+    pins = gitops_pins(task.view, task.knowledge, {cluster})
     if pins:
-        document, _ = _yaml_site(t, pins[0].file, pins[0].line)
+        document, _ = _yaml_site(task, pins[0].file, pins[0].line)
         return ValuesSite(pins[0].file, document, ["spec", "values"], bool(document))
-    release = t.releases.get(cluster)
+    release = task.releases.get(cluster)
     where = f"the values of Helm release {release.ref}" if release else "the release's Helm values"
     return ValuesSite(where, {}, [], False)
 
 
 def _finding_edit(
-    t: TaskInput, cluster: str, f: Finding, change: BreakingChange, a: str, b: str
+    task: TaskInput, cluster: str, f: Finding, change: BreakingChange, a: str, b: str
 ) -> FileEdit | list[FileEdit]:
     """The file edit(s) one finding asks for, from what its detector saw (a value migration can need several)."""
     d = change.detector
     assert d is not None
     common: dict = {"cluster": cluster, "from_version": a, "to_version": b}
-    git_site = _git_value_site(t, cluster, f.subject.helm_value_path) if d.kind == "helm_value" else None
+    git_site = _git_value_site(task, cluster, f.subject.helm_value_path) if d.kind == "helm_value" else None
     if git_site is not None:  # where Git defines the value (a generator's source file, spec.values, valueFiles)
         site = git_site
         common.update(file=site.file, line=site.line, format="yaml" if site.editable else "",
-                      document=site.document, applies_to=_applies_to(t, site.file, cluster))  # fmt: skip
+                      document=site.document, applies_to=_applies_to(task, site.file, cluster))  # fmt: skip
     elif f.subject.file:
-        file = f"{_gitops_prefix(t)}{f.subject.file}"
+        file = f"{_gitops_prefix(task)}{f.subject.file}"
         document = {k: v for k, v in (("kind", f.subject.kind), ("name", f.subject.name),
                                       ("namespace", f.subject.namespace)) if v}  # fmt: skip
         site = ValuesSite(file, document, ["spec", "values"] if f.subject.kind == "HelmRelease" else [])
         common.update(file=file, line=f.subject.line, format="yaml", document=document,
-                      applies_to=_applies_to(t, file, cluster))  # fmt: skip
+                      applies_to=_applies_to(task, file, cluster))  # fmt: skip
     else:
-        site = _values_site(t, cluster)
+        site = _values_site(task, cluster)
         common.update(file=site.file, format="yaml" if site.editable else "", document=site.document,
-                      applies_to=_applies_to(t, site.file, cluster) if site.editable else [cluster])  # fmt: skip
+                      applies_to=_applies_to(task, site.file, cluster) if site.editable else [cluster])  # fmt: skip
     manual = {"action": "manual"}
     if d.kind == "helm_value":
         old = f.subject.helm_value_path
-        release = t.releases.get(cluster)
+        release = task.releases.get(cluster)
         migration = plan_migration(d, old, release.values) if release else None
         if migration is not None:
             common.update(values_root=site.root)
@@ -407,45 +411,45 @@ def _finding_edit(
     return FileEdit(purpose="review", note=change.title, **manual, **common)
 
 
-def _gitops_prefix(t: TaskInput) -> str:
+def _gitops_prefix(task: TaskInput) -> str:
     """The GitOps repo's directory relative to the fleet root ('infra-flux/'), so every edit names a file
     the same way."""
-    return t.fleet.gitops_prefix
+    return task.fleet.gitops_prefix
 
 
-def _crd_pins(t: TaskInput, cluster: str) -> list[VersionPin]:
+def _crd_pins(task: TaskInput, cluster: str) -> list[VersionPin]:
     """Pins of the tool's CRD chart (e.g. karpenter-crd), edited before the controller's."""
-    if not t.knowledge.chart.crd_chart:
+    if not task.knowledge.chart.crd_chart:
         return []
-    crd = {t.knowledge.chart.crd_chart.rsplit("/", 1)[-1]}
-    pins = [*terraform_pins(t, crd), *gitops_pins(t.view, t.knowledge, {cluster}, crd)]
+    crd = {task.knowledge.chart.crd_chart.rsplit("/", 1)[-1]}
+    pins = [*terraform_pins(task, crd), *gitops_pins(task.view, task.knowledge, {cluster}, crd)]
     return [p for p in pins if p.cluster == cluster]
 
 
-def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[FileEdit]:
+def _file_edits(task: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[FileEdit]:
     """Edits in files for one cluster and hop: the CRD chart first, what the crossed changes found in GitOps
     and Helm values (migrate before the hop), then the version pins and image tags."""
-    k = t.knowledge
-    edits = [_pin_edit(t, pin, a, b, "crd-chart") for pin in _crd_pins(t, cluster)]
+    k = task.knowledge
+    edits = [_pin_edit(task, pin, a, b, "crd-chart") for pin in _crd_pins(task, cluster)]
     crossed = {c.id: c for c in k.changes_crossed(a, b, path.from_version) if c.detector}
-    for f in t.findings:
+    for f in task.findings:
         change = crossed.get(f.code)
         if change is None or cluster not in f.subject.cluster.split(","):
             continue
         if f.subject.file or f.subject.helm_value_path:  # things in files; live objects follow the files
-            made = _finding_edit(t, cluster, f, change, a, b)
+            made = _finding_edit(task, cluster, f, change, a, b)
             edits.extend(made if isinstance(made, list) else [made])
-    pins = [p for p in [*terraform_pins(t), *gitops_pins(t.view, k, {cluster})] if p.cluster == cluster]
-    edits.extend(module_edits(t, cluster, a, b))  # modules the hop needs, with the pin they serve
-    edits.extend(_pin_edit(t, pin, a, b) for pin in pins)
-    release = t.releases.get(cluster)
+    pins = [p for p in [*terraform_pins(task), *gitops_pins(task.view, k, {cluster})] if p.cluster == cluster]
+    edits.extend(module_edits(task, cluster, a, b))  # modules the hop needs, with the pin they serve
+    edits.extend(_pin_edit(task, pin, a, b) for pin in pins)
+    release = task.releases.get(cluster)
     if release is not None:
         tags = _image_tag_pins(release.values, path.from_version)
     else:  # a Git-only cluster: the values Git declares
-        composed = t.view.desired_values(k, {cluster}).get(cluster, [])
+        composed = task.view.desired_values(k, {cluster}).get(cluster, [])
         tags = [tag for values in composed for tag in _image_tag_pins(values.values, path.from_version)]
     for value_path, value in tags:
-        site = _git_value_site(t, cluster, value_path) or _values_site(t, cluster)
+        site = _git_value_site(task, cluster, value_path) or _values_site(task, cluster)
         if any(e.file == site.file and e.line == site.line and e.line for e in edits):
             continue  # that value is a version pin already edited above (a Flux distribution version)
         spell = "v" if value.startswith("v") else ""
@@ -454,7 +458,7 @@ def _file_edits(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -
                      action="set" if site.editable else "manual", file=site.file, line=site.line,
                      format="yaml" if site.editable else "", document=site.document, values_root=site.root,
                      path=value_path.split("."), old=f"{spell}{a}", new=f"{spell}{b}",
-                     applies_to=_applies_to(t, site.file, cluster) if site.editable else [cluster])  # fmt: skip
+                     applies_to=_applies_to(task, site.file, cluster) if site.editable else [cluster])  # fmt: skip
         )
     if not pins:
         edits.append(
@@ -476,14 +480,14 @@ def soak_minutes(env: Environment, risk: RiskLevel, fast_track: bool) -> int:
     return max(15, int(round(minutes / 15.0)) * 15)
 
 
-def hop_migrations(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[MigrationPlan]:
+def hop_migrations(task: TaskInput, cluster: str, a: str, b: str, path: UpgradePath) -> list[MigrationPlan]:
     """The value migrations the hop a -> b needs on this cluster (from the crossed changes' detector hits)."""
-    release = t.releases.get(cluster)
+    release = task.releases.get(cluster)
     if release is None:
         return []
-    crossed = {c.id: c for c in t.knowledge.changes_crossed(a, b, path.from_version) if c.detector}
+    crossed = {c.id: c for c in task.knowledge.changes_crossed(a, b, path.from_version) if c.detector}
     plans = []
-    for f in t.findings:
+    for f in task.findings:
         change = crossed.get(f.code)
         if change is None or change.detector is None or cluster not in f.subject.cluster.split(","):
             continue
@@ -493,44 +497,44 @@ def hop_migrations(t: TaskInput, cluster: str, a: str, b: str, path: UpgradePath
     return plans
 
 
-def _hop_facts(t: TaskInput, cluster: str, env: Environment, path: UpgradePath, index: int, ownership) -> HopFacts:
-    k = t.knowledge
-    release = t.releases.get(cluster)
+def _hop_facts(task: TaskInput, cluster: str, env: Environment, path: UpgradePath, index: int, ownership) -> HopFacts:
+    k = task.knowledge
+    release = task.releases.get(cluster)
     hop = path.hops[index]
     values = release.values if release else {}
     service = {key: str(values[key]) for key in ("k8sServiceHost", "k8sServicePort")
                if values.get(key) not in (None, "")}  # fmt: skip
-    gitops_dir = relpath(t.fleet.gitops_root, t.fleet.root) if t.fleet.gitops_root else ""
+    gitops_dir = relpath(task.fleet.gitops_root, task.fleet.root) if task.fleet.gitops_root else ""
     gotk = ownership.evidence[0].ref if ownership.owner == "flux-bootstrap" and ownership.evidence else ""
     return HopFacts(
         knowledge=k, cluster=cluster, environment=env, hop=hop, index=index, path=path, ownership=ownership,
         namespace=release.namespace if release else k.namespace, release=release.name if release else k.release_name,
-        region=t.cluster(cluster).info.region, fleet_ref=t.fleet_ref, gitops_dir=gitops_dir, gotk_file=gotk,
+        region=task.cluster(cluster).info.region, fleet_ref=task.fleet_ref, gitops_dir=gitops_dir, gotk_file=gotk,
         k8s_service=service if k.tool == "cilium" else {},
         installed_chart=release.chart_version if release and index == 0 else "",
-        migrations=hop_migrations(t, cluster, hop.from_version, hop.to_version, path),
-        terraform_init=init_flags(t, cluster, hop.from_version, hop.to_version),
+        migrations=hop_migrations(task, cluster, hop.from_version, hop.to_version, path),
+        terraform_init=init_flags(task, cluster, hop.from_version, hop.to_version),
     )  # fmt: skip
 
 
-def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]) -> RolloutStage | None:
+def build_stage(task: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]) -> RolloutStage | None:
     """One environment's rollout: per cluster and hop, the baseline, checks, change, upgrade, verification and
     gates, each rendered from that hop under the plan's strategy (agents/strategies.py: a canary cluster first, a
     canary subset or a parallel installation inside a cluster); and per hop the way back to its from-version
     (newest hop first)."""
-    assert t.decision is not None
-    clusters = sorted(c.info.name for c in t.scope if c.info.environment == env)
+    assert task.decision is not None
+    clusters = sorted(c.info.name for c in task.scope if c.info.environment == env)
     if not clusters:
         return None
-    fast = t.decision.track == "security-fast-track"
-    soak = soak_minutes(env, t.decision.risk.level, fast)
-    blocked = {c: f for c, f in blocked_clusters(t.findings).items() if c in clusters}
-    fleet_arg, fleet_inputs = health_fleet_arg(t)
+    fast = task.decision.track == "security-fast-track"
+    soak = soak_minutes(env, task.decision.risk.level, fast)
+    blocked = {c: f for c, f in blocked_clusters(task.findings).items() if c in clusters}
+    fleet_arg, fleet_inputs = health_fleet_arg(task)
     health_file = f"health-{env}-before.json"
-    kind = t.decision.strategy.kind
-    planned = {cluster: _cluster_hops(t, cluster, env) for cluster in clusters if t.path_for(cluster) is not None}
+    kind = task.decision.strategy.kind
+    planned = {cluster: _cluster_hops(task, cluster, env) for cluster in clusters if task.path_for(cluster) is not None}
     files = {c: {e.file for _, edits in hops for e in edits if e.file} for c, (_, hops) in planned.items()}
-    groups, notes = waves(t, list(planned), files, kind)
+    groups, notes = waves(task, list(planned), files, kind)
     order = [c for group in groups for c in group] or list(planned)
     steps: list[Step] = [
         Step(
@@ -553,7 +557,7 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         for facts, edits in hops:
             a, b = facts.a, facts.b
             hops_done.append(f"{cluster}: {a} -> {b}")
-            rolled = hop_rollout(t, facts, edits, soak, kind)
+            rolled = hop_rollout(task, facts, edits, soak, kind)
             steps.extend(rolled.steps)
             notes.extend([rolled.note] if rolled.note else [])
             steps.append(Step(
@@ -569,18 +573,18 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
                 gates.setdefault((gate.name, gate.promql), gate)
             rollback = rolled.rollback + rollback  # newest hop first
     gates[("cluster-health", "")] = health_gate_spec(clusters, fleet_arg=fleet_arg)
-    prerelease = t.prerelease_of(set(clusters))
+    prerelease = task.prerelease_of(set(clusters))
     if prerelease:
         gates[("prerelease-workloads-health", "")] = health_gate_spec(clusters, prerelease, fleet_arg)
-    approval = env == "prod" or t.decision.approval_required or bool(blocked)
+    approval = env == "prod" or task.decision.approval_required or bool(blocked)
     reasons = []
     if env == "prod":
         reasons.append("production changes always wait for an explicit approval")
-    if t.decision.approval_required:
-        reasons.extend(t.decision.approval_reasons)
+    if task.decision.approval_required:
+        reasons.extend(task.decision.approval_reasons)
     reasons.extend(f"{c} was in an incident when planned ({INCIDENT_CODE}): approve only once "
                    f"`upgradectl health {fleet_arg} --clusters {c}` exits 0" for c in sorted(blocked))  # fmt: skip
-    env_of = {c.info.name: c.info.environment for c in t.scope}
+    env_of = {c.info.name: c.info.environment for c in task.scope}
     root_wide = {(e.file, f"{e.from_version} -> {e.to_version}"): later_clusters(e, env, env_of)
                  for step in steps for e in step.edits if e.purpose in ROOT_WIDE_PURPOSES}  # fmt: skip
     root_notes = [f"{file}: the module/provider version bump of the hop {hop} also configures {', '.join(later)} "
@@ -596,35 +600,35 @@ def build_stage(t: TaskInput, env: Environment, hop_gates: dict[str, list[Gate]]
         approval_required=approval,
         approval_reasons=reasons,
         soak_minutes=soak,
-        notes=[f"strategy: {kind}", f"testing: {t.decision.testing}", *notes, *owners,
+        notes=[f"strategy: {kind}", f"testing: {task.decision.testing}", *notes, *owners,
                "run every command from the directory of the fleet file; rollback steps undo one hop each, when "
                "that hop's gates fail or it does not reconcile (earlier hops that passed stay)",
                *root_notes, *(f"BLOCKED: {f.title}" for f in blocked.values())],
         waves=groups,
     )
-    return with_people(t.fleet, t.knowledge.display_name, stage)  # owners, the user's tests, stage messages
+    return with_people(task.fleet, task.knowledge.display_name, stage)  # owners, the user's tests, stage messages
 
 
-def _cluster_hops(t: TaskInput, cluster: str, env: Environment):
+def _cluster_hops(task: TaskInput, cluster: str, env: Environment):
     """(owner, [(facts, edits) per hop]) of one cluster: what every hop's steps are rendered from."""
-    path = t.path_for(cluster)
+    path = task.path_for(cluster)
     assert path is not None
-    ownership = release_owner(t, cluster)
-    facts_of_cluster = cluster_facts(t, cluster)
+    ownership = release_owner(task, cluster)
+    facts_of_cluster = cluster_facts(task, cluster)
     hops = []
     for index, hop in enumerate(path.hops):
-        facts = replace(_hop_facts(t, cluster, env, path, index, ownership), facts=facts_of_cluster)
-        hops.append((facts, _file_edits(t, cluster, hop.from_version, hop.to_version, path)))
+        facts = replace(_hop_facts(task, cluster, env, path, index, ownership), facts=facts_of_cluster)
+        hops.append((facts, _file_edits(task, cluster, hop.from_version, hop.to_version, path)))
     return ownership, hops
 
 
 def rollout_for(env: Environment):
     """Stage 5 playbook for one environment (plan mode writes the stage, execute mode runs it)."""
 
-    def playbook(t: TaskInput) -> TaskResult:
-        stage = build_stage(t, env, t.hop_gates)
+    def playbook(task: TaskInput) -> TaskResult:
+        stage = build_stage(task, env, task.hop_gates)
         if stage is None:
-            return TaskResult([], [f"no cluster in {env} runs {t.knowledge.display_name}: nothing to roll out"])
+            return TaskResult([], [f"no cluster in {env} runs {task.knowledge.display_name}: nothing to roll out"])
         checked = [
             f"{env}: {len(stage.clusters)} cluster(s), {len(stage.hops)} hop(s), {len(stage.steps)} steps, "
             f"{len(stage.gates)} gates, {len(stage.rollback_steps)} rollback steps, soak {stage.soak_minutes}m"

@@ -58,15 +58,15 @@ def gates_for(k: ToolKnowledge, version: str) -> list[Gate]:
     return [gate_from_spec(g) for g in k.gates_for(version)]
 
 
-def cost_opportunities(t: TaskInput) -> TaskResult:
+def cost_opportunities(task: TaskInput) -> TaskResult:
     """Stage 1: bin-packing efficiency and spot share from the nodes and pod requests, priced, with the
     consolidation projection (one CostReport per cluster, rendered in the plan)."""
     findings: list[Finding] = []
     checked = []
     reports: list[CostReport] = []
-    if not t.knowledge.cycles_nodes:
-        return TaskResult([], [f"{t.knowledge.display_name} does not place nodes: no bin-packing KPIs apply"])
-    for c in t.scope:
+    if not task.knowledge.cycles_nodes:
+        return TaskResult([], [f"{task.knowledge.display_name} does not place nodes: no bin-packing KPIs apply"])
+    for c in task.scope:
         if c.source is None:
             continue
         loads = node_loads(c.source.objects("v1", "Node"), c.source.objects("v1", "Pod"))
@@ -217,15 +217,15 @@ def recorded_metric_names(source: ClusterSource) -> set[str] | None:
     return {series.name for file in files for series in recorded_series(file)}
 
 
-def validation_criteria(t: TaskInput) -> TaskResult:
+def validation_criteria(task: TaskInput) -> TaskResult:
     """Stage 1: the gates for current and target versions, and whether their metrics exist to baseline."""
-    k = t.knowledge
+    k = task.knowledge
     findings: list[Finding] = []
     checked = []
-    for c in t.scope:
+    for c in task.scope:
         if c.source is None:
             continue
-        current = next(v.current_version for v in t.versions if v.cluster == c.info.name)
+        current = next(v.current_version for v in task.versions if v.cluster == c.info.name)
         baseline_gates = k.gates_for(current)
         needed = sorted({m for g in baseline_gates for m in g.metric_names})
         names = recorded_metric_names(c.source)
@@ -286,35 +286,35 @@ def validation_criteria(t: TaskInput) -> TaskResult:
     return TaskResult(findings, checked)
 
 
-def monitoring_integration(t: TaskInput) -> TaskResult:
+def monitoring_integration(task: TaskInput) -> TaskResult:
     """Stage 2: dashboards and alert rules that use metrics the path renames or removes."""
-    result = detect_changes(t, ("metric_used",), AGENT)
-    result.checked.append(f"{len(t.view.metric_uses)} metric references in dashboards and rules of the GitOps repo")
+    result = detect_changes(task, ("metric_used",), AGENT)
+    result.checked.append(f"{len(task.view.metric_uses)} metric references in dashboards and rules of the GitOps repo")
     return result
 
 
-def monitoring_preparation(t: TaskInput) -> TaskResult:
+def monitoring_preparation(task: TaskInput) -> TaskResult:
     """Stage 4: the gates each hop is judged by, with that hop's metric names."""
     gates = {}
     checked = []
-    for path in t.paths:
+    for path in task.paths:
         for hop in path.hops:
-            hop_gates = gates_for(t.knowledge, hop.to_version)
+            hop_gates = gates_for(task.knowledge, hop.to_version)
             gates[f"{hop.from_version}->{hop.to_version}"] = hop_gates
             checked.append(
                 f"{hop.from_version} -> {hop.to_version}: {len(hop_gates)} gates "
                 f"({', '.join(g.name for g in hop_gates)}); before it: upgradectl baseline --tool "
-                f"{t.knowledge.tool} --to {hop.to_version} --out baseline.json, after it: upgradectl validate "
-                f"--tool {t.knowledge.tool} --baseline baseline.json (exit 0 = promote)"
+                f"{task.knowledge.tool} --to {hop.to_version} --out baseline.json, after it: upgradectl validate "
+                f"--tool {task.knowledge.tool} --baseline baseline.json (exit 0 = promote)"
             )
     return TaskResult([], checked, hop_gates=gates)
 
 
-def post_upgrade_validation(t: TaskInput) -> TaskResult:
+def post_upgrade_validation(task: TaskInput) -> TaskResult:
     """Stage 6: the target's gates and the KPIs to compare with the baseline after the rollout."""
-    gates = gates_for(t.knowledge, t.target)
+    gates = gates_for(task.knowledge, task.target)
     kpis = ["error rates and controller restarts (system stability)"]
-    if t.knowledge.cycles_nodes:
+    if task.knowledge.cycles_nodes:
         kpis = [
             "cost per pod-hour",
             "spot share of nodes and pod requests",
@@ -322,7 +322,7 @@ def post_upgrade_validation(t: TaskInput) -> TaskResult:
             "scale-up time (pod startup p99)",
             *kpis,
         ]
-    checked = [f"{len(gates)} post-upgrade gates for {t.target}", f"KPIs to compare: {', '.join(kpis)}"]
+    checked = [f"{len(gates)} post-upgrade gates for {task.target}", f"KPIs to compare: {', '.join(kpis)}"]
     return TaskResult([], checked)
 
 

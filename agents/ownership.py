@@ -68,37 +68,37 @@ def _labelled_by_flux(source: ClusterSource, release: HelmRelease) -> tuple[str,
     return None
 
 
-def _argo_application_in_cluster(t: TaskInput, source: ClusterSource, cluster: str) -> dict | None:
+def _argo_application_in_cluster(task: TaskInput, source: ClusterSource, cluster: str) -> dict | None:
     """An in-cluster Argo CD Application that installs one of the tool's charts."""
     for app in source.objects_of_kind("Application", "argoproj.io"):
         spec = app.get("spec") or {}
         sources = [spec.get("source") or {}, *(spec.get("sources") or [])]
-        if any(isinstance(s, dict) and s.get("chart") in t.knowledge.install_markers for s in sources):
+        if any(isinstance(s, dict) and s.get("chart") in task.knowledge.install_markers for s in sources):
             return app
     return None
 
 
-def _flux_bootstrap_file(t: TaskInput, cluster: str) -> str:
+def _flux_bootstrap_file(task: TaskInput, cluster: str) -> str:
     """The gotk-components.yaml this cluster applies (relative to the fleet root), for Flux itself."""
-    root = t.fleet.gitops_root
+    root = task.fleet.gitops_root
     if root is None:
         return ""
-    for file, clusters in t.view.manifest_clusters.items():
+    for file, clusters in task.view.manifest_clusters.items():
         if cluster in clusters and file.endswith("gotk-components.yaml"):
-            return relpath(root / file, t.fleet.root)
-    entry = t.fleet.clusters[cluster].entry.gitops_path if cluster in t.fleet.clusters else ""
+            return relpath(root / file, task.fleet.root)
+    entry = task.fleet.clusters[cluster].entry.gitops_path if cluster in task.fleet.clusters else ""
     candidate = root / entry / "flux-system" / "gotk-components.yaml" if entry else None
-    return relpath(candidate, t.fleet.root) if candidate and candidate.is_file() else ""
+    return relpath(candidate, task.fleet.root) if candidate and candidate.is_file() else ""
 
 
-def release_owner(t: TaskInput, cluster: str) -> Ownership:
+def release_owner(task: TaskInput, cluster: str) -> Ownership:
     """Who owns the tool's release on a cluster, from the strongest evidence: GitOps objects (in Git and in the
     cluster, or Flux's labels on the installed objects), then Terraform's helm_release, then Flux's bootstrap
     manifests (Flux itself), then the Helm release secret alone (the Helm CLI)."""
-    release = t.releases.get(cluster)
-    fleet_cluster = t.fleet.clusters.get(cluster)
+    release = task.releases.get(cluster)
+    fleet_cluster = task.fleet.clusters.get(cluster)
     source = fleet_cluster.source if fleet_cluster else None
-    pins = [p for p in gitops_pins(t.view, t.knowledge, {cluster}) if p.cluster == cluster]
+    pins = [p for p in gitops_pins(task.view, task.knowledge, {cluster}) if p.cluster == cluster]
     flux_pins = [p for p in pins if p.kind == "flux-helmrelease"]
     argo_pins = [p for p in pins if p.kind.startswith("argocd")]
     evidence: list[Evidence] = []
@@ -117,28 +117,30 @@ def release_owner(t: TaskInput, cluster: str) -> Ownership:
         evidence.append(Evidence(source="cluster", ref=f"{cluster}: {ref}",
                                  excerpt=f"{FLUX_NAME_LABEL}: {name}, {FLUX_NAMESPACE_LABEL}: {namespace}"))
         return Ownership("flux-helmrelease", evidence, namespace, name)
-    app = _argo_application_in_cluster(t, source, cluster) if source else None
+    app = _argo_application_in_cluster(task, source, cluster) if source else None
     if argo_pins or app:
         namespace, name = "", ""
         if app:
             meta = app.get("metadata") or {}
             namespace, name = meta.get("namespace", ""), meta.get("name", "")
             evidence.append(Evidence(source="cluster", ref=f"{cluster}: Application {namespace}/{name}",
-                                     excerpt=f"spec.source.chart: {', '.join(t.knowledge.install_markers)}"))
+                                     excerpt=f"spec.source.chart: {', '.join(task.knowledge.install_markers)}"))
         for pin in argo_pins[:1]:
             evidence.append(Evidence(source="gitops", ref=f"{pin.file}:{pin.line}", excerpt=pin.text.strip()))
         return Ownership("argocd-application", evidence, namespace, name, argo_pins[0] if argo_pins else None)
-    tf = [p for p in terraform_pins(t) if p.cluster == cluster]
+    tf = [p for p in terraform_pins(task) if p.cluster == cluster]
     if tf:
         pin = tf[0]
-        root = next((r for r in t.view.terraform if (t.fleet.root / pin.file).resolve().is_relative_to(r.path)), None)
-        root_rel = relpath(root.path, t.fleet.root) if root else ""
-        var_file = relpath((t.fleet.root / pin.file).resolve(), root.path) if root else pin.file
+        root = next(
+            (r for r in task.view.terraform if (task.fleet.root / pin.file).resolve().is_relative_to(r.path)), None
+        )
+        root_rel = relpath(root.path, task.fleet.root) if root else ""
+        var_file = relpath((task.fleet.root / pin.file).resolve(), root.path) if root else pin.file
         evidence.append(Evidence(source="terraform", ref=f"{pin.file}:{pin.line}", excerpt=pin.text.strip()))
-        return Ownership("terraform", evidence, release.namespace if release else t.knowledge.namespace,
-                         release.name if release else t.knowledge.release_name, pin, root_rel,
+        return Ownership("terraform", evidence, release.namespace if release else task.knowledge.namespace,
+                         release.name if release else task.knowledge.release_name, pin, root_rel,
                          var_file if pin.kind == "terraform-tfvars" else "")
-    if t.knowledge.tool == "flux" and (gotk := _flux_bootstrap_file(t, cluster)):
+    if task.knowledge.tool == "flux" and (gotk := _flux_bootstrap_file(task, cluster)):
         evidence.append(Evidence(source="gitops", ref=gotk, excerpt="Flux components applied from Git (bootstrap)"))
         return Ownership("flux-bootstrap", evidence, "flux-system", "flux-system")
     if release is not None:
@@ -146,4 +148,4 @@ def release_owner(t: TaskInput, cluster: str) -> Ownership:
                                  excerpt=f"Helm release {release.name} revision {release.revision}; no GitOps object "
                                  "or Terraform helm_release manages it"))
         return Ownership("helm-cli", evidence, release.namespace, release.name)
-    return Ownership("manifests", [], t.knowledge.namespace, t.knowledge.release_name)
+    return Ownership("manifests", [], task.knowledge.namespace, task.knowledge.release_name)

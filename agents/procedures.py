@@ -307,7 +307,7 @@ def reconcile_step(f: HopFacts, version: str, title: str) -> Step | None:
     return _step(f, "reconcile", title, f"{f.ownership.describe()} applies the commit.", commands=commands)
 
 
-def rollout_steps(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int) -> list[Step]:
+def rollout_steps(task: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int) -> list[Step]:
     """The forward steps of one hop on one cluster, in order."""
     k = f.knowledge
     steps = [baseline_step(f)]
@@ -323,7 +323,7 @@ def rollout_steps(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int) -
         steps.extend(upgrade)
         steps.append(change_step(f, edits))
     if f.ownership.owner == "flux-bootstrap" and f.gotk_file:
-        in_repo = relpath(t.fleet.root / f.gotk_file, t.fleet.gitops_root or t.fleet.root)
+        in_repo = relpath(task.fleet.root / f.gotk_file, task.fleet.gitops_root or task.fleet.root)
         steps.append(_step(f, "change", f"commit the regenerated components for {f.b}",
                            commands=[f"git -C {shlex.quote(f.gitops_dir or '.')} add {shlex.quote(in_repo)}",
                                      f"git -C {shlex.quote(f.gitops_dir or '.')} commit -m "
@@ -343,7 +343,7 @@ def _inverse(edit: FileEdit, f: HopFacts) -> FileEdit | None:
     return edit.model_copy(update={"old": edit.new, "new": edit.old})
 
 
-def rollback_steps(t: TaskInput, f: HopFacts, edits: list[FileEdit]) -> list[Step]:
+def rollback_steps(task: TaskInput, f: HopFacts, edits: list[FileEdit]) -> list[Step]:
     """What to do when this hop's gates fail or it does not reconcile: undo this hop only, back to its
     from-version. Hops that crossed a one-way limit restore the backup taken before them."""
     k, own = f.knowledge, f.ownership

@@ -30,11 +30,11 @@ STAGE_NAMES = {
 }
 
 
-def _infrastructure_preparation(t: TaskInput) -> TaskResult:
+def _infrastructure_preparation(task: TaskInput) -> TaskResult:
     """Stage 4: the Terraform and GitOps places each cluster's version is pinned, to edit per hop."""
-    pins = [*terraform.terraform_pins(t), *gitops_pins(t.view, t.knowledge, t.scope_names)]
+    pins = [*terraform.terraform_pins(task), *gitops_pins(task.view, task.knowledge, task.scope_names)]
     checked = [f"{p.cluster}: version pinned at {p.file}:{p.line} ({p.kind})" for p in pins]
-    missing = sorted(t.scope_names - {p.cluster for p in pins})
+    missing = sorted(task.scope_names - {p.cluster for p in pins})
     checked.extend(f"{c}: no version pin in Terraform or GitOps (release upgraded directly)" for c in missing)
     return TaskResult([], checked)
 

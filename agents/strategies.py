@@ -58,15 +58,15 @@ def canary_soak(soak: int) -> int:
 # ---------------------------------------------------------------- facts read from the cluster
 
 
-def node_count(t: TaskInput, cluster: str) -> int:
-    source = t.cluster(cluster).source
+def node_count(task: TaskInput, cluster: str) -> int:
+    source = task.cluster(cluster).source
     return len(source.objects_of_kind("Node")) if source is not None else 0
 
 
-def cluster_facts(t: TaskInput, cluster: str) -> dict[str, str]:
+def cluster_facts(task: TaskInput, cluster: str) -> dict[str, str]:
     """What strategy steps need from the cluster: the canary NodePool (the smallest pool with spot nodes, whose
     workloads tolerate interruption; else the smallest), the VMSingle and the VMAgent that feeds it."""
-    source = t.cluster(cluster).source
+    source = task.cluster(cluster).source
     if source is None:
         return {}
     facts: dict[str, str] = {}
@@ -97,20 +97,20 @@ def cluster_facts(t: TaskInput, cluster: str) -> dict[str, str]:
 # ---------------------------------------------------------------- waves: a canary cluster first
 
 
-def waves(t: TaskInput, clusters: list[str], files: dict[str, set[str]], kind: StrategyKind) -> tuple[
+def waves(task: TaskInput, clusters: list[str], files: dict[str, set[str]], kind: StrategyKind) -> tuple[
         list[list[str]], list[str]]:  # fmt: skip
     """Cluster groups in rollout order, and notes: under canary, the cluster with the fewest nodes goes first when
     the environment has several and its files are its own (a file other clusters apply changes them together)."""
     if kind != "canary" or len(clusters) < 2:
         return [], []
-    canary = min(clusters, key=lambda c: (node_count(t, c), c))
+    canary = min(clusters, key=lambda c: (node_count(task, c), c))
     others = [c for c in clusters if c != canary]
     shared = sorted(f for f in files.get(canary, set()) if any(f in files.get(o, set()) for o in others))
     if shared:
         return [], [f"canary: {canary} cannot go first on its own: {', '.join(shared)} is applied by the other "
                     "clusters of this environment too; they roll out together"]
     verb = "follows" if len(others) == 1 else "follow"
-    return [[canary], others], [f"canary: {canary} ({node_count(t, canary)} nodes, the fewest) goes first in this "
+    return [[canary], others], [f"canary: {canary} ({node_count(task, canary)} nodes, the fewest) goes first in this "
                                 f"environment; {', '.join(others)} {verb} once its gates pass"]
 
 
@@ -154,19 +154,19 @@ def _why_not(m: StrategyMechanism, f: HopFacts, kind: StrategyKind) -> str:
     return ""
 
 
-def hop_rollout(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, kind: StrategyKind) -> HopRollout:
+def hop_rollout(task: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, kind: StrategyKind) -> HopRollout:
     """The steps of one cluster's hop under the plan's strategy (rolling where the strategy does not fit)."""
-    m = mechanism(t.knowledge, kind)
-    plain = HopRollout(rollout_steps(t, f, edits, soak), rollback_steps(t, f, edits))
+    m = mechanism(task.knowledge, kind)
+    plain = HopRollout(rollout_steps(task, f, edits, soak), rollback_steps(task, f, edits))
     if m is None or not m.available:
         return plain
     if kind == "canary":
         if not m.in_cluster:
             return plain
         why = _why_not(m, f, kind)
-        return replace(plain, note=why) if why else _canary(t, f, edits, soak, m)
+        return replace(plain, note=why) if why else _canary(task, f, edits, soak, m)
     why = _why_not(m, f, kind)
-    return replace(plain, note=why) if why else _blue_green(t, f, edits, soak, m)
+    return replace(plain, note=why) if why else _blue_green(task, f, edits, soak, m)
 
 
 def _split(steps: list[Step]) -> tuple[list[Step], list[Step]]:
@@ -175,13 +175,13 @@ def _split(steps: list[Step]) -> tuple[list[Step], list[Step]]:
     return [s for s in steps if s.kind not in ("verify", "validate")], [s for s in steps if s.kind == "verify"]
 
 
-def _canary(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: StrategyMechanism) -> HopRollout:
+def _canary(task: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: StrategyMechanism) -> HopRollout:
     """Canary inside the cluster: the change with the rest held back, the subset and its gate, the rest."""
-    k = t.knowledge
+    k = task.knowledge
     gitops = f.ownership.owner != "helm-cli"
-    held_values, restore = _held_value_edits(t, f, m, edits) if gitops and m.values else ([], [])
+    held_values, restore = _held_value_edits(task, f, m, edits) if gitops and m.values else ([], [])
     held = replace(f, strategy_values=m.values if not gitops else {})
-    forward = rollout_steps(t, held, [*edits, *held_values], soak)
+    forward = rollout_steps(task, held, [*edits, *held_values], soak)
     head, verify = _split(forward)
     change_at = next((i for i, s in enumerate(head) if s.kind in ("change", "upgrade")), len(head))
     hold = _render(m.hold, held, "upgrade", "canary")
@@ -196,21 +196,21 @@ def _canary(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: Stra
             rest.append(wait.model_copy(update={"phase": "rest"}))
     rest += _phased(verify, "rest")
     rest.append(validate_step(f, soak).model_copy(update={"phase": "rest"}))
-    back = rollback_steps(t, held, [*edits, *held_values])
+    back = rollback_steps(task, held, [*edits, *held_values])
     if restore:
         back = [_rest_revert(f, restore, k.display_name), *back]
     back = _render(m.rollback, f, "rollback", "canary") + back
     return HopRollout(canary + subset + rest, back)
 
 
-def _held_value_edits(t: TaskInput, f: HopFacts, m: StrategyMechanism, edits: list[FileEdit]) -> tuple[
+def _held_value_edits(task: TaskInput, f: HopFacts, m: StrategyMechanism, edits: list[FileEdit]) -> tuple[
         list[FileEdit], list[FileEdit]]:  # fmt: skip
     """GitOps owners: the Helm values that hold the rest back, as edits of the file that holds the pin (its
     values), and the edits that take them out again in the rest phase."""
     pin = next((e for e in edits if e.purpose == "chart-version" and e.action == "set" and e.format == "yaml"), None)
     if pin is None:
         return [], []
-    release = t.releases.get(f.cluster)
+    release = task.releases.get(f.cluster)
     values = release.values if release else {}
     held, restore = [], []
     for dotted, value in m.values.items():
@@ -261,10 +261,10 @@ def _rest_revert(f: HopFacts, restore: list[FileEdit], name: str) -> Step:
     )  # fmt: skip
 
 
-def _blue_green(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: StrategyMechanism) -> HopRollout:
+def _blue_green(task: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: StrategyMechanism) -> HopRollout:
     """Blue-green: the parallel installation at the target takes the readers (its gate), the installation itself
     changes while nobody reads it (its gate), then the readers move back and the parallel one goes."""
-    forward = rollout_steps(t, f, edits, soak)
+    forward = rollout_steps(task, f, edits, soak)
     baseline = [s for s in forward if s.kind == "baseline"]
     green = _phased(baseline, "green") + _render(m.hold, f, "upgrade", "green")
     green += _render(m.green, f, "upgrade", "green")
@@ -272,5 +272,5 @@ def _blue_green(t: TaskInput, f: HopFacts, edits: list[FileEdit], soak: int, m: 
                  .model_copy(update={"phase": "green"}))  # fmt: skip
     main = [s for s in forward if s.kind != "baseline"]
     retire = _render(m.retire, f, "upgrade", "retire")
-    back = _render(m.rollback, f, "rollback", "green") + rollback_steps(t, f, edits)
+    back = _render(m.rollback, f, "rollback", "green") + rollback_steps(task, f, edits)
     return HopRollout(green + main + retire, back)

@@ -32,9 +32,9 @@ from upgradectl.tools.versions import Version, VersionError
 AGENT = "terraform-auditor"
 
 
-def _tool_releases(t: TaskInput, charts: set[str] | None = None) -> list[tuple[TerraformRoot, HelmReleaseResource]]:
-    charts = set(t.knowledge.install_markers) if charts is None else charts
-    return [(root, hr) for root in t.view.terraform for hr in root.helm_releases if hr.chart in charts]
+def _tool_releases(task: TaskInput, charts: set[str] | None = None) -> list[tuple[TerraformRoot, HelmReleaseResource]]:
+    charts = set(task.knowledge.install_markers) if charts is None else charts
+    return [(root, hr) for root in task.view.terraform for hr in root.helm_releases if hr.chart in charts]
 
 
 def _cluster_of(root: TerraformRoot, tfvars: str) -> str:
@@ -43,19 +43,19 @@ def _cluster_of(root: TerraformRoot, tfvars: str) -> str:
     return str(named[0].value) if named else tfvars
 
 
-def terraform_pins(t: TaskInput, charts: set[str] | None = None) -> list[VersionPin]:
+def terraform_pins(task: TaskInput, charts: set[str] | None = None) -> list[VersionPin]:
     """Per cluster in scope, the tfvars line that pins the tool's chart version (or these charts')."""
     pins = []
-    for root, hr in _tool_releases(t, charts):
+    for root, hr in _tool_releases(task, charts):
         settings: list[VarSetting] = root.settings_of(hr.version_var) if hr.version_var else []
         for setting in settings:
             cluster = _cluster_of(root, setting.tfvars)
-            if cluster in t.scope_names:
+            if cluster in task.scope_names:
                 pins.append(
                     VersionPin(cluster, setting.where.file, setting.where.line, setting.where.text, "terraform-tfvars")
                 )
         if not hr.version_var and hr.version:
-            for cluster in sorted(t.scope_names):
+            for cluster in sorted(task.scope_names):
                 pins.append(
                     VersionPin(cluster, hr.where.file, hr.where.line, f'version = "{hr.version}"', "terraform-literal")
                 )
@@ -69,14 +69,14 @@ def _same(a: str, b: str) -> bool:
         return False
 
 
-def terraform_compatibility(t: TaskInput) -> TaskResult:
+def terraform_compatibility(task: TaskInput) -> TaskResult:
     """Stage 2: Terraform-managed installs, version pins vs running versions, modules, providers, IAM."""
-    k = t.knowledge
+    k = task.knowledge
     findings: list[Finding] = []
     checked = []
-    if not t.view.terraform:
+    if not task.view.terraform:
         return TaskResult([], ["no Terraform roots in the fleet file: nothing to audit"])
-    for root in t.view.terraform:
+    for root in task.view.terraform:
         checked.append(
             f"{root.rel}: {len(root.helm_releases)} helm_release, {len(root.modules)} modules, "
             f"{len(root.providers)} locked providers, {len(root.iam_grants)} IAM grants"
@@ -100,8 +100,8 @@ def terraform_compatibility(t: TaskInput) -> TaskResult:
             )
         for lock in root.providers:
             checked.append(f"provider {lock.provider} locked at {lock.version}")
-    running = {v.cluster: v.current_version for v in t.versions if v.current_version}
-    for pin in terraform_pins(t):
+    running = {v.cluster: v.current_version for v in task.versions if v.current_version}
+    for pin in terraform_pins(task):
         declared = pin.text.split("=", 1)[-1].strip().strip('"')
         checked.append(f"{pin.cluster}: pinned at {declared} in {pin.file}:{pin.line}")
         if pin.cluster in running and not _same(declared, running[pin.cluster]):
@@ -115,27 +115,27 @@ def terraform_compatibility(t: TaskInput) -> TaskResult:
                     subject=Subject(cluster=pin.cluster, tool=k.tool, file=pin.file, line=pin.line),
                     evidence=[
                         Evidence(source="terraform", ref=f"{pin.file}:{pin.line}", excerpt=pin.text),
-                        *[e for v in t.versions if v.cluster == pin.cluster for e in v.detected_from],
+                        *[e for v in task.versions if v.cluster == pin.cluster for e in v.detected_from],
                     ],
                     detail="The next terraform apply would move the cluster to the pinned version, outside this plan.",
                     remediation="Make the pin match the running version before starting the upgrade.",
                 )
             )
-    findings.extend(_iam_gaps(t, checked))
-    findings.extend(module_findings(t, checked))
+    findings.extend(_iam_gaps(task, checked))
+    findings.extend(module_findings(task, checked))
     return TaskResult(findings, checked)
 
 
-def _iam_gaps(t: TaskInput, checked: list[str]) -> list[Finding]:
+def _iam_gaps(task: TaskInput, checked: list[str]) -> list[Finding]:
     """Actions (on the resources) each crossed version needs that no Terraform policy statement grants."""
-    k = t.knowledge
-    grants = [g for root in t.view.terraform for g in root.iam_grants]
+    k = task.knowledge
+    grants = [g for root in task.view.terraform for g in root.iam_grants]
     if not grants:
         if k.iam_requirements:
             checked.append("no IAM policy documents found in Terraform: IAM requirements not checked")
         return []
     findings = []
-    for path in t.paths:
+    for path in task.paths:
         for hop in path.hops:
             for req in k.iam_crossed(hop.from_version, hop.to_version):
                 missing = [a for a in req.actions if not any(g.covers(a, req.resource) for g in grants)]
@@ -239,17 +239,17 @@ def _module_version(call: ModuleCall) -> str:
     return lowest_admitted(call.version) if call.version else "0.0.0"
 
 
-def _clusters_of_root(t: TaskInput, root: TerraformRoot) -> list[str]:
+def _clusters_of_root(task: TaskInput, root: TerraformRoot) -> list[str]:
     names = {str(s.value) for s in root.var_settings if s.name == "cluster_name"}
-    return sorted(names & t.scope_names, key=lambda c: (_env_rank(t, c), c))
+    return sorted(names & task.scope_names, key=lambda c: (_env_rank(task, c), c))
 
 
-def _env_rank(t: TaskInput, cluster: str) -> int:
-    return ENVIRONMENT_ORDER.index(t.cluster(cluster).info.environment)
+def _env_rank(task: TaskInput, cluster: str) -> int:
+    return ENVIRONMENT_ORDER.index(task.cluster(cluster).info.environment)
 
 
-def _path_target(t: TaskInput, clusters: list[str]) -> str:
-    targets = [p.to_version for p in t.paths if set(p.clusters) & set(clusters)]
+def _path_target(task: TaskInput, clusters: list[str]) -> str:
+    targets = [p.to_version for p in task.paths if set(p.clusters) & set(clusters)]
     return max(targets, key=Version.parse) if targets else ""
 
 
@@ -264,13 +264,13 @@ def _controller_role(rule: TerraformModuleRule, call: ModuleCall, majors_all: li
     return True
 
 
-def module_judgements(t: TaskInput) -> list[ModuleJudgement]:
+def module_judgements(task: TaskInput) -> list[ModuleJudgement]:
     """Every call of a module the knowledge base judges for this tool, with what the path needs of it."""
-    rules = load_terraform_rules().for_tool(t.knowledge.tool)
+    rules = load_terraform_rules().for_tool(task.knowledge.tool)
     found = []
-    for root in t.view.terraform:
-        clusters = _clusters_of_root(t, root)
-        target = _path_target(t, clusters)
+    for root in task.view.terraform:
+        clusters = _clusters_of_root(task, root)
+        target = _path_target(task, clusters)
         if not clusters or not target:
             continue
         for call in root.modules:
@@ -317,11 +317,11 @@ def _admits_at_least(constraint: str, minimum: str) -> bool:
     return any(admits(constraint, p) for p in probes)
 
 
-def module_findings(t: TaskInput, checked: list[str]) -> list[Finding]:
+def module_findings(task: TaskInput, checked: list[str]) -> list[Finding]:
     """Module versions judged against the tool versions of the path; provider constraints the new module needs."""
-    k = t.knowledge
+    k = task.knowledge
     findings = []
-    for j in module_judgements(t):
+    for j in module_judgements(task):
         where = j.call.lines.get("version") or j.call.where
         pinned = j.call.version or "(no version)"
         on = ", ".join(j.clusters)
@@ -337,7 +337,7 @@ def module_findings(t: TaskInput, checked: list[str]) -> list[Finding]:
                 evidence=[Evidence(source="terraform", ref=f"{where.file}:{where.line}", excerpt=where.text),
                           _rule_evidence(j.rule, f"requires[{r.version}]", f"module >= {r.module}: {r.title}",
                                          r.source)],
-                detail=f"Crossed by the path to {_path_target(t, j.clusters)} on {on}.",
+                detail=f"Crossed by the path to {_path_target(task, j.clusters)} on {on}.",
                 remediation=f"If you use it, plan a move to {r.module}+ "
                 + "; ".join(f"(needs {s} >= {m})" for rel in j.rule.releases if rel.version >= r.module
                             for s, m in rel.providers.items())[:200],
@@ -403,16 +403,16 @@ def module_findings(t: TaskInput, checked: list[str]) -> list[Finding]:
                 remediation=f"Widen the constraint to admit {minimum} "
                 f"(the change set sets `~> {minimum.rsplit('.', 1)[0]}`).",
                 sources=[j.release.source]))  # fmt: skip
-    findings.extend(_provider_syntax_findings(t, checked))
+    findings.extend(_provider_syntax_findings(task, checked))
     return findings
 
 
-def _provider_syntax_findings(t: TaskInput, checked: list[str]) -> list[Finding]:
+def _provider_syntax_findings(task: TaskInput, checked: list[str]) -> list[Finding]:
     """Provider versions the configuration's syntax needs (OCI charts, block vs object syntax of helm 3)."""
     findings = []
     rules = load_terraform_rules().providers
-    for root in t.view.terraform:
-        releases = [hr for hr in root.helm_releases if hr.chart in t.knowledge.install_markers]
+    for root in task.view.terraform:
+        releases = [hr for hr in root.helm_releases if hr.chart in task.knowledge.install_markers]
         if not releases:
             continue
         texts = {p: p.read_text(errors="replace") for p in sorted(root.path.glob("*.tf"))}
@@ -450,31 +450,31 @@ def _provider_syntax_findings(t: TaskInput, checked: list[str]) -> list[Finding]
     return findings
 
 
-def init_flags(t: TaskInput, cluster: str, a: str, b: str) -> str:
+def init_flags(task: TaskInput, cluster: str, a: str, b: str) -> str:
     """Extra `terraform init` flags for this cluster's hop a -> b: the fleet file's per-cluster backend config
     (one directory, one state per cluster: -reconfigure -backend-config=...), and -upgrade when the hop moves a
     module of the root (init refuses a changed module version without it; it also moves providers within their
     constraints)."""
     flags = ""
-    for root in t.view.terraform:
+    for root in task.view.terraform:
         if cluster not in {str(s.value) for s in root.var_settings if s.name == "cluster_name"}:
             continue
         bumped = any(j.root is root and j.release and j.unmet and cluster in j.clusters
                      and Version.parse(a) < Version.parse(j.first_needed) <= Version.parse(b)
-                     for j in module_judgements(t))  # fmt: skip
-        spec = next((s for s in t.fleet.spec.terraform if (t.fleet.root / s.path).resolve() == root.path), None)
+                     for j in module_judgements(task))  # fmt: skip
+        spec = next((s for s in task.fleet.spec.terraform if (task.fleet.root / s.path).resolve() == root.path), None)
         backend = " ".join(f"-backend-config={k}={v.replace('{cluster}', cluster)}"
                            for k, v in (spec.backend_config if spec else {}).items())  # fmt: skip
         flags = (" -upgrade" if bumped else "") + (f" -reconfigure {backend}" if backend else "")
     return flags
 
 
-def module_edits(t: TaskInput, cluster: str, a: str, b: str) -> list[FileEdit]:
+def module_edits(task: TaskInput, cluster: str, a: str, b: str) -> list[FileEdit]:
     """The module bump (and the inputs it renames or needs) in the hop a -> b of `cluster`, when that hop
     crosses the first tool version needing it and the cluster is the root's first in rollout order (one module
     block serves every cluster of the root: the others' hops find it bumped and re-run `init -upgrade`)."""
     edits: list[FileEdit] = []
-    for j in module_judgements(t):
+    for j in module_judgements(task):
         if cluster != (j.clusters[0] if j.clusters else "") or j.release is None or not j.unmet:
             continue
         if not Version.parse(a) < Version.parse(j.first_needed) <= Version.parse(b):

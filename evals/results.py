@@ -180,19 +180,19 @@ def totals(results: list[ScenarioResult]) -> Totals:
     )
 
 
-def violations(t: Totals, limits: Thresholds, results: list[ScenarioResult]) -> list[str]:
+def violations(totals: Totals, limits: Thresholds, results: list[ScenarioResult]) -> list[str]:
     """Each threshold the run missed, in words."""
     missed = []
-    if t.recall < limits.recall:
-        missed.append(f"recall {t.found}/{t.required} = {t.recall:.1%} < {limits.recall:.0%}")
-    if t.false_alarms > limits.max_false_alarms:
-        missed.append(f"{t.false_alarms} false alarm(s) > {limits.max_false_alarms}")
+    if totals.recall < limits.recall:
+        missed.append(f"recall {totals.found}/{totals.required} = {totals.recall:.1%} < {limits.recall:.0%}")
+    if totals.false_alarms > limits.max_false_alarms:
+        missed.append(f"{totals.false_alarms} false alarm(s) > {limits.max_false_alarms}")
     for name in ("path", "decision", "gates", "verifier", "why"):
-        value, limit = getattr(t, name), getattr(limits, name)
+        value, limit = getattr(totals, name), getattr(limits, name)
         if value < limit:
             missed.append(f"{name} match {value:.1%} < {limit:.0%}")
-    if t.errors > limits.max_errors:
-        missed.append(f"{t.errors} scenario(s) produced no plan > {limits.max_errors}")
+    if totals.errors > limits.max_errors:
+        missed.append(f"{totals.errors} scenario(s) produced no plan > {limits.max_errors}")
     stale = [r.id for r in results if r.replay_failed]
     if stale:
         missed.append(f"replay file missing turns for {', '.join(stale)} (re-record with --llm live --record)")

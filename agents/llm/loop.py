@@ -250,20 +250,22 @@ def suspicious_content(record: ToolRecord, call_id: str, task: TaskSpec, cluster
     return findings
 
 
-def run_claude_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session: LLMSession) -> LoopOutcome:
+def run_claude_task(task: TaskSpec, task_input: TaskInput, playbook: list[Finding], session: LLMSession) -> LoopOutcome:
     """Run the bounded tool-use loop for one seed task; never raises for model or tool trouble."""
     settings = session.settings
     agent = load_spec(task.agent)
     tools = tools_for(agent.tools)
     by_name = {spec.name: spec for spec in tools}
     definitions = [spec.definition() for spec in tools] + [submit_tool()]
-    system = system_prompt(agent, t.knowledge.display_name, t.target)
+    system = system_prompt(agent, task_input.knowledge.display_name, task_input.target)
     own_codes = {f.code for f in playbook}
-    known = _dedupe([*t.findings, *playbook])
+    known = _dedupe([*task_input.findings, *playbook])
     messages: list[dict[str, Any]] = [
-        {"role": "user", "content": task_message(task, t, known, own_codes, settings.findings_prompt_tokens)}
+        {"role": "user", "content": task_message(task, task_input, known, own_codes, settings.findings_prompt_tokens)}
     ]
-    ctx = ToolContext(fleet=t.fleet, view=t.view, request=t.request, scope=t.scope_names)
+    ctx = ToolContext(
+        fleet=task_input.fleet, view=task_input.view, request=task_input.request, scope=task_input.scope_names
+    )
     seen: dict[str, ToolRecord] = {}
     protected = {f.key() for f in known}
     outcome = LoopOutcome()
@@ -371,7 +373,7 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return list(unique.values())
 
 
-def augment_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session: LLMSession) -> tuple[
+def augment_task(task: TaskSpec, task_input: TaskInput, playbook: list[Finding], session: LLMSession) -> tuple[
     list[Finding], AgentTaskRecord | None
 ]:
     """After a playbook: the model's accepted findings for this task and its task-log record.
@@ -385,7 +387,7 @@ def augment_task(task: TaskSpec, t: TaskInput, playbook: list[Finding], session:
     if session.failed:
         outcome = LoopOutcome(error=f"model not used: {session.failure}")
     else:
-        outcome = run_claude_task(task, t, playbook, session)
+        outcome = run_claude_task(task, task_input, playbook, session)
     if outcome.error and not session.failed:
         session.note_task_error(task.id, outcome.error)
     session.note_task(task.id, finished=not outcome.error)

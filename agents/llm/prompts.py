@@ -75,31 +75,35 @@ def findings_digest(findings: list[Finding], budget_tokens: int, first: set[str]
     return "\n".join(lines) if lines else "- none"
 
 
-def task_message(task: TaskSpec, t: TaskInput, findings: list[Finding], own_codes: set[str], budget_tokens: int) -> str:
+def task_message(
+    task: TaskSpec, task_input: TaskInput, findings: list[Finding], own_codes: set[str], budget_tokens: int
+) -> str:
     """The user message that opens one agent task's conversation (redacted)."""
-    versions = {v.cluster: v for v in t.versions}
+    versions = {v.cluster: v for v in task_input.versions}
     scope = []
-    for name in sorted(t.scope_names):
+    for name in sorted(task_input.scope_names):
         v = versions.get(name)
-        info = t.cluster(name).info
+        info = task_input.cluster(name).info
         scope.append(
             f"- {name}: {info.environment}, {info.provider}, Kubernetes {info.kubernetes_version}, "
-            f"{t.knowledge.display_name} {v.current_version if v else '?'} -> {v.target_version if v else t.target}"
+            f"{task_input.knowledge.display_name} {v.current_version if v else '?'} -> "
+            f"{v.target_version if v else task_input.target}"
         )
     paths = [
         f"- {', '.join(p.clusters)}: " + " -> ".join([p.from_version, *[h.to_version for h in p.hops]])
         + ("" if p.feasible else f" (NOT feasible: {'; '.join(p.blockers)})")
-        for p in t.paths
+        for p in task_input.paths
     ]
     asks = "\n".join(f"- {a}" for a in task.asks)
+    upgrade = f"{task_input.knowledge.display_name} ({task_input.request.tool}) to {task_input.target}"
     text = f"""Task id: {task.id} (stage {task.stage})
 Task: {task.title}
 The workflow asks you to:
 {asks}
 
-Upgrade: {t.knowledge.display_name} ({t.request.tool}) to {t.target}; trigger: {t.request.trigger}.
+Upgrade: {upgrade}; trigger: {task_input.request.trigger}.
 <request_text>
-{t.request.text or "(given as flags)"}
+{task_input.request.text or "(given as flags)"}
 </request_text>
 
 Clusters in scope:
