@@ -39,7 +39,7 @@ def utilization_histogram(report: CostReport, out_dir: Path) -> PlotRef:
     ax.set_title(f"{report.cluster}: node utilization (>=80%: {report.current.nodes_high}/{report.current.nodes} now"
                  + (f", {report.projected.nodes_high}/{report.projected.nodes} after)" if report.projected else ")"))
     ax.legend()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.92)
     name = f"cost-{_safe(report.cluster)}-utilization.png"
     fig.savefig(out_dir / name)
     counts = {"current": before}
@@ -64,7 +64,7 @@ def cost_per_pool(report: CostReport, out_dir: Path) -> PlotRef:
     ax.set_ylabel("USD per hour")
     ax.set_title(f"{report.cluster}: hourly cost per node pool (prices as of {report.prices.as_of})")
     ax.legend()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.92)
     name = f"cost-{_safe(report.cluster)}-pools.png"
     fig.savefig(out_dir / name)
     return PlotRef(kind="cost-per-pool", title=f"{report.cluster}: hourly cost per node pool", path=name,
