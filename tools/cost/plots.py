@@ -2,8 +2,9 @@
 
 matplotlib's object API on its Agg canvas (no pyplot, no display: cheaper to import). Margins are fixed
 (MARGINS) rather than computed by tight_layout, which draws the whole figure once more to measure it (a third
-of a plot's time); they leave room for tick labels of about 40 characters at the angles used here. Each PlotRef
-keeps the numbers it drew, so tests and readers can check the picture against the text.
+of a plot's time); they leave room for the histogram's labels and pool names up to FIXED_LABEL_CHARS long (a
+chart with a longer pool name is laid out by tight_layout as before). Each PlotRef keeps the numbers it drew,
+so tests and readers can check the picture against the text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from matplotlib.ticker import MaxNLocator
 
 from upgradectl.cost_models import CostReport, PlotRef
 
-MARGINS = {"left": 0.08, "right": 0.98, "bottom": 0.2, "top": 0.92}  # of the 800x400 figure
+MARGINS = {"left": 0.1, "right": 0.98, "bottom": 0.2, "top": 0.92}  # of the 800x400 figure: 4-digit y ticks
+FIXED_LABEL_CHARS = 24  # longest pool name the fixed margins show whole (rotated 20 degrees, 8 pt)
 BIN_LABELS = [f"{i * 10}-{i * 10 + 10}%" for i in range(9)] + [">=90%"]
 
 
@@ -67,7 +69,10 @@ def cost_per_pool(report: CostReport, out_dir: Path) -> PlotRef:
     ax.set_ylabel("USD per hour")
     ax.set_title(f"{report.cluster}: hourly cost per node pool (prices as of {report.prices.as_of})")
     ax.legend()
-    fig.subplots_adjust(**MARGINS)
+    if max(map(len, labels), default=0) <= FIXED_LABEL_CHARS:
+        fig.subplots_adjust(**MARGINS)
+    else:
+        fig.tight_layout()
     name = f"cost-{_safe(report.cluster)}-pools.png"
     fig.savefig(out_dir / name)
     return PlotRef(kind="cost-per-pool", title=f"{report.cluster}: hourly cost per node pool", path=name,
