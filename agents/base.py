@@ -34,7 +34,6 @@ from upgradectl.models import (
 from upgradectl.tools.analysis.detectors import ScanInput
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
-from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.gitops.desired import Declaration, DesiredState, desired_state
 from upgradectl.tools.gitops.kustomize import read_kustomizations
 from upgradectl.tools.gitops.manifests import (
@@ -49,6 +48,7 @@ from upgradectl.tools.gitops.manifests import (
 from upgradectl.tools.gitops.values import ComposedValues, RepoFiles
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.redact import redact
 from upgradectl.tools.terraform import TerraformRoot, read_root
 
 
@@ -232,10 +232,16 @@ class TaskSpec:
     playbook: Playbook
 
 
+PROJECTED_SOURCE = "projected:"  # ClusterInfo.source of a cluster as a plan's earlier moves leave it
+
+
 def kubernetes_evidence(cluster: FleetCluster) -> Evidence:
-    """Where a cluster's Kubernetes version comes from: its API server's /version, or for a Git-only cluster the
-    version the fleet file or --kubernetes gives."""
+    """Where a cluster's Kubernetes version comes from: its API server's /version, for a Git-only cluster the
+    version the fleet file or --kubernetes gives, or for a projected cluster the plan's control-plane hops."""
     info = cluster.info
+    if info.source.startswith(PROJECTED_SOURCE):
+        return Evidence(source="plan", ref=f"{info.name}: {info.source}",
+                        excerpt=f"kubernetes {info.kubernetes_version}")
     if info.git_only:
         where = f"{info.name}: Kubernetes version of this Git-only cluster (fleet kubernetes_version or --kubernetes)"
         return Evidence(source="gitops", ref=where, excerpt=f"kubernetes {info.kubernetes_version}")

@@ -31,7 +31,9 @@ def features_gained(k: ToolKnowledge, request: UpgradeRequest, running: list[str
     floor = min(Version.parse(Version.parse(v).line) for v in running)
     top = Version.parse(Version.parse(target).line)
     wanted_tags = TRIGGER_TAGS.get(request.trigger, set())
-    words = {w for w in re.findall(r"[a-z0-9-]{3,}", request.text.lower()) if w not in _STOP}
+    product = {w for name in (k.tool, k.display_name, *k.aliases) for w in re.findall(r"[a-z0-9-]{3,}", name.lower())}
+    # the tool's own name is in every request and in many titles: it names no feature
+    words = {w for w in re.findall(r"[a-z0-9-]{3,}", request.text.lower()) if w not in _STOP | product}
     gained = []
     for release in sorted(k.releases, key=lambda r: Version.parse(r.line)):
         if not floor < Version.parse(release.line) <= top:

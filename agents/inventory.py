@@ -3,10 +3,12 @@ every agent and entry point)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from upgradectl.agents import chart_targets
 from upgradectl.agents.advisories import advisory_findings
 from upgradectl.agents.base import FleetView, knowledge_evidence, kubernetes_evidence, make_finding
 from upgradectl.models import (
@@ -15,6 +17,7 @@ from upgradectl.models import (
     ClusterVersion,
     Evidence,
     Finding,
+    Plan,
     Subject,
     UpgradePath,
     UpgradeRequest,
@@ -39,12 +42,14 @@ from upgradectl.tools.analysis.paths import (
 )
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, unknown_clusters_message
 from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.gitops.changes import apply_edits, change_sets, read_files
 from upgradectl.tools.gitops.desired import Declaration
-from upgradectl.tools.gitops.manifests import find_line, iter_files, line_text
+from upgradectl.tools.gitops.manifests import iter_files
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.freshness import today as clock_today
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.knowledge.support import kubernetes_opening, line_support, supported_lines
+from upgradectl.tools.textfiles import find_line, line_text
 from upgradectl.tools.versions import Version
 
 AGENT = "flux-navigator"
@@ -332,7 +337,8 @@ def git_installation(cluster: str, declarations: list[Declaration], prefix: str)
     chosen = named[0]
     agreeing = [d for d in named if d.version == chosen.version]
     evidence = tuple(d.evidence(prefix) for d in agreeing[:3])
-    return Installation(cluster, chosen.version, chosen.declared, None, evidence)
+    chart_version = chosen.declared if chosen.pin == "chart" else ""  # an image tag is no chart version
+    return Installation(cluster, chosen.version, chart_version, None, evidence, chart=chosen.chart)
 
 
 def git_only_version(k: ToolKnowledge, view: FleetView, name: str) -> str:
@@ -497,6 +503,38 @@ def _kubernetes_unknown(k: ToolKnowledge, name: str, current: str, target: str, 
     )
 
 
+@dataclass
+class ProjectedFleet(Fleet):
+    """The fleet as a plan's earlier moves leave it: its clusters at a later Kubernetes minor and some tools at the
+    versions earlier sections take them to. Planning on it gives the moves that can only come after those (a
+    Kubernetes plan's tools after the control plane); everything else is read from the real sources."""
+
+    installations: dict[tuple[str, str], Installation] = field(default_factory=dict)  # (cluster, tool) -> after
+
+
+def edited_checkout(fleet: Fleet, sections: list[Plan], into: Path) -> Path:
+    """Copy the fleet's GitOps repo and Terraform folders to `into` (same layout under the fleet root) with every
+    change set of `sections` applied in order, and return the new root: the Git a later move starts from. Raises
+    EditError when an edit does not apply (the earlier sections were not made on this checkout)."""
+    folders = [p for p in (fleet.gitops_root, *fleet.terraform_roots) if p is not None and p.is_dir()]
+    base = fleet.root.resolve()
+    for folder in folders:
+        if folder.is_relative_to(base):
+            shutil.copytree(folder, into / folder.relative_to(base), dirs_exist_ok=True, symlinks=True)
+    edits = [edit for section in sections for cs in change_sets(section) for edit in cs.edits]
+    texts = read_files(into, sorted({e.file for e in edits if e.file and e.action != "manual"}))
+    for edit in edits:
+        texts.update(apply_edits(texts, [edit]))
+    for rel, text in texts.items():
+        (into / rel).write_text(text)
+    return into
+
+
+def projected_installation(fleet: Fleet, tool: str, cluster: str) -> Installation | None:
+    """The installation an earlier move of the plan leaves on `cluster` (None on a real fleet)."""
+    return fleet.installations.get((cluster, tool)) if isinstance(fleet, ProjectedFleet) else None
+
+
 def take_inventory(
     request: UpgradeRequest,
     fleet: Fleet,
@@ -524,6 +562,11 @@ def take_inventory(
     checked = []
     findings: list[Finding] = []
     for name, cluster in fleet.clusters.items():
+        projected = projected_installation(fleet, k.tool, name)
+        if projected is not None:  # no drift check: Git still declares what runs before the earlier moves
+            installs[name] = projected
+            checked.append(f"{name}: {k.display_name} {projected.version} once {projected.evidence[0].ref}")
+            continue
         declarations = view.declarations_for(k, name)
         declared = git_installation(name, declarations, fleet.gitops_prefix)
         if cluster.source is None:
@@ -588,6 +631,10 @@ def take_inventory(
             target, target_reason = chosen or latest_compatible(k, kube, today, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
+    scoped = {c.info.name: installs[c.info.name] for c in scope}
+    security = request.trigger == "security"
+    chart = chart_targets.choose(k, target, target_reason, scoped, kube, security)
+    target, target_reason = chart.target, chart.reason
     if osv is not None and (report is None or report.target != target):
         minimal = report  # keep what the security ranking found when the plan targets another version
         report = assess(k, osv, running, kube, today, images, target=target)
@@ -612,7 +659,10 @@ def take_inventory(
                 f"target {target}; choose a target of at least {current}"
             )
         try:
-            paths.append(plan_path(k, current, target, kube_versions, target_reason))
+            path = plan_path(k, current, target, kube_versions, target_reason, chart.charted)
+            if chart.blocker and set(kube_versions) & set(chart_targets.chart_installs(k, scoped)):
+                path = path.model_copy(update={"feasible": False, "blockers": [*path.blockers, chart.blocker]})
+            paths.append(path)
         except PathError as exc:
             raise PlanningError(str(exc)) from exc
 
@@ -685,6 +735,7 @@ def take_inventory(
         )
     )
     findings.extend(_current_support(k, groups, installs, today))
+    findings.extend(chart_targets.findings(k, chart, paths, scoped))
     findings.extend(_unreviewed_lines(k, paths))
     findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
     others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]

@@ -8,16 +8,21 @@ the API removals (kubernetes.yaml, through the scanner) and the providers' contr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
-from upgradectl.agents.base import make_finding
+from upgradectl.agents.base import PROJECTED_SOURCE, kubernetes_evidence, make_finding
+from upgradectl.agents.inventory import ProjectedFleet
 from upgradectl.models import ControlPlaneHop, Evidence, Finding, Step, Subject, ToolBlocker
-from upgradectl.tools.analysis.inventory import detect_installation
+from upgradectl.tools.analysis.inventory import Installation, detect_installation
 from upgradectl.tools.analysis.scanner import Scanner, ScanReport
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster
+from upgradectl.tools.gitops.manifests import load_manifests
 from upgradectl.tools.knowledge.loader import KubernetesKnowledge, Release, ToolKnowledge
 from upgradectl.tools.knowledge.support import line_support
+from upgradectl.tools.verify.manifests import builtin_kind
+from upgradectl.tools.verify.target_schemas import SKIPPED_KINDS, SchemaReport, SchemaSubject, check_for_target
 from upgradectl.tools.versions import Version, kube_minor
 
 AGENT = "incident-responder"  # the seed's compatibility checks before an upgrade
@@ -60,6 +65,9 @@ class Readiness:
     findings: list[Finding] = field(default_factory=list)
     sections: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # tool -> (target version, clusters)
     notes: list[str] = field(default_factory=list)
+    schema_notes: list[str] = field(default_factory=list)  # objects not validated, or already invalid now
+    after: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # tool -> (version, clusters): after
+    projected: dict[tuple[str, str], Installation] = field(default_factory=dict)  # (cluster, tool) after `sections`
 
 
 def _blocker(k: ToolKnowledge, member: FleetCluster, target: str, today: date) -> tuple[ToolBlocker, Finding] | None:
@@ -105,6 +113,81 @@ def _blocker(k: ToolKnowledge, member: FleetCluster, target: str, today: date) -
     return blocker, finding
 
 
+def _after_moves(readiness: Readiness, fleet: Fleet, k: ToolKnowledge, names: list[str]) -> None:
+    """The tool `k`'s move that can only follow the control plane: the newest reviewed release above what the
+    cluster will run once the control plane moves (its running release, or the one its section takes it to first)
+    whose Kubernetes range holds the target but not the cluster's current minor."""
+    where: list[tuple[str, Installation, str]] = []  # (cluster, installation now, version before the hops)
+    for name in names:
+        member = fleet.clusters[name]
+        installed = detect_installation(k, member.source, name) if member.source else None
+        if installed is None or installed.provider_managed or k.release(installed.version) is None:
+            continue
+        before = readiness.sections.get(k.tool, ("", []))
+        start = before[0] if name in before[1] else installed.version
+        blocked = any(b.cluster == name and b.tool == k.tool for b in readiness.blockers)
+        if not blocked or name in before[1]:  # a blocker without a section has no known first move
+            where.append((name, installed, start))
+    if not where:
+        return
+    newest_start = max((start for _, _, start in where), key=Version.parse)
+    release = covering_release(k, newest_start, [readiness.target])
+    if release is None or Version.parse(release.latest_patch) <= Version.parse(newest_start):
+        return
+    target_range = release.kube_range_for(release.latest_patch)
+    movers = [(n, i, start) for n, i, start in where
+              if target_range is not None and not target_range.contains(fleet.clusters[n].info.kubernetes_version)]
+    if not movers:
+        return  # it runs on today's Kubernetes too: an ordinary upgrade, not part of this one
+    readiness.after[k.tool] = (release.latest_patch, [n for n, _, _ in movers])
+    for name, installed, start in movers:
+        current = fleet.clusters[name].info.kubernetes_version
+        reason = (f"{k.display_name} {release.latest_patch} supports Kubernetes {target_range}, not "
+                  f"{minor_text(current)}: it can only move once the control plane runs {readiness.target}, "
+                  f"from {start}"
+                  + ("" if start == installed.version else " (where its section before the control plane takes it)"))
+        readiness.blockers.append(ToolBlocker(
+            cluster=name, tool=k.tool, current_version=installed.version,
+            current_kubernetes_range=str(k.kube_range(installed.version) or ""), needed_version=release.latest_patch,
+            needed_kubernetes_range=str(target_range), when="after", reason=reason, source=release.source))
+        readiness.findings.append(make_finding(
+            code="K8S-TOOL-AFTER-CONTROL-PLANE", severity="info", category="compatibility",
+            title=f"{k.display_name} {release.latest_patch} on {name} only after Kubernetes {readiness.target}",
+            agent=AGENT, detail=reason,
+            evidence=[*installed.evidence,
+                      Evidence(source="knowledge", ref=f"{k.tool}: releases[{release.line}].kubernetes",
+                               excerpt=f"{release.latest_patch} supports Kubernetes {target_range}"),
+                      kubernetes_evidence(fleet.clusters[name])],
+            subject=Subject(cluster=name, tool=k.tool, version=installed.version),
+            remediation=f"its section after the control plane: {start} -> {release.latest_patch}",
+            sources=[release.source] if release.source else []))
+        if start != installed.version:
+            readiness.projected[(name, k.tool)] = Installation(
+                cluster=name, version=start, chart_version=k.chart_version_for(start),
+                release=replace(installed.release, chart_version=k.chart_version_for(start), app_version=start)
+                if installed.release else None,
+                evidence=(Evidence(source="plan", ref=f"this plan's {k.tool} section before the control plane has "
+                                                      f"moved it to {start}",
+                                   excerpt=f"{k.tool} {installed.version} -> {start} on {name}"),))
+
+
+def projected_fleet(fleet: Fleet, readiness: Readiness, root: Path) -> ProjectedFleet:
+    """The fleet once the tools' first moves and the control-plane hops are done: where the after moves start;
+    `root` holds its Git and Terraform with the first moves' edits applied (inventory.edited_checkout)."""
+    moved = {hop.cluster for hop in readiness.hops}
+    clusters = {}
+    for name, member in fleet.clusters.items():
+        if name in moved:
+            info = member.info.model_copy(update={
+                "kubernetes_version": readiness.target,
+                "source": f"{PROJECTED_SOURCE} Kubernetes {readiness.target} after this plan's control-plane hops "
+                          f"(read from {member.info.source})"})
+            member = replace(member, info=info)
+        clusters[name] = member
+    return ProjectedFleet(name=fleet.name, root=root, spec=fleet.spec, clusters=clusters,
+                          installations=dict(readiness.projected))
+
+
 def _api_findings(usages: ScanReport, target: str) -> list[Finding]:
     """Objects (cluster or GitOps files) at an API version the target Kubernetes no longer serves."""
     found = []
@@ -123,6 +206,66 @@ def _api_findings(usages: ScanReport, target: str) -> list[Finding]:
             remediation=(f"migrate to {usage.rule.replacement} before the control plane reaches "
                          f"{usage.rule.removed_in}") if usage.rule.replacement else "remove it before the upgrade",
             sources=[usage.rule.source] if usage.rule.source else [],
+        ))
+    return found
+
+
+def _in_folder(file: str, folder: str) -> bool:
+    """Whether a repo-relative file lies in a cluster's GitOps folder ('.' is the whole repo)."""
+    folder = folder.strip("/")
+    return folder in ("", ".") or file == folder or file.startswith(folder + "/")
+
+
+def schema_subjects(fleet: Fleet, clusters: list[str]) -> list[SchemaSubject]:
+    """The GitOps repo's manifests (each at the minors of the clusters whose folder holds it, or of every cluster in
+    scope when none does) and every recorded object of a built-in kind on the clusters (Secrets excepted)."""
+    minors = {name: minor_text(fleet.clusters[name].info.kubernetes_version) for name in clusters}
+    subjects: list[SchemaSubject] = []
+    root = fleet.gitops_root
+    if root is not None and root.is_dir() and minors:
+        manifests, _problems = load_manifests(root)  # unparsable files are the scanner's notes already
+        for manifest in manifests:
+            owners = [n for n in clusters if fleet.clusters[n].entry.gitops_path
+                      and _in_folder(manifest.file, fleet.clusters[n].entry.gitops_path)] or clusters
+            subjects.append(SchemaSubject(doc=manifest.doc, source="gitops", ref=f"{manifest.file}:{manifest.line}",
+                                          current=tuple(minors[n] for n in owners), file=manifest.file,
+                                          line=manifest.line))
+    for name in clusters:
+        source = fleet.clusters[name].source
+        if source is None:
+            continue
+        for resource in source.resource_types():
+            if resource.kind in SKIPPED_KINDS or not builtin_kind(resource.kind):
+                continue
+            for obj in source.objects(resource.api_version, resource.kind):
+                # status is the API server's, not what anyone applies; the upgrade is judged on the rest
+                obj = {key: value for key, value in obj.items() if key != "status"}
+                meta = obj.get("metadata") or {}
+                where = f"{name}/{meta.get('namespace', '')}/{meta.get('name', '')}".replace("//", "/")
+                subjects.append(SchemaSubject(doc=obj, source="cluster", ref=where, current=(minors[name],),
+                                              cluster=name))
+    return subjects
+
+
+def _schema_findings(report: SchemaReport) -> list[Finding]:
+    """One finding per object that validates now and would not at the target."""
+    found = []
+    for broken in report.breaks:
+        subject, doc = broken.subject, broken.subject.doc
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        found.append(make_finding(
+            code="K8S-MANIFEST-INVALID-AT-TARGET", severity="high", category="deprecated-api",
+            title=f"{subject.kind} {meta.get('name', '')} ({subject.api_version}) validates on Kubernetes "
+                  f"{broken.passes_at} but not on {report.target}",
+            agent=AGENT,
+            evidence=[Evidence(source="gitops" if subject.source == "gitops" else "cluster", ref=subject.ref,
+                               excerpt=f"apiVersion: {subject.api_version} kind: {subject.kind}")],
+            subject=Subject(cluster=subject.cluster, api_version=subject.api_version, kind=subject.kind,
+                            namespace=str(meta.get("namespace") or ""), name=str(meta.get("name") or ""),
+                            file=subject.file, line=subject.line),
+            detail=f"kubernetes-validate (Kubernetes {report.target} schemas, strict): {broken.error}",
+            remediation=f"make it valid for Kubernetes {report.target} before the control plane moves there",
+            sources=["kubernetes-validate bundled OpenAPI schemas (pypi: kubernetes-validate)"],
         ))
     return found
 
@@ -205,4 +348,11 @@ def assess(fleet: Fleet, clusters: list[str], target: str, products: list[ToolKn
         scanner.scan_manifests(fleet.gitops_root, report)
     readiness.findings += _api_findings(report, target)
     readiness.notes += report.notes
+    moving = sorted({hop.cluster for hop in readiness.hops}, key=clusters.index)
+    for k in products:
+        _after_moves(readiness, fleet, k, moving)
+    schemas = check_for_target(schema_subjects(fleet, moving), target)
+    readiness.findings += _schema_findings(schemas)
+    readiness.schema_notes = schemas.notes()
+    readiness.notes += readiness.schema_notes
     return readiness

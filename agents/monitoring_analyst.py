@@ -234,9 +234,9 @@ def validation_criteria(t: TaskInput) -> TaskResult:
             findings.append(
                 make_finding(
                     code="MON-NO-METRICS-SOURCE",
-                    severity="medium",
-                    category="incomplete",
-                    title=f"{c.info.name}: no metrics source: every gate there will be inconclusive",
+                    severity="low",
+                    category="setup",  # the gates are defined; measuring them is set up before execute
+                    title=f"{c.info.name}: no metrics source yet: its gates cannot be measured until one is set",
                     agent=AGENT,
                     subject=Subject(cluster=c.info.name),
                     evidence=[
@@ -246,7 +246,9 @@ def validation_criteria(t: TaskInput) -> TaskResult:
                             excerpt="metrics_url: '' and no recorded samples",
                         )
                     ],
-                    remediation="Set metrics_url for the cluster in fleet.yaml so baselines and gates can run.",
+                    remediation="Set metrics_url for the cluster in fleet.yaml before `upgradectl baseline` and "
+                    "`execute`: until then every gate there is inconclusive and blocks promotion (try it on the "
+                    "demo with `upgradectl demo metrics`).",
                 )
             )
             checked.append(f"{c.info.name}: no metrics source")

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from upgradectl.agents.base import FleetView
 from upgradectl.tools.gitops.desired import PinKind
-from upgradectl.tools.gitops.manifests import Manifest, find_line, line_text
+from upgradectl.tools.gitops.manifests import Manifest
 from upgradectl.tools.knowledge.loader import ToolKnowledge
+from upgradectl.tools.textfiles import find_line, line_text
 
 
 def chart_name(m: Manifest) -> str:

@@ -185,7 +185,7 @@ def baseline_step(f: HopFacts) -> Step:
     k = f.knowledge
     fleet, inputs = fleet_args(f)
     out = baseline_file(k, f.cluster, f.a)
-    command = (f"upgradectl baseline --tool {k.tool} {fleet} --clusters {f.cluster} --to {f.b} "
+    command = (f"upgradectl baseline --tool {k.tool} {fleet} --cluster {f.cluster} --to {f.b} "
                f"--out {out}")  # fmt: skip
     return _step(f, "baseline", f"record the baseline at {f.a} before the hop to {f.b}",
                  "Every gate of this hop is judged against these values (and for VictoriaMetrics, the series count).",
@@ -198,7 +198,7 @@ def validate_step(f: HopFacts, soak: int, what: str = "") -> Step:
     k = f.knowledge
     fleet, inputs = fleet_args(f)
     baseline = baseline_file(k, f.cluster, f.a)
-    command = (f"upgradectl validate --tool {k.tool} {fleet} --clusters {f.cluster} --baseline {baseline} "
+    command = (f"upgradectl validate --tool {k.tool} {fleet} --cluster {f.cluster} --baseline {baseline} "
                f"--version {f.b}")  # fmt: skip
     return _step(f, "validate", f"soak {soak} min {what or f'at {f.b}'}, then evaluate the gates",
                  "Promote only when every gate passes (exit 0); a failed (1) or inconclusive (3) gate stops the "

@@ -1,4 +1,4 @@
-"""Benchmark credential redaction (tools/cluster/redact.py) on the demo fleet's recorded objects, as
+"""Benchmark credential redaction (tools/redact.py) on the demo fleet's recorded objects, as
 LiveCluster and the snapshot recorder run it on every object they read. Not run by the tests.
 
     python benchmarks/bench_redact.py          # every object of every demo cluster, 5 rounds
@@ -17,7 +17,7 @@ import time
 
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.fleet import demo_fleet_path
-from upgradectl.tools.cluster.redact import redact
+from upgradectl.tools.redact import redact
 
 
 def main(rounds: int = 5) -> None:

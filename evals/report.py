@@ -6,7 +6,7 @@ from __future__ import annotations
 from upgradectl.evals.results import ScenarioResult, SuiteResult
 from upgradectl.plain_table import table_lines
 
-COLUMNS = ("Scenario", "Tool", "Diff", "Recall", "False alarms", "Path", "Decision", "Gates", "Verifier", "Time",
+COLUMNS = ("Scenario", "Tool", "Diff", "Recall", "False alarms", "Path", "Decision", "Gates", "Verifier", "Why", "Time",
            "Result")
 
 
@@ -52,6 +52,7 @@ def row(r: ScenarioResult, with_llm: bool = False) -> tuple[str, ...]:
         r.status("decision"),
         r.status("gates"),
         r.status("verifier"),
+        r.status("why"),
         f"{r.seconds:.1f}s",
         *((_llm(r),) if with_llm else ()),
         _result(r),
@@ -104,7 +105,8 @@ def render(suite: SuiteResult) -> str:
     out.append(
         f"Scenarios {t.passed}/{t.scenarios} passed; recall {t.found}/{t.required} ({t.recall:.0%}); "
         f"false alarms {t.false_alarms}/{t.forbidden} (precision {t.precision:.0%}); path {t.path:.0%}; "
-        f"decision {t.decision:.0%}; gates {t.gates:.0%}; plan verifier {t.verifier:.0%}; errors {t.errors}"
+        f"decision {t.decision:.0%}; gates {t.gates:.0%}; plan verifier {t.verifier:.0%}; "
+        f"why upgrade {t.why:.0%}; errors {t.errors}"
     )
     model = ", ".join(s.llm_models) or "none"
     dirty = "+dirty" if s.git_dirty else ""

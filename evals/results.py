@@ -29,6 +29,7 @@ class Thresholds(BaseModel):
     decision: float = Field(default=1.0, ge=0, le=1, description="Scenarios whose decision checks all hold")
     gates: float = Field(default=1.0, ge=0, le=1, description="Scenarios whose gate checks all hold")
     verifier: float = Field(default=1.0, ge=0, le=1, description="Scenarios whose plan the verifier found no fault in")
+    why: float = Field(default=1.0, ge=0, le=1, description="Scenarios whose advisory, feature and payback checks hold")
     max_errors: int = Field(default=0, ge=0, description="Scenarios that produced no plan")
 
 
@@ -143,6 +144,7 @@ class Totals(BaseModel):
     decision: float
     gates: float
     verifier: float = Field(default=1.0, description="Share of plans with no plan-verifier violation")
+    why: float = Field(default=1.0, description="Share of scenarios whose why-upgrade checks all hold")
     known_issues: int
     known_issues_fixed: int = Field(description="Known-issue checks that now pass (remove their known_issue)")
 
@@ -172,6 +174,7 @@ def totals(results: list[ScenarioResult]) -> Totals:
         decision=_share(results, "decision"),
         gates=_share(results, "gates"),
         verifier=_share(results, "verifier"),
+        why=_share(results, "why"),
         known_issues=len(known),
         known_issues_fixed=sum(c.passed for c in known),
     )
@@ -184,7 +187,7 @@ def violations(t: Totals, limits: Thresholds, results: list[ScenarioResult]) -> 
         missed.append(f"recall {t.found}/{t.required} = {t.recall:.1%} < {limits.recall:.0%}")
     if t.false_alarms > limits.max_false_alarms:
         missed.append(f"{t.false_alarms} false alarm(s) > {limits.max_false_alarms}")
-    for name in ("path", "decision", "gates", "verifier"):
+    for name in ("path", "decision", "gates", "verifier", "why"):
         value, limit = getattr(t, name), getattr(limits, name)
         if value < limit:
             missed.append(f"{name} match {value:.1%} < {limit:.0%}")

@@ -20,6 +20,7 @@ from upgradectl.agents.inventory import PlanningError
 from upgradectl.agents.llm.run_log import RunLog
 from upgradectl.agents.request import RequestError
 from upgradectl.evals.fleets import scenario_fleet
+from upgradectl.evals.osv_fixture import OsvFixtureError, fixture_client
 from upgradectl.evals.provenance import prompts_sha256
 from upgradectl.evals.replay import REPLAY_FILE, RecordingClient, ReplayError, ReplayLog, ReplayServer, new_log
 from upgradectl.evals.results import LLMMode, LLMRun, ScenarioResult
@@ -74,13 +75,14 @@ def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
     )
     try:
         with bundled_knowledge_only():  # scored against the bundled knowledge, never a user's refreshed overlay
-            plan, llm = _plan(scenario, options)
+            plan, llm, whole = _plan(scenario, options)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the scenario's error, named
         message = _error_text(exc)
         return result.model_copy(update={"error": message, "seconds": round(time.perf_counter() - started, 2)})
     if options.plans_dir is not None:
         options.plans_dir.mkdir(parents=True, exist_ok=True)
-        (options.plans_dir / f"{scenario.id}.json").write_text(plan.model_dump_json(indent=2))
+        # the whole plan (a combined plan, not only the scored section): what verify-plan can check on the fleet
+        (options.plans_dir / f"{scenario.id}.json").write_text(whole.model_dump_json(indent=2))
     return result.model_copy(
         update={
             "checks": score_plan(scenario.spec, plan),
@@ -94,13 +96,15 @@ def run_scenario(folder: str, options: RunOptions) -> ScenarioResult:
 def _error_text(exc: Exception) -> str:
     from upgradectl.agents.llm.client import LLMError  # the anthropic SDK: only needed to name its errors
 
-    expected = (PlanningError, RequestError, FleetError, KnowledgeError, ScenarioError, ReplayError, LLMError)
+    expected = (PlanningError, RequestError, FleetError, KnowledgeError, ScenarioError, ReplayError, LLMError,
+                OsvFixtureError)
     if isinstance(exc, expected):
         return f"no plan: {exc}"
     return f"no plan (a bug in upgradectl or the evals): {type(exc).__name__}: {exc}"
 
 
-def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
+def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun, Plan | CombinedPlan]:
+    """The scored plan (a combined plan's section for the scenario's tool), the model run, and the whole plan."""
     with ExitStack() as stack:
         fleet_ref = stack.enter_context(scenario_fleet(scenario))
         fleet = load_fleet(fleet_ref)
@@ -121,18 +125,26 @@ def _plan(scenario: LoadedScenario, options: RunOptions) -> tuple[Plan, LLMRun]:
                              command_parser=options.command_parser)  # fmt: skip
         if options.today is not None:  # the suite's pinned day, so support windows score the same every day
             context.today = options.today
-        plan = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]
-        if isinstance(plan, CombinedPlan):
-            plan = scored_section(plan, scenario.spec.tool)
-        return plan, finish(plan)
+        if scenario.spec.osv:  # the scenario's recorded OSV, answered in process; without one OSV is not asked
+            osv = fixture_client(scenario.folder / scenario.spec.osv)
+            stack.callback(osv.close)
+            context.osv = osv
+        whole = options.planner({k: v for k, v in plan_input.items() if v}, context)  # type: ignore[arg-type]
+        plan = whole
+        if isinstance(whole, CombinedPlan):
+            plan = scored_section(whole, scenario.spec.tool, scenario.spec.after_control_plane)
+        return plan, finish(plan), whole
 
 
-def scored_section(combined: CombinedPlan, tool: str) -> Plan:
-    """The section of a combined plan a scenario scores: the tool's own plan, carrying the combined plan's verdict
-    (its sections, rollout and Kubernetes order) and the Kubernetes findings about that tool."""
-    section = next((s for s in combined.sections if s.request.tool == tool), None)
+def scored_section(combined: CombinedPlan, tool: str, after_control_plane: bool = False) -> Plan:
+    """The section of a combined plan a scenario scores: the tool's own plan (before the control plane, or its move
+    after it), carrying the combined plan's verdict (its sections, rollout and Kubernetes order) and the Kubernetes
+    findings about that tool."""
+    section = next((s for o, s in zip(combined.order, combined.sections, strict=True)
+                    if s.request.tool == tool and o.after_control_plane == after_control_plane), None)
     if section is None:
-        raise RuntimeError(f"the combined plan has no {tool} section (sections: "
+        raise RuntimeError(f"the combined plan has no {tool} section{' after the control plane' * after_control_plane}"
+                           " (sections: "
                            f"{', '.join(s.request.tool for s in combined.sections) or 'none'})")
     extra = [f for f in combined.kubernetes.findings if f.subject.tool == tool] if combined.kubernetes else []
     return section.model_copy(update={"verification": combined.verification,

@@ -3,7 +3,8 @@
 A scenario is one request on one fleet plus what a correct plan must say about it: findings that
 must be there (code + any subset of subject fields, optionally the evidence sources), findings that
 must not (false alarms), the upgrade path per cluster group, the rollout stages, the decision-tree
-outcome and the gates. Every expectation is a fact read from the fixture and the knowledge base
+outcome, the gates and why upgrade (advisories from a recorded OSV fixture, features gained, payback). Every
+expectation is a fact read from the fixture and the knowledge base
 (`why` says where), never copied from what the planner happens to print.
 
 Unknown fields are errors (a typo must not silently drop an expectation); `upgradectl eval --schema`
@@ -204,6 +205,35 @@ class DecisionExpectation(Strict):
         return {k: v for k in DECISION_FIELDS if (v := getattr(self, k)) is not None}
 
 
+class AdvisoryExpectation(Strict):
+    """An OSV advisory the plan's 'Why upgrade' must list, written from the advisory record itself."""
+
+    id: str = Field(description="The advisory id the plan lists (GHSA-..., else the first id OSV returned)")
+    severity: Literal["critical", "high", "medium", "low", "unknown"] | None = None
+    fixed: list[str] = Field(default_factory=list, description="Fixed-in versions the plan must give (each)")
+    fixed_by_target: bool | None = Field(default=None, description="Whether the target fixes it")
+    why: str = Field(default="", description="Where in the record this comes from")
+
+
+class WhyExpectation(Strict):
+    """Why upgrade: the advisories (needs the scenario's `osv` fixture), the features the path brings, and the
+    cost track's payback."""
+
+    advisories_status: Literal["checked", "cached", "not-checked"] | None = None
+    patch_suffices: bool | None = Field(
+        default=None, description="Whether a patch of the running line fixes every high/critical advisory"
+    )
+    minimal_target: str | None = Field(default=None, description="Smallest version fixing every high/critical one")
+    advisories: list[AdvisoryExpectation] = Field(default_factory=list)
+    features: list[str] = Field(
+        default_factory=list, description="'LINE: words of the title' for each feature the plan must list"
+    )
+    trigger_features: list[str] = Field(
+        default_factory=list, description="Same form: features the plan must mark as what the request asked for"
+    )
+    payback: bool | None = Field(default=None, description="The plan states a payback figure (cost track)")
+
+
 class Expected(Strict):
     """What a correct plan says; every part is optional, and only what is given is scored."""
 
@@ -219,6 +249,7 @@ class Expected(Strict):
     decision: DecisionExpectation | None = None
     required_gates: list[str] = Field(default_factory=list, description="Gate names every rollout stage must hold")
     forbidden_gates: list[str] = Field(default_factory=list, description="Gate names no rollout stage may hold")
+    why: WhyExpectation | None = Field(default=None, description="Advisories, features gained, payback")
 
 
 class Scenario(Strict):
@@ -227,13 +258,28 @@ class Scenario(Strict):
     title: str
     description: str = ""
     tool: ToolName = Field(description="The tool the request is about (the plan must be for it)")
+    after_control_plane: bool = Field(
+        default=False, description="Kubernetes plans: score the tool's section after the control plane (its second "
+        "move), not the one before it")
     difficulty: Literal["easy", "medium", "hard"]
     tags: list[str] = Field(default_factory=list)
     request: RequestSpec
     fleet: str | FleetOverlay = Field(
         default="demo", description="'demo', a fleet directory/file relative to the scenario folder, or an overlay"
     )
+    osv: str = Field(
+        default="",
+        description="Recorded OSV: a folder of advisory records (<id>.json, OSV schema) or a JSON list of them, "
+        "relative to the scenario folder, answered in process (no network); empty: the plan does not ask OSV",
+    )
     expected: Expected
+
+    @field_validator("osv")
+    @classmethod
+    def _inside(cls, path: str) -> str:
+        if path and (Path(path).is_absolute() or ".." in Path(path).parts):
+            raise ValueError(f"osv: {path!r} must be a path inside the scenario folder")
+        return path
 
 
 class LoadedScenario(BaseModel):

@@ -3,7 +3,8 @@
 Each expectation becomes one `Check` in a category: `recall` (a required finding is there),
 `precision` (a forbidden finding is not), `path` (tool, target, every cluster group's hops, rollout
 stages), `decision` (track, risk, strategy, approval) and `gates` (required gates in every rollout
-stage, forbidden ones in none) and `verifier` (the plan verifier found no violation: every command, edit and
+stage, forbidden ones in none), `why` (the advisories, features gained and payback the plan states) and
+`verifier` (the plan verifier found no violation: every command, edit and
 rollback step of the plan holds). A failed check says what the plan said instead, so a red eval run
 names the missing finding. Pure functions: the same plan and scenario always give the same checks.
 """
@@ -22,11 +23,12 @@ from upgradectl.evals.scenario import (
     PathExpectation,
     Scenario,
     SubjectMatch,
+    WhyExpectation,
 )
 from upgradectl.models import Finding, Plan, Subject, UpgradePath
 
-CheckCategory = Literal["recall", "precision", "path", "decision", "gates", "verifier"]
-CATEGORIES: tuple[CheckCategory, ...] = ("recall", "precision", "path", "decision", "gates", "verifier")
+CheckCategory = Literal["recall", "precision", "path", "decision", "gates", "verifier", "why"]
+CATEGORIES: tuple[CheckCategory, ...] = ("recall", "precision", "path", "decision", "gates", "verifier", "why")
 SHOWN_FINDINGS = 4
 
 
@@ -247,6 +249,63 @@ def verifier_checks(plan: Plan) -> list[Check]:
     return [Check(category="verifier", name="plan verifier: no violations", passed=verification.ok, detail=detail)]
 
 
+def _feature_listed(expected: str, plan: Plan, asked: bool) -> bool:
+    """'LINE: words': a feature of that line whose title holds every word (and, when asked, tied to the trigger)."""
+    line, _, words = expected.partition(":")
+    wanted = words.lower().split()
+    return any(f.line == line.strip() and all(w in f.title.lower() for w in wanted) and (f.matches_trigger or not asked)
+               for f in plan.features)  # fmt: skip
+
+
+def why_checks(expected: WhyExpectation | None, plan: Plan) -> list[Check]:
+    """Advisories (status, patch sufficiency, minimal target, each advisory with its fix versions), features gained
+    and payback, as the plan states them."""
+    if expected is None:
+        return []
+    checks: list[Check] = []
+    report = plan.advisories
+
+    def check(name: str, passed: bool, detail: str) -> None:
+        checks.append(Check(category="why", name=name, passed=passed, detail="" if passed else detail))
+
+    status = report.status if report else "none"
+    if expected.advisories_status is not None:
+        check(f"advisories {expected.advisories_status}", status == expected.advisories_status,
+              f"plan: {status}{' (' + report.reason + ')' if report and report.reason else ''}")  # fmt: skip
+    if expected.patch_suffices is not None:
+        actual = report.patch_suffices if report else None
+        check(f"patch of the running line suffices: {expected.patch_suffices}", actual == expected.patch_suffices,
+              f"plan: {actual} ({report.patch_note if report else 'no advisory report'})")  # fmt: skip
+    if expected.minimal_target is not None:
+        actual = report.minimal_target if report else ""
+        check(f"minimal fixing target {expected.minimal_target}", actual == expected.minimal_target,
+              f"plan: {actual or 'none'}")  # fmt: skip
+    for want in expected.advisories:
+        found = report.advisory(want.id) if report else None
+        listed_ids = ", ".join(a.id for a in report.advisories) if report else "nothing"
+        problems = [] if found else [f"not listed (plan lists: {listed_ids or 'nothing'})"]
+        if found and want.severity and found.severity != want.severity:
+            problems.append(f"severity {found.severity}")
+        if found and not set(want.fixed) <= set(found.fixed):
+            problems.append(f"fixed in {', '.join(found.fixed) or 'nothing'}")
+        if found and want.fixed_by_target is not None and (want.id in report.fixed_by_target) != want.fixed_by_target:
+            problems.append(f"fixed by target: {want.id in report.fixed_by_target}")
+        check(f"advisory {want.id}" + (f" fixed in {', '.join(want.fixed)}" if want.fixed else ""), not problems,
+              "; ".join(problems))  # fmt: skip
+    listed = "; ".join(f"{f.line}: {f.title}{' (asked)' if f.matches_trigger else ''}" for f in plan.features[:6])
+    for want in expected.features:
+        check(f"feature {want}", _feature_listed(want, plan, asked=False), f"plan: {listed or 'no features'}")
+    for want in expected.trigger_features:
+        check(f"feature for the trigger {want}", _feature_listed(want, plan, asked=True),
+              f"plan: {listed or 'no features'}")  # fmt: skip
+    if expected.payback is not None:
+        roe = plan.return_on_effort
+        stated = roe is not None and roe.payback_months is not None and bool(roe.assumptions)
+        check(f"payback stated: {expected.payback}", stated == expected.payback,
+              f"plan: {'payback ' + str(roe.payback_months) if roe else 'no return on effort'}")  # fmt: skip
+    return checks
+
+
 def score_plan(scenario: Scenario, plan: Plan) -> list[Check]:
     """Every check of the scenario against the plan, in a stable order."""
     expected = scenario.expected
@@ -257,4 +316,5 @@ def score_plan(scenario: Scenario, plan: Plan) -> list[Check]:
         *decision_checks(expected, plan),
         *gate_checks(expected, plan),
         *verifier_checks(plan),
+        *why_checks(expected.why, plan),
     ]

@@ -26,7 +26,7 @@ from upgradectl import __version__
 from upgradectl.agents.advisories import advisory_summary
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.benefits import features_gained, features_summary, payback_summary, return_on_effort
-from upgradectl.agents.inventory import PlanningError, take_inventory
+from upgradectl.agents.inventory import PlanningError, projected_installation, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
 from upgradectl.exit_codes import bug_summary
@@ -49,10 +49,11 @@ from upgradectl.models import (
 from upgradectl.tools.advisories.osv import default_client as default_osv_client
 from upgradectl.tools.analysis.inventory import tool_release
 from upgradectl.tools.charts.store import ChartStore
-from upgradectl.tools.cluster.fleet import FleetError, open_fleet
+from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, FleetError, open_fleet
 from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.freshness import knowledge_info
-from upgradectl.tools.knowledge.loader import KnowledgeError, load_tool
+from upgradectl.tools.knowledge.loader import KnowledgeError, ToolKnowledge, load_tool
 from upgradectl.tools.verify.commands import CommandParser
 from upgradectl.tools.versions import Version
 
@@ -185,12 +186,20 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     }
 
 
+def _release(fleet: Fleet, k: ToolKnowledge, cluster: FleetCluster) -> HelmRelease | None:
+    """The tool's Helm release on a cluster: as a plan's earlier moves leave it on a projected fleet, else read."""
+    projected = projected_installation(fleet, k.tool, cluster.info.name)
+    if projected is not None:
+        return projected.release
+    return tool_release(k, cluster.source) if cluster.source else None
+
+
 def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:
     request = state["upgrade"]
     fleet = ctx.opened_fleet()
     scope = [fleet.clusters[n] for n in state.get("scope", [])]
     k = load_tool(request.tool)
-    releases = {c.info.name: r for c in scope if c.source and (r := tool_release(k, c.source))}
+    releases = {c.info.name: r for c in scope if (r := _release(fleet, k, c))}
     return TaskInput(
         request=request,
         fleet=fleet,

@@ -113,30 +113,34 @@ def _tagged(tool: str, steps: list[Step]) -> list[Step]:
     return [s.model_copy(update={"title": f"[{tool}] {s.title}"}) for s in steps]
 
 
-def combine_rollout(order: list[str], sections: dict[str, Plan], control_plane: dict[str, list[Step]] | None = None,
-                    after: frozenset[str] = frozenset()) -> list[RolloutStage]:
-    """One stage per environment: each tool's steps in `order`, the `control_plane[env]` steps after every tool not
-    in `after` and before those in it; gates of every tool, rollback in the reverse order, the longest soak."""
+def combine_rollout(entries: list[tuple[ToolOrder, Plan]], control_plane: dict[str, list[Step]] | None = None,
+                    ) -> list[RolloutStage]:
+    """One stage per environment: each entry's steps in order, the `control_plane[env]` steps after every entry not
+    marked after_control_plane and before those that are (a tool may have one of each); gates of every entry,
+    rollback in the reverse order, the longest soak."""
     stages = []
     for env in ENVIRONMENT_ORDER:
-        parts = [(tool, stage) for tool in order for stage in sections[tool].rollout if stage.environment == env]
+        parts = [(entry, plan.request.tool, stage) for entry, plan in entries for stage in plan.rollout
+                 if stage.environment == env]
         middle = (control_plane or {}).get(env, [])
         if not parts and not middle:
             continue
-        steps = [step for tool, stage in parts if tool not in after for step in _tagged(tool, stage.steps)]
+        steps = [step for entry, tool, stage in parts if not entry.after_control_plane
+                 for step in _tagged(tool, stage.steps)]
         steps += middle
-        steps += [step for tool, stage in parts if tool in after for step in _tagged(tool, stage.steps)]
+        steps += [step for entry, tool, stage in parts if entry.after_control_plane
+                  for step in _tagged(tool, stage.steps)]
         stages.append(RolloutStage(
             environment=env,
-            clusters=sorted({c for _, stage in parts for c in stage.clusters} | {s.cluster for s in middle}),
-            hops=[f"{tool} {hop}" for tool, stage in parts for hop in stage.hops],
+            clusters=sorted({c for _, _, stage in parts for c in stage.clusters} | {s.cluster for s in middle}),
+            hops=[f"{tool} {hop}" for _, tool, stage in parts for hop in stage.hops],
             steps=steps,
-            gates=[gate for _, stage in parts for gate in stage.gates],
-            rollback_steps=[s for tool, stage in reversed(parts) for s in _tagged(tool, stage.rollback_steps)],
-            approval_required=any(stage.approval_required for _, stage in parts),
-            approval_reasons=[f"{tool}: {r}" for tool, stage in parts for r in stage.approval_reasons],
-            soak_minutes=max([stage.soak_minutes for _, stage in parts] or [0]),
-            notes=[f"{tool}: {n}" for tool, stage in parts for n in stage.notes],
+            gates=[gate for _, _, stage in parts for gate in stage.gates],
+            rollback_steps=[s for _, tool, stage in reversed(parts) for s in _tagged(tool, stage.rollback_steps)],
+            approval_required=any(stage.approval_required for _, _, stage in parts),
+            approval_reasons=[f"{tool}: {r}" for _, tool, stage in parts for r in stage.approval_reasons],
+            soak_minutes=max([stage.soak_minutes for _, _, stage in parts] or [0]),
+            notes=[f"{tool}: {n}" for _, tool, stage in parts for n in stage.notes],
         ))
     return stages
 
@@ -159,17 +163,19 @@ def combine(text: str, fleet: str, sections: list[Plan], kubernetes: KubernetesR
             order: list[ToolOrder] | None = None, control_plane: dict[str, list[Step]] | None = None,
             extra_risk: RiskAssessment | None = None, extra_violations: list[Violation] | None = None,
             extra_checked: list[str] | None = None, summary_head: str = "",
-            fallback: Decision | None = None) -> CombinedPlan:
-    """The combined plan of `sections` (ordered by `order_tools` unless an order is given)."""
+            fallback: Decision | None = None, after: list[tuple[ToolOrder, Plan]] | None = None) -> CombinedPlan:
+    """The combined plan of `sections` (ordered by `order_tools` unless an order is given), then the `after`
+    sections (Kubernetes plans: moves that can only come once the control plane has moved)."""
     order = order or order_tools(sections)
     by_tool = {s.request.tool: s for s in sections}
-    tools = [o.tool for o in order]
-    after = frozenset(o.tool for o in order if o.after_control_plane)
+    entries = [(o, by_tool[o.tool]) for o in order] + list(after or [])
+    sections = [plan for _, plan in entries]
+    tools = [o.tool + (" (after the control plane)" if o.after_control_plane else "") for o, _ in entries]
     decision = highest_decision(sections, extra_risk, fallback)
     summary = " ".join(filter(None, [
         summary_head,
         f"Tools in order: {' -> '.join(tools)}." if tools else "",
-        *[f"[{t}] {by_tool[t].summary}" for t in tools],
+        *[f"[{t}] {plan.summary}" for t, (_, plan) in zip(tools, entries, strict=True)],
         f"Combined: risk {decision.risk.level}; strategy {decision.strategy.kind}"
         + ("; senior approval required." if decision.approval_required else "."),
     ]))
@@ -179,11 +185,11 @@ def combine(text: str, fleet: str, sections: list[Plan], kubernetes: KubernetesR
         upgradectl_version=__version__,
         request=text,
         fleet=fleet,
-        order=order,
-        sections=[by_tool[t] for t in tools],
+        order=[o for o, _ in entries],
+        sections=sections,
         kubernetes=kubernetes,
         decision=decision,
-        rollout=combine_rollout(tools, by_tool, control_plane, after),
+        rollout=combine_rollout(entries, control_plane),
         summary=summary,
         verification=combined_verification(sections, extra_violations, extra_checked),
     )
@@ -242,11 +248,9 @@ def rollout_violations(plan: CombinedPlan) -> list[Violation]:
     control_plane = {
         stage.environment: [s for s in stage.steps if s.title.startswith(CONTROL_PLANE_TAG)] for stage in plan.rollout
     }
-    after = frozenset(o.tool for o in plan.order if o.after_control_plane)
-    expected = combine_rollout([o.tool for o in plan.order], {s.request.tool: s for s in plan.sections},
-                               control_plane, after)
     if [o.tool for o in plan.order] != [s.request.tool for s in plan.sections]:
         return [Violation(check="combined-rollout", message="the sections are not in the plan's order")]
+    expected = combine_rollout(list(zip(plan.order, plan.sections, strict=True)), control_plane)
     violations = []
     for want, have in zip(expected, plan.rollout, strict=False):
         if want.steps != have.steps or want.rollback_steps != have.rollback_steps:

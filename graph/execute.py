@@ -41,10 +41,11 @@ from langgraph.types import interrupt
 from upgradectl.agents.base import FleetView
 from upgradectl.agents.communication import gate_message, rollback_message, start_message
 from upgradectl.agents.monitoring_analyst import baseline_cluster, gates_for, validate_cluster
-from upgradectl.graph.timeline import disruptive, open_findings
+from upgradectl.graph.timeline import borderline_gates, disruptive, open_findings, soak_lesson
 from upgradectl.models import Gate, Plan, RolloutStage, Step
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.cluster.health import ClusterHealth, fleet_cluster_health, new_since
+from upgradectl.tools.cluster.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.cluster.windows import WindowSpec, inside, next_opening
 from upgradectl.tools.gitops.changes import (
@@ -57,7 +58,6 @@ from upgradectl.tools.gitops.changes import (
     unified_diff,
 )
 from upgradectl.tools.gitops.gitrepo import TRAILER, GitError, GitRepo
-from upgradectl.tools.gitops.reconcile import expectations, fresh_source, wait_for
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.metrics.baselines import ClusterBaseline
 from upgradectl.tools.metrics.gates import inconclusive
@@ -144,7 +144,8 @@ def approval_reasons(plan: Plan, sets: list[ChangeSet], index: int) -> list[str]
     findings = open_findings(plan, sets, index)
     if findings:
         codes = sorted({code for code, _, _ in findings})
-        reasons.append(f"{len(findings)} open high/critical finding(s) on {', '.join(cs.clusters)}: accept them "
+        where = sorted({cluster for _, cluster, _ in findings})
+        reasons.append(f"{len(findings)} open high/critical finding(s) on {', '.join(where)}: accept them "
                        f"with `approve --accept {' --accept '.join(codes)}` or fix them first")  # fmt: skip
     return reasons
 
@@ -576,28 +577,37 @@ def _reconcile(i: int):
     return reconcile
 
 
-def soak_for(ctx: ExecContext, cs: ChangeSet) -> float:
-    """--soak, else the change set's own (a canary part soaks shorter), else its stage's."""
+def soak_for(ctx: ExecContext, i: int, steps: dict[str, dict]) -> tuple[float, str]:
+    """Seconds change set `i` soaks and why when longer than planned: --soak, else its own (a canary part soaks
+    shorter), else its stage's; times the factor an earlier environment's borderline gate on the same hop asks
+    for (graph/timeline.py `soak_lesson`: it lengthens, never shortens)."""
+    cs = ctx.sets[i]
     if ctx.soak_seconds is not None:
-        return ctx.soak_seconds
-    stage = next(s.soak_minutes for s in ctx.plan.rollout if s.environment == cs.environment)
-    return 60.0 * (cs.soak_minutes or stage)
+        planned = ctx.soak_seconds
+    else:
+        stage = next(s.soak_minutes for s in ctx.plan.rollout if s.environment == cs.environment)
+        planned = 60.0 * (cs.soak_minutes or stage)
+    lesson = soak_lesson(ctx.sets, steps, i)
+    if lesson is None:
+        return planned, ""
+    return planned * lesson.factor, f"{planned:g}s planned, {lesson.reason}"
 
 
 def _soak(i: int):
     def soak(state: ExecState, runtime: Runtime[ExecContext]) -> dict:
         ctx = _ctx(runtime)
         cs = ctx.sets[i]
-        seconds = soak_for(ctx, cs)
+        seconds, why = soak_for(ctx, i, state.get("steps") or {})
         if ctx.dry_run:
             return {"log": [f"{cs.key}: would soak {seconds:.0f}s, then evaluate the gates"]}
         rec = _step(state, cs.key)
         until = max(rec.get("reconciled_at", time.time()), rec.get("handwork_at", 0.0)) + seconds
         remaining = until - time.time()
         if remaining > 0:
-            ctx.say(f"{cs.key}: soaking {remaining:.0f}s")
+            ctx.say(f"{cs.key}: soaking {remaining:.0f}s" + (f" ({why})" if why else ""))
             time.sleep(remaining)
-        return {"steps": {cs.key: {"status": "soaked"}}}
+        log = [f"{cs.key}: soaked {seconds:g}s: {why}"] if why else []
+        return {"steps": {cs.key: {"status": "soaked", "soak_seconds": seconds, "soak_reason": why}}, "log": log}
 
     return soak
 
@@ -624,18 +634,20 @@ def _gates(i: int):
                 ctx.say(f"  {line}")
         status = "passed" if result == "pass" else "gates-" + result
         return {"steps": {cs.key: {"status": status, "result": result, "gates": judged,
-                                   "observed": observed(rec, time.time())}},
+                                   "observed": observed(rec, time.time(), judged)}},
                 "log": [f"{cs.key}: gates {result}"]}  # fmt: skip
 
     return gates
 
 
-def observed(rec: dict, judged_at: float) -> dict:
-    """What this change set took, for the run's record and later environments' timeline: minutes from its start
-    (after approval) to reconciled and any steps by hand done, and the soak until the gates were judged."""
+def observed(rec: dict, judged_at: float, judged: dict[str, list[dict]]) -> dict:
+    """What this change set took and showed, for the run's record and later environments' soak and timeline:
+    minutes from its start (after approval) to reconciled and any steps by hand done, the soak until the gates
+    were judged, and the gates that passed close to their bound."""
     started = rec.get("started_at") or judged_at
     ready = max(rec.get("reconciled_at") or started, rec.get("handwork_at") or 0.0)
-    return {"change_minutes": round((ready - started) / 60, 1), "soak_minutes": round((judged_at - ready) / 60, 1)}
+    return {"change_minutes": round((ready - started) / 60, 1), "soak_minutes": round((judged_at - ready) / 60, 1),
+            "borderline": borderline_gates(judged)}
 
 
 def _revert(i: int):

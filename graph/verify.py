@@ -7,10 +7,12 @@ stage and step, so a plan with a wrong command never looks clean.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from upgradectl.agents.base import make_finding
+from upgradectl.agents.inventory import edited_checkout
 from upgradectl.graph.combine import combined_verification, kubernetes_order_violations, rollout_violations
 from upgradectl.graph.state import PlanState, RunContext
 from upgradectl.models import (
@@ -25,6 +27,7 @@ from upgradectl.models import (
 )
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet
+from upgradectl.tools.gitops.yaml_edit import EditError
 from upgradectl.tools.knowledge.loader import load_tool
 from upgradectl.tools.verify.checks import verify_plan
 from upgradectl.tools.verify.commands import CommandParser
@@ -90,13 +93,35 @@ def check_combined(plan: CombinedPlan, fleet: Fleet | None, charts: ChartStore |
                    command_parser: CommandParser | None = None) -> PlanVerification:
     """Every section through the verifier, then the combined rollout against the sections and (Kubernetes plans)
     every tool hop against the Kubernetes version its cluster runs at that point."""
-    sections = [with_verification(s, check_plan(s, fleet, charts, command_parser)) for s in plan.sections]
-    extra = rollout_violations(plan)
+    first = [s for o, s in zip(plan.order, plan.sections, strict=False) if not o.after_control_plane]
+    later = [s for o, s in zip(plan.order, plan.sections, strict=False) if o.after_control_plane]
+    sections = [with_verification(s, check_plan(s, fleet, charts, command_parser)) for s in first]
+    extra: list[Violation] = []
+    if later:
+        sections += _check_after(later, first, fleet, charts, command_parser, extra)
+    extra += rollout_violations(plan)
     checked = ["combined rollout = the sections' steps in the plan's order"]
     if plan.kubernetes is not None:
         extra += kubernetes_order_violations(plan)
         checked.append("every tool hop supported on the Kubernetes version its cluster runs at that step")
     return combined_verification(sections, extra, checked)
+
+
+def _check_after(later: list[Plan], first: list[Plan], fleet: Fleet | None, charts: ChartStore | None,
+                 command_parser: CommandParser | None, problems: list[Violation]) -> list[Plan]:
+    """The sections after the control plane, verified on the Git the sections before it leave (their edits start
+    from it); a before-section edit that does not apply is a violation."""
+    if fleet is None:
+        return [with_verification(s, check_plan(s, fleet, charts, command_parser)) for s in later]
+    with tempfile.TemporaryDirectory(prefix="upgradectl-verify-after-") as checkout:
+        try:
+            root = edited_checkout(fleet, first, Path(checkout))
+        except EditError as exc:
+            problems.append(Violation(check="combined-rollout", message="the sections before the control plane do "
+                                      f"not apply to this GitOps repo, so those after it cannot be checked: {exc}"))
+            return [with_verification(s, check_plan(s, None, charts, command_parser)) for s in later]
+        edited = Fleet(name=fleet.name, root=root, spec=fleet.spec, clusters=fleet.clusters)
+        return [with_verification(s, check_plan(s, edited, charts, command_parser)) for s in later]
 
 
 def load_plan_file(path: Path) -> Plan | CombinedPlan:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up and run the demo: plan a Karpenter upgrade on the bundled demo fleet, offline.
-# Writes out/demo/plan.md and out/demo/plan.json and prints the plan.
+# Prints the plan's summary (at most 60 lines in all) and writes the full report to out/demo/
+# (plan.md, plan.html to share, plan.json for `changes`, `verify-plan` and `execute`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh | tail -n 1
 set +e
 .venv/bin/upgradectl plan "Karpenter needs upgrade for better bin packing and cost optimization" \
   --fleet demo --out out/demo "$@"

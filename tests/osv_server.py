@@ -2,12 +2,12 @@
 `POST /v1/query` (whole records) and `POST /v1/querybatch` (ids and modified only, in the order asked), as
 google/osv.dev docs/api/post-v1-query.md and post-v1-querybatch.md document them. A record affects a package
 version when one of its SEMVER/ECOSYSTEM ranges for that package holds it (introduced <= v < fixed, or
-<= last_affected), which is how OSV reads the schema's ranges."""
+<= last_affected), which is how OSV reads the schema's ranges: the one rule of upgradectl/evals/osv_fixture.py,
+which also answers eval scenarios' recorded OSV in process."""
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,44 +15,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from upgradectl.evals.osv_fixture import answer, matching
+
 RECORDS = Path(__file__).parent / "data" / "osv"
-
-
-def _key(version: str) -> tuple:
-    """Semantic-version order, pre-releases before their release; '0' is the lowest."""
-    match = re.match(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?", version)
-    if not match:
-        return (-1,)
-    major, minor, patch, pre = match.groups()
-    return (int(major), int(minor or 0), int(patch or 0), 0 if pre else 1, pre or "")
-
-
-def affects(record: dict, ecosystem: str, name: str, version: str) -> bool:
-    wanted = _key(version)
-    for affected in record.get("affected", []):
-        package = affected.get("package", {})
-        if (package.get("ecosystem"), package.get("name")) != (ecosystem, name):
-            continue
-        if version in affected.get("versions", []):
-            return True
-        for range_ in affected.get("ranges", []):
-            if range_.get("type") not in ("SEMVER", "ECOSYSTEM"):
-                continue
-            low = None
-            for event in range_.get("events", []):
-                if "introduced" in event:
-                    low = _key(event["introduced"])
-                elif "fixed" in event and low is not None:
-                    if low <= wanted < _key(event["fixed"]):
-                        return True
-                    low = None
-                elif "last_affected" in event and low is not None:
-                    if low <= wanted <= _key(event["last_affected"]):
-                        return True
-                    low = None
-            if low is not None and wanted >= low:
-                return True
-    return False
 
 
 @dataclass
@@ -63,9 +28,7 @@ class OsvServer:
     fail_with: int = 0  # answer every request with this HTTP status (0: answer normally)
 
     def matching(self, query: dict) -> list[dict]:
-        package = query.get("package") or {}
-        return [r for r in self.records
-                if affects(r, package.get("ecosystem", ""), package.get("name", ""), query.get("version", ""))]
+        return matching(self.records, query)
 
 
 @contextmanager
@@ -91,14 +54,7 @@ def osv_server(*ids: str) -> Iterator[OsvServer]:
             state.requests.append((self.path, body))
             if state.fail_with:
                 return self._send(state.fail_with, {"code": state.fail_with, "message": "unavailable"})
-            if self.path == "/v1/query":
-                found = state.matching(body)
-                return self._send(200, {"vulns": found} if found else {})
-            if self.path == "/v1/querybatch":
-                results = [{"vulns": [{"id": r["id"], "modified": r["modified"]} for r in state.matching(q)]}
-                           if state.matching(q) else {} for q in body.get("queries", [])]
-                return self._send(200, {"results": results})
-            return self._send(404, {"code": 5, "message": "Not Found"})
+            return self._send(*answer(state.records, self.path, body))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"

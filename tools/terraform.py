@@ -16,8 +16,7 @@ from typing import Any
 
 import hcl2
 
-from upgradectl.tools.gitops.manifests import find_line
-from upgradectl.tools.textfiles import read_text
+from upgradectl.tools.textfiles import find_line, read_text
 
 
 class TerraformError(ValueError):

@@ -103,3 +103,16 @@ def schema_problems(exc: Any, limit: int = 5) -> str:
     errors = exc.errors(include_url=False, include_input=False)
     shown = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg']}" for e in errors[:limit])
     return shown + (f"; and {len(errors) - limit} more" if len(errors) > limit else "")
+
+
+def find_line(path: Path, needle: str, start: int = 1) -> int:
+    """First line (1-based, from `start`) whose text contains needle; 0 when absent."""
+    for number, text in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if number >= start and needle in text:
+            return number
+    return 0
+
+
+def line_text(path: Path, line: int) -> str:
+    lines = path.read_text(errors="replace").splitlines()
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""

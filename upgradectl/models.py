@@ -37,6 +37,7 @@ Category = Literal[
     "infrastructure",
     "security",
     "incomplete",
+    "setup",
     "inventory",
     "rollout",
     "support",
@@ -505,6 +506,8 @@ class TimelineEntry(Frozen):
     end: datetime
     window: str = Field(default="", description="The maintenance window its change is placed in")
     basis: str = Field(default="estimate", description="Where the durations come from: estimate, or observed")
+    soak_reason: str = Field(default="", description="Why the soak is longer than the plan's: what an earlier "
+                             "environment's run of the same hop observed (a borderline gate)")
 
 
 class Timeline(Frozen):
@@ -727,6 +730,8 @@ class KubernetesReadiness(Frozen):
     hops: list[ControlPlaneHop]
     blockers: list[ToolBlocker]
     findings: list[Finding] = Field(default_factory=list, description="API removals and manifests that would fail")
+    schema_notes: list[str] = Field(default_factory=list, description="Objects the target-schema check could not "
+                                    "vouch for: custom resources not validated, objects already invalid today")
 
 
 class CombinedPlan(Frozen):

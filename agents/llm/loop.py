@@ -35,7 +35,7 @@ from upgradectl.agents.llm.results import (
 )
 from upgradectl.agents.llm.tools import ToolContext, ToolFailure, ToolSpec, clean_schema, tools_for, validation_message
 from upgradectl.models import AgentTaskRecord, Category, Evidence, Finding, Severity, Subject
-from upgradectl.tools.cluster.redact import redact
+from upgradectl.tools.redact import redact
 
 SUBMIT = "submit_findings"
 MAX_SUBMITTED = 20

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from upgradectl.agents.llm.client import LLMError, LLMSession
 from upgradectl.agents.llm.prompts import findings_digest
 from upgradectl.models import SEVERITY_ORDER, Environment, Plan
-from upgradectl.tools.cluster.redact import redact
+from upgradectl.tools.redact import redact
 
 VERSION_TOKEN = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?)(?![\w.]*\d)")
 NARRATIVE_SYSTEM = """You write the narrative of an upgrade plan produced by upgradectl, for the platform engineers who

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from upgradectl.agents.base import AgentSpec, TaskInput, TaskSpec
 from upgradectl.agents.llm.results import CHARS_PER_TOKEN
 from upgradectl.models import SEVERITY_ORDER, Finding
-from upgradectl.tools.cluster.redact import redact
+from upgradectl.tools.redact import redact
 
 SUBJECTS_PER_CODE = 3
 

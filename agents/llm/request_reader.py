@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from upgradectl.agents.llm.client import LLMError, LLMSession
 from upgradectl.agents.request import RequestError, parse_request
 from upgradectl.models import UpgradeRequest
-from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.knowledge.loader import available_tools, products
+from upgradectl.tools.redact import redact
 
 TRIGGERS = ("security", "cost", "feature", "compliance", "performance")
 NO_TRIGGER = "no trigger words found"

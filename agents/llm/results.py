@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from upgradectl.tools.cluster.redact import REDACTED, redact
+from upgradectl.tools.redact import REDACTED, redact
 
 CHARS_PER_TOKEN = 4
 DATA_NOTE = (

@@ -2,7 +2,7 @@
 
 It is the audit trail of an LLM-mode run (what was asked, what it cost, what was dropped and why), kept
 beside the plan (`--run-log FILE`, or `run-log.jsonl` in `--out`). Parallel agent tasks write to it
-from several threads, so appends are serialised. Every field is redacted (tools/cluster/redact.py) before
+from several threads, so appends are serialised. Every field is redacted (tools/redact.py) before
 it is written. Without a file it records nothing.
 """
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from upgradectl.tools.cluster.redact import redact
+from upgradectl.tools.redact import redact
 
 
 class RunLog:

@@ -9,8 +9,13 @@ up to 1.29, Argo CD 2.10 (keystone) up to 1.28: each blocks 1.30 and 1.31 on the
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 from tests.run_cli import plan, upgradectl
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DEMO_FLEET = Path(__file__).resolve().parents[2] / "upgradectl" / "demo_fleet"
 
 TODAY = {"UPGRADECTL_TODAY": "2026-12-06"}
 
@@ -54,7 +59,7 @@ def test_a_combination_that_cannot_be_planned_is_a_usage_error():
 def test_kubernetes_131_lists_the_blocking_tools_per_eks_cluster_in_a_supported_order(tmp_path):
     planned = plan("upgrade kubernetes to 1.31", "--fleet", "demo", "--llm", "off", env=TODAY)
     assert planned["kind"] == "kubernetes" and planned["kubernetes"]["target"] == "1.31"
-    blockers = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"]}
+    blockers = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"] if b["when"] == "before"}
     for cluster in ("dev-apps", "eks-staging-apps", "ravan"):
         assert {"karpenter", "cilium", "flux"} <= {t for c, t in blockers if c == cluster}
     assert blockers[("keystone", "argocd")]["needed_version"].startswith("3.0.")  # 3.0 supports 1.29-1.32
@@ -66,10 +71,65 @@ def test_kubernetes_131_lists_the_blocking_tools_per_eks_cluster_in_a_supported_
     first_control_plane = next(i for i, s in enumerate(prod) if s["title"].startswith("[kubernetes] ravan: control"))
     assert "aws eks update-cluster-version" in prod[first_control_plane]["commands"][0]
     assert "--kubernetes-version 1.30" in prod[first_control_plane]["commands"][0]
-    assert all(s["title"].startswith("[kubernetes]") for s in prod[first_control_plane - 1:])  # tools first
+    last_control_plane = max(i for i, s in enumerate(prod) if s["title"].startswith("[kubernetes]"))
+    control_plane = prod[first_control_plane - 1:last_control_plane + 1]
+    assert all(s["title"].startswith("[kubernetes]") for s in control_plane)  # tools first, then the control plane
     assert not planned["verification"]["violations"]
     assert _verify(tmp_path, planned, "k8s.json").returncode == 0
     prod.insert(0, prod.pop(first_control_plane))  # the control plane before the tools: caught
     broken = _verify(tmp_path, planned, "reordered.json")
     assert broken.returncode == 1 and "kubernetes-order" in broken.stdout
     assert "karpenter 0.31.3 on ravan" in broken.stdout
+
+
+def test_tools_whose_newer_line_needs_the_new_kubernetes_move_after_the_control_plane(tmp_path):
+    # Cilium's compatibility page: 1.18 supports Kubernetes 1.30-1.33 (not the demo clusters' 1.29); Flux's supported
+    # versions: 2.5 starts at 1.30. Both can move past their "before" release only once the control plane runs 1.31.
+    planned = plan("upgrade kubernetes to 1.31", "--fleet", "demo", "--llm", "off", env=TODAY)
+    later = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"] if b["when"] == "after"}
+    first = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"] if b["when"] == "before"}
+    assert later[("ravan", "cilium")]["needed_version"].startswith("1.18.")
+    assert not later[("ravan", "flux")]["needed_version"].startswith(("2.2.", "2.3.", "2.4."))
+    for key, blocker in later.items():
+        low = tuple(int(p) for p in blocker["needed_kubernetes_range"].split("-")[0].split("."))
+        assert low > (1, 29), key  # needs more than the cluster runs today
+        if key in first:  # it starts where its first move leaves it
+            assert f"from {first[key]['needed_version']}" in blocker["reason"]
+    pairs = zip(planned["order"], planned["sections"], strict=True)
+    after_sections = [(o, s) for o, s in pairs if o["after_control_plane"]]
+    assert {o["tool"] for o, _ in after_sections} >= {"cilium", "flux"}
+    cilium_after = next(s for o, s in after_sections if o["tool"] == "cilium")
+    assert {p["from_version"] for p in cilium_after["paths"]} == {first[("ravan", "cilium")]["needed_version"]}
+    prod = [s for s in planned["rollout"] if s["environment"] == "prod"][0]["steps"]
+    ravan_hops = [i for i, s in enumerate(prod) if s["title"].startswith("[kubernetes] ravan: control plane")]
+    ravan_after = [i for i, s in enumerate(prod) if s["title"].startswith("[cilium] ravan: Cilium 1.17")
+                   and s["to_version"].startswith("1.18.")]
+    assert ravan_after and min(ravan_after) > max(ravan_hops)  # in the after slot
+    # its Git edit starts from what the first move wrote (1.17.x), not from what Git holds today (1.14.5)
+    edit = next(e for i in ravan_after for e in prod[i]["edits"] if e["purpose"] == "chart-version")
+    assert edit["old"] == first[("ravan", "cilium")]["needed_version"]
+    assert not planned["verification"]["violations"]
+    assert _verify(tmp_path, planned, "after.json").returncode == 0
+    step = prod.pop(min(ravan_after))
+    prod.insert(0, step)  # Cilium 1.18 before the control plane: caught
+    broken = _verify(tmp_path, planned, "after-moved.json")
+    assert broken.returncode == 1 and "kubernetes-order" in broken.stdout and "1.18." in broken.stdout
+
+
+def test_a_manifest_that_stops_validating_at_the_target_is_a_finding_with_its_file_and_line(tmp_path):
+    # the deprecation guide: Kubernetes 1.32 no longer serves flowcontrol.apiserver.k8s.io/v1beta3; the demo
+    # clusters run 1.29, where it is served. The FlowSchema is kube-no-trouble's fixture (tests/data/README.md).
+    fleet = tmp_path / "fleet"
+    shutil.copytree(DEMO_FLEET, fleet)
+    shutil.copy(DATA / "kube-no-trouble" / "fixtures" / "flowschema-v1beta3.yaml",
+                fleet / "infra-flux" / "clusters" / "ravan" / "flowschema-v1beta3.yaml")
+    planned = plan("upgrade kubernetes to 1.32", "--fleet", str(fleet / "fleet.yaml"), "--llm", "off", env=TODAY)
+    invalid = [f for f in planned["kubernetes"]["findings"] if f["code"] == "K8S-MANIFEST-INVALID-AT-TARGET"]
+    assert [(f["subject"]["kind"], f["evidence"][0]["ref"]) for f in invalid] == [
+        ("FlowSchema", "clusters/ravan/flowschema-v1beta3.yaml:1")]
+    assert "validates on Kubernetes 1.29 but not on 1.32" in invalid[0]["title"]
+    # Flux and Karpenter custom resources are listed as not validated, never silently passed
+    assert any("not validated against Kubernetes 1.32" in n and "HelmRelease" in n
+               for n in planned["kubernetes"]["schema_notes"])
+    same_at_131 = plan("upgrade kubernetes to 1.31", "--fleet", str(fleet / "fleet.yaml"), "--llm", "off", env=TODAY)
+    assert not [f for f in same_at_131["kubernetes"]["findings"] if f["code"] == "K8S-MANIFEST-INVALID-AT-TARGET"]

@@ -452,7 +452,7 @@ def test_bad_input_is_a_usage_error_without_traceback(tmp_path):
         (("--llm", "sometimes"), "--llm 'sometimes' is not one of off, replay, live"),
         (("--record",), "use it with --llm live"),
         (("--llm", "live"), "--llm live needs ANTHROPIC_API_KEY"),
-        (("--format", "xml"), "--format 'xml' is not one of table, json"),
+        (("--format", "xml"), "--format 'xml' is not one of text, json"),
         (("--llm", "replay", "--scenario", "001"), "has recorded model turns"),
     ):
         result = run_eval(*args)
@@ -509,3 +509,29 @@ def test_record_against_a_live_api_then_replay_offline(tmp_path):
     assert stale.returncode == 1
     assert "015_argocd_patch: replay miss: turn" in stale.stdout
     assert "replay file missing turns for 015_argocd_patch" in stale.stdout
+
+
+def test_why_checks_score_advisories_features_and_payback_as_the_plan_states_them():
+    from upgradectl.models import Advisory, AdvisoryReport, FeatureGained  # reason: only this test builds them
+
+    expected = {"why": {"advisories_status": "checked", "patch_suffices": True, "minimal_target": "2.10.10",
+                        "advisories": [{"id": "GHSA-9766-5277-j5hr", "severity": "critical", "fixed": ["2.10.10"],
+                                        "fixed_by_target": True}],
+                        "features": ["0.34: disruption budgets"], "trigger_features": ["0.34: budgets"],
+                        "payback": True}}  # fmt: skip
+    silent = hand_plan([])
+    failed = by_category(score_plan(scenario(expected), silent), "why")
+    assert len(failed) == 7 and not any(c.passed for c in failed)  # a plan that says nothing fails every check
+    assert "plan: none" in failed[0].detail and "not listed" in failed[3].detail
+    report = AdvisoryReport(status="checked", patch_suffices=True, minimal_target="2.10.10",
+                            fixed_by_target=["GHSA-9766-5277-j5hr"],
+                            advisories=[Advisory(id="GHSA-9766-5277-j5hr", severity="critical",
+                                                 fixed=["2.8.19", "2.10.10"])])  # fmt: skip
+    budgets = FeatureGained(line="0.34", title="Disruption budgets control consolidation", tags=["cost"],
+                            source="guide", matches_trigger=False)  # fmt: skip
+    told = silent.model_copy(update={"advisories": report, "features": [budgets]})
+    checks = {c.name: c.passed for c in by_category(score_plan(scenario(expected), told), "why")}
+    assert checks["feature 0.34: disruption budgets"] and not checks["feature for the trigger 0.34: budgets"]
+    assert checks["advisory GHSA-9766-5277-j5hr fixed in 2.10.10"]
+    assert checks["patch of the running line suffices: True"]
+    assert not checks["payback stated: True"]  # no return on effort in this plan

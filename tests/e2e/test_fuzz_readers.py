@@ -371,7 +371,7 @@ SHAPED = ["AKIAIOSFODNN7CNRY0001", "ghp_" + "C" * 8 + "nry0123456789abcdefghijkl
 @given(value=values, secret=st.sampled_from(SHAPED), before=st.text(max_size=20), after=st.text(max_size=20),
        sep=st.sampled_from([" ", "\n", "\t", '"', "="]))  # fmt: skip
 def test_redaction_never_raises_and_finds_token_shapes_in_any_text(value, secret, before, after, sep):
-    from upgradectl.tools.cluster.redact import redact
+    from upgradectl.tools.redact import redact
 
     redact(value)
     text = f"{before}{sep}{secret}{sep if sep != '=' else ' '}{after}"

@@ -241,6 +241,27 @@ def test_chart_ref_pins_the_oci_repository_tag(tmp_path):
     assert "-    tag: 1.17.1\n+    tag: 1.17.18\n" in diff  # cilium.yaml releases[1.17].latest_patch
 
 
+def test_argocd_from_a_chart_is_planned_to_a_version_a_chart_ships_and_the_pin_applies(tmp_path):
+    """vehagn/homelab pins the argo-cd chart 6.7.10 in a kustomize helmCharts entry. On Kubernetes 1.31 the newest
+    fitting line is 3.3 (argocd.yaml releases[3.3]: 1.31-1.34); its newest patch 3.3.14 ships in no argo-cd chart,
+    the newest 3.3 chart is 9.5.11 with appVersion v3.3.9 (argoproj/argo-helm charts/argo-cd/Chart.yaml at tag
+    argo-cd-9.5.11, a855fda3; no tag up to argo-cd-10.1.1 ships v3.3.10 or later). So the plan targets 3.3.9 and the
+    chart pin is a real edit to 9.5.11 that `git apply --check` accepts."""
+    repo = git_copy(GITOPS / "vehagn-homelab-2024-04", tmp_path / "homelab")
+    code, plan = plan_json("--tool", "argocd", "--repo", str(repo), "--kubernetes", "1.31")
+    assert code in (0, 1)
+    assert plan["target_version"] == "3.3.9"
+    assert "3.3.14 ships in no argo-cd chart" in plan["target_reason"] and "(chart 9.5.11)" in plan["target_reason"]
+    assert [[h["to_version"] for h in p["hops"]] for p in plan["paths"]] == [["3.3.9"]]
+    not_charted = next(f for f in plan["findings"] if f["code"] == "ARGO-PATCH-NOT-CHARTED")
+    assert not_charted["severity"] == "low" and "3.3.14 exists upstream" in not_charted["detail"]
+    assert "infra/argocd/kustomization.yaml:12" in [e["ref"] for e in not_charted["evidence"]]
+    diff = changes_applied(plan, repo, tmp_path)
+    assert "--- a/infra/argocd/kustomization.yaml\n" in diff
+    assert "-    version: 6.7.10\n+    version: 9.5.11\n" in diff
+    assert "by hand: infra/argocd/kustomization.yaml" not in diff  # the pin is an edit, not a manual step
+
+
 def test_unknown_kubernetes_version_is_never_a_pass(tmp_path):
     repo = git_copy(GITOPS / "onedr0p-home-ops-2024-10-15", tmp_path / "home-ops")
     code, plan = plan_json("--tool", "cilium", "--repo", str(repo))

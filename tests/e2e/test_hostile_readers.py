@@ -94,7 +94,7 @@ def test_out_with_closing_tag_in_its_name_writes_and_reports(tmp_path):
     outcome = cli("plan", "--tool", "cilium", "--to", "1.15.19", "--fleet", "demo", "--out", str(out))
     assert outcome.code in DOCUMENTED and outcome.code != EXIT_USAGE, outcome.stderr
     assert (out / "plan.json").is_file()
-    assert f"wrote {out / 'plan.md'}" in outcome.stderr
+    assert f"Report    {out / 'plan.md'}" in outcome.stdout  # the summary names where the report is
 
 
 # ------------------------------------------------------------------ defect 5: fleet files, kubeconfigs, --out

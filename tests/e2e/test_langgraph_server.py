@@ -21,7 +21,8 @@ from upgradectl.graph_server import make_graph
 
 REPO = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("upgradectl")
-VOLATILE = {"generated_at", "duration_ms", "seconds"}  # wall-clock stamps and timings differ between any two runs
+VOLATILE = {"generated_at", "duration_ms", "seconds", "start", "end"}  # wall-clock stamps (the timeline starts when
+# the plan is made) and timings differ between any two runs
 
 
 def comparable(value):
@@ -78,6 +79,10 @@ def langgraph_dev(tmp_path_factory) -> Iterator[str]:
         "LANGGRAPH_NO_VERSION_CHECK": "true",
         "LANGSMITH_TRACING": "false",
         "LANGCHAIN_TRACING_V2": "false",
+        # as every test's plans (tests/conftest.py, whose autouse fixtures run after this module fixture): no real
+        # OSV, and no user state (knowledge overlay, OSV cache) from ~/.local/share/upgradectl
+        "UPGRADECTL_OSV_URL": "http://127.0.0.1:9",
+        "UPGRADECTL_STATE_DIR": str(tmp_path_factory.getbasetemp() / "no-user-state"),
     }
     env.pop("LANGSMITH_API_KEY", None)
     log = (work / "server.log").open("w")

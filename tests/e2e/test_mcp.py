@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -41,7 +42,9 @@ def cli_plan_json(*args: str) -> dict:
 
 def test_stdio_session_plans_the_demo_fleet_and_survives_bad_calls():
     async def session():
-        params = StdioServerParameters(command=EXE, args=["mcp"])
+        # the SDK passes a launched server only a few variables (HOME, PATH...): hand it this run's (the test OSV
+        # URL among them) as an MCP client config's `env` would, so the server and the CLI plan alike
+        params = StdioServerParameters(command=EXE, args=["mcp"], env=dict(os.environ))
         async with Client(params, read_timeout_seconds=180) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             planned = await client.call_tool(
@@ -209,7 +212,7 @@ def test_validate_and_cost_run_the_commands_that_own_them(in_process):
     validated = call("validate", {"tool": "karpenter", "fleet": "demo", "clusters": ["ravan"]})
     assert not validated.is_error, text_of(validated)
     result = validated.structured_content
-    assert result["command"] == "upgradectl validate --tool karpenter --fleet demo --format json --clusters ravan"
+    assert result["command"] == "upgradectl validate --tool karpenter --fleet demo --format json --cluster ravan"
     assert result["exit_code"] == 3 and "inconclusive" in result["meaning"]  # the demo fleet has no metrics URL
     assert result["data"]["promotion"] == "blocked"
 
@@ -246,3 +249,35 @@ def test_clients_on_the_initialize_handshake_are_served():
 
     version, explained = run(session())
     assert version.startswith("2025-") and not explained.is_error
+
+
+def test_plan_reports_osv_advisories_from_osv_url_and_refuses_other_schemes(in_process, tmp_path, monkeypatch):
+    import shutil  # reason: only this test copies the demo fleet
+
+    from osv_server import osv_server  # reason: the loopback OSV only this test serves
+
+    from upgradectl.evals.fleets import set_kubernetes_version
+    from upgradectl.tools.cluster.fleet import demo_fleet_path
+
+    server, call = in_process
+    monkeypatch.setenv("UPGRADECTL_STATE_DIR", str(tmp_path / "state"))  # a cache of its own
+    monkeypatch.setenv("UPGRADECTL_TODAY", "2026-12-05")
+    root = tmp_path / "demo"
+    shutil.copytree(demo_fleet_path().parent, root)
+    # keystone on Kubernetes 1.28, inside Argo CD 2.10's range, so a 2.10 patch can be the target
+    set_kubernetes_version(root / "clusters" / "keystone" / "cluster.yaml", "v1.28.13-eks-a737599")
+    request = {"request": "ArgoCD upgrade required for security patches", "fleet": str(root / "fleet.yaml"),
+               "limit": 1}  # fmt: skip
+    with osv_server("GHSA-9766-5277-j5hr", "GO-2024-2877", "GHSA-9m6p-x4h2-6frq", "GO-2024-2792") as osv:
+        planned = call("plan", {**request, "osv_url": osv.url}).structured_content
+    report = planned["advisories"]
+    # GHSA-9766-5277-j5hr (critical): argo-cd/v2 range {introduced 2.10.0-rc1, fixed 2.10.10}
+    assert planned["target_version"] == "2.10.10" and report["status"] == "checked" and report["patch_suffices"]
+    critical = next(a for a in report["advisories"] if a["id"] == "GHSA-9766-5277-j5hr")
+    assert critical["severity"] == "critical" and "2.10.10" in critical["fixed"] and critical["link"]
+    skipped = call("plan", {**request, "check_advisories": False}).structured_content
+    assert skipped["advisories"]["status"] == "not-checked"
+    refused = call("plan", {**request, "osv_url": "file:///etc/passwd"})
+    assert refused.is_error and "http:// or https://" in text_of(refused)
+    approve = next(t for t in run(server.list_tools()) if t.name == "approve")
+    assert "notify" not in approve.input_schema["properties"] and "webhook" in approve.description

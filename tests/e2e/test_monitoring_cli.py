@@ -27,7 +27,7 @@ def fleet(tmp_path_factory):
         (["validate", "--tool", "karpenter", "--metrics-url", "localhost:8428"], "must start with http"),
         (["validate", "--tool", "karpenter", "--clusters", "nope"], "unknown cluster(s) nope"),
         (["validate", "--tool", "karpenter", "--baseline", "missing.json"], "not found"),
-        (["validate", "--tool", "karpenter", "--format", "xml"], "not one of table, json"),
+        (["validate", "--tool", "karpenter", "--format", "xml"], "not one of text, json"),
         (["validate", "--tool", "flux", "--clusters", "karp-healthy"], "Flux is not installed on karp-healthy"),
         (["baseline", "--tool", "karpenter", "--to", "0.99"], "not a known release"),
     ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import subprocess
 import sys
 import threading
@@ -32,12 +33,17 @@ def test_every_stage_completes_with_its_agents_and_findings():
 
         planned = plan(PlanRequest(tool="karpenter", to="1.0.10"), on_update=on_update).plan
     tasks = draw.progress.tasks
-    assert [t.description.split()[1] for t in tasks] == [str(s) for s in STAGE_NAMES]
+    stages, total = tasks[:-1], tasks[-1]
+    assert [t.description.split()[1] for t in stages] == [str(s) for s in STAGE_NAMES]
     assert all(t.completed == t.total for t in tasks)
-    assert sum(t.fields["findings"] for t in tasks) >= len(planned.findings)  # raw counts, before merging
+    # the final line is the plan's own count, and the stage rows plus the verifier's add up to it (issue 20)
+    assert total.description.strip() == "Plan" and total.fields["findings"] == len(planned.findings)
+    from_verifier = int(total.fields["last"].split("; ")[1].split()[0])
+    assert sum(t.fields["findings"] for t in stages) + from_verifier == len(planned.findings)
+    assert f"{len({f.code for f in planned.findings})} distinct problems" in total.fields["last"]
     assert {n for u in updates for n in u} >= {"intake", "stage1", "stage1_tasks", "stage6_tasks", "assemble"}
     drawn = console.file.getvalue()
-    assert "Stage 6 Post-upgrade validation and optimization" in drawn and "monitoring-analyst:" in drawn
+    assert "Stage 6 Post-upgrade valida…" in drawn and "monitoring-analyst:" in drawn
 
 
 def test_quiet_when_not_a_terminal():
@@ -54,7 +60,7 @@ def test_quiet_when_not_a_terminal():
 
 def test_drawn_on_a_terminal_stderr_while_stdout_stays_json():
     controller, terminal = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80"}
     env.pop("ANTHROPIC_API_KEY", None)
     drawn: list[bytes] = []
 
@@ -83,4 +89,8 @@ def test_drawn_on_a_terminal_stderr_while_stdout_stays_json():
     assert process.returncode in (0, 1)
     assert stdout.lstrip().startswith(b"{")  # the progress never reaches stdout
     shown = b"".join(drawn)
-    assert b"Stage 1 Upgrade assessment and planning" in shown and b"findings" in shown
+    assert b"Stage 1 Upgrade assessment" in shown and b"findings" in shown
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+    lines = [line for chunk in text.split("\r") for line in chunk.split("\n")]
+    assert max(len(line) for line in lines) <= 80  # stable widths: nothing wraps at 80 columns (issue 20)
+    assert b"Plan    " in shown and b"distinct problems (" in shown.splitlines()[-1]  # the final line

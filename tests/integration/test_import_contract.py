@@ -36,7 +36,7 @@ def installed(built_wheel, tmp_path_factory) -> Path:
 @pytest.mark.real
 def test_every_contract_holds_on_the_installed_package(installed):
     done = lint_imports(installed, ROOT / "pyproject.toml")
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[done.stdout.find('Broken contracts'):][:4000] + done.stderr[-2000:]
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     assert f"Contracts: {len(contracts)} kept, 0 broken." in done.stdout
     assert "Analyzed 1" in done.stdout  # it saw the whole package (over a hundred modules), not an empty one

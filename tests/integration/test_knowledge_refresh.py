@@ -239,7 +239,7 @@ def test_refresh_cli_then_plan_targets_the_new_patch_and_states_the_overlay_date
     # 1.17 is the newest Cilium line supporting the demo's EKS clusters (Kubernetes 1.29: 1.17 supports 1.29-1.32)
     assert body["target_version"] == "1.17.18"
     assert body["knowledge"]["overlay_refreshed_at"] == report["refreshed_at"]
-    markdown = upgradectl("plan", "--tool", "cilium", "--fleet", "demo", env=env)
+    markdown = upgradectl("plan", "--tool", "cilium", "--fleet", "demo", "--format", "md", env=env)
     assert f"releases refreshed {report['refreshed_at'][:10]}" in markdown.stdout
 
     down = f"http://127.0.0.1:{unused_port()}"

@@ -78,7 +78,7 @@ def test_printed_baseline_and_validate_pass_on_the_healthy_cluster(tmp_path):
     baseline = [c for c in printed if c.startswith("upgradectl baseline")]
     validate = [c for c in printed if c.startswith("upgradectl validate")]
     assert len(baseline) == 1 and len(validate) == 1, printed  # one hop: 1.93.16 -> 1.102.1
-    assert f"--fleet {fleet}" in baseline[0] and "--clusters vm-monitor" in validate[0]
+    assert f"--fleet {fleet}" in baseline[0] and "--cluster vm-monitor" in validate[0]
     assert "--baseline baseline-victoriametrics-vm-monitor-1.93.16.json" in validate[0]
     files = recorded(FIXTURES, ["vm-monitor"])
 

@@ -24,8 +24,8 @@ from live_servers import served_in_thread
 from scripted_anthropic import Conversation, ScriptedAnthropic, submit, tool_use, turn
 
 from upgradectl.tools.cluster.fleet import demo_fleet_path
-from upgradectl.tools.cluster.redact import REDACTED, redact
 from upgradectl.tools.helm import decode_release_payload, encode_release
+from upgradectl.tools.redact import REDACTED, redact
 
 pytestmark = pytest.mark.real
 

@@ -29,7 +29,8 @@ RAVAN_ENTRY = {"name": "ravan", "environment": "prod", "provider": "eks", "regio
                "snapshot": "clusters/ravan", "gitops_path": "clusters/ravan"}
 
 
-RUN_TO_RUN = {"generated_at", "duration_ms", "seconds"}  # when the plan was made, how long its parts took
+RUN_TO_RUN = {"generated_at", "duration_ms", "seconds", "start", "end"}  # when the plan was made (the timeline
+# starts then), how long its parts took
 
 
 def comparable(plan_json: str):

@@ -31,6 +31,43 @@ def test_features_stop_at_the_target_line_and_a_feature_request_matches_by_name(
     assert [f.line for f in gained if f.matches_trigger] == ["0.34"]
 
 
+def test_argocd_performance_request_is_told_the_default_resource_exclusions_of_3_0():
+    k = load_tool("argocd")
+    request = UpgradeRequest(tool="argocd", trigger="performance", text="Argo CD needs upgrade for performance")
+    gained = features_gained(k, request, ["2.10.7"], "3.0.23")
+    # Argo CD upgrading/2.14-3.0.md: default resource.exclusions "for performance reasons, reducing connections and
+    # load to the K8s API servers"; 2.13 adds Flux resource health; 3.1's PKCE change is past the target
+    matched = [f for f in gained if f.matches_trigger]
+    assert [f.line for f in matched] == ["3.0"] and "resource.exclusions" in matched[0].title
+    assert "2.13" in {f.line for f in gained} and "3.1" not in {f.line for f in gained}
+    assert all(f.source.startswith("argoproj/argo-cd: docs/operator-manual/upgrading/") for f in gained)
+
+
+def test_flux_cilium_and_victoriametrics_lines_carry_the_features_their_release_notes_announce():
+    request = UpgradeRequest(tool="flux", trigger="compliance", text="")
+    flux = {f.line for f in features_gained(load_tool("flux"), request, ["2.2.3"], "2.9.5")}
+    assert {"2.3", "2.6", "2.8"} <= flux  # Flux blog: 2.3 Helm GA, 2.6 OCI artifacts GA, 2.8 Helm v4
+    cilium = features_gained(load_tool("cilium"), UpgradeRequest(tool="cilium", trigger="security", text=""),
+                             ["1.14.5"], "1.15.19")  # fmt: skip
+    # Cilium 1.15 announcement: BGP MD5 authentication and Hubble Redact are its security improvements
+    assert [f.line for f in cilium if f.matches_trigger] == ["1.15"]
+    vm = features_gained(load_tool("victoriametrics"), UpgradeRequest(tool="victoriametrics", trigger="cost", text=""),
+                         ["1.106.1"], "1.108.1")  # fmt: skip
+    # CHANGELOG_2024 v1.107.0: vmalert's remote-write queue default reverted to 100_000 (memory use)
+    assert any(f.line == "1.107" and "100,000" in f.title for f in vm if f.matches_trigger)
+
+
+def test_the_tools_own_name_in_a_feature_request_matches_no_feature():
+    k = load_tool("flux")
+    # "Pull request comments from Flux notifications" (2.8) names Flux, as every Flux request does
+    gained = features_gained(k, UpgradeRequest(tool="flux", trigger="feature", text="upgrade flux please"),
+                             ["2.2.3"], "2.8.8")  # fmt: skip
+    assert gained and not any(f.matches_trigger for f in gained)
+    named = features_gained(k, UpgradeRequest(tool="flux", trigger="feature", text="flux with workload identity"),
+                            ["2.2.3"], "2.8.8")  # fmt: skip
+    assert [f.line for f in named if f.matches_trigger] == ["2.6"]
+
+
 def _stage(env: str, steps: int, hops: int, soak: int, approval: bool) -> RolloutStage:
     return RolloutStage(
         environment=env, clusters=[f"{env}-1"], hops=[f"{env}-1: a -> b"] * hops,

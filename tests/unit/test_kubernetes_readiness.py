@@ -8,11 +8,14 @@ matrix (0.31 stops at 1.28).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from upgradectl.agents.kubernetes_readiness import covering_release, minors_between
+from upgradectl.agents.kubernetes_readiness import control_plane_steps, covering_release, minors_between
 from upgradectl.agents.request import KUBERNETES, RequestError, requested_tools
-from upgradectl.tools.knowledge.loader import load_tool
+from upgradectl.models import ClusterInfo, ControlPlaneHop
+from upgradectl.tools.knowledge.loader import load_kubernetes, load_tool
 
 
 def test_minors_between_counts_every_minor_one_at_a_time():
@@ -49,3 +52,26 @@ def test_requests_naming_several_tools_or_kubernetes():
         requested_tools("", "kubernetes,cilium")
     with pytest.raises(RequestError, match="did you mean 'karpenter'"):
         requested_tools("", "cilium,karpentr")
+
+
+@pytest.mark.parametrize(("provider", "region", "expected"), [
+    # gcloud reference (container clusters upgrade): NAME --master --cluster-version --location; a 1.X version picks
+    # the newest patch of that minor (UpdateMasterRequest.masterVersion aliases)
+    ("gke", "asia-south1",
+     "gcloud container clusters upgrade <GKE_CLUSTER_NAME> --master --cluster-version 1.31 --location asia-south1"),
+    # learn.microsoft.com/azure/aks/upgrade-aks-control-plane, 'Upgrade the AKS control plane only'
+    ("aks", "westeurope",
+     "az aks upgrade --resource-group <AKS_RESOURCE_GROUP> --name <AKS_CLUSTER_NAME> --kubernetes-version "
+     "<AKS_PATCH_VERSION> --control-plane-only"),
+])
+def test_gke_and_aks_control_plane_commands_are_the_documented_ones(provider, region, expected):
+    info = ClusterInfo(name="c1", environment="prod", provider=provider, region=region, kubernetes_version="1.30.4",
+                       source="test")
+    hop = ControlPlaneHop(cluster="c1", provider=provider, from_version="1.30", to_version="1.31")
+    steps = control_plane_steps(load_kubernetes(), SimpleNamespace(info=info), hop)
+    (step,) = [s for s in steps if s.kind == "upgrade"]
+    assert step.commands == [expected]
+    assert "not re-checked" not in step.detail and step.source
+    if provider == "aks":
+        how = step.inputs["AKS_PATCH_VERSION"]
+        assert "1.31.x" in how and "az aks get-upgrades" in how

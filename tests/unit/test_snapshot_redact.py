@@ -1,10 +1,10 @@
-"""tools/cluster/redact.py: credential-looking values are hidden; references, switches and ordinary data are kept."""
+"""tools/redact.py: credential-looking values are hidden; references, switches and ordinary data are kept."""
 
 from __future__ import annotations
 
 import yaml
 
-from upgradectl.tools.cluster.redact import REDACTED, redact
+from upgradectl.tools.redact import REDACTED, redact
 
 CANARY = "canary-Zx81-credential"
 

@@ -52,6 +52,9 @@ def test_support_status_and_its_source():
     # Argo CD patches only its three most recent minors (release-process-and-cadence.md); 2.10 is long past that
     assert argocd.support == "ended" and "argo-cd" in argocd.support_source
     assert "out of support" in argocd.problems
+    # keystone runs the argo-cd chart 6.7.11: the newest 3.0 it can reach is what the last 3.0 chart ships, 8.2.7 ->
+    # v3.0.12 (argoproj/argo-helm charts/argo-cd/Chart.yaml at argo-cd-8.2.7), not the upstream 3.0.23
+    assert argocd.newest_target == "3.0.12" and "3.0.23 ships in no argo-cd chart" in argocd.newest_target_reason
 
 
 def _cell(cluster: str, environment: str, version: str, managed: bool = False) -> StatusCell:

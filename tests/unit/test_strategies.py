@@ -8,9 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from upgradectl.agents.base import make_finding
 from upgradectl.graph.decision import choose_strategy, strategy_options
+from upgradectl.graph.timeline import FLEET_WIDE, borderline_gates, open_findings, soak_lesson
+from upgradectl.models import Evidence, Gate, Plan, Subject
 from upgradectl.tools.cluster.windows import WindowSpec, inside, next_opening
+from upgradectl.tools.gitops.changes import ChangeSet
 from upgradectl.tools.knowledge.loader import load_tool
+from upgradectl.tools.metrics.gates import headroom
 
 BERLIN_TUESDAY = WindowSpec.model_validate(
     {"weekly": {"days": ["tue"], "start": "22:00", "hours": 4, "timezone": "Europe/Berlin"}}
@@ -76,3 +81,51 @@ def test_dated_window_and_bad_windows():
     ]:
         with pytest.raises(ValidationError, match=message):
             WindowSpec.model_validate(bad)
+
+
+def _drops(value: float, baseline: float) -> dict:
+    """A judged relative gate as the executor records it (the cilium-drops gate: at most +20% drops)."""
+    gate = Gate(name="cilium-drops", description="", promql="sum(rate(cilium_drop_count_total[5m]))",
+                comparison="<=", threshold=0.2, relative_to_baseline=True, result="pass", value=value,
+                baseline=baseline, message=f"change {(value - baseline) / baseline:+.1%}")  # fmt: skip
+    return gate.model_dump(mode="json")
+
+
+def test_headroom_is_the_share_of_the_allowed_distance_left():
+    assert headroom(Gate.model_validate(_drops(117, 100))) == pytest.approx(0.15)  # +17% of +20%: 15% left
+    assert headroom(Gate.model_validate(_drops(100, 100))) == pytest.approx(1.0)
+    absolute = Gate(name="p99", description="", promql="x", comparison="<", threshold=2.0, result="pass", value=1.0)
+    assert headroom(absolute) == pytest.approx(0.5)
+    assert headroom(absolute.model_copy(update={"comparison": "=="})) is None  # nothing between 0 and 0
+    assert headroom(absolute.model_copy(update={"result": "fail"})) is None
+
+
+def test_a_borderline_gate_lengthens_the_same_hop_later_never_another_hop_or_environment():
+    sets = [ChangeSet("dev", "1.14.5", "1.14.19", ["dev-apps"]), ChangeSet("dev", "1.14.19", "1.15.19", ["dev-apps"]),
+            ChangeSet("staging", "1.14.5", "1.14.19", ["eks"]), ChangeSet("staging", "1.14.19", "1.15.19", ["eks"]),
+            ChangeSet("prod", "1.14.5", "1.14.19", ["ravan"])]  # fmt: skip
+    steps = {"dev/1.14.5->1.14.19": {"observed": {"borderline": borderline_gates({"dev-apps": [_drops(117, 100)]})}},
+             "dev/1.14.19->1.15.19": {"observed": {"borderline": borderline_gates({"dev-apps": [_drops(105, 100)]})}}}
+    assert soak_lesson(sets, steps, 0) is None  # dev itself learns nothing from dev
+    assert soak_lesson(sets, steps, 3) is None  # the next hop passed with room (+5% of +20%)
+    for index in (2, 4):  # staging and prod both run the borderline hop again
+        lesson = soak_lesson(sets, steps, index)
+        assert lesson is not None and lesson.factor > 1 and "in dev dev-apps: cilium-drops" in lesson.reason
+
+
+def test_fleet_wide_high_findings_pause_the_first_change_set_only():
+    rows = [("REPO-WIDE", "high", "", "repo-wide problem"), ("DEV-ONLY", "critical", "dev-apps", "dev"),
+            ("PROD-ONLY", "high", "ravan", "prod"), ("NOT-IN-RUN", "critical", "gke-staging-apps", "not in the run"),
+            ("LOW-SEV", "medium", "", "fleet-wide but medium")]  # fmt: skip
+    plan = Plan.model_construct(findings=[_finding(*row) for row in rows])
+    sets = [ChangeSet("dev", "1.14.5", "1.14.19", ["dev-apps"]), ChangeSet("prod", "1.14.5", "1.14.19", ["ravan"])]
+    first, second = open_findings(plan, sets, 0), open_findings(plan, sets, 1)
+    assert ("REPO-WIDE", FLEET_WIDE, "repo-wide problem") in first and ("DEV-ONLY", "dev-apps", "dev") in first
+    assert [code for code, _, _ in second] == ["PROD-ONLY"]  # the fleet-wide one was asked about once, first
+    assert all(code != "NOT-IN-RUN" and code != "LOW-SEV" for code, _, _ in first + second)
+
+
+def _finding(code: str, severity: str, cluster: str, title: str):
+    evidence = [Evidence(source="knowledge", ref="test", excerpt=title)]
+    return make_finding(code=code, severity=severity, category="compatibility", title=title, agent="flux-navigator",
+                        evidence=evidence, subject=Subject(cluster=cluster))  # fmt: skip

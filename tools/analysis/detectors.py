@@ -20,10 +20,11 @@ from upgradectl.models import Evidence, Subject
 from upgradectl.tools import yamlio
 from upgradectl.tools.cluster.sources import ClusterSource, split_api_version
 from upgradectl.tools.gitops.charts import chart_apps, null_overrides
-from upgradectl.tools.gitops.manifests import Manifest, MetricUse, find_line, line_text
+from upgradectl.tools.gitops.manifests import Manifest, MetricUse
 from upgradectl.tools.gitops.values import ComposedValues
 from upgradectl.tools.helm import HelmRelease, get_value
 from upgradectl.tools.knowledge.loader import Detector
+from upgradectl.tools.textfiles import find_line, line_text
 from upgradectl.tools.versions import Version, VersionError
 
 WORKLOAD_KINDS = (

@@ -29,6 +29,12 @@ class Installation:
     release: HelmRelease | None
     evidence: tuple[Evidence, ...]
     provider_managed: bool = False
+    chart: str = ""  # the chart Git declares it from (a cluster's Helm release names its own: release.chart)
+
+    @property
+    def chart_name(self) -> str:
+        """The chart the tool is installed from ('' when not from a chart)."""
+        return self.release.chart if self.release is not None else self.chart if self.chart_version else ""
 
 
 def _clean(version: str) -> str:

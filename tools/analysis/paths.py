@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from upgradectl.models import Hop, HopKind, UpgradePath
+from upgradectl.tools.analysis.charted import ChartedTarget, newest_shipped_patch, shipped_versions, ships
 from upgradectl.tools.knowledge.loader import KubeRange, PathRule, ToolKnowledge
 from upgradectl.tools.knowledge.support import kubernetes_opening, line_support
 from upgradectl.tools.versions import Version, kube_minor, minor_distance
@@ -24,15 +25,16 @@ class PathError(ValueError):
     """No path can be planned; the message says why and what to change."""
 
 
-def hop_violations(k: ToolKnowledge, a: str, b: str) -> list[PathRule]:
-    """Rules that the hop a -> b breaks (empty when the hop is allowed)."""
+def hop_violations(k: ToolKnowledge, a: str, b: str, charted: bool = False) -> list[PathRule]:
+    """Rules that the hop a -> b breaks (empty when the hop is allowed). `charted`: the tool is installed from a
+    chart, so a line's "latest patch" is the newest one a chart ships."""
     broken = []
     va = Version.parse(a)
     for rule in k.path_rules:
         if rule.kind == "entry":
             if not (rule.crossed_by(a, b) and rule.applies(a)):
                 continue
-            if not rule.from_ok(a) or (rule.from_latest_patch and not _is_latest_patch(k, a)):
+            if not rule.from_ok(a) or (rule.from_latest_patch and not _is_latest_patch(k, a, charted)):
                 broken.append(rule)
         elif rule.kind == "max_minor_step":
             vb = Version.parse(b)
@@ -41,15 +43,18 @@ def hop_violations(k: ToolKnowledge, a: str, b: str) -> list[PathRule]:
                 or minor_distance(a, b) > rule.max_minor_step
                 or rule.from_latest_patch
                 and va.line != vb.line
-                and not _is_latest_patch(k, a)
+                and not _is_latest_patch(k, a, charted)
             ):
                 broken.append(rule)
     return broken
 
 
-def _is_latest_patch(k: ToolKnowledge, version: str) -> bool:
+def _is_latest_patch(k: ToolKnowledge, version: str, charted: bool = False) -> bool:
     release = k.release(version)
-    return release is not None and Version.parse(release.latest_patch) <= Version.parse(version)
+    if release is None:
+        return False
+    latest = (newest_shipped_patch(k, release.line) if charted else "") or release.latest_patch
+    return Version.parse(latest) <= Version.parse(version)
 
 
 def known_kubernetes(kubernetes_version: str) -> bool:
@@ -167,6 +172,29 @@ def security_target(
     )
 
 
+def charted_target(
+    k: ToolKnowledge, wanted: str, current: str, kube_versions: Mapping[str, str], security: bool = False
+) -> ChartedTarget | None:
+    """For a chart install: the version planned instead of `wanted` (which no chart may ship). The newest shipped
+    version from `current` up to `wanted` (fitting every cluster's Kubernetes when `wanted` does); for a security
+    target the smallest shipped later patch of the same line first (it carries the fix), and when none exists
+    the older shipped version with `missing_fix` set. None when no shipped version lies in between."""
+    if ships(k, wanted):
+        return ChartedTarget(wanted, wanted, k.chart_version_for(wanted), False)
+    need_fit = not unsupported_clusters(k, wanted, kube_versions)
+    shipped = [v for v in shipped_versions(k) if not need_fit or not unsupported_clusters(k, v, kube_versions)]
+    floor, ceiling = Version.parse(current), Version.parse(wanted)
+    if security:  # a later patch of the same line carries the fix; another line is not a security patch
+        later = [v for v in shipped if Version.parse(v) > ceiling and Version.parse(v).line == ceiling.line]
+        if later:
+            return ChartedTarget(later[0], wanted, k.chart_version_for(later[0]), False)
+    below = [v for v in shipped if floor <= Version.parse(v) <= ceiling]
+    if not below:
+        return None
+    chosen = below[-1]
+    return ChartedTarget(chosen, wanted, k.chart_version_for(chosen), security)
+
+
 def resolve_target(k: ToolKnowledge, requested: str) -> str:
     """'1.0' -> latest 1.0 patch; '1.0.10' stays; unknown lines fail with the known range."""
     version = Version.parse(requested)
@@ -236,19 +264,26 @@ def _minor(kubernetes_version: str) -> str:
     return f"{major}.{minor}"
 
 
-def _candidates(k: ToolKnowledge, current: str, target: str) -> list[str]:
+def _candidates(k: ToolKnowledge, current: str, target: str, charted: bool = False) -> list[str]:
+    """Stops between current and target: each line's newest patch (for a chart install, the newest a chart ships)."""
     lo, hi = Version.parse(current), Version.parse(target)
     nodes = {str(lo), str(hi)}
     for release in k.releases:
-        patch = Version.parse(release.latest_patch)
-        if lo < patch < hi and release.latest_patch not in release.avoid:
+        newest = newest_shipped_patch(k, release.line) if charted else release.latest_patch
+        if not newest:
+            continue
+        patch = Version.parse(newest)
+        if lo < patch < hi and newest not in release.avoid:
             nodes.add(str(patch))
     return sorted(nodes, key=Version.parse)
 
 
-def shortest_path(k: ToolKnowledge, current: str, target: str, kube_versions: Mapping[str, str]) -> list[str]:
-    """Versions from current to target (inclusive) with the fewest allowed hops; [] when none exists."""
-    nodes = _candidates(k, current, target)
+def shortest_path(
+    k: ToolKnowledge, current: str, target: str, kube_versions: Mapping[str, str], charted: bool = False
+) -> list[str]:
+    """Versions from current to target (inclusive) with the fewest allowed hops; [] when none exists. `charted`:
+    every stop after the start is a version a chart of the tool's repository ships."""
+    nodes = _candidates(k, current, target, charted)
     start, goal = str(Version.parse(current)), str(Version.parse(target))
     # priority: fewest hops, then fewest hops onto versions some cluster does not support, then the
     # route whose stops are highest (newer intermediates carry more fixes, e.g. the latest 0.37 before 1.0)
@@ -265,19 +300,25 @@ def shortest_path(k: ToolKnowledge, current: str, target: str, kube_versions: Ma
             continue
         best[node] = rank
         for nxt in nodes:
-            if Version.parse(nxt) <= Version.parse(node) or hop_violations(k, node, nxt):
+            if Version.parse(nxt) <= Version.parse(node) or hop_violations(k, node, nxt, charted):
                 continue
             worse = bad + (1 if unsupported_clusters(k, nxt, kube_versions) else 0)
             heapq.heappush(queue, (priority([*route, nxt], worse), nxt, [*route, nxt], worse))
     return []
 
 
-def _hop_reason(k: ToolKnowledge, route: list[str], index: int, target_reason: str) -> tuple[HopKind, str, bool]:
+def _hop_reason(
+    k: ToolKnowledge, route: list[str], index: int, target_reason: str, charted: bool = False
+) -> tuple[HopKind, str, bool]:
     a, b = route[index], route[index + 1]
     if index + 1 == len(route) - 1:
         return "target", target_reason, False
     c = route[index + 2]
-    forcing = [r for r in k.path_rules if not hop_violations_rule(k, r, b, c) and hop_violations_rule(k, r, a, c)]
+    forcing = [
+        r
+        for r in k.path_rules
+        if not hop_violations_rule(k, r, b, c, charted) and hop_violations_rule(k, r, a, c, charted)
+    ]
     if Version.parse(a).line == Version.parse(b).line:
         kind: HopKind = "patch-first"
     elif any(r.kind == "max_minor_step" for r in forcing):
@@ -293,9 +334,9 @@ def _hop_reason(k: ToolKnowledge, route: list[str], index: int, target_reason: s
     )
 
 
-def hop_violations_rule(k: ToolKnowledge, rule: PathRule, a: str, b: str) -> bool:
+def hop_violations_rule(k: ToolKnowledge, rule: PathRule, a: str, b: str, charted: bool = False) -> bool:
     """True when the hop a -> b breaks this one rule."""
-    return rule in hop_violations(k, a, b)
+    return rule in hop_violations(k, a, b, charted)
 
 
 def plan_path(
@@ -304,8 +345,10 @@ def plan_path(
     target: str,
     kube_versions: Mapping[str, str],
     target_reason: str = "requested target",
+    charted: bool = False,
 ) -> UpgradePath:
-    """Plan the path for the clusters in `kube_versions` (all at `current`)."""
+    """Plan the path for the clusters in `kube_versions` (all at `current`). `charted`: the tool is installed from
+    a chart, so every stop is a version a chart ships (the target must already be one: `charted_target`)."""
     clusters = sorted(kube_versions)
     if Version.parse(target) < Version.parse(current):
         raise PathError(
@@ -323,14 +366,14 @@ def plan_path(
             return UpgradePath(tool=k.tool, clusters=clusters, from_version=current, to_version=target, hops=[],
                                feasible=False, blockers=[blocker])  # fmt: skip
         raise PathError(f"{k.display_name} {current} is not in a known release line; cannot plan from it")
-    route = shortest_path(k, current, target, kube_versions) if current != target else [current]
+    route = shortest_path(k, current, target, kube_versions, charted) if current != target else [current]
     if not route:
         raise PathError(f"no rule-abiding path from {k.display_name} {current} to {target}")
     blockers = required_kubernetes(k, target, kube_versions, route)
     hops = []
     for i in range(len(route) - 1):
         a, b = route[i], route[i + 1]
-        kind, reason, uncertain = _hop_reason(k, route, i, target_reason)
+        kind, reason, uncertain = _hop_reason(k, route, i, target_reason, charted)
         kube_range: KubeRange | None = k.kube_range(b)
         changes = k.changes_crossed(a, b, path_start=current)
         limits = k.rollback_limits_crossed(a, b)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from upgradectl.models import ENVIRONMENT_ORDER, Evidence
+from upgradectl.tools.analysis.charted import describe, from_table_chart
 from upgradectl.tools.analysis.inventory import detect_installation
-from upgradectl.tools.analysis.paths import PathError, latest_compatible
+from upgradectl.tools.analysis.paths import PathError, charted_target, latest_compatible
 from upgradectl.tools.cluster.fleet import Fleet
 from upgradectl.tools.cluster.sources import SourceError
 from upgradectl.tools.knowledge.loader import ToolKnowledge
@@ -81,10 +82,15 @@ def _cell(k: ToolKnowledge, cluster, today: date) -> StatusCell | None:
     release = k.release(installed.version)
     kube_range = release.kube_range_for(installed.version) if release else None
     compatible = kube_range.contains(info.kubernetes_version) if kube_range else None
+    kube = {info.name: info.kubernetes_version}
     try:
-        target, target_reason = latest_compatible(k, {info.name: info.kubernetes_version}, today)
+        target, target_reason = latest_compatible(k, kube, today)
     except PathError as exc:
         target, target_reason = "", str(exc)
+    if target and from_table_chart(k, installed):  # the newest a chart of its repository ships, as plans target
+        chosen = charted_target(k, target, installed.version, kube)
+        if chosen is not None and chosen.changed:
+            target, target_reason = chosen.version, f"{target_reason}; {describe(k, chosen)}"
     return StatusCell(
         cluster=info.name,
         environment=info.environment,

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from upgradectl.tools.cluster.kubeapi import KubeReader, ServedResource, current_context
 from upgradectl.tools.cluster.kubemeta import cluster_name_for_context, version_priority
-from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.cluster.sources import ResourceType, SourceError, lean, split_api_version
 from upgradectl.tools.helm import (
     HELM_SECRET_TYPE,
@@ -35,6 +34,7 @@ from upgradectl.tools.helm import (
     decode_release_payload,
     encode_release,
 )
+from upgradectl.tools.redact import redact
 
 HELM_SECRETS_ONLY = f"type={HELM_SECRET_TYPE}"
 WARNING_EVENTS_ONLY = "type=Warning"  # the health check reads recent Warning events; Normal ones are noise

@@ -29,13 +29,13 @@ from typing import Any, Protocol
 from upgradectl.tools.cluster.fleet import provider_for_version
 from upgradectl.tools.cluster.kubeapi import ServedResource
 from upgradectl.tools.cluster.live import LiveCluster
-from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.cluster.sources import SourceError, split_api_version
 from upgradectl.tools.cluster.yamlwrite import dump
 from upgradectl.tools.helm import HelmDecodeError, release_from_secret
 from upgradectl.tools.knowledge.loader import available_tools, load_tool
 from upgradectl.tools.metrics.alerts import ALERTS_FILE
 from upgradectl.tools.metrics.promql import PromClient, PromQLError
+from upgradectl.tools.redact import redact
 
 RECORDED_BUILTINS: tuple[tuple[str, str], ...] = (
     ("", "nodes"),

@@ -19,6 +19,20 @@ from upgradectl.cost_models import CostReport, PlotRef
 MARGINS = {"left": 0.1, "right": 0.98, "bottom": 0.2, "top": 0.92}  # of the 800x400 figure: 4-digit y ticks
 FIXED_LABEL_CHARS = 24  # longest pool name the fixed margins show whole (rotated 20 degrees, 8 pt)
 BIN_LABELS = [f"{i * 10}-{i * 10 + 10}%" for i in range(9)] + [">=90%"]
+# Okabe-Ito colours (readable with every common colour-vision deficiency) plus a hatch, so the two series also
+# differ in greyscale print; every bar carries its value.
+CURRENT = {"color": "#0072B2", "label": "current"}
+AFTER = {"color": "#E69F00", "hatch": "//", "edgecolor": "#1b1b1b", "linewidth": 0.5, "label": "after consolidation"}
+
+
+def _headline(report: CostReport) -> str:
+    """The figure people quote: what consolidating would save a month (or that it saves nothing)."""
+    c = report.consolidation
+    if c is None:
+        return ""
+    if c.savings_monthly <= 0:
+        return "consolidation would not save money here"
+    return f"consolidation saves ${c.savings_monthly:,.0f}/month ({c.savings_share:.0%})"
 
 
 def _safe(name: str) -> str:
@@ -33,9 +47,11 @@ def utilization_histogram(report: CostReport, out_dir: Path) -> PlotRef:
     ax = fig.subplots()
     xs = range(len(BIN_LABELS))
     width = 0.4 if after else 0.8
-    ax.bar([x - (width / 2 if after else 0) for x in xs], before, width, label="current", color="#d62728")
+    bars = ax.bar([x - (width / 2 if after else 0) for x in xs], before, width, **CURRENT)
+    ax.bar_label(bars, labels=[f"{v:.0f}" if v else "" for v in before], fontsize=7)
     if after:
-        ax.bar([x + width / 2 for x in xs], after, width, label="after consolidation", color="#2ca02c")
+        bars = ax.bar([x + width / 2 for x in xs], after, width, **AFTER)
+        ax.bar_label(bars, labels=[f"{v:.0f}" if v else "" for v in after], fontsize=7)
     ax.set_xticks(list(xs), BIN_LABELS, rotation=30, fontsize=8)
     ax.set_ylabel("nodes")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -43,6 +59,8 @@ def utilization_histogram(report: CostReport, out_dir: Path) -> PlotRef:
     ax.axvline(7.5, color="grey", linestyle="--", linewidth=1)
     ax.set_title(f"{report.cluster}: node utilization (>=80%: {report.current.nodes_high}/{report.current.nodes} now"
                  + (f", {report.projected.nodes_high}/{report.projected.nodes} after)" if report.projected else ")"))
+    if _headline(report):
+        fig.suptitle(_headline(report), fontsize=11, fontweight="bold")
     ax.legend()
     fig.subplots_adjust(**MARGINS)
     name = f"cost-{_safe(report.cluster)}-utilization.png"
@@ -63,11 +81,15 @@ def cost_per_pool(report: CostReport, out_dir: Path) -> PlotRef:
     fig = Figure(figsize=(8, 4), dpi=100)
     ax = fig.subplots()
     xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], before, 0.4, label="current", color="#d62728")
-    ax.bar([x + 0.2 for x in xs], after, 0.4, label="after consolidation", color="#2ca02c")
+    bars = ax.bar([x - 0.2 for x in xs], before, 0.4, **CURRENT)
+    ax.bar_label(bars, labels=[f"${v:.2f}" for v in before], fontsize=7)
+    bars = ax.bar([x + 0.2 for x in xs], after, 0.4, **AFTER)
+    ax.bar_label(bars, labels=[f"${v:.2f}" for v in after], fontsize=7)
     ax.set_xticks(list(xs), labels, rotation=20, fontsize=8)
     ax.set_ylabel("USD per hour")
     ax.set_title(f"{report.cluster}: hourly cost per node pool (prices as of {report.prices.as_of})")
+    if _headline(report):
+        fig.suptitle(_headline(report), fontsize=11, fontweight="bold")
     ax.legend()
     if max(map(len, labels), default=0) <= FIXED_LABEL_CHARS:
         fig.subplots_adjust(**MARGINS)

@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 from upgradectl.tools import yamlio
-from upgradectl.tools.gitops.manifests import Manifest, find_line
+from upgradectl.tools.gitops.manifests import Manifest
+from upgradectl.tools.textfiles import find_line
 
 HELM_TIMEOUT = 60.0
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from upgradectl.models import Evidence
 from upgradectl.tools import yamlio
 from upgradectl.tools.gitops.kustomize import Kustomization
-from upgradectl.tools.gitops.manifests import Manifest, line_text
+from upgradectl.tools.gitops.manifests import Manifest
 from upgradectl.tools.gitops.values import (
     ComposedValues,
     KeyPath,
@@ -33,6 +33,7 @@ from upgradectl.tools.gitops.values import (
 )
 from upgradectl.tools.knowledge.loader import ToolKnowledge
 from upgradectl.tools.terraform import TerraformRoot
+from upgradectl.tools.textfiles import line_text
 from upgradectl.tools.versions import Version, VersionError
 
 Via = Literal[

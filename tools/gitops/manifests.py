@@ -18,7 +18,7 @@ from yaml.composer import ComposerError
 
 from upgradectl.tools import yamlio
 from upgradectl.tools.metrics.labels import PromQLSyntaxError, metric_names
-from upgradectl.tools.textfiles import yaml_problem
+from upgradectl.tools.textfiles import find_line, yaml_problem
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MANIFEST_SUFFIXES = YAML_SUFFIXES + (".json",)  # kubectl, kustomize and Flux read JSON manifests too
@@ -346,19 +346,6 @@ def load_manifest_heads(
         if problem:
             problems.append(ParseProblem(rel, problem))
     return heads, problems, templates
-
-
-def find_line(path: Path, needle: str, start: int = 1) -> int:
-    """First line (1-based, from `start`) whose text contains needle; 0 when absent."""
-    for number, text in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        if number >= start and needle in text:
-            return number
-    return 0
-
-
-def line_text(path: Path, line: int) -> str:
-    lines = path.read_text(errors="replace").splitlines()
-    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from upgradectl.tools import yamlio
-from upgradectl.tools.cluster.redact import redact
 from upgradectl.tools.gitops.kustomize import Generator, HelmChartEntry, Kustomization
 from upgradectl.tools.gitops.manifests import Manifest
+from upgradectl.tools.redact import redact
 
 KeyPath = tuple[str | int, ...]
 

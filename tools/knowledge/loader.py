@@ -437,6 +437,7 @@ class ChartInfo(Entry):
     crd_chart: str = ""
     app_version_mapping: Literal["same", "table"] = "same"
     chart_to_app: dict[str, str] = Field(default_factory=dict, description="When mapping is 'table'")
+    table_source: str = Field(default="", description="Where chart_to_app was read (the Helm index and its commit)")
     kube_version: str = ""
     v_prefix_below: str = Field(default="", description="Chart versions below this carry a leading 'v'")
     notes: list[str] = Field(default_factory=list)

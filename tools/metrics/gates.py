@@ -157,6 +157,21 @@ def holds(quantity: float, comparison: Comparison, threshold: float) -> bool:
     }[comparison]
 
 
+def headroom(gate: Gate) -> float | None:
+    """How much of the allowed distance a passed gate had left, as a fraction of its bound (0.15: the value used
+    85% of it); None for ==/!= gates, a zero bound, or a gate with no judged value."""
+    if gate.result != "pass" or gate.value is None or gate.threshold == 0 or gate.comparison in ("==", "!="):
+        return None
+    if gate.relative_to_baseline:
+        if gate.baseline is None:
+            return None
+        quantity = relative_change(gate.value, gate.baseline)
+    else:
+        quantity = gate.value
+    left = gate.threshold - quantity if gate.comparison in ("<", "<=") else quantity - gate.threshold
+    return None if math.isinf(left) else left / abs(gate.threshold)
+
+
 def worst(points: list[Point], comparison: Comparison, threshold: float, quantity=lambda v: v) -> Point:
     """The point that decides the gate: the one nearest to (or furthest past) failing."""
     if comparison in ("<", "<="):

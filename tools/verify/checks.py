@@ -200,7 +200,7 @@ class Verifier:
         if argv[0] in ("baseline", "validate") and not ok:
             self._flag("upgradectl-command", stage, where, step, f"`{shown}` does not run against the plan's fleet "
                        f"({expected}): --fleet is {fleet or 'missing (the demo fleet would be measured)'}")
-        clusters = option(argv, "--clusters")
+        clusters = option(argv, "--cluster") or option(argv, "--clusters")  # --clusters: the old spelling
         known = {c.name for c in self.plan.clusters}
         if clusters:
             unknown = [c for c in clusters.split(",") if c and c not in known]
@@ -208,7 +208,7 @@ class Verifier:
                 self._flag("upgradectl-command", stage, where, step, f"`{shown}` names clusters not in the fleet: "
                            f"{', '.join(unknown)}")
         elif argv[0] in ("baseline", "validate"):
-            self._flag("upgradectl-command", stage, where, step, f"`{shown}` has no --clusters: it would measure every "
+            self._flag("upgradectl-command", stage, where, step, f"`{shown}` has no --cluster: it would measure every "
                        "cluster running the tool, not this stage's")
         if argv[0] == "validate" and option(argv, "--baseline") is None:
             self._flag("upgradectl-command", stage, where, step, f"`{shown}` has no --baseline: every relative gate "

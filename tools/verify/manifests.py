@@ -4,13 +4,16 @@ bundled (offline) OpenAPI schemas, custom resources with the openAPIV3Schema the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import kubernetes_validate
-from jsonschema import Draft7Validator
-from kubernetes_validate.utils import SchemaNotFoundError, VersionNotSupportedError, all_versions
+from jsonschema import Draft7Validator, Draft202012Validator
+from kubernetes_validate.utils import SchemaNotFoundError, VersionNotSupportedError, all_versions, schema_contents
+from referencing import Registry, Resource
 
 from upgradectl.tools.versions import kube_minor
 
@@ -50,10 +53,10 @@ class ManifestValidator:
             return "", (f"{kind} {api_version}: kubernetes-validate bundles schemas for Kubernetes {bundled[0]} to "
                         f"{bundled[-1]}, not {kubernetes_version}: not validated")
         try:
-            kubernetes_validate.validate(doc, version, strict=True)
-            return "", ""
-        except kubernetes_validate.ValidationError as exc:
-            return f"{'.'.join(str(p) for p in exc.absolute_path) or '(top)'}: {exc.message}", ""
+            error = next(iter(_kind_validator(version, kind, api_version).iter_errors(doc)), None)
+            if error is None:
+                return "", ""
+            return f"{'.'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}", ""
         except VersionNotSupportedError:
             return "", f"{kind} {api_version}: kubernetes-validate has no schemas for Kubernetes {kubernetes_version}"
         except SchemaNotFoundError:
@@ -70,6 +73,32 @@ class ManifestValidator:
             first = errors[0]
             return f"{'.'.join(str(p) for p in first.absolute_path) or '(top)'}: {first.message}", ""
         return "", ""
+
+
+@lru_cache(maxsize=16)
+def _definitions(schema_dir: str, version: str) -> Resource:
+    """One bundled version's shared definitions (large: read once per run, not once per manifest)."""
+    return Resource.from_contents(schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version))
+
+
+@lru_cache(maxsize=2048)
+def _kind_validator(version: str, kind: str, api_version: str) -> Draft202012Validator:
+    """kubernetes_validate.validate(strict=True)'s validator for one kind at one bundled version ('1.31.0'), built
+    from the same bundled files with the same layout, once: the library re-reads its definitions on every call."""
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_dir = f"v{version}-local-strict"
+    try:
+        schema = schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", version)
+    except FileNotFoundError:
+        raise SchemaNotFoundError(kind=kind, version=version, api_version=api_version) from None
+    registry = _definitions(schema_dir, version) @ (Resource.from_contents(schema) @ Registry())
+    return Draft202012Validator(schema, registry=registry)
+
+
+@lru_cache(maxsize=512)
+def builtin_kind(kind: str) -> bool:
+    """Whether any Kubernetes version kubernetes-validate bundles has a built-in schema for `kind`."""
+    return any(_builtin_versions(kind, version) for version in sorted(set(all_versions())))
 
 
 def _builtin_versions(kind: str, version: str) -> list[str]:

@@ -21,9 +21,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from upgradectl.app.errors import UseCaseError
+from upgradectl.app.pr_body import PullRequestBody, pull_request_bodies
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_OK, EXIT_PAUSED, EXIT_REJECTED, EXIT_USAGE
 from upgradectl.graph.runs import DEFAULT_STATE_DIR, FINAL, RunStoreError, new_record, opened
-from upgradectl.models import Plan
+from upgradectl.models import ENVIRONMENT_ORDER, Plan
 from upgradectl.tools.cluster.fleet import Fleet, FleetError, default_live_opener, load_fleet
 from upgradectl.tools.gitops.changes import (
     ROOT_WIDE_PURPOSES,
@@ -35,6 +36,7 @@ from upgradectl.tools.gitops.changes import (
     later_clusters,
     unified_diff,
 )
+from upgradectl.tools.gitops.forge import Forge, ForgeError, forge_for, open_pull_request
 from upgradectl.tools.gitops.gitrepo import GitError, GitRepo
 from upgradectl.tools.knowledge.loader import load_tool
 from upgradectl.tools.notify import NotifyError, check_url, post_message
@@ -69,24 +71,59 @@ def _load_fleet(ref: str) -> Fleet:
 # ---------------------------------------------------------------- changes
 
 
-def changes(plan_file: Path, fleet: str | None = None) -> str:
-    """A plan's file edits as a unified diff, per environment and hop, in the order execute commits them; each
-    change set applies on top of the previous ones (in memory). Edits the plan does not make are comments."""
+@dataclass(frozen=True)
+class ChangeDiff:
+    """One commit of execute as `changes` shows it: environment, hop, clusters, the files' diff, manual work."""
+
+    environment: str
+    tool: str
+    from_version: str
+    to_version: str
+    clusters: list[str]
+    files: list[str]
+    manual: list[str]  # what a person must do (execute pauses for it)
+    diff: str  # unified diff of this change set on top of the previous ones
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "tool": self.tool, "from_version": self.from_version,
+                "to_version": self.to_version, "clusters": self.clusters, "files": self.files,
+                "manual": self.manual, "diff": self.diff}  # fmt: skip
+
+
+def change_diffs(plan_file: Path, fleet: str | None = None) -> list[ChangeDiff]:
+    """A plan's file edits per environment and hop, in the order execute commits them; each change set applies
+    on top of the previous ones (in memory: nothing is written)."""
     plan = load_plan(plan_file)
     loaded = _load_fleet(fleet or plan.fleet)
     texts: dict[str, str] = {}
-    out = []
+    diffs = []
     for cs in change_sets(plan):
-        out.append(f"# {cs.environment}: {plan.request.tool} {cs.from_version} -> {cs.to_version} "
-                   f"({', '.join(cs.clusters)})\n")  # fmt: skip
-        out.extend(f"# by hand: {describe(e)}\n" for e in cs.manual)
         try:
             before = {f: texts.get(f) or (loaded.root / f).read_text() for f in cs.files}
             after = apply_edits(before, cs.edits)
         except (EditError, OSError) as exc:
             raise UseCaseError(f"{cs.key}: {exc}") from None
         texts.update(after)
-        out.append(unified_diff(before, after))
+        diffs.append(ChangeDiff(environment=cs.environment, tool=plan.request.tool, from_version=cs.from_version,
+                                to_version=cs.to_version, clusters=list(cs.clusters), files=cs.files,
+                                manual=[describe(e) for e in cs.manual], diff=unified_diff(before, after)))  # fmt: skip
+    return diffs
+
+
+def pull_requests(plan_file: Path, fleet: str | None = None) -> list[PullRequestBody]:
+    """A pull-request description per environment and hop, each with the diff `changes` shows for it."""
+    plan = load_plan(plan_file)
+    diffs = {f"{cd.environment}/{cd.from_version}->{cd.to_version}": cd.diff for cd in change_diffs(plan_file, fleet)}
+    return pull_request_bodies(plan, diffs)
+
+
+def changes(plan_file: Path, fleet: str | None = None) -> str:
+    """change_diffs as text: a comment line per change set (and per manual change), then its unified diff."""
+    out = []
+    for cd in change_diffs(plan_file, fleet):
+        out.append(f"# {cd.environment}: {cd.tool} {cd.from_version} -> {cd.to_version} ({', '.join(cd.clusters)})\n")
+        out.extend(f"# by hand: {line}\n" for line in cd.manual)
+        out.append(cd.diff)
     return "".join(out) or "# the plan has no file edits"
 
 
@@ -113,6 +150,11 @@ class ExecuteRequest:
     checkpoint: str | None = None  # postgres://... ; default SQLite in state_dir
     notify_url: str | None = None  # Slack-compatible incoming webhook for stage messages (never stored in the run)
     now: Clock | None = None  # the clock maintenance windows are judged on (tests inject one); default UTC now
+    open_pr: bool = False  # one pull request per environment once its hops are committed and pushed
+    pr_base: str = "main"  # the branch the first environment's pull request merges into
+    forge: str | None = None  # github | gitlab; default: from the remote's URL
+    forge_api: str | None = None  # API root (GitHub Enterprise, self-hosted GitLab, a loopback fake in tests)
+    forge_repo: str | None = None  # owner/repo or group/project; default: from the remote's URL
 
 
 @dataclass
@@ -178,13 +220,20 @@ def execute(request: ExecuteRequest, say: Say) -> RunOutcome:
         base_sha = source.rev(request.base)
     except GitError as exc:
         raise UseCaseError(str(exc)) from None
+    open_pr = None
+    if request.open_pr:
+        if request.dry_run or not request.push:
+            raise UseCaseError("--open-pr opens pull requests for pushed branches: add --no-dry-run and --push")
+        open_pr = {"base": request.pr_base, "forge": request.forge, "api": request.forge_api,
+                   "repo": request.forge_repo}  # fmt: skip
+        _forge(source, request.remote, open_pr)  # a missing token or an unknown forge fails before any commit
     run = request.run_id or f"{plan.request.tool}-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
     branch = request.branch or f"upgradectl/{run}"
     fleet_path = str(Path(fleet_ref).resolve()) if fleet_ref != "demo" else "demo"
     options = {"fleet": fleet_path, "source": str(source.root),
                "base": base_sha, "dry_run": request.dry_run, "push": request.push, "remote": request.remote,
                "soak": request.soak, "reconcile_timeout": request.reconcile_timeout, "poll": request.poll,
-               "metrics_url": request.metrics_url}  # fmt: skip
+               "metrics_url": request.metrics_url, "open_pr": open_pr}  # fmt: skip
     if request.dry_run:
         from langgraph.checkpoint.memory import InMemorySaver  # langgraph: loaded only when a run executes
 
@@ -271,14 +320,65 @@ def _drive(checkpointer, store, run: str, plan: Plan, options, branch: str, work
         ask = pending[0]
         if store is not None:
             store.update(run, status="paused", current_step=f"{ask['step']} ({ask.get('kind', 'approval')})")
-        return RunOutcome(run, run_report(run, values, ctx, paused=ask), EXIT_PAUSED, ctx.dry_run, ctx.branch)
+        report = run_report(run, values, ctx, paused=ask)
+        if options.get("open_pr"):  # the environments done before the pause get theirs now
+            report["pull_requests"] = open_pull_requests(plan, report, ctx.repo, options["remote"], ctx.branch,
+                                                         options["open_pr"], say)  # fmt: skip
+        return RunOutcome(run, report, EXIT_PAUSED, ctx.dry_run, ctx.branch)
     if ctx.dry_run and any(": would wait for the maintenance window" in line for line in values.get("log", [])):
         report = run_report(run, values, ctx)
         return RunOutcome(run, report, EXIT_PAUSED, ctx.dry_run, ctx.branch)
     status = values.get("status", "failed")
     if store is not None:
         store.update(run, status=status)
-    return RunOutcome(run, run_report(run, values, ctx), exit_for(values), ctx.dry_run, ctx.branch)
+    report = run_report(run, values, ctx)
+    if options.get("open_pr"):
+        report["pull_requests"] = open_pull_requests(plan, report, ctx.repo, options["remote"], ctx.branch,
+                                                     options["open_pr"], say)  # fmt: skip
+    return RunOutcome(run, report, exit_for(values), ctx.dry_run, ctx.branch)
+
+
+def _forge(repo: GitRepo, remote: str, settings: dict[str, Any]) -> Forge:
+    """The forge the remote lives on (GitHub or GitLab) with its token; UseCaseError saying what is missing."""
+    try:
+        url = repo.run("remote", "get-url", remote)
+        return forge_for(url, settings.get("forge"), settings.get("api"), settings.get("repo"))
+    except (GitError, ForgeError) as exc:
+        raise UseCaseError(f"--open-pr: {exc}") from None
+
+
+def open_pull_requests(plan: Plan, report: dict[str, Any], repo: GitRepo, remote: str, branch: str,
+                       settings: dict[str, Any], say: Say) -> list[dict[str, Any]]:  # fmt: skip
+    """One pull request per environment whose hops are all committed (none reverted): its last commit is pushed
+    as BRANCH-ENV and proposed into the previous environment's branch (the first into --pr-base), described by
+    its hops' PR bodies. An environment whose pull request exists already is reported as such."""
+    forge = _forge(repo, remote, settings)
+    bodies = {(b.environment, b.from_version, b.to_version): b for b in pull_request_bodies(plan)}
+    opened_prs: list[dict[str, Any]] = []
+    base = settings.get("base") or "main"
+    for environment in ENVIRONMENT_ORDER:
+        steps = [s for s in report["steps"] if s["environment"] == environment]
+        if not steps:
+            continue
+        if not all(s["commit"] and not s["revert"] for s in steps):
+            break  # later environments wait for this one
+        head = f"{branch}-{environment}"
+        hops = [bodies[(environment, s["from_version"], s["to_version"])] for s in steps]
+        title = f"{load_tool(plan.request.tool).display_name} {steps[0]['from_version']} -> " \
+                f"{steps[-1]['to_version']} on {environment} ({', '.join(steps[0]['clusters'])})"  # fmt: skip
+        body = "\n---\n\n".join(h.body for h in hops)
+        try:
+            repo.run("push", "--quiet", remote, f"{steps[-1]['commit']}:refs/heads/{head}")
+            pull = open_pull_request(forge, head, base, title, body)
+        except (GitError, ForgeError) as exc:
+            say(f"{environment}: pull request not opened: {exc}")
+            opened_prs.append({"environment": environment, "head": head, "base": base, "error": str(exc)})
+            break
+        say(f"{environment}: pull request {pull.url}")
+        opened_prs.append({"environment": environment, "head": head, "base": base, "url": pull.url,
+                           "number": pull.number, "existed": pull.existed})  # fmt: skip
+        base = head
+    return opened_prs
 
 
 def exit_for(values: dict) -> int:
@@ -308,6 +408,7 @@ def run_report(run: str, values: dict, ctx, paused: dict | None = None) -> dict:
             "revert_reason": rec.get("revert_reason", ""), "recheck_result": rec.get("recheck_result", ""),
             "recheck_gates": rec.get("recheck_gates", {}), "diff": rec.get("diff", ""), "error": rec.get("error", ""),
             "phase": cs.phase, "window": rec.get("window", ""), "observed": rec.get("observed", {}),
+            "soak_seconds": rec.get("soak_seconds"), "soak_reason": rec.get("soak_reason", ""),
             "approval": (values.get("approvals") or {}).get(cs.key, {}), "handwork_by": rec.get("handwork_by", ""),
         })  # fmt: skip
     return {"run_id": run, "status": "paused" if paused else values.get("status", ""),
@@ -318,7 +419,8 @@ def run_report(run: str, values: dict, ctx, paused: dict | None = None) -> dict:
 
 def _remaining(ctx, values: dict) -> dict:
     """The plan's timeline re-estimated with what this run observed: the change minutes each finished change set
-    took replace the estimate for the same hop and phase in later environments."""
+    took replace the estimate for the same hop and phase in later environments, whose soak a borderline gate
+    lengthens."""
     from upgradectl.graph.timeline import build_timeline, observed_key  # with the graph: loaded by a run
 
     seen: dict[str, float] = {}
@@ -327,7 +429,7 @@ def _remaining(ctx, values: dict) -> dict:
         if minutes is not None:
             seen.setdefault(observed_key(cs), float(minutes))
     done = {k for k, rec in (values.get("steps") or {}).items() if rec.get("status") == "passed"}
-    timeline = build_timeline(ctx.plan, ctx.knowledge, ctx.windows, ctx.now(), seen, done)
+    timeline = build_timeline(ctx.plan, ctx.knowledge, ctx.windows, ctx.now(), seen, done, values.get("steps"))
     return timeline.model_dump(mode="json")
 
 

@@ -245,7 +245,7 @@ def resolve_scope(request: GateRequest, version: str | None) -> tuple[ToolKnowle
             raise UseCaseError(f"{k.display_name} is not installed on {name}; pass --version if it runs there")
         targets.append(Target(name, cluster.info.environment, running, url, _no_url(name, url)))
     if not targets:
-        raise UseCaseError(f"no cluster in scope runs {k.display_name}; name clusters with --clusters and --version")
+        raise UseCaseError(f"no cluster in scope runs {k.display_name}; name clusters with --cluster and --version")
     return k, targets
 
 

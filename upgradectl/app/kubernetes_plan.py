@@ -9,12 +9,16 @@ with the provider's commands (listed, never run).
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from upgradectl.agents.kubernetes_readiness import Readiness, assess, control_plane_steps
+from upgradectl.agents.inventory import edited_checkout
+from upgradectl.agents.kubernetes_readiness import Readiness, assess, control_plane_steps, projected_fleet
 from upgradectl.agents.request import classify_trigger, find_environments, find_target_version
 from upgradectl.app.errors import UseCaseError
 from upgradectl.graph.combine import combine, kubernetes_order_violations, order_tools
@@ -22,6 +26,7 @@ from upgradectl.graph.decision import assess_risk, choose_track, make_decision
 from upgradectl.graph.state import RunContext
 from upgradectl.models import ENVIRONMENT_ORDER, CombinedPlan, KubernetesReadiness, Plan, Step, ToolOrder
 from upgradectl.tools.cluster.fleet import Fleet, open_fleet, unknown_clusters_message
+from upgradectl.tools.gitops.yaml_edit import EditError
 from upgradectl.tools.knowledge.freshness import today
 from upgradectl.tools.knowledge.loader import load_kubernetes, products
 from upgradectl.tools.versions import Version, VersionError
@@ -86,6 +91,23 @@ def plan_kubernetes(request: BaseModel, context: RunContext, run_graph: Callable
         section, section_warnings = run_graph(wanted.graph_input(), context, on_update)
         sections.append(section)
         warnings.extend(f"{tool}: {w}" for w in section_warnings)
+    after: list[tuple[ToolOrder, Plan]] = []
+    if readiness.after:
+        with tempfile.TemporaryDirectory(prefix="upgradectl-after-") as checkout:
+            try:
+                root = edited_checkout(fleet, sections, Path(checkout))
+            except EditError as exc:
+                raise UseCaseError(f"the moves before the control plane do not apply to the GitOps repo: {exc}",
+                                   3) from None
+            later = replace(context, fleet=projected_fleet(fleet, readiness, root))
+            for tool, (version, names) in readiness.after.items():
+                wanted = request.model_copy(update={"tool": tool, "to": version, "clusters": names,
+                                                    "environments": None})
+                section, section_warnings = run_graph(wanted.graph_input(), later, on_update)
+                why = next(b.reason for b in readiness.blockers if b.tool == tool and b.when == "after")
+                after.append((ToolOrder(tool=tool, reasons=[f"after the control plane: {why}"],
+                                        after_control_plane=True), section))
+                warnings.extend(f"{tool} (after the control plane): {w}" for w in section_warnings)
     order = [ToolOrder(tool=o.tool, reasons=[*o.reasons, *[f"before the control plane: {b.reason}" for b in
                                                            readiness.blockers if b.tool == o.tool][:1]])
              for o in order_tools(sections)] if sections else []
@@ -95,16 +117,19 @@ def plan_kubernetes(request: BaseModel, context: RunContext, run_graph: Callable
     fallback = make_decision(track, track_reasons, risk, disruptive=True)
     moves = ", ".join(f"{tool} -> {version} on {', '.join(names)}" for tool, (version, names) in
                       readiness.sections.items()) or "none"
+    later_moves = ", ".join(f"{tool} -> {version} on {', '.join(names)}" for tool, (version, names) in
+                            readiness.after.items()) or "none"
     head = (f"Kubernetes {target} on {len(clusters)} cluster(s): {len(readiness.hops)} control-plane hop(s) one minor "
             f"at a time; tools that must move first: {moves}; "
+            f"tools that can only move after: {later_moves}; "
             f"{sum(f.code == 'K8S-API-REMOVED' for f in findings)} object(s) on API versions {target} no longer "
             "serves.")
     combined = combine(
         request.text, context.fleet_ref or request.fleet, sections,
         kubernetes=KubernetesReadiness(target=target, hops=readiness.hops, blockers=readiness.blockers,
-                                       findings=findings),
+                                       findings=findings, schema_notes=readiness.schema_notes),
         order=order or None, control_plane=_control_plane(fleet, readiness), extra_risk=risk, summary_head=head,
-        fallback=fallback,
+        fallback=fallback, after=after,
     )
     violations = kubernetes_order_violations(combined)
     verification = combined.verification.model_copy(update={

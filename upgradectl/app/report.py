@@ -1,66 +1,80 @@
-"""Render a Plan to Markdown (Jinja2 template in prompts/report/) and JSON, and write them out."""
+"""Render a Plan (or a combined plan) to Markdown (Jinja2 templates in prompts/report/), JSON and one
+self-contained HTML page, and write them out."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import textwrap
 from itertools import groupby
 from pathlib import Path
 
 from upgradectl.agents.registry import STAGE_NAMES
 from upgradectl.app.cost_report import with_plots
+from upgradectl.app.html_report import markdown_page
+from upgradectl.app.problems import distinct_problems, problem_counts
 from upgradectl.app.templates import template_environment, tidy
+from upgradectl.app.timeline import duration, rollout_timeline
 from upgradectl.cost_models import CostReport
-from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Finding, Plan
+from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Plan
 from upgradectl.tools.knowledge.loader import load_tool
 
-GROUP_SEVERITIES = ("low", "info")
-GROUP_MIN = 4  # a low/info code with this many instances is shown once, with one line per instance
+WRAP_WIDTH = 110
+
+DETAILS_OPEN = "<!-- upgradectl: instances {count} -->"  # the HTML report folds a problem's instances here
+DETAILS_CLOSE = "<!-- upgradectl: end of instances -->"
+TOP_BLOCKERS = 5
+
+# A plan draws cost plots for at most this many clusters: drawing costs ~0.3 s per cluster, and a plan over a
+# hundred clusters would spend most of its time on pictures nobody pages through; `upgradectl cost` draws any.
+PLAN_PLOT_CLUSTERS = 12
 
 
-def _blocks(findings: list[Finding], severity: str) -> list[list[Finding]]:
-    """Findings in report order, as blocks: one finding each, except that a low or info code with many
-    instances becomes one block (title, detail and fix once; a line per instance), so the few findings
-    that matter are not buried under dozens of repeats. The JSON keeps every finding as it is."""
-    def same(f: Finding) -> tuple:  # what a group shows once must hold for every instance
-        return f.code, f.detail, f.remediation, tuple(e.ref for e in f.evidence if e.source == "knowledge")
+def render_markdown(plan: Plan | CombinedPlan, html_markers: bool = False) -> str:
+    """plan.md: executive summary, distinct problems with their instances, rollout, then detail; a combined plan
+    is its order, combined rollout, then each section as its own plan.
 
-    counts = Counter(same(f) for f in findings)
-    blocks: list[list[Finding]] = []
-    grouped: dict[tuple, list[Finding]] = {}
-    for f in findings:
-        key = same(f)
-        if severity in GROUP_SEVERITIES and counts[key] >= GROUP_MIN:
-            if key not in grouped:
-                grouped[key] = []
-                blocks.append(grouped[key])
-            grouped[key].append(f)
-        else:
-            blocks.append([f])
-    return blocks
-
-
-def render_markdown(plan: Plan | CombinedPlan) -> str:
-    """A plan as Markdown; a combined plan is its order, combined rollout, then each section as its own plan."""
+    `html_markers` leaves a marker around each problem's instances that render_html folds into <details>."""
     if isinstance(plan, CombinedPlan):
-        sections = [_demoted(render_markdown(section)) for section in plan.sections]
+        sections = [_demoted(render_markdown(section, html_markers)) for section in plan.sections]
         text = template_environment().get_template("report/combined.md.j2").render(plan=plan, sections=sections)
         return tidy(text).lstrip("\n")
-    by_severity = [(s, _blocks([f for f in plan.findings if f.severity == s], s)) for s in SEVERITY_ORDER]
+    problems = distinct_problems(plan)
+    blocking = [p for p in problems if p.blocking]
+    by_severity = []
+    for severity in SEVERITY_ORDER:
+        group = [p for p in problems if p.severity == severity]
+        if group:
+            by_severity.append((severity, group, sum(len(p.instances) for p in group)))
     log = sorted(plan.task_log, key=lambda r: r.stage)
-    text = (
-        template_environment()
-        .get_template("report/plan.md.j2")
-        .render(
-            plan=plan,
-            tool_name=load_tool(plan.request.tool).display_name,
-            findings_by_severity=[(s, blocks, sum(len(b) for b in blocks)) for s, blocks in by_severity if blocks],
-            log_by_stage=[(stage, list(records)) for stage, records in groupby(log, key=lambda r: r.stage)],
-            stage_names=STAGE_NAMES,
-            narrative_for=lambda env: plan.narrative.get(env, ""),
-        )
+    env = template_environment()
+    env.filters["wrap"] = wrap
+    text = env.get_template("report/plan.md.j2").render(
+        plan=plan,
+        tool_name=load_tool(plan.request.tool).display_name,
+        problems_by_severity=by_severity,
+        top_blockers=blocking[:TOP_BLOCKERS],
+        problem_total=len(blocking),
+        problem_total_all=len(problems),
+        problem_counts=", ".join(f"{n} {s}" for s, n in problem_counts(blocking).items()),
+        setup_problems=[p for p in problems if not p.blocking],
+        timeline=rollout_timeline(plan),
+        duration=duration,
+        log_by_stage=[(stage, list(records)) for stage, records in groupby(log, key=lambda r: r.stage)],
+        stage_names=STAGE_NAMES,
+        narrative_for=lambda env: plan.narrative.get(env, ""),
+        details_open=lambda count: DETAILS_OPEN.format(count=count) if html_markers else "",
+        details_close=lambda: DETAILS_CLOSE if html_markers else "",
     )
     return tidy(text).lstrip("\n")
+
+
+def wrap(text: str, indent: str = "", width: int = WRAP_WIDTH) -> str:
+    """Long prose on several lines (continuation lines indented to stay in their list item)."""
+    text = " ".join(str(text).split())
+    if len(text) <= width:
+        return text
+    return textwrap.fill(text, width=width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)  # fmt: skip
 
 
 def _demoted(markdown: str) -> str:
@@ -83,26 +97,47 @@ def _plotted(reports: list[CostReport], out_dir: Path) -> list[CostReport]:
             for i, r in enumerate(reports)]
 
 
+def _with_plots(plan: Plan | CombinedPlan, out_dir: Path) -> Plan | CombinedPlan:
+    """The plan with its cost plots drawn into out_dir (a combined plan: each section's)."""
+    if isinstance(plan, CombinedPlan):
+        return plan.model_copy(update={"sections": [_with_plots(s, out_dir) for s in plan.sections]})
+    if not plan.cost:
+        return plan
+    return plan.model_copy(update={"cost": _plotted(plan.cost, out_dir)})
+
+
 def render_json(plan: Plan | CombinedPlan) -> str:
     return json.dumps(plan.model_dump(mode="json"), indent=2)
 
 
-# A plan draws cost plots for at most this many clusters: drawing costs ~0.3 s per cluster, and a plan over a
-# hundred clusters would spend most of its time on pictures nobody pages through; `upgradectl cost` draws any.
-PLAN_PLOT_CLUSTERS = 12
+def render_report(plan: Plan | CombinedPlan, output_format: str) -> str:
+    """The full report in one format: md, json or html (plots drawn into a temporary directory and inlined)."""
+    if output_format == "json":
+        return render_json(plan)
+    if output_format == "html":
+        import tempfile  # only for plots drawn without an output directory
+
+        with tempfile.TemporaryDirectory(prefix="upgradectl-plots-") as plots:
+            return render_html(_with_plots(plan, Path(plots)), Path(plots))
+    return render_markdown(plan)
 
 
 def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
-    """Write plan.md and plan.json into out_dir (created if needed); return the paths."""
+    """Write plan.md, plan.json and plan.html into out_dir (created if needed); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    if isinstance(plan, CombinedPlan):
-        md, js = out_dir / "plan.md", out_dir / "plan.json"
-        md.write_text(render_markdown(plan))
-        js.write_text(render_json(plan) + "\n")
-        return [md, js]
-    if plan.cost:  # plots next to plan.md, linked from its cost section
-        plan = plan.model_copy(update={"cost": _plotted(plan.cost, out_dir)})
-    md, js = out_dir / "plan.md", out_dir / "plan.json"
+    plan = _with_plots(plan, out_dir)  # plots next to plan.md, linked from its cost section
+    md, js, page = out_dir / "plan.md", out_dir / "plan.json", out_dir / "plan.html"
     md.write_text(render_markdown(plan))
     js.write_text(render_json(plan) + "\n")
-    return [md, js, *[out_dir / p.path for r in plan.cost for p in r.plots]]
+    page.write_text(render_html(plan, out_dir))
+    sections = plan.sections if isinstance(plan, CombinedPlan) else [plan]
+    return [md, js, page, *[out_dir / p.path for s in sections for r in s.cost for p in r.plots]]
+
+
+def render_html(plan: Plan | CombinedPlan, assets: Path | None) -> str:
+    """plan.html: the Markdown report as one self-contained page (plots from `assets` inlined)."""
+    if isinstance(plan, CombinedPlan):
+        title = f"Upgrade plan: {plan.request}"
+    else:
+        title = f"Upgrade plan: {load_tool(plan.request.tool).display_name} -> {plan.target_version}"
+    return markdown_page(render_markdown(plan, html_markers=True), title, assets)

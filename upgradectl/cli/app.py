@@ -60,10 +60,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reject": ("execute", "Reject a paused run: it stops where it is; nothing after the pause is changed."),
     "resume": ("execute", "Continue a run after a crash or a restart (from its last checkpoint; no commit is made "
                "twice)."),
-    "runs": ("execute", "List execution runs: id, plan, status, current step, created."),
-    "health": ("health", "Is a cluster in an incident now (firing alerts, NotReady nodes, crash-looping pods, failing "
-               "Flux objects, degraded Argo CD applications, recent warnings)? The pre-flight of every rollout stage; "
-               "with --baseline, what is new since then (the health gate after a hop)."),
+    "runs": ("execute", "List execution runs: id, plan, status, current step, created. With RUN_ID: that run's change "
+             "sets with commits, gates, what people did and accepted, the durations observed, and the rest of the "
+             "rollout re-estimated with them."),
+    "demo": ("demo", "Try upgradectl on the bundled demo fleet: `demo metrics` serves its recorded metrics on "
+             "loopback for `baseline` and `validate`."),
+    "health": ("health", "Read each cluster's health, read-only, like `flux check --pre` before an upgrade: firing "
+               "alerts (the snapshot's alerts.json, else /api/v1/alerts at the cluster's metrics_url: Prometheus, "
+               "vmalert, or VictoriaMetrics with -vmalert.proxyURL), NotReady nodes, crash-looping or unready pods, "
+               "Flux objects not Ready, Argo CD applications Degraded or Missing, and Warning events of the last hour. "
+               "A critical alert, a NotReady node, a crash-looping pod, a failing Flux object or a degraded "
+               "application (outside the fleet's prerelease_namespaces) is an incident. With --baseline (a file an "
+               "earlier run wrote with --out), judge only what is new since then: the health gate after a hop. Exit "
+               "codes: 0 clear; 1 an incident, or new problems since the baseline; 3 part of the health could not be "
+               "read (alerts source unreachable, cluster unreachable) and nothing was found wrong in the rest; 2 usage "
+               "error."),
     "status": ("status", "The fleet board: per cluster and tool, running version, support status, Kubernetes "
                "compatibility, the newest release that fits, and drift between environments; exit 1 when something "
                "is out of support, incompatible or drifted."),
@@ -122,7 +133,7 @@ app = typer.Typer(
     "Kubernetes clusters (dev -> staging -> prod). Every finding cites the evidence it rests on. Works offline on "
     'recorded snapshots; try: upgradectl plan "Karpenter needs upgrade for better bin packing" --fleet demo',
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 incomplete (something could not "

@@ -113,7 +113,7 @@ def validate(
     with tool_call("validate"):
         fleet = confine_fleet(fleet)
         baseline = str(confine(baseline, "baseline")) if baseline else None
-        args = ["validate", "--tool", tool, "--fleet", fleet, "--format", "json", *_opt("--clusters", _csv(clusters))]
+        args = ["validate", "--tool", tool, "--fleet", fleet, "--format", "json", *_opt("--cluster", _csv(clusters))]
         args += [*_opt("--baseline", baseline), *_opt("--version", version), *_opt("--metrics-url", metrics_url)]
         args += _opt("--at", at)
         wanted = GateRequest(
@@ -236,7 +236,9 @@ def approve(
     it lets a real rollout proceed through GitOps commits. The call lasts as long as the next stages
     take (reconciliation waits and soak times). Returns the run report and the exit code: 0 finished,
     1 a gate failed (reverted, stopped), 3 inconclusive or not reconciled (reverted, stopped), 6 paused
-    again for the next approval.
+    again for the next approval. Stage messages are not posted to a chat webhook from here (no notify
+    parameter, on purpose): an incoming-webhook URL is a secret that would pass through the model's context
+    and transcript; a person runs `upgradectl approve RUN --by NAME --notify URL` in a shell for that.
     """
     with tool_call("approve"):
         args = [

@@ -18,6 +18,8 @@ from upgradectl.app.report import write_plan
 from upgradectl.mcp_server.guard import tool_call
 from upgradectl.mcp_server.results import (
     MAX_LIMIT,
+    AdvisoriesBrief,
+    AdvisoryBrief,
     ClusterVersionBrief,
     DecisionBrief,
     ExplainResult,
@@ -31,7 +33,7 @@ from upgradectl.mcp_server.results import (
     severity_counts,
 )
 from upgradectl.mcp_server.roots import confine, confine_fleet
-from upgradectl.models import SEVERITY_ORDER, Environment, Finding, Plan, Severity, Trigger
+from upgradectl.models import SEVERITY_ORDER, AdvisoryReport, Environment, Finding, Plan, Severity, Trigger
 from upgradectl.tools.knowledge.loader import products
 from upgradectl.tools.textfiles import schema_problems
 from upgradectl.tools.verify.commands import CommandParser
@@ -141,6 +143,22 @@ def findings_page(
     )
 
 
+def _advisories(report: AdvisoryReport | None) -> AdvisoriesBrief | None:
+    """The plan's OSV report, bounded for a model's context (the 20 most serious advisories)."""
+    if report is None:
+        return None
+    rank = {"critical": 0, "high": 1, "unknown": 2, "medium": 3, "low": 4}
+    shown = sorted(report.advisories, key=lambda a: rank.get(a.severity, 5))[:20]
+    return AdvisoriesBrief(
+        status=report.status, source=report.source, fetched_at=report.fetched_at, reason=clip(report.reason, 300),
+        target=report.target, minimal_target=report.minimal_target, patch_suffices=report.patch_suffices,
+        patch_note=clip(report.patch_note, 300), fixed_by_target=report.fixed_by_target, at_target=report.at_target,
+        advisories=[AdvisoryBrief(id=a.id, severity=a.severity, aliases=a.aliases[:5], summary=clip(a.summary, 200),
+                                  fixed=a.fixed, affects=a.affects, link=a.links[0] if a.links else "")
+                    for a in shown],
+    )  # fmt: skip
+
+
 def summarise(
     outcome: PlanOutcome, fail_on: Severity, plan_id: str, page: FindingsPage, files: list[str]
 ) -> PlanResult:
@@ -212,6 +230,7 @@ def summarise(
             for s in plan.rollout
         ],
         findings=page,
+        advisories=_advisories(plan.advisories),
         files=files,
         next_steps=[
             f"explain_finding(code='<CODE>', plan_id='{plan_id}') for the knowledge-base entry and every instance",
@@ -219,6 +238,13 @@ def summarise(
             "plan(..., out_dir='<dir>') writes plan.md (the full rollout with exact commands) and plan.json",
         ],
     )
+
+
+def _osv_url(url: str | None) -> str | None:
+    """The OSV API URL as given, when it is http(s); a ToolError naming the fix otherwise."""
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ToolError(f"osv_url {url!r} must start with http:// or https:// (an OSV API, e.g. https://api.osv.dev)")
+    return url
 
 
 class PlanTools:
@@ -287,6 +313,17 @@ class PlanTools:
             str | None,
             Field(description="Also write the full plan.md and plan.json into this directory (to Read or share)."),
         ] = None,
+        osv_url: Annotated[
+            str | None,
+            Field(
+                description="OSV API to ask for the running and target versions' advisories (http:// or https:// "
+                "only; default $UPGRADECTL_OSV_URL, else https://api.osv.dev). Answers are cached; when OSV cannot "
+                "be reached the dated cache stands in, else the plan says 'not checked'."
+            ),
+        ] = None,
+        check_advisories: Annotated[
+            bool, Field(description="False skips the OSV lookup (like --no-osv): advisories are 'not checked'.")
+        ] = True,
     ) -> PlanResult:
         """Plan a safe, staged upgrade of one tool across a Kubernetes fleet, offline and read-only.
 
@@ -297,8 +334,11 @@ class PlanTools:
         the current and target version per cluster, the upgrade path hop by hop, the decision (track, risk,
         strategy, approval), one rollout stage per environment (dev -> staging -> prod) with its gates, the
         finding counts by severity and code, and one page of findings (filter with severity, cluster, code).
-        Keep the returned plan_id to page findings (plan_findings) or explain a code (explain_finding)
-        without re-running. Takes a few seconds on the demo fleet. Nothing is changed anywhere.
+        `advisories` lists the OSV vulnerabilities of the running and target versions (severity, fixed-in
+        versions, whether a patch of the running line suffices); a security request targets the smallest
+        version that fixes every high/critical one. Keep the returned plan_id to page findings (plan_findings)
+        or explain a code (explain_finding) without re-running. Takes a few seconds on the demo fleet. Nothing
+        is changed anywhere.
         """
         with tool_call("plan"):
             if not request and not tool:
@@ -319,6 +359,8 @@ class PlanTools:
                     repo=str(confine(repo, "repo")) if repo else None,
                     kubernetes=kubernetes,
                     fail_on=fail_on,
+                    osv=check_advisories,
+                    osv_url=_osv_url(osv_url) if check_advisories else None,
                 ),
                 command_parser=self.command_parser,
             )

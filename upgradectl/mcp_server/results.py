@@ -119,6 +119,34 @@ class RolloutBrief(BaseModel):
     soak_minutes: int
 
 
+class AdvisoryBrief(BaseModel):
+    """One OSV advisory as it bears on the plan."""
+
+    id: str
+    severity: str
+    aliases: list[str] = Field(default_factory=list)
+    summary: str = ""
+    fixed: list[str] = Field(default_factory=list, description="Versions that fix it")
+    affects: list[str] = Field(default_factory=list, description="Which of the plan's versions it affects")
+    link: str = ""
+
+
+class AdvisoriesBrief(BaseModel):
+    """What OSV says about the running and target versions: checked live, from the dated cache, or not checked."""
+
+    status: str = Field(description="checked (live), cached (a dated snapshot stands in) or not-checked (see reason)")
+    source: str = ""
+    fetched_at: str = ""
+    reason: str = ""
+    target: str = ""
+    minimal_target: str = Field(default="", description="Smallest version fixing every high/critical advisory")
+    patch_suffices: bool | None = Field(default=None, description="Whether a patch of the running line fixes them")
+    patch_note: str = ""
+    fixed_by_target: list[str] = Field(default_factory=list)
+    at_target: list[str] = Field(default_factory=list, description="Advisory ids that still affect the target")
+    advisories: list[AdvisoryBrief] = Field(default_factory=list)
+
+
 class PlanResult(BaseModel):
     """A plan, summarised: the decision, the path, the rollout and the findings page."""
 
@@ -140,6 +168,9 @@ class PlanResult(BaseModel):
     decision: DecisionBrief
     rollout: list[RolloutBrief]
     findings: FindingsPage
+    advisories: AdvisoriesBrief | None = Field(
+        default=None, description="OSV advisories of the running and target versions (None: OSV not asked)"
+    )
     files: list[str] = Field(default_factory=list, description="plan.md / plan.json written (out_dir)")
     next_steps: list[str] = Field(default_factory=list)
     knowledge: KnowledgeInfo = Field(

@@ -9,24 +9,28 @@ from typing import Annotated
 import typer
 
 from upgradectl.app.errors import UseCaseError
+from upgradectl.cli.options import ClusterOpt, ClustersAliasOpt, cluster_names, format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
+
+COST_FORMATS = ("md", "json")
 
 
 def cost(
     fleet: Annotated[
         str, typer.Option("--fleet", "-f", help="fleet.yaml, a directory holding one, or 'demo'.")
     ] = "demo",
-    cluster: Annotated[
-        str | None, typer.Option("--cluster", help="Comma-separated cluster names (default: every reachable one).")
-    ] = None,
+    cluster: ClusterOpt = None,
+    clusters_alias: ClustersAliasOpt = None,
     prices: Annotated[
         Path | None,
         typer.Option("--prices", help="A price table (same schema as tools/knowledge/data/cost/prices.yaml) merged "
                      "over the bundled one: your negotiated or current rates."),
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="md (Markdown) or json.")] = "md",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(COST_FORMATS, "md"))] = "md",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write cost.md, cost.json and PNG plots into this directory.")
+        Path | None,
+        typer.Option("--out", "-o", help="Also write cost.md, cost.json and PNG plots into this directory."),
     ] = None,
     before: Annotated[
         Path | None, typer.Option("--before", help="Snapshot directory recorded before an upgrade (with --after).")
@@ -46,10 +50,9 @@ def cost(
     from upgradectl.app.cost import cost as analyze_cost
     from upgradectl.app.cost_report import render_comparison_markdown, render_cost_json, render_cost_markdown
 
-    if output_format not in ("md", "json"):
-        raise fail(f"--format {output_format!r} is not one of md, json")
+    output_format = choose_format(output_format, COST_FORMATS)
     wanted = CostRequest(
-        fleet=fleet, clusters=[c.strip() for c in cluster.split(",") if c.strip()] if cluster else [], prices=prices,
+        fleet=fleet, clusters=cluster_names(cluster, clusters_alias), prices=prices,
         out=out, before=before, after=after, region=region,
     )  # fmt: skip
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Annotated
 import typer
 
 from upgradectl.cli.argv import command_parser
+from upgradectl.cli.options import format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_OK
 
@@ -66,7 +70,18 @@ def mcp(
     if http is not None:
         err.print(f"upgradectl MCP server on http://127.0.0.1:{http}/mcp (Ctrl-C stops it); roots: "
                   f"{', '.join(map(str, roots))}")
+    else:
+        # On stdio the server waits for stdin in a worker thread that no cancellation reaches, so asyncio's own
+        # Ctrl-C handling would wait for it forever: stop at once instead (nothing is in flight that a crash
+        # would not survive: run state is in SQLite transactions).
+        signal.signal(signal.SIGINT, _stop_now)
     serve(allow_approve=allow_approve, http_port=http, roots=roots, command_parser=command_parser(ctx))
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C on the stdio server: say so and exit 130 (as every command does when interrupted)."""
+    err.print("interrupted", highlight=False)
+    os._exit(130)
 
 
 def agent_source() -> Path:
@@ -87,12 +102,11 @@ def install_claude_agent(
     ] = None,
     user: Annotated[bool, typer.Option("--user", help="Install into ~/.claude/agents/ for every project.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing, different file.")] = False,
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))] = "text",
 ) -> None:
     """Install the tool-upgrade-workflow Claude Code subagent and print the `claude mcp add` line for the
     MCP server it prefers (it falls back to this CLI through Bash without it)."""
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r} is not one of text, json")
+    output_format = choose_format(output_format, ("text", "json"))
     if user and project is not None:
         raise fail("--project and --user exclude each other: pick where the subagent goes")
     base = Path.home() if user else (project or Path.cwd())

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from upgradectl.cli.output import fail
+from upgradectl.cli.options import format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.exit_codes import EXIT_INCOMPLETE, EXIT_OK
 
 MARK = {"ok": "[ok]  ", "fail": "[FAIL]", "warn": "[warn]"}
@@ -19,7 +20,7 @@ def doctor(
     fleet: Annotated[
         str, typer.Option("--fleet", "-f", help="fleet.yaml, a directory holding one, or 'demo' (the bundled demo).")
     ] = "demo",
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))] = "text",
 ) -> None:
     """Check each prerequisite: the fleet file, every cluster (snapshot loads or kube context answers), metrics
     URLs, the GitOps repo, Terraform, ANTHROPIC_API_KEY, kubectl/helm/flux/victoria-metrics/git; and say how to
@@ -30,8 +31,7 @@ def doctor(
     """
     from upgradectl.app.doctor import diagnose  # the probes (HTTP, Terraform parser): loaded when a check runs
 
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r} is not one of text, json")
+    output_format = choose_format(output_format, ("text", "json"))
     report = diagnose(fleet)
     code = EXIT_INCOMPLETE if report.failed else EXIT_OK
     if output_format == "json":

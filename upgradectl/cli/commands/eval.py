@@ -15,6 +15,8 @@ import typer
 
 from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.argv import command_parser
+from upgradectl.cli.options import format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_OK
 
@@ -37,7 +39,7 @@ def eval_command(
             "served on loopback to the real SDK. live: the real API (ANTHROPIC_API_KEY).",
         ),
     ] = "off",
-    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))] = "text",
     record: Annotated[
         bool, typer.Option("--record", help="With --llm live: write each scenario's llm_replay.jsonl.")
     ] = False,
@@ -49,7 +51,7 @@ def eval_command(
     ] = None,
     model: Annotated[str | None, typer.Option("--model", help="With --llm live: model id or alias.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write results.json and every plan (plans/<id>.json) here.")
+        Path | None, typer.Option("--out", "-o", help="Also write results.json and every plan (plans/<id>.json) here.")
     ] = None,
     show_schema: Annotated[
         bool, typer.Option("--schema", help="Print the JSON schema of scenario.yaml and exit.")
@@ -65,8 +67,7 @@ def eval_command(
     if show_schema:
         print(json.dumps(schema(), indent=2))
         raise typer.Exit(EXIT_OK)
-    if output_format not in ("table", "json"):
-        raise fail(f"--format {output_format!r} is not one of table, json")
+    output_format = choose_format(output_format, ("text", "json"))
     wanted = EvalRequest(scenario=scenario, llm=llm, record=record, jobs=jobs, suite=suite, model=model, out=out)
 
     def starting(count: int, workers: int, skipped: list[str]) -> None:

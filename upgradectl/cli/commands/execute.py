@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from upgradectl.app.errors import UseCaseError
-from upgradectl.cli.output import err, fail
+from upgradectl.cli.options import format_help
+from upgradectl.cli.options import output_format as choose_format
+from upgradectl.cli.output import err, fail, usable_out_dir, write_failed
 from upgradectl.exit_codes import EXIT_OK, EXIT_REJECTED
 
 EXEC_EXIT_HELP = (
@@ -33,7 +35,7 @@ CheckpointOpt = Annotated[
     typer.Option("--checkpoint", help="postgres://user:pass@host/db to keep checkpoints and the run list in "
                  "Postgres (shared by a team); default: SQLite in --state-dir."),
 ]  # fmt: skip
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+FormatOpt = Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))]
 
 
 def _emit(text: str) -> None:
@@ -44,9 +46,8 @@ def _say(text: str) -> None:
     err.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def _check_format(output_format: str) -> None:
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r} is not one of text, json")
+def _check_format(output_format: str) -> str:
+    return choose_format(output_format, ("text", "json"))
 
 
 # ---------------------------------------------------------------- changes
@@ -55,20 +56,53 @@ def _check_format(output_format: str) -> None:
 def changes(
     plan_file: Annotated[Path, typer.Option("--plan", help="plan.json written by `upgradectl plan --format json`.")],
     fleet: Annotated[str | None, typer.Option("--fleet", "-f", help="Fleet (default: the plan's).")] = None,
+    output_format: FormatOpt = "text",
+    pr_body: Annotated[bool, typer.Option("--pr-body", help="Print a pull-request description per environment "
+                                          "and hop instead: what changes and why, evidence, gates to watch, "
+                                          "rollback, approval, and the diff.")] = False,  # fmt: skip
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="With --pr-body: write one Markdown file per "
+                                             "environment and hop into this directory.")] = None,  # fmt: skip
 ) -> None:
     """Show a plan's file edits as a unified diff, per environment and hop, in the order execute commits them.
 
     Each change set is applied on top of the previous ones (in memory: nothing is written). Changes
-    upgradectl does not make itself are listed as comments. Exit 0, or 2 when the plan does not apply to
-    the files as they are now.
+    upgradectl does not make itself are listed as comments (text) or under "manual" (json: one object per
+    change set with environment, versions, clusters, files and its diff). Exit 0, or 2 when the plan does not
+    apply to the files as they are now.
     """
     from upgradectl.app import execute as gitops_runs  # the GitOps editors: imported when a command runs
 
+    output_format = _check_format(output_format)
+    if out is not None and not pr_body:
+        raise fail("--out writes the --pr-body descriptions: add --pr-body (the diff itself goes to stdout)")
     try:
-        _emit(gitops_runs.changes(plan_file, fleet))
+        if pr_body:
+            _pull_requests(gitops_runs.pull_requests(plan_file, fleet), output_format, out)
+        elif output_format == "json":
+            _emit(json.dumps([cd.as_dict() for cd in gitops_runs.change_diffs(plan_file, fleet)], indent=2))
+        else:
+            _emit(gitops_runs.changes(plan_file, fleet))
     except UseCaseError as exc:
         raise fail(exc.message, exc.exit_code) from None
     raise typer.Exit(EXIT_OK)
+
+
+def _pull_requests(bodies: list, output_format: str, out: Path | None) -> None:
+    """PR descriptions to stdout (text: separated by a rule; json: title and body each), or one file each."""
+    if out is not None:
+        usable_out_dir(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for body in bodies:
+                (out / body.file_name).write_text(body.body)
+        except OSError as exc:
+            raise write_failed(out, exc) from None
+        _say(f"wrote {len(bodies)} pull-request description(s) into {out}")
+    elif output_format == "json":
+        _emit(json.dumps([{"environment": b.environment, "from_version": b.from_version, "to_version": b.to_version,
+                           "title": b.title, "body": b.body} for b in bodies], indent=2))  # fmt: skip
+    else:
+        _emit("\n---\n\n".join(body.body for body in bodies) or "# the plan has no file edits")
 
 
 # ---------------------------------------------------------------- execute
@@ -96,6 +130,20 @@ def execute(
     checkpoint: CheckpointOpt = None,
     output_format: FormatOpt = "text",
     notify: NotifyOpt = None,
+    open_pr: Annotated[bool, typer.Option("--open-pr", help="With --push and --no-dry-run: once an environment's "
+                                          "hops are committed, push them as BRANCH-ENV and open one pull request "
+                                          "per environment on GitHub ($GITHUB_TOKEN or $GH_TOKEN) or GitLab "
+                                          "($GITLAB_TOKEN), described as `changes --pr-body` describes each hop; "
+                                          "each environment's PR builds on the previous one's branch.")] = False,
+    pr_base: Annotated[str, typer.Option("--pr-base", help="Branch the first environment's pull request merges "
+                                         "into.")] = "main",  # fmt: skip
+    forge: Annotated[str | None, typer.Option("--forge", help="github or gitlab (default: from the remote's "
+                                              "URL).")] = None,  # fmt: skip
+    forge_api: Annotated[str | None, typer.Option("--forge-api", help="API root for GitHub Enterprise or a "
+                                                  "self-hosted GitLab (default: api.github.com, "
+                                                  "gitlab.com/api/v4).")] = None,  # fmt: skip
+    forge_repo: Annotated[str | None, typer.Option("--forge-repo", help="owner/repo or group/project (default: "
+                                                   "from the remote's URL).")] = None,  # fmt: skip
 ) -> None:
     """Carry out a plan through GitOps: per environment and hop, commit, wait for reconciliation, soak, gate.
 
@@ -109,11 +157,12 @@ def execute(
     """
     from upgradectl.app import execute as gitops_runs  # the GitOps editors and langgraph: imported when a run starts
 
-    _check_format(output_format)
+    output_format = _check_format(output_format)
     wanted = gitops_runs.ExecuteRequest(
         plan_file=plan_file, fleet=fleet, dry_run=dry_run, push=push, remote=remote, branch=branch, base=base,
         run_id=run_id, soak=soak, reconcile_timeout=reconcile_timeout, poll=poll, metrics_url=metrics_url,
-        state_dir=state_dir, checkpoint=checkpoint, notify_url=notify,
+        state_dir=state_dir, checkpoint=checkpoint, notify_url=notify, open_pr=open_pr, pr_base=pr_base, forge=forge,
+        forge_api=forge_api, forge_repo=forge_repo,
     )  # fmt: skip
     try:
         outcome = gitops_runs.execute(wanted, _say)
@@ -151,6 +200,9 @@ def render(data: dict, fmt: str) -> str:
             lines.extend("      " + ln for ln in step["diff"].splitlines())
     if dry_run:
         lines.extend(f"  {entry}" for entry in data["log"] if "would" in entry and ": would commit" not in entry)
+    for pull in data.get("pull_requests", []):
+        lines.append(f"  pull request {pull['environment']}: {pull.get('url') or 'not opened: ' + pull['error']} "
+                     f"({pull['head']} -> {pull['base']})")  # fmt: skip
     timeline = data.get("timeline") or {}
     if timeline.get("entries") and not dry_run:
         left = timeline["entries"]
@@ -158,6 +210,7 @@ def render(data: dict, fmt: str) -> str:
             lines.append(f"rest of the rollout (from now, {len(left)} change set(s)), ends {left[-1]['end'][:16]}:")
             lines.extend(f"  {e['start'][:16]} {e['key']}: change {e['change_minutes']} min ({e['basis']}), soak "
                          f"{e['soak_minutes']} min" + (f", window {e['window']}" if e["window"] else "")
+                         + (f" (soak lengthened: {e['soak_reason']})" if e.get("soak_reason") else "")
                          for e in left[:12])  # fmt: skip
     if paused:
         lines.extend(_pause_lines(run, paused))
@@ -177,10 +230,13 @@ def _step_record(step: dict) -> list[str]:
         lines.append(f"      steps by hand after the commit done by {step['handwork_by']}")
     if step.get("window"):
         lines.append(f"      in maintenance window {step['window']}")
+    if step.get("soak_reason"):
+        lines.append(f"      soaked {step['soak_seconds']:g}s, longer than planned: {step['soak_reason']}")
     seen = step.get("observed") or {}
     if seen:
         lines.append(f"      observed: change {seen['change_minutes']} min to reconciled, soak {seen['soak_minutes']} "
                      "min until the gates were judged")  # fmt: skip
+        lines.extend(f"      borderline gate: {note}" for note in seen.get("borderline") or [])
     return lines
 
 
@@ -210,7 +266,7 @@ def _answer(run: str, approved: bool, by: str | None, note: str, state_dir, chec
             notify: str | None = None, done: bool = False, accept: list[str] | None = None) -> int:  # fmt: skip
     from upgradectl.app import execute as gitops_runs  # langgraph: imported when a run continues
 
-    _check_format(output_format)
+    output_format = _check_format(output_format)
     decision = gitops_runs.Decision(approved, by or "", note, done, tuple(accept or ()))
     try:
         outcome = gitops_runs.approve(run, decision, _say, state_dir, checkpoint, notify_url=notify)
@@ -279,7 +335,7 @@ def resume(
     """
     from upgradectl.app import execute as gitops_runs  # langgraph: imported when a run continues
 
-    _check_format(output_format)
+    output_format = _check_format(output_format)
     try:
         outcome = gitops_runs.resume(run, _say, state_dir, checkpoint, notify_url=notify)
     except UseCaseError as exc:

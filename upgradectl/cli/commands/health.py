@@ -11,6 +11,8 @@ import typer
 
 from upgradectl.app.errors import UseCaseError
 from upgradectl.app.health import HealthRequest, check_health
+from upgradectl.cli.options import ClusterOpt, ClustersAliasOpt, cluster_names, format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import fail
 
 HEALTH_HELP = (
@@ -30,22 +32,20 @@ def health(
     fleet: Annotated[
         str, typer.Option("--fleet", "-f", help="fleet.yaml, a directory holding one, or 'demo'.")
     ] = "demo",
-    clusters: Annotated[
-        str | None, typer.Option("--clusters", help="Comma-separated cluster names (default: every cluster).")
-    ] = None,
+    cluster: ClusterOpt = None,
+    clusters_alias: ClustersAliasOpt = None,
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="A file written by an earlier `upgradectl health --out`: "
                                   "report and fail only on what is new since then.")  # fmt: skip
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write this read as JSON, to pass as --baseline after the hop.")
+        Path | None, typer.Option("--out", "-o", help="Write this read as JSON, to pass as --baseline after the hop.")
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))] = "text",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per alerts request (3 attempts).")] = 10.0,
 ) -> None:
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r}: use text or json")
-    names = [c.strip() for c in (clusters or "").split(",") if c.strip()]
+    output_format = choose_format(output_format, ("text", "json"))
+    names = cluster_names(cluster, clusters_alias)
     try:
         result = check_health(HealthRequest(fleet=fleet, clusters=names, baseline=baseline, alerts_timeout=timeout))
     except UseCaseError as exc:

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from upgradectl.cli.options import format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
 from upgradectl.exit_codes import EXIT_INCOMPLETE, EXIT_OK
 from upgradectl.state_dir import STATE_DIR_ENV
@@ -34,7 +36,7 @@ StateDirOpt = Annotated[
         "else ~/.local/share/upgradectl (the same state dir `execute` uses).",
     ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+FormatOpt = Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))]
 
 
 def _with_state_dir(state_dir: Path | None) -> None:
@@ -60,6 +62,7 @@ def status(
 ) -> None:
     """Per tool: the knowledge date (bundled, and the overlay's refresh), the newest known release and line,
     the age in days and which lines still receive fixes. Knowledge older than 60 days is marked stale."""
+    output_format = choose_format(output_format, ("text", "json"))
     _with_state_dir(state_dir)
     try:
         on = today()
@@ -138,8 +141,7 @@ def refresh_command(
     if overlay_disabled():
         raise fail(f"{OFFLINE_ENV}=1 is set: refresh does not go online and plans ignore the overlay; unset it "
                    "to refresh")
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r}: use text or json")
+    output_format = choose_format(output_format, ("text", "json"))
     if timeout <= 0:
         raise fail(f"--timeout {timeout}: give the seconds each request may take, e.g. --timeout 10")
     _with_state_dir(state_dir)

@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 
 from upgradectl.app.errors import UseCaseError
+from upgradectl.cli.options import ClusterOpt, ClustersAliasOpt, cluster_names, format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
 
 GATE_EXIT_HELP = (
@@ -31,9 +33,6 @@ FleetOpt = Annotated[
 ]
 ToolOpt = Annotated[
     str, typer.Option("--tool", help="A product of the knowledge base, by name or alias (karpenter, vm, flux...).")
-]
-ClustersOpt = Annotated[
-    str | None, typer.Option("--clusters", help="Comma-separated cluster names (default: every cluster running it).")
 ]
 MetricsUrlOpt = Annotated[
     str | None,
@@ -51,7 +50,8 @@ AtOpt = Annotated[
         "its window ending here; pin it to judge recorded data.",
     ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
+GATE_FORMATS = ("text", "json")
+FormatOpt = Annotated[str, typer.Option("--format", help=format_help(GATE_FORMATS, "text"))]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
@@ -69,7 +69,8 @@ def _emit(text: str) -> None:
 def baseline(
     tool: ToolOpt,
     fleet: FleetOpt = "demo",
-    clusters: ClustersOpt = None,
+    cluster: ClusterOpt = None,
+    clusters_alias: ClustersAliasOpt = None,
     to: Annotated[
         str | None,
         typer.Option(
@@ -81,9 +82,9 @@ def baseline(
     metrics_url: MetricsUrlOpt = None,
     at: AtOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Baseline JSON file to write (default baseline-<tool>.json).")
+        Path | None, typer.Option("--out", "-o", help="Baseline JSON file to write (default baseline-<tool>.json).")
     ] = None,
-    output_format: FormatOpt = "table",
+    output_format: FormatOpt = "text",
     timeout: TimeoutOpt = 10.0,
 ) -> None:
     """Record the pre-upgrade value of every gate for the version each cluster runs now.
@@ -98,10 +99,9 @@ def baseline(
     from upgradectl.app.gates import baseline as record_baseline
     from upgradectl.cli.commands.gate_table import render_table
 
-    if output_format not in ("table", "json"):
-        raise fail(f"--format {output_format!r} is not one of table, json")
-    wanted = GateRequest(tool=tool, fleet=fleet, clusters=_split(clusters), metrics_url=metrics_url, at=at,
-                         timeout=timeout, to=to, out=out)  # fmt: skip
+    output_format = choose_format(output_format, GATE_FORMATS)
+    wanted = GateRequest(tool=tool, fleet=fleet, clusters=cluster_names(cluster, clusters_alias),
+                         metrics_url=metrics_url, at=at, timeout=timeout, to=to, out=out)  # fmt: skip
     try:
         outcome = record_baseline(wanted)
     except UseCaseError as exc:
@@ -117,7 +117,8 @@ def baseline(
 def validate(
     tool: ToolOpt,
     fleet: FleetOpt = "demo",
-    clusters: ClustersOpt = None,
+    cluster: ClusterOpt = None,
+    clusters_alias: ClustersAliasOpt = None,
     baseline_file: Annotated[
         Path | None,
         typer.Option("--baseline", help="Baseline JSON from `upgradectl baseline`; needed by relative gates."),
@@ -132,7 +133,7 @@ def validate(
     ] = None,
     metrics_url: MetricsUrlOpt = None,
     at: AtOpt = None,
-    output_format: FormatOpt = "table",
+    output_format: FormatOpt = "text",
     timeout: TimeoutOpt = 10.0,
 ) -> None:
     """Judge every gate for the running version: pass, fail or inconclusive, with the numbers.
@@ -147,10 +148,10 @@ def validate(
     from upgradectl.app.gates import validate as judge_gates
     from upgradectl.cli.commands.gate_table import render_table
 
-    if output_format not in ("table", "json"):
-        raise fail(f"--format {output_format!r} is not one of table, json")
-    wanted = GateRequest(tool=tool, fleet=fleet, clusters=_split(clusters), metrics_url=metrics_url, at=at,
-                         timeout=timeout, baseline=baseline_file, version=version)  # fmt: skip
+    output_format = choose_format(output_format, GATE_FORMATS)
+    wanted = GateRequest(tool=tool, fleet=fleet, clusters=cluster_names(cluster, clusters_alias),
+                         metrics_url=metrics_url, at=at, timeout=timeout, baseline=baseline_file,
+                         version=version)  # fmt: skip
     try:
         outcome = judge_gates(wanted)
     except UseCaseError as exc:
@@ -160,10 +161,6 @@ def validate(
     else:
         _emit(render_table(outcome.knowledge.display_name, "validate", outcome.at, outcome.clusters))
     raise typer.Exit(outcome.exit_code)
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,8 @@ import typer
 
 from upgradectl.app.errors import UseCaseError
 from upgradectl.cli.argv import command_parser
+from upgradectl.cli.options import FORMATS, ClusterOpt, ClustersAliasOpt, cluster_names, format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail, usable_out_dir, write_failed
 from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_OK
 from upgradectl.models import SEVERITY_ORDER, Plan
@@ -47,9 +49,8 @@ def plan(
             "(VictoriaMetrics). Default: the latest version compatible with every target cluster.",
         ),
     ] = None,
-    clusters: Annotated[
-        str | None, typer.Option("--clusters", help="Comma-separated cluster names to limit the plan to.")
-    ] = None,
+    cluster: ClusterOpt = None,
+    clusters_alias: ClustersAliasOpt = None,
     env: Annotated[str | None, typer.Option("--env", help="Comma-separated environments (dev,staging,prod).")] = None,
     trigger: Annotated[
         str | None,
@@ -61,10 +62,18 @@ def plan(
                      "blue-green or maintenance-window. A strategy the tool cannot do falls back to the next "
                      "safest, with the reason in the decision."),
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="md (Markdown) or json.")] = "md",
+    output_format: Annotated[
+        str,
+        typer.Option("--format", help="text: the summary (default); md, json or html: the full report on stdout."),
+    ] = "text",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write plan.md and plan.json into this directory.")
+        Path | None,
+        typer.Option("--out", "-o", help="Write plan.md, plan.json and plan.html into this directory (default with "
+                     "--format text: a new directory under the state directory, named in the summary)."),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the one-line summary (and errors).")
+    ] = False,
     fail_on: Annotated[
         str,
         typer.Option(
@@ -139,11 +148,11 @@ def plan(
     # the plan use case loads the agents and langgraph: imported when a plan runs, so --help stays fast
     from upgradectl.app.plan import PlanRequest
     from upgradectl.app.plan import plan as plan_upgrade
-    from upgradectl.app.report import render_json, render_markdown, write_plan
+    from upgradectl.app.report import render_report, write_plan
+    from upgradectl.app.summary import render_summary, summary_line
     from upgradectl.cli.progress import plan_progress
 
-    if output_format not in ("md", "json"):
-        raise fail(f"--format {output_format!r} is not one of md, json")
+    output_format = choose_format(output_format, FORMATS)
     if fail_on not in SEVERITY_ORDER:
         raise fail(f"--fail-on {fail_on!r} is not one of {', '.join(SEVERITY_ORDER)}")
     if llm not in ("off", "auto", "on"):
@@ -159,7 +168,8 @@ def plan(
     if context is not None and len(environments) > 1:
         raise fail(f"--env {env!r}: with --context give the one environment of that cluster (dev, staging or prod)")
     wanted = PlanRequest(
-        text=request, tool=tool, to=to, clusters=_split(clusters) or None, environments=environments or None,
+        text=request, tool=tool, to=to, clusters=cluster_names(cluster, clusters_alias) or None,
+        environments=environments or None,
         trigger=trigger, strategy=strategy, fleet=fleet, context=context, kubeconfig=kubeconfig, repo=repo,
         kubernetes=kubernetes, llm=llm, model=model, run_log=run_log, out=out, fail_on=fail_on, charts_dir=charts_dir,
         fetch_charts=fetch_charts, osv_url=osv_url, osv=not no_osv,
@@ -171,20 +181,50 @@ def plan(
         for line in exc.details:
             err.print(line, highlight=False, markup=False)
         raise fail(exc.message, exc.exit_code) from None
-    for warning in outcome.warnings:
-        err.print(f"warning: {warning}", highlight=False, markup=False)
-    for planned in getattr(outcome.plan, "sections", [outcome.plan]):  # a combined plan: each section's model use
-        report_llm(planned, outcome.run_log)
-    text = render_json(outcome.plan) if output_format == "json" else render_markdown(outcome.plan)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()  # the plan is out before anything else can fail
-    if out:
+    if not quiet:
+        for warning in outcome.warnings:
+            err.print(f"warning: {warning}", highlight=False, markup=False)
+        for planned in getattr(outcome.plan, "sections", [outcome.plan]):  # a combined plan: each section's
+            report_llm(planned, outcome.run_log)
+    if output_format != "text":
+        text = render_report(outcome.plan, output_format)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()  # the plan is out before anything else can fail
+    report_dir = out if out is not None or output_format != "text" else default_report_dir(outcome.plan)
+    written: list[Path] = []
+    if report_dir is not None:
         try:
-            written = write_plan(outcome.plan, out)
+            written = write_plan(outcome.plan, report_dir)
         except OSError as exc:
-            raise write_failed(out, exc) from None
-        err.print(f"wrote {', '.join(str(p) for p in written)}")
+            raise write_failed(report_dir, exc) from None
+        if output_format != "text" and not quiet:
+            err.print(f"wrote {', '.join(str(p) for p in written)}")
+    if output_format == "text":
+        report = written[0] if written else None
+        if quiet:
+            sys.stdout.write(summary_line(outcome.plan, outcome.exit_code, fail_on) + "\n")
+        else:
+            print_lines(render_summary(outcome.plan, outcome.exit_code, fail_on, report))
     raise typer.Exit(outcome.exit_code)
+
+
+def default_report_dir(plan) -> Path:
+    """Where the full report goes when --out is not given: its own directory under the state directory."""
+    from upgradectl.state_dir import default_state_dir  # only when a report is written there
+
+    stamp = plan.generated_at.strftime("%Y%m%d-%H%M%S")
+    tools = "-".join(f"{s.request.tool}-{s.target_version}" for s in getattr(plan, "sections", [plan]))
+    return default_state_dir() / "plans" / f"{stamp}-{tools}"
+
+
+def print_lines(lines: list) -> None:
+    """Styled summary lines on stdout: colour on a terminal, plain text in pipes, files and under NO_COLOR."""
+    from rich.console import Console  # rich: loaded only when a summary is printed
+    from rich.text import Text  # rich: loaded only when a summary is printed
+
+    console = Console(markup=False, highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(Text.assemble(*line) if line else "")
 
 
 def _split(value: str | None) -> list[str]:
@@ -236,7 +276,7 @@ def verify_plan_command(
     ] = None,
     charts_dir: ChartsDirOpt = None,
     fetch_charts: FetchChartsOpt = True,
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(("text", "json"), "text"))] = "text",
 ) -> None:
     """Prove a plan consistent before anyone pastes it: every command's versions match its hop (rollback steps
     bring back the hop's from-version), rollbacks respect the rollback limits crossed, steps run only on the hops
@@ -250,8 +290,7 @@ def verify_plan_command(
     from upgradectl.models import CombinedPlan
     from upgradectl.tools.cluster.fleet import FleetError, load_fleet
 
-    if output_format not in ("text", "json"):
-        raise fail(f"--format {output_format!r} is not one of text, json")
+    output_format = choose_format(output_format, ("text", "json"))
     try:
         plan = load_plan_file(plan_file)
     except ValueError as exc:

@@ -10,10 +10,14 @@ from typing import Annotated
 import typer
 
 from upgradectl.app.errors import UseCaseError
+from upgradectl.cli.options import ClusterOpt, ClustersAliasOpt, cluster_names, format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import fail
 from upgradectl.exit_codes import SCAN_BAD_INPUT
 from upgradectl.plain_table import table_lines
 from upgradectl.tools.analysis.scanner import EXIT_FOR_STATUS, ScanReport
+
+SCAN_FORMATS = ("text", "md", "json")
 
 
 def _usage(message: str) -> typer.Exit:
@@ -35,9 +39,8 @@ def scan(
             help="Scan the fleet's clusters (objects and CRD stored versions): fleet.yaml, a directory, or 'demo'.",
         ),
     ] = None,
-    cluster: Annotated[
-        str | None, typer.Option("--cluster", help="Comma-separated clusters of the fleet to scan (default: all).")
-    ] = None,
+    cluster: ClusterOpt = None,
+    clusters_alias: ClustersAliasOpt = None,
     helm: Annotated[
         bool,
         typer.Option("--helm", help="Also scan Helm release manifests decoded from release secrets (needs --fleet)."),
@@ -55,7 +58,7 @@ def scan(
     additional_versions: Annotated[
         Path | None, typer.Option("--additional-versions", help="Extra rules in Pluto's versions.yaml format.")
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", "-o", help="text, json or markdown.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(SCAN_FORMATS, "text"))] = "text",
 ) -> None:
     """Find APIs a target version deprecates or removes.
 
@@ -68,11 +71,10 @@ def scan(
     from upgradectl.app.scan import ScanRequest
     from upgradectl.app.scan import scan as run_scan
 
-    if output_format not in ("text", "json", "markdown"):
-        raise _usage(f"--format {output_format!r} is not one of text, json, markdown")
+    output_format = choose_format(output_format, SCAN_FORMATS, SCAN_BAD_INPUT)
     wanted = ScanRequest(
         target=target, manifests=list(manifests or []), fleet=fleet,
-        clusters=[c.strip() for c in cluster.split(",")] if cluster else None, helm=helm,
+        clusters=cluster_names(cluster, clusters_alias) or None, helm=helm,
         additional_versions=additional_versions,
     )  # fmt: skip
     try:
@@ -99,7 +101,7 @@ def _print(report: ScanReport, output_format: str) -> None:
             )
         )
         return
-    if output_format == "markdown":
+    if output_format == "md":
         print(f"# API scan (targets: {', '.join(f'{k}={v}' for k, v in sorted(report.targets.items()))})\n")
         print("| Status | Kind | apiVersion | Where | Name | Removed in | Replacement |")
         print("|---|---|---|---|---|---|---|")

@@ -13,9 +13,13 @@ import typer
 from upgradectl.app.errors import UseCaseError
 from upgradectl.app.status import StatusRequest, exit_code
 from upgradectl.app.status import status as fleet_status
+from upgradectl.cli.options import ClusterOpt, ClustersAliasOpt, cluster_names, format_help
+from upgradectl.cli.options import output_format as choose_format
 from upgradectl.cli.output import err, fail
 from upgradectl.plain_table import table_lines
 from upgradectl.tools.analysis.status import StatusBoard, StatusCell
+
+STATUS_FORMATS = ("text", "json", "html")
 
 HEADER = ("CLUSTER", "ENV", "K8S", "TOOL", "VERSION", "SUPPORT", "K8S FIT", "NEWEST FIT", "DRIFT")
 
@@ -87,13 +91,12 @@ def status(
     fleet: Annotated[
         str, typer.Option("--fleet", "-f", help="fleet.yaml, a directory holding one, or 'demo' for the bundled fleet.")
     ] = "demo",
-    clusters: Annotated[
-        str | None, typer.Option("--clusters", help="Comma-separated cluster names (default: every cluster).")
-    ] = None,
+    cluster: ClusterOpt = None,
+    clusters_alias: ClustersAliasOpt = None,
     kubeconfig: Annotated[
         str | None, typer.Option("--kubeconfig", help="Kubeconfig for fleet clusters that name a kube context.")
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="text (a table), json or html.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help=format_help(STATUS_FORMATS, "text"))] = "text",
 ) -> None:
     """The fleet board: per cluster and tool, running version, support status, Kubernetes compatibility, the newest
     release that fits, and drift between environments; exit 1 when something is out of support, incompatible or
@@ -102,9 +105,8 @@ def status(
     Support is whether the running line still receives fixes; drift is an environment running ahead of the one
     before it (prod ahead of staging; staging ahead of prod is fine). Exit 1 is meant for CI schedules; 3 when a
     cluster could not be read, 2 for a bad fleet or cluster name."""
-    if output_format not in ("text", "json", "html"):
-        raise fail(f"--format {output_format!r} is not one of text, json, html")
-    wanted = [c.strip() for c in clusters.split(",") if c.strip()] if clusters else None
+    output_format = choose_format(output_format, STATUS_FORMATS)
+    wanted = cluster_names(cluster, clusters_alias) or None
     try:
         board = fleet_status(StatusRequest(fleet=fleet, clusters=wanted, kubeconfig=kubeconfig or ""))
     except UseCaseError as exc:

@@ -1,0 +1,35 @@
+"""Ctrl-C stops what a user started (issue 20): `upgradectl mcp` on stdio, run on a terminal as Claude Code or a
+person would, exits 130 at the first Ctrl-C instead of waiting for stdin forever."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import time
+
+from run_cli import EXE
+
+
+def test_mcp_on_stdio_stops_on_ctrl_c():
+    pid, terminal = pty.fork()
+    done = 0
+    if pid == 0:  # the child: the installed script on the pty, as a shell starts it
+        os.execv(str(EXE), [str(EXE), "mcp"])
+    try:
+        time.sleep(3)  # let it start serving
+        os.write(terminal, b"\x03")  # what the terminal sends on Ctrl-C
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("upgradectl mcp still running 15 s after Ctrl-C")
+    finally:
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 130

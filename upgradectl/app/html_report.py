@@ -1,0 +1,55 @@
+"""One self-contained HTML page from a Markdown report: styles and plots inline, instances collapsible.
+
+For sharing a plan with a team: a single file that opens in any browser, offline. The Markdown comes from the
+same template as plan.md (rendered with markers around each problem's instances, which become <details>).
+Raw HTML in the Markdown is never passed through: text from clusters and repositories is data, so it is
+escaped, and markdown-it refuses javascript: links.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+_OPEN = re.compile(r"<p>&lt;!-- upgradectl: instances (\d+) --&gt;</p>")
+_CLOSE = "<p>&lt;!-- upgradectl: end of instances --&gt;</p>"
+_IMAGE = re.compile(r'<img src="([^"/\\]+\.png)"')
+
+STYLE = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1180px;
+padding:16px 24px;color:#1b1b1b;background:#fff}
+h1{font-size:1.6em;margin:.2em 0 .4em}h2{border-bottom:2px solid #0072b2;padding-bottom:2px;margin-top:1.6em}
+h4{margin:1.2em 0 .3em;font-size:1em}
+table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #bbb;padding:3px 8px;text-align:left;
+vertical-align:top}th{background:#eef4fa}
+code{background:#f3f3f3;padding:0 3px;border-radius:3px;font-size:.92em;word-break:break-word}
+details{margin:.2em 0 .8em 1em}summary{cursor:pointer;color:#0072b2;font-weight:600}
+img{max-width:100%;border:1px solid #ddd}
+blockquote{border-left:4px solid #e69f00;margin:.6em 0;padding:.2em .8em;background:#fff8e6}
+"""
+
+
+def markdown_page(markdown_text: str, title: str, assets: Path | None) -> str:
+    """The page: the Markdown as HTML, each marked instance list folded, each local PNG plot inlined."""
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    body = renderer.render(markdown_text)
+    body = _OPEN.sub(lambda m: f"<details><summary>{m.group(1)} instance(s)</summary>", body)
+    body = body.replace(_CLOSE, "</details>")
+    if assets is not None:
+        body = _IMAGE.sub(lambda m: f'<img src="{_data_uri(assets / m.group(1), m.group(1))}"', body)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+
+
+def _data_uri(path: Path, fallback: str) -> str:
+    """A PNG as a data: URI (the page stays one file); the file name when the plot is not there."""
+    if not path.is_file():
+        return html.escape(fallback)
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
