@@ -128,16 +128,16 @@ def generate_fleet(root: Path, clusters: int, nodes: int, pods: int) -> Path:
     return fleet
 
 
-def raw_parse_seconds(root: Path) -> float:
-    """json.loads of every resource file of the fleet, one file at a time."""
-    started = time.perf_counter()
+def raw_parse_seconds(root: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of json.loads of every resource file of the fleet, one file at a time."""
+    started, cpu = time.perf_counter(), time.process_time()
     for file in sorted(root.glob("clusters/*/resources/*/*/*.json")):
         json.loads(file.read_bytes())
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def plan_once(fleet: Path, out: Path, tool: str) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one `upgradectl plan` in a fresh process."""
+def plan_once(fleet: Path, out: Path, tool: str) -> tuple[float, float, int, float]:
+    """(wall seconds, peak RSS MiB, exit code, CPU seconds) of one `upgradectl plan` in a fresh process."""
     exe = Path(sys.executable).with_name("upgradectl")
     cmd = [str(exe), "plan", "--tool", tool, "--fleet", str(fleet), "--format", "json", "--llm", "off",
            "--out", str(out)]
@@ -149,7 +149,7 @@ def plan_once(fleet: Path, out: Path, tool: str) -> tuple[float, float, int]:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1, 3):
         sys.exit(f"plan failed ({code}): {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024, code
+    return wall, usage.ru_maxrss / 1024, code, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -170,18 +170,23 @@ def main() -> None:
             print(f"generated {args.clusters} clusters x ({args.nodes} nodes, {args.pods} pods) in "
                   f"{time.perf_counter() - started:.1f}s under {root}")
         size = sum(f.stat().st_size for f in root.glob("clusters/*/resources/*/*/*.json"))
-        parse = min(raw_parse_seconds(root) for _ in range(args.runs))
+        parses = [raw_parse_seconds(root) for _ in range(args.runs)]
+        parse, parse_cpu = min(p[0] for p in parses), min(p[1] for p in parses)
         runs = [plan_once(fleet, Path(tmp) / "plan", args.tool) for _ in range(args.runs)]
         wall = min(r[0] for r in runs)
+        cpu = min(r[3] for r in runs)
         peak = max(r[1] for r in runs)
         plan_size = (Path(tmp) / "plan" / "plan.json").stat().st_size
     print(f"fleet: {args.clusters} clusters x ({args.nodes} nodes, {args.pods} pods), "
           f"{size / 2**20:.0f} MiB of JSON snapshots")
-    print(f"raw parse (json.loads, best of {args.runs}): {parse:.2f}s")
+    print(f"raw parse (json.loads, best of {args.runs}): {parse:.2f}s wall, CPU {parse_cpu:.2f}s")
     print(f"plan --tool {args.tool} (best of {args.runs}, fresh process): {wall:.2f}s wall, "
           f"{wall / parse:.2f}x raw parse, peak RSS {peak:.0f} MiB (max of runs), "
           f"plan.json {plan_size / 2**20:.2f} MiB, exit {runs[-1][2]}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"plan CPU (user + system, best of {args.runs}): {cpu:.2f}s, {cpu / parse_cpu:.2f}x the raw parse's CPU "
+          "(on a shared machine CPU time is the steadier figure)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min), "
+          f"{os.getloadavg()[2]:.1f} (15 min)")
 
 
 if __name__ == "__main__":

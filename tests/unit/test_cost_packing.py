@@ -189,3 +189,35 @@ def test_bound_never_exceeds_the_brute_force_optimum_on_tiny_instances():
         assert _placement_cost_if_valid(p, packed) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
         checked += 1
     assert checked >= 100
+
+
+def test_a_model_solved_before_is_not_solved_again_and_gives_the_same_bound(monkeypatch):
+    """Clusters of the same shape (copies per region) solve each LP and integer model once per process."""
+    from upgradectl.tools.cost import lowerbound
+
+    p = _tiny_instance(np.random.default_rng(3))
+    monkeypatch.setattr(lowerbound, "_solved", {})
+    first = lower_bound(p)
+    calls = []
+    monkeypatch.setattr(lowerbound, "milp", lambda *a, **k: calls.append("milp"))
+    monkeypatch.setattr(lowerbound, "linprog", lambda *a, **k: calls.append("linprog"))
+    again = lower_bound(copy.deepcopy(p))  # an equal instance, not the same object
+    assert calls == []
+    assert again.value == first.value and again.method == first.method
+    assert np.array_equal(again.share, first.share) and np.array_equal(again.duals, first.duals)
+    kept = next(iter(lowerbound._solved.values()))
+    with pytest.raises(ValueError):  # no caller can change what the next one reads
+        kept.x[0] = -1.0
+
+
+def test_a_changed_model_is_solved_again(monkeypatch):
+    from upgradectl.tools.cost import lowerbound
+
+    monkeypatch.setattr(lowerbound, "_solved", {})
+    p = _tiny_instance(np.random.default_rng(3))
+    lower_bound(p)
+    solved = len(lowerbound._solved)
+    cheaper = copy.deepcopy(p)
+    cheaper.offer_price[0] *= 0.5
+    lower_bound(cheaper)
+    assert len(lowerbound._solved) > solved

@@ -3,6 +3,7 @@ decoded item by item, and every list reads exactly as `kubectl get -o json|yaml`
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -97,3 +98,20 @@ def test_json_lists_without_items(tmp_path, monkeypatch, text, item_by_item):
     if item_by_item:
         monkeypatch.setattr(sources, "SHARE_STRINGS_FROM", 0)
     assert _snapshot(tmp_path, "pods.json", text).objects("v1", "Pod") == []
+
+
+def test_shared_parts_are_one_object_only_when_equal_in_type_too():
+    shared = sources.Shared()
+    spec = {"containers": [{"name": "app", "resources": {"requests": {"cpu": 1}}}], "priority": 0}
+    a, b = shared.part(copy.deepcopy(spec)), shared.part(copy.deepcopy(spec))
+    assert a is b and a == spec
+    for other in ({"containers": [{"name": "app", "resources": {"requests": {"cpu": 1.0}}}], "priority": 0},
+                  {"containers": [{"name": "app", "resources": {"requests": {"cpu": True}}}], "priority": 0},
+                  {"containers": [{"name": "app", "resources": {"requests": {"cpu": "1"}}}], "priority": 0}):
+        kept = shared.part(copy.deepcopy(other))
+        assert kept is not a and kept == other
+        assert type(kept["containers"][0]["resources"]["requests"]["cpu"]) is type(
+            other["containers"][0]["resources"]["requests"]["cpu"])
+    assert shared.part(["x", "y"]) is shared.part(["x", "y"])
+    assert shared.part("text") is shared.part("".join(["te", "xt"]))
+    shared.release()

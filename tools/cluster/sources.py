@@ -332,11 +332,14 @@ class Shared:
     references that the replicas of one workload repeat (read-only, like everything a source returns).
 
     `copy(value)` shares the strings; `one(value)` also makes two equal dicts (same keys in the same order) or
-    lists the same object, found by the identities of their already-shared parts (built bottom-up)."""
+    lists the same object, found by the identities of their already-shared parts (built bottom-up); `part(value)`
+    is `one` that first looks the whole value up by its repr (C code, which tells 1 from 1.0, True and '1'), so
+    a replica's spec part seen before costs one repr instead of a walk over it."""
 
     def __init__(self) -> None:
         strings: dict[str, str] = {}
         values: dict[tuple, Any] = {}
+        parts: dict[str, Any] = {}
         string, value = strings.setdefault, values.setdefault  # bound once: these run millions of times
 
         def copy(v: Any) -> Any:
@@ -361,10 +364,21 @@ class Shared:
                 return value((_LIST, *map(id, items)), items)
             return v
 
+        def part(v: Any) -> Any:
+            kind = type(v)
+            if kind is not dict and kind is not list:
+                return one(v)
+            key = repr(v)
+            found = parts.get(key)
+            if found is None:
+                found = parts[key] = one(v)
+            return found
+
         self.string = lambda v: string(v, v)
         self.copy = copy
         self.one = one
-        self.release = lambda: (strings.clear(), values.clear())  # the closures above form a cycle: empty it
+        self.part = part
+        self.release = lambda: (strings.clear(), values.clear(), parts.clear())  # the closures form a cycle
 
 
 SHARED_METADATA_PARTS = ("labels", "annotations", "ownerReferences")
@@ -407,9 +421,9 @@ def lean(item: Any, shared: Shared | None = None) -> Any:
     out = {}
     for key, value in item.items():
         if key == "spec" and isinstance(value, dict):
-            value = {shared.string(k): shared.one(v) for k, v in value.items()}
+            value = {shared.string(k): shared.part(v) for k, v in value.items()}
         elif key == "metadata" and isinstance(value, dict):
-            value = {shared.string(k): shared.one(v) if k in SHARED_METADATA_PARTS else shared.copy(v)
+            value = {shared.string(k): shared.part(v) if k in SHARED_METADATA_PARTS else shared.copy(v)
                      for k, v in value.items()}
         else:
             value = shared.copy(value)

@@ -49,11 +49,15 @@ Why the value is a true lower bound (every feasible integral packing costs at le
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import coo_matrix, csr_matrix, issparse
 
 from upgradectl.tools.cost.binpack import (
     Guide,
@@ -78,6 +82,7 @@ PATTERN_LIMIT = 8000  # patterns per island in the pattern model
 MIP_NODES = 200  # branch-and-bound nodes per integer model: the limit that stops it (work, not time)
 MIP_MODELS = 16  # integer models per bound at most (a work budget: the same plan on a busy or idle machine)
 MIP_SECONDS = 30.0  # per integer model, a safety net far above the node limit's time even on a loaded machine
+SOLVED_MAX = 512  # solver results kept per process (each a few vectors): fleets repeat cluster shapes
 SAFETY = 1e-7  # relative margin on the LP value
 MIP_SAFETY = 1e-6  # relative margin on a branch-and-bound dual bound (its tolerances are looser)
 
@@ -209,14 +214,66 @@ def _model(p: PackingInput, counts: np.ndarray, kept_rem: np.ndarray) -> _Model:
                   counts.astype(float), coarsened, n_offers)
 
 
+_solved: dict[bytes, Any] = {}
+_solved_lock = threading.Lock()
+
+
+def _digest(*parts: Any) -> bytes:
+    """A digest of a model's arrays (sparse or dense), scalars and options: equal digests, equal models."""
+    h = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        if issparse(part):
+            part = csr_matrix(part)
+            h.update(repr(("csr", part.shape)).encode())
+            for array in (part.data, part.indices, part.indptr):
+                h.update(np.ascontiguousarray(array).tobytes())
+        elif isinstance(part, np.ndarray):
+            h.update(repr((part.dtype.str, part.shape)).encode())
+            h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            h.update(repr(part).encode())
+        h.update(b"|")
+    return h.digest()
+
+
+def _freeze(result: dict) -> None:
+    """Make every array of a solver result (nested results too) read-only."""
+    for value in result.values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        elif isinstance(value, dict):
+            _freeze(value)
+
+
+def _memo(key: bytes, solve: Callable[[], Any]) -> Any:
+    """The solver's result for a model solved before in this process, else solve it and keep the result.
+
+    HiGHS is deterministic under a node limit (MIP_NODES), so the kept result is the one a new solve would
+    give; a fleet of same-shaped clusters (copies per region or environment) solves each model once. The
+    result's arrays are made read-only so no caller can change what later callers read.
+    """
+    found = _solved.get(key)
+    if found is not None:
+        return found
+    found = solve()
+    _freeze(found)
+    with _solved_lock:
+        while len(_solved) >= SOLVED_MAX:
+            _solved.pop(next(iter(_solved)))
+        _solved[key] = found
+    return found
+
+
 def _solve_lp(p: PackingInput, counts: np.ndarray, kept_rem: np.ndarray) -> _LP:
     """The LP relaxation: value, split over offerings, dual prices and cost per offering."""
     n_in, n_offers = len(p.group_demand), len(p.offer_price)
     if counts.sum() == 0:
         return _LP(0.0, np.zeros((n_in, n_offers)), np.zeros(n_in), np.zeros(n_offers), False)
     m = _model(p, counts, kept_rem)
-    res = linprog(m.cost, A_ub=m.a_ub, b_ub=m.b_ub, A_eq=m.a_eq, b_eq=m.b_eq,
-                  bounds=np.column_stack([np.zeros(len(m.cost)), m.upper]), method="highs")
+    bounds = np.column_stack([np.zeros(len(m.cost)), m.upper])
+    res = _memo(_digest("linprog", m.cost, m.a_ub, m.b_ub, m.a_eq, m.b_eq, bounds),
+                lambda: linprog(m.cost, A_ub=m.a_ub, b_ub=m.b_ub, A_eq=m.a_eq, b_eq=m.b_eq, bounds=bounds,
+                                method="highs"))
     if res.status != 0:
         raise RuntimeError(f"lower-bound LP did not solve: {res.message}")
     share = m.input_share(res.x[n_offers : n_offers + len(m.og)])
@@ -227,8 +284,10 @@ def _solve_lp(p: PackingInput, counts: np.ndarray, kept_rem: np.ndarray) -> _LP:
 def _milp(cost: np.ndarray, cons: list[LinearConstraint], upper: np.ndarray, seconds: float, nodes: int):
     """HiGHS branch and bound under the node and time limits; None unless it proved a finite dual bound
     (stopped early, the dual bound it reports is still proven)."""
-    res = milp(cost, constraints=cons, integrality=np.ones(len(cost)), bounds=Bounds(0, upper),
-               options={"node_limit": nodes, "time_limit": seconds, "mip_rel_gap": 0.0})
+    options = {"node_limit": nodes, "time_limit": seconds, "mip_rel_gap": 0.0}
+    key = _digest("milp", cost, upper, options, *[x for c in cons for x in (c.A, c.lb, c.ub)])
+    res = _memo(key, lambda: milp(cost, constraints=cons, integrality=np.ones(len(cost)), bounds=Bounds(0, upper),
+                                  options=options))
     bound = getattr(res, "mip_dual_bound", None)
     stopped = res.status == 1 or (res.status == 4 and "limit reached" in str(res.message))  # node limit
     if not (res.status == 0 or stopped) or bound is None or not np.isfinite(bound):

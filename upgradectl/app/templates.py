@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 
+@cache
 def template_environment() -> Environment:
-    """Strict (an unknown name is an error, not an empty string), no autoescaping (Markdown, not HTML)."""
+    """Strict (an unknown name is an error, not an empty string), no autoescaping (Markdown, not HTML). One per
+    process, never changed after this: each template compiles once, though a plan renders twice (stdout, file)."""
     env = Environment(
         loader=PackageLoader("upgradectl.prompts", ""),
         undefined=StrictUndefined,
