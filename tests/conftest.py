@@ -85,7 +85,9 @@ def built_wheel(tmp_path_factory):
 def _no_user_knowledge_overlay(monkeypatch, tmp_path_factory):
     """Plans in tests use the bundled knowledge: a developer's refreshed overlay (`upgradectl knowledge refresh`
     into ~/.local/share/upgradectl) never leaks in. Tests of the overlay point UPGRADECTL_STATE_DIR elsewhere."""
-    monkeypatch.setenv("UPGRADECTL_STATE_DIR", str(tmp_path_factory.getbasetemp() / "no-user-state"))
+    # one per test: runs, the knowledge overlay and the OSV answer cache live there, and a cache one test filled
+    # from its loopback OSV must not answer another test's plan
+    monkeypatch.setenv("UPGRADECTL_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("UPGRADECTL_OFFLINE", raising=False)
     monkeypatch.delenv("UPGRADECTL_TODAY", raising=False)
 

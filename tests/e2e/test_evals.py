@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from metrics_servers import cli_in_process
 
 from upgradectl.evals.fleets import scenario_fleet
 from upgradectl.evals.results import ScenarioResult, Thresholds, totals, violations
@@ -389,13 +390,15 @@ def test_suite_covers_every_tool_branch_and_hard_case():
 
 
 def test_eval_runs_the_whole_suite_offline(tmp_path):
-    """The suite's wall time is printed by the command itself (target: under 2 minutes on 2 cores)."""
+    """The suite's wall time is printed by the command itself (target: under 2 minutes on 2 cores); then
+    `upgradectl verify-plan` passes every plan it wrote on the fleet it was made for (one run of the suite for
+    both: it is the test suite's longest test)."""
     result = run_eval("--jobs", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["Scenario", "Tool", "Diff", "Recall", "False", "alarms", "Path", "Decision", "Gates",
-                                "Verifier", "Time", "Result"]
+                                "Verifier", "Why", "Time", "Result"]
     ids = sorted(p.name for p in SCENARIOS.iterdir() if (p / "scenario.yaml").is_file())
     rows = {line.split()[0]: line for line in lines[2: 2 + len(ids)]}
     assert sorted(rows) == ids
@@ -410,6 +413,11 @@ def test_eval_runs_the_whole_suite_offline(tmp_path):
     assert len(stamp["prompts_sha256"]) == 64 and len(stamp["knowledge_sha256"]) == 64 and stamp["git_sha"]
     assert results["passed"] and results["totals"]["recall"] == 1.0 and results["totals"]["false_alarms"] == 0
     assert sorted(p.stem for p in (tmp_path / "plans").glob("*.json")) == ids
+    for scenario in discover(SCENARIOS):
+        with scenario_fleet(scenario) as fleet:
+            plan_file = tmp_path / "plans" / f"{scenario.id}.json"
+            verified = cli_in_process("verify-plan", str(plan_file), "--no-fetch-charts", "--fleet", fleet)
+        assert verified.returncode == 0, f"{scenario.id}: {verified.stdout}{verified.stderr}"
 
 
 def broken_knowledge(tmp_path: Path) -> Path:

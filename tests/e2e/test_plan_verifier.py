@@ -16,9 +16,6 @@ import yaml
 from helm_repository import CHARTS
 from metrics_servers import DEMO, cli_in_process
 
-from upgradectl.evals.fleets import scenario_fleet
-from upgradectl.evals.scenario import discover
-
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
 
@@ -193,17 +190,3 @@ def test_migrated_manifest_not_served_by_the_clusters_kubernetes(cilium_demo, tm
     code, output = verify(bad, tmp_path)
     assert code == 1 and "FAIL manifest-schema: prod " + where in output
     assert "not served by Kubernetes 1.29" in output
-
-
-def test_every_eval_scenarios_plan_verifies(tmp_path):
-    """`upgradectl eval` writes every scenario's plan; verify-plan passes each on the fleet it was made for."""
-    out = tmp_path / "evals"
-    result = cli_in_process("eval", "--format", "json", "--out", str(out), "--jobs", "2")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    scenarios = discover(SCENARIOS)
-    assert len(scenarios) == len(list((out / "plans").glob("*.json")))
-    for scenario in scenarios:
-        with scenario_fleet(scenario) as fleet:
-            code, output = verify(json.loads((out / "plans" / f"{scenario.id}.json").read_text()), tmp_path,
-                                  "--fleet", fleet)  # fmt: skip
-        assert code == 0, f"{scenario.id}: {output}"
