@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from upgradectl.tools import yamlio
-from upgradectl.tools.gitops.manifests import Manifest, cluster_files, load_manifests
+from upgradectl.tools.gitops.manifests import Manifest, cluster_files, load_manifests, repo_relpath
 
 GENERIC_FOLDERS = {
     "flux", "flux-system", "config", "cluster", "clusters", "kubernetes", "k8s", "kube", "gitops", "bootstrap",
@@ -58,19 +58,6 @@ def cluster_name(text: str) -> str:
     return name or "cluster"
 
 
-def _normpath(rel: str) -> str:
-    parts: list[str] = []
-    for part in rel.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts)
-
-
 def _flux_kustomizations(manifests: list[Manifest]) -> list[Manifest]:
     return [
         m for m in manifests if m.kind == "Kustomization" and m.api_version.startswith("kustomize.toolkit.fluxcd.io/")
@@ -84,7 +71,7 @@ def _repo_path(m: Manifest) -> str | None:
     source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
     if source.get("kind", "GitRepository") != "GitRepository":
         return None
-    return _normpath(str(spec.get("path") or "")) or "."
+    return repo_relpath(str(spec.get("path") or "")) or "."
 
 
 def _cluster_folder(file: str) -> tuple[str, str]:

@@ -533,7 +533,7 @@ def cluster_files(root: Path, entries: dict[str, str], manifests: list[Manifest]
     artifacts = _generated_artifacts(manifests)
 
     def files_under(rel: str) -> list[str]:
-        rel = _normpath(rel)
+        rel = repo_relpath(rel)
         if (root / rel).is_file():
             return [rel]
         prefix = f"{rel}/" if rel else ""
@@ -577,20 +577,20 @@ def _generated_artifacts(manifests: list[Manifest]) -> dict[str, list[tuple[str,
                 source = str(rule.get("from", "")) if isinstance(rule, dict) else ""
                 target = str(rule.get("to", "")) if isinstance(rule, dict) else ""
                 if source.startswith("@") and target.startswith("@artifact"):
-                    repo_dir = _normpath(source.split("/", 1)[1].split("*", 1)[0]) if "/" in source else ""
-                    artifact_dir = _normpath(target.split("/", 1)[1]) if "/" in target else ""
+                    repo_dir = repo_relpath(source.split("/", 1)[1].split("*", 1)[0]) if "/" in source else ""
+                    artifact_dir = repo_relpath(target.split("/", 1)[1]) if "/" in target else ""
                     found.setdefault(str(artifact.get("name", "")), []).append((artifact_dir, repo_dir))
     return found
 
 
 def _artifact_path(path: str, rules: list[tuple[str, str]]) -> list[str]:
     """A folder inside a generated artifact as the folders of this repository it is copied from."""
-    path = _normpath(path)
+    path = repo_relpath(path)
     found = []
     for artifact_dir, repo_dir in rules:
         if not artifact_dir or path == artifact_dir or path.startswith(artifact_dir + "/"):
             rest = path[len(artifact_dir):].lstrip("/") if artifact_dir else path
-            found.append(_normpath(f"{repo_dir}/{rest}") or ".")
+            found.append(repo_relpath(f"{repo_dir}/{rest}") or ".")
     return found
 
 
@@ -604,7 +604,7 @@ def _referenced_paths(m: Manifest, file: str, artifacts: dict[str, list[tuple[st
             return _artifact_path(path, (artifacts or {}).get(str(source.get("name", "")), []))
         if kind != "GitRepository":
             return []  # its path is inside another artifact (OCIRepository, Bucket), not this repository
-        return [_normpath(path) or "."] if path else []
+        return [repo_relpath(path) or "."] if path else []
     if m.kind == "Kustomization" and m.api_version.startswith("kustomize.config.k8s.io/"):
         base = Path(file).parent
         refs = []
@@ -612,11 +612,12 @@ def _referenced_paths(m: Manifest, file: str, artifacts: dict[str, list[tuple[st
             if "://" in str(res) or str(res).startswith("github.com"):
                 continue
             refs.append(str((base / str(res)).as_posix()))
-        return [_normpath(r) for r in refs]
+        return [repo_relpath(r) for r in refs]
     return []
 
 
-def _normpath(rel: str) -> str:
+def repo_relpath(rel: str) -> str:
+    """A repository-relative path as GitOps controllers resolve it: no '.', '..' folded in, never above the root."""
     parts: list[str] = []
     for part in rel.split("/"):
         if part in ("", "."):
