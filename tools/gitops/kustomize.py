@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from upgradectl.tools import yamlio
-from upgradectl.tools.gitops.manifests import SKIP_DIRS
+from upgradectl.tools.gitops.manifests import SKIP_DIRS, repo_relpath
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -78,16 +78,7 @@ class Kustomization:
 
 def _join(base: str, rel: str) -> str:
     """A path relative to a kustomization's directory, as a normalised path under the GitOps root."""
-    parts: list[str] = []
-    for part in f"{base}/{rel}".split("/") if base else rel.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts)
+    return repo_relpath(f"{base}/{rel}" if base else rel)
 
 
 def _generator(
