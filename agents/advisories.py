@@ -26,21 +26,24 @@ def describe(a: Advisory) -> str:
     return f"{a.id} ({a.severity}{', ' + cve if cve else ''}): {a.summary}; fixed in {', '.join(a.fixed) or 'none yet'}"
 
 
-def advisory_findings(k: ToolKnowledge, report: AdvisoryReport | None, security: bool) -> list[Finding]:
+def advisory_findings(knowledge: ToolKnowledge, report: AdvisoryReport | None, security: bool) -> list[Finding]:
     """What the plan must say about vulnerabilities: not checked (security requests), fixed by the target,
     still open at the target, and a patch of the running line that does not suffice."""
     if report is None:
         return []
-    subject = Subject(tool=k.tool, version=report.target)
+    subject = Subject(tool=knowledge.tool, version=report.target)
     if report.status == "not-checked":
         if not security:
             return []
         return [
             make_finding(
-                code=f"{k.prefix}-ADVISORIES-NOT-CHECKED", severity="medium", category="incomplete",
-                title=f"Security request, but the advisories of {k.display_name} could not be checked: the target "
-                "was chosen without knowing what it fixes",
-                agent=AGENT, subject=subject,
+                code=f"{knowledge.prefix}-ADVISORIES-NOT-CHECKED",
+                severity="medium",
+                category="incomplete",
+                title=f"Security request, but the advisories of {knowledge.display_name} could not be checked: the "
+                "target was chosen without knowing what it fixes",
+                agent=AGENT,
+                subject=subject,
                 evidence=[Evidence(source="advisories", ref=report.source or "OSV", excerpt=report.reason[:500])],
                 remediation="Let upgradectl reach OSV (or `--osv-url` a mirror), or plan once online so the answers "
                 "are cached for offline use; then plan again. Read the project's security advisories before "
@@ -54,10 +57,15 @@ def advisory_findings(k: ToolKnowledge, report: AdvisoryReport | None, security:
         serious = [a for a in fixed if a.serious]
         findings.append(
             make_finding(
-                code=f"{k.prefix}-ADVISORIES-FIXED", severity="info", category="security",
-                title=f"{k.display_name} {report.target} fixes {len(fixed)} advisory(ies) of the running version(s)"
+                code=f"{knowledge.prefix}-ADVISORIES-FIXED",
+                severity="info",
+                category="security",
+                title=f"{knowledge.display_name} {report.target} fixes {len(fixed)} advisory(ies) of the running "
+                      "version(s)"
                 + (f", {len(serious)} of them high or critical" if serious else ""),
-                agent=AGENT, subject=subject, evidence=_evidence(report, serious or fixed),
+                agent=AGENT,
+                subject=subject,
+                evidence=_evidence(report, serious or fixed),
                 detail="; ".join(describe(a) for a in (serious or fixed)[:10]),
             )  # fmt: skip
         )
@@ -66,23 +74,30 @@ def advisory_findings(k: ToolKnowledge, report: AdvisoryReport | None, security:
         serious = [a for a in open_at_target if a.serious]
         findings.append(
             make_finding(
-                code=f"{k.prefix}-TARGET-VULNERABLE",
-                severity=("high" if security else "medium") if serious else "low", category="security",
-                title=f"{k.display_name} {report.target} is still affected by {len(open_at_target)} advisory(ies)"
+                code=f"{knowledge.prefix}-TARGET-VULNERABLE",
+                severity=("high" if security else "medium") if serious else "low",
+                category="security",
+                title=f"{knowledge.display_name} {report.target} is still affected by {len(open_at_target)} "
+                      "advisory(ies)"
                 + (f", {len(serious)} high or critical" if serious else ""),
-                agent=AGENT, subject=subject, evidence=_evidence(report, serious or open_at_target),
+                agent=AGENT,
+                subject=subject,
+                evidence=_evidence(report, serious or open_at_target),
                 detail="; ".join(describe(a) for a in (serious or open_at_target)[:10]),
                 remediation="Target a version the advisories name as fixed"
-                + (f" (smallest that fixes every high/critical one: {report.minimal_target})"
-                   if report.minimal_target and report.minimal_target != report.target else "")
+                + (
+                    f" (smallest that fixes every high/critical one: {report.minimal_target})"
+                    if report.minimal_target and report.minimal_target != report.target
+                    else ""
+                )
                 + ", or accept the exposure in the change record.",
             )  # fmt: skip
         )
     if report.patch_suffices is False and security:
         findings.append(
             make_finding(
-                code=f"{k.prefix}-SECURITY-PATCH-INSUFFICIENT", severity="medium", category="security",
-                title=f"A patch of the running {k.display_name} line does not fix every high/critical advisory",
+                code=f"{knowledge.prefix}-SECURITY-PATCH-INSUFFICIENT", severity="medium", category="security",
+                title=f"A patch of the running {knowledge.display_name} line does not fix every high/critical advisory",
                 agent=AGENT, subject=subject,
                 evidence=_evidence(report, [a for a in report.advisories if a.serious and a.id not in report.at_target]
                                    or report.advisories),

@@ -117,21 +117,23 @@ class FleetView:
             return None
         return RepoFiles(root, self.manifests, read_kustomizations(root))
 
-    def desired(self, k: ToolKnowledge) -> DesiredState:
+    def desired(self, knowledge: ToolKnowledge) -> DesiredState:
         """Where Git (and Terraform) declares the tool's version, with the values each release gets (cached)."""
-        if k.tool not in self._desired:
-            self._desired[k.tool] = desired_state(k, self.repo_files, self.terraform, list(self.fleet.clusters))
-        return self._desired[k.tool]
+        if knowledge.tool not in self._desired:
+            self._desired[knowledge.tool] = desired_state(
+                knowledge, self.repo_files, self.terraform, list(self.fleet.clusters)
+            )
+        return self._desired[knowledge.tool]
 
-    def declarations_for(self, k: ToolKnowledge, cluster: str) -> list[Declaration]:
+    def declarations_for(self, knowledge: ToolKnowledge, cluster: str) -> list[Declaration]:
         """The tool's declarations one cluster applies, strongest first."""
-        return self.desired(k).for_cluster(cluster, self.manifest_clusters)
+        return self.desired(knowledge).for_cluster(cluster, self.manifest_clusters)
 
-    def desired_values(self, k: ToolKnowledge, clusters: set[str]) -> dict[str, list[ComposedValues]]:
+    def desired_values(self, knowledge: ToolKnowledge, clusters: set[str]) -> dict[str, list[ComposedValues]]:
         """cluster -> the values of each of the tool's releases Git declares for it."""
         found: dict[str, list[ComposedValues]] = {}
         for cluster in sorted(clusters):
-            for declaration in self.declarations_for(k, cluster):
+            for declaration in self.declarations_for(knowledge, cluster):
                 mine = found.setdefault(cluster, [])
                 if declaration.values is not None and all(v is not declaration.values for v in mine):
                     mine.append(declaration.values)
@@ -248,9 +250,9 @@ def kubernetes_evidence(cluster: FleetCluster) -> Evidence:
     return Evidence(source="cluster", ref=f"{info.name}: /version", excerpt=f"gitVersion v{info.kubernetes_version}")
 
 
-def knowledge_evidence(k: ToolKnowledge, where: str, excerpt: str, source: str = "") -> Evidence:
+def knowledge_evidence(knowledge: ToolKnowledge, where: str, excerpt: str, source: str = "") -> Evidence:
     """Evidence that cites the knowledge base entry (and its upstream source)."""
-    ref = f"tools/knowledge/data/{k.tool}.yaml {where}"
+    ref = f"tools/knowledge/data/{knowledge.tool}.yaml {where}"
     if source:
         ref += f" (source: {source})"
     return Evidence(source="knowledge", ref=ref, excerpt=excerpt)

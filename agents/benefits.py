@@ -23,7 +23,9 @@ SOAK_ATTENTION = 0.1  # share of the soak time someone spends watching dashboard
 ENGINEER_HOURLY_USD = 100.0  # loaded cost of an engineer hour
 
 
-def features_gained(k: ToolKnowledge, request: UpgradeRequest, running: list[str], target: str) -> list[FeatureGained]:
+def features_gained(
+    knowledge: ToolKnowledge, request: UpgradeRequest, running: list[str], target: str
+) -> list[FeatureGained]:
     """Features of every line above the oldest running line up to the target's line, marked when they are what
     the request asked for (its trigger's tag, or words of a feature request)."""
     if not running or not target:
@@ -31,11 +33,15 @@ def features_gained(k: ToolKnowledge, request: UpgradeRequest, running: list[str
     floor = min(Version.parse(Version.parse(v).line) for v in running)
     top = Version.parse(Version.parse(target).line)
     wanted_tags = TRIGGER_TAGS.get(request.trigger, set())
-    product = {w for name in (k.tool, k.display_name, *k.aliases) for w in re.findall(r"[a-z0-9-]{3,}", name.lower())}
+    product = {
+        w
+        for name in (knowledge.tool, knowledge.display_name, *knowledge.aliases)
+        for w in re.findall(r"[a-z0-9-]{3,}", name.lower())
+    }
     # the tool's own name is in every request and in many titles: it names no feature
     words = {w for w in re.findall(r"[a-z0-9-]{3,}", request.text.lower()) if w not in _STOP | product}
     gained = []
-    for release in sorted(k.releases, key=lambda r: Version.parse(r.line)):
+    for release in sorted(knowledge.releases, key=lambda r: Version.parse(r.line)):
         if not floor < Version.parse(release.line) <= top:
             continue
         for feature in release.features:

@@ -250,18 +250,22 @@ def _own_version_edit(task: TaskInput, pin: VersionPin, a: str, b: str) -> FileE
     document, path = _yaml_site(task, pin.file, pin.line)
     return FileEdit(purpose="chart-version", action="set", new=new, document=document, path=path,
                     **{k: v for k, v in common.items() if k not in ("document", "path")})  # fmt: skip
-def _no_chart_note(k, version: str) -> str:
+def _no_chart_note(knowledge, version: str) -> str:
     """Why no chart version can be pinned for `version`, with the nearest chart the index table knows."""
     line = Version.parse(version).line
-    table = k.chart.chart_to_app.items()
+    table = knowledge.chart.chart_to_app.items()
     same_line = [(Version.parse(c), c, app) for c, app in table if Version.parse(app).line == line]
     if same_line:
         _, chart, app = max(same_line)
-        return (f"no {k.chart.name} chart in the knowledge base's index table ships {version}; the newest chart of "
-                f"the {line} line is {chart} (ships {app}): pin that chart, or check `helm search repo "
-                f"{k.chart.name} --versions` for a newer one")
-    return (f"the {k.chart.name} chart version that ships {version} is unknown (not in the knowledge base's chart "
-            f"table): `helm search repo {k.chart.name} --versions`")
+        return (
+            f"no {knowledge.chart.name} chart in the knowledge base's index table ships {version}; the newest chart of "
+            f"the {line} line is {chart} (ships {app}): pin that chart, or check `helm search repo "
+            f"{knowledge.chart.name} --versions` for a newer one"
+        )
+    return (
+        f"the {knowledge.chart.name} chart version that ships {version} is unknown (not in the knowledge base's chart "
+        f"table): `helm search repo {knowledge.chart.name} --versions`"
+    )
 
 
 def _yaml_site(task: TaskInput, file: str, line: int) -> tuple[dict[str, str], list[str | int]]:

@@ -73,7 +73,7 @@ class Inventory:
 
 
 def _target_support(
-    k: ToolKnowledge,
+    knowledge: ToolKnowledge,
     target: str,
     kube: dict[str, str],
     checked: list[str],
@@ -87,39 +87,42 @@ def _target_support(
     (<P>-TARGET-LINE-UNSUPPORTED). High when upgradectl chose the target; when the request named it, a low note
     (security: whoever named it has the advisory's fixed versions in hand) or medium. The fix names a supported
     line that fits the clusters, or the Kubernetes upgrade that would open one."""
-    status = line_support(k, target, today)
+    status = line_support(knowledge, target, today)
     if status.status == "unknown":
         checked.append(f"support: {status.reason}")
         return []
     if status.supported:
         checked.append(f"support: target line {status.line} still receives fixes ({status.reason})")
         return []
-    supported = supported_lines(k, today) or []
+    supported = supported_lines(knowledge, today) or []
     listed = ", ".join(r.line for r in supported) or "none known"
     fitting = [
-        r for r in supported if r.notes_reviewed and not unsupported_clusters(k, r.latest_patch, kube)
+        r for r in supported if r.notes_reviewed and not unsupported_clusters(knowledge, r.latest_patch, kube)
     ]
     clusters = ", ".join(f"{c} {v}" for c, v in sorted(kube.items()))
     if fitting:
-        how = f"move to {k.display_name} {fitting[0].latest_patch} (line {fitting[0].line}, still supported) instead"
-    elif opening := kubernetes_opening(k, kube, today):
-        how = f"no supported line fits the clusters' Kubernetes ({clusters}): {opening.describe(k)}"
+        how = (
+            f"move to {knowledge.display_name} {fitting[0].latest_patch} (line {fitting[0].line}, still supported) "
+            "instead"
+        )
+    elif opening := kubernetes_opening(knowledge, kube, today):
+        how = f"no supported line fits the clusters' Kubernetes ({clusters}): {opening.describe(knowledge)}"
     else:
         how = f"no supported line with a known Kubernetes range fits the clusters ({clusters}); check upstream"
     if security:
-        code, severity = f"{k.prefix}-SECURITY-TARGET-UNPATCHED", "low" if named else "high"
+        code, severity = f"{knowledge.prefix}-SECURITY-TARGET-UNPATCHED", "low" if named else "high"
         title = (
-            f"Security upgrade targets {k.display_name} {target}, but line {status.line} no longer receives patches "
-            f"(supported: {listed})"
+            f"Security upgrade targets {knowledge.display_name} {target}, but line {status.line} no longer receives "
+            f"patches (supported: {listed})"
         )
         detail = (
             "A fix published for a supported line is not backported to older ones, so this target may not contain "
             "the fix the request is about. Check the advisory's fixed versions."
         )
     else:
-        code, severity = f"{k.prefix}-TARGET-LINE-UNSUPPORTED", "medium" if named else "high"
+        code, severity = f"{knowledge.prefix}-TARGET-LINE-UNSUPPORTED", "medium" if named else "high"
         title = (
-            f"Target {k.display_name} {target} is on line {status.line}, which no longer receives fixes "
+            f"Target {knowledge.display_name} {target} is on line {status.line}, which no longer receives fixes "
             f"(supported: {listed})"
         )
         detail = (
@@ -135,8 +138,8 @@ def _target_support(
             category="security" if security else "support",
             title=title,
             agent=AGENT,
-            subject=Subject(tool=k.tool, version=target),
-            evidence=[knowledge_evidence(k, status.where, status.reason, status.source)],
+            subject=Subject(tool=knowledge.tool, version=target),
+            evidence=[knowledge_evidence(knowledge, status.where, status.reason, status.source)],
             detail=detail,
             remediation=how[0].upper() + how[1:] + ".",
             sources=[status.source],
@@ -146,7 +149,7 @@ def _target_support(
 
 
 def _current_support(
-    k: ToolKnowledge, groups: dict[str, dict[str, str]], installs: dict[str, Installation], today: date
+    knowledge: ToolKnowledge, groups: dict[str, dict[str, str]], installs: dict[str, Installation], today: date
 ) -> list[Finding]:
     """Clusters that run a line no longer receiving fixes today (low: the reason to upgrade, not a risk of it)."""
     findings = []
@@ -154,21 +157,23 @@ def _current_support(
     for current, kube_versions in groups.items():
         by_line.setdefault(Version.parse(current).line, []).extend(kube_versions)
     for line, clusters in sorted(by_line.items(), key=lambda kv: Version.parse(kv[0])):
-        status = line_support(k, line, today)
+        status = line_support(knowledge, line, today)
         if status.supported or status.status == "unknown":
             continue
         names = sorted(clusters)
         findings.append(
             make_finding(
-                code=f"{k.prefix}-CURRENT-LINE-UNSUPPORTED",
+                code=f"{knowledge.prefix}-CURRENT-LINE-UNSUPPORTED",
                 severity="low",
                 category="support",
-                title=f"{', '.join(names)} {'runs' if len(names) == 1 else 'run'} {k.display_name} {line}, which no "
-                "longer receives fixes",
+                title=f"{', '.join(names)} {'runs' if len(names) == 1 else 'run'} {knowledge.display_name} {line}, "
+                "which no longer receives fixes",
                 agent=AGENT,
-                subject=Subject(cluster=",".join(names), tool=k.tool, version=line),
-                evidence=[*(e for n in names for e in installs[n].evidence[:1]),
-                          knowledge_evidence(k, status.where, status.reason, status.source)],
+                subject=Subject(cluster=",".join(names), tool=knowledge.tool, version=line),
+                evidence=[
+                    *(e for n in names for e in installs[n].evidence[:1]),
+                    knowledge_evidence(knowledge, status.where, status.reason, status.source),
+                ],
                 detail="Known bugs and security issues of this line stay unfixed until the upgrade lands.",
                 remediation="Upgrade to a line that still receives fixes (this plan's target says whether it is one).",
                 sources=[status.source],
@@ -178,28 +183,34 @@ def _current_support(
     return findings
 
 
-def _unreviewed_lines(k: ToolKnowledge, paths: list[UpgradePath]) -> list[Finding]:
+def _unreviewed_lines(knowledge: ToolKnowledge, paths: list[UpgradePath]) -> list[Finding]:
     """Paths that enter a line nobody reviewed (added by `knowledge refresh`): its breaking changes, path rules
     and Kubernetes range are unknown, so the checks this plan ran for it are incomplete."""
     findings = []
     for line in sorted(
-        {line for p in paths for h in p.hops for line in unreviewed_lines_crossed(k, h.from_version, h.to_version)},
+        {
+            line
+            for p in paths
+            for h in p.hops
+            for line in unreviewed_lines_crossed(knowledge, h.from_version, h.to_version)
+        },
         key=Version.parse,
     ):
-        release = k.release(line)
+        release = knowledge.release(line)
         assert release is not None
         clusters = sorted({c for p in paths for c in p.clusters})
         findings.append(
             make_finding(
-                code=f"{k.prefix}-NOTES-NOT-REVIEWED",
+                code=f"{knowledge.prefix}-NOTES-NOT-REVIEWED",
                 severity="high",
                 category="incomplete",
-                title=f"{k.display_name} {line}: upgrade notes not reviewed, so its breaking changes were not checked",
+                title=f"{knowledge.display_name} {line}: upgrade notes not reviewed, so its breaking changes were not "
+                      "checked",
                 agent=AGENT,
-                subject=Subject(cluster=",".join(clusters), tool=k.tool, version=line),
+                subject=Subject(cluster=",".join(clusters), tool=knowledge.tool, version=line),
                 evidence=[
                     knowledge_evidence(
-                        k,
+                        knowledge,
                         f"releases[{line}]",
                         f"notes_reviewed: false; latest_patch {release.latest_patch}",
                         release.source,
@@ -207,8 +218,8 @@ def _unreviewed_lines(k: ToolKnowledge, paths: list[UpgradePath]) -> list[Findin
                 ],
                 detail="The line was added from the upstream release list by `upgradectl knowledge refresh`; "
                 "no breaking change, removed API, path rule or Kubernetes range of it is in the knowledge base.",
-                remediation=f"Read {k.display_name} {line}'s upgrade notes before this hop, or target the newest "
-                "reviewed line; update upgradectl to get reviewed knowledge.",
+                remediation=f"Read {knowledge.display_name} {line}'s upgrade notes before this hop, or target the "
+                "newest reviewed line; update upgradectl to get reviewed knowledge.",
                 sources=[release.source],
                 uncertain=True,
             )
@@ -217,7 +228,7 @@ def _unreviewed_lines(k: ToolKnowledge, paths: list[UpgradePath]) -> list[Findin
 
 
 def _skipped_stages(
-    k: ToolKnowledge,
+    knowledge: ToolKnowledge,
     fleet: Fleet,
     scope: list[FleetCluster],
     installs: dict[str, Installation],
@@ -241,7 +252,7 @@ def _skipped_stages(
             (behind if Version.parse(found.version) < Version.parse(target) else ahead).append((name, found))
         if ahead:
             checked.append(
-                f"{env}: earlier environments already run {k.display_name} {target} or newer on "
+                f"{env}: earlier environments already run {knowledge.display_name} {target} or newer on "
                 f"{', '.join(n for n, _ in ahead)}"
             )
             continue
@@ -254,10 +265,10 @@ def _skipped_stages(
                 code="ROLLOUT-EARLIER-STAGE-SKIPPED",
                 severity="high" if env == "prod" else "medium",
                 category="rollout",
-                title=f"{env} would get {k.display_name} {target} before any earlier environment: {names} "
+                title=f"{env} would get {knowledge.display_name} {target} before any earlier environment: {names} "
                 f"are out of scope and still run older versions",
                 agent=AGENT,
-                subject=Subject(cluster=",".join(n for n, _ in behind), tool=k.tool, version=target),
+                subject=Subject(cluster=",".join(n for n, _ in behind), tool=knowledge.tool, version=target),
                 evidence=[e for _, f in behind for e in f.evidence[:1]],
                 detail=f"The plan is scoped to {env} ({here}), so no earlier environment runs this target "
                 "before it does: the staged rollout's earlier gates and soak are skipped.",
@@ -281,41 +292,41 @@ def _image_pins(root: Path | None, images: list[str], limit: int = 3) -> list[Ev
 
 
 def _companions_outside(
-    k: ToolKnowledge, others: list[FleetCluster], target: str, checked: list[str], gitops_root: Path | None
+    knowledge: ToolKnowledge, others: list[FleetCluster], target: str, checked: list[str], gitops_root: Path | None
 ) -> list[Finding]:
     """Companion components (vmagent, vmalert) on clusters where the tool itself does not run: the plan does
     not upgrade them and its detectors do not look at them, so say so, cluster by cluster."""
     findings = []
     pinned: dict[tuple[str, ...], list[Evidence]] = {}
     for cluster in others:
-        if cluster.source is None or not k.companion_images:
+        if cluster.source is None or not knowledge.companion_images:
             continue
         behind = [
             c
-            for c in companions(k, cluster.source, cluster.info.name)
+            for c in companions(knowledge, cluster.source, cluster.info.name)
             if Version.parse(c.version) < Version.parse(target)
         ]
         if not behind:
             continue
         listed = ", ".join(f"{c.name} {c.version}" for c in behind)
         verb = "runs" if len(behind) == 1 else "run"
-        checked.append(f"{cluster.info.name}: {k.display_name} components outside the plan: {listed}")
+        checked.append(f"{cluster.info.name}: {knowledge.display_name} components outside the plan: {listed}")
         images = sorted({c.image for c in behind})
         if tuple(images) not in pinned:  # clusters usually share the pin: read the repo once per image set
             pinned[tuple(images)] = _image_pins(gitops_root, images)
         pins = pinned[tuple(images)]
         findings.append(
             make_finding(
-                code=f"{k.prefix}-COMPONENTS-OUTSIDE-PLAN",
+                code=f"{knowledge.prefix}-COMPONENTS-OUTSIDE-PLAN",
                 severity="medium",
                 category="inventory",
                 title=f"{cluster.info.name}: {listed} {verb} older than {target} outside this plan",
                 agent=AGENT,
-                subject=Subject(cluster=cluster.info.name, tool=k.tool, version=behind[0].version),
+                subject=Subject(cluster=cluster.info.name, tool=knowledge.tool, version=behind[0].version),
                 evidence=[c.evidence for c in behind] + pins,
-                detail=f"{k.display_name} itself does not run on {cluster.info.name}, so this plan neither upgrades "
-                "these components nor runs its breaking-change detectors against them; changes crossed on the "
-                "way to the target (removed flags, new defaults) apply to them when they are upgraded.",
+                detail=f"{knowledge.display_name} itself does not run on {cluster.info.name}, so this plan neither "
+                "upgrades these components nor runs its breaking-change detectors against them; changes crossed on "
+                "the way to the target (removed flags, new defaults) apply to them when they are upgraded.",
                 remediation="Upgrade them separately, environment by environment: "
                 + (
                     f"bump the image where it is pinned ({', '.join(e.ref for e in pins)})"
@@ -341,21 +352,21 @@ def git_installation(cluster: str, declarations: list[Declaration], prefix: str)
     return Installation(cluster, chosen.version, chart_version, None, evidence, chart=chosen.chart)
 
 
-def git_only_version(k: ToolKnowledge, view: FleetView, name: str) -> str:
+def git_only_version(knowledge: ToolKnowledge, view: FleetView, name: str) -> str:
     """The version a Git-only cluster runs as a plan reads it: what Git declares, else the oldest release that
     serves the objects Git applies (as the inventory infers it); '' when Git tells neither."""
-    declarations = view.declarations_for(k, name)
+    declarations = view.declarations_for(knowledge, name)
     declared = git_installation(name, declarations, view.fleet.gitops_prefix)
     if declared is not None:
         return declared.version
     if declarations:  # installed, but Git does not say which version
         return ""
-    inferred = served_range(k, view.manifests_for({name}), view.fleet.gitops_prefix)
+    inferred = served_range(knowledge, view.manifests_for({name}), view.fleet.gitops_prefix)
     return inferred.low if inferred is not None else ""
 
 
 def _git_only_inventory(
-    k: ToolKnowledge,
+    knowledge: ToolKnowledge,
     view: FleetView,
     name: str,
     declarations: list[Declaration],
@@ -368,47 +379,50 @@ def _git_only_inventory(
         installs[name] = declared
         others = sorted({d.version for d in declarations if d.version and d.version != declared.version})
         checked.append(
-            f"{name}: Git declares {k.display_name} {declared.version} ({declared.evidence[0].ref})"
+            f"{name}: Git declares {knowledge.display_name} {declared.version} ({declared.evidence[0].ref})"
             + (f"; other declarations say {', '.join(others)}" if others else "")
         )
         return []
     if not declarations:
-        inferred = served_range(k, view.manifests_for({name}), view.fleet.gitops_prefix)
+        inferred = served_range(knowledge, view.manifests_for({name}), view.fleet.gitops_prefix)
         if inferred is None:
-            checked.append(f"{name}: Git declares no {k.display_name} installation and applies none of its objects")
+            checked.append(
+                f"{name}: Git declares no {knowledge.display_name} installation and applies none of its objects"
+            )
             return []
         evidence = (inferred.low_because, *([inferred.high_because] if inferred.high_because else []))
         installs[name] = Installation(name, inferred.low, "", None, evidence)
-        checked.append(f"{name}: Git pins no {k.display_name} version; its {k.display_name} objects are served by "
-                       f"{inferred.low} to {inferred.high}: planned from {inferred.low}")  # fmt: skip
+        checked.append(f"{name}: Git pins no {knowledge.display_name} version; its {knowledge.display_name} objects "
+                       f"are served by {inferred.low} to {inferred.high}: planned from {inferred.low}")  # fmt: skip
         return [
             make_finding(
                 code="GITOPS-VERSION-INFERRED",
                 severity="medium",
                 category="inventory",
-                title=f"{name}: Git pins no {k.display_name} version; the API versions its manifests use are served "
-                f"by {k.display_name} {inferred.low} to {inferred.high}, so the plan starts from {inferred.low}",
+                title=f"{name}: Git pins no {knowledge.display_name} version; the API versions its manifests use are "
+                f"served by {knowledge.display_name} {inferred.low} to {inferred.high}, so the plan starts from "
+                f"{inferred.low}",
                 agent=AGENT,
-                subject=Subject(cluster=name, tool=k.tool, version=inferred.low),
+                subject=Subject(cluster=name, tool=knowledge.tool, version=inferred.low),
                 evidence=list(evidence),
-                detail=f"Nothing in the repository names the {k.display_name} version this cluster runs (a bootstrap "
-                "writes it outside Git, or the file is a placeholder). Every version in the range serves the objects "
-                "Git applies; starting from the oldest checks every change a newer one would skip.",
-                remediation=f"Check what runs ({'flux version' if k.tool == 'flux' else 'the running images'}) and, "
-                "if it is newer, plan again with cluster access (snapshot or context) or pin the version in Git.",
+                detail=f"Nothing in the repository names the {knowledge.display_name} version this cluster runs (a "
+                "bootstrap writes it outside Git, or the file is a placeholder). Every version in the range serves "
+                "the objects Git applies; starting from the oldest checks every change a newer one would skip.",
+                remediation=f"Check what runs ({'flux version' if knowledge.tool == 'flux' else 'the running images'}) "
+                "and, if it is newer, plan again with cluster access (snapshot or context) or pin the version in Git.",
             )
         ]
     first = declarations[0]
-    checked.append(f"{name}: {first.owner} declares {k.display_name} but not which version ({first.note})")
+    checked.append(f"{name}: {first.owner} declares {knowledge.display_name} but not which version ({first.note})")
     return [
         make_finding(
             code="GITOPS-VERSION-UNDECLARED",
             severity="medium",
             category="incomplete",
-            title=f"{name}: {first.owner} installs {k.display_name}, but Git does not say which version "
+            title=f"{name}: {first.owner} installs {knowledge.display_name}, but Git does not say which version "
             f"({first.ref}); {name} is left out of the plan",
             agent=AGENT,
-            subject=Subject(cluster=name, tool=k.tool, file=first.file, line=first.line),
+            subject=Subject(cluster=name, tool=knowledge.tool, file=first.file, line=first.line),
             evidence=[d.evidence() for d in declarations[:3]],
             detail=first.note,
             remediation="Pin one chart version in Git (the controller then installs exactly it), or give "
@@ -418,11 +432,11 @@ def _git_only_inventory(
 
 
 def _older_than_knowledge(
-    k: ToolKnowledge, paths: list[UpgradePath], installs: dict[str, Installation]
+    knowledge: ToolKnowledge, paths: list[UpgradePath], installs: dict[str, Installation]
 ) -> list[Finding]:
     """A version older than every release the knowledge base covers has no planned hop: a blocker, with where the
     version was read and the first release the base knows (the plan is still written, not refused)."""
-    oldest = k.releases[0]
+    oldest = knowledge.releases[0]
     findings = []
     for path in paths:
         if path.feasible or path.hops:
@@ -430,16 +444,23 @@ def _older_than_knowledge(
         evidence = [e for c in path.clusters for e in installs[c].evidence][:3]
         findings.append(
             make_finding(
-                code=f"{k.prefix}-CURRENT-OLDER-THAN-KNOWLEDGE",
+                code=f"{knowledge.prefix}-CURRENT-OLDER-THAN-KNOWLEDGE",
                 severity="critical",
                 category="compatibility",
-                title=f"{k.display_name} {path.from_version} on {', '.join(path.clusters)} is older than every release "
-                f"the knowledge base covers ({oldest.line} to {k.newest()}): no path is planned from it",
+                title=f"{knowledge.display_name} {path.from_version} on {', '.join(path.clusters)} is older than every "
+                f"release the knowledge base covers ({oldest.line} to {knowledge.newest()}): no path is planned from "
+                "it",
                 agent=AGENT,
-                subject=Subject(cluster=",".join(path.clusters), tool=k.tool, version=path.from_version),
-                evidence=[*evidence, knowledge_evidence(k, f"releases[{oldest.line}]", f"oldest line covered: "
-                                                        f"{oldest.line} (latest patch {oldest.latest_patch})",
-                                                        oldest.source)],  # fmt: skip
+                subject=Subject(cluster=",".join(path.clusters), tool=knowledge.tool, version=path.from_version),
+                evidence=[
+                    *evidence,
+                    knowledge_evidence(
+                        knowledge,
+                        f"releases[{oldest.line}]",
+                        f"oldest line covered: {oldest.line} (latest patch {oldest.latest_patch})",
+                        oldest.source,
+                    ),
+                ],  # fmt: skip
                 detail="The breaking changes, Kubernetes ranges and path rules before the oldest covered line are not "
                 "in the knowledge base, so no hop from this version can be checked.",
                 remediation="; ".join(path.blockers),
@@ -456,16 +477,16 @@ def _differ(found: Installation, declared: Installation) -> bool:
     return found.version != declared.version
 
 
-def _drift(k: ToolKnowledge, name: str, found: Installation, declared: Installation) -> Finding:
+def _drift(knowledge: ToolKnowledge, name: str, found: Installation, declared: Installation) -> Finding:
     """Git declares one version, the cluster runs another."""
     return make_finding(
         code="GITOPS-VERSION-DRIFT",
         severity="high",
         category="inventory",
-        title=f"{name}: Git declares {k.display_name} {declared.version} ({declared.evidence[0].ref}) but the "
+        title=f"{name}: Git declares {knowledge.display_name} {declared.version} ({declared.evidence[0].ref}) but the "
         f"cluster runs {found.version}",
         agent=AGENT,
-        subject=Subject(cluster=name, tool=k.tool, version=found.version),
+        subject=Subject(cluster=name, tool=knowledge.tool, version=found.version),
         evidence=[*found.evidence, *declared.evidence],
         detail="The plan starts from the running version, and its edits expect Git to pin that version: they "
         "are refused while Git says otherwise. A reconciliation failing or suspended, a change made by hand "
@@ -475,10 +496,12 @@ def _drift(k: ToolKnowledge, name: str, found: Installation, declared: Installat
     )
 
 
-def _kubernetes_unknown(k: ToolKnowledge, name: str, current: str, target: str, cur_range, tgt_range) -> Finding:
+def _kubernetes_unknown(
+    knowledge: ToolKnowledge, name: str, current: str, target: str, cur_range, tgt_range
+) -> Finding:
     """A cluster whose Kubernetes version is not known: compatibility is unknown, never assumed."""
     ranges = "; ".join(
-        f"{k.display_name} {version} supports Kubernetes {kube_range}"
+        f"{knowledge.display_name} {version} supports Kubernetes {kube_range}"
         for version, kube_range in ((current, cur_range), (target, tgt_range))
         if kube_range
     )
@@ -486,17 +509,17 @@ def _kubernetes_unknown(k: ToolKnowledge, name: str, current: str, target: str, 
         code="K8S-VERSION-UNKNOWN",
         severity="medium",
         category="incomplete",
-        title=f"{name}: Kubernetes version unknown, so whether {k.display_name} {current} and the path to {target} "
-        "support it was not checked",
+        title=f"{name}: Kubernetes version unknown, so whether {knowledge.display_name} {current} and the path to "
+        f"{target} support it was not checked",
         agent=AGENT,
-        subject=Subject(cluster=name, tool=k.tool, version=current),
+        subject=Subject(cluster=name, tool=knowledge.tool, version=current),
         evidence=[
             Evidence(
                 source="gitops",
                 ref=f"{name}: fleet entry",
                 excerpt="no kubernetes_version for this Git-only cluster (and no --kubernetes)",
             ),  # fmt: skip
-            knowledge_evidence(k, "releases", ranges or f"no Kubernetes range for {current} or {target}"),
+            knowledge_evidence(knowledge, "releases", ranges or f"no Kubernetes range for {current} or {target}"),
         ],
         remediation="Pass --kubernetes X.Y (or set kubernetes_version on the cluster in the fleet file) and plan "
         "again; every hop is then checked against it.",
@@ -538,7 +561,7 @@ def projected_installation(fleet: Fleet, tool: str, cluster: str) -> Installatio
 def take_inventory(
     request: UpgradeRequest,
     fleet: Fleet,
-    k: ToolKnowledge,
+    knowledge: ToolKnowledge,
     today: date | None = None,
     view: FleetView | None = None,
     osv: OsvClient | None = None,
@@ -562,35 +585,37 @@ def take_inventory(
     checked = []
     findings: list[Finding] = []
     for name, cluster in fleet.clusters.items():
-        projected = projected_installation(fleet, k.tool, name)
+        projected = projected_installation(fleet, knowledge.tool, name)
         if projected is not None:  # no drift check: Git still declares what runs before the earlier moves
             installs[name] = projected
-            checked.append(f"{name}: {k.display_name} {projected.version} once {projected.evidence[0].ref}")
+            checked.append(f"{name}: {knowledge.display_name} {projected.version} once {projected.evidence[0].ref}")
             continue
-        declarations = view.declarations_for(k, name)
+        declarations = view.declarations_for(knowledge, name)
         declared = git_installation(name, declarations, fleet.gitops_prefix)
         if cluster.source is None:
             if cluster.entry.git_only:
-                findings.extend(_git_only_inventory(k, view, name, declarations, declared, installs, checked))
+                findings.extend(_git_only_inventory(knowledge, view, name, declarations, declared, installs, checked))
             continue
         try:
-            found = detect_installation(k, cluster.source, name)
+            found = detect_installation(knowledge, cluster.source, name)
         except SourceError as exc:
             cluster.mark_unreadable(str(exc))
             checked.append(f"{name}: could not be read: {exc}")
             continue
         if found and declared and _differ(found, declared) and not found.provider_managed:
-            findings.append(_drift(k, name, found, declared))
+            findings.append(_drift(knowledge, name, found, declared))
         elif found and declared:
-            checked.append(f"{name}: Git declares the running {k.display_name} {found.version} "
+            checked.append(f"{name}: Git declares the running {knowledge.display_name} {found.version} "
                            f"({declared.evidence[0].ref})")  # fmt: skip
         if found and found.provider_managed:
             checked.append(
-                f"{name}: {k.display_name} {found.version} is managed by the cloud provider "
+                f"{name}: {knowledge.display_name} {found.version} is managed by the cloud provider "
                 f"({found.evidence[0].excerpt}); it upgrades with the cluster, not in this plan"
             )
             continue
-        checked.append(f"{name}: {'found ' + k.display_name + ' ' + found.version if found else 'not installed'}")
+        checked.append(
+            f"{name}: {'found ' + knowledge.display_name + ' ' + found.version if found else 'not installed'}"
+        )
         if found:
             installs[name] = found
 
@@ -603,41 +628,41 @@ def take_inventory(
     if not scope:
         running = ", ".join(sorted(installs)) or "none"
         raise PlanningError(
-            f"no cluster in scope runs {k.display_name} (clusters running it: {running}; "
+            f"no cluster in scope runs {knowledge.display_name} (clusters running it: {running}; "
             f"requested clusters: {', '.join(sorted(wanted)) or 'all'}, environments: "
             f"{', '.join(request.environments) or 'all'})"
         )
     kube = {c.info.name: c.info.kubernetes_version for c in scope}
     running = sorted({installs[c.info.name].version for c in scope}, key=Version.parse)
-    images = {image for c in scope if c.source for image in running_images(k, c.source)}
+    images = {image for c in scope if c.source for image in running_images(knowledge, c.source)}
     report: AdvisoryReport | None = (
         AdvisoryReport(status="not-checked", reason=osv_off) if osv is None and osv_off else None
     )
     try:
         if request.target_version:
-            target = resolve_target(k, request.target_version)
+            target = resolve_target(knowledge, request.target_version)
             target_reason = f"requested target {request.target_version} -> {target}"
         else:
             lines = {Version.parse(v).line for v in running}
             fast_track = request.trigger == "security" and request.channel != "lts"
             chosen = None
             if fast_track and osv is not None:
-                report = assess(k, osv, running, kube, today, images)
+                report = assess(knowledge, osv, running, kube, today, images)
                 if report.minimal_target:
                     why = f"{report.minimal_target_reason} (OSV, {report.status} {report.fetched_at})"
                     chosen = report.minimal_target, f"security fix ranked by what it fixes: {report.minimal_target} " \
                         f"is {why}"
-            chosen = chosen or (security_target(k, lines, kube, today) if fast_track else None)
-            target, target_reason = chosen or latest_compatible(k, kube, today, lts=request.channel == "lts")
+            chosen = chosen or (security_target(knowledge, lines, kube, today) if fast_track else None)
+            target, target_reason = chosen or latest_compatible(knowledge, kube, today, lts=request.channel == "lts")
     except PathError as exc:
         raise PlanningError(str(exc)) from exc
     scoped = {c.info.name: installs[c.info.name] for c in scope}
     security = request.trigger == "security"
-    chart = chart_targets.choose(k, target, target_reason, scoped, kube, security)
+    chart = chart_targets.choose(knowledge, target, target_reason, scoped, kube, security)
     target, target_reason = chart.target, chart.reason
     if osv is not None and (report is None or report.target != target):
         minimal = report  # keep what the security ranking found when the plan targets another version
-        report = assess(k, osv, running, kube, today, images, target=target)
+        report = assess(knowledge, osv, running, kube, today, images, target=target)
         if minimal is not None and report.status != "not-checked":
             report = report.model_copy(update={k_: getattr(minimal, k_) for k_ in (
                 "minimal_target", "minimal_target_reason", "patch_suffices", "patch_note")})
@@ -646,7 +671,7 @@ def take_inventory(
                        f"{', '.join(report.packages)}; {len(report.at_target)} still affect {target}")
     elif report is not None:
         checked.append(f"advisories: not checked ({report.reason})")
-    findings.extend(advisory_findings(k, report, security=request.trigger == "security"))
+    findings.extend(advisory_findings(knowledge, report, security=request.trigger == "security"))
 
     groups: dict[str, dict[str, str]] = {}
     for c in scope:
@@ -655,12 +680,12 @@ def take_inventory(
     for current, kube_versions in sorted(groups.items(), key=lambda kv: Version.parse(kv[0])):
         if Version.parse(current) > Version.parse(target):
             raise PlanningError(
-                f"{k.display_name} on {', '.join(sorted(kube_versions))} is already at {current}, newer than the "
-                f"target {target}; choose a target of at least {current}"
+                f"{knowledge.display_name} on {', '.join(sorted(kube_versions))} is already at {current}, newer than "
+                f"the target {target}; choose a target of at least {current}"
             )
         try:
-            path = plan_path(k, current, target, kube_versions, target_reason, chart.charted)
-            if chart.blocker and set(kube_versions) & set(chart_targets.chart_installs(k, scoped)):
+            path = plan_path(knowledge, current, target, kube_versions, target_reason, chart.charted)
+            if chart.blocker and set(kube_versions) & set(chart_targets.chart_installs(knowledge, scoped)):
                 path = path.model_copy(update={"feasible": False, "blockers": [*path.blockers, chart.blocker]})
             paths.append(path)
         except PathError as exc:
@@ -671,8 +696,8 @@ def take_inventory(
         found = installs.get(name)
         current = found.version if found else ""
         in_scope = cluster in scope
-        cur_range = k.kube_range(current) if current else None
-        tgt_range = k.kube_range(target) if in_scope else None
+        cur_range = knowledge.kube_range(current) if current else None
+        tgt_range = knowledge.kube_range(target) if in_scope else None
         kube_known = cluster.info.kubernetes_known
         versions.append(
             ClusterVersion(
@@ -693,23 +718,23 @@ def take_inventory(
             )
         )
         if in_scope and not kube_known:
-            findings.append(_kubernetes_unknown(k, name, current, target, cur_range, tgt_range))
+            findings.append(_kubernetes_unknown(knowledge, name, current, target, cur_range, tgt_range))
         if in_scope and cur_range and kube_known and not cur_range.contains(cluster.info.kubernetes_version):
-            release = k.release(current)
+            release = knowledge.release(current)
             findings.append(
                 make_finding(
-                    code=f"{k.prefix}-CURRENT-K8S-UNSUPPORTED",
+                    code=f"{knowledge.prefix}-CURRENT-K8S-UNSUPPORTED",
                     severity="high",
                     category="compatibility",
-                    title=f"{k.display_name} {current} on {name} runs outside its supported Kubernetes range "
+                    title=f"{knowledge.display_name} {current} on {name} runs outside its supported Kubernetes range "
                     f"({cur_range}; cluster is {cluster.info.kubernetes_minor})",
                     agent=AGENT,
-                    subject=Subject(cluster=name, tool=k.tool, version=current),
+                    subject=Subject(cluster=name, tool=knowledge.tool, version=current),
                     evidence=[
                         *found.evidence,
                         kubernetes_evidence(cluster),
                         knowledge_evidence(
-                            k,
+                            knowledge,
                             f"releases[{release.line}]",
                             f"{release.line} supports Kubernetes {cur_range}",
                             release.source,
@@ -725,7 +750,7 @@ def take_inventory(
     checked.append(f"target {target}: {target_reason}")
     findings.extend(
         _target_support(
-            k,
+            knowledge,
             target,
             kube,
             checked,
@@ -734,13 +759,13 @@ def take_inventory(
             today=today,
         )
     )
-    findings.extend(_current_support(k, groups, installs, today))
-    findings.extend(chart_targets.findings(k, chart, paths, scoped))
-    findings.extend(_unreviewed_lines(k, paths))
-    findings.extend(_skipped_stages(k, fleet, scope, installs, target, checked))
+    findings.extend(_current_support(knowledge, groups, installs, today))
+    findings.extend(chart_targets.findings(knowledge, chart, paths, scoped))
+    findings.extend(_unreviewed_lines(knowledge, paths))
+    findings.extend(_skipped_stages(knowledge, fleet, scope, installs, target, checked))
     others = [c for n, c in fleet.clusters.items() if n not in installs and in_request(c)]
-    findings.extend(_companions_outside(k, others, target, checked, fleet.gitops_root))
-    findings.extend(_older_than_knowledge(k, paths, installs))
+    findings.extend(_companions_outside(knowledge, others, target, checked, fleet.gitops_root))
+    findings.extend(_older_than_knowledge(knowledge, paths, installs))
     for path in paths:
         checked.append(
             f"path for {', '.join(path.clusters)}: "

@@ -41,10 +41,10 @@ def minors_between(current: str, target: str) -> list[str]:
     return [f"{major}.{m}" for m in range(low, high + 1)]
 
 
-def covering_release(k: ToolKnowledge, current: str, minors: list[str]) -> Release | None:
+def covering_release(knowledge: ToolKnowledge, current: str, minors: list[str]) -> Release | None:
     """The newest reviewed release at or above `current` whose Kubernetes range holds every minor in `minors`: the
     one version that can run before, during and after the control-plane hops."""
-    for release in reversed(k.releases):
+    for release in reversed(knowledge.releases):
         patch = release.latest_patch
         kube_range = release.kube_range_for(patch)
         if (kube_range is None or not release.notes_reviewed or patch in release.avoid
@@ -70,68 +70,89 @@ class Readiness:
     projected: dict[tuple[str, str], Installation] = field(default_factory=dict)  # (cluster, tool) after `sections`
 
 
-def _blocker(k: ToolKnowledge, member: FleetCluster, target: str, today: date) -> tuple[ToolBlocker, Finding] | None:
+def _blocker(
+    knowledge_input: ToolKnowledge, member: FleetCluster, target: str, today: date
+) -> tuple[ToolBlocker, Finding] | None:
     """The tool `k` on one cluster, when its running release does not cover every minor up to `target`."""
     name = member.info.name
-    installed = detect_installation(k, member.source, name)
+    installed = detect_installation(knowledge_input, member.source, name)
     if installed is None or installed.provider_managed:
         return None
-    release = k.release(installed.version)
+    release = knowledge_input.release(installed.version)
     current_range = release.kube_range_for(installed.version) if release else None
     minors = minors_between(member.info.kubernetes_version, target)
     if current_range is None or all(current_range.contains(m) for m in minors):
         return None  # fits every step (or publishes no range: nothing to check it against)
-    needed = covering_release(k, installed.version, minors)
+    needed = covering_release(knowledge_input, installed.version, minors)
     needed_range = needed.kube_range_for(needed.latest_patch) if needed else None
     span = f"{minors[0]} through {minors[-1]}"
     if needed is not None:
-        support = line_support(k, needed.line, today)
-        reason = (f"{k.display_name} {installed.version} supports Kubernetes {current_range}, not {span}; "
-                  f"{needed.latest_patch} supports {needed_range}, so it can move before the control plane and stay "
-                  f"supported through every hop" + ("" if support.supported else f" ({support.reason})"))
+        support = line_support(knowledge_input, needed.line, today)
+        reason = (
+            f"{knowledge_input.display_name} {installed.version} supports Kubernetes {current_range}, not {span}; "
+            f"{needed.latest_patch} supports {needed_range}, so it can move before the control plane and stay "
+            f"supported through every hop" + ("" if support.supported else f" ({support.reason})")
+        )
     else:
-        reason = (f"{k.display_name} {installed.version} supports Kubernetes {current_range}, not {span}, and no "
-                  f"known release supports all of {span}: move it between control-plane hops")
+        reason = (
+            f"{knowledge_input.display_name} {installed.version} supports Kubernetes {current_range}, not {span}, and "
+            f"no known release supports all of {span}: move it between control-plane hops"
+        )
     blocker = ToolBlocker(
-        cluster=name, tool=k.tool, current_version=installed.version, current_kubernetes_range=str(current_range),
+        cluster=name,
+        tool=knowledge_input.tool,
+        current_version=installed.version,
+        current_kubernetes_range=str(current_range),
         needed_version=needed.latest_patch if needed else "",
-        needed_kubernetes_range=str(needed_range) if needed_range else "", when="before", reason=reason,
+        needed_kubernetes_range=str(needed_range) if needed_range else "",
+        when="before",
+        reason=reason,
         source=needed.source if needed else (release.source if release else ""),
     )
-    knowledge = Evidence(source="knowledge", ref=f"{k.tool}: releases[{release.line if release else '?'}].kubernetes",
-                         excerpt=f"{installed.version} supports Kubernetes {current_range}")
+    knowledge = Evidence(
+        source="knowledge",
+        ref=f"{knowledge_input.tool}: releases[{release.line if release else '?'}].kubernetes",
+        excerpt=f"{installed.version} supports Kubernetes {current_range}",
+    )
     finding = make_finding(
         code="K8S-TOOL-BLOCKS-UPGRADE" if needed else "K8S-TOOL-NO-BRIDGE-RELEASE",
-        severity="high", category="compatibility",
-        title=f"{k.display_name} {installed.version} on {name} blocks Kubernetes {target}",
-        agent=AGENT, evidence=[*installed.evidence, knowledge],
-        subject=Subject(cluster=name, tool=k.tool, version=installed.version), detail=reason,
-        remediation=(f"upgrade {k.display_name} to {needed.latest_patch} (its section of this plan) before the "
-                     "control plane moves") if needed else "plan the tool between control-plane hops",
+        severity="high",
+        category="compatibility",
+        title=f"{knowledge_input.display_name} {installed.version} on {name} blocks Kubernetes {target}",
+        agent=AGENT,
+        evidence=[*installed.evidence, knowledge],
+        subject=Subject(cluster=name, tool=knowledge_input.tool, version=installed.version),
+        detail=reason,
+        remediation=(
+            f"upgrade {knowledge_input.display_name} to {needed.latest_patch} (its section of this plan) before the "
+            "control plane moves"
+        )
+        if needed
+        else "plan the tool between control-plane hops",
         sources=[s for s in (release.source if release else "", blocker.source) if s],
     )
     return blocker, finding
 
 
-def _after_moves(readiness: Readiness, fleet: Fleet, k: ToolKnowledge, names: list[str]) -> None:
+def _after_moves(readiness: Readiness, fleet: Fleet, knowledge: ToolKnowledge, names: list[str]) -> None:
     """The tool `k`'s move that can only follow the control plane: the newest reviewed release above what the
     cluster will run once the control plane moves (its running release, or the one its section takes it to first)
     whose Kubernetes range holds the target but not the cluster's current minor."""
     where: list[tuple[str, Installation, str]] = []  # (cluster, installation now, version before the hops)
     for name in names:
         member = fleet.clusters[name]
-        installed = detect_installation(k, member.source, name) if member.source else None
-        if installed is None or installed.provider_managed or k.release(installed.version) is None:
+        installed = detect_installation(knowledge, member.source, name) if member.source else None
+        if installed is None or installed.provider_managed or knowledge.release(installed.version) is None:
             continue
-        before = readiness.sections.get(k.tool, ("", []))
+        before = readiness.sections.get(knowledge.tool, ("", []))
         start = before[0] if name in before[1] else installed.version
-        blocked = any(b.cluster == name and b.tool == k.tool for b in readiness.blockers)
+        blocked = any(b.cluster == name and b.tool == knowledge.tool for b in readiness.blockers)
         if not blocked or name in before[1]:  # a blocker without a section has no known first move
             where.append((name, installed, start))
     if not where:
         return
     newest_start = max((start for _, _, start in where), key=Version.parse)
-    release = covering_release(k, newest_start, [readiness.target])
+    release = covering_release(knowledge, newest_start, [readiness.target])
     if release is None or Version.parse(release.latest_patch) <= Version.parse(newest_start):
         return
     target_range = release.kube_range_for(release.latest_patch)
@@ -139,36 +160,53 @@ def _after_moves(readiness: Readiness, fleet: Fleet, k: ToolKnowledge, names: li
               if target_range is not None and not target_range.contains(fleet.clusters[n].info.kubernetes_version)]
     if not movers:
         return  # it runs on today's Kubernetes too: an ordinary upgrade, not part of this one
-    readiness.after[k.tool] = (release.latest_patch, [n for n, _, _ in movers])
+    readiness.after[knowledge.tool] = (release.latest_patch, [n for n, _, _ in movers])
     for name, installed, start in movers:
         current = fleet.clusters[name].info.kubernetes_version
-        reason = (f"{k.display_name} {release.latest_patch} supports Kubernetes {target_range}, not "
+        reason = (f"{knowledge.display_name} {release.latest_patch} supports Kubernetes {target_range}, not "
                   f"{minor_text(current)}: it can only move once the control plane runs {readiness.target}, "
                   f"from {start}"
                   + ("" if start == installed.version else " (where its section before the control plane takes it)"))
-        readiness.blockers.append(ToolBlocker(
-            cluster=name, tool=k.tool, current_version=installed.version,
-            current_kubernetes_range=str(k.kube_range(installed.version) or ""), needed_version=release.latest_patch,
-            needed_kubernetes_range=str(target_range), when="after", reason=reason, source=release.source))
+        readiness.blockers.append(
+            ToolBlocker(
+                cluster=name,
+                tool=knowledge.tool,
+                current_version=installed.version,
+                current_kubernetes_range=str(knowledge.kube_range(installed.version) or ""),
+                needed_version=release.latest_patch,
+                needed_kubernetes_range=str(target_range),
+                when="after",
+                reason=reason,
+                source=release.source,
+            )
+        )
         readiness.findings.append(make_finding(
             code="K8S-TOOL-AFTER-CONTROL-PLANE", severity="info", category="compatibility",
-            title=f"{k.display_name} {release.latest_patch} on {name} only after Kubernetes {readiness.target}",
+            title=f"{knowledge.display_name} {release.latest_patch} on {name} only after Kubernetes {readiness.target}",
             agent=AGENT, detail=reason,
             evidence=[*installed.evidence,
-                      Evidence(source="knowledge", ref=f"{k.tool}: releases[{release.line}].kubernetes",
+                      Evidence(source="knowledge", ref=f"{knowledge.tool}: releases[{release.line}].kubernetes",
                                excerpt=f"{release.latest_patch} supports Kubernetes {target_range}"),
                       kubernetes_evidence(fleet.clusters[name])],
-            subject=Subject(cluster=name, tool=k.tool, version=installed.version),
+            subject=Subject(cluster=name, tool=knowledge.tool, version=installed.version),
             remediation=f"its section after the control plane: {start} -> {release.latest_patch}",
             sources=[release.source] if release.source else []))
         if start != installed.version:
-            readiness.projected[(name, k.tool)] = Installation(
-                cluster=name, version=start, chart_version=k.chart_version_for(start),
-                release=replace(installed.release, chart_version=k.chart_version_for(start), app_version=start)
-                if installed.release else None,
-                evidence=(Evidence(source="plan", ref=f"this plan's {k.tool} section before the control plane has "
-                                                      f"moved it to {start}",
-                                   excerpt=f"{k.tool} {installed.version} -> {start} on {name}"),))
+            readiness.projected[(name, knowledge.tool)] = Installation(
+                cluster=name,
+                version=start,
+                chart_version=knowledge.chart_version_for(start),
+                release=replace(installed.release, chart_version=knowledge.chart_version_for(start), app_version=start)
+                if installed.release
+                else None,
+                evidence=(
+                    Evidence(
+                        source="plan",
+                        ref=f"this plan's {knowledge.tool} section before the control plane has moved it to {start}",
+                        excerpt=f"{knowledge.tool} {installed.version} -> {start} on {name}",
+                    ),
+                ),
+            )
 
 
 def projected_fleet(fleet: Fleet, readiness: Readiness, root: Path) -> ProjectedFleet:

@@ -53,9 +53,9 @@ def gate_from_spec(spec: GateSpec) -> Gate:
     )
 
 
-def gates_for(k: ToolKnowledge, version: str) -> list[Gate]:
+def gates_for(knowledge: ToolKnowledge, version: str) -> list[Gate]:
     """The validation gates for a version, with that version's metric names."""
-    return [gate_from_spec(g) for g in k.gates_for(version)]
+    return [gate_from_spec(g) for g in knowledge.gates_for(version)]
 
 
 def cost_opportunities(task: TaskInput) -> TaskResult:
@@ -342,7 +342,7 @@ def _unreachable(exc: PromQLError) -> str:
     return f"metrics source unreachable at {exc.url}: {exc.reason}; {exc.hint}"
 
 
-def presence(k: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: str, at: float) -> Presence:
+def presence(knowledge: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: str, at: float) -> Presence:
     """One `label values` call per cluster: an unreachable source or a cluster with none of the gates'
     metrics makes every gate inconclusive without a query each (fast, and one clear reason)."""
     names = sorted({m for g in gates for m in g.metric_names})
@@ -356,8 +356,8 @@ def presence(k: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: s
     if names and not found:
         return Presence(
             set(),
-            f"none of the {len(names)} metrics the {k.display_name} gates read has samples for cluster="
-            f"{cluster!r} between {utc(at - span)} and {utc(at)} at {client.base_url}: is {k.display_name} "
+            f"none of the {len(names)} metrics the {knowledge.display_name} gates read has samples for cluster="
+            f"{cluster!r} between {utc(at - span)} and {utc(at)} at {client.base_url}: is {knowledge.display_name} "
             "scraped there, with a `cluster` label on its series?",
         )
     if names:
@@ -368,7 +368,7 @@ def presence(k: ToolKnowledge, gates: list[Gate], client: PromClient, cluster: s
         if not live:
             return Presence(
                 set(),
-                f"stale: no {k.display_name} gate metric has a sample for cluster={cluster!r} in the "
+                f"stale: no {knowledge.display_name} gate metric has a sample for cluster={cluster!r} in the "
                 f"{LIVENESS_SECONDS // 60} minutes before {utc(at)} (scraping stopped? wrong --at?); a gate "
                 "defaulting to 0 would pass on nothing",
             )
@@ -387,7 +387,7 @@ def _missing_note(gate: Gate, present: Presence) -> Gate:
 
 
 def validate_cluster(
-    k: ToolKnowledge,
+    knowledge: ToolKnowledge,
     cluster: str,
     version: str,
     client: PromClient,
@@ -396,8 +396,8 @@ def validate_cluster(
 ) -> list[Gate]:
     """Every gate for `version` judged on `cluster` at `at` (relative ones against `baseline`), plus the
     data-integrity gates when the tool stores metrics (VictoriaMetrics: `stores_metrics` in its knowledge)."""
-    gates = gates_for(k, version)
-    present = presence(k, gates, client, cluster, at)
+    gates = gates_for(knowledge, version)
+    present = presence(knowledge, gates, client, cluster, at)
     if present.problem:
         judged = inconclusive(gates, present.problem)
     else:
@@ -406,7 +406,7 @@ def validate_cluster(
             value, note = lookup(baseline, gate, version) if gate.relative_to_baseline else (None, "")
             result = judge(gate, measure(gate, client, cluster, at), value, note)
             judged.append(with_presence_note(_missing_note(result, present), present.names))
-    if k.stores_metrics:
+    if knowledge.stores_metrics:
         judged.extend(_integrity(client, baseline, present))
     return judged
 
@@ -430,22 +430,22 @@ def _integrity(client: PromClient, baseline: ClusterBaseline | None, present: Pr
 
 
 def baseline_cluster(
-    k: ToolKnowledge, cluster: str, running: str, target: str, client: PromClient, at: float
+    knowledge: ToolKnowledge, cluster: str, running: str, target: str, client: PromClient, at: float
 ) -> tuple[list[BaselineEntry], IntegrityBaseline | None]:
     """The running version's gates measured at `at`; with a target, also the target's relative gates rewritten
     to the running version's metric names. For VictoriaMetrics also the data-integrity record."""
-    plan: list[tuple[str, Gate, dict[str, str]]] = [(running, g, {}) for g in gates_for(k, running)]
+    plan: list[tuple[str, Gate, dict[str, str]]] = [(running, g, {}) for g in gates_for(knowledge, running)]
     if target and target != running:
         names = {g.name for _, g, _ in plan}
-        for gate in gates_for(k, target):
+        for gate in gates_for(knowledge, target):
             if not gate.relative_to_baseline:
                 continue
-            back = backport_gate(gate, k, running, target)
+            back = backport_gate(gate, knowledge, running, target)
             if back is None:
                 plan.append((target, gate, {}))  # an ambiguous rename: record as written, likely no data
             elif gate.name not in names or back[1]:
                 plan.append((target, back[0], back[1]))
-    present = presence(k, [g for _, g, _ in plan], client, cluster, at)
+    present = presence(knowledge, [g for _, g, _ in plan], client, cluster, at)
     entries = []
     for version, gate, renamed in plan:
         if present.problem:
@@ -454,5 +454,5 @@ def baseline_cluster(
             recorded = _missing_note(record(gate, measure(gate, client, cluster, at)), present)
         query = scoped_query(gate.promql, cluster)
         entries.append(BaselineEntry(version=version, gate=recorded, query=query, renamed=renamed))
-    integrity = record_integrity(client, to_unix(at)) if k.stores_metrics and present.reachable else None
+    integrity = record_integrity(client, to_unix(at)) if knowledge.stores_metrics and present.reachable else None
     return entries, integrity

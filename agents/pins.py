@@ -37,12 +37,12 @@ class VersionPin:
 
 
 def gitops_pins(
-    view: FleetView, k: ToolKnowledge, clusters: set[str], charts: set[str] | None = None
+    view: FleetView, knowledge: ToolKnowledge, clusters: set[str], charts: set[str] | None = None
 ) -> list[VersionPin]:
     """Where GitOps pins the tool's chart for these clusters: Flux HelmRelease chart versions in files the
     clusters apply, then Argo CD Application / ApplicationSet `targetRevision`s whose destination is one of
     them. `charts` defaults to the tool's chart names (pass the CRD chart's name to find its pins)."""
-    charts = set(k.install_markers) if charts is None else charts
+    charts = set(knowledge.install_markers) if charts is None else charts
     pins = []
     for m in view.manifests_for(clusters):
         if m.kind == "HelmRelease" and chart_name(m) in charts:
@@ -62,20 +62,20 @@ def gitops_pins(
                 )
     if view.fleet.gitops_root is not None:
         pins.extend(_argocd_pins(view, charts, clusters))
-    if charts == set(k.install_markers):
-        pins.extend(_declared_pins(view, k, clusters))
+    if charts == set(knowledge.install_markers):
+        pins.extend(_declared_pins(view, knowledge, clusters))
     return pins
 
 
 DECLARED_PIN_VIAS = ("flux-chartref", "kustomize-helmchart", "flux-distribution", "image")
 
 
-def _declared_pins(view: FleetView, k: ToolKnowledge, clusters: set[str]) -> list[VersionPin]:
+def _declared_pins(view: FleetView, knowledge: ToolKnowledge, clusters: set[str]) -> list[VersionPin]:
     """The other places Git declares the version (tools/gitops/desired.py): an OCIRepository tag a
     HelmRelease's chartRef follows, a kustomize helmCharts entry, Flux's own distribution, image tags."""
     pins = []
     for cluster in sorted(clusters):
-        for d in view.declarations_for(k, cluster):
+        for d in view.declarations_for(knowledge, cluster):
             if d.via in DECLARED_PIN_VIAS and d.pin != "none" and d.declared:
                 pins.append(VersionPin(cluster, f"{view.fleet.gitops_prefix}{d.file}", d.line, d.text, d.via, d.pin,
                                        d.declared, d.value))  # fmt: skip

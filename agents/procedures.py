@@ -95,8 +95,8 @@ class HopFacts:
         return f"{self.a}->{self.b}"
 
 
-def _unknown_chart(k: ToolKnowledge, version: str) -> str:
-    return f"<{k.chart.name}-chart-for-{version}>"
+def _unknown_chart(knowledge: ToolKnowledge, version: str) -> str:
+    return f"<{knowledge.chart.name}-chart-for-{version}>"
 
 
 def _context(f: HopFacts) -> tuple[dict[str, str], dict[str, str]]:
@@ -166,9 +166,9 @@ def _step(f: HopFacts, kind: StepKind, title: str, detail: str = "", **extra) ->
                 to_version=f.b, chart_from=f.chart_a, chart_to=f.chart_b, owner=f.ownership.owner, **extra)  # fmt: skip
 
 
-def baseline_file(k: ToolKnowledge, cluster: str, version: str) -> str:
+def baseline_file(knowledge: ToolKnowledge, cluster: str, version: str) -> str:
     """The baseline recorded on a cluster before the hop that starts at `version`."""
-    return f"baseline-{k.tool}-{cluster}-{version}.json"
+    return f"baseline-{knowledge.tool}-{cluster}-{version}.json"
 
 
 def fleet_args(f: HopFacts) -> tuple[str, dict[str, str]]:

@@ -41,12 +41,12 @@ SPOT = "karpenter.sh/capacity-type"
 POOL_LABELS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")  # NodePool nodes; Provisioner nodes
 
 
-def mechanism(k: ToolKnowledge, kind: StrategyKind) -> StrategyMechanism | None:
+def mechanism(knowledge: ToolKnowledge, kind: StrategyKind) -> StrategyMechanism | None:
     """The tool's documented way to do a strategy (None for rolling and maintenance windows)."""
     if kind == "canary":
-        return k.strategies.canary
+        return knowledge.strategies.canary
     if kind == "blue-green":
-        return k.strategies.blue_green
+        return knowledge.strategies.blue_green
     return None
 
 

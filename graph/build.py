@@ -186,12 +186,12 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     }
 
 
-def _release(fleet: Fleet, k: ToolKnowledge, cluster: FleetCluster) -> HelmRelease | None:
+def _release(fleet: Fleet, knowledge: ToolKnowledge, cluster: FleetCluster) -> HelmRelease | None:
     """The tool's Helm release on a cluster: as a plan's earlier moves leave it on a projected fleet, else read."""
-    projected = projected_installation(fleet, k.tool, cluster.info.name)
+    projected = projected_installation(fleet, knowledge.tool, cluster.info.name)
     if projected is not None:
         return projected.release
-    return tool_release(k, cluster.source) if cluster.source else None
+    return tool_release(knowledge, cluster.source) if cluster.source else None
 
 
 def _task_input(state: PlanState, ctx: RunContext) -> TaskInput:

@@ -115,12 +115,12 @@ class StrategyOption:
     sources: tuple[str, ...] = ()
 
 
-def strategy_options(k: ToolKnowledge, clusters_per_env: dict[str, int]) -> dict[StrategyKind, StrategyOption]:
+def strategy_options(knowledge: ToolKnowledge, clusters_per_env: dict[str, int]) -> dict[StrategyKind, StrategyOption]:
     """What this plan can do: rolling and maintenance windows always; canary inside a cluster where the tool's
     knowledge says so, else one cluster first in an environment that has several; blue-green where the tool can
     run two installations side by side (knowledge data, each with its source)."""
     several = sorted(env for env, count in clusters_per_env.items() if count > 1)
-    canary, blue_green = k.strategies.canary, k.strategies.blue_green
+    canary, blue_green = knowledge.strategies.canary, knowledge.strategies.blue_green
     options: dict[StrategyKind, StrategyOption] = {
         "rolling": StrategyOption(True, "in place, one change set per environment and hop"),
         "maintenance-window": StrategyOption(True, "in place, inside the environment's maintenance windows"),
@@ -134,14 +134,14 @@ def strategy_options(k: ToolKnowledge, clusters_per_env: dict[str, int]) -> dict
         options["canary"] = StrategyOption(True, across + why, (canary.source,) if canary else ())
     else:
         why = canary.reason if canary is not None and canary.reason else (
-            f"the knowledge base does not say how {k.display_name} takes a new version on part of a cluster")
+            f"the knowledge base does not say how {knowledge.display_name} takes a new version on part of a cluster")
         options["canary"] = StrategyOption(False, f"{why}; and no environment of this plan has several clusters",
                                            (canary.source,) if canary else ())  # fmt: skip
     if blue_green is not None and blue_green.available:
         options["blue-green"] = StrategyOption(True, blue_green.summary, (blue_green.source,))
     else:
         why = blue_green.reason if blue_green is not None else (
-            f"the knowledge base does not say how to run two {k.display_name} installations side by side")
+            f"the knowledge base does not say how to run two {knowledge.display_name} installations side by side")
         options["blue-green"] = StrategyOption(False, why, (blue_green.source,) if blue_green else ())
     return options
 

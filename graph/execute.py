@@ -742,14 +742,16 @@ def node_names(i: int, cs: ChangeSet) -> dict[str, str]:
                                         "soak", "gates", "revert", "revert-reconcile", "recheck")}  # fmt: skip
 
 
-def build_execute_graph(plan: Plan, sets: list[ChangeSet], checkpointer: Any = None, k: ToolKnowledge | None = None):
+def build_execute_graph(
+    plan: Plan, sets: list[ChangeSet], checkpointer: Any = None, knowledge: ToolKnowledge | None = None
+):
     """Compile the graph for these change sets (built from the plan and the tool's knowledge alone, so a resumed
     run gets the same graph back): a window check before each change set of a disruptive plan, an approval where
     a person is needed first, a pause for steps by hand after the commit reconciled."""
     graph = StateGraph(ExecState, context_schema=ExecContext)
     names = [node_names(i, cs) for i, cs in enumerate(sets)]
     needs = [bool(approval_reasons(plan, sets, i)) for i in range(len(sets))]
-    windowed = k is not None and disruptive(plan, k)
+    windowed = knowledge is not None and disruptive(plan, knowledge)
     firsts = [n["window"] if windowed else n["approve"] if need else n["preflight"]
               for n, need in zip(names, needs, strict=True)]  # fmt: skip
     for i, n in enumerate(names):

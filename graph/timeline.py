@@ -32,10 +32,10 @@ BORDERLINE_HEADROOM = 0.25  # a passed gate with less of its allowed distance le
 BORDERLINE_SOAK_FACTOR = 2  # later environments soak a hop that was borderline this many times the plan's soak
 
 
-def disruptive(plan: Plan, k: ToolKnowledge) -> bool:
+def disruptive(plan: Plan, knowledge: ToolKnowledge) -> bool:
     """Whether the plan's change sets interrupt service: the tool's procedure says so, it replaces nodes, or the
     decision asks for a maintenance window."""
-    return bool(k.procedure.disruptive or k.cycles_nodes or (
+    return bool(knowledge.procedure.disruptive or knowledge.cycles_nodes or (
         plan.decision is not None and plan.decision.strategy.kind == "maintenance-window"))  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def soak_lesson(sets: list[ChangeSet], steps: dict[str, dict], index: int) -> So
                       f"borderline earlier: {'; '.join(notes)}")  # fmt: skip
 
 
-def build_timeline(plan: Plan, k: ToolKnowledge, windows: dict[str, list[WindowSpec]], start: datetime,
+def build_timeline(plan: Plan, knowledge: ToolKnowledge, windows: dict[str, list[WindowSpec]], start: datetime,
                    observed: dict[str, float] | None = None, done: set[str] | None = None,
                    steps: dict[str, dict] | None = None) -> Timeline:  # fmt: skip
     """Place every change set of the plan (but those `done`, by key) on the calendar from `start`; `steps` (a
@@ -105,7 +105,7 @@ def build_timeline(plan: Plan, k: ToolKnowledge, windows: dict[str, list[WindowS
     sets = change_sets(plan)
     soak_of = {s.environment: s.soak_minutes for s in plan.rollout}
     approval = {s.environment: s.approval_required for s in plan.rollout}
-    heavy = disruptive(plan, k)
+    heavy = disruptive(plan, knowledge)
     start = start.astimezone(UTC)
     cursor = start
     entries: list[TimelineEntry] = []

@@ -25,15 +25,15 @@ def tool(request) -> ToolKnowledge:
     return load_tool(request.param)
 
 
-def change(k: ToolKnowledge, change_id: str) -> BreakingChange:
-    found = [c for c in k.breaking_changes if c.id == change_id]
-    assert found, f"{k.tool} has no breaking change {change_id}"
+def change(knowledge: ToolKnowledge, change_id: str) -> BreakingChange:
+    found = [c for c in knowledge.breaking_changes if c.id == change_id]
+    assert found, f"{knowledge.tool} has no breaking change {change_id}"
     return found[0]
 
 
-def rule(k: ToolKnowledge, rule_id: str):
-    found = [r for r in k.path_rules if r.id == rule_id]
-    assert found, f"{k.tool} has no path rule {rule_id}"
+def rule(knowledge: ToolKnowledge, rule_id: str):
+    found = [r for r in knowledge.path_rules if r.id == rule_id]
+    assert found, f"{knowledge.tool} has no path rule {rule_id}"
     return found[0]
 
 

@@ -25,16 +25,16 @@ from upgradectl.tools.versions import Version
 MAX_CONFIRMATIONS = 5  # full queries to confirm a candidate (each one an advisory introduced later can refuse)
 
 
-def packages_for(k: ToolKnowledge, version: str, images: set[str]) -> list[AdvisoryPackage]:
+def packages_for(knowledge: ToolKnowledge, version: str, images: set[str]) -> list[AdvisoryPackage]:
     """The packages OSV lists `version` under: Go modules covering it, and image packages a cluster runs."""
-    return [p for p in k.advisory_packages
+    return [p for p in knowledge.advisory_packages
             if p.covers(version) and (not p.image or any(p.image in image for image in images))]  # fmt: skip
 
 
 def _advisories_at(
-    k: ToolKnowledge, client: OsvClient, version: str, images: set[str]
+    knowledge: ToolKnowledge, client: OsvClient, version: str, images: set[str]
 ) -> tuple[list[Advisory], list[str]]:
-    packages = packages_for(k, version, images)
+    packages = packages_for(knowledge, version, images)
     records = [r for p in packages for r in client.query(PackageQuery(p.ecosystem, p.name, version))]
     found = merge_records(records, {(p.ecosystem, p.name) for p in packages})
     return [a.model_copy(update={"affects": [version]}) for a in found], [f"{p.label()}@{version}" for p in packages]
@@ -45,19 +45,19 @@ def _same(a: Advisory, ids: set[str]) -> bool:
 
 
 def _candidates(
-    k: ToolKnowledge, running: list[str], serious: list[Advisory], kube: Mapping[str, str]
+    knowledge: ToolKnowledge, running: list[str], serious: list[Advisory], kube: Mapping[str, str]
 ) -> list[str]:
     """Versions above every running one that could be a target: fixed-in versions and newest patches of lines."""
     floor = max(Version.parse(v) for v in running)
     versions = {v for a in serious for v in a.fixed} | {
-        r.latest_patch for r in k.releases if Version.parse(r.latest_patch) > floor
+        r.latest_patch for r in knowledge.releases if Version.parse(r.latest_patch) > floor
     }
     kept = []
     for version in versions:
-        release = k.release(version)
+        release = knowledge.release(version)
         if (release is None or not release.notes_reviewed or version in release.avoid
                 or Version.parse(version) <= floor or Version.parse(version) > Version.parse(release.latest_patch)
-                or unsupported_clusters(k, version, kube)):  # fmt: skip
+                or unsupported_clusters(knowledge, version, kube)):  # fmt: skip
             continue
         kept.append(version)
     return sorted(kept, key=Version.parse)
@@ -74,7 +74,7 @@ def _merge(known: dict[str, Advisory], found: list[Advisory]) -> None:
 
 
 def assess(
-    k: ToolKnowledge,
+    knowledge: ToolKnowledge,
     client: OsvClient,
     running: list[str],
     kube: Mapping[str, str],
@@ -88,36 +88,36 @@ def assess(
     images = images or set()
     running = sorted(set(running), key=Version.parse)
     try:
-        return _assess(k, client, running, kube, today, images, target)
+        return _assess(knowledge, client, running, kube, today, images, target)
     except OsvError as exc:
         return AdvisoryReport(status="not-checked", source=client.url, reason=str(exc))
 
 
-def _assess(k, client, running, kube, today, images, target) -> AdvisoryReport:
+def _assess(knowledge, client, running, kube, today, images, target) -> AdvisoryReport:
     known: dict[str, Advisory] = {}
     queried: list[str] = []
     by_version: dict[str, list[str]] = {}
     for version in running:
-        found, labels = _advisories_at(k, client, version, images)
+        found, labels = _advisories_at(knowledge, client, version, images)
         queried += labels
         _merge(known, found)
         by_version[version] = [a.id for a in found]
     if not queried:
         return AdvisoryReport(status="not-checked", source=client.url,
-                              reason=f"the knowledge base names no OSV package for {k.display_name} "
+                              reason=f"the knowledge base names no OSV package for {knowledge.display_name} "
                               f"{', '.join(running)}")  # fmt: skip
     serious = [a for a in known.values() if a.serious and a.affects]
     minimal, minimal_reason, patch_suffices, patch_note = "", "", None, ""
     if target is None and serious:
         minimal, minimal_reason, patch_suffices, patch_note, confirmed = _choose(
-            k, client, running, serious, kube, today, images, known
+            knowledge, client, running, serious, kube, today, images, known
         )
         target = minimal or None
     elif target is None:
         patch_note = "no high or critical advisory affects the running version(s): a patch is not needed for them"
     at_target: list[str] = []
     if target:
-        found, labels = _advisories_at(k, client, target, images)
+        found, labels = _advisories_at(knowledge, client, target, images)
         queried += labels
         _merge(known, found)
         at_target = sorted({next(a.id for a in known.values() if _same(a, {f.id, *f.aliases})) for f in found})
@@ -134,13 +134,13 @@ def _assess(k, client, running, kube, today, images, target) -> AdvisoryReport:
     )  # fmt: skip
 
 
-def _choose(k, client, running, serious, kube, today, images, known):
+def _choose(knowledge, client, running, serious, kube, today, images, known):
     """(minimal target, its reason, patch suffices, patch note, confirmed): the smallest candidate no serious
     advisory affects, lines still receiving fixes first."""
     serious_ids = {i for a in serious for i in (a.id, *a.aliases)}
     names = ", ".join(a.id for a in serious)
-    candidates = _candidates(k, running, serious, kube)
-    questions = [(c, p) for c in candidates for p in packages_for(k, c, images)]
+    candidates = _candidates(knowledge, running, serious, kube)
+    questions = [(c, p) for c in candidates for p in packages_for(knowledge, c, images)]
     answers = client.query_ids([PackageQuery(p.ecosystem, p.name, c) for c, p in questions]) if questions else []
     hit: dict[str, set[str]] = {c: set() for c in candidates}
     for (candidate, _), ids in zip(questions, answers, strict=True):
@@ -161,10 +161,10 @@ def _choose(k, client, running, serious, kube, today, images, known):
                                       f"{', '.join(a.fixed) or 'no release yet'}" for a in unfixed or serious))
     else:
         patch_suffices, patch_note = None, f"several lines run ({', '.join(sorted(lines))}): no single patch"
-    supported = [c for c in clearing if line_support(k, c, today).status != "ended"]
+    supported = [c for c in clearing if line_support(knowledge, c, today).status != "ended"]
     order = supported + [c for c in clearing if c not in supported]
     for candidate in order[:MAX_CONFIRMATIONS]:
-        found, _ = _advisories_at(k, client, candidate, images)
+        found, _ = _advisories_at(knowledge, client, candidate, images)
         new = [a for a in found if a.serious and not _same(a, serious_ids)]
         if new:
             continue  # an advisory introduced after the running version: the next candidate
@@ -175,5 +175,5 @@ def _choose(k, client, running, serious, kube, today, images, known):
             old_line = Version.parse(on_line[0]).line
             why += f"; preferred over {on_line[0]} because line {old_line} no longer receives fixes"
         return candidate, why, patch_suffices, patch_note, True
-    return "", (f"no known {k.display_name} version that fits the clusters fixes every high/critical advisory "
+    return "", (f"no known {knowledge.display_name} version that fits the clusters fixes every high/critical advisory "
                 f"({names})"), patch_suffices, patch_note, False

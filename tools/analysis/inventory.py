@@ -44,9 +44,9 @@ def _clean(version: str) -> str:
         return ""
 
 
-def tool_release(k: ToolKnowledge, source: ClusterSource) -> HelmRelease | None:
+def tool_release(knowledge: ToolKnowledge, source: ClusterSource) -> HelmRelease | None:
     """The tool's deployed Helm release on this cluster, if Helm installed it."""
-    candidates = [r for r in source.helm_releases() if r.chart in k.install_markers]
+    candidates = [r for r in source.helm_releases() if r.chart in knowledge.install_markers]
     return candidates[0] if candidates else None
 
 
@@ -63,9 +63,9 @@ def _workload_images(source: ClusterSource, markers: list[str]) -> list[tuple[st
     return found
 
 
-def running_images(k: ToolKnowledge, source: ClusterSource) -> set[str]:
+def running_images(knowledge: ToolKnowledge, source: ClusterSource) -> set[str]:
     """The image references the tool's controllers run on a cluster (for image-specific advisory packages)."""
-    return {image for _, _, _, image in _workload_images(source, k.image_markers)}
+    return {image for _, _, _, image in _workload_images(source, knowledge.image_markers)}
 
 
 def _image_tag(image: str) -> str:
@@ -73,15 +73,15 @@ def _image_tag(image: str) -> str:
     return untagged.rsplit(":", 1)[-1] if ":" in untagged.rsplit("/", 1)[-1] else ""
 
 
-def _running(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
+def _running(knowledge: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
     """The version the tool's workloads actually run (version label, else image tag)."""
-    for api, kind, obj, image in _workload_images(source, k.image_markers):
+    for api, kind, obj, image in _workload_images(source, knowledge.image_markers):
         meta = obj.get("metadata", {})
         label = meta.get("labels", {}).get("app.kubernetes.io/version", "")
         tag = _image_tag(image)
         # a chart's version label describes the chart's default, an image tag what really runs; a product whose
         # images carry their own versions (Flux's controllers) says so: version_from: label
-        version = _clean(tag) if k.version_from == "image" and _clean(tag) else _clean(label) or _clean(tag)
+        version = _clean(tag) if knowledge.version_from == "image" and _clean(tag) else _clean(label) or _clean(tag)
         if not version:
             continue
         how = f"image {image}" if version == _clean(tag) else f"label app.kubernetes.io/version={label}"
@@ -103,10 +103,10 @@ class Companion:
     evidence: Evidence
 
 
-def companions(k: ToolKnowledge, source: ClusterSource, cluster: str) -> list[Companion]:
+def companions(knowledge: ToolKnowledge, source: ClusterSource, cluster: str) -> list[Companion]:
     """The tool's companion components running on a cluster, with the version their image tag says."""
     found = []
-    for api, kind, obj, image in _workload_images(source, k.companion_images):
+    for api, kind, obj, image in _workload_images(source, knowledge.companion_images):
         version = _clean(_image_tag(image))
         if not version:
             continue
@@ -118,13 +118,13 @@ def companions(k: ToolKnowledge, source: ClusterSource, cluster: str) -> list[Co
     return found
 
 
-def detect_installation(k: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
+def detect_installation(knowledge: ToolKnowledge, source: ClusterSource, cluster: str) -> Installation | None:
     """Helm release and running workloads; when they disagree (an image tag pinned in the values, a
     failed rollout) the running version wins and both are cited."""
-    release = tool_release(k, source)
-    running = _running(k, source, cluster)
+    release = tool_release(knowledge, source)
+    running = _running(knowledge, source, cluster)
     if release:
-        version = _clean(release.app_version) or _clean(k.app_version_for_chart(release.chart_version))
+        version = _clean(release.app_version) or _clean(knowledge.app_version_for_chart(release.chart_version))
         excerpt = (
             f"chart {release.chart}-{release.chart_version}, appVersion {release.app_version or '?'}, "
             f"revision {release.revision}, status {release.status}"
@@ -155,17 +155,17 @@ class ServedRange:
     high_because: Evidence | None
 
 
-def _tool_groups(k: ToolKnowledge) -> set[str]:
+def _tool_groups(knowledge: ToolKnowledge) -> set[str]:
     """The API groups of the tool's own objects (those its knowledge lists served versions for): not the
     groups of other APIs its breaking changes mention (Gateway API for Cilium)."""
-    return {api.api_version.split("/", 1)[0] for api in k.served_apis}
+    return {api.api_version.split("/", 1)[0] for api in knowledge.served_apis}
 
 
-def served_range(k: ToolKnowledge, manifests: list[Manifest], prefix: str = "") -> ServedRange | None:
+def served_range(knowledge: ToolKnowledge, manifests: list[Manifest], prefix: str = "") -> ServedRange | None:
     """From the tool's API versions a cluster's manifests use: the newest first-serving release (low) and the
     last release before the first removal (high); None when no such object is applied or no version serves
     them all."""
-    groups = _tool_groups(k)
+    groups = _tool_groups(knowledge)
     used: dict[tuple[str, str], Manifest] = {}
     for m in manifests:
         if m.api_version.split("/", 1)[0] in groups:
@@ -177,20 +177,20 @@ def served_range(k: ToolKnowledge, manifests: list[Manifest], prefix: str = "") 
         return Evidence(source="gitops", ref=f"{prefix}{m.file}:{m.line}", excerpt=f"{m.kind} {m.name}: "
                         f"apiVersion {m.api_version} ({why})")  # fmt: skip
 
-    oldest = f"{k.releases[0].line}.0"
+    oldest = f"{knowledge.releases[0].line}.0"
     low, low_because = Version.parse(oldest), cite(next(iter(used.values())), f"no newer API; {oldest} is the "
                                                    "oldest release the knowledge base covers")  # fmt: skip
-    high, high_because = Version.parse(k.newest()), None
+    high, high_because = Version.parse(knowledge.newest()), None
     for (api, kind), m in used.items():
-        for served in k.served_apis:
+        for served in knowledge.served_apis:
             matches = served.api_version == api and (not served.kinds or kind in served.kinds)
             if matches and Version.parse(served.served_from) > low:
                 low, low_because = Version.parse(served.served_from), cite(m, f"served from {served.served_from}")
-        for change in k.breaking_changes:
+        for change in knowledge.breaking_changes:
             d = change.detector
             if d and d.kind == "api_in_use" and d.api_version == api and d.resource_kind == kind:
                 removed = Version.parse(change.version)
-                before = [r for r in k.releases if Version.parse(r.line) < Version.parse(removed.line)]
+                before = [r for r in knowledge.releases if Version.parse(r.line) < Version.parse(removed.line)]
                 if before and Version.parse(before[-1].latest_patch) < high:
                     high = Version.parse(before[-1].latest_patch)
                     high_because = cite(m, f"removed in {change.version}")

@@ -72,31 +72,31 @@ class StatusBoard:
         return [cell for cell in self.cells if cell.problems]
 
 
-def _cell(k: ToolKnowledge, cluster, today: date) -> StatusCell | None:
+def _cell(knowledge: ToolKnowledge, cluster, today: date) -> StatusCell | None:
     """The status of tool `k` on one fleet cluster; None when the tool is not installed there."""
-    installed = detect_installation(k, cluster.source, cluster.info.name)
+    installed = detect_installation(knowledge, cluster.source, cluster.info.name)
     if installed is None:
         return None
     info = cluster.info
-    support = line_support(k, installed.version, today)
-    release = k.release(installed.version)
+    support = line_support(knowledge, installed.version, today)
+    release = knowledge.release(installed.version)
     kube_range = release.kube_range_for(installed.version) if release else None
     compatible = kube_range.contains(info.kubernetes_version) if kube_range else None
     kube = {info.name: info.kubernetes_version}
     try:
-        target, target_reason = latest_compatible(k, kube, today)
+        target, target_reason = latest_compatible(knowledge, kube, today)
     except PathError as exc:
         target, target_reason = "", str(exc)
-    if target and from_table_chart(k, installed):  # the newest a chart of its repository ships, as plans target
-        chosen = charted_target(k, target, installed.version, kube)
+    if target and from_table_chart(knowledge, installed):  # the newest a chart of its repository ships, as plans target
+        chosen = charted_target(knowledge, target, installed.version, kube)
         if chosen is not None and chosen.changed:
-            target, target_reason = chosen.version, f"{target_reason}; {describe(k, chosen)}"
+            target, target_reason = chosen.version, f"{target_reason}; {describe(knowledge, chosen)}"
     return StatusCell(
         cluster=info.name,
         environment=info.environment,
         provider=info.provider,
         kubernetes_version=info.kubernetes_version,
-        tool=k.tool,
+        tool=knowledge.tool,
         version=installed.version,
         support=support.status,
         support_reason=support.reason,

@@ -130,17 +130,17 @@ def _clean(version: str) -> str:
         return ""
 
 
-def _meaning(k: ToolKnowledge, chart_version: str) -> tuple[str, str]:
+def _meaning(knowledge: ToolKnowledge, chart_version: str) -> tuple[str, str]:
     """(tool version, note) a chart version declares."""
     if "${" in chart_version:
         return "", f"{chart_version} is substituted at apply time (Flux postBuild); the version is not in Git"
     exact = _exact(chart_version)
     if not exact:
         return "", f"{chart_version or 'no version'} is not one pinned version: the controller picks the chart"
-    app = _clean(k.app_version_for_chart(exact.lstrip("v")) or k.app_version_for_chart(exact))
+    app = _clean(knowledge.app_version_for_chart(exact.lstrip("v")) or knowledge.app_version_for_chart(exact))
     if not app:
         return "", (
-            f"chart {k.chart.name} {exact}: which {k.display_name} version it ships is not in the "
+            f"chart {knowledge.chart.name} {exact}: which {knowledge.display_name} version it ships is not in the "
             f"knowledge base's chart table"
         )
     return app, ""
@@ -159,16 +159,16 @@ def _image_tags(values: Any, path: KeyPath = ()) -> list[tuple[KeyPath, str, str
     return found
 
 
-def _image_override(k: ToolKnowledge, values: ComposedValues | None) -> tuple[str, str]:
+def _image_override(knowledge: ToolKnowledge, values: ComposedValues | None) -> tuple[str, str]:
     """(version, where) of the tool's image tag pinned in the values, which wins over the chart's appVersion:
     a tag whose repository is the tool's, else the chart's top-level `image.tag` / `global.image.tag`, else one
     version shared by every repository-less tag that is a known release of the tool ('' when none or unclear)."""
     if values is None:
         return "", ""
     tags = _image_tags(values.values)
-    ours = [t for t in tags if t[2] and any(marker in t[2] for marker in k.image_markers)]
+    ours = [t for t in tags if t[2] and any(marker in t[2] for marker in knowledge.image_markers)]
     top = [t for t in tags if t[0] in (("image", "tag"), ("global", "image", "tag")) and not t[2]]
-    bare = [t for t in tags if not t[2] and k.release(_clean(t[1]) or "0.0.0") is not None]
+    bare = [t for t in tags if not t[2] and knowledge.release(_clean(t[1]) or "0.0.0") is not None]
     for group in (ours, top, bare):
         if len({_clean(t[1]) for t in group}) == 1:
             origin = values.origin(".".join(str(p) for p in group[0][0]))
@@ -179,8 +179,8 @@ def _image_override(k: ToolKnowledge, values: ComposedValues | None) -> tuple[st
 class _Reader:
     """Reads one tool's declarations from the parsed repository."""
 
-    def __init__(self, k: ToolKnowledge, files: RepoFiles):
-        self.k = k
+    def __init__(self, knowledge: ToolKnowledge, files: RepoFiles):
+        self.k = knowledge
         self.files = files
         self.by_kind: dict[str, list[Manifest]] = {}
         for m in files.manifests:
@@ -536,18 +536,18 @@ def _flux_distribution(reader: _Reader, kustomizations: list[Kustomization]) -> 
     return found
 
 
-def _terraform(k: ToolKnowledge, roots: list[TerraformRoot], clusters: list[str]) -> list[Declaration]:
+def _terraform(knowledge: ToolKnowledge, roots: list[TerraformRoot], clusters: list[str]) -> list[Declaration]:
     """helm_release pins: per cluster from tfvars (cluster_name, else the file name), or one literal for all."""
     found = []
     for root in roots:
         for release in root.helm_releases:
-            if release.chart not in k.install_markers:
+            if release.chart not in knowledge.install_markers:
                 continue
             if release.version_var:
                 for setting in root.settings_of(release.version_var):
                     named = [s for s in root.var_settings if s.tfvars == setting.tfvars and s.name == "cluster_name"]
                     cluster = str(named[0].value) if named else setting.tfvars
-                    version, note = _meaning(k, str(setting.value))
+                    version, note = _meaning(knowledge, str(setting.value))
                     found.append(
                         Declaration(
                             "terraform",
@@ -565,7 +565,7 @@ def _terraform(k: ToolKnowledge, roots: list[TerraformRoot], clusters: list[str]
                         )
                     )
             elif release.version:
-                version, note = _meaning(k, release.version)
+                version, note = _meaning(knowledge, release.version)
                 found.append(
                     Declaration(
                         "terraform",
@@ -586,14 +586,14 @@ def _terraform(k: ToolKnowledge, roots: list[TerraformRoot], clusters: list[str]
 
 
 def desired_state(
-    k: ToolKnowledge, files: RepoFiles | None, terraform: list[TerraformRoot], clusters: list[str]
+    knowledge: ToolKnowledge, files: RepoFiles | None, terraform: list[TerraformRoot], clusters: list[str]
 ) -> DesiredState:
     """Every declaration of the tool in the GitOps repository (`files`, None without one) and Terraform."""
-    state = DesiredState(k.tool)
+    state = DesiredState(knowledge.tool)
     if files is not None:
-        reader = _Reader(k, files)
+        reader = _Reader(knowledge, files)
         state.declarations.extend([*reader.flux(), *reader.argocd(), *reader.helm_charts(), *reader.images()])
-        if k.tool == "flux":  # Flux installs itself from manifests: its version hook
+        if knowledge.tool == "flux":  # Flux installs itself from manifests: its version hook
             state.declarations.extend(_flux_distribution(reader, files.kustomizations))
-    state.declarations.extend(_terraform(k, terraform, clusters))
+    state.declarations.extend(_terraform(knowledge, terraform, clusters))
     return state

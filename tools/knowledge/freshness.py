@@ -33,37 +33,38 @@ def today() -> date:
         raise ClockError(f"{TODAY_ENV}={pinned!r} is not a date; use YYYY-MM-DD, e.g. 2026-12-05") from exc
 
 
-def effective_date(k: ToolKnowledge) -> str:
+def effective_date(knowledge: ToolKnowledge) -> str:
     """The newer of the bundled date and the overlay's refresh date ('' when neither is known)."""
-    dates = [k.as_of] if k.as_of else []
-    if k.overlay and k.overlay.refreshed_at and not k.overlay.warning:
-        dates.append(k.overlay.refreshed_at[:10])
+    dates = [knowledge.as_of] if knowledge.as_of else []
+    if knowledge.overlay and knowledge.overlay.refreshed_at and not knowledge.overlay.warning:
+        dates.append(knowledge.overlay.refreshed_at[:10])
     return max(dates, key=lambda d: parse_date(d)) if dates else ""
 
 
-def knowledge_info(k: ToolKnowledge, on: date) -> KnowledgeInfo:
+def knowledge_info(knowledge: ToolKnowledge, on: date) -> KnowledgeInfo:
     """The plan's statement about its knowledge: dates, age in days on `on`, staleness, warnings."""
-    current = effective_date(k)
+    current = effective_date(knowledge)
     age = (on - parse_date(current)).days if current else None
     stale = age is None or age > STALE_AFTER_DAYS
     warnings = []
-    if k.overlay and k.overlay.warning:
-        warnings.append(k.overlay.warning)
+    if knowledge.overlay and knowledge.overlay.warning:
+        warnings.append(knowledge.overlay.warning)
     if age is None:
         warnings.append(
-            f"{k.display_name} knowledge carries no date (as_of): treat its releases and support windows as stale"
+            f"{knowledge.display_name} knowledge carries no date (as_of): treat its releases and support windows as "
+            "stale"
         )
     elif stale:
         warnings.append(
-            f"{k.display_name} knowledge is {age} days old (as of {current}; more than {STALE_AFTER_DAYS}): newer "
-            "releases, fixes and support-window changes since then are unknown to this plan; run "
-            "`upgradectl knowledge refresh` or update upgradectl"
+            f"{knowledge.display_name} knowledge is {age} days old (as of {current}; more than {STALE_AFTER_DAYS}): "
+            "newer releases, fixes and support-window changes since then are unknown to this plan; run `upgradectl "
+            "knowledge refresh` or update upgradectl"
         )
-    overlay_ok = k.overlay is not None and not k.overlay.warning
+    overlay_ok = knowledge.overlay is not None and not knowledge.overlay.warning
     return KnowledgeInfo(
-        as_of=k.as_of,
-        overlay_refreshed_at=k.overlay.refreshed_at if overlay_ok and k.overlay else "",
-        overlay_path=k.overlay.path if k.overlay else "",
+        as_of=knowledge.as_of,
+        overlay_refreshed_at=knowledge.overlay.refreshed_at if overlay_ok and knowledge.overlay else "",
+        overlay_path=knowledge.overlay.path if knowledge.overlay else "",
         effective_date=current,
         age_days=age,
         stale=stale,

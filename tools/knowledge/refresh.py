@@ -222,34 +222,38 @@ def _stable(version: str) -> Version | None:
     return parsed if parsed.parts == 3 and not re.search(r"[-+]", version.lstrip("v")) else None
 
 
-def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tuple[OverlayTool, list[str]]:
+def refresh_tool(knowledge: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tuple[OverlayTool, list[str]]:
     """Read one tool's upstream and build its overlay entry (plus notes on what was left out and why)."""
-    assert k.upstream is not None
+    assert knowledge.upstream is not None
     notes: list[str] = []
-    sources = [f"{upstream.api_url}/repos/{k.upstream.github}/releases"]
+    sources = [f"{upstream.api_url}/repos/{knowledge.upstream.github}/releases"]
     published: dict[Version, UpstreamRelease] = {}
-    for release in upstream.releases(k.upstream.github, k.upstream.tag_pattern):
+    for release in upstream.releases(knowledge.upstream.github, knowledge.upstream.tag_pattern):
         version = _stable(release.version)
         if version is not None:
             published.setdefault(version, release)
     charts: dict[Version, tuple[str, str]] = {}  # app version -> (newest chart version, created)
-    if k.chart.repository.startswith("oci://") and not upstream.helm_repo_url:
-        notes.append(f"chart {k.chart.name} is in an OCI registry ({k.chart.repository}): no index to read")
+    if knowledge.chart.repository.startswith("oci://") and not upstream.helm_repo_url:
+        notes.append(
+            f"chart {knowledge.chart.name} is in an OCI registry ({knowledge.chart.repository}): no index to read"
+        )
     else:
-        repository = upstream.helm_repo_url or k.chart.repository
-        sources.append(f"{repository.rstrip('/')}/index.yaml ({k.chart.name})")
-        for chart_version, app_version, created in upstream.chart_versions(k.chart.repository, k.chart.name):
+        repository = upstream.helm_repo_url or knowledge.chart.repository
+        sources.append(f"{repository.rstrip('/')}/index.yaml ({knowledge.chart.name})")
+        for chart_version, app_version, created in upstream.chart_versions(
+            knowledge.chart.repository, knowledge.chart.name
+        ):
             app, chart = _stable(app_version), _stable(chart_version)
             if app is None or chart is None:
                 continue
             if app not in charts or chart > Version.parse(charts[app][0]):
                 charts[app] = (str(chart), created)
-            if k.chart.app_version_mapping == "same":
+            if knowledge.chart.app_version_mapping == "same":
                 published.setdefault(app, UpstreamRelease(str(app), created))
     by_line: dict[Version, list[Version]] = {}
     for version in published:
         by_line.setdefault(Version.parse(version.line), []).append(version)
-    known = {Version.parse(r.line): r for r in k.releases}
+    known = {Version.parse(r.line): r for r in knowledge.releases}
     newest_known = max(known) if known else None
     newest_line = max([*by_line, *known]) if by_line or known else None
     releases = []
@@ -257,7 +261,7 @@ def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tup
         newest = max(versions)
         first = min(versions)
         release = known.get(line)
-        chart = charts.get(newest, ("", ""))[0] if k.chart.app_version_mapping == "table" else ""
+        chart = charts.get(newest, ("", ""))[0] if knowledge.chart.app_version_mapping == "table" else ""
         if release is None:
             if newest_known is not None and line < newest_known:
                 continue
@@ -274,7 +278,7 @@ def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tup
             continue
         if newest <= Version.parse(release.newest_patch):
             continue
-        if k.upstream.restricted_lts_patches and line != newest_line:
+        if knowledge.upstream.restricted_lts_patches and line != newest_line:
             if release.lts:
                 releases.append(
                     OverlayRelease(
@@ -285,8 +289,14 @@ def refresh_tool(k: ToolKnowledge, upstream: Upstream, refreshed_at: str) -> tup
                     )
                 )
             continue
-        if k.chart.app_version_mapping == "table" and not chart and k.chart_version_for(release.latest_patch):
-            notes.append(f"{newest}: no {k.chart.name} chart ships it yet (chart installs need a charted patch)")
+        if (
+            knowledge.chart.app_version_mapping == "table"
+            and not chart
+            and knowledge.chart_version_for(release.latest_patch)
+        ):
+            notes.append(
+                f"{newest}: no {knowledge.chart.name} chart ships it yet (chart installs need a charted patch)"
+            )
         releases.append(
             OverlayRelease(
                 line=release.line,

@@ -52,26 +52,26 @@ def _add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
-def line_support(k: ToolKnowledge, line: str, today: date) -> LineSupport:
+def line_support(knowledge: ToolKnowledge, line: str, today: date) -> LineSupport:
     """Whether `line` (a version or line of `k`) still receives fixes on `today`."""
-    release = k.release(line)
-    policy = k.support
+    release = knowledge.release(line)
+    policy = knowledge.support
     name = Version.parse(line).line
     if release is None:
-        return LineSupport(name, "unknown", f"{k.display_name} {name} is not a known line", "")
+        return LineSupport(name, "unknown", f"{knowledge.display_name} {name} is not a known line", "")
     where = f"releases[{release.line}]"
     if policy is None:
         return LineSupport(
-            name, "unknown", f"which {k.display_name} lines get fixes is not in the knowledge base", "", where
+            name, "unknown", f"which {knowledge.display_name} lines get fixes is not in the knowledge base", "", where
         )
-    newest = newest_lines(k)
+    newest = newest_lines(knowledge)
     if release.support is not None:
         end = parse_date(release.support.until, end_of_month=True)
         ok = today <= end
         return LineSupport(
             name,
             "supported" if ok else "ended",
-            f"{k.display_name} {name} {'is supported until' if ok else 'stopped receiving fixes after'} "
+            f"{knowledge.display_name} {name} {'is supported until' if ok else 'stopped receiving fixes after'} "
             f"{release.support.until}",
             release.support.source,
             f"{where}.support",
@@ -82,8 +82,8 @@ def line_support(k: ToolKnowledge, line: str, today: date) -> LineSupport:
         return LineSupport(
             name,
             "supported",
-            f"{k.display_name} {name} is one of the newest {policy.newest_lines} line(s) ({', '.join(newest)}): "
-            f"{policy.summary}",
+            f"{knowledge.display_name} {name} is one of the newest {policy.newest_lines} line(s) "
+            f"({', '.join(newest)}): {policy.summary}",
             policy.source,
             "support",
             uncertain=policy.uncertain,
@@ -94,8 +94,8 @@ def line_support(k: ToolKnowledge, line: str, today: date) -> LineSupport:
         return LineSupport(
             name,
             "supported" if ok else "ended",
-            f"{k.display_name} {name} is an LTS line released {release.released}: {policy.lts_months} months of "
-            f"fixes {'run until' if ok else 'ended'} {end.isoformat()}",
+            f"{knowledge.display_name} {name} is an LTS line released {release.released}: {policy.lts_months} months "
+            f"of fixes {'run until' if ok else 'ended'} {end.isoformat()}",
             policy.source,
             "support",
             end.isoformat(),
@@ -104,7 +104,7 @@ def line_support(k: ToolKnowledge, line: str, today: date) -> LineSupport:
     return LineSupport(
         name,
         "ended",
-        f"{k.display_name} {name} is not one of the newest {policy.newest_lines} line(s) ({', '.join(newest)})"
+        f"{knowledge.display_name} {name} is not one of the newest {policy.newest_lines} line(s) ({', '.join(newest)})"
         + (" nor an LTS line still in its window" if policy.lts_months else "")
         + f": {policy.summary}",
         policy.source,
@@ -113,18 +113,18 @@ def line_support(k: ToolKnowledge, line: str, today: date) -> LineSupport:
     )
 
 
-def newest_lines(k: ToolKnowledge) -> list[str]:
+def newest_lines(knowledge: ToolKnowledge) -> list[str]:
     """The newest `support.newest_lines` known lines, newest first (lines whose notes nobody reviewed count:
     upstream supports them whether or not this knowledge base has read them)."""
-    count = k.support.newest_lines if k.support else 0
-    return [r.line for r in reversed(k.releases)][:count]
+    count = knowledge.support.newest_lines if knowledge.support else 0
+    return [r.line for r in reversed(knowledge.releases)][:count]
 
 
-def supported_lines(k: ToolKnowledge, today: date) -> list[Release] | None:
+def supported_lines(knowledge: ToolKnowledge, today: date) -> list[Release] | None:
     """The lines that receive fixes on `today`, newest first; None when the policy is not known."""
-    if k.support is None:
+    if knowledge.support is None:
         return None
-    return [r for r in reversed(k.releases) if line_support(k, r.line, today).supported]
+    return [r for r in reversed(knowledge.releases) if line_support(knowledge, r.line, today).supported]
 
 
 @dataclass(frozen=True)
@@ -135,21 +135,22 @@ class KubernetesOpening:
     kube_range: KubeRange
     behind: dict[str, str]  # cluster -> its Kubernetes minor, for clusters below the range
 
-    def describe(self, k: ToolKnowledge) -> str:
+    def describe(self, knowledge: ToolKnowledge) -> str:
         clusters = ", ".join(f"{c} ({v})" for c, v in sorted(self.behind.items()))
         return (
             f"upgrade Kubernetes on {clusters} to {self.kube_range.min} (one minor at a time) to open "
-            f"{k.display_name} {self.release.line} ({self.release.latest_patch}, supports Kubernetes {self.kube_range})"
+            f"{knowledge.display_name} {self.release.line} ({self.release.latest_patch}, supports Kubernetes "
+            f"{self.kube_range})"
         )
 
 
 def kubernetes_opening(
-    k: ToolKnowledge, kube_versions: Mapping[str, str], today: date
+    knowledge: ToolKnowledge, kube_versions: Mapping[str, str], today: date
 ) -> KubernetesOpening | None:
     """The smallest Kubernetes upgrade after which a supported, reviewed line fits every cluster (None when no
     supported line has a known range that any Kubernetes upgrade could reach)."""
     best: KubernetesOpening | None = None
-    for release in supported_lines(k, today) or []:
+    for release in supported_lines(knowledge, today) or []:
         kube_range = release.kube_range_for(release.latest_patch)
         if kube_range is None or not release.notes_reviewed:
             continue

@@ -85,14 +85,18 @@ def lookup(baseline: ClusterBaseline | None, gate: Gate, version: str) -> tuple[
     return chosen.gate.value, note
 
 
-def backport_gate(gate: Gate, k: ToolKnowledge, running: str, target: str) -> tuple[Gate, dict[str, str]] | None:
+def backport_gate(
+    gate: Gate, knowledge: ToolKnowledge, running: str, target: str
+) -> tuple[Gate, dict[str, str]] | None:
     """The target's gate rewritten with the running version's metric names; None when a rename is ambiguous.
 
     Returns the gate and {target name: running name} for the metrics that changed (empty when none did).
     """
     if Version.parse(target) <= Version.parse(running):
         return gate, {}
-    crossed = sorted(k.metric_renames_crossed(running, target), key=lambda r: Version.parse(r.version), reverse=True)
+    crossed = sorted(
+        knowledge.metric_renames_crossed(running, target), key=lambda r: Version.parse(r.version), reverse=True
+    )
     back: dict[str, str] = {}
     for name in gate.metric_names:
         current = name
