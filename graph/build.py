@@ -50,7 +50,8 @@ from upgradectl.tools.advisories.osv import default_client as default_osv_client
 from upgradectl.tools.analysis.inventory import tool_release
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, FleetError, open_fleet
-from upgradectl.tools.cluster.sources import SourceError
+from upgradectl.tools.cluster.prefetch import prefetch
+from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.freshness import knowledge_info
 from upgradectl.tools.knowledge.loader import KnowledgeError, ToolKnowledge, load_tool
@@ -111,6 +112,9 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     fleet = ctx.opened_fleet()
     request = state["upgrade"]
     k = load_tool(request.tool)
+    prefetch([c.source for c in fleet.clusters.values() if isinstance(c.source, SnapshotCluster)
+              and (not request.clusters or c.info.name in request.clusters)
+              and (not request.environments or c.info.environment in request.environments)])  # fmt: skip
     inventory = take_inventory(request, fleet, k, ctx.today, ctx.view, osv=ctx.osv, osv_off=ctx.osv_off)
     findings = list(inventory.findings)
     for name, cluster in fleet.clusters.items():

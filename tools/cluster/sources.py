@@ -11,6 +11,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -111,6 +112,7 @@ class SnapshotCluster:
             )
         self.meta: dict[str, Any] = meta
         self._reading = threading.Lock()
+        self.prefetched: Future | None = None  # this snapshot's lists, read by a worker (cluster/prefetch.py)
         self.name = name or str(self.meta.get("name") or self.path.name)
         self._recorded_at = self._read_recorded_at(meta_file)
 
@@ -196,6 +198,8 @@ class SnapshotCluster:
     def _list(self, key: tuple[str, str]) -> list[dict[str, Any]]:
         """One recorded resource list, read on first use (a plan reads a fraction of a snapshot); agents that
         ask for the same list at the same time wait for one read instead of each parsing it."""
+        if key not in self._cache and self.prefetched is not None:
+            self._take_prefetched()
         if key not in self._cache:
             with self._reading:
                 lock = self._list_locks.setdefault(key, threading.Lock())
@@ -203,6 +207,21 @@ class SnapshotCluster:
                 if key not in self._cache:
                     self._cache[key] = self._load(self._files[key])
         return self._cache[key]
+
+    def _take_prefetched(self) -> None:
+        """The lists a worker process read for this snapshot, once it sent them (a worker that failed leaves
+        every list to be read here)."""
+        future = self.prefetched
+        if future is None:
+            return
+        try:
+            lists = future.result()
+        except Exception:  # a worker that died (out of memory, killed): the lists are read in this process
+            lists = {}
+        with self._reading:
+            for key, items in lists.items():
+                self._cache.setdefault(key, items)
+            self.prefetched = None
 
     @cached_property
     def _list_locks(self) -> dict[tuple[str, str], threading.Lock]:
@@ -318,7 +337,7 @@ LEAN_STATUS: dict[str, tuple[str, ...]] = {
 LEAN_CONTAINER_STATUS = ("name", "ready", "restartCount")
 LEAN_POD_CONDITION = ("type", "status", "reason")  # of the Ready condition only
 DROPPED_NODE_STATUS = ("images",)
-SHARE_STRINGS_FROM = 4 * 2**20  # characters: lists this big keep one copy of each repeated value (Shared)
+SHARE_STRINGS_FROM = 256 * 2**10  # characters: lists this big keep one copy of each repeated value (Shared)
 MAX_LIST_BYTES = 2 * 2**30  # a recorded list of a big cluster (50,000 pods) runs to hundreds of MB
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 _JSON_DECODER = json.JSONDecoder()
@@ -425,6 +444,8 @@ def lean(item: Any, shared: Shared | None = None) -> Any:
         elif key == "metadata" and isinstance(value, dict):
             value = {shared.string(k): shared.part(v) if k in SHARED_METADATA_PARTS else shared.copy(v)
                      for k, v in value.items()}
+        elif key == "status" and isinstance(value, dict):  # replicas' conditions and container states repeat
+            value = {shared.string(k): shared.part(v) for k, v in value.items()}
         else:
             value = shared.copy(value)
         out[shared.string(key)] = value

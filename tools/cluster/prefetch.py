@@ -1,0 +1,66 @@
+"""Read a big fleet's snapshot lists on the machine's other cores while the plan works on the first ones.
+
+Parsing a cluster's recorded lists (JSON decoding, checking, keeping them lean: `SnapshotCluster._load`) is most
+of what a plan of many clusters spends per cluster, and one Python process runs it on one core. `prefetch`
+hands each snapshot cluster to a worker process (forked, so it starts with the modules already imported) that
+reads every list of the snapshot and sends them back pickled: a lean list whose replicas share their parts
+pickles to a seventh of its JSON and unpickles about ten times faster than it parses. A source that needs a
+list before its cluster came back waits for it (`SnapshotCluster._list`); a list a worker could not read is
+read again in the plan's own process, which reports the problem as it always did.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from upgradectl.tools.cluster.sources import SnapshotCluster
+
+PREFETCH_FROM = 4  # snapshot clusters: fewer read faster in the one process than worker start-up costs
+WORKERS_ENV = "UPGRADECTL_READ_WORKERS"  # how many worker processes read snapshots; 0 reads in process
+
+
+def read_workers(clusters: int) -> int:
+    """How many worker processes read `clusters` snapshots: one per core but the plan's own, at least one, none
+    for a small fleet or where fork is not available; `UPGRADECTL_READ_WORKERS` overrides (0: none)."""
+    configured = os.environ.get(WORKERS_ENV, "").strip()
+    if configured.isdigit():
+        wanted = int(configured)
+    elif clusters < PREFETCH_FROM:
+        return 0
+    else:
+        wanted = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1) - 1)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    return min(wanted, clusters)
+
+
+def _read_snapshot(path: str, name: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every list of one snapshot, read lean in a worker; a list that does not read is left to the plan."""
+    source = SnapshotCluster(Path(path), name=name)
+    lists = {}
+    for key in source._files:
+        try:
+            lists[key] = source._list(key)
+        except Exception:  # the plan's own read of this list reports what is wrong with it
+            continue
+    return lists
+
+
+def prefetch(sources: list[SnapshotCluster], workers: int | None = None) -> None:
+    """Start reading these snapshots' lists in worker processes; each source picks its lists up on first use.
+    With no workers (a small fleet, `UPGRADECTL_READ_WORKERS=0`) nothing happens: lists read on first use."""
+    todo = [s for s in sources if s.prefetched is None]
+    count = read_workers(len(todo)) if workers is None else min(workers, len(todo))
+    if count <= 0:
+        return
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork"))
+    try:
+        for source in todo:
+            future: Future = pool.submit(_read_snapshot, str(source.path), source.name)
+            source.prefetched = future
+    finally:
+        pool.shutdown(wait=False)  # the submitted reads finish; the workers exit after the last
