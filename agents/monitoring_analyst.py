@@ -11,6 +11,7 @@ from upgradectl.agents.detection import detect_changes
 from upgradectl.cost_models import CostReport
 from upgradectl.models import Evidence, Finding, Gate, Subject
 from upgradectl.tools.cluster.fleet import FleetCluster
+from upgradectl.tools.cluster.prefetch import Derived, derived_fact
 from upgradectl.tools.cluster.resources import capacity_type, node_loads
 from upgradectl.tools.cluster.sources import ClusterSource, recorded_series
 from upgradectl.tools.cost.kpis import analyze_cluster
@@ -142,11 +143,26 @@ def cost_opportunities(task: TaskInput) -> TaskResult:
     return TaskResult(findings, checked, cost=reports)
 
 
+def _priced(source: ClusterSource, region: str, provider: str) -> CostReport:
+    return analyze_cluster(source, load_prices(), region, provider)
+
+
+def cost_fact(c: FleetCluster) -> Derived:
+    """A cluster's cost report with the bundled prices, as a fact its snapshot's reader can work out."""
+    region = c.entry.region or str((getattr(c.source, "meta", {}) or {}).get("region", ""))
+    return Derived(("cost-report", region, c.entry.provider), _priced, (region, c.entry.provider))
+
+
+def cluster_facts(knowledge: ToolKnowledge, c: FleetCluster) -> tuple[Derived, ...]:
+    """What this agent's tasks will work out from each cluster's snapshot alone (see tools/cluster/prefetch.py)."""
+    return (cost_fact(c),) if knowledge.cycles_nodes else ()
+
+
 def cluster_cost(c: FleetCluster) -> tuple[CostReport | None, str]:
     """The cluster's cost report with the bundled price table, and a line for the task log."""
     try:
-        region = c.entry.region or str((getattr(c.source, "meta", {}) or {}).get("region", ""))
-        report = analyze_cluster(c.source, load_prices(), region, c.entry.provider)
+        fact = cost_fact(c)
+        report = derived_fact(c.source, fact.key, lambda: _priced(c.source, *fact.args))
     except Exception as exc:  # the KPI findings above must survive a failed cost analysis
         return None, f"{c.info.name}: cost analysis failed: {type(exc).__name__}: {exc}"
     k = report.current

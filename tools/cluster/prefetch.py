@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +40,22 @@ def read_workers(clusters: int) -> int:
     return min(wanted, clusters)
 
 
-def _read_snapshot(path: str, name: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Every list of one snapshot, read lean in a worker; a list that does not read is left to the plan."""
+@dataclass(frozen=True)
+class Derived:
+    """A fact a plan computes from one snapshot alone (a cluster's cost report), worked out by the worker that
+    read the snapshot: `compute(source, *args)`, a module-level function, its result kept under `key`."""
+
+    key: tuple
+    compute: Callable[..., Any]
+    args: tuple = ()
+
+
+Lists = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def _read_snapshot(path: str, name: str, derived: tuple[Derived, ...]) -> tuple[Lists, dict[tuple, Any]]:
+    """Every list of one snapshot, read lean in a worker, and the facts asked for; a list that does not read
+    and a fact that fails are left to the plan's own process, which reports them as it always does."""
     source = SnapshotCluster(Path(path), name=name)
     lists = {}
     for key in source._files:
@@ -47,20 +63,36 @@ def _read_snapshot(path: str, name: str) -> dict[tuple[str, str], list[dict[str,
             lists[key] = source._list(key)
         except Exception:  # the plan's own read of this list reports what is wrong with it
             continue
-    return lists
+    facts = {}
+    for fact in derived:
+        try:
+            facts[fact.key] = fact.compute(source, *fact.args)
+        except Exception:  # computed again in the plan's process, where the failure is reported
+            continue
+    return lists, facts
 
 
-def prefetch(sources: list[SnapshotCluster], workers: int | None = None) -> None:
-    """Start reading these snapshots' lists in worker processes; each source picks its lists up on first use.
-    With no workers (a small fleet, `UPGRADECTL_READ_WORKERS=0`) nothing happens: lists read on first use."""
-    todo = [s for s in sources if s.prefetched is None]
+def prefetch(jobs: list[tuple[SnapshotCluster, tuple[Derived, ...]]], workers: int | None = None) -> None:
+    """Start reading these snapshots' lists (and working out their facts) in worker processes; each source
+    picks them up on first use. With no workers (a small fleet, `UPGRADECTL_READ_WORKERS=0`) nothing happens:
+    lists are read on first use, facts computed when asked for."""
+    todo = [(source, derived) for source, derived in jobs if source.prefetched is None]
     count = read_workers(len(todo)) if workers is None else min(workers, len(todo))
     if count <= 0:
         return
     pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork"))
     try:
-        for source in todo:
-            future: Future = pool.submit(_read_snapshot, str(source.path), source.name)
+        for source, derived in todo:
+            future: Future = pool.submit(_read_snapshot, str(source.path), source.name, derived)
             source.prefetched = future
     finally:
         pool.shutdown(wait=False)  # the submitted reads finish; the workers exit after the last
+
+
+def derived_fact(source: Any, key: tuple, compute: Callable[[], Any]) -> Any:
+    """The fact a worker worked out for this source under `key` (handed over once), else `compute()`."""
+    if isinstance(source, SnapshotCluster):
+        source.take_prefetched()
+        if key in source.facts:
+            return source.facts.pop(key)
+    return compute()

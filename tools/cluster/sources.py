@@ -113,6 +113,7 @@ class SnapshotCluster:
         self.meta: dict[str, Any] = meta
         self._reading = threading.Lock()
         self.prefetched: Future | None = None  # this snapshot's lists, read by a worker (cluster/prefetch.py)
+        self.facts: dict[tuple, Any] = {}  # what that worker worked out from them (prefetch.derived_fact)
         self.name = name or str(self.meta.get("name") or self.path.name)
         self._recorded_at = self._read_recorded_at(meta_file)
 
@@ -199,7 +200,7 @@ class SnapshotCluster:
         """One recorded resource list, read on first use (a plan reads a fraction of a snapshot); agents that
         ask for the same list at the same time wait for one read instead of each parsing it."""
         if key not in self._cache and self.prefetched is not None:
-            self._take_prefetched()
+            self.take_prefetched()
         if key not in self._cache:
             with self._reading:
                 lock = self._list_locks.setdefault(key, threading.Lock())
@@ -208,19 +209,22 @@ class SnapshotCluster:
                     self._cache[key] = self._load(self._files[key])
         return self._cache[key]
 
-    def _take_prefetched(self) -> None:
-        """The lists a worker process read for this snapshot, once it sent them (a worker that failed leaves
-        every list to be read here)."""
+    def take_prefetched(self) -> None:
+        """The lists (and facts) a worker process read for this snapshot, once it sent them; a worker that
+        failed leaves every list to be read here."""
         future = self.prefetched
         if future is None:
             return
         try:
-            lists = future.result()
+            lists, facts = future.result()
         except Exception:  # a worker that died (out of memory, killed): the lists are read in this process
-            lists = {}
+            lists, facts = {}, {}
         with self._reading:
+            if self.prefetched is None:  # another thread took them first
+                return
             for key, items in lists.items():
                 self._cache.setdefault(key, items)
+            self.facts.update(facts)
             self.prefetched = None
 
     @cached_property
