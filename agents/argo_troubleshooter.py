@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
+from upgradectl.agents.cluster_facts import cluster_fact, spot_share_fact
 from upgradectl.agents.detection import change_finding, detect_changes
 from upgradectl.agents.incident_responder import health_fleet_arg
 from upgradectl.models import Evidence, Finding, Subject
@@ -17,7 +18,6 @@ from upgradectl.tools.analysis.detectors import ScanInput, object_ref, object_su
 from upgradectl.tools.cluster.health import fleet_cluster_health
 from upgradectl.tools.cluster.resources import is_active, selector_matches
 from upgradectl.tools.cluster.sources import ClusterSource
-from upgradectl.tools.cost.kpis import spot_cpu_share
 from upgradectl.tools.gitops.charts import chart_apps, render
 from upgradectl.tools.gitops.manifests import Manifest
 from upgradectl.tools.knowledge.loader import load_kubernetes
@@ -242,7 +242,7 @@ def spot_without_interruption_handling(task: TaskInput, checked: list[str]) -> l
             continue
         configured = {v: _value_at(release.values, v) for v in handling.values}
         enabled = [v for v, value in configured.items() if value]
-        share = spot_cpu_share(c.source, c.entry.region)
+        share: float = cluster_fact(c, spot_share_fact(c))  # type: ignore[assignment]
         checked.append(f"{c.info.name}: {share:.0%} of workload CPU requests on spot; interruption handling "
                        + (f"on ({', '.join(enabled)})" if enabled else "off"))  # fmt: skip
         if enabled or share < handling.spot_heavy_share:

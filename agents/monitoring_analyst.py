@@ -7,15 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
+from upgradectl.agents.cluster_facts import cluster_fact, cost_fact
 from upgradectl.agents.detection import detect_changes
 from upgradectl.cost_models import CostReport
 from upgradectl.models import Evidence, Finding, Gate, Subject
 from upgradectl.tools.cluster.fleet import FleetCluster
-from upgradectl.tools.cluster.prefetch import Derived, derived_fact
 from upgradectl.tools.cluster.resources import capacity_type, node_loads
 from upgradectl.tools.cluster.sources import ClusterSource, recorded_series
-from upgradectl.tools.cost.kpis import analyze_cluster
-from upgradectl.tools.cost.prices import load_prices
 from upgradectl.tools.knowledge.loader import GateSpec, ToolKnowledge
 from upgradectl.tools.metrics.baselines import BaselineEntry, ClusterBaseline, backport_gate, lookup
 from upgradectl.tools.metrics.gates import (
@@ -143,26 +141,10 @@ def cost_opportunities(task: TaskInput) -> TaskResult:
     return TaskResult(findings, checked, cost=reports)
 
 
-def _priced(source: ClusterSource, region: str, provider: str) -> CostReport:
-    return analyze_cluster(source, load_prices(), region, provider)
-
-
-def cost_fact(c: FleetCluster) -> Derived:
-    """A cluster's cost report with the bundled prices, as a fact its snapshot's reader can work out."""
-    region = c.entry.region or str((getattr(c.source, "meta", {}) or {}).get("region", ""))
-    return Derived(("cost-report", region, c.entry.provider), _priced, (region, c.entry.provider))
-
-
-def cluster_facts(knowledge: ToolKnowledge, c: FleetCluster) -> tuple[Derived, ...]:
-    """What this agent's tasks will work out from each cluster's snapshot alone (see tools/cluster/prefetch.py)."""
-    return (cost_fact(c),) if knowledge.cycles_nodes else ()
-
-
 def cluster_cost(c: FleetCluster) -> tuple[CostReport | None, str]:
     """The cluster's cost report with the bundled price table, and a line for the task log."""
     try:
-        fact = cost_fact(c)
-        report = derived_fact(c.source, fact.key, lambda: _priced(c.source, *fact.args))
+        report: CostReport = cluster_fact(c, cost_fact(c))  # type: ignore[assignment]
     except Exception as exc:  # the KPI findings above must survive a failed cost analysis
         return None, f"{c.info.name}: cost analysis failed: {type(exc).__name__}: {exc}"
     k = report.current

@@ -26,8 +26,8 @@ from upgradectl import __version__
 from upgradectl.agents.advisories import advisory_summary
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.benefits import features_gained, features_summary, payback_summary, return_on_effort
+from upgradectl.agents.cluster_facts import cluster_facts
 from upgradectl.agents.inventory import PlanningError, projected_installation, take_inventory
-from upgradectl.agents.monitoring_analyst import cluster_facts
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
 from upgradectl.exit_codes import bug_summary

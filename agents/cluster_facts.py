@@ -1,0 +1,42 @@
+"""Facts the agents work out from one cluster's snapshot alone (its cost report, its spot share), declared here
+so the worker process that reads a big fleet's snapshot works them out too (tools/cluster/prefetch.py) and the
+agents pick them up instead of computing them in the plan's own process; without a worker they are computed
+where they are asked for, the same way."""
+
+from __future__ import annotations
+
+from upgradectl.cost_models import CostReport
+from upgradectl.tools.cluster.fleet import FleetCluster
+from upgradectl.tools.cluster.prefetch import Derived, derived_fact
+from upgradectl.tools.cluster.sources import ClusterSource
+from upgradectl.tools.cost.kpis import analyze_cluster, spot_cpu_share
+from upgradectl.tools.cost.prices import load_prices
+from upgradectl.tools.knowledge.loader import ToolKnowledge
+
+
+def _priced(source: ClusterSource, region: str, provider: str) -> CostReport:
+    return analyze_cluster(source, load_prices(), region, provider)
+
+
+def cost_fact(c: FleetCluster) -> Derived:
+    """The cluster's cost report with the bundled prices, in the fleet's region (else the snapshot's)."""
+    region = c.entry.region or str((getattr(c.source, "meta", {}) or {}).get("region", ""))
+    return Derived(("cost-report", region, c.entry.provider), _priced, (region, c.entry.provider))
+
+
+def spot_share_fact(c: FleetCluster) -> Derived:
+    """The share of the cluster's workload CPU requests on spot nodes."""
+    return Derived(("spot-cpu-share", c.entry.region), spot_cpu_share, (c.entry.region,))
+
+
+def cluster_facts(knowledge: ToolKnowledge, c: FleetCluster) -> tuple[Derived, ...]:
+    """What a plan of this tool will work out from each cluster's snapshot: for a tool that cycles nodes, the
+    cost report (monitoring-analyst) and, with interruption handling to check, the spot share (argo-troubleshooter)."""
+    if not knowledge.cycles_nodes:
+        return ()
+    return (cost_fact(c), *((spot_share_fact(c),) if knowledge.interruption_handling else ()))
+
+
+def cluster_fact(c: FleetCluster, derived: Derived) -> object:
+    """The fact's value for this cluster: from the worker that read its snapshot, else computed now."""
+    return derived_fact(c.source, derived.key, lambda: derived.compute(c.source, *derived.args))
