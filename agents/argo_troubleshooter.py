@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from upgradectl.agents.base import TaskInput, TaskResult, knowledge_evidence, make_finding
-from upgradectl.agents.cluster_facts import cluster_fact, spot_share_fact
 from upgradectl.agents.detection import change_finding, detect_changes
 from upgradectl.agents.incident_responder import health_fleet_arg
+from upgradectl.agents.snapshot_facts import cluster_fact, spot_share_fact
 from upgradectl.models import Evidence, Finding, Subject
 from upgradectl.tools.analysis.detectors import ScanInput, object_ref, object_subject, run_detector
 from upgradectl.tools.cluster.health import fleet_cluster_health

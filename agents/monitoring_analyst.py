@@ -7,13 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
-from upgradectl.agents.cluster_facts import cluster_fact, cost_fact
 from upgradectl.agents.detection import detect_changes
+from upgradectl.agents.snapshot_facts import METRIC_NAMES, NODE_LOADS, cluster_fact, cost_fact
 from upgradectl.cost_models import CostReport
 from upgradectl.models import Evidence, Finding, Gate, Subject
 from upgradectl.tools.cluster.fleet import FleetCluster
-from upgradectl.tools.cluster.resources import capacity_type, node_loads
-from upgradectl.tools.cluster.sources import ClusterSource, recorded_series
+from upgradectl.tools.cluster.resources import NodeLoad, capacity_type
 from upgradectl.tools.knowledge.loader import GateSpec, ToolKnowledge
 from upgradectl.tools.metrics.baselines import BaselineEntry, ClusterBaseline, backport_gate, lookup
 from upgradectl.tools.metrics.gates import (
@@ -68,7 +67,7 @@ def cost_opportunities(task: TaskInput) -> TaskResult:
     for c in task.scope:
         if c.source is None:
             continue
-        loads = node_loads(c.source.objects("v1", "Node"), c.source.objects("v1", "Pod"))
+        loads: list[NodeLoad] = cluster_fact(c, NODE_LOADS)  # type: ignore[assignment]
         managed = [
             n for n in loads if "karpenter.sh/provisioner-name" in n.labels or "karpenter.sh/nodepool" in n.labels
         ]
@@ -207,14 +206,6 @@ def consolidation_findings(report: CostReport) -> list[Finding]:
     ]
 
 
-def recorded_metric_names(source: ClusterSource) -> set[str] | None:
-    """Metric names in the snapshot's recorded samples; None when the source records none."""
-    files = getattr(source, "metrics_files", lambda: [])()
-    if not files:
-        return None
-    return {series.name for file in files for series in recorded_series(file)}
-
-
 def validation_criteria(task: TaskInput) -> TaskResult:
     """Stage 1: the gates for current and target versions, and whether their metrics exist to baseline."""
     k = task.knowledge
@@ -226,7 +217,7 @@ def validation_criteria(task: TaskInput) -> TaskResult:
         current = next(v.current_version for v in task.versions if v.cluster == c.info.name)
         baseline_gates = k.gates_for(current)
         needed = sorted({m for g in baseline_gates for m in g.metric_names})
-        names = recorded_metric_names(c.source)
+        names: set[str] | None = cluster_fact(c, METRIC_NAMES)  # type: ignore[assignment]
         metrics_url = c.entry.metrics_url
         if names is None and not metrics_url:
             findings.append(

@@ -26,10 +26,10 @@ from upgradectl import __version__
 from upgradectl.agents.advisories import advisory_summary
 from upgradectl.agents.base import TaskInput, TaskResult, make_finding
 from upgradectl.agents.benefits import features_gained, features_summary, payback_summary, return_on_effort
-from upgradectl.agents.cluster_facts import cluster_facts
 from upgradectl.agents.inventory import PlanningError, projected_installation, take_inventory
 from upgradectl.agents.registry import INVENTORY_TASK, task, tasks_for_stage
 from upgradectl.agents.request import RequestError, known_tools, parse_request
+from upgradectl.agents.snapshot_facts import snapshot_facts
 from upgradectl.exit_codes import bug_summary
 from upgradectl.graph.decision import assess_risk, choose_track, make_decision, strategy_options
 from upgradectl.graph.state import PlanInput, PlanOutput, PlanState, RunContext, TaskPayload, fleet_ref
@@ -113,7 +113,7 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     fleet = ctx.opened_fleet()
     request = state["upgrade"]
     k = load_tool(request.tool)
-    prefetch([(c.source, cluster_facts(k, c)) for c in fleet.clusters.values()
+    prefetch([(c.source, snapshot_facts(k, c)) for c in fleet.clusters.values()
               if isinstance(c.source, SnapshotCluster) and (not request.clusters or c.info.name in request.clusters)
               and (not request.environments or c.info.environment in request.environments)])  # fmt: skip
     inventory = take_inventory(request, fleet, k, ctx.today, ctx.view, osv=ctx.osv, osv_off=ctx.osv_off)

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from upgradectl.agents.cluster_facts import cluster_fact, cluster_facts, cost_fact, spot_share_fact
+from upgradectl.agents.snapshot_facts import cluster_fact, cost_fact, snapshot_facts, spot_share_fact
 from upgradectl.tools.cluster import prefetch as prefetching
 from upgradectl.tools.cluster.fleet import demo_fleet_path, open_fleet
 from upgradectl.tools.cluster.prefetch import Derived, derived_fact, prefetch, read_workers
@@ -59,7 +59,7 @@ def test_cluster_facts_from_a_worker_equal_the_ones_computed_in_process(monkeypa
     karpenter = load_tool("karpenter")
     in_process, with_worker = open_fleet("demo"), open_fleet("demo")
     clusters = [c for c in with_worker.clusters.values() if isinstance(c.source, SnapshotCluster)]
-    prefetch([(c.source, cluster_facts(karpenter, c)) for c in clusters])
+    prefetch([(c.source, snapshot_facts(karpenter, c)) for c in clusters])
     for c in clusters:
         here = in_process.clusters[c.info.name]
         assert _untimed(cluster_fact(c, cost_fact(c))) == _untimed(cluster_fact(here, cost_fact(here)))

@@ -26,15 +26,16 @@ WORKERS_ENV = "UPGRADECTL_READ_WORKERS"  # how many worker processes read snapsh
 
 
 def read_workers(clusters: int) -> int:
-    """How many worker processes read `clusters` snapshots: one per core but the plan's own, at least one, none
-    for a small fleet or where fork is not available; `UPGRADECTL_READ_WORKERS` overrides (0: none)."""
+    """How many worker processes read `clusters` snapshots: one per core (the plan's own process mostly waits
+    for them while they read), none for a small fleet or where fork is not available;
+    `UPGRADECTL_READ_WORKERS` overrides (0: none)."""
     configured = os.environ.get(WORKERS_ENV, "").strip()
     if configured.isdigit():
         wanted = int(configured)
     elif clusters < PREFETCH_FROM:
         return 0
     else:
-        wanted = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1) - 1)
+        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if "fork" not in multiprocessing.get_all_start_methods():
         return 0
     return min(wanted, clusters)
