@@ -10,12 +10,11 @@ from concurrent.futures import Future
 
 import pytest
 
-from upgradectl.agents.snapshot_facts import cluster_fact, cost_fact, snapshot_facts, spot_share_fact
+from upgradectl.agents.snapshot_facts import cluster_fact, cost_fact, snapshot_facts
 from upgradectl.tools.cluster import prefetch as prefetching
 from upgradectl.tools.cluster.fleet import demo_fleet_path, open_fleet
 from upgradectl.tools.cluster.prefetch import Derived, derived_fact, prefetch, read_workers
 from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
-from upgradectl.tools.cost.kpis import spot_cpu_share
 from upgradectl.tools.knowledge.loader import load_tool
 
 fork_only = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
@@ -62,9 +61,12 @@ def test_cluster_facts_from_a_worker_equal_the_ones_computed_in_process(monkeypa
     prefetch([(c.source, snapshot_facts(karpenter, c)) for c in clusters])
     for c in clusters:
         here = in_process.clusters[c.info.name]
-        assert _untimed(cluster_fact(c, cost_fact(c))) == _untimed(cluster_fact(here, cost_fact(here)))
-        assert cost_fact(c).key not in c.source.facts  # handed over, not kept
-        assert c.source.facts == {spot_share_fact(c).key: spot_cpu_share(c.source, c.entry.region)}
+        for derived in snapshot_facts(karpenter, c):
+            from_worker, computed = cluster_fact(c, derived), derived.compute(here.source, *derived.args)
+            if derived == cost_fact(c):
+                from_worker, computed = _untimed(from_worker), _untimed(computed)
+            assert from_worker == computed, derived.key
+        assert c.source.facts == {}  # each handed over once, none left behind
 
 
 def test_a_failed_worker_leaves_the_reading_to_the_plan(tmp_path):
