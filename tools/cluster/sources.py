@@ -250,10 +250,19 @@ class SnapshotCluster:
         return scopes
 
     def _plurals_for(self, kind: str) -> set[str]:
-        """File names (plurals) that can hold a kind: from recorded CRDs, else from the kind's spelling."""
-        plurals = {plural for (_group, k), (plural, _ns) in self._crd_scopes.items() if k == kind}
-        plurals.update(p for (_v, p) in self._files if p in _plural_spellings(kind))
+        """File names (plurals) that can hold a kind: from recorded CRDs, else from the kind's spelling (worked
+        out once per kind: agents ask for every cluster's objects of a kind many times)."""
+        plurals = self._plurals.get(kind)
+        if plurals is None:
+            spellings = _plural_spellings(kind)
+            plurals = {plural for (_group, k), (plural, _ns) in self._crd_scopes.items() if k == kind}
+            plurals.update(p for (_v, p) in self._files if p in spellings)
+            self._plurals[kind] = plurals
         return plurals
+
+    @cached_property
+    def _plurals(self) -> dict[str, set[str]]:
+        return {}
 
     def resource_types(self) -> list[ResourceType]:
         types = []
