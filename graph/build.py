@@ -51,7 +51,7 @@ from upgradectl.tools.advisories.osv import default_client as default_osv_client
 from upgradectl.tools.analysis.inventory import tool_release
 from upgradectl.tools.charts.store import ChartStore
 from upgradectl.tools.cluster.fleet import Fleet, FleetCluster, FleetError, open_fleet
-from upgradectl.tools.cluster.prefetch import prefetch
+from upgradectl.tools.cluster.prefetch import forget_prefetched, prefetch
 from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
 from upgradectl.tools.helm import HelmRelease
 from upgradectl.tools.knowledge.freshness import knowledge_info
@@ -116,7 +116,13 @@ def intake(state: PlanState, ctx: RunContext) -> dict:
     prefetch([(c.source, snapshot_facts(k, c)) for c in fleet.clusters.values()
               if isinstance(c.source, SnapshotCluster) and (not request.clusters or c.info.name in request.clusters)
               and (not request.environments or c.info.environment in request.environments)])  # fmt: skip
-    inventory = take_inventory(request, fleet, k, ctx.today, ctx.view, osv=ctx.osv, osv_off=ctx.osv_off)
+    try:
+        inventory = take_inventory(request, fleet, k, ctx.today, ctx.view, osv=ctx.osv, osv_off=ctx.osv_off)
+    except PlanningError:
+        forget_prefetched([c.source for c in fleet.clusters.values()])  # no plan: stop reading for one
+        raise
+    in_scope = {c.info.name for c in inventory.scope}
+    forget_prefetched([c.source for n, c in fleet.clusters.items() if n not in in_scope])  # not running the tool
     findings = list(inventory.findings)
     for name, cluster in fleet.clusters.items():
         if cluster.source is None or (request.clusters and name not in request.clusters):

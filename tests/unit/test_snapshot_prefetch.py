@@ -13,7 +13,7 @@ import pytest
 from upgradectl.agents.snapshot_facts import cluster_fact, cost_fact, snapshot_facts
 from upgradectl.tools.cluster import prefetch as prefetching
 from upgradectl.tools.cluster.fleet import demo_fleet_path, open_fleet
-from upgradectl.tools.cluster.prefetch import Derived, derived_fact, prefetch, read_workers
+from upgradectl.tools.cluster.prefetch import Derived, derived_fact, forget_prefetched, prefetch, read_workers
 from upgradectl.tools.cluster.sources import SnapshotCluster, SourceError
 from upgradectl.tools.knowledge.loader import load_tool
 
@@ -111,3 +111,13 @@ def test_replicas_share_their_status_parts(tmp_path):
     assert [p["metadata"]["name"] for p in read] == [p["metadata"]["name"] for p in pods]
     assert read[0]["status"] == pod["status"]
     assert read[0]["status"]["containerStatuses"] is read[-1]["status"]["containerStatuses"]
+
+
+@fork_only
+def test_forgotten_snapshots_are_read_in_the_plan_if_asked_for(tmp_path):
+    source, read_here = _ravan(tmp_path), SnapshotCluster(tmp_path / "ravan", name="ravan")
+    prefetch([(source, (Derived(("nodes",), _node_count),))], workers=1)
+    forget_prefetched([source])
+    assert source.prefetched is None
+    assert derived_fact(source, ("nodes",), lambda: -1) == -1  # nothing handed over
+    assert source.objects("v1", "Node") == read_here.objects("v1", "Node")

@@ -108,3 +108,13 @@ def derived_fact(source: Any, key: tuple, compute: Callable[[], Any]) -> Any:
         if key in source.facts:
             return source.facts.pop(key)
     return compute()
+
+
+def forget_prefetched(sources: list[Any]) -> None:
+    """Stop reading these snapshots in workers (those not started yet) and drop what was read for them: the plan
+    will not use them (out of scope, or no plan at all). A list asked for later is read in the plan's process."""
+    for source in sources:
+        future = getattr(source, "prefetched", None)
+        if isinstance(source, SnapshotCluster) and future is not None:
+            future.cancel()
+            source.prefetched = None
