@@ -490,6 +490,8 @@ def hop_migrations(task: TaskInput, cluster: str, a: str, b: str, path: UpgradeP
     if release is None:
         return []
     crossed = {c.id: c for c in task.knowledge.changes_crossed(a, b, path.from_version) if c.detector}
+    if not crossed:  # most hops: no need to look through the fleet's findings
+        return []
     plans = []
     for f in task.findings:
         change = crossed.get(f.code)

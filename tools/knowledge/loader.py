@@ -901,7 +901,13 @@ class TerraformRules(Entry):
 
 
 def load_terraform_rules() -> TerraformRules:
-    """data/terraform/rules.yaml: module and provider rules (KnowledgeError when it does not match the schema)."""
+    """data/terraform/rules.yaml: module and provider rules (KnowledgeError when it does not match the schema).
+    Read once per file version: a plan asks for them on every hop of every cluster."""
+    return _load_terraform_rules(_source_stamp("terraform/rules"))
+
+
+@cache
+def _load_terraform_rules(source: tuple[str, int]) -> TerraformRules:
     try:
         return TerraformRules.model_validate(_load_yaml("terraform/rules.yaml"))
     except ValidationError as exc:
