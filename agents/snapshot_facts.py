@@ -1,8 +1,7 @@
 """Facts the agents work out from one cluster's snapshot alone (its cost report, node loads, spot share, recorded
-metric names), declared here
-so the worker process that reads a big fleet's snapshot works them out too (tools/cluster/prefetch.py) and the
-agents pick them up instead of computing them in the plan's own process; without a worker they are computed
-where they are asked for, the same way."""
+metric names), declared here so that the worker process reading a big fleet's snapshot works them out too
+(tools/cluster/prefetch.py) and the agents pick them up instead of computing them in the plan's own process;
+without a worker they are computed where they are asked for, the same way."""
 
 from __future__ import annotations
 
