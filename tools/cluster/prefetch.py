@@ -22,9 +22,11 @@ from typing import Any
 from upgradectl.tools.cluster.sources import SnapshotCluster
 
 # Fewer snapshot clusters read faster in the one process: each worker imports SciPy and solves the cost lower
-# bound's models for itself, and a few big clusters (3 of 50,000 pods) cost more to pickle across than the
-# second core gains (measured: CPU 33.8 s with two workers against 25.4 s in one process)
-PREFETCH_FROM = 4
+# bound's models for itself (about 1 s of CPU), a cluster of 2,000 pods moves about 0.25 s of CPU to a worker
+# (10 such clusters: 11.3 s of CPU with two workers against 9.2 s in one process, and no faster on a busy
+# machine), and a few big clusters cost more to pickle across than the second core gains (3 of 50,000 pods:
+# 33.8 s of CPU against 25.4 s)
+PREFETCH_FROM = 16
 WORKERS_ENV = "UPGRADECTL_READ_WORKERS"  # how many worker processes read snapshots; 0 reads in process
 
 
