@@ -4,15 +4,13 @@ matplotlib's object API on its Agg canvas (no pyplot, no display: cheaper to imp
 (MARGINS) rather than computed by tight_layout, which draws the whole figure once more to measure it (a third
 of a plot's time); they leave room for the histogram's labels and pool names up to FIXED_LABEL_CHARS long (a
 chart with a longer pool name is laid out by tight_layout as before). Each PlotRef keeps the numbers it drew,
-so tests and readers can check the picture against the text.
+so tests and readers can check the picture against the text; plot_refs gives them without drawing, so a plan's
+report can be rendered while another process draws (app/cost_report.py draw_aside).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from upgradectl.cost_models import CostReport, PlotRef
 
@@ -39,10 +37,58 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
 
 
-def utilization_histogram(report: CostReport, out_dir: Path) -> PlotRef:
-    """Grouped bars: nodes per 10% utilization bin, current vs projected."""
+def plot_refs(report: CostReport) -> list[PlotRef]:
+    """The plots draw_plots draws for a report: file name, title and the numbers each shows (nothing is drawn)."""
+    refs = [_utilization_ref(report)]
+    if report.pools:
+        refs.append(_pools_ref(report))
+    return refs
+
+
+def draw_plots(report: CostReport, out_dir: Path) -> None:
+    """Draw the report's plots into out_dir as PNG files, named as plot_refs names them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _draw_utilization(report, out_dir / _utilization_ref(report).path)
+    if report.pools:
+        _draw_pools(report, out_dir / _pools_ref(report).path)
+
+
+def write_plots(report: CostReport, out_dir: Path) -> CostReport:
+    """Draw the report's plots into out_dir and return the report with links to them."""
+    draw_plots(report, out_dir)
+    return report.model_copy(update={"plots": plot_refs(report)})
+
+
+def _histograms(report: CostReport) -> tuple[list[float], list[float]]:
+    """Nodes per utilization bin, now and after consolidation (empty when nothing is projected)."""
     before = [float(x) for x in report.current.utilization_histogram]
     after = [float(x) for x in report.projected.utilization_histogram] if report.projected else []
+    return before, after
+
+
+def _utilization_ref(report: CostReport) -> PlotRef:
+    before, after = _histograms(report)
+    counts = {"current": before}
+    if after:
+        counts["projected"] = after
+    return PlotRef(kind="utilization-histogram", title=f"{report.cluster}: node utilization before and after",
+                   path=f"cost-{_safe(report.cluster)}-utilization.png", counts=counts)
+
+
+def _pools_ref(report: CostReport) -> PlotRef:
+    pools = report.pools or []
+    return PlotRef(kind="cost-per-pool", title=f"{report.cluster}: hourly cost per node pool",
+                   path=f"cost-{_safe(report.cluster)}-pools.png",
+                   counts={"pools": list(range(len(pools))), "current": [p.hourly_before for p in pools],
+                           "projected": [p.hourly_after for p in pools]})
+
+
+def _draw_utilization(report: CostReport, path: Path) -> None:
+    """Grouped bars: nodes per 10% utilization bin, current vs projected."""
+    from matplotlib.figure import Figure  # heavy (0.4 s): only a process that draws plots loads matplotlib
+    from matplotlib.ticker import MaxNLocator  # with Figure, above
+
+    before, after = _histograms(report)
     fig = Figure(figsize=(8, 4), dpi=100)
     ax = fig.subplots()
     xs = range(len(BIN_LABELS))
@@ -63,17 +109,13 @@ def utilization_histogram(report: CostReport, out_dir: Path) -> PlotRef:
         fig.suptitle(_headline(report), fontsize=11, fontweight="bold")
     ax.legend()
     fig.subplots_adjust(**MARGINS)
-    name = f"cost-{_safe(report.cluster)}-utilization.png"
-    fig.savefig(out_dir / name)
-    counts = {"current": before}
-    if after:
-        counts["projected"] = after
-    return PlotRef(kind="utilization-histogram", title=f"{report.cluster}: node utilization before and after",
-                   path=name, counts=counts)
+    fig.savefig(path)
 
 
-def cost_per_pool(report: CostReport, out_dir: Path) -> PlotRef:
+def _draw_pools(report: CostReport, path: Path) -> None:
     """Grouped bars: hourly cost of each node pool, current vs projected."""
+    from matplotlib.figure import Figure  # heavy (0.4 s): only a process that draws plots loads matplotlib
+
     pools = report.pools or []
     labels = [p.pool for p in pools]
     before = [p.hourly_before for p in pools]
@@ -95,16 +137,4 @@ def cost_per_pool(report: CostReport, out_dir: Path) -> PlotRef:
         fig.subplots_adjust(**MARGINS)
     else:
         fig.tight_layout()
-    name = f"cost-{_safe(report.cluster)}-pools.png"
-    fig.savefig(out_dir / name)
-    return PlotRef(kind="cost-per-pool", title=f"{report.cluster}: hourly cost per node pool", path=name,
-                   counts={"pools": list(range(len(labels))), "current": before, "projected": after})
-
-
-def write_plots(report: CostReport, out_dir: Path) -> CostReport:
-    """Draw the report's plots into out_dir and return the report with links to them."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plots = [utilization_histogram(report, out_dir)]
-    if report.pools:
-        plots.append(cost_per_pool(report, out_dir))
-    return report.model_copy(update={"plots": plots})
+    fig.savefig(path)

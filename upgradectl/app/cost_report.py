@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from upgradectl import __version__
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.cost_models import CostComparison, CostReport
+from upgradectl.tools.cost.plots import draw_plots, plot_refs, write_plots
 
 
 def render_cost_markdown(reports: list[CostReport], fleet: str) -> str:
@@ -27,9 +32,41 @@ def render_cost_json(reports: list[CostReport]) -> str:
 
 def with_plots(reports: list[CostReport], out_dir: Path) -> list[CostReport]:
     """Draw each report's plots into out_dir (PNG) and return the reports linking to them."""
-    from upgradectl.tools.cost.plots import write_plots  # matplotlib: loaded only when plots are drawn
-
     return [write_plots(r, out_dir) for r in reports]
+
+
+def with_plot_links(report: CostReport) -> CostReport:
+    """The report linking to its plots, which draw_aside (or with_plots) draws."""
+    return report.model_copy(update={"plots": plot_refs(report)})
+
+
+def draw_aside(reports: list[CostReport], out_dir: Path) -> Callable[[], None]:
+    """Start drawing the reports' plots into out_dir in a forked process; returns the call that waits for them.
+
+    Importing matplotlib and drawing take about a second of CPU, which a second core spends while this process
+    renders the report. With one core, or without fork (not Linux), the plots are drawn here, before returning."""
+    if not reports:
+        return lambda: None
+    if sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
+        for report in reports:
+            draw_plots(report, out_dir)
+        return lambda: None
+    drawing = multiprocessing.get_context("fork").Process(
+        target=_draw_all, args=(reports, out_dir), name="upgradectl-plots", daemon=True)
+    drawing.start()  # multiprocessing flushes stdout/stderr first: nothing buffered is written twice
+
+    def wait() -> None:
+        drawing.join()
+        if drawing.exitcode != 0:
+            raise RuntimeError(f"drawing the cost plots into {out_dir} failed (exit code {drawing.exitcode}; "
+                               "the error is above)")
+
+    return wait
+
+
+def _draw_all(reports: list[CostReport], out_dir: Path) -> None:
+    for report in reports:
+        draw_plots(report, out_dir)
 
 
 def write_cost(reports: list[CostReport], fleet: str, out_dir: Path) -> list[Path]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
 
 from upgradectl.agents.registry import STAGE_NAMES
-from upgradectl.app.cost_report import with_plots
-from upgradectl.app.html_report import markdown_page
+from upgradectl.app.cost_report import draw_aside, with_plot_links
+from upgradectl.app.html_report import inline_plots, markdown_page
 from upgradectl.app.problems import distinct_problems, problem_counts
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.app.timeline import duration, rollout_timeline
@@ -82,28 +84,42 @@ def _demoted(markdown: str) -> str:
     return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
-def _plotted(reports: list[CostReport], out_dir: Path) -> list[CostReport]:
-    """The plan's cost reports, the PLAN_PLOT_CLUSTERS with the largest projected savings drawn; the others
-    say where their plots are."""
+def _plotted(reports: list[CostReport], to_draw: list[CostReport]) -> list[CostReport]:
+    """The plan's cost reports, the PLAN_PLOT_CLUSTERS with the largest projected savings linking to their plots
+    (added to `to_draw`); the others say where their plots are."""
     def saving(report: CostReport) -> float:
         return report.consolidation.savings_hourly if report.consolidation else 0.0
 
     ranked = sorted(range(len(reports)), key=lambda i: (-saving(reports[i]), reports[i].cluster))
     drawn = set(ranked[:PLAN_PLOT_CLUSTERS])
-    plotted = dict(zip(sorted(drawn), with_plots([reports[i] for i in sorted(drawn)], out_dir), strict=True))
+    to_draw.extend(reports[i] for i in sorted(drawn))
     note = (f"plots are drawn for the {PLAN_PLOT_CLUSTERS} clusters with the largest projected savings; "
             "`upgradectl cost` draws this cluster's")
-    return [plotted[i] if i in drawn else r.model_copy(update={"notes": [*r.notes, note]})
+    return [with_plot_links(r) if i in drawn else r.model_copy(update={"notes": [*r.notes, note]})
             for i, r in enumerate(reports)]
 
 
-def _with_plots(plan: Plan | CombinedPlan, out_dir: Path) -> Plan | CombinedPlan:
-    """The plan with its cost plots drawn into out_dir (a combined plan: each section's)."""
+def _with_plots(plan: Plan | CombinedPlan, to_draw: list[CostReport]) -> Plan | CombinedPlan:
+    """The plan linking to its cost plots (a combined plan: each section's); the reports whose plots are to be
+    drawn are added to `to_draw`."""
     if isinstance(plan, CombinedPlan):
-        return plan.model_copy(update={"sections": [_with_plots(s, out_dir) for s in plan.sections]})
+        return plan.model_copy(update={"sections": [_with_plots(s, to_draw) for s in plan.sections]})
     if not plan.cost:
         return plan
-    return plan.model_copy(update={"cost": _plotted(plan.cost, out_dir)})
+    return plan.model_copy(update={"cost": _plotted(plan.cost, to_draw)})
+
+
+@contextmanager
+def _plots_drawn(plan: Plan | CombinedPlan, plots_dir: Path) -> Iterator[Plan | CombinedPlan]:
+    """The plan linking to its cost plots, which another process draws into plots_dir while the block renders
+    the report; they are all there when the block ends."""
+    to_draw: list[CostReport] = []
+    linked = _with_plots(plan, to_draw)
+    plots_drawn = draw_aside(to_draw, plots_dir)
+    try:
+        yield linked
+    finally:
+        plots_drawn()
 
 
 def render_json(plan: Plan | CombinedPlan) -> str:
@@ -118,18 +134,21 @@ def render_report(plan: Plan | CombinedPlan, output_format: str) -> str:
         import tempfile  # only for plots drawn without an output directory
 
         with tempfile.TemporaryDirectory(prefix="upgradectl-plots-") as plots:
-            return render_html(_with_plots(plan, Path(plots)), Path(plots))
+            with _plots_drawn(plan, Path(plots)) as linked:
+                page = render_html(linked, None)
+            return inline_plots(page, Path(plots))
     return render_markdown(plan)
 
 
 def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
     """Write plan.md, plan.json and plan.html into out_dir (created if needed); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan = _with_plots(plan, out_dir)  # plots next to plan.md, linked from its cost section
     md, js, page = out_dir / "plan.md", out_dir / "plan.json", out_dir / "plan.html"
-    md.write_text(render_markdown(plan))
-    js.write_text(render_json(plan) + "\n")
-    page.write_text(render_html(plan, out_dir))
+    with _plots_drawn(plan, out_dir) as plan:  # plots next to plan.md, linked from its cost section
+        md.write_text(render_markdown(plan))
+        js.write_text(render_json(plan) + "\n")
+        html_page = render_html(plan, None)
+    page.write_text(inline_plots(html_page, out_dir))  # the plots are drawn by now
     sections = plan.sections if isinstance(plan, CombinedPlan) else [plan]
     return [md, js, page, *[out_dir / p.path for s in sections for r in s.cost for p in r.plots]]
 
