@@ -4,6 +4,8 @@ self-contained HTML page, and write them out."""
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +42,23 @@ def render_markdown(plan: Plan | CombinedPlan, html_markers: bool = False) -> st
         sections = [_demoted(render_markdown(section, html_markers)) for section in plan.sections]
         text = template_environment().get_template("report/combined.md.j2").render(plan=plan, sections=sections)
         return tidy(text).lstrip("\n")
+    return _markdown_variants(plan, [html_markers])[0]
+
+
+def markdown_for_md_and_html(plan: Plan | CombinedPlan) -> tuple[str, str]:
+    """plan.md, and the same with the markers plan.html is made from: a plan's template renders once for both."""
+    if isinstance(plan, CombinedPlan):
+        return render_markdown(plan), render_markdown(plan, html_markers=True)
+    markdown, marked = _markdown_variants(plan, [False, True])
+    return markdown, marked  # plan.md, plan.html's Markdown
+
+
+def _markdown_variants(plan: Plan, html_markers: list[bool]) -> list[str]:
+    """The plan's Markdown without and/or with the HTML markers, from one rendering of the template: it leaves a
+    placeholder (unguessable, so no text from the fleet can pose as one) where the markers go or nothing does."""
+    placeholder = f"\x00{secrets.token_hex(8)}:"
+    opened = re.compile(re.escape(placeholder) + r"open:(\d+)\x00")
+    closed = placeholder + "close\x00"
     problems = distinct_problems(plan)
     blocking = [p for p in problems if p.blocking]
     by_severity = []
@@ -64,10 +83,14 @@ def render_markdown(plan: Plan | CombinedPlan, html_markers: bool = False) -> st
         log_by_stage=[(stage, list(records)) for stage, records in groupby(log, key=lambda r: r.stage)],
         stage_names=STAGE_NAMES,
         narrative_for=lambda env: plan.narrative.get(env, ""),
-        details_open=lambda count: DETAILS_OPEN.format(count=count) if html_markers else "",
-        details_close=lambda: DETAILS_CLOSE if html_markers else "",
+        details_open=lambda count: f"{placeholder}open:{count}\x00",
+        details_close=lambda: closed,
     )
-    return tidy(text).lstrip("\n")
+    variants = []
+    for marked in html_markers:
+        filled = opened.sub((lambda m: DETAILS_OPEN.format(count=m[1])) if marked else "", text)
+        variants.append(tidy(filled.replace(closed, DETAILS_CLOSE if marked else "")).lstrip("\n"))
+    return variants
 
 
 def wrap(text: str, indent: str = "", width: int = WRAP_WIDTH) -> str:
@@ -145,9 +168,10 @@ def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js, page = out_dir / "plan.md", out_dir / "plan.json", out_dir / "plan.html"
     with _plots_drawn(plan, out_dir) as plan:  # plots next to plan.md, linked from its cost section
-        md.write_text(render_markdown(plan))
+        markdown, marked = markdown_for_md_and_html(plan)
+        md.write_text(markdown)
         js.write_text(render_json(plan) + "\n")
-        html_page = render_html(plan, None)
+        html_page = markdown_page(marked, html_title(plan), None)
     page.write_text(inline_plots(html_page, out_dir))  # the plots are drawn by now
     sections = plan.sections if isinstance(plan, CombinedPlan) else [plan]
     return [md, js, page, *[out_dir / p.path for s in sections for r in s.cost for p in r.plots]]
@@ -155,8 +179,10 @@ def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
 
 def render_html(plan: Plan | CombinedPlan, assets: Path | None) -> str:
     """plan.html: the Markdown report as one self-contained page (plots from `assets` inlined)."""
+    return markdown_page(render_markdown(plan, html_markers=True), html_title(plan), assets)
+
+
+def html_title(plan: Plan | CombinedPlan) -> str:
     if isinstance(plan, CombinedPlan):
-        title = f"Upgrade plan: {plan.request}"
-    else:
-        title = f"Upgrade plan: {load_tool(plan.request.tool).display_name} -> {plan.target_version}"
-    return markdown_page(render_markdown(plan, html_markers=True), title, assets)
+        return f"Upgrade plan: {plan.request}"
+    return f"Upgrade plan: {load_tool(plan.request.tool).display_name} -> {plan.target_version}"
