@@ -13,7 +13,7 @@ from pathlib import Path
 from upgradectl import __version__
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.cost_models import CostComparison, CostReport
-from upgradectl.tools.cost.plots import draw_plots, plot_refs, write_plots
+from upgradectl.tools.cost.plots import cached_plots, draw_plots, plot_refs, write_plots
 
 
 def render_cost_markdown(reports: list[CostReport], fleet: str) -> str:
@@ -44,7 +44,9 @@ def draw_aside(reports: list[CostReport], out_dir: Path) -> Callable[[], None]:
     """Start drawing the reports' plots into out_dir in a forked process; returns the call that waits for them.
 
     Importing matplotlib and drawing take about a second of CPU, which a second core spends while this process
-    renders the report. With one core, or without fork (not Linux), the plots are drawn here, before returning."""
+    renders the report. With one core, or without fork (not Linux), the plots are drawn here, before returning.
+    Plots drawn before from the same numbers are copied from the plot cache (tools/cost/plots.py) instead."""
+    reports = [report for report in reports if not cached_plots(report, out_dir)]
     if not reports:
         return lambda: None
     if sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
