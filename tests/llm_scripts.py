@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from run_cli import upgradectl
 from scripted_anthropic import (
     Conversation,
     ScriptedAnthropic,
@@ -190,12 +189,10 @@ class LLMRun:
 def run_plan_with_model(server: ScriptedAnthropic, out: Path, *args: str, fleet: str = "demo",
                         env: dict[str, str] | None = None) -> LLMRun:
     """Run the installed CLI (a subprocess, as a user would) pointed at the scripted server."""
-    exe = Path(sys.executable).with_name("upgradectl")
-    run_env = {**os.environ, **server.env(), "UPGRADECTL_LLM_TASKS": LLM_TASKS,
-               "UPGRADECTL_RETRY_INITIAL_SECONDS": "0.01", **(env or {})}
-    command = [str(exe), "plan", "--tool", "karpenter", "--fleet", fleet, "--llm", "on", "--out", str(out),
-               "--format", "json", *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=run_env)
+    run_env = {**server.env(), "UPGRADECTL_LLM_TASKS": LLM_TASKS, "UPGRADECTL_RETRY_INITIAL_SECONDS": "0.01",
+               **(env or {})}
+    result = upgradectl("plan", "--tool", "karpenter", "--fleet", fleet, "--llm", "on", "--out", str(out),
+                        "--format", "json", *args, env=run_env, timeout=300)
     plan_file = out / "plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else {}
     log = out / "run-log.jsonl"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from run_cli import upgradectl
 
 from upgradectl.cli.commands.delegate import agent_source
 from upgradectl.mcp_server.server import build_server
@@ -74,22 +75,8 @@ def test_its_commands_work_on_the_demo_fleet(tmp_path):
 
 def test_fail_on_exit_codes_on_the_demo_karpenter_plan():
     def plan_exit(severity: str) -> int:
-        return subprocess.run(
-            [
-                str(EXE),
-                "plan",
-                KARPENTER_REQUEST,
-                "--fleet",
-                "demo",
-                "--format",
-                "json",
-                "--llm",
-                "off",
-                "--fail-on",
-                severity,
-            ],
-            capture_output=True,
-            timeout=300,
+        return upgradectl(
+            "plan", KARPENTER_REQUEST, "--fleet", "demo", "--format", "json", "--llm", "off", "--fail-on", severity
         ).returncode
 
     assert plan_exit("high") == 1  # the demo Karpenter plan has high findings

@@ -8,16 +8,24 @@ up to 1.29, Argo CD 2.10 (keystone) up to 1.28: each blocks 1.30 and 1.31 on the
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
 
-from tests.run_cli import plan, upgradectl
+import pytest
+from run_cli import plan, upgradectl
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 DEMO_FLEET = Path(__file__).resolve().parents[2] / "upgradectl" / "demo_fleet"
 
 TODAY = {"UPGRADECTL_TODAY": "2026-12-06"}
+
+
+@pytest.fixture(scope="module")
+def kubernetes_131() -> dict:
+    """The demo fleet's plan for Kubernetes 1.31 (two tests read it)."""
+    return plan("upgrade kubernetes to 1.31", "--fleet", "demo", "--llm", "off", env=TODAY)
 
 
 def _verify(tmp_path, planned: dict, name: str):
@@ -56,8 +64,8 @@ def test_a_combination_that_cannot_be_planned_is_a_usage_error():
     assert no_target.returncode == 2 and "target minor" in no_target.stderr
 
 
-def test_kubernetes_131_lists_the_blocking_tools_per_eks_cluster_in_a_supported_order(tmp_path):
-    planned = plan("upgrade kubernetes to 1.31", "--fleet", "demo", "--llm", "off", env=TODAY)
+def test_kubernetes_131_lists_the_blocking_tools_per_eks_cluster_in_a_supported_order(tmp_path, kubernetes_131):
+    planned = copy.deepcopy(kubernetes_131)  # the test reorders its rollout
     assert planned["kind"] == "kubernetes" and planned["kubernetes"]["target"] == "1.31"
     blockers = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"] if b["when"] == "before"}
     for cluster in ("dev-apps", "eks-staging-apps", "ravan"):
@@ -82,10 +90,10 @@ def test_kubernetes_131_lists_the_blocking_tools_per_eks_cluster_in_a_supported_
     assert "karpenter 0.31.3 on ravan" in broken.stdout
 
 
-def test_tools_whose_newer_line_needs_the_new_kubernetes_move_after_the_control_plane(tmp_path):
+def test_tools_whose_newer_line_needs_the_new_kubernetes_move_after_the_control_plane(tmp_path, kubernetes_131):
     # Cilium's compatibility page: 1.18 supports Kubernetes 1.30-1.33 (not the demo clusters' 1.29); Flux's supported
     # versions: 2.5 starts at 1.30. Both can move past their "before" release only once the control plane runs 1.31.
-    planned = plan("upgrade kubernetes to 1.31", "--fleet", "demo", "--llm", "off", env=TODAY)
+    planned = copy.deepcopy(kubernetes_131)  # the test reorders its rollout
     later = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"] if b["when"] == "after"}
     first = {(b["cluster"], b["tool"]): b for b in planned["kubernetes"]["blockers"] if b["when"] == "before"}
     assert later[("ravan", "cilium")]["needed_version"].startswith("1.18.")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 from PIL import Image
+from run_cli import upgradectl
 
 from upgradectl.tools.cluster.fleet import demo_fleet_path
 
@@ -18,8 +18,7 @@ RAVAN = demo_fleet_path().parent / "clusters" / "ravan"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "upgradectl", *args], capture_output=True, text=True,
-                          timeout=300)
+    return upgradectl(*args, timeout=300)
 
 
 @pytest.fixture(autouse=True)

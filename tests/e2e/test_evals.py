@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from metrics_servers import cli_in_process
+from run_cli import upgradectl
 
 from upgradectl.evals.fleets import scenario_fleet
 from upgradectl.evals.results import ScenarioResult, Thresholds, totals, violations
@@ -47,9 +48,8 @@ EXE = str(Path(sys.executable).with_name("upgradectl"))
 
 def run_eval(*args: str, env: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
     """`upgradectl eval ...` as a user runs it, with no model credentials unless given."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    run_env.update(env or {})
-    return subprocess.run([EXE, "eval", *args], capture_output=True, text=True, timeout=timeout, env=run_env)
+    no_model = {k: None for k in os.environ if k.startswith("ANTHROPIC_")}
+    return upgradectl("eval", *args, env={**no_model, **(env or {})}, timeout=timeout)
 
 
 # ------------------------------------------------------------------------------------ hand-made plans

@@ -18,6 +18,7 @@ import yaml
 from conftest import require_binary
 from gitops_reconciler import Reconciler, cilium_series, git, init_repo
 from metrics_servers import DEMO, victoria_metrics, vm_delete, vm_import
+from run_cli import upgradectl
 
 CLUSTERS = ["dev-apps", "eks-staging-apps", "ravan"]
 CHARTS = {c: f"infra-flux/infrastructure/cilium/{c}/helmrelease.yaml" for c in CLUSTERS}
@@ -27,9 +28,7 @@ pytestmark = pytest.mark.real
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).with_name("upgradectl")
-    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return upgradectl(*args, timeout=timeout)
 
 
 def popen(*args: str) -> subprocess.Popen:

@@ -6,9 +6,7 @@ smoke test fails, never touches prod, and posts the start, gate and rollback mes
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import yaml
 from conftest import require_binary
 from gitops_reconciler import Reconciler, cilium_series, git, init_repo
 from metrics_servers import DEMO, victoria_metrics, vm_import
+from run_cli import upgradectl
 from webhook_receiver import webhook_receiver
 
 CLUSTERS = ["dev-apps", "eks-staging-apps", "ravan"]
@@ -25,9 +24,7 @@ pytestmark = pytest.mark.real
 
 
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).with_name("upgradectl")
-    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "UPGRADECTL_NOTIFY_URL")}
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return upgradectl(*args, timeout=timeout, env={"UPGRADECTL_NOTIFY_URL": None})
 
 
 @pytest.fixture(scope="module")

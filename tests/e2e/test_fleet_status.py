@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.run_cli import upgradectl
+from run_cli import upgradectl
 
 TODAY = {"UPGRADECTL_TODAY": "2026-12-06"}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import require_binary
-from run_cli import EXE, upgradectl
+from run_cli import upgradectl
 
 from upgradectl.tools.cluster.fleet import FleetError, load_fleet, repo_fleet
 from upgradectl.tools.gitops.desired import desired_state
@@ -166,8 +166,7 @@ def test_the_gate_commands_a_git_only_plan_prints_run_as_written(tmp_path):
                 if c.startswith(("upgradectl baseline", "upgradectl validate"))]  # fmt: skip
     assert {c.split()[1] for c in commands} == {"baseline", "validate"}
     for command in commands:  # from the directory of the fleet (here the repository), as the plan says
-        run = subprocess.run([str(EXE), *shlex.split(command)[1:]], cwd=repo, capture_output=True, text=True,
-                             timeout=120)  # fmt: skip
+        run = upgradectl(*shlex.split(command)[1:], cwd=repo, timeout=120)
         assert run.returncode == 3, run.stdout + run.stderr  # inconclusive: nothing measured, never a pass
         assert "Traceback" not in run.stderr
         # baseline: the version the HelmRelease pins now (line 12); validate: the version the command names

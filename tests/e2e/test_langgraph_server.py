@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from run_cli import upgradectl
 
 from upgradectl.graph_server import make_graph
 
@@ -35,9 +36,7 @@ def comparable(value):
 
 
 def cli_plan(*args: str) -> dict:
-    done = subprocess.run(
-        [str(EXE), "plan", *args, "--format", "json", "--llm", "off"], capture_output=True, text=True, timeout=180
-    )
+    done = upgradectl("plan", *args, "--format", "json", "--llm", "off")
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
 

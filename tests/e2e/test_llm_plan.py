@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from llm_scripts import (
@@ -26,6 +23,7 @@ from llm_scripts import (
     run_plan_with_model,
     tool_calls_by_task,
 )
+from run_cli import upgradectl
 from scripted_anthropic import ScriptedAnthropic, overloaded
 
 from upgradectl.agents.llm.tools import REGISTRY
@@ -81,9 +79,8 @@ def test_fabricated_and_uncited_evidence_is_dropped_and_logged(demo_run):
 
 
 def test_playbook_findings_are_untouched_by_the_model(demo_run):
-    exe = Path(sys.executable).with_name("upgradectl")
-    offline = subprocess.run([str(exe), "plan", "--tool", "karpenter", "--fleet", "demo", "--llm", "off",
-                              "--format", "json"], capture_output=True, text=True, timeout=300)
+    offline = upgradectl("plan", "--tool", "karpenter", "--fleet", "demo", "--llm", "off", "--format", "json",
+                         timeout=300)
     baseline = json.loads(offline.stdout)["findings"]
     with_model = [f for f in demo_run.plan["findings"] if f["origin"] == "playbook"]
     assert with_model == baseline

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
+from run_cli import upgradectl
 
 from upgradectl.mcp_server.results import PlanResult
 from upgradectl.mcp_server.server import build_server
@@ -33,9 +34,7 @@ def text_of(result) -> str:
 
 
 def cli_plan_json(*args: str) -> dict:
-    done = subprocess.run(
-        [EXE, "plan", *args, "--format", "json", "--llm", "off"], capture_output=True, text=True, timeout=180
-    )
+    done = upgradectl("plan", *args, "--format", "json", "--llm", "off")
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
 

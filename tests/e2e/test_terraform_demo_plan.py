@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import hcl2
@@ -25,8 +23,7 @@ DEMO = Path(__file__).resolve().parents[2] / "upgradectl" / "demo_fleet"
 
 def plan_json(*args: str) -> Plan:
     """A plan as a user gets it: `upgradectl plan ... --format json`."""
-    exe = Path(sys.executable).with_name("upgradectl")
-    done = subprocess.run([str(exe), "plan", *args, "--format", "json"], capture_output=True, text=True, timeout=300)
+    done = upgradectl("plan", *args, "--format", "json", timeout=300)
     assert done.returncode in (0, 1, 3), done.stderr
     return Plan.model_validate_json(done.stdout)
 

@@ -9,19 +9,16 @@ hostile endpoint does. Per-read timeouts never fire against it; only a whole-req
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import yaml
+from run_cli import upgradectl
 from scripted_anthropic import Conversation, ScriptedAnthropic, text, turn
 
 from upgradectl.exit_codes import EXIT_INCOMPLETE, EXIT_LLM_DEGRADED
@@ -102,12 +99,9 @@ def test_validate_with_a_trickling_metrics_url_ends_inconclusive_within_its_time
             "name": "slow", "clusters": [{"name": "ravan", "environment": "prod", "provider": "eks",
                                           "snapshot": "clusters/ravan", "metrics_url": url}],
         }))  # fmt: skip
-        exe = Path(sys.executable).with_name("upgradectl")
         started = time.monotonic()
-        done = subprocess.run(
-            [str(exe), "validate", "--tool", "karpenter", "--fleet", str(root / "fleet.yaml"), "--timeout", "2",
-             "--format", "json"], capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        done = upgradectl("validate", "--tool", "karpenter", "--fleet", str(root / "fleet.yaml"), "--timeout", "2",
+                          "--format", "json", timeout=120)  # fmt: skip
         elapsed = time.monotonic() - started
     assert done.returncode == EXIT_INCOMPLETE, done.stderr
     assert elapsed < 3 * 2 + 20, elapsed  # one query's attempts (3 x 2 s) plus start-up, however many gates
@@ -154,13 +148,12 @@ def test_a_model_that_never_submits_makes_the_plan_exit_5(tmp_path):
     chatter = [[turn(text("Everything looks fine to me."))] for _ in range(4)]
     script = [Conversation("Task id:", chatter)]
     with ScriptedAnthropic(script) as server:
-        env = {**os.environ, **server.env(), "UPGRADECTL_LLM_TASKS": "breaking-changes,application-impact",
+        env = {**server.env(), "UPGRADECTL_LLM_TASKS": "breaking-changes,application-impact",
                "UPGRADECTL_MAX_TURNS": "2", "UPGRADECTL_RETRY_INITIAL_SECONDS": "0.01"}
-        exe = Path(sys.executable).with_name("upgradectl")
-        done = subprocess.run(
-            [str(exe), "plan", "--tool", "cilium", "--to", "1.15.19", "--fleet", "demo", "--clusters", "ravan",
-             "--llm", "on", "--fail-on", "critical", "--out", str(tmp_path), "--format", "json"],
-            capture_output=True, text=True, timeout=300, env=env,
+        done = upgradectl(
+            "plan", "--tool", "cilium", "--to", "1.15.19", "--fleet", "demo", "--clusters", "ravan",
+            "--llm", "on", "--fail-on", "critical", "--out", str(tmp_path), "--format", "json",
+            timeout=300, env=env,
         )  # fmt: skip
         calls = len(server.bodies)
     plan = json.loads((tmp_path / "plan.json").read_text())

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from run_cli import upgradectl
 from scripted_anthropic import Conversation, ScriptedAnthropic, submit, tool_use, turn
 
 from upgradectl.agents.llm.loop import CLEARING
@@ -116,15 +115,12 @@ def injected_model() -> list[Conversation]:
 def runs(tmp_path_factory):
     fleet = injected_fleet(tmp_path_factory.mktemp("injected"))
     out = tmp_path_factory.mktemp("injected-plan")
-    exe = str(Path(sys.executable).with_name("upgradectl"))
     with ScriptedAnthropic(injected_model()) as server:
-        env = {**os.environ, **server.env(), "UPGRADECTL_LLM_TASKS": "breaking-changes",
-               "UPGRADECTL_RETRY_INITIAL_SECONDS": "0.01"}
-        with_model = subprocess.run([exe, *FLAG[1:], "--fleet", str(fleet), "--llm", "on", "--out", str(out)],
-                                    capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC")}
-    without = subprocess.run([exe, *FLAG[1:], "--fleet", str(fleet), "--llm", "off"], capture_output=True, text=True,
-                             timeout=300, env=env)  # fmt: skip
+        env = {**server.env(), "UPGRADECTL_LLM_TASKS": "breaking-changes", "UPGRADECTL_RETRY_INITIAL_SECONDS": "0.01"}
+        with_model = upgradectl(*FLAG[1:], "--fleet", str(fleet), "--llm", "on", "--out", str(out), env=env,
+                                timeout=300)  # fmt: skip
+    no_model = {k: None for k in os.environ if k.startswith("ANTHROPIC")}
+    without = upgradectl(*FLAG[1:], "--fleet", str(fleet), "--llm", "off", env=no_model, timeout=300)
     assert with_model.returncode in (0, 1, 3), with_model.stderr
     events = [json.loads(line) for line in (out / "run-log.jsonl").read_text().splitlines()]
     return json.loads((out / "plan.json").read_text()), json.loads(without.stdout), events

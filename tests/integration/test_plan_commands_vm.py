@@ -10,10 +10,8 @@ each in turn (its metrics_url); the commands are the same strings the plan print
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 import yaml
 from conftest import require_binary
 from metrics_servers import FIXTURES, fleet_copy, recorded, victoria_metrics, vm_import
+from run_cli import upgradectl
 
 pytestmark = pytest.mark.real
 
@@ -51,9 +50,7 @@ def shifted(files: list[Path], moment: datetime, out: Path) -> Path:
 def run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess:
     argv = shlex.split(command)
     assert argv[0] == "upgradectl"
-    exe = Path(sys.executable).with_name("upgradectl")
-    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
-    return subprocess.run([str(exe), *argv[1:]], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return upgradectl(*argv[1:], cwd=cwd, timeout=120)
 
 
 def point_fleet_at(fleet: Path, url: str) -> None:
@@ -66,10 +63,8 @@ def point_fleet_at(fleet: Path, url: str) -> None:
 def test_printed_baseline_and_validate_pass_on_the_healthy_cluster(tmp_path):
     binary = require_binary("victoria-metrics")
     fleet = fleet_copy(tmp_path, "http://127.0.0.1:9")
-    exe = Path(sys.executable).with_name("upgradectl")
-    made = subprocess.run([str(exe), "plan", "--tool", "victoriametrics", "--to", "1.102.1", "--fleet", str(fleet),
-                           "--clusters", "vm-monitor", "--format", "json", "--no-fetch-charts"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    made = upgradectl("plan", "--tool", "victoriametrics", "--to", "1.102.1", "--fleet", str(fleet),
+                      "--clusters", "vm-monitor", "--format", "json", "--no-fetch-charts", timeout=120)  # fmt: skip
     assert made.returncode in (0, 1, 3), made.stderr
     plan = json.loads(made.stdout)
     assert plan["verification"]["violations"] == []

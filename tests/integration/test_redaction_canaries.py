@@ -11,16 +11,14 @@ served as a Kubernetes API.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from canaries import CANARIES, annotations, configmap_data, container, gitops_values, helm_values, leaks
 from live_servers import served_in_thread
+from run_cli import upgradectl
 from scripted_anthropic import Conversation, ScriptedAnthropic, submit, tool_use, turn
 
 from upgradectl.tools.cluster.fleet import demo_fleet_path
@@ -140,13 +138,11 @@ def canary_run(tmp_path_factory):
     fleet = planted_fleet(tmp_path_factory.mktemp("canaries"))
     out = tmp_path_factory.mktemp("canary-plan")
     with ScriptedAnthropic(reading_everything()) as server:
-        exe = Path(sys.executable).with_name("upgradectl")
-        env = {**os.environ, **server.env(), "UPGRADECTL_LLM_TASKS": "breaking-changes",
-               "UPGRADECTL_RETRY_INITIAL_SECONDS": "0.01"}
-        result = subprocess.run(
-            [str(exe), "plan", "--tool", "cilium", "--to", "1.15.19", "--fleet", str(fleet), "--llm", "on",
-             "--out", str(out), "--format", "json"],
-            capture_output=True, text=True, timeout=300, env=env,
+        env = {**server.env(), "UPGRADECTL_LLM_TASKS": "breaking-changes", "UPGRADECTL_RETRY_INITIAL_SECONDS": "0.01"}
+        result = upgradectl(
+            "plan", "--tool", "cilium", "--to", "1.15.19", "--fleet", str(fleet), "--llm", "on",
+            "--out", str(out), "--format", "json",
+            timeout=300, env=env,
         )  # fmt: skip
         bodies = list(server.bodies)
     return fleet, out, result, bodies
@@ -181,11 +177,9 @@ def test_zero_canaries_in_a_recorded_snapshot(canary_run, tmp_path):
     fleet, *_ = canary_run
     out = tmp_path / "recorded"
     with served_in_thread(fleet.parent / "clusters" / "ravan", tmp_path) as served:
-        exe = Path(sys.executable).with_name("upgradectl")
-        result = subprocess.run(
-            [str(exe), "snapshot", "--context", served.context, "--kubeconfig", str(served.kubeconfig),
-             "--out", str(out)],
-            capture_output=True, text=True, timeout=300,
+        result = upgradectl(
+            "snapshot", "--context", served.context, "--kubeconfig", str(served.kubeconfig), "--out", str(out),
+            timeout=300,
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
     recorded = {str(p.relative_to(out)): p.read_text() for p in out.rglob("*") if p.is_file()}

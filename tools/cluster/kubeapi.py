@@ -39,10 +39,24 @@ from upgradectl.tools.deadline import DeadlineExceeded, call_with_deadline
 from upgradectl.tools.textfiles import load_yaml_file, type_name
 
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = float(os.environ.get("UPGRADECTL_KUBE_TIMEOUT", "30"))
-ATTEMPTS = int(os.environ.get("UPGRADECTL_KUBE_ATTEMPTS", "4"))
+READ_TIMEOUT = 30.0  # seconds per request; UPGRADECTL_KUBE_TIMEOUT overrides
+ATTEMPTS = 4  # tries per request; UPGRADECTL_KUBE_ATTEMPTS overrides
 PAGE_SIZE = 500
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment, or the default when unset; a clear error when it is not one."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise SourceError(f"{name}={raw!r} is not a positive number: set it to one (default {default:g}) or unset it")
+    return value
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -220,10 +234,13 @@ class KubeReader:
         context: str | None,
         kubeconfig: str | None = None,
         *,
-        read_timeout: float = READ_TIMEOUT,
-        attempts: int = ATTEMPTS,
+        read_timeout: float | None = None,
+        attempts: int | None = None,
     ) -> KubeReader:
-        """Load a context from a kubeconfig (never writing back refreshed credentials)."""
+        """Load a context from a kubeconfig (never writing back refreshed credentials). The timeout and the
+        attempts default to the environment's settings, read now (not at import) so a long-lived process sees them."""
+        read_timeout = _env_number("UPGRADECTL_KUBE_TIMEOUT", READ_TIMEOUT) if read_timeout is None else read_timeout
+        attempts = int(_env_number("UPGRADECTL_KUBE_ATTEMPTS", ATTEMPTS)) if attempts is None else attempts
         path = kubeconfig_path(kubeconfig)
         check_kubeconfig(path)
         config = Configuration()
