@@ -53,28 +53,35 @@ def draw_aside(reports: list[CostReport], out_dir: Path) -> Callable[[], None]:
         for report in reports:
             draw_plots(report, out_dir)
         return lambda: None
-    drawing = multiprocessing.get_context("fork").Process(
-        target=_draw_all, args=(reports, out_dir), name="upgradectl-plots", daemon=True)
+    context = multiprocessing.get_context("fork")
+    results, child_end = context.Pipe(duplex=False)
+    drawing = context.Process(target=_draw_all, args=(reports, out_dir, child_end), name="upgradectl-plots",
+                              daemon=True)
     drawing.start()  # multiprocessing flushes stdout/stderr first: nothing buffered is written twice
+    child_end.close()
 
     def wait() -> None:
+        """Until the plots are drawn; raises what drawing raised (an OSError as the caller would have seen it)."""
+        try:
+            error = results.recv()
+        except EOFError:  # it ended without a word: its exit code says how
+            error = None
         drawing.join()
-        if drawing.exitcode != 0:
-            raise RuntimeError(f"drawing the cost plots into {out_dir} failed (exit code {drawing.exitcode}; "
-                               "the error is above)")
+        results.close()
+        if error is None and drawing.exitcode != 0:
+            error = RuntimeError(f"drawing the cost plots into {out_dir} stopped (exit code {drawing.exitcode})")
+        if error is not None:
+            raise error
 
     return wait
 
 
-def _draw_all(reports: list[CostReport], out_dir: Path) -> None:
-    for report in reports:
-        draw_plots(report, out_dir)
-
-
-def write_cost(reports: list[CostReport], fleet: str, out_dir: Path) -> list[Path]:
-    """cost.md, cost.json and the plots into out_dir; returns every path written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md, js = out_dir / "cost.md", out_dir / "cost.json"
-    md.write_text(render_cost_markdown(reports, fleet))
-    js.write_text(render_cost_json(reports) + "\n")
-    return [md, js, *[out_dir / p.path for r in reports for p in r.plots]]
+def _draw_all(reports: list[CostReport], out_dir: Path, results) -> None:
+    """The drawing process: draw, then send None, or the exception that stopped it (the parent raises it)."""
+    try:
+        for report in reports:
+            draw_plots(report, out_dir)
+    except Exception as exc:  # handed to the parent, which raises it as if it had drawn it here
+        results.send(exc)
+        return
+    results.send(None)

@@ -8,7 +8,7 @@ import re
 import secrets
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import groupby
 from pathlib import Path
 
@@ -141,8 +141,11 @@ def _plots_drawn(plan: Plan | CombinedPlan, plots_dir: Path) -> Iterator[Plan | 
     plots_drawn = draw_aside(to_draw, plots_dir)
     try:
         yield linked
-    finally:
-        plots_drawn()
+    except BaseException:
+        with suppress(Exception):  # the block's own error is the one to report
+            plots_drawn()
+        raise
+    plots_drawn()
 
 
 def render_json(plan: Plan | CombinedPlan) -> str:
