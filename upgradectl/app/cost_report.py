@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from upgradectl import __version__
@@ -76,7 +77,7 @@ def draw_aside(reports: list[CostReport], out_dir: Path) -> Callable[[], None]:
     return wait
 
 
-def _draw_all(reports: list[CostReport], out_dir: Path, results) -> None:
+def _draw_all(reports: list[CostReport], out_dir: Path, results: Connection) -> None:
     """The drawing process: draw, then send None, or the exception that stopped it (the parent raises it)."""
     try:
         for report in reports:
@@ -85,3 +86,12 @@ def _draw_all(reports: list[CostReport], out_dir: Path, results) -> None:
         results.send(exc)
         return
     results.send(None)
+
+
+def write_cost(reports: list[CostReport], fleet: str, out_dir: Path) -> list[Path]:
+    """cost.md, cost.json and the plots into out_dir; returns every path written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "cost.md", out_dir / "cost.json"
+    md.write_text(render_cost_markdown(reports, fleet))
+    js.write_text(render_cost_json(reports) + "\n")
+    return [md, js, *[out_dir / p.path for r in reports for p in r.plots]]
