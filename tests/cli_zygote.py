@@ -24,7 +24,7 @@ EXE = Path(sys.executable).with_name("upgradectl")
 PRELOAD = [  # what a plan imports (the CLI's own modules load lazily; the script's start-up is tested for real)
     "upgradectl.cli.app", "upgradectl.cli.commands.plan", "upgradectl.app.plan", "upgradectl.app.report",
     "upgradectl.app.summary", "upgradectl.cli.progress", "upgradectl.graph.build", "upgradectl.tools.cost.plots",
-    "scipy.optimize",
+    "scipy.optimize", "matplotlib.figure", "matplotlib.ticker",  # plots are drawn in a child forked from the run
 ]
 
 

@@ -1,7 +1,8 @@
 """A cache of parsed snapshot lists, as JSON: a YAML snapshot list read again (by the next plan, scan or cost
 run on the same recording) costs a JSON parse instead of a YAML one (for the demo fleet about 30x less). Only
 snapshot lists are cached: the recorder has already redacted them, while GitOps and Terraform files may hold
-credentials that must not be copied anywhere. Entry files are created readable by their owner only.
+credentials that must not be copied anywhere. Entry files are created readable by their owner only. (Drawn
+cost plots share the directory: tools/cost/plots.py keeps each PNG by what it shows.)
 
 Entries live in `$UPGRADECTL_CACHE_DIR` (default `$XDG_CACHE_HOME/upgradectl/parsed`, else
 `~/.cache/upgradectl/parsed`; set it empty to turn the cache off), one file per parsed file and kind of reading,

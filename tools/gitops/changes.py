@@ -243,7 +243,7 @@ def _apply_yaml(text: str, edit: FileEdit) -> str:
                    yaml_edit.value_splice(doc, lines, full, edit.old, edit.new, where, raw=True)]  # fmt: skip
         return yaml_edit.apply_splices(text, splices, where)
     if edit.action == "add-key":
-        return yaml_edit.rewrite(text, lambda d: _add(d, edit, full), where)
+        return yaml_edit.rewrite(text, lambda d: _add(d, edit, full), where, docs)
     if edit.action == "replace-label":
         return yaml_edit.apply_splices(text, _label_splices(doc, lines, edit.old, edit.new), where)
     if edit.action == "rename-key":
@@ -252,9 +252,9 @@ def _apply_yaml(text: str, edit: FileEdit) -> str:
         if full[:-1] == target[:-1]:  # same parent: rename the key where it stands
             splice = yaml_edit.key_splice(parent, lines, str(key), str(target[-1]))
             return yaml_edit.apply_splices(text, [splice], where)
-        return yaml_edit.rewrite(text, lambda d: _move(d, edit, full, target), where)
+        return yaml_edit.rewrite(text, lambda d: _move(d, edit, full, target), where, docs)
     if edit.action == "remove-key":
-        return yaml_edit.rewrite(text, lambda d: _remove(d, edit, full), where)
+        return yaml_edit.rewrite(text, lambda d: _remove(d, edit, full), where, docs)
     raise EditError(f"{where}: unknown edit action {edit.action}")
 
 

@@ -213,15 +213,17 @@ def key_splice(parent: CommentedMap, lines: list[str], key: str, new_key: str) -
 # ---------------------------------------------------------------- whole-document edits
 
 
-def faithful_yaml(text: str, where: str = "") -> YAML:
-    """A ruamel YAML whose round trip reproduces this file byte for byte (indentation detected)."""
+def faithful_yaml(text: str, where: str = "", docs: list[Any] | None = None) -> YAML:
+    """A ruamel YAML whose round trip reproduces this file byte for byte (indentation detected).
+
+    `docs`: the file's documents as load_documents read them, when the caller has them: each indentation is then
+    tried by dumping them (loading does not depend on it), which saves a parse per indentation tried."""
     start = text.lstrip().startswith("---")
     for mapping, sequence, offset in INDENTS:
         y = _yaml(mapping, sequence, offset, start)
         try:
-            docs = list(y.load_all(text))
             out = io.StringIO()
-            y.dump_all(docs, out)
+            y.dump_all(list(y.load_all(text)) if docs is None else docs, out)
         except YAMLError:
             continue
         if out.getvalue() == text:
@@ -232,10 +234,18 @@ def faithful_yaml(text: str, where: str = "") -> YAML:
     )
 
 
-def rewrite(text: str, change: Callable[[list[Any]], None], where: str = "") -> str:
-    """Apply a structural change to the documents and dump them in the file's own layout."""
-    y = faithful_yaml(text, where)
-    docs = list(y.load_all(text))
+def rewrite(text: str, change: Callable[[list[Any]], None], where: str = "", docs: list[Any] | None = None) -> str:
+    """Apply a structural change to the documents and dump them in the file's own layout.
+
+    `docs`: the text's documents as load_documents read them (changed in place), when the caller has them."""
+    try:
+        y = faithful_yaml(text, where, docs)
+    except EditError:
+        if docs is None:
+            raise
+        y, docs = faithful_yaml(text, where), None  # each indentation with its own parse before refusing the edit
+    if docs is None:
+        docs = list(y.load_all(text))
     change(docs)
     out = io.StringIO()
     y.dump_all(docs, out)

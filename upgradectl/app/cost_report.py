@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from upgradectl import __version__
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.cost_models import CostComparison, CostReport
+from upgradectl.tools.cost.plots import cached_plots, draw_plots, plot_refs, write_plots
 
 
 def render_cost_markdown(reports: list[CostReport], fleet: str) -> str:
@@ -27,9 +33,59 @@ def render_cost_json(reports: list[CostReport]) -> str:
 
 def with_plots(reports: list[CostReport], out_dir: Path) -> list[CostReport]:
     """Draw each report's plots into out_dir (PNG) and return the reports linking to them."""
-    from upgradectl.tools.cost.plots import write_plots  # matplotlib: loaded only when plots are drawn
-
     return [write_plots(r, out_dir) for r in reports]
+
+
+def with_plot_links(report: CostReport) -> CostReport:
+    """The report linking to its plots, which draw_aside (or with_plots) draws."""
+    return report.model_copy(update={"plots": plot_refs(report)})
+
+
+def draw_aside(reports: list[CostReport], out_dir: Path) -> Callable[[], None]:
+    """Start drawing the reports' plots into out_dir in a forked process; returns the call that waits for them.
+
+    Importing matplotlib and drawing take about a second of CPU, which a second core spends while this process
+    renders the report. With one core, or without fork (not Linux), the plots are drawn here, before returning.
+    Plots drawn before from the same numbers are copied from the plot cache (tools/cost/plots.py) instead."""
+    reports = [report for report in reports if not cached_plots(report, out_dir)]
+    if not reports:
+        return lambda: None
+    if sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
+        for report in reports:
+            draw_plots(report, out_dir)
+        return lambda: None
+    context = multiprocessing.get_context("fork")
+    results, child_end = context.Pipe(duplex=False)
+    drawing = context.Process(target=_draw_all, args=(reports, out_dir, child_end), name="upgradectl-plots",
+                              daemon=True)
+    drawing.start()  # multiprocessing flushes stdout/stderr first: nothing buffered is written twice
+    child_end.close()
+
+    def wait() -> None:
+        """Until the plots are drawn; raises what drawing raised (an OSError as the caller would have seen it)."""
+        try:
+            error = results.recv()
+        except EOFError:  # it ended without a word: its exit code says how
+            error = None
+        drawing.join()
+        results.close()
+        if error is None and drawing.exitcode != 0:
+            error = RuntimeError(f"drawing the cost plots into {out_dir} stopped (exit code {drawing.exitcode})")
+        if error is not None:
+            raise error
+
+    return wait
+
+
+def _draw_all(reports: list[CostReport], out_dir: Path, results: Connection) -> None:
+    """The drawing process: draw, then send None, or the exception that stopped it (the parent raises it)."""
+    try:
+        for report in reports:
+            draw_plots(report, out_dir)
+    except Exception as exc:  # handed to the parent, which raises it as if it had drawn it here
+        results.send(exc)
+        return
+    results.send(None)
 
 
 def write_cost(reports: list[CostReport], fleet: str, out_dir: Path) -> list[Path]:

@@ -40,12 +40,18 @@ def markdown_page(markdown_text: str, title: str, assets: Path | None) -> str:
     body = _OPEN.sub(lambda m: f"<details><summary>{m.group(1)} instance(s)</summary>", body)
     body = body.replace(_CLOSE, "</details>")
     if assets is not None:
-        body = _IMAGE.sub(lambda m: f'<img src="{_data_uri(assets / m.group(1), m.group(1))}"', body)
+        body = inline_plots(body, assets)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
     )
+
+
+def inline_plots(page: str, assets: Path) -> str:
+    """The page (or its body) with each local PNG plot it shows inlined from `assets` (its title is escaped and
+    its style names no image, so only the body's images match)."""
+    return _IMAGE.sub(lambda m: f'<img src="{_data_uri(assets / m.group(1), m.group(1))}"', page)
 
 
 def _data_uri(path: Path, fallback: str) -> str:

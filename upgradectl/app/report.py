@@ -4,13 +4,17 @@ self-contained HTML page, and write them out."""
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from itertools import groupby
 from pathlib import Path
 
 from upgradectl.agents.registry import STAGE_NAMES
-from upgradectl.app.cost_report import with_plots
-from upgradectl.app.html_report import markdown_page
+from upgradectl.app.cost_report import draw_aside, with_plot_links
+from upgradectl.app.html_report import inline_plots, markdown_page
 from upgradectl.app.problems import distinct_problems, problem_counts
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.app.timeline import duration, rollout_timeline
@@ -38,6 +42,23 @@ def render_markdown(plan: Plan | CombinedPlan, html_markers: bool = False) -> st
         sections = [_demoted(render_markdown(section, html_markers)) for section in plan.sections]
         text = template_environment().get_template("report/combined.md.j2").render(plan=plan, sections=sections)
         return tidy(text).lstrip("\n")
+    return _markdown_variants(plan, [html_markers])[0]
+
+
+def markdown_for_md_and_html(plan: Plan | CombinedPlan) -> tuple[str, str]:
+    """plan.md, and the same with the markers plan.html is made from: a plan's template renders once for both."""
+    if isinstance(plan, CombinedPlan):
+        return render_markdown(plan), render_markdown(plan, html_markers=True)
+    markdown, marked = _markdown_variants(plan, [False, True])
+    return markdown, marked  # plan.md, plan.html's Markdown
+
+
+def _markdown_variants(plan: Plan, html_markers: list[bool]) -> list[str]:
+    """The plan's Markdown without and/or with the HTML markers, from one rendering of the template: it leaves a
+    placeholder (unguessable, so no text from the fleet can pose as one) where the markers go or nothing does."""
+    placeholder = f"\x00{secrets.token_hex(8)}:"
+    opened = re.compile(re.escape(placeholder) + r"open:(\d+)\x00")
+    closed = placeholder + "close\x00"
     problems = distinct_problems(plan)
     blocking = [p for p in problems if p.blocking]
     by_severity = []
@@ -62,10 +83,14 @@ def render_markdown(plan: Plan | CombinedPlan, html_markers: bool = False) -> st
         log_by_stage=[(stage, list(records)) for stage, records in groupby(log, key=lambda r: r.stage)],
         stage_names=STAGE_NAMES,
         narrative_for=lambda env: plan.narrative.get(env, ""),
-        details_open=lambda count: DETAILS_OPEN.format(count=count) if html_markers else "",
-        details_close=lambda: DETAILS_CLOSE if html_markers else "",
+        details_open=lambda count: f"{placeholder}open:{count}\x00",
+        details_close=lambda: closed,
     )
-    return tidy(text).lstrip("\n")
+    variants = []
+    for marked in html_markers:
+        filled = opened.sub((lambda m: DETAILS_OPEN.format(count=m[1])) if marked else "", text)
+        variants.append(tidy(filled.replace(closed, DETAILS_CLOSE if marked else "")).lstrip("\n"))
+    return variants
 
 
 def wrap(text: str, indent: str = "", width: int = WRAP_WIDTH) -> str:
@@ -82,28 +107,45 @@ def _demoted(markdown: str) -> str:
     return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
-def _plotted(reports: list[CostReport], out_dir: Path) -> list[CostReport]:
-    """The plan's cost reports, the PLAN_PLOT_CLUSTERS with the largest projected savings drawn; the others
-    say where their plots are."""
+def _plotted(reports: list[CostReport], to_draw: list[CostReport]) -> list[CostReport]:
+    """The plan's cost reports, the PLAN_PLOT_CLUSTERS with the largest projected savings linking to their plots
+    (added to `to_draw`); the others say where their plots are."""
     def saving(report: CostReport) -> float:
         return report.consolidation.savings_hourly if report.consolidation else 0.0
 
     ranked = sorted(range(len(reports)), key=lambda i: (-saving(reports[i]), reports[i].cluster))
     drawn = set(ranked[:PLAN_PLOT_CLUSTERS])
-    plotted = dict(zip(sorted(drawn), with_plots([reports[i] for i in sorted(drawn)], out_dir), strict=True))
+    to_draw.extend(reports[i] for i in sorted(drawn))
     note = (f"plots are drawn for the {PLAN_PLOT_CLUSTERS} clusters with the largest projected savings; "
             "`upgradectl cost` draws this cluster's")
-    return [plotted[i] if i in drawn else r.model_copy(update={"notes": [*r.notes, note]})
+    return [with_plot_links(r) if i in drawn else r.model_copy(update={"notes": [*r.notes, note]})
             for i, r in enumerate(reports)]
 
 
-def _with_plots(plan: Plan | CombinedPlan, out_dir: Path) -> Plan | CombinedPlan:
-    """The plan with its cost plots drawn into out_dir (a combined plan: each section's)."""
+def _with_plots(plan: Plan | CombinedPlan, to_draw: list[CostReport]) -> Plan | CombinedPlan:
+    """The plan linking to its cost plots (a combined plan: each section's); the reports whose plots are to be
+    drawn are added to `to_draw`."""
     if isinstance(plan, CombinedPlan):
-        return plan.model_copy(update={"sections": [_with_plots(s, out_dir) for s in plan.sections]})
+        return plan.model_copy(update={"sections": [_with_plots(s, to_draw) for s in plan.sections]})
     if not plan.cost:
         return plan
-    return plan.model_copy(update={"cost": _plotted(plan.cost, out_dir)})
+    return plan.model_copy(update={"cost": _plotted(plan.cost, to_draw)})
+
+
+@contextmanager
+def _plots_drawn(plan: Plan | CombinedPlan, plots_dir: Path) -> Iterator[Plan | CombinedPlan]:
+    """The plan linking to its cost plots, which another process draws into plots_dir while the block renders
+    the report; they are all there when the block ends."""
+    to_draw: list[CostReport] = []
+    linked = _with_plots(plan, to_draw)
+    plots_drawn = draw_aside(to_draw, plots_dir)
+    try:
+        yield linked
+    except BaseException:
+        with suppress(Exception):  # the block's own error is the one to report
+            plots_drawn()
+        raise
+    plots_drawn()
 
 
 def render_json(plan: Plan | CombinedPlan) -> str:
@@ -118,26 +160,32 @@ def render_report(plan: Plan | CombinedPlan, output_format: str) -> str:
         import tempfile  # only for plots drawn without an output directory
 
         with tempfile.TemporaryDirectory(prefix="upgradectl-plots-") as plots:
-            return render_html(_with_plots(plan, Path(plots)), Path(plots))
+            with _plots_drawn(plan, Path(plots)) as linked:
+                page = render_html(linked, None)
+            return inline_plots(page, Path(plots))
     return render_markdown(plan)
 
 
 def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
     """Write plan.md, plan.json and plan.html into out_dir (created if needed); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan = _with_plots(plan, out_dir)  # plots next to plan.md, linked from its cost section
     md, js, page = out_dir / "plan.md", out_dir / "plan.json", out_dir / "plan.html"
-    md.write_text(render_markdown(plan))
-    js.write_text(render_json(plan) + "\n")
-    page.write_text(render_html(plan, out_dir))
+    with _plots_drawn(plan, out_dir) as plan:  # plots next to plan.md, linked from its cost section
+        markdown, marked = markdown_for_md_and_html(plan)
+        md.write_text(markdown)
+        js.write_text(render_json(plan) + "\n")
+        html_page = markdown_page(marked, html_title(plan), None)
+    page.write_text(inline_plots(html_page, out_dir))  # the plots are drawn by now
     sections = plan.sections if isinstance(plan, CombinedPlan) else [plan]
     return [md, js, page, *[out_dir / p.path for s in sections for r in s.cost for p in r.plots]]
 
 
 def render_html(plan: Plan | CombinedPlan, assets: Path | None) -> str:
     """plan.html: the Markdown report as one self-contained page (plots from `assets` inlined)."""
+    return markdown_page(render_markdown(plan, html_markers=True), html_title(plan), assets)
+
+
+def html_title(plan: Plan | CombinedPlan) -> str:
     if isinstance(plan, CombinedPlan):
-        title = f"Upgrade plan: {plan.request}"
-    else:
-        title = f"Upgrade plan: {load_tool(plan.request.tool).display_name} -> {plan.target_version}"
-    return markdown_page(render_markdown(plan, html_markers=True), title, assets)
+        return f"Upgrade plan: {plan.request}"
+    return f"Upgrade plan: {load_tool(plan.request.tool).display_name} -> {plan.target_version}"
