@@ -227,6 +227,12 @@ class SnapshotCluster:
             self.facts.update(facts)
             self.prefetched = None
 
+    def release(self) -> None:
+        """Drop the lists read so far (a big fleet's are most of a plan's memory); any asked for again is re-read."""
+        with self._reading:
+            self._cache.clear()
+            self.facts.clear()
+
     @cached_property
     def _list_locks(self) -> dict[tuple[str, str], threading.Lock]:
         return {}

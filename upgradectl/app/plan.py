@@ -24,7 +24,8 @@ from upgradectl.exit_codes import EXIT_BLOCKERS, EXIT_INCOMPLETE, EXIT_LLM_DEGRA
 from upgradectl.models import SEVERITY_ORDER, CombinedPlan, Plan, Severity
 from upgradectl.tools.advisories.osv import OsvClient, default_client
 from upgradectl.tools.charts.store import default_chart_store
-from upgradectl.tools.cluster.fleet import FleetError
+from upgradectl.tools.cluster.fleet import Fleet, FleetError
+from upgradectl.tools.cluster.sources import SnapshotCluster
 from upgradectl.tools.knowledge.loader import KnowledgeError
 from upgradectl.tools.verify.commands import CommandParser
 
@@ -130,6 +131,7 @@ def plan(
             return PlanOutcome(combined, combined_exit_code(combined, request.fail_on), [*warnings, *run_warnings],
                                session.run_log.path if session is not None else None)
         planned, run_warnings = run_graph(plan_input, context, on_update)
+        release_snapshots(context.fleet)  # the plan is made: its files render (and plots draw) from the plan alone
     except PlanningError as exc:
         unread = [c for c in context.fleet.clusters.values() if c.unreachable] if context.fleet else []
         if unread:
@@ -173,6 +175,13 @@ def open_osv(enabled: bool, url: str | None) -> OsvClient | None:
         return default_client(url)
     except ValueError as exc:
         raise UseCaseError(str(exc)) from None
+
+
+def release_snapshots(fleet: Fleet | None) -> None:
+    """Free the snapshot lists a plan read, before its files are written (a plot process forks from this one)."""
+    for cluster in fleet.clusters.values() if fleet is not None else []:
+        if isinstance(cluster.source, SnapshotCluster):
+            cluster.source.release()
 
 
 def run_graph(plan_input: PlanInput, context: RunContext, on_update: OnUpdate | None = None) -> tuple[Plan, list[str]]:
