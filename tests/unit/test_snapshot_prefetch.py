@@ -120,3 +120,11 @@ def test_forgotten_snapshots_are_read_in_the_plan_if_asked_for(tmp_path):
     assert source.prefetched is None
     assert derived_fact(source, ("nodes",), lambda: -1) == -1  # nothing handed over
     assert source.objects("v1", "Node") == read_here.objects("v1", "Node")
+
+
+def test_released_lists_are_read_again_when_asked_for(tmp_path):
+    source = _ravan(tmp_path)
+    nodes = source.objects("v1", "Node")
+    source.release()
+    assert source._cache == {}
+    assert source.objects("v1", "Node") == nodes
