@@ -20,11 +20,16 @@ LANES = ("unit", "integration", "e2e")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its lane (the folder it is in), so `-m unit` or `-m "not e2e"` selects lanes."""
+    """Mark each test with its lane (the folder it is in), so `-m unit` or `-m "not e2e"` selects lanes; then order
+    the run longest-first: tests marked `slow`, the e2e lane, integration, unit. pytest-xdist hands tests out in
+    this order, so the many short unit tests fill the end and the workers finish together."""
+    rank = {}
     for item in items:
         lane = next((part for part in Path(str(item.fspath)).relative_to(TESTS).parts[:1] if part in LANES), None)
         if lane:
             item.add_marker(getattr(pytest.mark, lane))
+        rank[item.nodeid] = (item.get_closest_marker("slow") is None, -LANES.index(lane) if lane else 0)
+    items.sort(key=lambda item: rank[item.nodeid])
 
 
 def pytest_configure(config):

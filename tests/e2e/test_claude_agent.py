@@ -57,6 +57,7 @@ def test_the_repository_copy_is_the_shipped_file():
     assert (REPO / ".claude" / "agents" / "tool-upgrade-workflow.md").read_text() == SHIPPED.read_text()
 
 
+@pytest.mark.slow  # each command of the agent's instructions through bash and the installed script
 def test_its_commands_work_on_the_demo_fleet(tmp_path):
     _, body = front_matter(SHIPPED.read_text())
     commands = shell_commands(body)

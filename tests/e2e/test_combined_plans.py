@@ -131,7 +131,8 @@ def test_a_manifest_that_stops_validating_at_the_target_is_a_finding_with_its_fi
     shutil.copytree(DEMO_FLEET, fleet)
     shutil.copy(DATA / "kube-no-trouble" / "fixtures" / "flowschema-v1beta3.yaml",
                 fleet / "infra-flux" / "clusters" / "ravan" / "flowschema-v1beta3.yaml")
-    planned = plan("upgrade kubernetes to 1.32", "--fleet", str(fleet / "fleet.yaml"), "--llm", "off", env=TODAY)
+    planned = plan("upgrade kubernetes to 1.32", "--fleet", str(fleet / "fleet.yaml"), "--cluster", "ravan",
+                   "--llm", "off", env=TODAY)  # fmt: skip
     invalid = [f for f in planned["kubernetes"]["findings"] if f["code"] == "K8S-MANIFEST-INVALID-AT-TARGET"]
     assert [(f["subject"]["kind"], f["evidence"][0]["ref"]) for f in invalid] == [
         ("FlowSchema", "clusters/ravan/flowschema-v1beta3.yaml:1")]
@@ -139,5 +140,6 @@ def test_a_manifest_that_stops_validating_at_the_target_is_a_finding_with_its_fi
     # Flux and Karpenter custom resources are listed as not validated, never silently passed
     assert any("not validated against Kubernetes 1.32" in n and "HelmRelease" in n
                for n in planned["kubernetes"]["schema_notes"])
-    same_at_131 = plan("upgrade kubernetes to 1.31", "--fleet", str(fleet / "fleet.yaml"), "--llm", "off", env=TODAY)
+    same_at_131 = plan("upgrade kubernetes to 1.31", "--fleet", str(fleet / "fleet.yaml"), "--cluster", "ravan",
+                       "--llm", "off", env=TODAY)  # fmt: skip
     assert not [f for f in same_at_131["kubernetes"]["findings"] if f["code"] == "K8S-MANIFEST-INVALID-AT-TARGET"]

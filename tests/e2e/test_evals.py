@@ -389,6 +389,7 @@ def test_suite_covers_every_tool_branch_and_hard_case():
 # ------------------------------------------------------------------------------------ the CLI
 
 
+@pytest.mark.slow
 def test_eval_runs_the_whole_suite_offline(tmp_path):
     """The suite's wall time is printed by the command itself (target: under 2 minutes on 2 cores); then
     `upgradectl verify-plan` passes every plan it wrote on the fleet it was made for (one run of the suite for
