@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from upgradectl import __version__
+from upgradectl.app.aside import run_aside
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.cost_models import CostComparison, CostReport
 from upgradectl.tools.cost.plots import cached_plots, draw_plots, plot_refs, write_plots
@@ -42,7 +39,8 @@ def with_plot_links(report: CostReport) -> CostReport:
 
 
 def draw_aside(reports: list[CostReport], out_dir: Path) -> Callable[[], None]:
-    """Start drawing the reports' plots into out_dir in a forked process; returns the call that waits for them.
+    """Start drawing the reports' plots into out_dir in a forked process (upgradectl/app/aside.py); returns the
+    call that waits for them and raises what drawing raised (an OSError as the caller would have seen it).
 
     Importing matplotlib and drawing take about a second of CPU, which a second core spends while this process
     renders the report. With one core, or without fork (not Linux), the plots are drawn here, before returning.
@@ -50,42 +48,12 @@ def draw_aside(reports: list[CostReport], out_dir: Path) -> Callable[[], None]:
     reports = [report for report in reports if not cached_plots(report, out_dir)]
     if not reports:
         return lambda: None
-    if sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
-        for report in reports:
-            draw_plots(report, out_dir)
-        return lambda: None
-    context = multiprocessing.get_context("fork")
-    results, child_end = context.Pipe(duplex=False)
-    drawing = context.Process(target=_draw_all, args=(reports, out_dir, child_end), name="upgradectl-plots",
-                              daemon=True)
-    drawing.start()  # multiprocessing flushes stdout/stderr first: nothing buffered is written twice
-    child_end.close()
-
-    def wait() -> None:
-        """Until the plots are drawn; raises what drawing raised (an OSError as the caller would have seen it)."""
-        try:
-            error = results.recv()
-        except EOFError:  # it ended without a word: its exit code says how
-            error = None
-        drawing.join()
-        results.close()
-        if error is None and drawing.exitcode != 0:
-            error = RuntimeError(f"drawing the cost plots into {out_dir} stopped (exit code {drawing.exitcode})")
-        if error is not None:
-            raise error
-
-    return wait
+    return run_aside(_draw_all, reports, out_dir, name=f"drawing the cost plots into {out_dir}")
 
 
-def _draw_all(reports: list[CostReport], out_dir: Path, results: Connection) -> None:
-    """The drawing process: draw, then send None, or the exception that stopped it (the parent raises it)."""
-    try:
-        for report in reports:
-            draw_plots(report, out_dir)
-    except Exception as exc:  # handed to the parent, which raises it as if it had drawn it here
-        results.send(exc)
-        return
-    results.send(None)
+def _draw_all(reports: list[CostReport], out_dir: Path) -> None:
+    for report in reports:
+        draw_plots(report, out_dir)
 
 
 def write_cost(reports: list[CostReport], fleet: str, out_dir: Path) -> list[Path]:

@@ -11,9 +11,13 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 from markdown_it import MarkdownIt
+
+from upgradectl.app.aside import run_aside
 
 _OPEN = re.compile(r"<p>&lt;!-- upgradectl: instances (\d+) --&gt;</p>")
 _CLOSE = "<p>&lt;!-- upgradectl: end of instances --&gt;</p>"
@@ -33,19 +37,81 @@ blockquote{border-left:4px solid #e69f00;margin:.6em 0;padding:.2em .8em;backgro
 """
 
 
+# A page from this much Markdown up renders in two halves at once, the first in a forked process: markdown-it
+# takes about 0.8 s per MB, and a plan of a hundred clusters has 9 MB (fork and the way back cost ~0.05 s)
+SPLIT_FROM = 200_000  # characters
+_HEADING = re.compile(r"^#{1,6} ", re.MULTILINE)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.MULTILINE)
+_REFERENCE = re.compile(r"^ {0,3}\[[^\]\n]*\]:", re.MULTILINE)  # a link definition: it counts in the whole text
+
+
 def markdown_page(markdown_text: str, title: str, assets: Path | None) -> str:
     """The page: the Markdown as HTML, each marked instance list folded, each local PNG plot inlined."""
-    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
-    body = renderer.render(markdown_text)
-    body = _OPEN.sub(lambda m: f"<details><summary>{m.group(1)} instance(s)</summary>", body)
-    body = body.replace(_CLOSE, "</details>")
-    if assets is not None:
-        body = inline_plots(body, assets)
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
-    )
+    return page_renderer(markdown_text, title, assets)()
+
+
+def page_renderer(markdown_text: str, title: str, assets: Path | None) -> Callable[[], str]:
+    """Start rendering the page (see markdown_page); returns the call that finishes it and returns the page. A big
+    page's first half renders in another process until then, so the caller can write its other files meanwhile."""
+    first, rest = split_in_two(markdown_text) if len(markdown_text) >= SPLIT_FROM else ("", markdown_text)
+    first_html = run_aside(render_markdown, first, name="rendering the first half of the HTML page") if first else str
+
+    def finish() -> str:
+        try:
+            rest_html = render_markdown(rest)
+        except BaseException:
+            with suppress(Exception):  # this process's own error is the one to report
+                first_html()
+            raise
+        body = first_html() + rest_html
+        body = _OPEN.sub(lambda m: f"<details><summary>{m.group(1)} instance(s)</summary>", body)
+        body = body.replace(_CLOSE, "</details>")
+        if assets is not None:
+            body = inline_plots(body, assets)
+        return (
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+        )
+
+    return finish
+
+
+def render_markdown(markdown_text: str) -> str:
+    """CommonMark with tables to HTML; raw HTML in the text is escaped."""
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
+
+
+def split_in_two(markdown_text: str) -> tuple[str, str]:
+    """The text cut at the heading nearest its middle, where rendering the two parts gives the HTML of the whole:
+    a heading at the start of a line after a blank one, outside fenced code, ends every block before it. ("", the
+    text) when there is no such heading, or the text defines a link reference (it may be used in the other part)."""
+    if _REFERENCE.search(markdown_text):
+        return "", markdown_text
+    fences = [(m.start(), m.group(1), not m.group(2).strip()) for m in _FENCE.finditer(markdown_text)]
+    middle, best = len(markdown_text) // 2, 0
+    for heading in _HEADING.finditer(markdown_text):
+        at = heading.start()
+        if at < 2 or markdown_text[at - 2 : at] != "\n\n" or _inside_fence(fences, at):
+            continue
+        if abs(at - middle) < abs(best - middle):
+            best = at
+    return markdown_text[:best], markdown_text[best:]
+
+
+def _inside_fence(fences: list[tuple[int, str, bool]], at: int) -> bool:
+    """Whether offset `at` lies inside a fenced code block. `fences`: each fence-like line's offset, marker and
+    whether nothing follows the marker, in order; a fence closes at the next bare marker of its character at least
+    as long as its own, or at the end of the text."""
+    open_marker = ""
+    for start, marker, bare in fences:
+        if start >= at:
+            break
+        if not open_marker:
+            open_marker = marker
+        elif bare and marker[0] == open_marker[0] and len(marker) >= len(open_marker):
+            open_marker = ""
+    return bool(open_marker)
 
 
 def inline_plots(page: str, assets: Path) -> str:

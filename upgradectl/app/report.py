@@ -14,7 +14,7 @@ from pathlib import Path
 
 from upgradectl.agents.registry import STAGE_NAMES
 from upgradectl.app.cost_report import draw_aside, with_plot_links
-from upgradectl.app.html_report import inline_plots, markdown_page
+from upgradectl.app.html_report import inline_plots, markdown_page, page_renderer
 from upgradectl.app.problems import distinct_problems, problem_counts
 from upgradectl.app.templates import template_environment, tidy
 from upgradectl.app.timeline import duration, rollout_timeline
@@ -172,9 +172,10 @@ def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
     md, js, page = out_dir / "plan.md", out_dir / "plan.json", out_dir / "plan.html"
     with _plots_drawn(plan, out_dir) as plan:  # plots next to plan.md, linked from its cost section
         markdown, marked = markdown_for_md_and_html(plan)
+        finish_page = page_renderer(marked, html_title(plan), None)  # a big page renders partly aside meanwhile
         md.write_text(markdown)
         js.write_text(render_json(plan) + "\n")
-        html_page = markdown_page(marked, html_title(plan), None)
+        html_page = finish_page()
     page.write_text(inline_plots(html_page, out_dir))  # the plots are drawn by now
     sections = plan.sections if isinstance(plan, CombinedPlan) else [plan]
     return [md, js, page, *[out_dir / p.path for s in sections for r in s.cost for p in r.plots]]
