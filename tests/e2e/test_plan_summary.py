@@ -114,3 +114,20 @@ def test_html_report_opens_in_chromium_with_the_summary_above_the_fold(demo_summ
     first = re.search(r'data-first="([^"]*)"', dom.stdout).group(1)
     bottom = int(re.search(r'data-table-bottom="(-?\d+)"', dom.stdout).group(1))
     assert first == "Summary" and 0 < bottom <= 800, bottom  # decision, blockers and timeline above the fold
+
+
+def test_html_page_rendered_in_two_processes_is_the_page_rendered_whole(demo_summary, monkeypatch):
+    """The demo plan's Markdown is big enough that plan.html renders in two halves at once (one forked); the
+    halves must make the page markdown-it renders from the whole text."""
+    from upgradectl.app import html_report
+    from upgradectl.app.report import html_title, markdown_for_md_and_html
+    from upgradectl.models import Plan
+
+    out = demo_summary[1]
+    plan = Plan.model_validate_json((out / "plan.json").read_text())
+    markdown, marked = markdown_for_md_and_html(plan)
+    assert markdown == (out / "plan.md").read_text()  # the same plan, so the same page source
+    assert len(marked) >= html_report.SPLIT_FROM and html_report.split_in_two(marked)[0], "rendered whole"
+    monkeypatch.setattr(html_report, "SPLIT_FROM", len(marked) + 1)
+    whole = html_report.markdown_page(marked, html_title(plan), out)
+    assert whole == (out / "plan.html").read_text()
