@@ -38,7 +38,7 @@ NODE_LOADS = Derived(("node-loads",), _node_loads)
 def cost_fact(c: FleetCluster) -> Derived:
     """The cluster's cost report with the bundled prices, in the fleet's region (else the snapshot's)."""
     region = c.entry.region or str((getattr(c.source, "meta", {}) or {}).get("region", ""))
-    return Derived(("cost-report", region, c.entry.provider), _priced, (region, c.entry.provider))
+    return Derived(("cost-report", region, c.entry.provider), _priced, (region, c.entry.provider), kept_as=CostReport)
 
 
 def spot_share_fact(c: FleetCluster) -> Derived:
@@ -57,4 +57,4 @@ def snapshot_facts(knowledge: ToolKnowledge, c: FleetCluster) -> tuple[Derived, 
 
 def cluster_fact(c: FleetCluster, derived: Derived) -> object:
     """The fact's value for this cluster: from the worker that read its snapshot, else computed now."""
-    return derived_fact(c.source, derived.key, lambda: derived.compute(c.source, *derived.args))
+    return derived_fact(c.source, derived.key, lambda: derived.value(c.source))

@@ -10,16 +10,25 @@ named by a hash of the file's absolute path, size and modification time, the kin
 edited or replaced file is parsed again. Only what JSON gives back unchanged is cached (a result holding dates
 or non-string keys is not), a file that failed to parse is never cached, and a cache that cannot be read or
 written is simply not used: the file stays the truth.
+
+Facts worked out from a whole snapshot (a cluster's cost report: `derived`) are kept the same way, named by every
+file of the snapshot and every file of the code that works them out (tools/, the models, NumPy and SciPy), so a
+new recording or a new upgradectl works them out again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from upgradectl import cost_models, models
 
 FORMAT = "2"  # bump when what a reading gives changes (e.g. tools/cluster/sources.py lean)
 
@@ -33,21 +42,67 @@ def cache_dir() -> Path | None:
     return Path(base) / "upgradectl" / "parsed"
 
 
-def _entry(file: Path, kind: str) -> Path | None:
+def _entry(files: Iterable[Path], kind: str) -> Path | None:
+    """The entry for `kind` of these files (absolute paths) as they are now (path, size, modification time); None
+    when the cache is off or a file cannot be looked at."""
     root = cache_dir()
     if root is None:
         return None
-    try:
-        stat = file.stat()
-    except OSError:
-        return None
-    key = f"{FORMAT}\0{kind}\0{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
-    return root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    key = [FORMAT, kind]
+    for file in files:
+        try:
+            stat = file.stat()
+        except OSError:
+            return None
+        key += [str(file), str(stat.st_size), str(stat.st_mtime_ns)]
+    return root / f"{hashlib.sha256(chr(0).join(key).encode()).hexdigest()[:32]}.json"
 
 
 def read(file: Path, kind: str) -> Any | None:
     """What reading this file as `kind` gave when it was as it is now, or None."""
-    entry = _entry(file, kind)
+    return _read(_entry([file.resolve()], kind))
+
+
+def write(file: Path, kind: str, parsed: Any) -> None:
+    """Remember what reading this file as `kind` gave, when JSON keeps it exactly (best effort, atomic)."""
+    _write(_entry([file.resolve()], kind), parsed)
+
+
+def read_derived(snapshot: Path, kind: str) -> Any | None:
+    """The fact `kind` (its name and arguments) worked out from this snapshot directory as it is now, by this code;
+    None when it is not kept."""
+    return _read(_entry(_derived_inputs(snapshot), kind))
+
+
+def write_derived(snapshot: Path, kind: str, fact: Any) -> None:
+    """Remember the fact `kind` worked out from this snapshot directory (as JSON data; see `write`)."""
+    _write(_entry(_derived_inputs(snapshot), kind), fact)
+
+
+def _derived_inputs(snapshot: Path) -> list[Path]:
+    """Every file a fact of this snapshot can depend on: the snapshot's own, then the code's."""
+    try:
+        own = sorted(file for file in snapshot.resolve().rglob("*") if file.is_file())
+    except OSError:
+        own = []
+    return [*own, *_code_files()]
+
+
+@functools.cache
+def _code_files() -> tuple[Path, ...]:
+    """The files of the code that works facts out: tools/ (its data, such as the price table, included), the models,
+    and NumPy's and SciPy's own (found without importing them: a new install has new files)."""
+    tools = Path(__file__).resolve().parent
+    files = sorted(file for file in tools.rglob("*") if file.is_file() and "__pycache__" not in file.parts)
+    files += [Path(cost_models.__file__), Path(models.__file__)]
+    for library in ("numpy", "scipy"):
+        spec = importlib.util.find_spec(library)
+        if spec is not None and spec.origin:
+            files.append(Path(spec.origin))
+    return tuple(files)
+
+
+def _read(entry: Path | None) -> Any | None:
     if entry is None:
         return None
     try:
@@ -56,9 +111,7 @@ def read(file: Path, kind: str) -> Any | None:
         return None
 
 
-def write(file: Path, kind: str, parsed: Any) -> None:
-    """Remember what reading this file as `kind` gave, when JSON keeps it exactly (best effort, atomic)."""
-    entry = _entry(file, kind)
+def _write(entry: Path | None, parsed: Any) -> None:
     if entry is None:
         return
     try:

@@ -15,10 +15,14 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
+from upgradectl.tools import parse_cache
 from upgradectl.tools.cluster.sources import SnapshotCluster
 
 # Fewer snapshot clusters read faster in the one process: each worker imports SciPy and solves the cost lower
@@ -49,11 +53,30 @@ def read_workers(clusters: int) -> int:
 @dataclass(frozen=True)
 class Derived:
     """A fact a plan computes from one snapshot alone (a cluster's cost report), worked out by the worker that
-    read the snapshot: `compute(source, *args)`, a module-level function, its result kept under `key`."""
+    read the snapshot: `compute(source, *args)`, a module-level function, its result kept under `key`. A fact that
+    costs more than reading it back (`kept_as`: its pydantic model) is kept in the parse cache for the next plan
+    of the same recording (tools/parse_cache.py `read_derived`)."""
 
     key: tuple
     compute: Callable[..., Any]
     args: tuple = ()
+    kept_as: type[BaseModel] | None = None
+
+    def value(self, source: Any) -> Any:
+        """The fact for this source: kept from an earlier plan of the same snapshot files and code, else computed
+        (and kept when it reads back equal)."""
+        if self.kept_as is None or not isinstance(source, SnapshotCluster):
+            return self.compute(source, *self.args)
+        kind = f"fact\0{self.key!r}"
+        kept = parse_cache.read_derived(source.path, kind)
+        if kept is not None:
+            with suppress(ValidationError):  # an entry this model no longer reads: work it out again
+                return self.kept_as.model_validate(kept)
+        fact = self.compute(source, *self.args)
+        data = fact.model_dump(mode="json")
+        if self.kept_as.model_validate(data) == fact:
+            parse_cache.write_derived(source.path, kind, data)
+        return fact
 
 
 Lists = dict[tuple[str, str], list[dict[str, Any]]]
@@ -72,7 +95,7 @@ def _read_snapshot(path: str, name: str, derived: tuple[Derived, ...]) -> tuple[
     facts = {}
     for fact in derived:
         try:
-            facts[fact.key] = fact.compute(source, *fact.args)
+            facts[fact.key] = fact.value(source)
         except Exception:  # computed again in the plan's process, where the failure is reported
             continue
     return lists, facts
