@@ -1,5 +1,6 @@
 """Parsed YAML snapshot lists are cached as JSON: read back unchanged, parsed again when the file changes,
-never cached when JSON would change them, and not used at all when the cache is turned off."""
+never cached when JSON would change them, and not used at all when the cache is turned off. A cluster's cost
+report is kept the same way until its snapshot or the code that works it out changes."""
 
 from __future__ import annotations
 
@@ -76,3 +77,70 @@ def test_gitops_and_terraform_files_are_never_cached(tmp_path, monkeypatch):
     assert len(manifests) > 100
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
+
+
+def _demo_cluster(tmp_path):
+    """A copy of the demo fleet's ravan snapshot (its own files, so the test may change them)."""
+    import shutil
+
+    from upgradectl.tools.cluster.fleet import demo_fleet_path
+
+    root = tmp_path / "ravan"
+    shutil.copytree(demo_fleet_path().parent / "clusters" / "ravan", root)
+    return root
+
+
+def _counted_cost_fact(calls: list):
+    from upgradectl.agents.snapshot_facts import _priced
+    from upgradectl.cost_models import CostReport
+    from upgradectl.tools.cluster.prefetch import Derived
+
+    def priced(source, region, provider):
+        calls.append(source.name)
+        return _priced(source, region, provider)
+
+    return Derived(("cost-report", "ap-south-1", "eks"), priced, ("ap-south-1", "eks"), kept_as=CostReport)
+
+
+def _without_timing(report) -> dict:
+    """The report's facts, without how long its consolidation took to work out (differs from run to run)."""
+    return report.model_dump(mode="json", exclude={"consolidation": {"seconds"}})
+
+
+def test_a_kept_cost_report_is_the_computed_one_until_the_snapshot_or_the_code_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("UPGRADECTL_CACHE_DIR", str(tmp_path / "cache"))
+    root = _demo_cluster(tmp_path)
+    calls: list[str] = []
+    fact = _counted_cost_fact(calls)
+    computed = fact.value(SnapshotCluster(root))
+    assert calls == ["ravan"] and computed.nodes  # a real report: the demo's priced nodes
+    kept = fact.value(SnapshotCluster(root))  # a new reader of the same files
+    assert calls == ["ravan"] and kept == computed
+    nodes = root / "resources" / "core" / "v1" / "nodes.yaml"
+    nodes.write_text(nodes.read_text().replace("m5.large", "m5.xlarge"))
+    changed = fact.value(SnapshotCluster(root))
+    assert _without_timing(changed) != _without_timing(computed) and calls == ["ravan"] * 2  # a new recording
+    code = tmp_path / "binpack.py"
+    code.write_text("# the code before\n")
+    monkeypatch.setattr(parse_cache, "_code_files", lambda: (code,))
+    fact.value(SnapshotCluster(root))
+    assert calls == ["ravan"] * 3
+    fact.value(SnapshotCluster(root))
+    assert calls == ["ravan"] * 3  # kept for this code
+    code.write_text("# the code after an upgrade of upgradectl\n")
+    fact.value(SnapshotCluster(root))
+    assert calls == ["ravan"] * 4
+
+
+def test_a_kept_fact_that_no_longer_reads_is_worked_out_again_and_none_is_kept_when_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("UPGRADECTL_CACHE_DIR", str(tmp_path / "cache"))
+    root = _demo_cluster(tmp_path)
+    calls: list[str] = []
+    fact = _counted_cost_fact(calls)
+    computed = fact.value(SnapshotCluster(root))
+    parse_cache.write_derived(root, f"fact\0{fact.key!r}", {"cluster": "ravan", "current": "not a KPI table"})
+    assert _without_timing(fact.value(SnapshotCluster(root))) == _without_timing(computed) and len(calls) == 2
+    monkeypatch.setenv("UPGRADECTL_CACHE_DIR", "")
+    fact.value(SnapshotCluster(root))
+    fact.value(SnapshotCluster(root))
+    assert len(calls) == 4
