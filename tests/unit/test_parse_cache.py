@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from upgradectl.tools import parse_cache
 from upgradectl.tools.cluster.sources import SnapshotCluster
 
@@ -107,12 +109,19 @@ def _without_timing(report) -> dict:
     return report.model_dump(mode="json", exclude={"consolidation": {"seconds"}})
 
 
-def test_a_kept_cost_report_is_the_computed_one_until_the_snapshot_or_the_code_changes(tmp_path, monkeypatch):
+@pytest.fixture
+def kept_cost(tmp_path, monkeypatch):
+    """(snapshot root, the compute calls so far, the cost fact, its first value) on a copy of ravan, cache on."""
     monkeypatch.setenv("UPGRADECTL_CACHE_DIR", str(tmp_path / "cache"))
     root = _demo_cluster(tmp_path)
     calls: list[str] = []
     fact = _counted_cost_fact(calls)
-    computed = fact.value(SnapshotCluster(root))
+    return root, calls, fact, fact.value(SnapshotCluster(root))
+
+
+def test_a_kept_cost_report_is_the_computed_one_until_the_snapshot_or_the_code_changes(kept_cost, tmp_path,
+                                                                                        monkeypatch):
+    root, calls, fact, computed = kept_cost
     assert calls == ["ravan"] and computed.nodes  # a real report: the demo's priced nodes
     kept = fact.value(SnapshotCluster(root))  # a new reader of the same files
     assert calls == ["ravan"] and kept == computed
@@ -132,13 +141,9 @@ def test_a_kept_cost_report_is_the_computed_one_until_the_snapshot_or_the_code_c
     assert calls == ["ravan"] * 4
 
 
-def test_a_kept_fact_that_no_longer_reads_is_worked_out_again_and_none_is_kept_when_off(tmp_path, monkeypatch):
-    monkeypatch.setenv("UPGRADECTL_CACHE_DIR", str(tmp_path / "cache"))
-    root = _demo_cluster(tmp_path)
-    calls: list[str] = []
-    fact = _counted_cost_fact(calls)
-    computed = fact.value(SnapshotCluster(root))
-    parse_cache.write_derived(root, f"fact\0{fact.key!r}", {"cluster": "ravan", "current": "not a KPI table"})
+def test_a_kept_fact_that_no_longer_reads_is_worked_out_again_and_none_is_kept_when_off(kept_cost, monkeypatch):
+    root, calls, fact, computed = kept_cost
+    parse_cache.write_derived(root, fact.kept_kind, {"cluster": "ravan", "current": "not a KPI table"})
     assert _without_timing(fact.value(SnapshotCluster(root))) == _without_timing(computed) and len(calls) == 2
     monkeypatch.setenv("UPGRADECTL_CACHE_DIR", "")
     fact.value(SnapshotCluster(root))

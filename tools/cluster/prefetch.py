@@ -62,20 +62,24 @@ class Derived:
     args: tuple = ()
     kept_as: type[BaseModel] | None = None
 
+    @property
+    def kept_kind(self) -> str:
+        """Its name in the parse cache: the fact's key (its name and arguments)."""
+        return f"fact\0{self.key!r}"
+
     def value(self, source: Any) -> Any:
         """The fact for this source: kept from an earlier plan of the same snapshot files and code, else computed
         (and kept when it reads back equal)."""
         if self.kept_as is None or not isinstance(source, SnapshotCluster):
             return self.compute(source, *self.args)
-        kind = f"fact\0{self.key!r}"
-        kept = parse_cache.read_derived(source.path, kind)
+        kept = parse_cache.read_derived(source.path, self.kept_kind)
         if kept is not None:
             with suppress(ValidationError):  # an entry this model no longer reads: work it out again
                 return self.kept_as.model_validate(kept)
         fact = self.compute(source, *self.args)
         data = fact.model_dump(mode="json")
         if self.kept_as.model_validate(data) == fact:
-            parse_cache.write_derived(source.path, kind, data)
+            parse_cache.write_derived(source.path, self.kept_kind, data)
         return fact
 
 
