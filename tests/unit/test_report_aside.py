@@ -64,13 +64,10 @@ def test_split_cuts_at_a_heading_and_the_parts_render_as_the_whole():
     assert render_markdown(first) + render_markdown(rest) == render_markdown(text)
 
 
-def test_split_never_cuts_inside_fenced_code():
-    text = "intro\n\n" + FENCED * 3 + "\n## Detail\n\nend\n"
-    first, rest = split_in_two(text)
-    assert rest.startswith("## Detail") and first + rest == text  # the only heading outside the fences
-    assert render_markdown(first) + render_markdown(rest) == render_markdown(text)
-    unclosed = "intro\n\n```\n\n## in code to the end\n\nmore\n"
-    assert split_in_two(unclosed) == ("", unclosed)
+def test_text_with_fenced_code_is_never_cut():
+    for fenced in (FENCED, "- item\n\n  ```\n  code\n\n## x\n  ```\n\n## y\n", "~~~\n\n## in code to the end\n"):
+        text = _document("## Problems\n") + fenced
+        assert split_in_two(text) == ("", text)
 
 
 def test_split_leaves_text_whole_with_a_link_reference_or_no_heading():

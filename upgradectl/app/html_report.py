@@ -41,7 +41,7 @@ blockquote{border-left:4px solid #e69f00;margin:.6em 0;padding:.2em .8em;backgro
 # takes about 0.8 s per MB, and a plan of a hundred clusters has 9 MB (fork and the way back cost ~0.05 s)
 SPLIT_FROM = 200_000  # characters
 _HEADING = re.compile(r"^#{1,6} ", re.MULTILINE)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.MULTILINE)
+_FENCE = re.compile(r"^ *(`{3,}|~{3,})", re.MULTILINE)  # a fence at any indentation (in a list item too)
 _REFERENCE = re.compile(r"^ {0,3}\[[^\]\n]*\]:", re.MULTILINE)  # a link definition: it counts in the whole text
 
 
@@ -84,34 +84,17 @@ def render_markdown(markdown_text: str) -> str:
 
 def split_in_two(markdown_text: str) -> tuple[str, str]:
     """The text cut at the heading nearest its middle, where rendering the two parts gives the HTML of the whole:
-    a heading at the start of a line after a blank one, outside fenced code, ends every block before it. ("", the
-    text) when there is no such heading, or the text defines a link reference (it may be used in the other part)."""
-    if _REFERENCE.search(markdown_text):
+    with raw HTML off, a heading at the start of a line after a blank one ends every block before it but fenced code.
+    ("", the text) when there is no such heading, or the text has fenced code or defines a link reference (used
+    perhaps in the other part): plans have neither, so anything else is rendered whole rather than guessed at."""
+    if _FENCE.search(markdown_text) or _REFERENCE.search(markdown_text):
         return "", markdown_text
-    fences = [(m.start(), m.group(1), not m.group(2).strip()) for m in _FENCE.finditer(markdown_text)]
     middle, best = len(markdown_text) // 2, 0
     for heading in _HEADING.finditer(markdown_text):
         at = heading.start()
-        if at < 2 or markdown_text[at - 2 : at] != "\n\n" or _inside_fence(fences, at):
-            continue
-        if abs(at - middle) < abs(best - middle):
+        if at >= 2 and markdown_text[at - 2 : at] == "\n\n" and abs(at - middle) < abs(best - middle):
             best = at
     return markdown_text[:best], markdown_text[best:]
-
-
-def _inside_fence(fences: list[tuple[int, str, bool]], at: int) -> bool:
-    """Whether offset `at` lies inside a fenced code block. `fences`: each fence-like line's offset, marker and
-    whether nothing follows the marker, in order; a fence closes at the next bare marker of its character at least
-    as long as its own, or at the end of the text."""
-    open_marker = ""
-    for start, marker, bare in fences:
-        if start >= at:
-            break
-        if not open_marker:
-            open_marker = marker
-        elif bare and marker[0] == open_marker[0] and len(marker) >= len(open_marker):
-            open_marker = ""
-    return bool(open_marker)
 
 
 def inline_plots(page: str, assets: Path) -> str:
