@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import tarfile
-import threading
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import yaml
+from loopback_http import LoopbackServer
 
 CHARTS = Path(__file__).resolve().parent / "data" / "charts"
 
@@ -47,7 +47,7 @@ def write_repository(root: Path, charts: dict[str, str | None]) -> Path:
     return root
 
 
-class HelmRepository:
+class HelmRepository(LoopbackServer):
     """Serves a directory on 127.0.0.1 (any free port); records the paths requested."""
 
     def __init__(self, root: Path):
@@ -58,14 +58,5 @@ class HelmRepository:
             def log_message(self, *args) -> None:
                 repository.requests.append(self.path)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> HelmRepository:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(partial(Handler, directory=str(root)))
+        self.url += "/"

@@ -8,12 +8,12 @@ which also answers eval scenarios' recorded OSV in process."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from loopback_http import LoopbackServer, QuietHandler
 
 from upgradectl.evals.osv_fixture import answer, matching
 
@@ -37,31 +37,14 @@ def osv_server(*ids: str) -> Iterator[OsvServer]:
     records = [json.loads((RECORDS / f"{i}.json").read_text()) for i in ids]
     state = OsvServer("", records)
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # quiet
-            pass
-
-        def _send(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            body = json.loads(self.read_body() or b"{}")
             state.requests.append((self.path, body))
             if state.fail_with:
-                return self._send(state.fail_with, {"code": state.fail_with, "message": "unavailable"})
-            return self._send(*answer(state.records, self.path, body))
+                return self.send_json(state.fail_with, {"code": state.fail_with, "message": "unavailable"})
+            return self.send_json(*answer(state.records, self.path, body))
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(Handler, poll_interval=0.05) as served:
+        state.url = served.url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -5,11 +5,11 @@ an error status instead. Every accepted message is kept in order."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback_http import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -23,9 +23,9 @@ class Receiver:
 def webhook_receiver(path: str = "/services/T000/B000/XXXX") -> Iterator[Receiver]:
     receiver = Receiver(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.read_body()
             status, answer = 200, b"ok"
             if receiver.fail_with:
                 status, answer = receiver.fail_with, b"server_error"
@@ -38,21 +38,8 @@ def webhook_receiver(path: str = "/services/T000/B000/XXXX") -> Iterator[Receive
                     status, answer = 400, b"invalid_payload"
                 else:
                     receiver.messages.append(text)
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            self.send_body(status, answer, "text/plain")
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_port}{path}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(Handler) as served:
+        receiver.url = served.url + path
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
+from loopback_http import LoopbackServer, QuietHandler
 from run_cli import upgradectl
 from scripted_anthropic import Conversation, ScriptedAnthropic, text, turn
 
@@ -33,15 +33,12 @@ def trickler(in_headers: bool = False) -> Iterator[str]:
     """A loopback server that trickles its answer to any GET or POST; yields its base URL."""
     stop = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            return
 
         def _trickle(self) -> None:
             if self.command == "POST":
-                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.read_body()
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
             body = b'{"status": "success", "data": {"resultType": "vector", "result": [' + b" " * 99000
             data = head + body if in_headers else body
@@ -60,16 +57,11 @@ def trickler(in_headers: bool = False) -> Iterator[str]:
         do_GET = _trickle  # noqa: N815
         do_POST = _trickle  # noqa: N815
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(Handler, poll_interval=0.1) as served:  # its request threads are daemons
+        try:
+            yield served.url
+        finally:
+            stop.set()  # end the trickles before the server shuts down
 
 
 @pytest.mark.parametrize("in_headers", [False, True], ids=["trickled-body", "trickled-headers"])

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
 import httpx
 import pytest
 from live_servers import unused_port
+from loopback_http import LoopbackServer, QuietHandler
 from run_cli import upgradectl
 
 from upgradectl.tools.knowledge import loader
@@ -45,7 +44,7 @@ def older_knowledge(target: Path) -> Path:
     return target
 
 
-class Recorded(BaseHTTPRequestHandler):
+class Recorded(QuietHandler):
     """GET /repos/cilium/cilium/releases (page 1; later pages are empty) and GET /index.yaml."""
 
     seen: list[str] = []
@@ -55,33 +54,17 @@ class Recorded(BaseHTTPRequestHandler):
         if self.path.startswith("/repos/cilium/cilium/releases"):
             page = 1 if "page=1" in self.path else 2
             body = (RECORDED / "cilium-releases.json").read_bytes() if page == 1 else b"[]"
-            self._answer(200, body, "application/json")
+            self.send_body(200, body)
         elif self.path == "/index.yaml":
-            self._answer(200, (RECORDED / "cilium-index.yaml").read_bytes(), "application/x-yaml")
+            self.send_body(200, (RECORDED / "cilium-index.yaml").read_bytes(), "application/x-yaml")
         else:
-            self._answer(404, b'{"message": "Not Found"}', "application/json")
-
-    def _answer(self, status: int, body: bytes, kind: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+            self.send_body(404, b'{"message": "Not Found"}')
 
 
 @contextmanager
 def recorded_upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorded)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(Recorded) as served:
+        yield served.url
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from loopback_http import LoopbackServer, QuietHandler
 
 from upgradectl.app.errors import UseCaseError
 from upgradectl.app.execute import _forge, open_pull_requests
@@ -26,16 +25,16 @@ from upgradectl.tools.gitops.gitrepo import GitRepo
 pytestmark = pytest.mark.real
 
 
-class FakeForge:
+class FakeForge(LoopbackServer):
     """A loopback GitHub or GitLab: records each request; a second request for the same head is refused."""
 
     def __init__(self, kind: str):
         self.kind, self.requests, self.heads = kind, [], set()
         forge = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - the http.server API
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = json.loads(self.read_body())
                 forge.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 head = body.get("head") or body.get("source_branch")
                 number = len(forge.heads) + 1
@@ -50,23 +49,9 @@ class FakeForge:
                 else:
                     status, answer = 201, {"iid": number, "web_url": f"https://gitlab.test/mr/{number}"}
                 forge.heads.add(head)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, answer)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def git(cwd: Path, *args: str) -> str:

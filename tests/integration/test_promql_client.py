@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from loopback_http import LoopbackServer, QuietHandler
 
 from upgradectl.tools.metrics.promql import PromClient, PromQLError
 
 
-class Scripted:
+class Scripted(LoopbackServer):
     """Answers each request with the next (status, body) of a script; records request paths."""
 
     def __init__(self, *answers: tuple[int, object]):
         self.answers, self.paths = list(answers), []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802 - the stdlib's name
                 outer.paths.append(self.path)
                 status, body = outer.answers.pop(0) if len(outer.answers) > 1 else outer.answers[0]
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                if isinstance(body, bytes):
+                    self.send_body(status, body)
+                else:
+                    self.send_json(status, body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ fleet file's environments section validated with a clear message."""
 from __future__ import annotations
 
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
+from loopback_http import LoopbackServer, QuietHandler
 
 from upgradectl.models import UserCheck
 from upgradectl.tools.cluster.fleet import FleetError, load_fleet
@@ -64,21 +63,14 @@ def test_a_command_test_passes_on_exit_zero_and_fails_on_error_or_timeout(tmp_pa
 
 
 def test_an_http_test_compares_status_and_body():
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802
             status, body = (200, b"status: ok") if self.path == "/healthz" else (503, b"down")
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_body(status, body, content_type=None)
 
-        def log_message(self, *args) -> None:
-            pass
+    with LoopbackServer(Handler) as served:
+        base = served.url
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
         def check(path: str, body: str = "") -> dict:
             return run_check(UserCheck(name="h", kind="http", url=base + path, expect_body=body, timeout_seconds=5),
                              cwd=None)  # fmt: skip
@@ -86,9 +78,6 @@ def test_an_http_test_compares_status_and_body():
         assert check("/healthz", "ok")["result"] == "pass"
         assert check("/healthz", "ready")["message"] == "HTTP 200 but the body lacks 'ready'"
         assert check("/other")["message"] == "HTTP 503, expected 200"
-    finally:
-        server.shutdown()
-        server.server_close()
     closed = run_check(UserCheck(name="h", kind="http", url=base + "/healthz", timeout_seconds=2), cwd=None)
     assert closed["result"] == "fail"  # nothing listens any more: not a pass
 
