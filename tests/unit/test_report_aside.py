@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -38,6 +39,23 @@ def test_run_aside_raises_what_the_work_raised_and_names_a_child_that_died():
         aside.run_aside(_fail, "no such chart", name="test work")()
     with pytest.raises(RuntimeError, match=r"test work stopped \(exit code 3\)"):
         aside.run_aside(_die, 3, name="test work")()
+
+
+def _interrupted_then_finished():
+    os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends the whole process group
+    return "finished"
+
+
+def _unpicklable():
+    return lambda: None
+
+
+@pytest.mark.skipif(not FORKS, reason="needs fork and two cores to run work aside")
+def test_the_child_leaves_ctrl_c_to_the_parent_and_names_a_result_it_cannot_send(capfd):
+    assert aside.run_aside(_interrupted_then_finished, name="test work")() == "finished"
+    with pytest.raises(RuntimeError, match="its result could not be sent back"):
+        aside.run_aside(_unpicklable, name="test work")()
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_without_a_second_core_the_work_runs_when_started(monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -54,9 +55,15 @@ def run_aside(work: Callable[..., T], *args: Any, name: str) -> Callable[[], T]:
 
 
 def _run(work: Callable[..., Any], args: tuple, results: Connection) -> None:
-    """The child: (True, result), or (False, the exception that stopped the work, which the parent raises)."""
+    """The child: (True, result), or (False, the exception that stopped the work, which the parent raises). Ctrl-C
+    is the parent's to handle (it stops the run and, at its exit, this daemon child): the child ignores it rather
+    than print a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         outcome = (True, work(*args))
     except Exception as exc:
         outcome = (False, exc)
-    results.send(outcome)
+    try:
+        results.send(outcome)
+    except Exception as exc:  # a result or an error that does not pickle: say so in words
+        results.send((False, RuntimeError(f"its result could not be sent back ({type(exc).__name__}: {exc})")))
