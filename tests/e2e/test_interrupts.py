@@ -1,11 +1,13 @@
 """Ctrl-C stops what a user started (issue 20): `upgradectl mcp` on stdio, run on a terminal as Claude Code or a
-person would, exits 130 at the first Ctrl-C instead of waiting for stdin forever."""
+person would, exits 130 at the first Ctrl-C instead of waiting for stdin forever; a plan says "interrupted" and
+exits 130."""
 
 from __future__ import annotations
 
 import os
 import pty
 import signal
+import subprocess
 import time
 
 from run_cli import EXE
@@ -33,3 +35,18 @@ def test_mcp_on_stdio_stops_on_ctrl_c():
             os.waitpid(pid, 0)
         os.close(terminal)
     assert os.waitstatus_to_exitcode(status) == 130
+
+
+def test_plan_says_interrupted_and_exits_130_on_ctrl_c():
+    """Ctrl-C while a plan loads and runs: one word on stderr and exit 130, no traceback (typer turns the
+    interrupt into its own exit 130, silently; the CLI names it)."""
+    process = subprocess.Popen(
+        [str(EXE), "plan", "--tool", "karpenter", "--fleet", "demo", "--llm", "off", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a shell starts it (not ignored)
+    )
+    time.sleep(0.8)  # inside the command: loading the planner
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out[-300:], err)
+    assert err.strip().splitlines()[-1:] == ["interrupted"] and "Traceback" not in err, err

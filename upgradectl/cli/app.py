@@ -197,10 +197,12 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        from upgradectl.cli.output import err  # rich: loaded only when there is an error to print
-
-        err.print("interrupted", highlight=False)
+        _say_interrupted()
         sys.exit(130)
+    except SystemExit as exc:  # typer turns Ctrl-C into exit 130 itself, silently
+        if exc.code == 130 and _from_ctrl_c(exc):
+            _say_interrupted()
+        raise
     except Exception as exc:  # the last line of defence: a bug must not print a traceback at users
         if os.environ.get("UPGRADECTL_DEBUG"):
             raise
@@ -210,6 +212,24 @@ def main() -> None:
                   "Re-run with UPGRADECTL_DEBUG=1 to see the traceback, and please report it.", highlight=False,
                   markup=False)
         sys.exit(EXIT_INTERNAL)
+
+
+def _from_ctrl_c(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the exceptions this one was raised from or while handling."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _say_interrupted() -> None:
+    from upgradectl.cli.output import err  # rich: loaded only when there is something to print
+
+    err.print("interrupted", highlight=False)
 
 
 if __name__ == "__main__":
