@@ -58,6 +58,21 @@ def test_the_child_leaves_ctrl_c_to_the_parent_and_names_a_result_it_cannot_send
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_a_failing_block_waits_for_the_work_aside_and_raises_its_own_error():
+    waited = []
+
+    def wait():
+        waited.append(True)
+        raise ValueError("the work's error")
+
+    with pytest.raises(OSError, match="disk full"), aside.waited_on_error(wait):
+        raise OSError("disk full")
+    assert waited == [True]
+    with aside.waited_on_error(wait):
+        pass  # no error: the caller waits itself, when it needs the result
+    assert waited == [True]
+
+
 def test_without_a_second_core_the_work_runs_when_started(monkeypatch):
     monkeypatch.setattr(aside, "can_fork_aside", lambda: False)
     with pytest.raises(ValueError, match="now"):

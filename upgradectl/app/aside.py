@@ -12,7 +12,8 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -52,6 +53,19 @@ def run_aside(work: Callable[..., T], *args: Any, name: str) -> Callable[[], T]:
         return value
 
     return wait
+
+
+@contextmanager
+def waited_on_error(*waits: Callable[[], object]) -> Iterator[None]:
+    """When the block fails, wait for the work started aside (so no child is left blocked on a result nobody
+    reads, e.g. in the long-running MCP server) and raise the block's own error, not the work's."""
+    try:
+        yield
+    except BaseException:
+        for wait in waits:
+            with suppress(Exception):
+                wait()
+        raise
 
 
 def _run(work: Callable[..., Any], args: tuple, results: Connection) -> None:

@@ -12,12 +12,11 @@ import base64
 import html
 import re
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from upgradectl.app.aside import run_aside
+from upgradectl.app.aside import run_aside, waited_on_error
 
 _OPEN = re.compile(r"<p>&lt;!-- upgradectl: instances (\d+) --&gt;</p>")
 _CLOSE = "<p>&lt;!-- upgradectl: end of instances --&gt;</p>"
@@ -57,12 +56,8 @@ def page_renderer(markdown_text: str, title: str, assets: Path | None) -> Callab
     first_html = run_aside(render_markdown, first, name="rendering the first half of the HTML page") if first else str
 
     def finish() -> str:
-        try:
+        with waited_on_error(first_html):
             rest_html = render_markdown(rest)
-        except BaseException:
-            with suppress(Exception):  # this process's own error is the one to report
-                first_html()
-            raise
         body = first_html() + rest_html
         body = _OPEN.sub(lambda m: f"<details><summary>{m.group(1)} instance(s)</summary>", body)
         body = body.replace(_CLOSE, "</details>")

@@ -8,11 +8,12 @@ import re
 import secrets
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
 
 from upgradectl.agents.registry import STAGE_NAMES
+from upgradectl.app.aside import waited_on_error
 from upgradectl.app.cost_report import draw_aside, with_plot_links
 from upgradectl.app.html_report import inline_plots, markdown_page, page_renderer
 from upgradectl.app.problems import distinct_problems, problem_counts
@@ -139,12 +140,8 @@ def _plots_drawn(plan: Plan | CombinedPlan, plots_dir: Path) -> Iterator[Plan | 
     to_draw: list[CostReport] = []
     linked = _with_plots(plan, to_draw)
     plots_drawn = draw_aside(to_draw, plots_dir)
-    try:
+    with waited_on_error(plots_drawn):
         yield linked
-    except BaseException:
-        with suppress(Exception):  # the block's own error is the one to report
-            plots_drawn()
-        raise
     plots_drawn()
 
 
@@ -173,8 +170,9 @@ def write_plan(plan: Plan | CombinedPlan, out_dir: Path) -> list[Path]:
     with _plots_drawn(plan, out_dir) as plan:  # plots next to plan.md, linked from its cost section
         markdown, marked = markdown_for_md_and_html(plan)
         finish_page = page_renderer(marked, html_title(plan), None)  # a big page renders partly aside meanwhile
-        md.write_text(markdown)
-        js.write_text(render_json(plan) + "\n")
+        with waited_on_error(finish_page):
+            md.write_text(markdown)
+            js.write_text(render_json(plan) + "\n")
         html_page = finish_page()
     page.write_text(inline_plots(html_page, out_dir))  # the plots are drawn by now
     sections = plan.sections if isinstance(plan, CombinedPlan) else [plan]
